@@ -1,0 +1,13 @@
+"""PLAYALTER: face toolkit for ComfyUI.
+
+ComfyUI imports this file as a package named after the folder it lives in.
+Importing it only registers node classes: no model, onnxruntime or torch-heavy
+code is loaded here.
+"""
+
+from .nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS
+
+__version__ = "0.1.0"
+WEB_DIRECTORY = None
+
+__all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS", "WEB_DIRECTORY", "__version__"]

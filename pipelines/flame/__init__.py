@@ -1,0 +1,1 @@
+"""FLAME (and generic linear morphable model) loading, fitting and facial measurements."""

@@ -1,0 +1,1 @@
+"""Adaptive privacy masks, strength levels and the privacy self-audit."""

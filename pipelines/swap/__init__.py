@@ -1,0 +1,1 @@
+"""Face swap (InSwapper and the classical landmark warp), blending and the compatibility check."""

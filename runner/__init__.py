@@ -1,0 +1,1 @@
+"""Headless runner: workflow executor, HTTP service and the ``playalter`` CLI."""

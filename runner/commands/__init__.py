@@ -1,0 +1,1 @@
+"""One module per ``playalter`` subcommand; each defines ``register(subparsers)``."""

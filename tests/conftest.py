@@ -1,0 +1,62 @@
+"""Shared test fixtures: real photos from installed packages and ../shared/fixtures."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_FIXTURES = REPO_ROOT.parent / "shared" / "fixtures"
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """uint8 [H,W,3] RGB."""
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    assert bgr is not None, f"cannot read {path}"
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def _package_dir(name: str) -> Path | None:
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        return None
+    return Path(spec.origin).parent
+
+
+@pytest.fixture(scope="session")
+def t1_path() -> Path:
+    """insightface's group photo: six people at a table."""
+    package = _package_dir("insightface")
+    if package is None:
+        pytest.skip("insightface is not installed (pip install --no-deps insightface)")
+    return package / "data" / "images" / "t1.jpg"
+
+
+@pytest.fixture(scope="session")
+def t1_image(t1_path) -> np.ndarray:
+    return read_rgb(t1_path)
+
+
+@pytest.fixture(scope="session")
+def astronaut_image() -> np.ndarray:
+    skimage_data = pytest.importorskip("skimage.data")
+    return np.ascontiguousarray(skimage_data.astronaut())
+
+
+@pytest.fixture(scope="session")
+def shared_fixtures() -> Path:
+    if not SHARED_FIXTURES.is_dir():
+        pytest.skip(f"{SHARED_FIXTURES} is absent")
+    return SHARED_FIXTURES
+
+
+def shared_face_photos() -> list[Path]:
+    """The photos of ../shared/fixtures/faces (empty list when absent); for parametrize."""
+    folder = SHARED_FIXTURES / "faces"
+    if not folder.is_dir():
+        return []
+    return sorted(path for path in folder.iterdir() if path.suffix.lower() in (".jpg", ".png"))
