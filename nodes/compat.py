@@ -7,6 +7,7 @@ a progress callback the runner installs and a cancellation flag.
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Callable
 
@@ -72,8 +73,6 @@ def _register_comfy_model_folders() -> None:
     """Search ComfyUI/models/insightface and ComfyUI/models/flame first, then any extra_model_paths.yaml entries."""
     if _folder_paths is None:
         return
-    import os
-
     for kind in ("insightface", "flame"):
         _folder_paths.add_model_folder_path(kind, os.path.join(_folder_paths.models_dir, kind), is_default=True)
 
