@@ -57,6 +57,13 @@ def test_auto_picks_buffalo_l_when_present_and_override_wins(buffalo_dir, astron
     assert len(faces) == 1 and faces[0].detector == "centerface" and faces[0].embedding is None
 
 
+def test_configured_backend_decides_auto(buffalo_dir, monkeypatch):
+    monkeypatch.setenv("PLAYALTER__DETECTION__BACKEND", "centerface")
+    config.reset_settings()
+    assert resolve_backend("auto") == "centerface"
+    assert resolve_backend("buffalo_l") == "buffalo_l"
+
+
 def test_each_stride_decodes_its_face_in_rgb_order(buffalo_dir):
     faces = detect_faces(_blocks_image(), order="left_to_right")
     assert [face.detector for face in faces] == ["buffalo_l"] * 3
