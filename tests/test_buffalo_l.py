@@ -77,6 +77,14 @@ def test_letterbox_maps_back_to_image_pixels(buffalo_dir):
     np.testing.assert_allclose(faces[0].kps, kps, atol=1e-2)
 
 
+def test_max_side_zero_detects_at_full_resolution(buffalo_dir):
+    image = np.zeros((960, 1280, 3), np.uint8)  # letterboxed into 1280 x 1280 at scale 1
+    image[384:416, 640:672] = (0, 0, 255)
+    faces = detect_faces(image, max_side=0)
+    assert len(faces) == 1
+    np.testing.assert_allclose(faces[0].bbox, _expected(640, 384, 32)[0], atol=1e-2)
+
+
 def test_tall_image_is_letterboxed_top_left(buffalo_dir):
     image = np.zeros((1280, 640, 3), np.uint8)  # scale 0.5, content in the left half of the input
     image[1152:1216, 256:320] = (0, 0, 255)  # input cell (4, 18) at stride 32
