@@ -18,7 +18,8 @@ expression coefficients give a 159 x 159 system. Stages: a rigid fit of the mean
 pose-only steps), then non-rigid steps; before each step the 17 jaw-contour points are re-assigned to the
 candidate vertex whose projection is nearest to the detected contour point (the silhouette moves as the
 head turns). Neck pose is not separable from the global rotation for face landmarks and stays zero; eye
-pose is not observed by the 68 points and stays zero.
+pose is not observed by the 68 points and stays zero. With fewer than 17 distinct landmarks (5 keypoints)
+only the rigid stage runs: shape and expression stay at the mean.
 
 Several photos of one person can share one shape (``fit_views``): their residuals are stacked with one
 alpha and per-photo pose, jaw and expression.
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 FLIP = np.diag([1.0, -1.0, -1.0])  # model axes -> camera axes for a head facing the camera
 DEFAULT_FOCAL_35MM = 50.0  # 35 mm-equivalent focal length assumed when the photo has no EXIF
 JAW = 2  # FLAME joint index of the jaw
+MIN_POINTS_NON_RIGID = 17  # with fewer distinct landmarks (e.g. 5 keypoints) only the head pose is fitted
 
 
 @dataclass(frozen=True)
@@ -380,11 +382,12 @@ def fit_views(model: LinearModel, observations: list[tuple[np.ndarray, np.ndarra
             _choose_contour(prepared, shape, view)
         shape, _ = _step(prepared, shape, views, options, rigid_only=True)
     normal = np.eye(options.n_shape)
-    for _ in range(options.iterations):
+    sparse = any(len(np.unique(view.points[view.weights > 0], axis=0)) < MIN_POINTS_NON_RIGID for view in views)
+    for _ in range(0 if sparse else options.iterations):
         for view in views:
             _choose_contour(prepared, shape, view)
         shape, normal = _step(prepared, shape, views, options, rigid_only=False)
-    shape_std = np.sqrt(np.diag(np.linalg.inv(normal))[:options.n_shape])
+    shape_std = np.sqrt(np.diag(np.linalg.inv(normal))[:options.n_shape])  # prior std (1) when rigid only
     return [_result(prepared, shape, shape_std, view, options) for view in views]
 
 
