@@ -174,12 +174,15 @@ class FakeComfyUI:
         await socket_response.send_json({"type": "status", "data": {"status": {"exec_info": {"queue_remaining": 0}},
                                                                     "sid": client_id}})
         await socket_response.send_bytes(b"\x00\x00\x00\x01preview")  # previews arrive as binary frames
-        while not socket_response.closed:
-            try:
-                message = await asyncio.wait_for(queue.get(), 0.2)
-            except asyncio.TimeoutError:
-                continue
-            await socket_response.send_json(message)
+
+        async def forward() -> None:
+            while True:
+                await socket_response.send_json(await queue.get())
+
+        sender = asyncio.ensure_future(forward())
+        async for _ in socket_response:  # until the client closes
+            pass
+        sender.cancel()
         return socket_response
 
     async def get_history(self, request):
