@@ -19,7 +19,8 @@ import numpy as np
 
 from ..nodes import compat
 from ..nodes.files import reserve_numbered_file, resolve_inside
-from ..pipelines.errors import ImageValidationError, InvalidParameterError
+from ..pipelines.errors import InvalidParameterError
+from ..pipelines.images import load_image
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 
@@ -45,23 +46,22 @@ def _read_image_bytes(name: str) -> bytes:
     return path.read_bytes()
 
 
-def _decode(data: bytes, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Encoded image -> (uint8 [H,W,3] RGB, float32 [H,W] mask where 1 = transparent)."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+def _decode(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Encoded image -> (uint8 [H,W,3] RGB, float32 [H,W] mask where 1 = transparent).
 
-    try:
-        with Image.open(io.BytesIO(data)) as opened:
-            picture = ImageOps.exif_transpose(opened)
-            picture.load()
-    except (UnidentifiedImageError, OSError, ValueError) as error:
-        raise ImageValidationError(f"'{name}' is not a readable image ({error}); use PNG, JPEG or WebP") from error
-    rgb = np.asarray(picture.convert("RGB"))  # [H,W,3] uint8
-    if "A" in picture.getbands():
-        alpha = np.asarray(picture.getchannel("A"), dtype=np.float32) / 255.0  # [H,W]
-        mask = 1.0 - alpha
-    else:
-        mask = np.zeros(rgb.shape[:2], dtype=np.float32)  # [H,W]
-    return rgb, mask
+    Pixels come from ``pipelines.images.load_image`` (the engine's one checked
+    way in: size limits, format sniffing, EXIF orientation); the mask from the
+    alpha channel, as ComfyUI's LoadImage makes it.
+    """
+    from PIL import Image, ImageOps
+
+    rgb = load_image(data)  # [H,W,3] uint8; raises ImageValidationError with a user message
+    with Image.open(io.BytesIO(data)) as opened:
+        has_alpha = "A" in opened.getbands() or "transparency" in opened.info
+        if not has_alpha:
+            return rgb, np.zeros(rgb.shape[:2], dtype=np.float32)  # [H,W]
+        alpha = ImageOps.exif_transpose(opened).convert("RGBA").getchannel("A")
+    return rgb, 1.0 - np.asarray(alpha, dtype=np.float32) / 255.0  # [H,W]
 
 
 class LoadImage:
@@ -91,7 +91,7 @@ class LoadImage:
     def load_image(self, image: str):
         from ..nodes.tensors import numpy_to_image_batch, numpy_to_mask_batch
 
-        rgb, mask = _decode(_read_image_bytes(image), image)
+        rgb, mask = _decode(_read_image_bytes(image))
         return numpy_to_image_batch([rgb]), numpy_to_mask_batch([mask])
 
 

@@ -199,7 +199,7 @@ def test_thread_state_is_cleared_after_a_run(tmp_path):
 
 # -- bindings -----------------------------------------------------------------
 
-def png_bytes(width=40, height=30, color=(200, 10, 10), alpha=None) -> bytes:
+def png_bytes(width=80, height=64, color=(200, 10, 10), alpha=None) -> bytes:
     pixels = np.zeros((height, width, 4 if alpha is not None else 3), np.uint8)
     pixels[..., :3] = color
     if alpha is not None:
@@ -252,7 +252,7 @@ def test_bound_bytes_are_loaded_and_saved_with_comfyui_names(tmp_path):
     assert (image.filename, image.subfolder, image.type) == ("run_00002_.png", "", "output")
     assert image.path == tmp_path.resolve() / "run_00002_.png"
     saved = np.asarray(Image.open(image.path))
-    assert saved.shape == (30, 40, 3) and tuple(saved[0, 0]) == (200, 10, 10)
+    assert saved.shape == (64, 80, 3) and tuple(saved[0, 0]) == (200, 10, 10)
     assert result.outputs["2"]["title"] == "result"
     assert not list(tmp_path.glob("bound*")), "bound bytes must not be written to a folder"
 
@@ -274,7 +274,7 @@ def test_load_image_mask_comes_from_alpha(tmp_path):
         image, mask = LoadImage().load_image("x")
     finally:
         set_injected_images(None)
-    assert tuple(image.shape) == (1, 30, 40, 3) and tuple(mask.shape) == (1, 30, 40)
+    assert tuple(image.shape) == (1, 64, 80, 3) and tuple(mask.shape) == (1, 64, 80)
     assert mask.min().item() == pytest.approx(1 - 64 / 255)
 
 

@@ -27,7 +27,7 @@ def server():
 
 def png_bytes(color=(10, 200, 30)) -> bytes:
     buffer = io.BytesIO()
-    Image.fromarray(np.full((24, 32, 3), color, np.uint8)).save(buffer, format="PNG")
+    Image.fromarray(np.full((64, 96, 3), color, np.uint8)).save(buffer, format="PNG")
     return buffer.getvalue()
 
 

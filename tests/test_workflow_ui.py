@@ -55,7 +55,7 @@ def _write_png(path: Path) -> None:
     import numpy as np
     from PIL import Image
 
-    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(path)
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(path)
 
 
 def test_links_in_object_form_are_read():
