@@ -118,10 +118,19 @@ class RemoteRunner:
                       cancel_event).follow()
         finally:
             socket.close()
-        history = self._json("GET", f"/history/{urllib.parse.quote(prompt_id)}")[1].get(prompt_id) or {}
+        history = self._history(prompt_id)
         results = {node_id: self._output_entry(bound.get(node_id, {}), ui, output_dir)
                    for node_id, ui in (history.get("outputs") or {}).items()}
         return RunResult(outputs=results, seconds=time.perf_counter() - started)
+
+    def _history(self, prompt_id: str) -> dict:
+        """The prompt's /history entry; ComfyUI stores it just after announcing success, so wait for it briefly."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            entry = self._json("GET", f"/history/{urllib.parse.quote(prompt_id)}")[1].get(prompt_id)
+            if entry is not None or time.monotonic() > deadline:
+                return entry or {}
+            time.sleep(0.05)
 
     def _upload_injected(self, prompt: dict[str, dict], injected: Mapping[str, bytes]) -> None:
         """Upload each bound image and point its LoadImage at the uploaded name."""
