@@ -31,8 +31,8 @@ import numpy as np
 
 from ..errors import InvalidParameterError
 from ..face import Face
+from .choices import COVERAGES
 
-COVERAGES = ("face", "face_margin", "head")
 
 _SUBPIXEL_BITS = 4  # cv2.fillConvexPoly fixed-point precision: 1/16 pixel
 _ELLIPSE_POINTS = 72

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import InvalidParameterError
+from .choices import MASK_TYPES
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,6 @@ STRENGTH_TABLE: dict[str, tuple[Parameter, ...]] = {
     ),
 }
 
-MASK_TYPES = tuple(STRENGTH_TABLE)
 
 
 def check_strength(strength: float) -> float:

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import InvalidParameterError
 from ..face import Face
-from .audit import iou
+from .self_audit import iou
 
 
 @dataclass

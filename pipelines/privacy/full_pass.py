@@ -8,8 +8,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..face import Face
-from .anonymize import anonymize
-from .audit import AuditSettings, audit
+from .masking import anonymize
+from .self_audit import AuditSettings, audit
 from .options import PrivacyOptions
 
 logger = logging.getLogger(__name__)
