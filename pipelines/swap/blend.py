@@ -119,7 +119,7 @@ def outline_mask(face: Face, x0: int, y0: int, shape: tuple[int, int]) -> np.nda
     return _polygon_mask(landmarks.outline(face), x0, y0, shape)
 
 
-def _skin_sample_mask(face: Face, x0: int, y0: int, shape: tuple[int, int]) -> np.ndarray:
+def skin_sample_mask(face: Face, x0: int, y0: int, shape: tuple[int, int]) -> np.ndarray:
     """Cheeks and nose: the eye-mouth quadrilateral shrunk towards its centre."""
     quad = face.kps[[0, 1, 4, 3]]  # [4,2] left eye, right eye, right mouth, left mouth
     center = quad.mean(axis=0)
@@ -156,7 +156,7 @@ def occluder_mask(target: np.ndarray, face: Face, face_mask: np.ndarray, x0: int
     """[h,w] bool: pixels of the target region ``target`` [h,w,3] that hide the face (see module doc)."""
     shape = face_mask.shape
     lab = cv2.cvtColor(target.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)  # [h,w,3] L 0..100, a/b ~ -128..127
-    sample = _skin_sample_mask(face, x0, y0, shape) & face_mask
+    sample = skin_sample_mask(face, x0, y0, shape) & face_mask
     if sample.sum() < 20:
         return np.zeros(shape, bool)
     skin = lab[sample]  # [S,3]

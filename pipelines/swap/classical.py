@@ -4,9 +4,7 @@ Both faces get the same point set (``landmarks.warp_points``: dense landmarks
 when both have the same scheme, otherwise five points plus the fitted face
 contour). The target points are Delaunay-triangulated; each triangle of the
 source is mapped onto its target triangle with its own affine transform. The
-result is a Patch in the target frame that ``blend`` colour-corrects and blends
-(Poisson by default for this method: it hides the lighting difference that a
-warp cannot fix).
+result is a Patch in the target frame that ``blend`` colour-corrects and blends.
 """
 
 from __future__ import annotations
@@ -73,7 +71,8 @@ def warp(source_image: np.ndarray, source_points: np.ndarray, target_points: np.
         s_bottom = min(int(np.ceil(source_tri[:, 1].max())) + 2, source_height)
         if s_right <= s_left or s_bottom <= s_top:
             continue
-        matrix = cv2.getAffineTransform(source_tri - (s_left, s_top), target_tri - (left, top))  # [2,3]
+        matrix = cv2.getAffineTransform((source_tri - (s_left, s_top)).astype(np.float32),
+                                        (target_tri - (left, top)).astype(np.float32))  # [2,3]
         piece = cv2.warpAffine(source_image[s_top:s_bottom, s_left:s_right], matrix, (right - left, bottom - top),
                                flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
         inside = np.zeros((bottom - top, right - left), np.uint8)

@@ -18,24 +18,21 @@ import numpy as np
 
 from ..errors import InvalidParameterError, NoFaceError
 from ..face import Face
+from ..selection import parse_indices
 
 PAIRING_MODES = ("index", "order", "identity")
 
 
-def parse_indices(text: str, count: int, side: str) -> list[int]:
+def chosen_indices(text: str, count: int, side: str) -> list[int]:
     """``"0,2"`` -> [0, 2]; ``"all"`` or ``""`` -> every index below ``count``; out of range -> clear error."""
-    cleaned = text.strip().lower()
-    if cleaned in ("", "all", "*"):
+    if text.strip().lower() in ("", "all"):
         return list(range(count))
-    indices = []
-    for part in cleaned.replace(" ", "").split(","):
-        if not part.lstrip("-").isdigit():
-            raise InvalidParameterError(f"{side} face indices must look like '0' or '0,2' or 'all', got '{text}'")
-        indices.append(int(part))
+    indices = parse_indices(text)
     for index in indices:
-        if not 0 <= index < count:
-            found = f"{count} face{'s' if count != 1 else ''} (indices 0..{count - 1})" if count else "no face"
-            raise InvalidParameterError(f"{side} face index {index} is out of range: the {side} image has {found}")
+        if index >= count:
+            found = f"{count} face{'s' if count != 1 else ''} (indices 0 to {count - 1})" if count else "no face"
+            raise InvalidParameterError(
+                f"{side} face index {index} does not exist: the {side} image has {found}")
     return indices
 
 
@@ -54,7 +51,7 @@ def pair(source_count: int, target_faces: list[Face], mode: str, target_indices:
         raise NoFaceError("no source face was found: use a source photo with a clearly visible face")
     if not target_faces:
         raise NoFaceError("no face was found in the target image, so there is nothing to swap onto")
-    targets = parse_indices(target_indices, len(target_faces), "target")
+    targets = chosen_indices(target_indices, len(target_faces), "target")
     if mode == "order":
         return [Pair(position, target) for position, target in enumerate(targets[:source_count])]
     if mode == "identity":

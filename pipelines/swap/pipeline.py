@@ -59,7 +59,7 @@ def sources_from_faces(images: list[np.ndarray], faces: list[list[Face]], indice
             raise NoFaceError(
                 f"no face was found in source image {image_number}: use a photo with a clearly visible face, "
                 "or lower the detection threshold")
-        for index in pairing.parse_indices(indices, len(image_faces), "source"):
+        for index in pairing.chosen_indices(indices, len(image_faces), "source"):
             chosen.append(Source(image, image_faces[index], None, f"source image {image_number} face {index}"))
     if not average or len(chosen) <= 1:
         return chosen
