@@ -16,6 +16,7 @@ photos of one person are combined into one identity.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,6 +30,7 @@ FORMAT = "playalter.face_identity"
 VERSION = 1
 EMBEDDING_SIZE = 512
 SUFFIXES = (".json", ".npz")
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
 
 
 @dataclass
@@ -109,6 +111,33 @@ def from_faces(faces: list[Face], name: str = "", sources: list[str] | None = No
         )
     return FaceIdentity(average([face.embedding for face in faces]), count=len(faces), name=name,
                         sources=list(sources or []))
+
+
+def identities_dir() -> Path:
+    """Where named identities live: settings swap.identities_dir, else <paths.data_dir>/face_identities."""
+    from ..config import settings
+
+    configured = settings().swap.identities_dir
+    return Path(configured) if configured else Path(settings().paths.data_dir) / "face_identities"
+
+
+def path_for(name: str, suffix: str = ".json") -> Path:
+    """The file of a named identity; names are plain (letters, digits, '-', '_', '.'), never paths."""
+    stem = name.strip()
+    if stem.lower().endswith(SUFFIXES):
+        stem, suffix = stem[:-len(Path(stem).suffix)], Path(stem).suffix.lower()
+    if not _NAME.fullmatch(stem):
+        raise InvalidParameterError(
+            f"identity name '{name}' is not allowed: use letters, digits, '-', '_' or '.' (no folders)")
+    return identities_dir() / f"{stem}{suffix}"
+
+
+def saved_names() -> list[str]:
+    """Names of the identity files in ``identities_dir()``."""
+    folder = identities_dir()
+    if not folder.is_dir():
+        return []
+    return sorted(path.name for path in folder.iterdir() if path.suffix.lower() in SUFFIXES)
 
 
 def save(identity: FaceIdentity, path: str | Path) -> Path:

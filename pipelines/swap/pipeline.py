@@ -127,3 +127,40 @@ def swap_faces(target_image: np.ndarray, target_faces: list[Face], sources: list
         entries.append(entry)
     logger.info("swapped %d face(s) with %s", len(entries), method)
     return output, {"method": method, "reason": reason, "swaps": entries}
+
+
+def detect_all(images: list[np.ndarray], faces: list[list[Face]] | None, side: str) -> list[list[Face]]:
+    """The given FACES (checked against the batch size), or faces detected with the default settings."""
+    if faces is None:
+        from ..detection import detect_faces
+
+        return [detect_faces(image) for image in images]
+    if len(faces) != len(images):
+        raise InvalidParameterError(
+            f"{side} FACES describe {len(faces)} images but the {side} IMAGE batch has {len(images)}: "
+            f"connect the faces detected on this same {side} image")
+    return faces
+
+
+def swap_batch(source_images: list[np.ndarray], target_images: list[np.ndarray],
+               source_faces: list[list[Face]] | None, target_faces: list[list[Face]] | None,
+               options: SwapOptions, source_indices: str = "0", average_sources: bool = False,
+               saved_identity: identity.FaceIdentity | None = None, reference: np.ndarray | None = None,
+               on_image=None) -> tuple[list[np.ndarray], list[dict]]:
+    """Swap onto every target image; sources come from the source photos or from a saved identity."""
+    if saved_identity is not None:
+        sources = [Source(None, None, saved_identity.embedding, f"identity '{saved_identity.name}'")]
+    else:
+        sources = sources_from_faces(source_images, detect_all(source_images, source_faces, "source"),
+                                     source_indices, average_sources)
+    all_target_faces = detect_all(target_images, target_faces, "target")
+    outputs, reports = [], []
+    for number, (image, faces) in enumerate(zip(target_images, all_target_faces)):
+        if not faces:
+            raise NoFaceError(f"no face was found in target image {number}: there is nothing to swap onto")
+        output, image_report = swap_faces(image, faces, sources, options, reference)
+        outputs.append(output)
+        reports.append(image_report)
+        if on_image is not None:
+            on_image(number)
+    return outputs, reports
