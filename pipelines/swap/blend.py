@@ -21,13 +21,16 @@ Every pixel outside the returned mask is bit-identical to the target.
 
 Occlusion test (simple by design): a robust skin model (median and spread of
 L, a, b in CIELAB) is taken from the cheek/nose area between the eyes and the
-mouth. Mask pixels far from it in chroma (> 3.5 robust sigmas) or in lightness
-(> 4 sigmas and > 25 L units) are candidates, except around the eyes, brows
-and mouth, whose colours legitimately differ from skin. Candidates are
-cleaned (morphological opening) and only regions that touch the mask border
-are kept (occluders come in from outside the face: hair, hands, objects); a
-dark mole in the middle of a cheek does not. Skin-coloured occluders (a hand
-of the same tone) are not detected.
+mouth. Mask pixels far from it in chroma (> 4.5 robust sigmas) or in lightness
+(> 4 sigmas and > 30 L units) are candidates. Candidates are cleaned
+(morphological opening), the eyes, brows and mouth (whose colours
+legitimately differ from skin) are left out, and a connected region is kept
+only when it touches the mask border: occluders come in from outside the face
+(hair, hands, objects), while a mole or a shadow in the middle of a cheek does
+not. Known limits: skin-coloured occluders (a hand of the same tone) are not
+found, an occluder over the eyes or the mouth is found only outside those
+zones (the dense mouth-interior cut still applies there), and an occluder
+covering most of the cheeks and nose spoils the skin model itself.
 """
 
 from __future__ import annotations
@@ -126,7 +129,7 @@ def skin_sample_mask(face: Face, x0: int, y0: int, shape: tuple[int, int]) -> np
     return _polygon_mask(center + 0.6 * (quad - center), x0, y0, shape)
 
 
-def _protected_mask(face: Face, x0: int, y0: int, shape: tuple[int, int]) -> np.ndarray:
+def protected_mask(face: Face, x0: int, y0: int, shape: tuple[int, int]) -> np.ndarray:
     """Eyes, brows and mouth: ellipses whose colours legitimately differ from skin."""
     mask = np.zeros(shape, np.uint8)
     unit = face.eye_distance
@@ -162,11 +165,11 @@ def occluder_mask(target: np.ndarray, face: Face, face_mask: np.ndarray, x0: int
     skin = lab[sample]  # [S,3]
     median = np.median(skin, axis=0)  # [3]
     spread = 1.4826 * np.median(np.abs(skin - median), axis=0)  # robust sigma [3]
-    spread = np.maximum(spread, (4.0, 2.5, 2.5))
+    spread = np.maximum(spread, (5.0, 3.5, 3.5))
     chroma = np.hypot((lab[..., 1] - median[1]) / spread[1], (lab[..., 2] - median[2]) / spread[2])  # [h,w]
     lightness = np.abs(lab[..., 0] - median[0])
-    candidate = (chroma > 3.5) | ((lightness > 4.0 * spread[0]) & (lightness > 25.0))
-    candidate &= face_mask & ~_protected_mask(face, x0, y0, shape)
+    candidate = (chroma > 4.5) | ((lightness > 4.0 * spread[0]) & (lightness > 30.0))
+    candidate &= face_mask & ~protected_mask(face, x0, y0, shape)
     kernel_size = max(3, int(0.03 * face.size) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (kernel_size, kernel_size))
     candidate = cv2.morphologyEx(candidate.astype(np.uint8), cv2.MORPH_OPEN, kernel)

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import InvalidParameterError, NoFaceError
 from ..face import Face
+from ..recognition import similarity
 from ..selection import parse_indices
 
 PAIRING_MODES = ("index", "order", "identity")
@@ -76,11 +77,5 @@ def closest(faces: list[Face], candidates: list[int], reference: np.ndarray | No
             f"pairing mode 'identity' needs ArcFace embeddings of the target faces; faces {missing} have none "
             "(detect with the buffalo_l backend)"
         )
-    reference = np.asarray(reference, np.float32) / np.linalg.norm(reference)
-    scores = [cosine(faces[index].embedding, reference) for index in candidates]
+    scores = [similarity(faces[index].embedding, np.asarray(reference, np.float32)) for index in candidates]
     return candidates[int(np.argmax(scores))]
-
-
-def cosine(first: np.ndarray, second: np.ndarray) -> float:
-    first, second = np.asarray(first, np.float32).ravel(), np.asarray(second, np.float32).ravel()
-    return float(first @ second / (np.linalg.norm(first) * np.linalg.norm(second) + 1e-12))
