@@ -67,12 +67,12 @@ def _model(nodes, inputs, outputs, initializers) -> onnx.ModelProto:
 
 
 def scrfd() -> onnx.ModelProto:
-    nodes, inits = [], [_const("one", 1.0), _const("half", 0.5), _int_const("anchor_shape", [-1, 1])]
+    nodes = []
+    inits = [_const("one", 1.0), _const("half", 0.5), _int_const("anchor_shape", [-1, 1]), _int_const("axis1", [1])]
     for index, stride in enumerate(STRIDES):
         score, bbox, kps = DET_OUTPUTS[index], DET_OUTPUTS[index + 3], DET_OUTPUTS[index + 6]
         inits += [
             _int_const(f"c{index}_start", [index]), _int_const(f"c{index}_end", [index + 1]),
-            _int_const("axis1", [1]),
             _const(f"zeros4_{stride}", np.zeros((1, 4))), _const(f"box_{stride}", np.full(4, BOX_DISTANCE)),
             _const(f"zeros10_{stride}", np.zeros((1, 10))), _const(f"kps_{stride}", KPS_OFFSETS.reshape(10)),
         ]
