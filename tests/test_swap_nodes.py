@@ -124,3 +124,19 @@ def test_workflows_are_wired_to_real_inputs(name):
     if name == "face_swap_gated":
         enabled = titles["swap"]["inputs"]["enabled"]
         assert graph[enabled[0]]["class_type"] == "PlayAlterFaceCompatibility" and enabled[1] == 1
+
+
+@pytest.mark.parametrize("name", ["PlayAlterFaceSwap", "PlayAlterFaceCompatibility", "PlayAlterSaveFaceIdentity",
+                                  "PlayAlterLoadFaceIdentity"])
+def test_node_contract(name):
+    import inspect
+
+    node = NODE_CLASS_MAPPINGS[name]
+    declared = node.INPUT_TYPES()
+    inputs = {**declared["required"], **declared.get("optional", {})}
+    assert node.CATEGORY == "PLAYALTER/swap" and node.DESCRIPTION
+    assert len(node.RETURN_TYPES) == len(node.RETURN_NAMES)
+    parameters = inspect.signature(getattr(node, node.FUNCTION)).parameters
+    assert set(parameters) - {"self"} == set(inputs)
+    for optional in declared.get("optional", {}):
+        assert parameters[optional].default is not inspect.Parameter.empty
