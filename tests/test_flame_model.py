@@ -173,3 +173,15 @@ def test_landmark_only_fallback_scales_by_the_ipd_prior():
     mouth = result["measurements"]["mouth_width"]
     assert mouth["value_mm"] == pytest.approx(63.0 * 40 / 60, abs=0.1)
     assert mouth["uncertainty_mm"] > 0.08 * mouth["value_mm"]
+
+
+def test_landmark_only_fallback_with_68_points_measures_the_eye_corners():
+    points = np.zeros((68, 2))
+    points[36:42] = [[100, 100], [105, 97], [110, 97], [115, 100], [110, 103], [105, 103]]
+    points[42:48] = points[36:42] + [60, 0]
+    points[48], points[54] = [110, 160], [165, 160]
+    face = Face(bbox=np.array([70.0, 60.0, 190.0, 200.0]), score=0.9, kps=np.zeros((5, 2)),
+                landmarks=points, landmark_scheme="68")
+    values = measure_landmarks(face)["measurements"]
+    assert values["outercanthal_width"]["ratio_to_ipd"] == pytest.approx(75 / 60, abs=1e-3)
+    assert values["mouth_width"]["value_mm"] == pytest.approx(63.0 * 55 / 60, abs=0.1)
