@@ -348,8 +348,8 @@ def outline_width(head: Head, y: float) -> tuple[tuple[float, float], tuple[floa
 
 def contour_rows(head: Head, outline: list[tuple[int, np.ndarray]], centre: tuple[float, float]) -> list[np.ndarray]:
     """For each of the 17 contour points, the head vertices that can form the silhouette there under head
-    rotation: vertices within 5 mm of the point's ray (frontal view), from 25 mm inside the outline to 10 %
-    outside it (the silhouette of a cheek turned away moves inwards, towards the nose), at most 80 mm
+    rotation: vertices within 5 mm of the point's ray (frontal view), from 25 mm inside the outline to 5 %
+    outside it (the silhouette of a cheek turned away moves inwards, towards the nose), at most 50 mm
     behind it (the silhouette of a cheek turned towards the camera moves back, towards the ear), and not
     outside the frontal face outline of their own height (that excludes the ears)."""
     vertices = head.vertices[:HEAD_VERTICES]
@@ -366,8 +366,8 @@ def contour_rows(head: Head, outline: list[tuple[int, np.ndarray]], centre: tupl
         ray = ray / radius
         along = offsets @ ray
         across = np.abs(offsets @ np.array([-ray[1], ray[0]]))
-        selected = (across < 0.005) & (along > radius - 0.025) & (along < 1.1 * radius) & (
-            vertices[:, 2] > target[2] - 0.08) & inside_outline
+        selected = (across < 0.005) & (along > radius - 0.025) & (along < 1.05 * radius) & (
+            vertices[:, 2] > target[2] - 0.05) & inside_outline
         rows.append(np.where(selected)[0])
     return rows
 
