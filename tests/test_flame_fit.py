@@ -12,7 +12,6 @@ import flame_synthetic
 from playalter.pipelines import config, models
 from playalter.pipelines.errors import ModelMissingError
 from playalter.pipelines.face import Face
-from playalter.pipelines.flame import fitting
 from playalter.pipelines.flame.fitting import Camera, FitOptions, fit_landmarks, fit_views
 from playalter.pipelines.flame.loading import load_flame
 from playalter.pipelines.flame.model import from_flame, load_sfm
