@@ -17,16 +17,16 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 
 def paired_median_ms(direct: Callable[[], object], executed: Callable[[], object], runs: int) -> tuple[float, float]:
-    """Median ms of each, timed alternately (and in alternating order) so that load on a shared machine hits both alike."""
+    """Median ms of each, timed alternately (order swapped every run) so machine load hits both alike."""
     direct(), executed()  # warm-up: imports, model sessions, caches
     samples: tuple[list[float], list[float]] = ([], [])
     pairs = ((direct, samples[0]), (executed, samples[1]))
     for run in range(runs):
-        for function, times in (pairs if run % 2 == 0 else pairs[::-1]):
+        for function, times in pairs if run % 2 == 0 else pairs[::-1]:
             started = time.perf_counter()
             function()
             times.append((time.perf_counter() - started) * 1000.0)
@@ -112,8 +112,11 @@ def detect_scenario(image_bytes: bytes, out: Path, runs: int) -> tuple[float, fl
     detect_class = classes.get("PlayAlterFaceDetect")
     if detect_class is None:
         return None
-    detect_inputs = {name: spec[1].get("default") for name, spec in detect_class.INPUT_TYPES()["required"].items()
-                     if name != "image" and len(spec) > 1 and isinstance(spec[1], dict) and "default" in spec[1]}
+    detect_inputs = {
+        name: spec[1].get("default")
+        for name, spec in detect_class.INPUT_TYPES()["required"].items()
+        if name != "image" and len(spec) > 1 and isinstance(spec[1], dict) and "default" in spec[1]
+    }
     json_slot = list(detect_class.RETURN_TYPES).index("STRING")
     prompt = {
         "1": {"class_type": "LoadImage", "inputs": {"image": "x.png"}, "_meta": {"title": "image"}},
