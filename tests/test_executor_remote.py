@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import json
 import threading
 
@@ -220,3 +221,120 @@ def test_definitions_from_object_info_convert_ui_workflows(server):
     }
     ui = api_to_ui(prompt, definitions=runner.definitions())
     assert ui_to_api(ui, definitions=runner.definitions()) == prompt
+
+
+class ScriptedSocket:
+    """A websocket stand-in that replays messages, then reports the connection closed."""
+
+    def __init__(self, messages):
+        self.messages = list(messages)
+
+    def recv(self):
+        import websocket
+
+        if not self.messages:
+            raise websocket.WebSocketConnectionClosedException("closed")
+        message = self.messages.pop(0)
+        return message if isinstance(message, bytes) else json.dumps(message)
+
+
+def follow(messages, history=None):
+    from playalter.runner.remote import _Follower
+
+    class Runner:
+        url = "http://fake"
+        run_timeout = 5
+
+        def request_json(self, method, path):
+            return 200, history or {}
+
+        def interrupt(self, prompt_id):
+            raise AssertionError("not cancelled")
+
+    events = []
+    class_types = {"1": "LoadImage", "2": "PlayAlterFaceDetect", "3": "SaveImage"}
+    _Follower(Runner(), ScriptedSocket(messages), "p1", class_types, 3, events.append, None).follow()
+    return [(event.kind, event.node_id, event.class_type, event.nodes_done) for event in events]
+
+
+def test_follower_counts_cached_nodes_and_ignores_other_prompts_and_previews():
+    events = follow(
+        [
+            {"type": "status", "data": {"status": {"exec_info": {"queue_remaining": 1}}}},
+            {"type": "executing", "data": {"node": "9", "prompt_id": "other"}},
+            {"type": "execution_start", "data": {"prompt_id": "p1"}},
+            {"type": "execution_cached", "data": {"nodes": ["1"], "prompt_id": "p1"}},
+            {"type": "executing", "data": {"node": "2", "prompt_id": "p1"}},
+            b"\x00\x00\x00\x01preview",
+            {"type": "progress", "data": {"value": 1, "max": 2, "node": "2", "prompt_id": "p1"}},
+            {"type": "executing", "data": {"node": "3", "prompt_id": "p1"}},
+            {"type": "executed", "data": {"node": "3", "output": {"images": []}, "prompt_id": "p1"}},
+            {"type": "execution_success", "data": {"prompt_id": "p1"}},
+        ]
+    )
+    assert events == [
+        ("start", None, None, 0),
+        ("node_start", "2", "PlayAlterFaceDetect", 1),
+        ("node_progress", "2", "PlayAlterFaceDetect", 1),
+        ("node_finish", "2", "PlayAlterFaceDetect", 2),
+        ("node_start", "3", "SaveImage", 2),
+        ("node_finish", "3", "SaveImage", 3),
+        ("finish", None, None, 3),
+    ]
+
+
+def test_follower_falls_back_to_history_when_the_websocket_drops():
+    history = {
+        "p1": {
+            "status": {
+                "status_str": "error",
+                "completed": False,
+                "messages": [
+                    ["execution_start", {"prompt_id": "p1"}],
+                    [
+                        "execution_error",
+                        {
+                            "prompt_id": "p1",
+                            "node_id": "2",
+                            "node_type": "PlayAlterFaceDetect",
+                            "exception_message": "no face\n",
+                            "exception_type": "NoFaceError",
+                        },
+                    ],
+                ],
+            }
+        }
+    }
+    with pytest.raises(NodeExecutionError) as caught:
+        follow([{"type": "executing", "data": {"node": "1", "prompt_id": "p1"}}], history)
+    assert (caught.value.node_id, caught.value.class_type, caught.value.message) == (
+        "2",
+        "PlayAlterFaceDetect",
+        "no face",
+    )
+
+
+@pytest.mark.skipif(
+    not os.environ.get("PLAYALTER_COMFYUI_URL"), reason="set PLAYALTER_COMFYUI_URL to a running ComfyUI"
+)
+def test_real_comfyui_round_trip(tmp_path):
+    """Against a real ComfyUI (with this pack in custom_nodes): upload, run, progress, download, errors."""
+    runner = RemoteRunner(os.environ["PLAYALTER_COMFYUI_URL"])
+    events = []
+    result = runner.execute(
+        IMAGE_WORKFLOW, bindings={"image": png_bytes()}, output_dir=tmp_path, on_progress=events.append
+    )
+    (image,) = result.images()
+    assert tuple(np.asarray(Image.open(image.path))[3, 3]) == (10, 200, 30)
+    assert [event.kind for event in events if event.kind.startswith("node")] == ["node_start", "node_finish"] * 2
+    with pytest.raises(WorkflowValidationError) as caught:
+        runner.execute(IMAGE_WORKFLOW)  # nothing bound: example.png is not on the server
+    assert caught.value.node_errors["1"]["errors"][0]["type"] == "custom_validation_failed"
+    failing = {
+        "1": {"class_type": "PrimitiveString", "inputs": {"value": "not json"}},
+        "2": {"class_type": "PlayAlterSaveJSON", "inputs": {"json_text": ["1", 0], "filename_prefix": "x"}},
+    }
+    with pytest.raises(NodeExecutionError) as failed:
+        runner.execute(failing)
+    assert (failed.value.node_id, failed.value.class_type) == ("2", "PlayAlterSaveJSON")
+    assert "not valid JSON" in failed.value.message
