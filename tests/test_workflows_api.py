@@ -49,3 +49,18 @@ def test_saved_workflow_runs_on_a_real_photo(path, t1_path, tmp_path, monkeypatc
             assert pixels.ndim == 3 and min(pixels.shape[:2]) > 0
         for text in entry["json"]:
             assert json.loads(text) is not None
+
+
+def test_a_missing_model_is_a_clear_error_naming_the_node(t1_path, tmp_path, monkeypatch):
+    """face_swap.json bound to method=inswapper without inswapper_128.onnx: the model-missing message, not a trace."""
+    path = API_DIR / "face_swap.json"
+    if not path.is_file():
+        pytest.skip("workflows/api/face_swap.json is absent")
+    monkeypatch.setenv("PLAYALTER_MODELS_DIR", str(tmp_path / "no-models"))
+    bindings = {"source": t1_path, "target": t1_path, "swap.method": "inswapper"}
+    with pytest.raises(NodeExecutionError) as caught:
+        execute(load_workflow(path), bindings=bindings, output_dir=tmp_path / "out")
+    error = caught.value
+    assert (error.cause_code, error.class_type) == ("model_missing", "PlayAlterFaceSwap")
+    assert "inswapper_128" in error.message and "How to obtain it" in error.message
+    assert str(tmp_path / "no-models") in error.message
