@@ -7,9 +7,10 @@ rather than image size:
 
 1. mask: the face outline polygon (landmarks, see ``landmarks.outline``), cut to
    where the rendering has data;
-2. occluders (optional): the mouth interior (dense landmarks only) and the
-   occlusion test below are removed from the mask, so hands, hair, glasses or
-   a microphone in front of the target face stay visible;
+2. occluders (optional): the mouth interior (dense landmarks only) and what
+   the occlusion test below finds are removed from the mask: in the target, so
+   hands, hair or a microphone in front of the target face stay visible, and in
+   the rendering, so a strand of the source's hair is not pasted in;
 3. colour correction of the rendered face towards the target face: LAB mean /
    standard-deviation transfer, or per-channel histogram matching;
 4. enhancement of the rendered face only: unsharp-mask sharpening and
@@ -297,8 +298,9 @@ def blend(target_image: np.ndarray, patch: Patch, face: Face, options: BlendOpti
         mouth = landmarks.mouth_interior(face)
         if mouth is not None:
             kept |= _polygon_mask(mouth, patch.x0, patch.y0, shape)
-    if options.occlusion:
+    if options.occlusion:  # occluders of the target stay; those of the rendering (source hair) go
         kept |= occluder_mask(target, face, mask, patch.x0, patch.y0)
+        kept |= occluder_mask(patch.image, face, mask, patch.x0, patch.y0)
     mask &= ~kept
     rendered = color_correct(patch.image, target, mask, options.color)
     rendered = enhance(rendered, options.sharpen, options.denoise, face.size)
