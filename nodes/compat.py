@@ -7,6 +7,7 @@ a progress callback the runner installs and a cancellation flag.
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Callable
 
@@ -69,14 +70,11 @@ def check_interrupted() -> None:
 
 
 def _register_comfy_model_folders() -> None:
+    """Search ComfyUI/models/insightface and ComfyUI/models/flame first, then any extra_model_paths.yaml entries."""
     if _folder_paths is None:
         return
-    models_dir = getattr(_folder_paths, "models_dir", None)
     for kind in ("insightface", "flame"):
-        if kind not in _folder_paths.folder_names_and_paths and models_dir:
-            import os
-
-            _folder_paths.add_model_folder_path(kind, os.path.join(models_dir, kind))
+        _folder_paths.add_model_folder_path(kind, os.path.join(_folder_paths.models_dir, kind), is_default=True)
 
     def comfy_dirs(kind: str) -> list[str]:
         try:

@@ -18,17 +18,10 @@ from playalter.pipelines.errors import ModelMissingError
 from playalter.pipelines.face import Face
 
 
-def _use_models_dir(monkeypatch, path):
-    monkeypatch.setenv("PLAYALTER_MODELS_DIR", str(path))
-    monkeypatch.chdir(path)
-    config.reset_settings()
-    onnx_runtime.clear_cache()
-
-
 @pytest.fixture
 def buffalo_dir(monkeypatch, tmp_path):
     folder = onnx_models.write_buffalo_l(tmp_path)
-    _use_models_dir(monkeypatch, tmp_path)
+    onnx_models.use_models_dir(monkeypatch, tmp_path)
     yield folder
     config.reset_settings()
     onnx_runtime.clear_cache()
@@ -57,6 +50,13 @@ def test_auto_picks_buffalo_l_when_present_and_override_wins(buffalo_dir, astron
     assert len(faces) == 1 and faces[0].detector == "centerface" and faces[0].embedding is None
 
 
+def test_configured_backend_decides_auto(buffalo_dir, monkeypatch):
+    monkeypatch.setenv("PLAYALTER__DETECTION__BACKEND", "centerface")
+    config.reset_settings()
+    assert resolve_backend("auto") == "centerface"
+    assert resolve_backend("buffalo_l") == "buffalo_l"
+
+
 def test_each_stride_decodes_its_face_in_rgb_order(buffalo_dir):
     faces = detect_faces(_blocks_image(), order="left_to_right")
     assert [face.detector for face in faces] == ["buffalo_l"] * 3
@@ -75,6 +75,14 @@ def test_letterbox_maps_back_to_image_pixels(buffalo_dir):
     box, kps = _expected(320, 192, 32, scale=0.5)
     np.testing.assert_allclose(faces[0].bbox, box, atol=1e-2)
     np.testing.assert_allclose(faces[0].kps, kps, atol=1e-2)
+
+
+def test_max_side_zero_detects_at_full_resolution(buffalo_dir):
+    image = np.zeros((960, 1280, 3), np.uint8)  # letterboxed into 1280 x 1280 at scale 1
+    image[384:416, 640:672] = (0, 0, 255)
+    faces = detect_faces(image, max_side=0)
+    assert len(faces) == 1
+    np.testing.assert_allclose(faces[0].bbox, _expected(640, 384, 32)[0], atol=1e-2)
 
 
 def test_tall_image_is_letterboxed_top_left(buffalo_dir):
@@ -176,7 +184,7 @@ def test_buffalo_face_survives_json(buffalo_dir):
 
 
 def test_embed_without_buffalo_l_names_the_feature(monkeypatch, tmp_path, astronaut_image):
-    _use_models_dir(monkeypatch, tmp_path)
+    onnx_models.use_models_dir(monkeypatch, tmp_path)
     assert not recognition.is_available()
     face = detect_faces(astronaut_image)[0]
     with pytest.raises(ModelMissingError, match="ArcFace") as error:
@@ -188,6 +196,6 @@ def test_embed_without_buffalo_l_names_the_feature(monkeypatch, tmp_path, astron
 
 def test_incomplete_buffalo_l_falls_back_to_centerface(monkeypatch, tmp_path, astronaut_image):
     onnx_models.write_buffalo_l(tmp_path, skip=("w600k_r50.onnx",))
-    _use_models_dir(monkeypatch, tmp_path)
+    onnx_models.use_models_dir(monkeypatch, tmp_path)
     assert resolve_backend("auto") == "centerface"
     assert detect_faces(astronaut_image)[0].detector == "centerface"
