@@ -353,6 +353,8 @@ def test_save_image_subfolder_prefix_and_preview(tmp_path):
     assert (saved.subfolder, saved.filename) == ("faces", "a_00001_.png") and saved.path.is_file()
     (preview,) = result.outputs["3"]["images"]
     assert preview.type == "temp" and preview.path.is_file() and tmp_path not in preview.path.parents
+    result = run(prompt, bindings={"image": png_bytes()}, output_dir=tmp_path, temp_dir=tmp_path / "temp")
+    assert result.outputs["3"]["images"][0].path.parent == (tmp_path / "temp").resolve()
     assert json.loads(Image.open(saved.path).text["prompt"])["2"]["class_type"] == "SaveImage"
 
 
