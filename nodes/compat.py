@@ -8,7 +8,9 @@ a progress callback the runner installs and a cancellation flag.
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
+from pathlib import Path
 from typing import Callable
 
 from ..pipelines import models
@@ -59,6 +61,36 @@ class Progress:
         hook = getattr(_local, "progress_hook", None)
         if hook is not None:
             hook(self.done, self.total)
+
+
+def set_folders(input_dir: str | os.PathLike | None, output_dir: str | os.PathLike | None,
+                temp_dir: str | os.PathLike | None = None) -> None:
+    """Runner side: the input, output and temp folders of the run on this thread (None: the defaults)."""
+    _local.folders = {"input": input_dir, "output": output_dir, "temp": temp_dir}
+
+
+def folder(kind: str) -> Path:
+    """The ``"input"``, ``"output"`` or ``"temp"`` folder: ComfyUI's inside ComfyUI, else the runner's.
+
+    Outside ComfyUI and without folders set by the runner, input and output come
+    from settings ``paths.input_dir`` / ``paths.output_dir`` and temp is a folder
+    under the system temp directory.
+    """
+    if _folder_paths is not None:
+        getters = {
+            "input": _folder_paths.get_input_directory,
+            "output": _folder_paths.get_output_directory,
+            "temp": _folder_paths.get_temp_directory,
+        }
+        return Path(getters[kind]())
+    chosen = getattr(_local, "folders", {}).get(kind)
+    if chosen is not None:
+        return Path(chosen)
+    if kind == "temp":
+        return Path(tempfile.gettempdir()) / "playalter" / "temp"
+    from ..pipelines.config import settings
+
+    return Path(getattr(settings().paths, f"{kind}_dir"))
 
 
 def check_interrupted() -> None:
