@@ -7,9 +7,10 @@ rather than image size:
 
 1. mask: the face outline polygon (landmarks, see ``landmarks.outline``), cut to
    where the rendering has data;
-2. occluders (optional): the mouth interior (dense landmarks only) and the
-   occlusion test below are removed from the mask, so hands, hair, glasses or
-   a microphone in front of the target face stay visible;
+2. occluders (optional): the mouth interior (dense landmarks only) and what
+   the occlusion test below finds are removed from the mask: in the target, so
+   hands, hair or a microphone in front of the target face stay visible, and in
+   the rendering, so a strand of the source's hair is not pasted in;
 3. colour correction of the rendered face towards the target face: LAB mean /
    standard-deviation transfer, or per-channel histogram matching;
 4. enhancement of the rendered face only: unsharp-mask sharpening and
@@ -174,14 +175,10 @@ def occluder_mask(target: np.ndarray, face: Face, face_mask: np.ndarray, x0: int
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (kernel_size, kernel_size))
     candidate = cv2.morphologyEx(candidate.astype(np.uint8), cv2.MORPH_OPEN, kernel)
     border = face_mask & ~cv2.erode(face_mask.astype(np.uint8), kernel).astype(bool)
-    count, labels = cv2.connectedComponents(candidate, connectivity=8)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(candidate, connectivity=8)
     touching = np.unique(labels[border & (labels > 0)])
-    minimum_area = 0.005 * face_mask.sum()
-    occluders = np.zeros(shape, bool)
-    for label in touching:
-        component = labels == label
-        if component.sum() >= minimum_area:
-            occluders |= component
+    kept = touching[stats[touching, cv2.CC_STAT_AREA] >= 0.005 * face_mask.sum()]
+    occluders = np.isin(labels, kept)
     if occluders.any():
         occluders = cv2.dilate(occluders.astype(np.uint8), kernel).astype(bool)
     return occluders
@@ -199,11 +196,12 @@ def _rgb(lab: np.ndarray) -> np.ndarray:
 def transfer_lab(source: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Recolour ``source`` [h,w,3] so its LAB mean/std under ``mask`` match ``target``'s."""
     source_lab, target_lab = _lab(source), _lab(target)
-    source_pixels, target_pixels = source_lab[mask], target_lab[mask]  # [M,3]
-    source_mean, source_std = source_pixels.mean(0), source_pixels.std(0) + 1e-3
-    target_mean, target_std = target_pixels.mean(0), target_pixels.std(0) + 1e-3
-    gain = np.clip(target_std / source_std, 0.4, 2.5)  # keep a flat or noisy region from exploding
-    return _rgb((source_lab - source_mean) * gain + target_mean)
+    mask_u8 = mask.astype(np.uint8)
+    source_mean, source_std = (values.ravel() for values in cv2.meanStdDev(source_lab, mask=mask_u8))  # (3,) each
+    target_mean, target_std = (values.ravel() for values in cv2.meanStdDev(target_lab, mask=mask_u8))
+    gain = np.clip((target_std + 1e-3) / (source_std + 1e-3), 0.4, 2.5)  # keep a flat region from exploding
+    return _rgb((source_lab - source_mean.astype(np.float32)) * gain.astype(np.float32)
+                + target_mean.astype(np.float32))
 
 
 def match_histograms(source: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -252,14 +250,33 @@ def _feather(source: np.ndarray, target: np.ndarray, mask: np.ndarray, radius: f
     return np.where(mask[..., None], np.clip(np.rint(mixed), 0, 255).astype(np.uint8), target)
 
 
+def _odd_extent(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """Trim ``mask`` (in place) until its bounding box has odd width and height; returns x0, y0, x1, y1."""
+    for _ in range(4):
+        ys, xs = np.nonzero(mask)
+        if ys.size < 16:
+            return None
+        left, right, top, bottom = xs.min(), xs.max(), ys.min(), ys.max()
+        if (right - left) % 2 == 0 and (bottom - top) % 2 == 0:
+            return int(left), int(top), int(right), int(bottom)
+        if (right - left) % 2:
+            mask[:, right] = False
+        if (bottom - top) % 2:
+            mask[bottom] = False
+    return None
+
+
 def _poisson(source: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
     inner = mask.copy()
     inner[:2], inner[-2:], inner[:, :2], inner[:, -2:] = False, False, False, False  # seamlessClone needs a frame
-    ys, xs = np.nonzero(inner)
-    if ys.size < 16:
+    extent = _odd_extent(inner)
+    if extent is None:
         return target.copy()
-    # seamlessClone crops ``source`` to the mask's bounding box and centres it at ``center``.
-    center = (int(xs.min() + (xs.max() - xs.min()) // 2), int(ys.min() + (ys.max() - ys.min()) // 2))
+    left, top, right, bottom = extent
+    # seamlessClone crops ``source`` to the mask's bounding box and centres it at ``center``; OpenCV
+    # versions round that centre differently for even sizes, so the box is made odd-sized: then the
+    # centre pixel is unambiguous and the clone lands exactly where it came from.
+    center = ((left + right) // 2, (top + bottom) // 2)
     cloned = cv2.seamlessClone(source, target, inner.astype(np.uint8) * 255, center, cv2.NORMAL_CLONE)
     return np.where(inner[..., None], cloned, target)
 
@@ -277,8 +294,9 @@ def blend(target_image: np.ndarray, patch: Patch, face: Face, options: BlendOpti
         mouth = landmarks.mouth_interior(face)
         if mouth is not None:
             kept |= _polygon_mask(mouth, patch.x0, patch.y0, shape)
-    if options.occlusion:
+    if options.occlusion:  # occluders of the target stay; those of the rendering (source hair) go
         kept |= occluder_mask(target, face, mask, patch.x0, patch.y0)
+        kept |= occluder_mask(patch.image, face, mask, patch.x0, patch.y0)
     mask &= ~kept
     rendered = color_correct(patch.image, target, mask, options.color)
     rendered = enhance(rendered, options.sharpen, options.denoise, face.size)
