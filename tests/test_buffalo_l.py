@@ -9,12 +9,13 @@ embedding wiring, provider choice and the missing-model errors.
 from __future__ import annotations
 
 import numpy as np
+import onnx
 import pytest
 
 import onnx_models
 from playalter.pipelines import align, buffalo, config, onnx_runtime, recognition
 from playalter.pipelines.detection import detect_faces, resolve_backend, scrfd
-from playalter.pipelines.errors import ModelMissingError
+from playalter.pipelines.errors import ModelCorruptError, ModelMissingError
 from playalter.pipelines.face import Face
 
 
@@ -192,6 +193,13 @@ def test_embed_without_buffalo_l_names_the_feature(monkeypatch, tmp_path, astron
     assert any(path.endswith("w600k_r50.onnx") for path in error.value.searched)
     with pytest.raises(ModelMissingError, match="buffalo_l"):
         detect_faces(astronaut_image, backend="buffalo_l")
+
+
+def test_wrong_model_file_is_a_clear_error(buffalo_dir):
+    onnx.save(onnx_models.genderage(), str(buffalo_dir / "2d106det.onnx"))  # 3 outputs instead of 212
+    onnx_runtime.clear_cache()
+    with pytest.raises(ModelCorruptError, match="2d106det.onnx gives 3 values .* gives 212"):
+        detect_faces(_blocks_image())
 
 
 def test_incomplete_buffalo_l_falls_back_to_centerface(monkeypatch, tmp_path, astronaut_image):

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from .. import onnx_runtime
+from ..errors import ModelCorruptError
 from .nms import nms
 
 STRIDES = (8, 16, 32)
@@ -60,9 +61,9 @@ def decode(outputs: list[np.ndarray], input_h: int, input_w: int,
         offsets = outputs[index + 2 * count].reshape(-1, 5, 2) * stride  # [N_s,5,2]
         centers = anchor_centers(input_h // stride, input_w // stride, stride)  # [N_s,2]
         if len(centers) != len(scores):
-            raise ValueError(
+            raise ModelCorruptError(
                 f"SCRFD output at stride {stride} has {len(scores)} anchors, expected {len(centers)}: "
-                "the detector file does not look like insightface det_10g"
+                "the detector file does not look like insightface det_10g.onnx; re-download buffalo_l"
             )
         keep = np.nonzero(scores >= threshold)[0]
         centers, distances, offsets = centers[keep], distances[keep], offsets[keep]
