@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import time
 from collections import Counter
 from contextlib import AsyncExitStack
 
 import pytest
+
+from playalter.runner.server.logs import SECURITY_LOGGER
 
 from security_app import RELEASE_JOBS, RedisServer, bearer, build_app, serve
 
@@ -31,10 +34,10 @@ def redis_url(tmp_path_factory):
     server.stop()
 
 
-def test_the_101st_request_of_a_basic_key_is_429_with_headers(tmp_path):
+def test_the_101st_request_of_a_basic_key_is_429_with_headers(tmp_path, caplog):
     async def scenario():
         app, security = build_app(tmp_path)
-        _, key = security.keystore.create("basic")
+        key_id, key = security.keystore.create("basic")
         async with serve(app) as client:
             remaining = []
             for _ in range(100):
@@ -54,8 +57,12 @@ def test_the_101st_request_of_a_basic_key_is_429_with_headers(tmp_path):
             now = time.time()
             assert 3500 < retry_after <= 3600
             assert now + 3500 < reset <= now + 3601
+        return key_id
 
-    run(scenario())
+    with caplog.at_level(logging.WARNING, logger=SECURITY_LOGGER):
+        key_id = run(scenario())
+    events = [(record.event, record.key_id, record.limit) for record in caplog.records if record.name == SECURITY_LOGGER]
+    assert events == [("rate_limited", key_id, 100)]
 
 
 def test_tiers_get_their_configured_limits_and_every_authenticated_response_has_headers(tmp_path):

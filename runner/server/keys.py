@@ -109,12 +109,6 @@ def hash_key(plaintext: str) -> str:
     return hashlib.sha256(plaintext.encode("utf-8")).hexdigest()
 
 
-def key_id_of(plaintext: str) -> str | None:
-    """The public key id inside a well-formed key, else None."""
-    match = _KEY_PATTERN.match(plaintext)
-    return match["key_id"] if match else None
-
-
 def looks_like_api_key(credential: str) -> bool:
     return credential.startswith(KEY_PREFIX)
 
