@@ -13,7 +13,8 @@ import pytest
 from playalter.pipelines.errors import InvalidParameterError
 from playalter.pipelines.log import JsonFormatter
 from playalter.runner.server.keys import KeyStore, parse_expiry
-from playalter.runner.server.logs import SECURITY_LOGGER, SecretRedactor
+from playalter.runner.server.logs import (PERFORMANCE_LOGGER, SECURITY_LOGGER, SecretRedactor, security_event,
+                                         setup_log_files)
 from playalter.runner.server.tokens import TokenError, TokenService
 
 from security_app import bearer, build_app, serve
@@ -53,6 +54,8 @@ def test_valid_key_is_accepted_as_bearer_and_as_x_api_key(tmp_path):
         async with serve(app) as client:
             assert (await client.get("/api/ping", headers=bearer(key))).status == 200
             assert (await client.get("/api/ping", headers={"X-API-Key": key})).status == 200
+            behind_a_proxy = {"Authorization": "Basic cHJveHk6cGFzcw==", "X-API-Key": key}
+            assert (await client.get("/api/ping", headers=behind_a_proxy)).status == 200
 
     run(scenario())
 
@@ -200,6 +203,33 @@ def test_failed_auth_is_logged_without_the_key(tmp_path, caplog):
     written = "\n".join(formatter.format(record) for record in caplog.records) + caplog.text
     assert wrong not in written and wrong[21:] not in written
     assert json.loads(formatter.format(events[0]))["path"] == "/api/ping"
+
+
+def test_log_files_are_json_lines_split_by_concern_and_redacted(tmp_path):
+    package_logger = logging.getLogger("playalter")
+    previous_level = package_logger.level
+    package_logger.setLevel(logging.INFO)
+    setup_log_files(tmp_path)
+    key = "pa_live_0123456789ab_" + "k" * 43
+    try:
+        security_event("auth_failed", reason="wrong_secret", key_id="0123456789ab", path="/api/ping")
+        logging.getLogger(PERFORMANCE_LOGGER).info("request", extra={"operation": "privacy.mask", "duration_ms": 12.5})
+        logging.getLogger("playalter.runner.server.app").error("worker crashed while holding %s", key)
+    finally:
+        package_logger.setLevel(previous_level)
+        for logger in (package_logger, logging.getLogger(PERFORMANCE_LOGGER), logging.getLogger(SECURITY_LOGGER)):
+            for handler in [h for h in logger.handlers if str(tmp_path) in getattr(h, "baseFilename", "")]:
+                logger.removeHandler(handler)
+                handler.close()
+
+    def lines(name):
+        return [json.loads(line) for line in (tmp_path / name).read_text().splitlines()]
+
+    assert [(entry["event"], entry["key_id"]) for entry in lines("security.jsonl")] == [("auth_failed", "0123456789ab")]
+    assert [(entry["operation"], entry["duration_ms"]) for entry in lines("performance.jsonl")] == [("privacy.mask", 12.5)]
+    assert [entry["message"] for entry in lines("errors.jsonl")] == ["worker crashed while holding [redacted]"]
+    assert len(lines("general.jsonl")) == 3
+    assert key not in "".join(path.read_text() for path in tmp_path.iterdir())
 
 
 def test_secret_redactor_scrubs_keys_and_tokens_from_any_record():

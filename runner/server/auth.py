@@ -76,14 +76,12 @@ def unauthorized(code: str, message: str) -> web.HTTPException:
     return json_error(web.HTTPUnauthorized, code, message, {"WWW-Authenticate": challenge})
 
 
-def presented_credential(request: web.Request) -> str | None:
-    """The key or token from ``Authorization: Bearer`` or ``X-API-Key``; '' when a header is there but unusable."""
-    header = request.headers.get("Authorization")
-    if header is not None:
-        scheme, _, value = header.strip().partition(" ")
-        return value.strip() if scheme.lower() == "bearer" else ""
-    api_key = request.headers.get("X-API-Key")
-    return api_key.strip() if api_key is not None else None
+def presented_credential(request: web.Request) -> str:
+    """The key or token from ``Authorization: Bearer`` or else ``X-API-Key``; '' when there is none."""
+    scheme, _, value = request.headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return request.headers.get("X-API-Key", "").strip()
 
 
 def _reject(request: web.Request, reason: str, key_id: str | None, code: str, message: str) -> web.HTTPException:
@@ -104,8 +102,7 @@ async def auth_middleware(request: web.Request, handler):
         return await handler(request)
     credential = presented_credential(request)
     if not credential:
-        reason = "missing_credentials" if credential is None else "unsupported_scheme"
-        raise _reject(request, reason, None, "missing_credentials",
+        raise _reject(request, "missing_credentials", None, "missing_credentials",
                       "send your API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'")
     if looks_like_api_key(credential):
         check = request.app[KEYSTORE].check(credential)
