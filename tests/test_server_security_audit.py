@@ -91,7 +91,7 @@ def test_every_authenticated_request_is_audited_with_hashes_and_outcome(tmp_path
     pictures = [b"first picture", b"second picture"]
 
     async def scenario():
-        app, security = build_app(tmp_path, PLAYALTER__RATE_LIMIT__BASIC_PER_HOUR="4")
+        app, security = build_app(tmp_path, PLAYALTER__RATE_LIMIT__BASIC_PER_HOUR="5")
         key_id, key = security.keystore.create("basic", scopes=["batch", "face:analyze"])
         body = {"images_base64": [base64.b64encode(data).decode() for data in pictures], "operation": "mask",
                 "parameters": {"strength": 0.5}}
@@ -99,6 +99,7 @@ def test_every_authenticated_request_is_audited_with_hashes_and_outcome(tmp_path
             assert (await client.post("/api/batch", headers=bearer(key), json=body)).status == 200
             assert (await client.post("/api/swap", headers=bearer(key))).status == 403
             assert (await client.post("/api/invalid?mode=strict", headers=bearer(key))).status == 400
+            assert (await client.get("/api/missing", headers=bearer(key))).status == 404
             assert (await client.get("/api/ping", headers=bearer(key))).status == 429
             assert (await client.get("/api/ping")).status == 401  # anonymous: security log, not audit
             assert (await client.get("/health")).status == 200
@@ -116,6 +117,7 @@ def test_every_authenticated_request_is_audited_with_hashes_and_outcome(tmp_path
         (key_id, "batch.process", "ok", 200),
         (key_id, "POST /api/swap", "insufficient_scope", 403),
         (key_id, "POST /api/invalid", "invalid_parameter", 400),
+        (key_id, "GET /api/missing", "http_404", 404),
         (key_id, "GET /api/ping", "rate_limit_exceeded", 429),
     ]
     assert json.loads(rows[0][2]) == [hashlib.sha256(data).hexdigest() for data in pictures]

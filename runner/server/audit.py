@@ -26,9 +26,9 @@ thread.
 
 Rows from the event loop are group-committed on the loop thread: WAL mode with
 ``synchronous=NORMAL`` makes a commit a plain write (no fsync), tens of
-microseconds for a whole batch. A writer thread was measured first and was
-slower, both in latency and in requests/s: every hand-off cost a GIL switch
-that stalled the loop.
+microseconds for a whole batch. A dedicated writer thread was tried first and
+measured slower: the hand-offs to it and back (GIL switches that stall the
+loop) cost more than the commit itself.
 """
 
 from __future__ import annotations

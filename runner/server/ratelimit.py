@@ -5,10 +5,10 @@ enforced with the ``limits`` library's *moving window*: a request is allowed
 when fewer than ``limit`` units were spent in the last 3600 s. Unlike a fixed
 window it never lets 2x the limit through around a window boundary, and its
 acquire is all-or-nothing, so a refused batch of 10 spends nothing (a fixed
-window counter would still be incremented). The acquire is atomic (an asyncio
-lock per key in memory, a Lua script in Redis), which is what makes the limit
-exact under concurrency: with N units left, N + k simultaneous requests give
-exactly N successes.
+window counter would still be incremented). The acquire is atomic (in memory
+it runs start to finish on the event loop, see ``InProcessLimiter``; in Redis
+it is a Lua script), which is what makes the limit exact under concurrency:
+with N units left, N + k simultaneous requests give exactly N successes.
 
 Storage: ``rate_limit.storage`` is ``memory://`` (one process) or
 ``redis://host:port[/db]`` (also ``rediss://``, ``redis+sentinel://``,
@@ -41,8 +41,8 @@ error itself. Every authenticated response, errors included, carries
 Concurrent jobs: ``limiter.job_slot(principal)`` takes one of the key's
 ``rate_limit.max_concurrent_jobs`` slots at once or raises 429
 ``too_many_concurrent_jobs``. Use it as ``async with limiter.job_slot(p): ...``
-around synchronous work, or keep the returned slot and call ``slot.release()``
-when a background job ends. Slots are counted per process: each replica caps
+around work the handler awaits, or keep the returned slot and call
+``slot.release()`` when a background job ends. Slots are counted per process: each replica caps
 the jobs running on its own worker pool.
 """
 
@@ -85,7 +85,6 @@ class RateStatus:
     remaining: int
     reset_epoch: int
     retry_after: int  # seconds; 0 when allowed
-    cost: int = 1
 
     def headers(self) -> dict[str, str]:
         return {
@@ -163,9 +162,6 @@ class RateLimiter:
         per_hour = {tier: getattr(config, f"{tier}_per_hour") for tier in TIERS}
         return cls(config.storage, per_hour, config.max_concurrent_jobs)
 
-    def limit_for(self, principal: Principal) -> int:
-        return self._items[principal.tier].amount
-
     async def hit(self, principal: Principal, cost: int = 1) -> RateStatus:
         """Spend ``cost`` units of the key's hourly budget, all or nothing. ``cost=0`` only reads the state.
 
@@ -178,7 +174,7 @@ class RateLimiter:
         reset_time, remaining = await self._strategy.get_window_stats(item, "key", principal.key_id)
         reset_epoch = math.ceil(reset_time)
         retry_after = 0 if allowed else max(1, math.ceil(reset_time - time.time()))
-        return RateStatus(allowed, item.amount, max(0, remaining), reset_epoch, retry_after, cost)
+        return RateStatus(allowed, item.amount, max(0, remaining), reset_epoch, retry_after)
 
     def job_slot(self, principal: Principal) -> JobSlot:
         """Take a concurrent-job slot now, or raise 429 ``too_many_concurrent_jobs``."""
@@ -194,7 +190,6 @@ class RateLimiter:
 
     def jobs_running(self, principal: Principal) -> int:
         return self._jobs[principal.key_id]
-
 
 
 LIMITER = web.AppKey("playalter_limiter", RateLimiter)
