@@ -9,13 +9,15 @@ import time
 
 import jwt
 import pytest
+from yarl import URL
 
+from playalter.pipelines.config import ConfigError
 from playalter.pipelines.errors import InvalidParameterError
 from playalter.pipelines.log import JsonFormatter
 from playalter.runner.server.keys import KeyStore, parse_expiry
 from playalter.runner.server.logs import (PERFORMANCE_LOGGER, SECURITY_LOGGER, SecretRedactor, security_event,
                                          setup_log_files)
-from playalter.runner.server.tokens import TokenError, TokenService
+from playalter.runner.server.tokens import TokenError, TokenService, load_or_create_secret
 
 from security_app import bearer, build_app, serve
 
@@ -43,6 +45,9 @@ def test_missing_credentials_is_401_with_challenge_and_public_paths_stay_open(tm
             assert await error_of(basic_auth) == (401, "missing_credentials")
             health = await client.get("/health")
             assert health.status == 200
+            for sneaky in ("/static/../api/ping", "/docs/%2e%2e/api/ping", "/docs/..%2fapi/ping", "/health/../api/ping"):
+                response = await client.get(URL(sneaky, encoded=True))
+                assert response.status in (401, 404), sneaky  # never the protected handler
 
     run(scenario())
 
@@ -270,3 +275,16 @@ def test_a_remembered_token_still_expires_and_dies_with_its_key(tmp_path):
         tokens.verify(fresh)
     assert revoked.value.reason == "key_revoked"
     store.close()
+
+
+def test_the_generated_token_secret_is_private_and_survives_restarts(tmp_path):
+    first = load_or_create_secret("", tmp_path)
+    assert len(first) >= 32 and load_or_create_secret("", tmp_path) == first
+    assert (tmp_path / "jwt_secret").stat().st_mode & 0o777 == 0o600
+    assert [path.name for path in tmp_path.iterdir()] == ["jwt_secret"]
+    assert load_or_create_secret("c" * 40, tmp_path) == "c" * 40
+    with pytest.raises(ConfigError):
+        load_or_create_secret("too-short", tmp_path)
+    (tmp_path / "jwt_secret").write_text("")
+    with pytest.raises(ConfigError):
+        load_or_create_secret("", tmp_path)

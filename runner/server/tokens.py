@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -62,14 +63,27 @@ def load_or_create_secret(configured: str, data_dir: str | Path) -> str:
             raise ConfigError(f"security.jwt_secret must be at least {MIN_SECRET_LENGTH} characters long")
         return configured
     path = Path(data_dir) / SECRET_FILE
+    if not path.exists():
+        _create_secret_file(path)
+    secret = path.read_text(encoding="utf-8").strip()
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise ConfigError(f"{path} does not hold a usable token secret; delete it to generate a new one "
+                          "(session tokens issued so far stop working)")
+    return secret
+
+
+def _create_secret_file(path: Path) -> None:
+    """Write a fresh secret so that no process can ever read the file half-written: temp file, then link."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".jwt_secret.")  # mode 0600
     try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(secrets.token_urlsafe(48))
+        os.link(temporary, path)
     except FileExistsError:
-        return path.read_text(encoding="utf-8").strip()
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(secrets.token_urlsafe(48))
-    return path.read_text(encoding="utf-8").strip()
+        pass  # another process won the race; its secret is complete
+    finally:
+        os.unlink(temporary)
 
 
 class TokenService:
