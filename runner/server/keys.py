@@ -25,6 +25,7 @@ import secrets
 import sqlite3
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -171,28 +172,16 @@ class KeyStore:
     def create(self, tier: str, name: str = "", scopes=DEFAULT_SCOPES,
                expires_at: float | None = None) -> tuple[str, str]:
         """Store a new key; returns ``(key_id, plaintext)``. The plaintext cannot be recovered later."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                created = self._insert(tier, name, scopes, expires_at)
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-        return created
+        with self._write_transaction():
+            return self._insert(tier, name, scopes, expires_at)
 
     def ensure_admin_key(self) -> str | None:
         """On a store that never held a key, create one admin key and return its plaintext; else None."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                (count,) = self._db.execute("SELECT COUNT(*) FROM api_keys").fetchone()
-                created = None if count else self._insert("enterprise", "admin", (ADMIN_SCOPE,), None)
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-        return created[1] if created else None
+        with self._write_transaction():
+            (count,) = self._db.execute("SELECT COUNT(*) FROM api_keys").fetchone()
+            if count:
+                return None
+            return self._insert("enterprise", "admin", (ADMIN_SCOPE,), None)[1]
 
     def check(self, plaintext: str, now: float | None = None) -> KeyCheck:
         """Check a presented key; the reason is for logs (the secret itself is never logged)."""
@@ -235,6 +224,18 @@ class KeyStore:
                 "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL", (time.time(), key_id)
             )
         return cursor.rowcount == 1
+
+    @contextmanager
+    def _write_transaction(self):
+        """Hold the lock and SQLite's write lock (``BEGIN IMMEDIATE``) across a read-then-write."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def _usable(self, record: KeyRecord, now: float | None) -> KeyCheck:
         status = record.status(now)
