@@ -101,8 +101,9 @@ def test_batch_items_count_all_or_nothing(tmp_path):
             fits = await client.post("/api/batch", headers=bearer(key), json={"images_base64": images(4)})
             assert fits.status == 200 and fits.headers["X-RateLimit-Remaining"] == "0"
             over_limit = await client.post("/api/batch", headers=bearer(key), json={"images_base64": images(26)})
-            assert over_limit.status == 429
-            assert "more than your hourly limit" in (await over_limit.json())["error"]["message"]
+            assert over_limit.status == 400 and "Retry-After" not in over_limit.headers  # waiting cannot help
+            error = (await over_limit.json())["error"]
+            assert error["code"] == "cost_exceeds_limit" and "more than your hourly limit of 25" in error["message"]
 
     run(scenario())
 

@@ -36,7 +36,8 @@ error itself. Every authenticated response, errors included, carries
 ``X-RateLimit-Limit``, ``X-RateLimit-Remaining`` and ``X-RateLimit-Reset``
 (epoch seconds when the oldest counted unit leaves the window), added by the
 ``add_rate_limit_headers`` response-prepare hook; a refused request gets 429
-``rate_limit_exceeded`` with ``Retry-After`` (seconds).
+``rate_limit_exceeded`` with ``Retry-After`` (seconds), or 400
+``cost_exceeds_limit`` when it costs more than the whole hourly limit.
 
 Concurrent jobs: ``limiter.job_slot(principal)`` takes one of the key's
 ``rate_limit.max_concurrent_jobs`` slots at once or raises 429
@@ -236,13 +237,13 @@ async def ratelimit_middleware(request: web.Request, handler):
     if not status.allowed:
         security_event("rate_limited", key_id=principal.key_id, tier=principal.tier, limit=status.limit,
                        cost=cost, method=request.method, path=request.path, remote=request.remote)
-        if cost > status.limit:
-            message = (f"this request costs {cost} units, more than your hourly limit of {status.limit}; "
-                       "split it into smaller requests")
-        else:
-            message = (f"rate limit of {status.limit} per hour exceeded "
-                       f"({status.remaining} left, this request costs {cost}); retry in {status.retry_after} s")
-        raise json_error(web.HTTPTooManyRequests, "rate_limit_exceeded", message,
+        if cost > status.limit:  # waiting cannot help: this is the request's fault, not the timing's
+            raise json_error(web.HTTPBadRequest, "cost_exceeds_limit",
+                             f"this request costs {cost} units, more than your hourly limit of {status.limit}; "
+                             "split it into smaller requests")
+        raise json_error(web.HTTPTooManyRequests, "rate_limit_exceeded",
+                         f"rate limit of {status.limit} per hour exceeded ({status.remaining} left, this request "
+                         f"costs {cost}); retry in {status.retry_after} s",
                          {"Retry-After": str(status.retry_after)})
     return await handler(request)
 
