@@ -9,6 +9,8 @@ import json
 import sqlite3
 
 import pytest
+from aiohttp import ClientTimeout
+from aiohttp.test_utils import TestClient, TestServer
 
 from playalter.runner.cli import main as playalter
 from playalter.runner.server.audit import AuditLog, sanitize_parameters
@@ -166,3 +168,23 @@ def test_audit_cli_verifies_and_reports_the_tampered_row(tmp_path, capsys):
     output = capsys.readouterr().out
     assert "row 4 was modified" in output and "first bad row: 4" in output
     assert playalter(["audit", "verify", "--db", str(tmp_path / "missing.sqlite3")]) == 2
+
+
+def test_a_request_cancelled_by_a_disconnecting_client_is_still_audited(tmp_path):
+    async def scenario():
+        app, security = build_app(tmp_path)
+        key_id, key = security.keystore.create("basic")
+        async with TestClient(TestServer(app, handler_cancellation=True)) as client:
+            with pytest.raises(asyncio.TimeoutError):
+                await client.post("/api/job", headers=bearer(key), timeout=ClientTimeout(total=0.5))
+            for _ in range(100):  # the server notices the closed connection, cancels the handler, writes the row
+                database = sqlite3.connect(tmp_path / "audit.sqlite3")
+                found = database.execute("SELECT key_id, status, outcome FROM audit_log").fetchall()
+                database.close()
+                if found:
+                    return key_id, found
+                await asyncio.sleep(0.05)
+        return key_id, []
+
+    key_id, rows = asyncio.run(scenario())
+    assert rows == [(key_id, 499, "client_closed_request")]

@@ -10,8 +10,11 @@ from collections import Counter
 from contextlib import AsyncExitStack
 
 import pytest
+from aiohttp import web
 
+from playalter.runner.server.keys import Principal
 from playalter.runner.server.logs import SECURITY_LOGGER
+from playalter.runner.server.ratelimit import RateLimiter
 
 from security_app import RELEASE_JOBS, RedisServer, bearer, build_app, serve
 
@@ -184,3 +187,19 @@ def test_concurrent_jobs_per_key_are_capped(tmp_path):
             assert (await client.post("/api/job", headers=bearer(key))).status == 200
 
     run(scenario())
+
+
+def test_a_job_slot_kept_for_background_work_is_released_once(tmp_path):
+    limiter = RateLimiter("memory://", {"basic": 100, "premium": 500, "enterprise": 2000}, max_concurrent_jobs=1)
+    principal = Principal("0123456789ab", "worker", "basic", frozenset({"batch"}))
+    slot = limiter.job_slot(principal)
+    with pytest.raises(web.HTTPTooManyRequests):
+        limiter.job_slot(principal)
+    slot.release()
+    slot.release()  # a second release must not free someone else's slot
+    again = limiter.job_slot(principal)
+    assert limiter.jobs_running(principal) == 1
+    with pytest.raises(web.HTTPTooManyRequests):
+        limiter.job_slot(principal)
+    again.release()
+    assert limiter.jobs_running(principal) == 0
