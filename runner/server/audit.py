@@ -114,9 +114,9 @@ def sanitize_parameters(value: Any, name: str = "") -> Any:
     return str(value)[:MAX_PARAMETER_TEXT]
 
 
-def audit_db_path(settings) -> Path:
-    """``security.audit_db``, else ``<paths.data_dir>/audit.sqlite3``."""
-    return Path(settings.security.audit_db or Path(settings.paths.data_dir) / "audit.sqlite3")
+def audit_db_path(settings, data_dir: str | Path | None = None) -> Path:
+    """``security.audit_db``, else ``audit.sqlite3`` in ``data_dir`` (default ``paths.data_dir``)."""
+    return Path(settings.security.audit_db or Path(data_dir or settings.paths.data_dir) / "audit.sqlite3")
 
 
 class AuditLog:

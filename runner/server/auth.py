@@ -33,10 +33,11 @@ from pathlib import Path
 from aiohttp import web
 
 from ...pipelines.errors import InvalidParameterError
-from .audit import AUDIT, AUDIT_NOTE, AuditLog, audit_middleware
+from .audit import AUDIT, AUDIT_NOTE, AuditLog, audit_db_path, audit_middleware
 from .context import AUTH_METHOD, PRINCIPAL
 from .http_errors import json_error
-from .keys import DEFAULT_SCOPES, KeyRecord, KeyStore, Principal, looks_like_api_key, parse_expiry
+from .keys import (DEFAULT_SCOPES, KeyRecord, KeyStore, Principal, keys_db_path, looks_like_api_key,
+                   parse_expiry)
 from .logs import security_event
 from .ratelimit import LIMITER, RATE_STATUS, RateLimiter, add_rate_limit_headers, rate_cost, ratelimit_middleware
 from .tokens import TokenError, TokenService, load_or_create_secret
@@ -221,10 +222,6 @@ async def revoke_key(request: web.Request) -> web.Response:
     return web.json_response({"key_id": key_id, "status": "revoked"})
 
 
-def _db_path(configured: str, data_dir: Path, file_name: str) -> Path:
-    return Path(configured) if configured else data_dir / file_name
-
-
 def setup_security(app: web.Application, settings, data_dir: str | Path | None = None, *,
                    public_paths: PublicPaths | None = None) -> SecuritySetup:
     """Install auth, audit and rate limiting on ``app``; returns what it built (and a first admin key, if any).
@@ -232,13 +229,13 @@ def setup_security(app: web.Application, settings, data_dir: str | Path | None =
     Call it after adding the app's own outer middlewares (error formatting, metrics).
     """
     data_dir = Path(data_dir or settings.paths.data_dir)
-    keystore = KeyStore(_db_path(settings.security.keys_db, data_dir, "keys.sqlite3"))
+    keystore = KeyStore(keys_db_path(settings, data_dir))
     security = SecuritySetup(
         keystore=keystore,
         tokens=TokenService(load_or_create_secret(settings.security.jwt_secret, data_dir),
                             settings.security.jwt_ttl_seconds, keystore),
         limiter=RateLimiter.from_settings(settings),
-        audit=AuditLog(_db_path(settings.security.audit_db, data_dir, "audit.sqlite3")),
+        audit=AuditLog(audit_db_path(settings, data_dir)),
     )
     security.admin_key = keystore.ensure_admin_key()
     if public_paths is None:

@@ -118,6 +118,8 @@ def validate_scopes(scopes) -> tuple[str, ...]:
     """Known scopes, de-duplicated; ``scopes`` is a list or a comma/space separated string."""
     if isinstance(scopes, str):
         scopes = scopes.replace(",", " ").split()
+    if not isinstance(scopes, (list, tuple)):
+        raise InvalidParameterError("scopes must be a list or a comma-separated string")
     scopes = tuple(dict.fromkeys(str(scope).strip() for scope in scopes if str(scope).strip()))
     unknown = [scope for scope in scopes if scope not in SCOPES]
     if unknown:
@@ -149,9 +151,9 @@ def parse_expiry(text: str, now: float | None = None) -> float:
     return expires_at
 
 
-def keys_db_path(settings) -> Path:
-    """``security.keys_db``, else ``<paths.data_dir>/keys.sqlite3``."""
-    return Path(settings.security.keys_db or Path(settings.paths.data_dir) / "keys.sqlite3")
+def keys_db_path(settings, data_dir: str | Path | None = None) -> Path:
+    """``security.keys_db``, else ``keys.sqlite3`` in ``data_dir`` (default ``paths.data_dir``)."""
+    return Path(settings.security.keys_db or Path(data_dir or settings.paths.data_dir) / "keys.sqlite3")
 
 
 class KeyStore:
