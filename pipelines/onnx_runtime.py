@@ -9,13 +9,26 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
+from typing import Callable
 
 logger = logging.getLogger(__name__)
 
 _sessions: dict[tuple[str, tuple[str, ...]], object] = {}
 _lock = threading.Lock()
 _warned_cpu = False
+_load_listeners: list[Callable[[str, float], None]] = []
+
+
+def add_load_listener(listener: Callable[[str, float], None]) -> None:
+    """Call ``listener(model name, seconds)`` after each model load (the service's metrics)."""
+    _load_listeners.append(listener)
+
+
+def remove_load_listener(listener: Callable[[str, float], None]) -> None:
+    if listener in _load_listeners:
+        _load_listeners.remove(listener)
 
 
 def available_providers() -> list[str]:
@@ -58,6 +71,7 @@ def session(model: str | Path | bytes, device: str = "auto", threads: int = 0):
         cached = _sessions.get(key)
         if cached is not None:
             return cached
+        started = time.perf_counter()
         options = onnxruntime.SessionOptions()
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
@@ -67,6 +81,10 @@ def session(model: str | Path | bytes, device: str = "auto", threads: int = 0):
             model if isinstance(model, bytes) else str(model), sess_options=options, providers=list(providers)
         )
         _sessions[key] = created
+        seconds = time.perf_counter() - started
+        model_name = Path(key[0]).name if isinstance(model, (str, Path)) else "in-memory model"
+        for listener in list(_load_listeners):
+            listener(model_name, seconds)
         logger.debug("loaded %s on %s", key[0], created.get_providers()[0])
         return created
 

@@ -1,0 +1,76 @@
+"""``create_app(settings)``: the aiohttp application of the PLAYALTER service.
+
+Middlewares, outermost first: metrics (counts every answer, 401 and 429
+included), errors (last resort for anything escaping the security layer),
+then the security layer's authentication, rate limits and audit, then errors
+again, so that handler failures are JSON responses before the audit records
+their outcome.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from ...pipelines.config import Section, settings as current_settings
+from . import endpoints, openapi
+from .auth import require_scope, setup_security
+from .dispatcher import Dispatcher
+from .errors import error_middleware
+from .jobs import JobStore
+from .metrics import Metrics, metrics_middleware
+from .state import DISPATCHER, METRICS, SETTINGS, WORKFLOWS
+from .workers import WorkerPool
+from .workflows import WorkflowCatalog
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+MEGABYTE = 1 << 20
+
+
+def create_app(settings: Section | None = None) -> web.Application:
+    settings = settings or current_settings()
+    data_dir = Path(settings.paths.data_dir).expanduser().resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    store = JobStore(data_dir)
+    pool = WorkerPool(settings.server.workers, settings.server.queue_size)
+    catalog = WorkflowCatalog(settings)
+    dispatcher = Dispatcher(settings, store, pool, catalog)
+    metrics = Metrics(store, pool)
+
+    app = web.Application(client_max_size=int(settings.security.max_body_mb * MEGABYTE),
+                          middlewares=[metrics_middleware(metrics), error_middleware])
+    app[SETTINGS] = settings
+    app[DISPATCHER] = dispatcher
+    app[WORKFLOWS] = catalog
+    app[METRICS] = metrics
+    setup_security(app, settings, data_dir)
+    app.middlewares.append(error_middleware)
+
+    app.add_routes(endpoints.routes)
+    app.add_routes(openapi.routes)
+    app.router.add_get("/metrics", _metrics, name="metrics")
+    app.router.add_get("/", _index, name="index")
+    app.router.add_static("/static/", STATIC_DIR, name="static")
+
+    async def start(app: web.Application) -> None:
+        await dispatcher.start()
+
+    async def stop(app: web.Application) -> None:
+        await dispatcher.stop()
+        metrics.close()
+        store.close()
+
+    app.on_startup.append(start)
+    app.on_cleanup.append(stop)
+    return app
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    if not request.app[SETTINGS].server.metrics_public:
+        require_scope(request, "admin")
+    return request.app[METRICS].render()
+
+
+async def _index(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC_DIR / "index.html")
