@@ -1,18 +1,34 @@
-"""``detect_faces``: backend choice, ordering, and the per-image entry point."""
+"""``detect_faces``: backend choice, big-image refinement, per-face analysis, pose and order.
+
+Backends:
+  centerface  the embedded default (boxes + 5 points), always available
+  buffalo_l   insightface SCRFD + 106 / 68-3D landmarks + sex/age + ArcFace embedding,
+              used when its files are present
+  auto        buffalo_l when available, else centerface
+"""
 
 from __future__ import annotations
 
-from ..face import Face
-from . import centerface
+import logging
+from typing import Callable, Iterable
 
-BACKENDS = ("auto", "centerface", "buffalo_l")
-ORDERS = ("largest", "left_to_right", "right_to_left", "top_to_bottom", "confidence")
+import numpy as np
+
+from .. import analysis, buffalo, pose, recognition
+from ..choices import BACKENDS, ORDERS
+from ..errors import InvalidParameterError
+from ..face import Face
+from . import centerface, scrfd, tiling
+
+logger = logging.getLogger(__name__)
+
+FEATURE = "face detection with the buffalo_l backend"
 
 
 def order_faces(faces: list[Face], order: str = "largest") -> list[Face]:
     """Deterministic order; ties broken left to right, then top to bottom."""
     if order not in ORDERS:
-        raise ValueError(f"unknown face order '{order}'; choose one of {', '.join(ORDERS)}")
+        raise InvalidParameterError(f"unknown face order '{order}'; choose one of {', '.join(ORDERS)}")
     keys = {
         "largest": lambda face: (-round(face.width * face.height, 3), face.bbox[0], face.bbox[1]),
         "left_to_right": lambda face: (face.bbox[0], face.bbox[1]),
@@ -23,10 +39,76 @@ def order_faces(faces: list[Face], order: str = "largest") -> list[Face]:
     return sorted(faces, key=keys[order])
 
 
-def detect_faces(image, backend: str = "auto", threshold: float = 0.5, max_side: int = 1280,
-                 order: str = "largest", device: str = "auto") -> list[Face]:
-    """Faces in one uint8 RGB image [H,W,3], ordered."""
+def resolve_backend(backend: str = "auto") -> str:
+    """The backend that will run: "auto" becomes buffalo_l when its files are present, else centerface."""
     if backend not in BACKENDS:
-        raise ValueError(f"unknown detector backend '{backend}'; choose one of {', '.join(BACKENDS)}")
-    faces = centerface.detect(image, threshold=threshold, max_side=max_side, device=device)
+        raise InvalidParameterError(f"unknown detector backend '{backend}'; choose one of {', '.join(BACKENDS)}")
+    if backend == "auto":
+        return "buffalo_l" if buffalo.is_available() else "centerface"
+    return backend
+
+
+def _check_options(image: np.ndarray, threshold: float, max_side: int) -> None:
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        shape = getattr(image, "shape", None)
+        raise InvalidParameterError(f"detect_faces needs a uint8 RGB image [H,W,3]; got shape {shape}")
+    if not 0.0 < threshold < 1.0:
+        raise InvalidParameterError(f"detection threshold must be between 0 and 1, got {threshold}")
+    if max_side < 0 or (max_side and max_side < 32):
+        raise InvalidParameterError(f"max_side must be 0 (full resolution) or at least 32, got {max_side}")
+
+
+def _box_detector(backend: str, device: str) -> tuple[tiling.BoxDetector, Callable[[int], int]]:
+    """One detector pass ``(image, threshold, side) -> (boxes, kps)`` and the max_side -> side rule."""
+    if backend == "centerface":
+        return (lambda image, threshold, side: centerface.detect_boxes(image, threshold, side, device),
+                centerface.input_side)
+    model = buffalo.paths(FEATURE)["detector"]
+
+    def run_scrfd(image: np.ndarray, threshold: float, side: int) -> tuple[np.ndarray, np.ndarray]:
+        side = side or scrfd.input_side(max(image.shape[:2]))
+        return scrfd.detect(model, image, threshold, side, device)
+
+    return run_scrfd, scrfd.input_side
+
+
+def _analyse_buffalo(image: np.ndarray, face: Face, device: str) -> None:
+    """Fill 106 landmarks, 68 3D landmarks, sex, age and the ArcFace embedding of ``face``."""
+    files = buffalo.paths(FEATURE)
+    face.landmarks = analysis.landmarks_106(files["landmarks_2d"], image, face.bbox, device)
+    face.landmark_scheme = "106"
+    face.landmarks_3d = analysis.landmarks_68_3d(files["landmarks_3d"], image, face.bbox, device)
+    face.sex, face.age = analysis.sex_and_age(files["genderage"], image, face.bbox, device)
+    face.embedding = recognition.embed(image, face, device)
+
+
+def detect_faces(image, backend: str = "auto", threshold: float = 0.5, max_side: int = 1280,
+                 order: str = "largest", device: str = "auto", analyse: bool = True) -> list[Face]:
+    """Faces in one uint8 RGB image [H,W,3], ordered.
+
+    threshold: detector confidence 0..1.  max_side: longest side the detector sees in one pass
+    (bigger images are detected at that size, then refined around possible small faces; 0 = full
+    resolution).  analyse: with buffalo_l, also compute landmarks, sex/age and the embedding.
+    Every face gets a head pose from the best landmarks it has.
+    """
+    _check_options(image, threshold, max_side)
+    chosen = resolve_backend(backend)
+    run_pass, side_rule = _box_detector(chosen, device)
+    boxes, kps = tiling.detect_with_refinement(run_pass, image, threshold, side_rule(max_side))
+    faces = [Face(bbox=boxes[i, :4], score=float(boxes[i, 4]), kps=kps[i], detector=chosen) for i in range(len(boxes))]
+    for face in faces:
+        if chosen == "buffalo_l" and analyse:
+            _analyse_buffalo(image, face, device)
+        face.pose = pose.estimate(face, image.shape[:2])
     return order_faces(faces, order)
+
+
+def detect_faces_batch(images: Iterable[np.ndarray], on_image: Callable[[int], None] | None = None,
+                       **options) -> list[list[Face]]:
+    """``detect_faces`` over a list of images (FACES layout); ``on_image(index)`` after each one."""
+    results = []
+    for index, image in enumerate(images):
+        results.append(detect_faces(image, **options))
+        if on_image is not None:
+            on_image(index)
+    return results

@@ -16,7 +16,6 @@ import cv2
 import numpy as np
 
 from .. import onnx_runtime
-from ..face import Face
 from .nms import nms
 
 NAME = "centerface"
@@ -83,10 +82,17 @@ def _run(image: np.ndarray, scale: float, threshold: float, device: str) -> tupl
     return boxes.astype(np.float32), kps.astype(np.float32)
 
 
-def detect(image: np.ndarray, threshold: float = 0.5, max_side: int = 1280, device: str = "auto") -> list[Face]:
-    """Faces in one uint8 RGB image [H,W,3]; the image is scaled so its longer side is at most ``max_side``."""
+def input_side(max_side: int) -> int:
+    """Longest side of the detector input for a ``max_side`` option (0 = the image's own size)."""
+    return int(max_side)
+
+
+def detect_boxes(image: np.ndarray, threshold: float, side: int,
+                 device: str = "auto") -> tuple[np.ndarray, np.ndarray]:
+    """Boxes [N,5] (x1,y1,x2,y2,score) and kps [N,5,2] in image pixels, after NMS; the image is
+    scaled down so its longer side is at most ``side`` (0 = full resolution)."""
     longest = max(image.shape[:2])
-    scale = min(1.0, max_side / longest) if max_side else 1.0
+    scale = min(1.0, side / longest) if side else 1.0
     boxes, kps = _run(image, scale, threshold, device)
     keep = nms(boxes, 0.3)
-    return [Face(bbox=boxes[i, :4], score=float(boxes[i, 4]), kps=kps[i], detector=NAME) for i in keep]
+    return boxes[keep], kps[keep]

@@ -1,0 +1,5 @@
+"""Option values shared by the engine and the node widgets; importing this module is free."""
+
+BACKENDS = ("auto", "centerface", "buffalo_l")
+ORDERS = ("largest", "left_to_right", "right_to_left", "top_to_bottom", "confidence")
+MASK_SHAPES = ("box", "ellipse")

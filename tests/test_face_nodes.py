@@ -1,0 +1,110 @@
+"""Face Detect, Face Select and Faces To Mask nodes, called as ComfyUI calls them."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from playalter.nodes import compat
+from playalter.nodes.face_detect import PlayAlterFaceDetect, PlayAlterFaceSelect, PlayAlterFacesToMask
+from playalter.pipelines import config
+from playalter.pipelines.errors import InvalidParameterError
+from playalter.pipelines.face import Face, faces_from_json
+
+
+@pytest.fixture(autouse=True)
+def no_buffalo(monkeypatch, tmp_path):
+    monkeypatch.setenv("PLAYALTER_MODELS_DIR", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    config.reset_settings()
+    yield
+    config.reset_settings()
+
+
+def _tensor(*frames: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.stack(frames).astype(np.float32) / 255.0)  # [B,H,W,3]
+
+
+def _detect(image: torch.Tensor, **options):
+    settings = {"backend": "auto", "threshold": 0.5, "max_side": 1280, "order": "largest"} | options
+    return PlayAlterFaceDetect().detect(image, **settings)
+
+
+def test_detect_outputs_faces_preview_count_and_json(t1_image):
+    progress = []
+    compat.set_progress_hook(lambda done, total: progress.append((done, total)))
+    try:
+        faces, preview, count, text = _detect(_tensor(t1_image, t1_image[:, ::-1].copy()))
+    finally:
+        compat.set_progress_hook(None)
+    assert [len(image_faces) for image_faces in faces] == [6, 6] and count == 12
+    assert progress == [(1, 2), (2, 2)]
+    assert [[face.bbox.tolist() for face in image_faces] for image_faces in faces_from_json(text)] == \
+           [[face.bbox.tolist() for face in image_faces] for image_faces in faces]
+    assert preview.shape == (2, *t1_image.shape) and preview.dtype == torch.float32
+    drawn = preview[0].numpy() != torch.from_numpy(t1_image.astype(np.float32) / 255).numpy()
+    changed_rows, changed_cols = np.nonzero(drawn.any(axis=-1))
+    x1, y1, x2, y2 = faces[0][0].bbox
+    assert drawn[int(y1) - 40:int(y2) + 3, int(x1) - 3:int(x2) + 3].any()  # box and label of face 0
+    far_from_faces = np.ones(t1_image.shape[:2], bool)
+    for face in faces[0]:
+        fx1, fy1, fx2, fy2 = face.bbox
+        far_from_faces[max(int(fy1) - 60, 0):int(fy2) + 6, max(int(fx1) - 6, 0):int(fx2) + 40] = False
+    assert not drawn.any(axis=-1)[far_from_faces].any()  # nothing drawn away from faces and labels
+
+
+def test_detect_honours_interrupt(astronaut_image):
+    cancel = threading.Event()
+    cancel.set()
+    compat.set_cancel_event(cancel)
+    try:
+        with pytest.raises(compat.InterruptedByUser):
+            _detect(_tensor(astronaut_image))
+    finally:
+        compat.set_cancel_event(None)
+
+
+def test_detect_reports_bad_backend_clearly(astronaut_image):
+    with pytest.raises(InvalidParameterError, match="unknown detector backend"):
+        _detect(_tensor(astronaut_image), backend="nope")
+
+
+def _face(x: float, side: float) -> Face:
+    return Face(bbox=[x, 10, x + side, 10 + side], score=0.9, kps=np.full((5, 2), x + side / 2))
+
+
+def test_select_per_image():
+    faces = [[_face(100, 50), _face(10, 30), _face(200, 20)], [_face(5, 40)]]
+    chosen, count, text = PlayAlterFaceSelect().select(faces, "left_to_right", "0", 25, 0)
+    assert [[face.bbox[0] for face in image_faces] for image_faces in chosen] == [[10], [5]]
+    assert count == 2 and len(json.loads(text)) == 2
+    chosen, count, _ = PlayAlterFaceSelect().select(faces, "keep", "", 40, 1)
+    assert [[face.bbox[0] for face in image_faces] for image_faces in chosen] == [[100], [5]]
+
+
+def test_select_validates_indices_before_running():
+    assert PlayAlterFaceSelect.VALIDATE_INPUTS(indices="0,2") is True
+    assert "comma-separated" in PlayAlterFaceSelect.VALIDATE_INPUTS(indices="zero")
+
+
+def test_faces_to_mask_box_and_ellipse():
+    image = torch.zeros((2, 100, 120, 3))
+    faces = [[Face(bbox=[20, 30, 60, 80], score=1, kps=np.zeros((5, 2)))], []]
+    (mask,) = PlayAlterFacesToMask().to_mask(faces, image, "box", 0)
+    assert mask.shape == (2, 100, 120)
+    assert mask[0, 30:80, 20:60].min() == 1 and mask[0].sum() == 40 * 50 and mask[1].sum() == 0
+    (grown,) = PlayAlterFacesToMask().to_mask(faces, image, "box", 5)
+    assert grown[0].sum() == 50 * 60
+    (ellipse,) = PlayAlterFacesToMask().to_mask(faces, image, "ellipse", 0)
+    assert ellipse[0, 55, 40] == 1 and ellipse[0, 30, 20] == 0 and ellipse[0, 31, 21] == 0
+    assert abs(float(ellipse[0].sum()) - np.pi * 20 * 25) < 0.05 * np.pi * 20 * 25
+
+
+def test_faces_to_mask_rejects_mismatched_batches():
+    faces = [[], [], []]
+    with pytest.raises(InvalidParameterError, match="faces for 3 images but an IMAGE batch of 2"):
+        PlayAlterFacesToMask().to_mask(faces, torch.zeros((2, 64, 64, 3)), "box", 0)
