@@ -7,7 +7,10 @@ a progress callback the runner installs and a cancellation flag.
 
 from __future__ import annotations
 
+import os
+import tempfile
 import threading
+from pathlib import Path
 from typing import Callable
 
 from ..pipelines import models
@@ -60,6 +63,36 @@ class Progress:
             hook(self.done, self.total)
 
 
+def set_folders(input_dir: str | os.PathLike | None, output_dir: str | os.PathLike | None,
+                temp_dir: str | os.PathLike | None = None) -> None:
+    """Runner side: the input, output and temp folders of the run on this thread (None: the defaults)."""
+    _local.folders = {"input": input_dir, "output": output_dir, "temp": temp_dir}
+
+
+def folder(kind: str) -> Path:
+    """The ``"input"``, ``"output"`` or ``"temp"`` folder: ComfyUI's inside ComfyUI, else the runner's.
+
+    Outside ComfyUI and without folders set by the runner, input and output come
+    from settings ``paths.input_dir`` / ``paths.output_dir`` and temp is a folder
+    under the system temp directory.
+    """
+    if _folder_paths is not None:
+        getters = {
+            "input": _folder_paths.get_input_directory,
+            "output": _folder_paths.get_output_directory,
+            "temp": _folder_paths.get_temp_directory,
+        }
+        return Path(getters[kind]())
+    chosen = getattr(_local, "folders", {}).get(kind)
+    if chosen is not None:
+        return Path(chosen)
+    if kind == "temp":
+        return Path(tempfile.gettempdir()) / "playalter" / "temp"
+    from ..pipelines.config import settings
+
+    return Path(getattr(settings().paths, f"{kind}_dir"))
+
+
 def check_interrupted() -> None:
     if _comfy_mm is not None:
         _comfy_mm.throw_exception_if_processing_interrupted()
@@ -74,8 +107,6 @@ def _register_comfy_model_folders() -> None:
     models_dir = getattr(_folder_paths, "models_dir", None)
     for kind in ("insightface", "flame"):
         if kind not in _folder_paths.folder_names_and_paths and models_dir:
-            import os
-
             _folder_paths.add_model_folder_path(kind, os.path.join(models_dir, kind))
 
     def comfy_dirs(kind: str) -> list[str]:

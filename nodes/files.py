@@ -1,0 +1,65 @@
+"""File names inside the input / output / temp folders.
+
+Every name a workflow supplies (an image to load, a filename prefix to save
+under) is resolved with ``resolve_inside``: absolute paths, ``..`` and symlinks
+that lead out of the folder are refused. Saved files are numbered like
+ComfyUI's: ``{prefix}_{counter:05}_.{ext}``, the counter one past the highest
+already in the folder.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from ..pipelines.errors import InvalidParameterError
+
+
+@dataclass(frozen=True)
+class SavedFile:
+    path: Path
+    filename: str
+    subfolder: str  # relative to the folder, "/"-separated; "" for the folder itself
+
+
+def resolve_inside(root: Path, name: str) -> Path:
+    """``root / name`` resolved, refusing names that would leave ``root``."""
+    posix = str(name).replace("\\", "/")
+    if not posix or posix.startswith("/") or re.match(r"^[A-Za-z]:", posix):
+        raise InvalidParameterError(
+            f"'{name}' is not allowed: give a file name relative to the folder {root}, not an absolute path"
+        )
+    if ".." in PurePosixPath(posix).parts:
+        raise InvalidParameterError(f"'{name}' is not allowed: '..' may not be used to leave the folder {root}")
+    root_real = root.resolve()
+    candidate = (root_real / posix).resolve()
+    if not candidate.is_relative_to(root_real):
+        raise InvalidParameterError(f"'{name}' is not allowed: it leads out of the folder {root} (symlink)")
+    return candidate
+
+
+def reserve_numbered_file(root: Path, filename_prefix: str, extension: str) -> SavedFile:
+    """Create (empty, exclusively) the next ``{prefix}_{counter:05}_.{extension}`` under ``root``.
+
+    ``filename_prefix`` may contain a subfolder ("faces/run"). Creating the file
+    exclusively keeps concurrent runs from picking the same number.
+    """
+    prefix = PurePosixPath(str(filename_prefix).replace("\\", "/"))
+    if not prefix.name:
+        raise InvalidParameterError("filename_prefix must not be empty")
+    subfolder = str(prefix.parent) if str(prefix.parent) != "." else ""
+    directory = resolve_inside(root, subfolder) if subfolder else root.resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    numbered = re.compile(rf"^{re.escape(prefix.name)}_(\d+)_\.")
+    used = [int(match.group(1)) for entry in directory.iterdir() if (match := numbered.match(entry.name))]
+    counter = max(used, default=0) + 1
+    while True:
+        filename = f"{prefix.name}_{counter:05}_.{extension}"
+        path = directory / filename
+        try:
+            path.open("xb").close()
+        except FileExistsError:
+            counter += 1
+            continue
+        return SavedFile(path=path, filename=filename, subfolder=subfolder)

@@ -1,0 +1,43 @@
+"""Saving the pack's JSON STRING outputs (measurements, audits, reports) as files."""
+
+from __future__ import annotations
+
+import json
+
+from ..pipelines.errors import InvalidParameterError
+from . import compat
+from .files import reserve_numbered_file
+
+
+class PlayAlterSaveJSON:
+    DESCRIPTION = (
+        "Saves a JSON text (any PLAYALTER JSON output) to the output folder as "
+        "{prefix}_{counter:05}_.json and shows it; runs of saved workflows return it."
+    )
+    CATEGORY = "PLAYALTER/io"
+    RETURN_TYPES = ()
+    FUNCTION = "save"
+    OUTPUT_NODE = True
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "json_text": ("STRING", {"forceInput": True, "tooltip": "a JSON document, e.g. a measurements output"}),
+                "filename_prefix": ("STRING", {"default": "playalter", "tooltip": "file name start; may contain a subfolder"}),
+            }
+        }
+
+    def save(self, json_text: str, filename_prefix: str = "playalter"):
+        try:
+            json.loads(json_text)
+        except (TypeError, ValueError) as error:
+            raise InvalidParameterError(f"json_text is not valid JSON ({error}); connect a JSON output") from error
+        saved = reserve_numbered_file(compat.folder("output"), filename_prefix, "json")
+        saved.path.write_text(json_text, encoding="utf-8")
+        file_entry = {"filename": saved.filename, "subfolder": saved.subfolder, "type": "output"}
+        return {"ui": {"json": [json_text], "files": [file_entry]}}
+
+
+NODE_CLASS_MAPPINGS = {"PlayAlterSaveJSON": PlayAlterSaveJSON}
+NODE_DISPLAY_NAME_MAPPINGS = {"PlayAlterSaveJSON": "Save JSON (PLAYALTER)"}

@@ -1,0 +1,259 @@
+"""Validation of an API-format workflow before anything runs, with ComfyUI-shaped errors.
+
+Follows ComfyUI's ``execution.validate_prompt``: every node must have a known
+``class_type``; output nodes (``OUTPUT_NODE = True``) and their ancestors are
+checked input by input (missing, linked types, value conversion, min/max,
+combo lists, ``VALIDATE_INPUTS``). Unlike ComfyUI, which still runs the
+outputs that validated, any error stops the whole run: a script gets all or
+nothing.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import WorkflowValidationError
+from .registry import NodeClasses, declared_inputs
+
+_CONVERTERS = {"INT": int, "FLOAT": float, "STRING": str, "BOOLEAN": bool}
+
+
+@dataclass(frozen=True)
+class CheckedWorkflow:
+    prompt: dict[str, dict]  # values converted to their declared types
+    outputs: list[str]  # output node ids, in prompt order
+
+
+def _prompt_error(kind: str, message: str, details: str = "", extra_info: dict | None = None) -> WorkflowValidationError:
+    return WorkflowValidationError({"type": kind, "message": message, "details": details, "extra_info": extra_info or {}})
+
+
+def _unknown_class_error(node_id: str, class_type: str, node_classes: NodeClasses) -> WorkflowValidationError:
+    return _prompt_error(
+        "invalid_prompt",
+        f"Cannot execute because node {class_type} does not exist.",
+        f"Node ID '#{node_id}'",
+        {
+            "node_id": node_id,
+            "class_type": class_type,
+            "hint": (
+                f"'{class_type}' is neither a PLAYALTER node nor one of the core nodes the runner implements "
+                f"({', '.join(sorted(name for name in node_classes if not name.startswith('PlayAlter')))}). "
+                "Run this workflow on a ComfyUI server that has it: playalter run WORKFLOW --remote http://HOST:8188"
+            ),
+        },
+    )
+
+
+def type_matches(received: Any, expected: Any) -> bool:
+    """ComfyUI's link type rule: equal, '*' on either side, or overlapping comma-separated lists."""
+    if received == expected or received == "*" or expected == "*":
+        return True
+    if isinstance(received, list) and expected == "COMBO":
+        return True
+    if not isinstance(received, str) or not isinstance(expected, str):
+        return False
+    received_set = {part.strip() for part in received.split(",")}
+    expected_set = {part.strip() for part in expected.split(",")}
+    return "*" in received_set or "*" in expected_set or bool(received_set & expected_set)
+
+
+class _Validator:
+    def __init__(self, prompt: dict[str, dict], node_classes: NodeClasses):
+        self.prompt = prompt
+        self.node_classes = node_classes
+        self.reasons: dict[str, list[dict]] = {}  # node id -> its own errors
+        self.valid: dict[str, bool] = {}  # node id -> itself and its ancestors valid
+        self.visiting: set[str] = set()
+
+    def node(self, node_id: str) -> bool:
+        if node_id in self.valid:
+            return self.valid[node_id]
+        if node_id in self.visiting:
+            raise _prompt_error("invalid_prompt", "Cannot execute because the workflow has a dependency cycle.",
+                                f"Node ID '#{node_id}'", {"node_id": node_id})
+        self.visiting.add(node_id)
+        try:
+            errors, ancestors_valid = self._check_inputs(node_id)
+        except WorkflowValidationError:
+            raise
+        except Exception as error:  # the node's own INPUT_TYPES / VALIDATE_INPUTS raised
+            errors, ancestors_valid = [_reason(
+                "exception_during_validation", "Exception when validating node", str(error),
+                {"exception_type": type(error).__name__},
+            )], True
+        self.visiting.discard(node_id)
+        self.reasons[node_id] = errors
+        self.valid[node_id] = not errors and ancestors_valid
+        return self.valid[node_id]
+
+    def _check_inputs(self, node_id: str) -> tuple[list[dict], bool]:
+        node = self.prompt[node_id]
+        node_class = self.node_classes[node["class_type"]]
+        inputs = node["inputs"]
+        validate_args, validate_kwargs = _validate_signature(node_class)
+        errors: list[dict] = []
+        ancestors_valid = True
+        received_types: dict[str, Any] = {}
+        for name, (category, input_type, options) in declared_inputs(node_class.INPUT_TYPES()).items():
+            config = [input_type, options]
+            if name not in inputs:
+                if category == "required":
+                    errors.append(_reason("required_input_missing", "Required input is missing", name, {"input_name": name}))
+                continue
+            value = inputs[name]
+            if isinstance(value, list):
+                error, received = self._check_link(name, value, input_type, config, "input_types" in validate_args)
+                if error is not None:
+                    errors.append(error)
+                    continue
+                received_types[name] = received
+                if not self.node(str(value[0])):
+                    ancestors_valid = False
+                continue
+            if isinstance(value, dict) and "__value__" in value:
+                value = inputs[name] = value["__value__"]
+            converter = _CONVERTERS.get(input_type) if isinstance(input_type, str) else None
+            if converter is not None:
+                try:
+                    value = inputs[name] = converter(value)
+                except (TypeError, ValueError) as error:
+                    errors.append(_reason(
+                        "invalid_input_type", f"Failed to convert an input value to a {input_type} value",
+                        f"{name}, {value}, {error}",
+                        {"input_name": name, "input_config": config, "received_value": value, "exception_message": str(error)},
+                    ))
+                    continue
+            if name in validate_args or validate_kwargs:
+                continue
+            error = _check_value(name, value, input_type, options, config)
+            if error is not None:
+                errors.append(error)
+        if validate_args or validate_kwargs:
+            errors.extend(_custom_validation(node_class, inputs, validate_args, validate_kwargs, received_types))
+        return errors, ancestors_valid
+
+    def _check_link(self, name, value, input_type, config, any_type_allowed) -> tuple[dict | None, Any]:
+        extra = {"input_name": name, "input_config": config, "received_value": value}
+        if len(value) != 2:
+            return _reason("bad_linked_input", "Bad linked input, must be a length-2 list of [node_id, slot_index]",
+                           name, extra), None
+        source_id, slot = value
+        source = self.prompt.get(str(source_id))
+        if source is None:
+            return _reason("bad_linked_input", "Linked node does not exist in the workflow",
+                           f"{name}: node '{source_id}'", extra), None
+        return_types = self.node_classes[source["class_type"]].RETURN_TYPES
+        if not isinstance(slot, int) or not 0 <= slot < len(return_types):
+            return _reason("bad_linked_input", "Linked output index is out of range",
+                           f"{name}: node '{source_id}' has {len(return_types)} outputs, got index {slot}", extra), None
+        received = return_types[slot]
+        if not any_type_allowed and not type_matches(received, input_type):
+            return _reason(
+                "return_type_mismatch", "Return type mismatch between linked nodes",
+                f"{name}, received_type({received}) mismatch input_type({input_type})",
+                {"input_name": name, "input_config": config, "received_type": received, "linked_node": value},
+            ), None
+        return None, received
+
+
+def _reason(kind: str, message: str, details: str, extra_info: dict) -> dict:
+    return {"type": kind, "message": message, "details": details, "extra_info": extra_info}
+
+
+def _validate_signature(node_class: type) -> tuple[list[str], bool]:
+    function = getattr(node_class, "VALIDATE_INPUTS", None)
+    if function is None:
+        return [], False
+    spec = inspect.getfullargspec(function)
+    return [arg for arg in spec.args if arg not in ("self", "cls")], spec.varkw is not None
+
+
+def _check_value(name: str, value: Any, input_type: Any, options: dict, config: list) -> dict | None:
+    extra = {"input_name": name, "input_config": config, "received_value": value}
+    if "min" in options and value < options["min"]:
+        return _reason("value_smaller_than_min", f"Value {value} smaller than min of {options['min']}", name, extra)
+    if "max" in options and value > options["max"]:
+        return _reason("value_bigger_than_max", f"Value {value} bigger than max of {options['max']}", name, extra)
+    choices = input_type if isinstance(input_type, list) else options.get("options") if input_type == "COMBO" else None
+    if choices is not None and value not in choices:
+        listed = str(choices) if len(choices) <= 20 else f"(list of length {len(choices)})"
+        return _reason("value_not_in_list", "Value not in list", f"{name}: '{value}' not in {listed}",
+                       {**extra, "input_config": config if len(choices) <= 20 else None})
+    return None
+
+
+def _custom_validation(node_class, inputs, validate_args, validate_kwargs, received_types) -> list[dict]:
+    """Call VALIDATE_INPUTS with the constant inputs it asks for (linked inputs are not known yet: None)."""
+    wanted = set(inputs) if validate_kwargs else set(validate_args) & set(inputs)
+    arguments = {name: (None if isinstance(inputs[name], list) else inputs[name]) for name in wanted}
+    if "input_types" in validate_args:
+        arguments["input_types"] = received_types
+    for name in validate_args:
+        if name not in arguments and name != "input_types":
+            arguments[name] = None
+    result = node_class.VALIDATE_INPUTS(**arguments)
+    if result is True:
+        return []
+    names = ", ".join(sorted(wanted)) or "(no inputs)"
+    details = names if result is False else f"{names} - {result}"
+    return [_reason("custom_validation_failed", "Custom validation failed for node", details,
+                    {"input_name": sorted(wanted)[0] if wanted else None})]
+
+
+def check_workflow(prompt: Any, node_classes: NodeClasses) -> CheckedWorkflow:
+    """Validate ``prompt``; return a converted copy and its output nodes, or raise WorkflowValidationError."""
+    if not isinstance(prompt, dict) or not prompt:
+        raise _prompt_error("invalid_prompt", "The workflow must be a non-empty JSON object of nodes keyed by id.")
+    checked = {}
+    outputs = []
+    for node_id, node in prompt.items():
+        if not isinstance(node, dict) or "class_type" not in node:
+            raise _prompt_error("invalid_prompt", "Cannot execute because a node is missing the class_type property.",
+                                f"Node ID '#{node_id}'")
+        node_class = node_classes.get(node["class_type"])
+        if node_class is None:
+            raise _unknown_class_error(str(node_id), node["class_type"], node_classes)
+        checked[str(node_id)] = {**node, "inputs": dict(node.get("inputs") or {})}
+        if getattr(node_class, "OUTPUT_NODE", False) is True:
+            outputs.append(str(node_id))
+    if not outputs:
+        raise _prompt_error("prompt_no_outputs", "Prompt has no outputs", "",
+                            {"hint": "add an output node such as SaveImage, PreviewImage or PlayAlterSaveJSON"})
+    validator = _Validator(checked, node_classes)
+    node_errors: dict[str, dict] = {}
+    for output_id in outputs:
+        if validator.node(output_id):
+            continue
+        for node_id in _ancestors(checked, output_id):
+            if validator.reasons.get(node_id):
+                entry = node_errors.setdefault(node_id, {
+                    "errors": validator.reasons[node_id],
+                    "dependent_outputs": [],
+                    "class_type": checked[node_id]["class_type"],
+                })
+                entry["dependent_outputs"].append(output_id)
+    if node_errors:
+        details = "\n".join(f"{reason['message']}: {reason['details']}"
+                            for entry in node_errors.values() for reason in entry["errors"])
+        raise WorkflowValidationError(
+            {"type": "prompt_outputs_failed_validation", "message": "Prompt outputs failed validation",
+             "details": details, "extra_info": {}},
+            node_errors,
+        )
+    return CheckedWorkflow(prompt=checked, outputs=outputs)
+
+
+def _ancestors(prompt: dict[str, dict], node_id: str) -> list[str]:
+    """``node_id`` and every node it depends on (links to missing nodes ignored)."""
+    seen, stack = [], [node_id]
+    while stack:
+        current = stack.pop()
+        if current in seen or current not in prompt:
+            continue
+        seen.append(current)
+        stack.extend(str(value[0]) for value in prompt[current]["inputs"].values()
+                     if isinstance(value, list) and len(value) == 2)
+    return seen

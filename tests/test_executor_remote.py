@@ -1,0 +1,162 @@
+"""Remote mode against a real HTTP + websocket server speaking ComfyUI's protocol (tests/comfy_fake_server.py)."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from comfy_fake_server import FakeComfyUI
+from executor_nodes import TEST_NODES, Slow
+from playalter.runner.core_nodes import CORE_NODE_CLASSES
+from playalter.runner.errors import NodeExecutionError, RemoteUnavailableError, WorkflowCancelled, WorkflowValidationError
+from playalter.runner.remote import RemoteRunner, remote_validation_error
+
+NODES = {**TEST_NODES, **CORE_NODE_CLASSES}
+
+
+@pytest.fixture
+def server():
+    with FakeComfyUI(NODES) as fake:
+        yield fake
+
+
+def png_bytes(color=(10, 200, 30)) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((64, 96, 3), color, np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+IMAGE_WORKFLOW = {
+    "1": {"class_type": "LoadImage", "inputs": {"image": "example.png"}, "_meta": {"title": "image"}},
+    "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "remote"}},
+}
+
+
+def test_image_is_uploaded_run_followed_and_outputs_downloaded(server, tmp_path):
+    events = []
+    result = RemoteRunner(server.url).execute(IMAGE_WORKFLOW, bindings={"image": png_bytes()}, output_dir=tmp_path,
+                                              on_progress=events.append)
+    (image,) = result.outputs["2"]["images"]
+    assert (image.filename, image.type) == ("remote_00001_.png", "output")
+    assert tuple(np.asarray(Image.open(image.path))[3, 3]) == (10, 200, 30)
+    assert image.path.parent == tmp_path
+    assert len(server.uploads) == 1
+    calls = [request for request in server.requests if request[1] != "/object_info"]
+    assert calls[:3] == [("POST", "/upload/image"), ("GET", "/ws"), ("POST", "/prompt")]
+    assert ("GET", f"/history/{next(iter(server.history))}") in calls and ("GET", "/view") in calls
+    kinds = [(event.kind, event.node_id) for event in events]
+    assert kinds == [("start", None), ("node_start", "1"), ("node_finish", "1"), ("node_start", "2"),
+                     ("node_finish", "2"), ("finish", None)]
+    assert events[1].class_type == "LoadImage"
+
+
+def test_without_output_dir_images_come_back_as_bytes(server):
+    result = RemoteRunner(server.url).execute(IMAGE_WORKFLOW, bindings={"image": png_bytes()})
+    (image,) = result.images()
+    assert image.path is None and image.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_json_outputs_and_progress_values(server):
+    events = []
+    prompt = {"1": {"class_type": "Slow", "inputs": {"steps": 2}}, "2": {"class_type": "Report", "inputs": {"value": ["1", 0]}}}
+    result = RemoteRunner(server.url).execute(prompt, on_progress=events.append)
+    assert [json.loads(text) for text in result.json()] == [{"value": 2}]
+    assert [(event.value, event.max) for event in events if event.kind == "node_progress"] == [(1, 2), (2, 2)]
+
+
+def test_validation_error_from_server_has_local_shape(server):
+    prompt = {"1": {"class_type": "Number", "inputs": {"value": 1000}}, "2": {"class_type": "Report", "inputs": {"value": ["1", 0]}}}
+    with pytest.raises(WorkflowValidationError) as caught:
+        RemoteRunner(server.url).execute(prompt)
+    assert caught.value.node_errors["1"]["errors"][0]["type"] == "value_bigger_than_max"
+    assert caught.value.node_errors["1"]["class_type"] == "Number"
+
+
+@pytest.mark.parametrize("body, kind, message", [
+    ({"error": {"type": "prompt_no_outputs", "message": "Prompt has no outputs", "details": "", "extra_info": {}},
+      "node_errors": {}}, "prompt_no_outputs", "Prompt has no outputs"),
+    ({"error": "no prompt", "node_errors": []}, "invalid_prompt", "no prompt"),
+    ({"message": "Prompt outputs failed validation"}, "invalid_prompt", "Prompt outputs failed validation"),
+])
+def test_old_and_new_rejection_shapes_are_normalised(server, body, kind, message):
+    server.reject_with = body
+    with pytest.raises(WorkflowValidationError) as caught:
+        RemoteRunner(server.url).execute({"1": {"class_type": "Report", "inputs": {"value": 1}}})
+    assert caught.value.error["type"] == kind and caught.value.error["message"] == message
+    assert set(caught.value.error) == {"type", "message", "details", "extra_info"}
+
+
+def test_node_errors_in_a_rejection_keep_their_shape():
+    answer = {"error": {"type": "prompt_outputs_failed_validation", "message": "Prompt outputs failed validation",
+                        "details": "", "extra_info": {}},
+              "node_errors": {"5": {"errors": [{"type": "value_not_in_list", "message": "Value not in list",
+                                                "details": "mode: 'x' not in ['a']", "extra_info": {}}],
+                                    "dependent_outputs": ["9"], "class_type": "PlayAlterPrivacy"}}}
+    error = remote_validation_error(answer)
+    assert error.to_dict() == answer
+
+
+def test_execution_error_becomes_node_execution_error(server):
+    prompt = {"1": {"class_type": "Fail", "inputs": {"value": 0}}, "2": {"class_type": "Report", "inputs": {"value": ["1", 0]}}}
+    with pytest.raises(NodeExecutionError) as caught:
+        RemoteRunner(server.url).execute(prompt)
+    assert (caught.value.node_id, caught.value.class_type) == ("1", "Fail")
+    assert "modulo by zero" in caught.value.message
+
+
+def test_cancel_sends_interrupt_and_raises_cancelled(server):
+    cancel = threading.Event()
+    started = threading.Event()
+    proceed = threading.Event()
+
+    def on_step(step):
+        if step == 1:
+            started.set()
+            proceed.wait(5)
+
+    Slow.on_step = on_step
+    prompt = {"1": {"class_type": "Slow", "inputs": {"steps": 4}}, "2": {"class_type": "Report", "inputs": {"value": ["1", 0]}}}
+    outcome = {}
+
+    def remote_run():
+        try:
+            RemoteRunner(server.url).execute(prompt, cancel_event=cancel)
+        except WorkflowCancelled as error:
+            outcome["error"] = error
+
+    worker = threading.Thread(target=remote_run)
+    worker.start()
+    try:
+        assert started.wait(10)
+        cancel.set()
+        while ("POST", "/interrupt") not in server.requests:
+            worker.join(0.05)
+        proceed.set()
+        worker.join(10)
+    finally:
+        Slow.on_step = None
+        proceed.set()
+    assert outcome["error"].node_id == "1"
+
+
+def test_unreachable_server_is_remote_unavailable():
+    from comfy_fake_server import _free_port
+
+    with pytest.raises(RemoteUnavailableError, match="cannot reach ComfyUI"):
+        RemoteRunner(f"http://127.0.0.1:{_free_port()}", timeout=2).execute({"1": {"class_type": "X", "inputs": {}}})
+
+
+def test_definitions_from_object_info_convert_ui_workflows(server):
+    from playalter.runner.ui_format import api_to_ui, ui_to_api
+
+    runner = RemoteRunner(server.url)
+    prompt = {"1": {"class_type": "Choice", "inputs": {"mode": "exact", "seed": 5, "scale": 1.5, "label": "y"},
+                    "_meta": {"title": "Choice"}},
+              "2": {"class_type": "Report", "inputs": {"value": ["1", 0]}, "_meta": {"title": "Report"}}}
+    ui = api_to_ui(prompt, definitions=runner.definitions())
+    assert ui_to_api(ui, definitions=runner.definitions()) == prompt
