@@ -44,6 +44,8 @@ DEFAULTS: dict[str, Any] = {
         "max_body_mb": 64.0,
         "jwt_secret": "",
         "jwt_ttl_seconds": 900,
+        "keys_db": "",
+        "audit_db": "",
     },
     "rate_limit": {
         "storage": "memory://",
@@ -165,6 +167,10 @@ def _check_ranges(values: dict[str, Any]) -> None:
     for tier in ("basic", "premium", "enterprise"):
         if values["rate_limit"][f"{tier}_per_hour"] < 1:
             raise ConfigError(f"rate_limit.{tier}_per_hour must be at least 1")
+    if values["security"]["jwt_ttl_seconds"] < 1:
+        raise ConfigError("security.jwt_ttl_seconds must be at least 1")
+    if values["rate_limit"]["max_concurrent_jobs"] < 1:
+        raise ConfigError("rate_limit.max_concurrent_jobs must be at least 1")
     if values["logging"]["level"].upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError("logging.level must be DEBUG, INFO, WARNING or ERROR")
 

@@ -1,0 +1,38 @@
+"""``playalter audit verify``: check the hash chain of the HTTP service's audit log."""
+
+from __future__ import annotations
+
+import sys
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("audit", help="inspect the HTTP service's audit log")
+    actions = parser.add_subparsers(dest="audit_action", metavar="ACTION", required=True)
+    verify = actions.add_parser("verify", help="check that no audit row was edited, deleted or reordered")
+    verify.add_argument("--db", help="audit database (default: security.audit_db, else <data_dir>/audit.sqlite3)")
+    verify.add_argument("--anchor", help="a head hash printed by an earlier verify; it must still be in the chain")
+    verify.set_defaults(func=run_verify)
+
+
+def run_verify(args) -> int:
+    from pathlib import Path
+
+    from ...pipelines.config import settings
+    from ..server.audit import AuditLog, audit_db_path
+
+    path = Path(args.db) if args.db else audit_db_path(settings())
+    if not path.is_file():
+        sys.stderr.write(f"error: no audit log at {path}\n")
+        return 2
+    log = AuditLog(path)
+    try:
+        result = log.verify(anchor=args.anchor)
+    finally:
+        log.close()
+    if result.ok:
+        sys.stdout.write(f"audit log OK: {result.rows} rows, chain intact\nhead: {result.head_hash}\n")
+        return 0
+    sys.stdout.write(f"audit log FAILED verification: {result.reason}\n")
+    if result.first_bad_id is not None:
+        sys.stdout.write(f"first bad row: {result.first_bad_id}\n")
+    return 1

@@ -1,0 +1,303 @@
+"""Append-only, hash-chained audit log of every authenticated operation (SQLite).
+
+Each row records who (key id), what (operation, sha256 of each input, the
+parameters with secrets and payloads stripped), when, the outcome and the
+duration, and stores ``hash = sha256(prev_hash + canonical JSON of the row,
+id included)``. ``verify`` walks the chain from the genesis hash:
+
+- an edited row no longer matches its own hash;
+- a deleted, inserted or reordered row breaks the next row's ``prev_hash`` link;
+- rows cut off at the tail are caught by the head record (last id, last hash,
+  row count), which every append updates in the same transaction.
+
+Someone able to rewrite the database file could recompute the whole chain
+and the head. Against that, record the head hash that ``playalter audit
+verify`` prints somewhere else (a ticket, another host) and pass it back as
+``--anchor``: verification then also proves that this row is still in the
+chain, unchanged.
+
+``audit_middleware`` appends one row per authenticated request once its
+handler finishes (also for 4xx/5xx and 429). Handlers enrich the row through
+``request["audit"]`` (an ``AuditNote``): ``note.add_input(image_bytes)``,
+``note.parameters.update(mask_type=..., strength=...)``, ``note.operation =
+"privacy.mask"``. Background work (batch jobs) appends its own rows with
+``await audit.record(...)``. Writes run on one dedicated thread, so the event
+loop never waits on the disk and appends are serialised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from aiohttp import web
+
+GENESIS_HASH = "0" * 64
+MAX_PARAMETER_TEXT = 256
+_OMITTED_NAME_MARKERS = ("base64", "image", "password", "secret", "token", "api_key", "authorization", "cookie")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS audit_log (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    time        REAL NOT NULL,
+    key_id      TEXT,
+    operation   TEXT NOT NULL,
+    inputs      TEXT NOT NULL,
+    parameters  TEXT NOT NULL,
+    outcome     TEXT NOT NULL,
+    status      INTEGER,
+    duration_ms REAL NOT NULL,
+    prev_hash   TEXT NOT NULL,
+    hash        TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit_head (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    last_id   INTEGER NOT NULL,
+    last_hash TEXT NOT NULL,
+    row_count INTEGER NOT NULL
+);
+"""
+_HASHED_COLUMNS = ("id", "time", "key_id", "operation", "inputs", "parameters", "outcome", "status", "duration_ms")
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    rows: int
+    first_bad_id: int | None = None
+    reason: str = ""
+    head_hash: str = GENESIS_HASH
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def row_hash(prev_hash: str, row: dict[str, Any]) -> str:
+    content = canonical_json({name: row[name] for name in _HASHED_COLUMNS})
+    return hashlib.sha256((prev_hash + content).encode("utf-8")).hexdigest()
+
+
+def sanitize_parameters(value: Any, name: str = "") -> Any:
+    """A JSON-safe copy without secrets or payloads: such fields become ``[omitted]``, long text is cut."""
+    if any(marker in name.lower() for marker in _OMITTED_NAME_MARKERS):
+        return "[omitted]"
+    if isinstance(value, dict):
+        return {str(key): sanitize_parameters(item, str(key)) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [sanitize_parameters(item) for item in value]
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return f"[{len(value)} bytes omitted]"
+    if isinstance(value, str) and len(value) > MAX_PARAMETER_TEXT:
+        return f"[{len(value)} characters omitted]"
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)[:MAX_PARAMETER_TEXT]
+
+
+def audit_db_path(settings) -> Path:
+    """``security.audit_db``, else ``<paths.data_dir>/audit.sqlite3``."""
+    return Path(settings.security.audit_db or Path(settings.paths.data_dir) / "audit.sqlite3")
+
+
+class AuditLog:
+    def __init__(self, db_path: str | Path):
+        self.db_path = Path(db_path)
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.db_path, isolation_level=None, check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(_SCHEMA)
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-writer")
+
+    def close(self) -> None:
+        self._writer.shutdown(wait=True)
+        with self._lock:
+            self._db.close()
+
+    def append(self, *, key_id: str | None, operation: str, inputs=(), parameters: dict | None = None,
+               outcome: str, status: int | None = None, duration_ms: float = 0.0,
+               at: float | None = None) -> int:
+        """Append one row (inputs are sha256 hex digests); returns its id."""
+        row = {
+            "time": round(time.time() if at is None else at, 6),
+            "key_id": key_id,
+            "operation": operation,
+            "inputs": canonical_json(list(inputs)),
+            "parameters": canonical_json(sanitize_parameters(parameters or {})),
+            "outcome": outcome,
+            "status": status,
+            "duration_ms": round(float(duration_ms), 3),
+        }
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                row_id = self._insert(row)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        return row_id
+
+    def submit(self, **row) -> Future:
+        """Queue ``append`` on the writer thread without waiting."""
+        return self._writer.submit(lambda: self.append(**row))
+
+    async def record(self, **row) -> int:
+        """``append`` on the writer thread, awaited from the event loop."""
+        return await asyncio.wrap_future(self.submit(**row))
+
+    def verify(self, anchor: str | None = None) -> VerifyResult:
+        """Walk the chain; the first row that does not check out is named. ``anchor``: a head hash seen earlier."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                head = self._db.execute("SELECT last_id, last_hash, row_count FROM audit_head").fetchone()
+                walk = _walk_chain(self._db.execute("SELECT * FROM audit_log ORDER BY id"), anchor)
+            finally:
+                self._db.execute("COMMIT")
+        if walk.failure is not None:
+            return walk.failure
+        head_id, head_hash, head_count = tuple(head) if head else (None, GENESIS_HASH, 0)
+        if (head_id, head_hash, head_count) != (walk.last_id, walk.last_hash, walk.rows):
+            if head_count > walk.rows:
+                what = "rows at the end were removed"
+            else:
+                what = "rows were added or changed at the end without going through the log"
+            return VerifyResult(False, walk.rows, walk.last_id,
+                                f"the log ends at row {walk.last_id} ({walk.rows} rows) but its head record says "
+                                f"row {head_id} ({head_count} rows): {what}", walk.last_hash)
+        if not walk.anchor_seen:
+            return VerifyResult(False, walk.rows, None,
+                                f"anchor {anchor} is not in the chain: the log was rewritten", walk.last_hash)
+        return VerifyResult(True, walk.rows, None, "", walk.last_hash)
+
+    def _insert(self, row: dict[str, Any]) -> int:
+        head = self._db.execute("SELECT last_hash, row_count FROM audit_head").fetchone()
+        prev_hash, count = (head[0], head[1]) if head else (GENESIS_HASH, 0)
+        cursor = self._db.execute(
+            "INSERT INTO audit_log (time, key_id, operation, inputs, parameters, outcome, status, duration_ms,"
+            " prev_hash, hash) VALUES (:time, :key_id, :operation, :inputs, :parameters, :outcome, :status,"
+            " :duration_ms, '', '')",
+            row,
+        )
+        row_id = cursor.lastrowid
+        digest = row_hash(prev_hash, {**row, "id": row_id})
+        self._db.execute("UPDATE audit_log SET prev_hash = ?, hash = ? WHERE id = ?", (prev_hash, digest, row_id))
+        self._db.execute(
+            "INSERT INTO audit_head (singleton, last_id, last_hash, row_count) VALUES (1, ?, ?, ?)"
+            " ON CONFLICT (singleton) DO UPDATE SET last_id = excluded.last_id, last_hash = excluded.last_hash,"
+            " row_count = excluded.row_count",
+            (row_id, digest, count + 1),
+        )
+        return row_id
+
+
+@dataclass
+class _Walk:
+    rows: int = 0
+    last_id: int | None = None
+    last_hash: str = GENESIS_HASH
+    anchor_seen: bool = False
+    failure: VerifyResult | None = None
+
+
+def _walk_chain(rows: Iterable[sqlite3.Row], anchor: str | None) -> _Walk:
+    walk = _Walk(anchor_seen=anchor is None)
+    for row in rows:
+        row = dict(row)
+        if row["prev_hash"] != walk.last_hash:
+            after = f"row {walk.last_id}" if walk.last_id is not None else "the start of the log"
+            walk.failure = VerifyResult(False, walk.rows + 1, row["id"],
+                                        f"row {row['id']} does not follow {after}: rows between them were "
+                                        "deleted, inserted or reordered", walk.last_hash)
+            return walk
+        if row_hash(walk.last_hash, row) != row["hash"]:
+            walk.failure = VerifyResult(False, walk.rows + 1, row["id"],
+                                        f"row {row['id']} was modified after it was written", walk.last_hash)
+            return walk
+        walk.rows, walk.last_id, walk.last_hash = walk.rows + 1, row["id"], row["hash"]
+        walk.anchor_seen = walk.anchor_seen or row["hash"] == anchor
+    return walk
+
+
+@dataclass
+class AuditNote:
+    """What a handler adds to its request's audit row."""
+
+    operation: str
+    inputs: list[str] = field(default_factory=list)
+    parameters: dict[str, Any] = field(default_factory=dict)
+    outcome: str | None = None
+
+    def add_input(self, data: bytes) -> None:
+        self.inputs.append(sha256_hex(data))
+
+
+AUDIT = web.AppKey("playalter_audit", AuditLog)
+
+
+def operation_name(request: web.Request) -> str:
+    """The route's name when it has one, else ``METHOD /path/{pattern}``."""
+    route = request.match_info.route
+    if route.name:
+        return route.name
+    canonical = route.resource.canonical if route.resource is not None else request.path
+    return f"{request.method} {canonical}"
+
+
+def _error_code(status: int, body: Any) -> str:
+    if isinstance(body, (bytes, bytearray)):
+        try:
+            return str(json.loads(body)["error"]["code"])
+        except (ValueError, KeyError, TypeError):
+            pass
+    return f"http_{status}"
+
+
+@web.middleware
+async def audit_middleware(request: web.Request, handler):
+    """Append one audit row per authenticated request, whatever its outcome."""
+    principal = request.get("principal")
+    if principal is None:
+        return await handler(request)
+    note = AuditNote(operation_name(request), parameters=dict(request.query))
+    request["audit"] = note
+    started_at, started = time.time(), time.perf_counter()
+    status, outcome = 500, "internal_error"
+    try:
+        response = await handler(request)
+        status = response.status
+        outcome = "ok" if status < 400 else _error_code(status, getattr(response, "body", None))
+        return response
+    except web.HTTPException as error:
+        status = error.status
+        outcome = "ok" if status < 400 else _error_code(status, error.body)
+        raise
+    except asyncio.CancelledError:
+        status, outcome = 499, "client_closed_request"
+        raise
+    finally:
+        row = dict(key_id=principal.key_id, operation=note.operation, inputs=note.inputs,
+                   parameters=note.parameters, outcome=note.outcome or outcome, status=status,
+                   duration_ms=(time.perf_counter() - started) * 1000.0, at=started_at)
+        audit = request.app[AUDIT]
+        if status == 499:
+            audit.submit(**row)  # this task is being cancelled: the row is written without waiting
+        else:
+            await audit.record(**row)

@@ -1,0 +1,241 @@
+"""Per-key hourly rate limits by tier, and a cap on concurrent jobs per key.
+
+Limits come from ``rate_limit.{basic,premium,enterprise}_per_hour`` and are
+enforced with the ``limits`` library's *moving window*: a request is allowed
+when fewer than ``limit`` units were spent in the last 3600 s. Unlike a fixed
+window it never lets 2x the limit through around a window boundary, and its
+acquire is all-or-nothing, so a refused batch of 10 spends nothing (a fixed
+window counter would still be incremented). The acquire is atomic (an asyncio
+lock per key in memory, a Lua script in Redis), which is what makes the limit
+exact under concurrency: with N units left, N + k simultaneous requests give
+exactly N successes.
+
+Storage: ``rate_limit.storage`` is ``memory://`` (one process) or
+``redis://host:port[/db]`` (also ``rediss://``, ``redis+sentinel://``,
+``redis+cluster://``) so that replicas share the counters, e.g.
+``PLAYALTER__RATE_LIMIT__STORAGE=redis://localhost:6379``. If the storage
+cannot be reached the request is refused with 503 ``rate_limit_unavailable``
+(fail closed), never let through unmetered.
+
+What a request costs: ``ratelimit_middleware`` charges every authenticated
+request before its handler runs. The cost is 1 unless the route's handler is
+decorated with ``@rate_cost(...)``:
+
+    @rate_cost(0)                      # free: e.g. polling a job's status
+    async def job_status(request): ...
+
+    async def batch_items(request) -> int:
+        return len((await request.json())["images_base64"])
+
+    @rate_cost(batch_items)            # a batch costs one unit per image
+    async def batch(request): ...
+
+A cost function may read the body (aiohttp caches it for the handler); if it
+raises (malformed body), the request costs 1 and the handler reports the body
+error itself. Every authenticated response, errors included, carries
+``X-RateLimit-Limit``, ``X-RateLimit-Remaining`` and ``X-RateLimit-Reset``
+(epoch seconds when the oldest counted unit leaves the window), added by the
+``add_rate_limit_headers`` response-prepare hook; a refused request gets 429
+``rate_limit_exceeded`` with ``Retry-After`` (seconds).
+
+Concurrent jobs: ``limiter.job_slot(principal)`` takes one of the key's
+``rate_limit.max_concurrent_jobs`` slots at once or raises 429
+``too_many_concurrent_jobs``. Use it as ``async with limiter.job_slot(p): ...``
+around synchronous work, or keep the returned slot and call ``slot.release()``
+when a background job ends. Slots are counted per process: each replica caps
+the jobs running on its own worker pool.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Awaitable, Callable, Union
+
+from aiohttp import web
+from limits import RateLimitItemPerHour
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError
+from limits.storage import storage_from_string
+
+from .http_errors import json_error
+from .keys import TIERS, Principal
+from .logs import security_event
+
+log = logging.getLogger(__name__)
+
+RATE_COST_ATTRIBUTE = "playalter_rate_cost"
+JOB_RETRY_AFTER_SECONDS = 5
+STORAGE_RETRY_AFTER_SECONDS = 5
+
+CostFunction = Callable[[web.Request], Awaitable[int]]
+Cost = Union[int, CostFunction]
+
+
+@dataclass(frozen=True)
+class RateStatus:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_epoch: int
+    retry_after: int  # seconds; 0 when allowed
+    cost: int = 1
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(self.remaining),
+            "X-RateLimit-Reset": str(self.reset_epoch),
+        }
+
+
+def async_storage_uri(uri: str) -> str:
+    """``memory://`` / ``redis://...`` as the asyncio storage scheme that ``limits`` expects."""
+    return uri if uri.startswith("async+") else f"async+{uri}"
+
+
+class JobSlot:
+    """One of a key's concurrent-job slots; released once, by ``release()`` or on leaving ``async with``."""
+
+    def __init__(self, counts: Counter, key_id: str):
+        self._counts = counts
+        self._key_id = key_id
+        self._held = True
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            self._counts[self._key_id] -= 1
+            if self._counts[self._key_id] <= 0:
+                del self._counts[self._key_id]
+
+    async def __aenter__(self) -> JobSlot:
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        self.release()
+
+
+class RateLimiter:
+    def __init__(self, storage_uri: str, per_hour: dict[str, int], max_concurrent_jobs: int):
+        missing = [tier for tier in TIERS if tier not in per_hour]
+        if missing:
+            raise ValueError(f"no hourly limit for tier(s): {', '.join(missing)}")
+        self.storage_uri = storage_uri
+        self._storage = storage_from_string(async_storage_uri(storage_uri), wrap_exceptions=True)
+        self._strategy = MovingWindowRateLimiter(self._storage)
+        self._items = {tier: RateLimitItemPerHour(amount, namespace="playalter") for tier, amount in per_hour.items()}
+        self.max_concurrent_jobs = max_concurrent_jobs
+        self._jobs: Counter = Counter()
+
+    @classmethod
+    def from_settings(cls, settings) -> RateLimiter:
+        config = settings.rate_limit
+        per_hour = {tier: getattr(config, f"{tier}_per_hour") for tier in TIERS}
+        return cls(config.storage, per_hour, config.max_concurrent_jobs)
+
+    def limit_for(self, principal: Principal) -> int:
+        return self._items[principal.tier].amount
+
+    async def hit(self, principal: Principal, cost: int = 1) -> RateStatus:
+        """Spend ``cost`` units of the key's hourly budget, all or nothing. ``cost=0`` only reads the state.
+
+        Raises ``limits.errors.StorageError`` when the storage is unreachable.
+        """
+        if cost < 0:
+            raise ValueError("rate-limit cost must be >= 0")
+        item = self._items[principal.tier]
+        allowed = cost == 0 or await self._strategy.hit(item, "key", principal.key_id, cost=cost)
+        reset_time, remaining = await self._strategy.get_window_stats(item, "key", principal.key_id)
+        reset_epoch = math.ceil(reset_time)
+        retry_after = 0 if allowed else max(1, math.ceil(reset_time - time.time()))
+        return RateStatus(allowed, item.amount, max(0, remaining), reset_epoch, retry_after, cost)
+
+    async def reset(self, principal: Principal) -> None:
+        """Forget the key's spent units (admin action and tests)."""
+        await self._strategy.clear(self._items[principal.tier], "key", principal.key_id)
+
+    def job_slot(self, principal: Principal) -> JobSlot:
+        """Take a concurrent-job slot now, or raise 429 ``too_many_concurrent_jobs``."""
+        if self._jobs[principal.key_id] >= self.max_concurrent_jobs:
+            raise json_error(
+                web.HTTPTooManyRequests, "too_many_concurrent_jobs",
+                f"this key already runs {self.max_concurrent_jobs} jobs, the most allowed at once; "
+                "wait for one to finish",
+                {"Retry-After": str(JOB_RETRY_AFTER_SECONDS)},
+            )
+        self._jobs[principal.key_id] += 1
+        return JobSlot(self._jobs, principal.key_id)
+
+    def jobs_running(self, principal: Principal) -> int:
+        return self._jobs[principal.key_id]
+
+    async def check_storage(self) -> bool:
+        try:
+            return await self._storage.check()
+        except StorageError:
+            return False
+
+
+LIMITER = web.AppKey("playalter_limiter", RateLimiter)
+
+
+def rate_cost(cost: Cost):
+    """Declare what a route costs against the hourly limit: an int, or ``async fn(request) -> int``."""
+
+    def decorate(handler):
+        setattr(handler, RATE_COST_ATTRIBUTE, cost)
+        return handler
+
+    return decorate
+
+
+async def request_cost(request: web.Request) -> int:
+    cost = getattr(request.match_info.handler, RATE_COST_ATTRIBUTE, 1)
+    if not callable(cost):
+        return cost
+    try:
+        return max(0, int(await cost(request)))
+    except Exception:  # a malformed body: the handler will say what is wrong with it
+        log.debug("rate cost function failed for %s; charging 1", request.path, exc_info=True)
+        return 1
+
+
+@web.middleware
+async def ratelimit_middleware(request: web.Request, handler):
+    """Charge each authenticated request (``request["principal"]``) before its handler; 429 when over."""
+    principal = request.get("principal")
+    if principal is None:
+        return await handler(request)
+    limiter = request.app[LIMITER]
+    cost = await request_cost(request)
+    try:
+        status = await limiter.hit(principal, cost)
+    except StorageError:
+        log.exception("rate-limit storage %s unreachable", limiter.storage_uri.split("@")[-1])
+        raise json_error(web.HTTPServiceUnavailable, "rate_limit_unavailable",
+                         "rate limiting is temporarily unavailable; retry shortly",
+                         {"Retry-After": str(STORAGE_RETRY_AFTER_SECONDS)}) from None
+    request["rate_status"] = status
+    if not status.allowed:
+        security_event("rate_limited", key_id=principal.key_id, tier=principal.tier, limit=status.limit,
+                       cost=cost, method=request.method, path=request.path, remote=request.remote)
+        if cost > status.limit:
+            message = (f"this request costs {cost} units, more than your hourly limit of {status.limit}; "
+                       "split it into smaller requests")
+        else:
+            message = (f"rate limit of {status.limit} per hour exceeded "
+                       f"({status.remaining} left, this request costs {cost}); retry in {status.retry_after} s")
+        raise json_error(web.HTTPTooManyRequests, "rate_limit_exceeded", message,
+                         {"Retry-After": str(status.retry_after)})
+    return await handler(request)
+
+
+async def add_rate_limit_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare`` hook: the X-RateLimit-* headers on every response to an authenticated request."""
+    status: RateStatus | None = request.get("rate_status")
+    if status is not None:
+        response.headers.update(status.headers())

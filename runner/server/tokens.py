@@ -1,0 +1,107 @@
+"""Short-lived JWT session tokens, issued in exchange for an API key.
+
+Tokens are HS256-signed (PyJWT) with claims ``iss``, ``sub`` (the key id),
+``tier``, ``scopes``, ``jti``, ``iat`` and ``exp``. ``verify`` accepts only
+HS256 with our secret (so ``alg: none`` and tokens signed with any other
+secret fail), requires every claim, and then asks the key store whether the
+key behind the token is still active: revoking a key kills its tokens at once.
+
+The secret is ``security.jwt_secret`` when set (replicas behind one load
+balancer must share it), else a random one generated on first use and kept in
+``<data dir>/jwt_secret`` (mode 0600), so tokens survive a restart.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import jwt
+
+from ...pipelines.config import ConfigError
+from .keys import KeyStore, Principal
+
+ALGORITHM = "HS256"
+ISSUER = "playalter"
+MIN_SECRET_LENGTH = 32
+SECRET_FILE = "jwt_secret"
+_REQUIRED_CLAIMS = ["iss", "sub", "jti", "iat", "exp"]
+_DEAD_KEY = {
+    "revoked": ("key_revoked", "the API key behind this session token was revoked"),
+    "expired": ("key_expired", "the API key behind this session token has expired"),
+}
+
+
+class TokenError(Exception):
+    """A token was refused; ``reason`` is a stable code (``invalid_token``, ``token_expired``, ``key_revoked``...)."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    expires_at: int
+
+
+def load_or_create_secret(configured: str, data_dir: str | Path) -> str:
+    """The configured secret, else the one persisted in the data dir (created on first use)."""
+    if configured:
+        if len(configured) < MIN_SECRET_LENGTH:
+            raise ConfigError(f"security.jwt_secret must be at least {MIN_SECRET_LENGTH} characters long")
+        return configured
+    path = Path(data_dir) / SECRET_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="utf-8").strip()
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(secrets.token_urlsafe(48))
+    return path.read_text(encoding="utf-8").strip()
+
+
+class TokenService:
+    def __init__(self, secret: str, ttl_seconds: int, keystore: KeyStore):
+        self._secret = secret
+        self.ttl_seconds = ttl_seconds
+        self._keystore = keystore
+
+    def issue(self, principal: Principal, now: float | None = None) -> IssuedToken:
+        """A token for ``principal``; it never outlives the key itself."""
+        issued_at = int(time.time() if now is None else now)
+        expires_at = issued_at + self.ttl_seconds
+        if principal.expires_at is not None:
+            expires_at = min(expires_at, int(principal.expires_at))
+        claims = {
+            "iss": ISSUER,
+            "sub": principal.key_id,
+            "tier": principal.tier,
+            "scopes": sorted(principal.scopes),
+            "jti": uuid.uuid4().hex,
+            "iat": issued_at,
+            "exp": expires_at,
+        }
+        return IssuedToken(jwt.encode(claims, self._secret, algorithm=ALGORITHM), expires_at)
+
+    def verify(self, token: str) -> Principal:
+        """The principal a valid token stands for; ``TokenError`` otherwise."""
+        try:
+            claims = jwt.decode(token, self._secret, algorithms=[ALGORITHM], issuer=ISSUER,
+                                options={"require": _REQUIRED_CLAIMS})
+        except jwt.ExpiredSignatureError:
+            raise TokenError("token_expired", "the session token has expired; exchange your API key for a new one") from None
+        except jwt.InvalidTokenError:
+            raise TokenError("invalid_token", "the session token is not valid") from None
+        check = self._keystore.check_key_id(str(claims["sub"]))
+        if check.principal is None:
+            raise TokenError(*_DEAD_KEY.get(check.reason, ("invalid_token", "the session token is not valid")))
+        key = check.principal
+        granted = frozenset(claims.get("scopes") or ()) & key.scopes
+        return Principal(key.key_id, key.name, key.tier, granted, key.expires_at)
