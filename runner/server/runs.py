@@ -1,6 +1,9 @@
-"""Running one job item: validate its images, execute the saved workflow, keep its outputs.
+"""Running one job item: execute the saved workflow, keep its outputs.
 
 This is the single code path of every endpoint. It runs on a worker thread.
+Images are checked where they are decoded, by the workflow's LoadImage
+(``pipelines.images.load_image``: truncated, oversized, bombs, non-images),
+so a bad image fails its item with the code ``invalid_image``.
 Outputs are gathered into the item's folder (images written by PreviewImage to
 the temp folder are moved in), and the item's result lists them by output
 node, with JSON outputs parsed.
@@ -16,7 +19,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ...pipelines.errors import PlayalterError
-from ...pipelines.images import load_image
 from ..executor import NodeExecutionError, RunResult, WorkflowCancelled, WorkflowValidationError, execute
 
 log = logging.getLogger(__name__)
@@ -29,8 +31,6 @@ class ItemTimeout(PlayalterError):
 def run_item(prompt: dict, plan: dict[str, Any], images: dict[str, bytes], item_dir: Path, input_dir: Path, *,
              cancel_event: threading.Event, on_progress: Callable | None = None) -> dict[str, Any]:
     """Run ``prompt`` with the plan's bindings plus ``images``; return the item's result (JSON-ready)."""
-    for name, data in images.items():
-        load_image(data, name=name)  # raises ImageValidationError: truncated, oversized, bombs, not an image
     output_dir = item_dir / "output"
     output_dir.mkdir(parents=True, exist_ok=True)
     result = execute(prompt, bindings={**plan["bindings"], **images}, input_dir=input_dir, output_dir=output_dir,
