@@ -20,7 +20,7 @@ from .dispatcher import Dispatcher
 from .errors import error_middleware
 from .jobs import JobStore
 from .metrics import Metrics, metrics_middleware
-from .state import DISPATCHER, METRICS, SETTINGS, WORKFLOWS
+from .state import DISPATCHER, METRICS, SECURITY, SETTINGS, WORKFLOWS
 from .workers import WorkerPool
 from .workflows import WorkflowCatalog
 
@@ -44,7 +44,7 @@ def create_app(settings: Section | None = None) -> web.Application:
     app[DISPATCHER] = dispatcher
     app[WORKFLOWS] = catalog
     app[METRICS] = metrics
-    setup_security(app, settings, data_dir)
+    app[SECURITY] = setup_security(app, settings, data_dir)
     app.middlewares.append(error_middleware)
 
     app.add_routes(endpoints.routes)
