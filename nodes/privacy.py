@@ -1,0 +1,194 @@
+"""Privacy Mask, Privacy Levels and Privacy Audit: the privacy node family.
+
+Nodes only convert tensors and call ``pipelines.privacy``; everything heavy is imported on first use.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ..pipelines.privacy.choices import COVERAGES, MASK_TYPES, MAX_LEVELS
+from .compat import Progress, check_interrupted
+
+CATEGORY = "PLAYALTER/privacy"
+
+_STYLE_INPUTS = {
+    "mask_type": (list(MASK_TYPES), {"default": "blur", "tooltip": "how faces are hidden; synthetic needs "
+                                                                  "inswapper_128 and buffalo_l"}),
+    "coverage": (list(COVERAGES), {"default": "face_margin", "tooltip": "face, face plus a margin, or the whole head"}),
+    "feather": ("FLOAT", {"default": 0.1, "min": 0.0, "max": 1.0, "step": 0.01,
+                          "tooltip": "soft edge width, as a fraction of the face size"}),
+    "seed": ("INT", {"default": 0, "min": 0, "max": 2**31 - 1, "tooltip": "noise pattern / synthetic identity"}),
+    "color": ("STRING", {"default": "#000000", "tooltip": "solid fill colour, #RRGGBB"}),
+}
+_SHAPE_OPTIONAL = {
+    "flame_fit": ("FLAME_FIT", {"tooltip": "projected FLAME meshes: their silhouettes join the masks"}),
+    "margin": ("FLOAT", {"default": 0.2, "min": 0.0, "max": 1.0, "step": 0.01,
+                         "tooltip": "face_margin coverage: growth as a fraction of the face size"}),
+    "ears": ("BOOLEAN", {"default": False, "tooltip": "extend the mask over the ears"}),
+    "neck": ("BOOLEAN", {"default": False, "tooltip": "extend the mask over the neck"}),
+}
+
+
+def _options(mask_type, strength, coverage, feather, seed, color, margin, ears, neck):
+    from ..pipelines.privacy import PrivacyOptions
+
+    return PrivacyOptions(mask_type=mask_type, strength=strength, coverage=coverage, margin=margin,
+                          feather=feather, ears=ears, neck=neck, seed=int(seed), color=color)
+
+
+def _frames_and_faces(image, faces):
+    from ..pipelines.errors import InvalidParameterError
+    from .tensors import image_batch_to_numpy
+
+    frames = image_batch_to_numpy(image)
+    if len(faces) == 1 and len(frames) > 1:
+        raise InvalidParameterError(
+            f"FACES holds faces for 1 image but the IMAGE batch has {len(frames)}: detect faces on the same batch"
+        )
+    return frames, faces
+
+
+class PlayAlterPrivacyMask:
+    DESCRIPTION = (
+        "Hide every face: blur, pixelate, noise, solid colour or a synthetic face, shaped to each face "
+        "(dense landmarks, FLAME mesh, or keypoints and box) with a soft edge. Pixels outside the masks are "
+        "left exactly as they were. The audit detects again on the result and reports, per face, whether it "
+        "is still found; auto_strengthen masks harder until none is. temporal treats the batch as video frames."
+    )
+    CATEGORY = CATEGORY
+    FUNCTION = "mask"
+    RETURN_TYPES = ("IMAGE", "MASK", "STRING")
+    RETURN_NAMES = ("image", "mask", "audit_json")
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "image": ("IMAGE",),
+                "faces": ("FACES",),
+                "mask_type": _STYLE_INPUTS["mask_type"],
+                "strength": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 1.0, "step": 0.05,
+                                       "tooltip": "0 light .. 1 complete anonymization"}),
+                **{name: spec for name, spec in _STYLE_INPUTS.items() if name != "mask_type"},
+                "audit": ("BOOLEAN", {"default": False, "tooltip": "detect again on the result and report"}),
+                "auto_strengthen": ("BOOLEAN", {"default": False,
+                                                "tooltip": "mask re-detected faces harder until none is found"}),
+                "temporal": ("BOOLEAN", {"default": False, "tooltip": "batch = video: smooth masks, hold lost faces"}),
+            },
+            "optional": {
+                **_SHAPE_OPTIONAL,
+                "keep_frames": ("INT", {"default": 5, "min": 0, "max": 120,
+                                        "tooltip": "temporal: keep masking a lost face for this many frames"}),
+            },
+        }
+
+    def mask(self, image, faces, mask_type, strength, coverage, feather, seed, color, audit, auto_strengthen,
+             temporal, flame_fit=None, margin=0.2, ears=False, neck=False, keep_frames=5):
+        from ..pipelines.privacy import protect_batch
+        from .tensors import numpy_to_image_batch, numpy_to_mask_batch
+
+        options = _options(mask_type, strength, coverage, feather, seed, color, margin, ears, neck)
+        frames, faces = _frames_and_faces(image, faces)
+        check_interrupted()
+        outputs, masks, report = protect_batch(frames, faces, options, fits=flame_fit, run_audit=audit,
+                                               auto_strengthen=auto_strengthen, temporal=temporal,
+                                               keep_frames=keep_frames, on_image=Progress(len(frames)).update)
+        return numpy_to_image_batch(outputs), numpy_to_mask_batch(masks), json.dumps(report)
+
+
+class PlayAlterPrivacyLevels:
+    DESCRIPTION = (
+        "The first image anonymized at N strengths in one go (level i of N has strength x i/N: light, medium, "
+        "strong, complete for N=4 and strength 1), as an image batch with the level masks, plus per-level "
+        "metadata as JSON."
+    )
+    CATEGORY = CATEGORY
+    FUNCTION = "levels"
+    RETURN_TYPES = ("IMAGE", "MASK", "STRING")
+    RETURN_NAMES = ("images", "masks", "levels_json")
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "image": ("IMAGE",),
+                "faces": ("FACES",),
+                **_STYLE_INPUTS,
+                "strength": ("FLOAT", {"default": 1.0, "min": 0.05, "max": 1.0, "step": 0.05,
+                                       "tooltip": "strength of the strongest level; the others are evenly below"}),
+                "levels": ("INT", {"default": 4, "min": 1, "max": MAX_LEVELS, "tooltip": "how many levels"}),
+            },
+            "optional": dict(_SHAPE_OPTIONAL),
+        }
+
+    def levels(self, image, faces, mask_type, coverage, feather, seed, color, strength, levels, flame_fit=None,
+               margin=0.2, ears=False, neck=False):
+        from ..pipelines.errors import NoFaceError
+        from ..pipelines.privacy import create_levels, level_strengths
+        from .tensors import numpy_to_image_batch, numpy_to_mask_batch
+
+        options = _options(mask_type, strength, coverage, feather, seed, color, margin, ears, neck)
+        level_strengths(levels)
+        frames, faces = _frames_and_faces(image, faces)
+        if not faces:
+            raise NoFaceError("no FACES input for the image: connect a Face Detect node")
+        images, masks, metadata = create_levels(frames[0], faces[0], options, levels,
+                                                fits=flame_fit[0] if flame_fit else None,
+                                                on_level=Progress(levels).update)
+        return numpy_to_image_batch(images), numpy_to_mask_batch(masks), json.dumps({"levels": metadata})
+
+
+class PlayAlterPrivacyAudit:
+    DESCRIPTION = (
+        "Audit any anonymized image against the faces of its original: is each face still detected (IoU match) "
+        "and, when the ArcFace model is installed, how similar is it to the original? JSON report."
+    )
+    CATEGORY = CATEGORY
+    FUNCTION = "audit"
+    RETURN_TYPES = ("STRING", "INT")
+    RETURN_NAMES = ("audit_json", "still_detected")
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "original": ("IMAGE",),
+                "anonymized": ("IMAGE",),
+                "faces": ("FACES", {"tooltip": "the faces detected on the original"}),
+                "threshold": ("FLOAT", {"default": 0.5, "min": 0.05, "max": 0.95, "step": 0.01,
+                                        "tooltip": "detector confidence that counts as still detected"}),
+            }
+        }
+
+    def audit(self, original, anonymized, faces, threshold):
+        from ..pipelines.errors import InvalidParameterError
+        from ..pipelines.privacy import AuditSettings, audit
+        from .tensors import image_batch_to_numpy
+
+        originals, outputs = image_batch_to_numpy(original), image_batch_to_numpy(anonymized)
+        if not len(originals) == len(outputs) == len(faces):
+            raise InvalidParameterError(
+                f"original ({len(originals)}), anonymized ({len(outputs)}) and FACES ({len(faces)}) must hold "
+                "the same number of images"
+            )
+        settings = AuditSettings(threshold=threshold)
+        progress = Progress(len(originals))
+        reports = []
+        for before, after, image_faces in zip(originals, outputs, faces):
+            reports.append(audit(before, image_faces, after, settings))
+            progress.update()
+        still = sum(report["still_detected"] for report in reports)
+        return json.dumps({"images": reports, "all_hidden": still == 0}), still
+
+
+NODE_CLASS_MAPPINGS = {
+    "PlayAlterPrivacyMask": PlayAlterPrivacyMask,
+    "PlayAlterPrivacyLevels": PlayAlterPrivacyLevels,
+    "PlayAlterPrivacyAudit": PlayAlterPrivacyAudit,
+}
+NODE_DISPLAY_NAME_MAPPINGS = {
+    "PlayAlterPrivacyMask": "Privacy Mask (PLAYALTER)",
+    "PlayAlterPrivacyLevels": "Privacy Levels (PLAYALTER)",
+    "PlayAlterPrivacyAudit": "Privacy Audit (PLAYALTER)",
+}

@@ -1,0 +1,60 @@
+"""The full privacy pass on one image: anonymize, optionally audit, optionally strengthen until hidden."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..face import Face
+from .masking import anonymize
+from .self_audit import AuditSettings, audit
+from .options import PrivacyOptions
+
+logger = logging.getLogger(__name__)
+
+STRENGTH_STEP = 0.25
+_WIDER = {"face": "face_margin", "face_margin": "head"}
+
+
+@dataclass
+class Protected:
+    image: np.ndarray  # uint8 [H,W,3]
+    mask: np.ndarray  # float32 [H,W]
+    report: dict  # JSON-able: options, per-face masks, audit and strengthening rounds
+
+
+def stronger(plan: PrivacyOptions) -> PrivacyOptions | None:
+    """The next step up for one face: more strength, then wider coverage; None at the top."""
+    if plan.strength < 1.0:
+        return plan.with_strength(min(1.0, plan.strength + STRENGTH_STEP))
+    if plan.coverage in _WIDER:
+        return replace(plan, coverage=_WIDER[plan.coverage])
+    return None
+
+
+def protect(image: np.ndarray, faces: list[Face], options: PrivacyOptions, fits=None, run_audit: bool = False,
+            auto_strengthen: bool = False, audit_settings: AuditSettings = AuditSettings()) -> Protected:
+    """Hide the faces; with ``auto_strengthen`` (implies the audit) every face still re-detected is masked
+    harder (strength +0.25 up to 1, then face -> face_margin -> head coverage) until none is found."""
+    plans = [options] * len(faces)
+    result = anonymize(image, faces, options, fits, plans)
+    report = {"options": options.to_dict(), "faces": result.faces, "audit": None, "rounds": []}
+    if not (run_audit or auto_strengthen):
+        return Protected(result.image, result.mask, report)
+    findings = audit(image, faces, result.image, audit_settings)
+    while auto_strengthen and not findings["all_hidden"]:
+        report["rounds"].append({"strengths": [plan.strength for plan in plans],
+                                 "coverages": [plan.coverage for plan in plans],
+                                 "still_detected": findings["still_detected"]})
+        raised = [stronger(plan) if entry["detected"] else None for plan, entry in zip(plans, findings["faces"])]
+        if not any(raised):
+            logger.warning("%d face(s) still detected at the strongest setting", findings["still_detected"])
+            break
+        plans = [new or plan for plan, new in zip(plans, raised)]
+        result = anonymize(image, faces, options, fits, plans)
+        findings = audit(image, faces, result.image, audit_settings)
+    report["faces"] = result.faces
+    report["audit"] = findings
+    return Protected(result.image, result.mask, report)
