@@ -64,6 +64,9 @@ DEFAULTS: dict[str, Any] = {
         "result_ttl_seconds": 86400,
         "metrics_public": False,
     },
+    "swap": {
+        "identities_dir": "",
+    },
     "logging": {
         "level": "INFO",
         "json_file": "",

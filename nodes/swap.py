@@ -1,0 +1,270 @@
+"""Face Swap, Face Compatibility, Save / Load Face Identity: the swap node family.
+
+Nodes convert tensors and call ``pipelines.swap``; everything heavy is imported on first use.
+"""
+
+from __future__ import annotations
+
+import json
+
+from .compat import Progress, check_interrupted
+
+CATEGORY = "PLAYALTER/swap"
+
+_METHODS = ["auto", "inswapper", "classical"]
+_PAIRINGS = ["index", "order", "identity"]
+_COLORS = ["lab", "histogram", "none"]
+_BLENDS = ["feather", "poisson"]
+
+
+def _first_error(*checks) -> str | bool:
+    from ..pipelines.errors import InvalidParameterError
+
+    try:
+        for check in checks:
+            check()
+    except InvalidParameterError as error:
+        return str(error)
+    return True
+
+
+def _check_indices(text: str) -> None:
+    from ..pipelines.selection import parse_indices
+
+    if text.strip().lower() not in ("", "all"):
+        parse_indices(text)
+
+
+class PlayAlterFaceSwap:
+    DESCRIPTION = (
+        "Put the source face(s) onto the target face(s). 'auto' uses InSwapper (inswapper_128.onnx) when it and "
+        "the source's ArcFace embedding are available, else a model-free landmark warp; the report says which "
+        "ran. Faces are detected internally unless FACES are connected. Indices like \"0,2\" or \"all\" choose "
+        "faces; pairing 'order' maps the i-th source onto the i-th target, 'identity' finds the target face "
+        "closest to reference_identity. With enabled = false the target passes through unchanged (use it to gate "
+        "the swap on Face Compatibility)."
+    )
+    CATEGORY = CATEGORY
+    FUNCTION = "swap"
+    RETURN_TYPES = ("IMAGE", "STRING")
+    RETURN_NAMES = ("image", "report_json")
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "source": ("IMAGE", {"tooltip": "photo(s) of the face to put in; a batch = several sources"}),
+                "target": ("IMAGE", {"tooltip": "image(s) whose faces get replaced"}),
+                "method": (_METHODS, {"default": "auto"}),
+                "source_indices": ("STRING", {"default": "0", "tooltip": "source faces per source image: 0,2 / all"}),
+                "target_indices": ("STRING", {"default": "0", "tooltip": "target faces to replace: 0,2 / all"}),
+                "pairing": (_PAIRINGS, {"default": "index"}),
+                "average_sources": ("BOOLEAN", {"default": False,
+                                                "tooltip": "average every chosen source face into one identity"}),
+                "color_correction": (_COLORS, {"default": "lab"}),
+                "blend_mode": (_BLENDS, {"default": "feather"}),
+                "feather": ("FLOAT", {"default": 0.06, "min": 0.0, "max": 1.0, "step": 0.01,
+                                      "tooltip": "edge softness as a fraction of the face size"}),
+                "occlusion": ("BOOLEAN", {"default": True, "tooltip": "keep hands/hair/objects over the face"}),
+                "mouth": ("BOOLEAN", {"default": True, "tooltip": "keep the target's mouth interior"}),
+                "sharpen": ("FLOAT", {"default": 0.3, "min": 0.0, "max": 1.0, "step": 0.05}),
+                "denoise": ("FLOAT", {"default": 0.0, "min": 0.0, "max": 1.0, "step": 0.05}),
+            },
+            "optional": {
+                "source_faces": ("FACES",),
+                "target_faces": ("FACES",),
+                "identity": ("FACE_IDENTITY", {"tooltip": "a saved identity instead of the source photo"}),
+                "reference_identity": ("FACE_IDENTITY", {"tooltip": "pairing 'identity': the person to replace"}),
+                "enabled": ("BOOLEAN", {"default": True, "tooltip": "false: pass the target through unchanged"}),
+            },
+        }
+
+    @classmethod
+    def VALIDATE_INPUTS(cls, source_indices="0", target_indices="0"):
+        return _first_error(lambda: _check_indices(source_indices), lambda: _check_indices(target_indices))
+
+    def swap(self, source, target, method, source_indices, target_indices, pairing, average_sources,
+             color_correction, blend_mode, feather, occlusion, mouth, sharpen, denoise, source_faces=None,
+             target_faces=None, identity=None, reference_identity=None, enabled=True):
+        from ..pipelines.swap.blend import BlendOptions
+        from ..pipelines.swap.pipeline import SwapOptions, swap_batch
+        from .tensors import image_batch_to_numpy, numpy_to_image_batch
+
+        if not enabled:
+            report = {"skipped": True, "reason": "the 'enabled' input is false (e.g. the compatibility check "
+                                                 "did not pass); the target is returned unchanged"}
+            return target, json.dumps(report)
+        options = SwapOptions(
+            method=method, pairing=pairing, target_indices=target_indices,
+            blend=BlendOptions(color=color_correction, mode=blend_mode, feather=feather, occlusion=occlusion,
+                               mouth=mouth, sharpen=sharpen, denoise=denoise),
+        )
+        targets = image_batch_to_numpy(target)
+        progress = Progress(len(targets))
+        check_interrupted()
+        outputs, reports = swap_batch(
+            image_batch_to_numpy(source), targets, source_faces, target_faces, options,
+            source_indices=source_indices, average_sources=average_sources, saved_identity=identity,
+            reference=None if reference_identity is None else reference_identity.embedding,
+            on_image=lambda _: progress.update(),
+        )
+        return numpy_to_image_batch(outputs), json.dumps({"images": reports})
+
+
+class PlayAlterFaceCompatibility:
+    DESCRIPTION = (
+        "Score how well a source face suits a target face before swapping (0-100): head pose, size and "
+        "resolution, skin tone (delta E), face shape (FLAME fits when connected, else landmarks), expression, "
+        "occluders, age/sex and identity when the models are present. 'compatible' is score >= threshold: "
+        "connect it to Face Swap's 'enabled' input to gate the swap. One score per target image (source image 0)."
+    )
+    CATEGORY = CATEGORY
+    FUNCTION = "check"
+    RETURN_TYPES = ("FLOAT", "BOOLEAN", "STRING")
+    RETURN_NAMES = ("score", "compatible", "report_json")
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "source": ("IMAGE",),
+                "target": ("IMAGE",),
+                "source_index": ("INT", {"default": 0, "min": 0, "max": 1024}),
+                "target_index": ("INT", {"default": 0, "min": 0, "max": 1024}),
+                "threshold": ("FLOAT", {"default": 50.0, "min": 0.0, "max": 100.0, "step": 1.0,
+                                        "tooltip": "score needed for compatible = true"}),
+            },
+            "optional": {
+                "source_faces": ("FACES",),
+                "target_faces": ("FACES",),
+                "source_flame": ("FLAME_FIT",),
+                "target_flame": ("FLAME_FIT",),
+            },
+        }
+
+    def check(self, source, target, source_index, target_index, threshold, source_faces=None, target_faces=None,
+              source_flame=None, target_flame=None):
+        from ..pipelines.swap.compatibility import compatibility
+        from ..pipelines.swap.pairing import chosen_indices
+        from ..pipelines.swap.pipeline import detect_all
+        from .tensors import image_batch_to_numpy
+
+        source_image = image_batch_to_numpy(source)[0]
+        targets = image_batch_to_numpy(target)
+        source_face_list = detect_all([source_image], None if source_faces is None else source_faces[:1], "source")[0]
+        target_face_lists = detect_all(targets, target_faces, "target")
+        chosen_indices(str(source_index), len(source_face_list), "source")
+        source_fit = _fit(source_flame, 0, source_index)
+        progress = Progress(len(targets))
+        results = []
+        for number, (image, faces) in enumerate(zip(targets, target_face_lists)):
+            chosen_indices(str(target_index), len(faces), "target")
+            result = compatibility(source_image, source_face_list[source_index], image, faces[target_index],
+                                   source_fit, _fit(target_flame, number, target_index))
+            results.append(result)
+            progress.update()
+        score = min(result["score"] for result in results)
+        compatible = score >= threshold
+        report = {"score": score, "threshold": threshold, "compatible": compatible, "images": results}
+        return score, compatible, json.dumps(report)
+
+
+def _fit(fits, image_number: int, face_index: int):
+    """The FLAME fit of one face from a FLAME_FIT batch (list per image), or None."""
+    if not fits or image_number >= len(fits) or face_index >= len(fits[image_number]):
+        return None
+    return fits[image_number][face_index]
+
+
+class PlayAlterSaveFaceIdentity:
+    DESCRIPTION = (
+        "Average the chosen faces of every image in the batch (several photos of one person) into one ArcFace "
+        "identity and save it under a name, so later swaps can load it instead of analysing photos again. "
+        "Needs ArcFace embeddings (buffalo_l)."
+    )
+    CATEGORY = CATEGORY
+    FUNCTION = "save"
+    OUTPUT_NODE = True
+    RETURN_TYPES = ("FACE_IDENTITY", "STRING")
+    RETURN_NAMES = ("identity", "path")
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "images": ("IMAGE",),
+                "name": ("STRING", {"default": "person"}),
+                "indices": ("STRING", {"default": "0", "tooltip": "faces per image to average: 0 / 0,2 / all"}),
+                "file_format": (["json", "npz"], {"default": "json"}),
+            },
+            "optional": {"faces": ("FACES",)},
+        }
+
+    @classmethod
+    def VALIDATE_INPUTS(cls, name="person", indices="0"):
+        from ..pipelines.swap import identity
+
+        return _first_error(lambda: _check_indices(indices), lambda: identity.path_for(name))
+
+    def save(self, images, name, indices, file_format, faces=None):
+        from ..pipelines.swap import identity
+        from ..pipelines.swap.pipeline import sources_from_faces, detect_all
+        from .tensors import image_batch_to_numpy
+
+        frames = image_batch_to_numpy(images)
+        sources = sources_from_faces(frames, detect_all(frames, faces, "source"), indices, average=False)
+        embeddings = [identity.embedding_of(source.image, source.face) for source in sources]
+        built = identity.FaceIdentity(identity.average(embeddings), count=len(embeddings), name=name,
+                                      sources=[source.label for source in sources])
+        path = identity.save(built, identity.path_for(name, f".{file_format}"))
+        return {"ui": {"text": [str(path)]}, "result": (built, str(path))}
+
+
+class PlayAlterLoadFaceIdentity:
+    DESCRIPTION = "Load a face identity saved by Save Face Identity (by name, from the identities folder)."
+    CATEGORY = CATEGORY
+    FUNCTION = "load"
+    RETURN_TYPES = ("FACE_IDENTITY", "STRING")
+    RETURN_NAMES = ("identity", "identity_json")
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        from ..pipelines.swap import identity
+
+        return {"required": {"name": ("STRING", {"default": "person.json",
+                                                 "tooltip": f"one of: {', '.join(identity.saved_names()) or '-'}"})}}
+
+    @classmethod
+    def VALIDATE_INPUTS(cls, name="person.json"):
+        from ..pipelines.swap import identity
+
+        return _first_error(lambda: identity.path_for(name))
+
+    @classmethod
+    def IS_CHANGED(cls, name="person.json"):
+        from ..pipelines.swap import identity
+
+        path = identity.path_for(name)
+        return path.stat().st_mtime if path.is_file() else ""
+
+    def load(self, name):
+        from ..pipelines.swap import identity
+
+        loaded = identity.load(identity.path_for(name))
+        summary = {key: value for key, value in loaded.to_dict().items() if key != "embedding"}
+        return loaded, json.dumps(summary)
+
+
+NODE_CLASS_MAPPINGS = {
+    "PlayAlterFaceSwap": PlayAlterFaceSwap,
+    "PlayAlterFaceCompatibility": PlayAlterFaceCompatibility,
+    "PlayAlterSaveFaceIdentity": PlayAlterSaveFaceIdentity,
+    "PlayAlterLoadFaceIdentity": PlayAlterLoadFaceIdentity,
+}
+
+NODE_DISPLAY_NAME_MAPPINGS = {
+    "PlayAlterFaceSwap": "Face Swap (PLAYALTER)",
+    "PlayAlterFaceCompatibility": "Face Compatibility (PLAYALTER)",
+    "PlayAlterSaveFaceIdentity": "Save Face Identity (PLAYALTER)",
+    "PlayAlterLoadFaceIdentity": "Load Face Identity (PLAYALTER)",
+}

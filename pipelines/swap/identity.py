@@ -1,0 +1,206 @@
+"""A face identity: one L2-normalised ArcFace embedding, averaged over source photos.
+
+An identity is what InSwapper needs from the source side, so saving it lets a
+workflow swap the same person again without re-analysing the source photos.
+It is stored as a small JSON file (about 10 KB) or ``.npz``:
+
+    {"format": "playalter.face_identity", "version": 1, "embedding": [512 floats],
+     "count": 3, "name": "...", "model": "arcface", "created": "2026-...Z",
+     "sources": [...free text...]}
+
+Averaging: each embedding is normalised, the mean is taken and normalised
+again (the centroid of the directions on the unit sphere), which is how several
+photos of one person are combined into one identity.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InvalidParameterError, NoFaceError
+from ..face import Face
+
+FORMAT = "playalter.face_identity"
+VERSION = 1
+EMBEDDING_SIZE = 512
+SUFFIXES = (".json", ".npz")
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
+
+
+@dataclass
+class FaceIdentity:
+    """embedding: (512,) float32, L2-normalised. count: how many faces were averaged."""
+
+    embedding: np.ndarray
+    count: int = 1
+    name: str = ""
+    model: str = "arcface"
+    created: str = ""
+    sources: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.embedding = _checked_embedding(self.embedding, "identity embedding")
+        if self.count < 1:
+            raise InvalidParameterError(f"an identity averages at least one face, got count={self.count}")
+        if not self.created:
+            self.created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def to_dict(self) -> dict:
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "name": self.name,
+            "model": self.model,
+            "count": self.count,
+            "created": self.created,
+            "sources": list(self.sources),
+            "embedding": [float(value) for value in self.embedding],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict, origin: str = "identity data") -> "FaceIdentity":
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise InvalidParameterError(f"{origin} is not a PLAYALTER face identity (missing format '{FORMAT}')")
+        if data.get("version") != VERSION:
+            raise InvalidParameterError(
+                f"{origin} has identity format version {data.get('version')!r}; this version reads {VERSION}"
+            )
+        try:
+            embedding = np.asarray(data["embedding"], dtype=np.float32)
+            count = int(data.get("count", 1))
+            sources = [str(item) for item in data.get("sources", [])]
+        except (KeyError, TypeError, ValueError) as error:
+            raise InvalidParameterError(f"{origin} is malformed: {error!r}") from None
+        return cls(embedding=embedding, count=count, name=str(data.get("name", "")),
+                   model=str(data.get("model", "arcface")), created=str(data.get("created", "")), sources=sources)
+
+
+def _checked_embedding(values, what: str) -> np.ndarray:
+    embedding = np.asarray(values, dtype=np.float32).reshape(-1)  # (512,)
+    if embedding.shape != (EMBEDDING_SIZE,):
+        raise InvalidParameterError(f"{what} must have {EMBEDDING_SIZE} values, got {embedding.size}")
+    if not np.all(np.isfinite(embedding)):
+        raise InvalidParameterError(f"{what} contains NaN or infinite values")
+    norm = float(np.linalg.norm(embedding))
+    if norm < 1e-6:
+        raise InvalidParameterError(f"{what} is all zeros")
+    return embedding / norm
+
+
+def average(embeddings: list[np.ndarray]) -> np.ndarray:
+    """(512,) normalised centroid of several embeddings (each normalised first)."""
+    if not embeddings:
+        raise NoFaceError("no source face to build an identity from: check that the source photos show a face")
+    stacked = np.stack([_checked_embedding(item, "face embedding") for item in embeddings])  # [N,512]
+    return _checked_embedding(stacked.mean(axis=0), "averaged embedding")
+
+
+def from_faces(faces: list[Face], name: str = "", sources: list[str] | None = None) -> FaceIdentity:
+    """Identity averaged over faces that carry embeddings (``Face.embedding``)."""
+    missing = [index for index, face in enumerate(faces) if face.embedding is None]
+    if missing:
+        raise InvalidParameterError(
+            f"faces {missing} have no ArcFace embedding; detect them with the buffalo_l backend "
+            "(or let the swap compute embeddings) before building an identity"
+        )
+    return FaceIdentity(average([face.embedding for face in faces]), count=len(faces), name=name,
+                        sources=list(sources or []))
+
+
+def identities_dir() -> Path:
+    """Where named identities live: settings swap.identities_dir, else <paths.data_dir>/face_identities."""
+    from ..config import settings
+
+    configured = settings().swap.identities_dir
+    return Path(configured) if configured else Path(settings().paths.data_dir) / "face_identities"
+
+
+def path_for(name: str, suffix: str = ".json") -> Path:
+    """The file of a named identity; names are plain (letters, digits, '-', '_', '.'), never paths."""
+    stem = name.strip()
+    if stem.lower().endswith(SUFFIXES):
+        stem, suffix = stem[:-len(Path(stem).suffix)], Path(stem).suffix.lower()
+    if not _NAME.fullmatch(stem):
+        raise InvalidParameterError(
+            f"identity name '{name}' is not allowed: use letters, digits, '-', '_' or '.' (no folders)")
+    return identities_dir() / f"{stem}{suffix}"
+
+
+def saved_names() -> list[str]:
+    """Names of the identity files in ``identities_dir()``."""
+    folder = identities_dir()
+    if not folder.is_dir():
+        return []
+    return sorted(path.name for path in folder.iterdir() if path.suffix.lower() in SUFFIXES)
+
+
+def save(identity: FaceIdentity, path: str | Path) -> Path:
+    """Write ``.json`` or ``.npz`` (chosen by suffix); returns the path written."""
+    path = Path(path)
+    if path.suffix.lower() not in SUFFIXES:
+        raise InvalidParameterError(f"identity files end in .json or .npz, got '{path.name}'")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = identity.to_dict()
+    if path.suffix.lower() == ".json":
+        path.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    else:
+        metadata = {key: value for key, value in data.items() if key != "embedding"}
+        with open(path, "wb") as handle:
+            np.savez(handle, embedding=identity.embedding, metadata=np.array(json.dumps(metadata)))
+    return path
+
+
+def load(path: str | Path) -> FaceIdentity:
+    """Read and validate an identity file written by ``save``."""
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidParameterError(f"identity file not found: {path}")
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise InvalidParameterError(f"identity file {path} is not valid JSON: {error}") from None
+        return FaceIdentity.from_dict(data, origin=str(path))
+    if path.suffix.lower() == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                data = json.loads(str(archive["metadata"]))
+                data["embedding"] = archive["embedding"]
+        except (OSError, ValueError, KeyError) as error:
+            raise InvalidParameterError(f"identity file {path} is not a valid identity .npz: {error}") from None
+        return FaceIdentity.from_dict(data, origin=str(path))
+    raise InvalidParameterError(f"identity files end in .json or .npz, got '{path.name}'")
+
+
+def recognition_available() -> bool:
+    """True when ArcFace embeddings can be computed (buffalo_l installed)."""
+    from .. import recognition
+
+    return recognition.is_available()
+
+
+def can_embed(face: Face) -> bool:
+    """Whether ``embedding_of`` will work for this face."""
+    return face.embedding is not None or recognition_available()
+
+
+def embed(image: np.ndarray, face: Face) -> np.ndarray:
+    """(512,) normalised ArcFace embedding computed from the image (ModelMissingError without buffalo_l)."""
+    from .. import recognition
+
+    return _checked_embedding(recognition.embed(image, face), "face embedding")
+
+
+def embedding_of(image: np.ndarray | None, face: Face) -> np.ndarray:
+    """(512,) normalised embedding: the one the detector stored on the face, else computed from the image."""
+    if face.embedding is not None:
+        return _checked_embedding(face.embedding, "face embedding")
+    if image is None:
+        raise InvalidParameterError("this face carries no embedding and no image to compute one from")
+    return embed(image, face)

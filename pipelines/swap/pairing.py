@@ -1,0 +1,81 @@
+"""Which source face goes onto which target face.
+
+Modes:
+- ``index``: source indices and target indices (``"0,2"``, ``"all"``) are
+  paired in order; one source index goes onto every chosen target;
+- ``order``: the i-th chosen source face goes onto the i-th chosen target face
+  (faces are in the detector's order, e.g. left to right), as many as both have;
+- ``identity``: the one source identity goes onto the chosen target face whose
+  embedding is closest to a reference embedding (e.g. a photo of the person to
+  replace); needs target embeddings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import InvalidParameterError, NoFaceError
+from ..face import Face
+from ..recognition import similarity
+from ..selection import parse_indices
+
+PAIRING_MODES = ("index", "order", "identity")
+
+
+def chosen_indices(text: str, count: int, side: str) -> list[int]:
+    """``"0,2"`` -> [0, 2]; ``"all"`` or ``""`` -> every index below ``count``; out of range -> clear error."""
+    if text.strip().lower() in ("", "all"):
+        return list(range(count))
+    indices = parse_indices(text)
+    for index in indices:
+        if index >= count:
+            found = f"{count} face{'s' if count != 1 else ''} (indices 0 to {count - 1})" if count else "no face"
+            raise InvalidParameterError(
+                f"{side} face index {index} does not exist: the {side} image has {found}")
+    return indices
+
+
+@dataclass(frozen=True)
+class Pair:
+    source: int  # position in the list of chosen sources
+    target: int  # index into the target image's faces
+
+
+def pair(source_count: int, target_faces: list[Face], mode: str, target_indices: str,
+         reference: np.ndarray | None = None) -> list[Pair]:
+    """Pairs (source position, target face index) for one target image."""
+    if mode not in PAIRING_MODES:
+        raise InvalidParameterError(f"pairing mode '{mode}' is unknown; choose {', '.join(PAIRING_MODES)}")
+    if source_count == 0:
+        raise NoFaceError("no source face was found: use a source photo with a clearly visible face")
+    if not target_faces:
+        raise NoFaceError("no face was found in the target image, so there is nothing to swap onto")
+    targets = chosen_indices(target_indices, len(target_faces), "target")
+    if mode == "order":
+        return [Pair(position, target) for position, target in enumerate(targets[:source_count])]
+    if mode == "identity":
+        return [Pair(0, closest(target_faces, targets, reference))]
+    if source_count == 1:
+        return [Pair(0, target) for target in targets]
+    if source_count != len(targets):
+        raise InvalidParameterError(
+            f"{source_count} source faces cannot be paired with {len(targets)} target faces: give as many target "
+            "indices as source indices, a single source face, or use pairing mode 'order'"
+        )
+    return [Pair(position, target) for position, target in enumerate(targets)]
+
+
+def closest(faces: list[Face], candidates: list[int], reference: np.ndarray | None) -> int:
+    """Index of the candidate face whose embedding is most similar (cosine) to ``reference``."""
+    if reference is None:
+        raise InvalidParameterError("pairing mode 'identity' needs a reference face or identity to look for")
+    missing = [index for index in candidates if faces[index].embedding is None]
+    if missing:
+        raise InvalidParameterError(
+            f"pairing mode 'identity' needs ArcFace embeddings of the target faces; faces {missing} have none "
+            "(detect with the buffalo_l backend)"
+        )
+    scores = [similarity(faces[index].embedding, np.asarray(reference, np.float32)) for index in candidates]
+    return candidates[int(np.argmax(scores))]

@@ -1,0 +1,166 @@
+"""``swap_faces``: one target image, chosen source faces (or a saved identity), one method, a report.
+
+Method choice (``method="auto"``): InSwapper when ``inswapper_128.onnx`` is
+installed and the source identity is known (a saved identity, embeddings from
+the detector, or ArcFace to compute them); otherwise the classical landmark
+warp, which needs the source image. The report names the method that ran and
+why.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import InvalidParameterError, NoFaceError
+from ..face import Face
+from . import classical, identity, inswapper, pairing, report
+from .blend import BlendOptions, blend
+
+logger = logging.getLogger(__name__)
+
+METHODS = ("auto", "inswapper", "classical")
+
+
+@dataclass
+class Source:
+    """One source identity: a face in a photo, or an embedding alone (a saved identity)."""
+
+    image: np.ndarray | None = None  # [H,W,3] uint8 RGB
+    face: Face | None = None
+    embedding: np.ndarray | None = None  # (512,) normalised
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class SwapOptions:
+    method: str = "auto"
+    pairing: str = "index"
+    target_indices: str = "all"
+    blend: BlendOptions = field(default_factory=BlendOptions)
+    similarity_report: bool = True
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise InvalidParameterError(f"swap method '{self.method}' is unknown; choose {', '.join(METHODS)}")
+        if self.pairing not in pairing.PAIRING_MODES:
+            raise InvalidParameterError(
+                f"pairing mode '{self.pairing}' is unknown; choose {', '.join(pairing.PAIRING_MODES)}")
+
+
+def sources_from_faces(images: list[np.ndarray], faces: list[list[Face]], indices: str,
+                       average: bool) -> list[Source]:
+    """Chosen source faces of every source image; with ``average`` one identity averaged over all of them."""
+    chosen: list[Source] = []
+    for image_number, (image, image_faces) in enumerate(zip(images, faces)):
+        if not image_faces:
+            raise NoFaceError(
+                f"no face was found in source image {image_number}: use a photo with a clearly visible face, "
+                "or lower the detection threshold")
+        for index in pairing.chosen_indices(indices, len(image_faces), "source"):
+            chosen.append(Source(image, image_faces[index], None, f"source image {image_number} face {index}"))
+    if not average or len(chosen) <= 1:
+        return chosen
+    embeddings = [identity.embedding_of(source.image, source.face) for source in chosen]
+    first = chosen[0]
+    return [Source(first.image, first.face, identity.average(embeddings), f"average of {len(chosen)} faces")]
+
+
+def choose_method(requested: str, sources: list[Source]) -> tuple[str, str]:
+    """(method, reason)."""
+    has_images = all(source.image is not None and source.face is not None for source in sources)
+    embeddings_known = all(
+        source.embedding is not None or (source.face is not None and identity.can_embed(source.face))
+        for source in sources)
+    if requested == "classical":
+        if not has_images:
+            raise InvalidParameterError(
+                "the classical swap warps the source photo, so it needs a source image, not a saved identity")
+        return "classical", "requested"
+    if requested == "inswapper":
+        inswapper.model_path()  # a clear ModelMissingError when absent
+        if not embeddings_known:
+            raise InvalidParameterError(
+                "InSwapper needs the source's ArcFace embedding: install buffalo_l, detect with it, "
+                "or load a saved identity")
+        return "inswapper", "requested"
+    if not inswapper.is_available():
+        if not has_images:
+            inswapper.model_path()
+        return "classical", "inswapper_128.onnx is not installed; used the model-free landmark warp"
+    if not embeddings_known:
+        return "classical", "no ArcFace embedding for the source (buffalo_l not installed); used the landmark warp"
+    return "inswapper", "inswapper_128.onnx found"
+
+
+def swap_faces(target_image: np.ndarray, target_faces: list[Face], sources: list[Source],
+               options: SwapOptions, reference: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
+    """Swap the chosen faces of one target image [H,W,3] uint8; returns (image, report dict)."""
+    pairs = pairing.pair(len(sources), target_faces, options.pairing, options.target_indices, reference)
+    method, reason = choose_method(options.method, sources)
+    blend_options = options.blend
+    swapper = inswapper.load() if method == "inswapper" else None
+    output = target_image
+    entries = []
+    for item in pairs:
+        source, target_face = sources[item.source], target_faces[item.target]
+        embedding = source.embedding
+        if embedding is None and source.face is not None and identity.can_embed(source.face):
+            embedding = identity.embedding_of(source.image, source.face)
+        if method == "inswapper":
+            patch = inswapper.swap(swapper, output, target_face, embedding)
+        else:
+            patch = classical.swap(source.image, source.face, output, target_face)
+        result = blend(output, patch, target_face, blend_options)
+        output = result.image
+        entry = {
+            "source": source.label,
+            "target_index": item.target,
+            "target_box": [round(float(value), 1) for value in target_face.bbox],
+            "changed_pixels": int(result.mask.sum()),
+            "occluded_fraction": round(result.occluded_fraction, 3),
+        }
+        if options.similarity_report:
+            entry["similarity"] = report.similarities(output, target_image, target_face, embedding)
+        entries.append(entry)
+    logger.info("swapped %d face(s) with %s", len(entries), method)
+    return output, {"method": method, "reason": reason, "swaps": entries}
+
+
+def detect_all(images: list[np.ndarray], faces: list[list[Face]] | None, side: str) -> list[list[Face]]:
+    """The given FACES (checked against the batch size), or faces detected with the default settings."""
+    if faces is None:
+        from ..detection import detect_faces
+
+        return [detect_faces(image) for image in images]
+    if len(faces) != len(images):
+        raise InvalidParameterError(
+            f"{side} FACES describe {len(faces)} images but the {side} IMAGE batch has {len(images)}: "
+            f"connect the faces detected on this same {side} image")
+    return faces
+
+
+def swap_batch(source_images: list[np.ndarray], target_images: list[np.ndarray],
+               source_faces: list[list[Face]] | None, target_faces: list[list[Face]] | None,
+               options: SwapOptions, source_indices: str = "0", average_sources: bool = False,
+               saved_identity: identity.FaceIdentity | None = None, reference: np.ndarray | None = None,
+               on_image=None) -> tuple[list[np.ndarray], list[dict]]:
+    """Swap onto every target image; sources come from the source photos or from a saved identity."""
+    if saved_identity is not None:
+        sources = [Source(None, None, saved_identity.embedding, f"identity '{saved_identity.name}'")]
+    else:
+        sources = sources_from_faces(source_images, detect_all(source_images, source_faces, "source"),
+                                     source_indices, average_sources)
+    all_target_faces = detect_all(target_images, target_faces, "target")
+    outputs, reports = [], []
+    for number, (image, faces) in enumerate(zip(target_images, all_target_faces)):
+        if not faces:
+            raise NoFaceError(f"no face was found in target image {number}: there is nothing to swap onto")
+        output, image_report = swap_faces(image, faces, sources, options, reference)
+        outputs.append(output)
+        reports.append(image_report)
+        if on_image is not None:
+            on_image(number)
+    return outputs, reports

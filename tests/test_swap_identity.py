@@ -1,0 +1,106 @@
+"""Face identities: averaging, saving, loading and validation; pairing by identity."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from playalter.pipelines import config
+from playalter.pipelines.errors import InvalidParameterError, NoFaceError
+from playalter.pipelines.face import Face
+from playalter.pipelines.swap import identity, pairing
+
+
+def _unit(seed: int) -> np.ndarray:
+    vector = np.random.default_rng(seed).normal(size=512).astype(np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+def _face(x: float, embedding=None) -> Face:
+    kps = np.array([[x + 30, 40], [x + 70, 40], [x + 50, 60], [x + 35, 80], [x + 65, 80]], np.float32)
+    return Face(bbox=[x, 0, x + 100, 120], score=0.9, kps=kps, embedding=embedding)
+
+
+def test_average_is_normalised_centroid():
+    first, second = _unit(1), _unit(2)
+    averaged = identity.average([first, 5 * second])  # scale does not matter: each is normalised first
+    expected = (first + second) / np.linalg.norm(first + second)
+    np.testing.assert_allclose(averaged, expected, atol=1e-6)
+    # the average is closer to each photo than the photos are to each other
+    assert averaged @ first > first @ second and averaged @ second > first @ second
+
+
+@pytest.mark.parametrize("suffix", [".json", ".npz"])
+def test_save_load_round_trip(tmp_path, suffix):
+    built = identity.from_faces([_face(0, _unit(1)), _face(200, _unit(2))], name="ann", sources=["a.jpg", "b.jpg"])
+    path = identity.save(built, tmp_path / f"ann{suffix}")
+    loaded = identity.load(path)
+    np.testing.assert_array_equal(loaded.embedding, built.embedding)
+    assert (loaded.name, loaded.count, loaded.sources, loaded.created) == ("ann", 2, ["a.jpg", "b.jpg"], built.created)
+    assert path.stat().st_size < 16_000
+
+
+def test_invalid_identity_files_are_rejected(tmp_path):
+    good = identity.FaceIdentity(_unit(1), name="x").to_dict()
+    cases = {
+        "wrong_format": {**good, "format": "something else"},
+        "wrong_version": {**good, "version": 99},
+        "short": {**good, "embedding": [0.1] * 10},
+        "nan": {**good, "embedding": [float("nan")] * 512},
+        "zeros": {**good, "embedding": [0.0] * 512},
+        "missing": {key: value for key, value in good.items() if key != "embedding"},
+    }
+    messages = {
+        "wrong_format": "not a PLAYALTER face identity", "wrong_version": "version 99", "short": "512 values",
+        "nan": "NaN", "zeros": "all zeros", "missing": "malformed",
+    }
+    for name, data in cases.items():
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(data))
+        with pytest.raises(InvalidParameterError, match=messages[name]):
+            identity.load(path)
+    (tmp_path / "broken.json").write_text("{not json")
+    with pytest.raises(InvalidParameterError, match="not valid JSON"):
+        identity.load(tmp_path / "broken.json")
+    (tmp_path / "broken.npz").write_bytes(b"garbage")
+    with pytest.raises(InvalidParameterError, match="not a valid identity .npz"):
+        identity.load(tmp_path / "broken.npz")
+    with pytest.raises(InvalidParameterError, match="not found"):
+        identity.load(tmp_path / "absent.json")
+
+
+def test_named_identities_stay_in_their_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("PLAYALTER__SWAP__IDENTITIES_DIR", str(tmp_path))
+    config.reset_settings()
+    try:
+        assert identity.path_for("ann") == tmp_path / "ann.json"
+        assert identity.path_for("ann.npz") == tmp_path / "ann.npz"
+        for bad in ("../etc/passwd", "/abs/path", "a/b", ""):
+            with pytest.raises(InvalidParameterError, match="not allowed"):
+                identity.path_for(bad)
+        identity.save(identity.FaceIdentity(_unit(3)), identity.path_for("ann"))
+        assert identity.saved_names() == ["ann.json"]
+    finally:
+        config.reset_settings()
+
+
+def test_faces_without_embeddings_cannot_build_an_identity():
+    with pytest.raises(InvalidParameterError, match="no ArcFace embedding"):
+        identity.from_faces([_face(0)])
+    with pytest.raises(NoFaceError):
+        identity.average([])
+
+
+def test_identity_pairing_picks_the_closest_target():
+    person = _unit(7)
+    lookalike = person + 0.3 * _unit(8)
+    faces = [_face(0, _unit(9)), _face(200, lookalike / np.linalg.norm(lookalike)), _face(400, _unit(10))]
+    pairs = pairing.pair(1, faces, "identity", "all", reference=person)
+    assert pairs == [pairing.Pair(0, 1)]
+    with pytest.raises(InvalidParameterError, match="needs a reference"):
+        pairing.pair(1, faces, "identity", "all")
+    with pytest.raises(InvalidParameterError, match="embeddings of the target faces"):
+        pairing.pair(1, [dataclasses.replace(faces[0], embedding=None)], "identity", "all", reference=person)
