@@ -45,6 +45,7 @@ def run(args) -> int:
     node_classes = default_node_classes()
     progress = None if args.quiet else ProgressBar(sys.stderr)
     cancel = threading.Event()
+    finished = threading.Event()
     outcome: dict = {}
 
     def work() -> None:
@@ -67,15 +68,17 @@ def run(args) -> int:
                                             on_progress=progress, cancel_event=cancel, node_classes=node_classes)
         except BaseException as error:  # handed to the main thread
             outcome["error"] = error
+        finally:
+            finished.set()
 
-    worker = threading.Thread(target=work, name="playalter-run", daemon=True)
-    worker.start()
+    # The run goes on a worker thread so that Ctrl-C (delivered to the main thread) becomes a clean cancel.
+    threading.Thread(target=work, name="playalter-run", daemon=True).start()
     try:
-        while worker.is_alive():
-            worker.join(0.2)
+        while not finished.wait(0.2):
+            pass
     except KeyboardInterrupt:
         cancel.set()
-        worker.join()
+        finished.wait()
     if progress is not None:
         progress.close()
 
