@@ -18,7 +18,7 @@ chain, unchanged.
 
 ``audit_middleware`` appends one row per authenticated request once its
 handler finishes (also for 4xx/5xx and 429). Handlers enrich the row through
-``request["audit"]`` (an ``AuditNote``): ``note.add_input(image_bytes)``,
+``request[AUDIT_NOTE]`` (an ``AuditNote``): ``note.add_input(image_bytes)``,
 ``note.parameters.update(mask_type=..., strength=...)``, ``note.operation =
 "privacy.mask"``. Background work (batch jobs) appends its own rows with
 ``await audit.record(...)``. Writes run on one dedicated thread, so the event
@@ -39,6 +39,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from aiohttp import web
+
+from .context import PRINCIPAL
 
 GENESIS_HASH = "0" * 64
 MAX_PARAMETER_TEXT = 256
@@ -250,6 +252,7 @@ class AuditNote:
 
 
 AUDIT = web.AppKey("playalter_audit", AuditLog)
+AUDIT_NOTE = web.RequestKey("playalter_audit_note", AuditNote)
 
 
 def operation_name(request: web.Request) -> str:
@@ -273,11 +276,11 @@ def _error_code(status: int, body: Any) -> str:
 @web.middleware
 async def audit_middleware(request: web.Request, handler):
     """Append one audit row per authenticated request, whatever its outcome."""
-    principal = request.get("principal")
+    principal = request.get(PRINCIPAL)
     if principal is None:
         return await handler(request)
     note = AuditNote(operation_name(request), parameters=dict(request.query))
-    request["audit"] = note
+    request[AUDIT_NOTE] = note
     started_at, started = time.time(), time.perf_counter()
     status, outcome = 500, "internal_error"
     try:

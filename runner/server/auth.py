@@ -2,8 +2,8 @@
 
 A request authenticates with an API key or a session token (JWT), sent as
 ``Authorization: Bearer <key or token>`` or ``X-API-Key: <key or token>``.
-``auth_middleware`` puts the caller's ``Principal`` in ``request["principal"]``
-(and ``request["auth_method"]``: ``api_key`` or ``jwt``) or answers 401 with a
+``auth_middleware`` puts the caller's ``Principal`` in ``request[PRINCIPAL]``
+(and ``request[AUTH_METHOD]``: ``api_key`` or ``jwt``; see ``context.py``) or answers 401 with a
 JSON error and ``WWW-Authenticate``. Paths in the public set (``/``,
 ``/health``, ``/docs``, ``/openapi.json``, ``/static/...``, and ``/metrics``
 when ``server.metrics_public``) pass without credentials.
@@ -33,11 +33,12 @@ from pathlib import Path
 from aiohttp import web
 
 from ...pipelines.errors import InvalidParameterError
-from .audit import AUDIT, AuditLog, audit_middleware
+from .audit import AUDIT, AUDIT_NOTE, AuditLog, audit_middleware
+from .context import AUTH_METHOD, PRINCIPAL
 from .http_errors import json_error
 from .keys import DEFAULT_SCOPES, KeyRecord, KeyStore, Principal, looks_like_api_key, parse_expiry
 from .logs import security_event
-from .ratelimit import LIMITER, RateLimiter, add_rate_limit_headers, rate_cost, ratelimit_middleware
+from .ratelimit import LIMITER, RATE_STATUS, RateLimiter, add_rate_limit_headers, rate_cost, ratelimit_middleware
 from .tokens import TokenError, TokenService, load_or_create_secret
 
 DEFAULT_PUBLIC_PATHS = frozenset({"/", "/health", "/docs", "/openapi.json", "/favicon.ico"})
@@ -111,19 +112,19 @@ async def auth_middleware(request: web.Request, handler):
         if check.principal is None:
             code, message = _KEY_REJECTIONS.get(check.reason, ("invalid_api_key", "this API key is not valid"))
             raise _reject(request, check.reason, check.key_id, code, message)
-        request["principal"], request["auth_method"] = check.principal, "api_key"
+        request[PRINCIPAL], request[AUTH_METHOD] = check.principal, "api_key"
     else:
         try:
             principal = request.app[TOKENS].verify(credential)
         except TokenError as error:
             raise _reject(request, error.reason, None, error.reason, str(error)) from None
-        request["principal"], request["auth_method"] = principal, "jwt"
+        request[PRINCIPAL], request[AUTH_METHOD] = principal, "jwt"
     return await handler(request)
 
 
 def require_scope(request: web.Request, scope: str) -> Principal:
     """The request's principal if it holds ``scope`` (or ``admin``); 403 ``insufficient_scope`` otherwise."""
-    principal: Principal | None = request.get("principal")
+    principal = request.get(PRINCIPAL)
     if principal is None:
         raise unauthorized("missing_credentials", "this endpoint needs an API key")
     if not principal.has_scope(scope):
@@ -148,10 +149,10 @@ def requires_scope(scope: str):
 
 
 async def issue_token(request: web.Request) -> web.Response:
-    if request.get("auth_method") != "api_key":
+    if request.get(AUTH_METHOD) != "api_key":
         raise json_error(web.HTTPForbidden, "api_key_required",
                          "a session token is issued in exchange for an API key, not for another token")
-    issued = request.app[TOKENS].issue(request["principal"])
+    issued = request.app[TOKENS].issue(request[PRINCIPAL])
     return web.json_response({
         "token": issued.token,
         "token_type": "Bearer",
@@ -162,15 +163,15 @@ async def issue_token(request: web.Request) -> web.Response:
 
 @rate_cost(0)
 async def who_am_i(request: web.Request) -> web.Response:
-    principal: Principal = request["principal"]
-    status = request["rate_status"]
+    principal = request[PRINCIPAL]
+    status = request[RATE_STATUS]
     return web.json_response({
         "key_id": principal.key_id,
         "name": principal.name,
         "tier": principal.tier,
         "scopes": sorted(principal.scopes),
         "expires_at": principal.expires_at,
-        "auth_method": request["auth_method"],
+        "auth_method": request[AUTH_METHOD],
         "rate_limit": {"limit": status.limit, "remaining": status.remaining, "reset": status.reset_epoch},
         "jobs_running": request.app[LIMITER].jobs_running(principal),
     })
@@ -210,7 +211,7 @@ async def create_key(request: web.Request) -> web.Response:
     except ValueError as error:  # InvalidParameterError and malformed JSON
         message = str(error) if isinstance(error, InvalidParameterError) else "the body is not valid JSON"
         raise json_error(web.HTTPBadRequest, "invalid_parameter", message) from None
-    request["audit"].parameters.update(tier=body.get("tier", "basic"), created_key_id=key_id)
+    request[AUDIT_NOTE].parameters.update(tier=body.get("tier", "basic"), created_key_id=key_id)
     record = request.app[KEYSTORE].get(key_id)
     return web.json_response({**key_json(record), "api_key": plaintext}, status=201)
 

@@ -61,6 +61,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 from limits.storage import storage_from_string
 
+from .context import PRINCIPAL
 from .http_errors import json_error
 from .keys import TIERS, Principal
 from .logs import security_event
@@ -181,6 +182,7 @@ class RateLimiter:
 
 
 LIMITER = web.AppKey("playalter_limiter", RateLimiter)
+RATE_STATUS = web.RequestKey("playalter_rate_status", RateStatus)
 
 
 def rate_cost(cost: Cost):
@@ -206,8 +208,8 @@ async def request_cost(request: web.Request) -> int:
 
 @web.middleware
 async def ratelimit_middleware(request: web.Request, handler):
-    """Charge each authenticated request (``request["principal"]``) before its handler; 429 when over."""
-    principal = request.get("principal")
+    """Charge each authenticated request (``request[PRINCIPAL]``) before its handler; 429 when over."""
+    principal = request.get(PRINCIPAL)
     if principal is None:
         return await handler(request)
     limiter = request.app[LIMITER]
@@ -219,7 +221,7 @@ async def ratelimit_middleware(request: web.Request, handler):
         raise json_error(web.HTTPServiceUnavailable, "rate_limit_unavailable",
                          "rate limiting is temporarily unavailable; retry shortly",
                          {"Retry-After": str(STORAGE_RETRY_AFTER_SECONDS)}) from None
-    request["rate_status"] = status
+    request[RATE_STATUS] = status
     if not status.allowed:
         security_event("rate_limited", key_id=principal.key_id, tier=principal.tier, limit=status.limit,
                        cost=cost, method=request.method, path=request.path, remote=request.remote)
@@ -236,6 +238,6 @@ async def ratelimit_middleware(request: web.Request, handler):
 
 async def add_rate_limit_headers(request: web.Request, response: web.StreamResponse) -> None:
     """``on_response_prepare`` hook: the X-RateLimit-* headers on every response to an authenticated request."""
-    status: RateStatus | None = request.get("rate_status")
+    status = request.get(RATE_STATUS)
     if status is not None:
         response.headers.update(status.headers())

@@ -1,0 +1,222 @@
+"""API keys, session tokens, scopes and the security log, over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+
+import jwt
+import pytest
+
+from playalter.pipelines.errors import InvalidParameterError
+from playalter.pipelines.log import JsonFormatter
+from playalter.runner.server.keys import KeyStore, parse_expiry
+from playalter.runner.server.logs import SECURITY_LOGGER, SecretRedactor
+
+from security_app import bearer, build_app, serve
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+async def error_of(response) -> tuple[int, str]:
+    body = await response.json()
+    return response.status, body["error"]["code"]
+
+
+def test_missing_credentials_is_401_with_challenge_and_public_paths_stay_open(tmp_path):
+    async def scenario():
+        app, _ = build_app(tmp_path)
+        async with serve(app) as client:
+            response = await client.get("/api/ping")
+            assert await error_of(response) == (401, "missing_credentials")
+            assert response.headers["WWW-Authenticate"].startswith("Bearer")
+            assert "X-RateLimit-Limit" not in response.headers
+            unknown_route = await client.get("/api/no-such-route")
+            assert unknown_route.status == 401  # routes are not revealed to anonymous callers
+            basic_auth = await client.get("/api/ping", headers={"Authorization": "Basic dXNlcjpwYXNz"})
+            assert await error_of(basic_auth) == (401, "missing_credentials")
+            health = await client.get("/health")
+            assert health.status == 200
+
+    run(scenario())
+
+
+def test_valid_key_is_accepted_as_bearer_and_as_x_api_key(tmp_path):
+    async def scenario():
+        app, security = build_app(tmp_path)
+        _, key = security.keystore.create("basic", "client")
+        async with serve(app) as client:
+            assert (await client.get("/api/ping", headers=bearer(key))).status == 200
+            assert (await client.get("/api/ping", headers={"X-API-Key": key})).status == 200
+
+    run(scenario())
+
+
+def test_bad_unknown_expired_and_revoked_keys_are_401(tmp_path):
+    async def scenario():
+        app, security = build_app(tmp_path)
+        store = security.keystore
+        key_id, key = store.create("basic")
+        _, expired = store.create("basic", expires_at=time.time() - 1)
+        revoked_id, revoked = store.create("premium")
+        assert store.revoke(revoked_id)
+        wrong_secret = key[:-4] + ("AAAA" if not key.endswith("AAAA") else "BBBB")
+        unknown_id = "pa_live_" + "0" * 12 + key[len("pa_live_") + 12:]
+        async with serve(app) as client:
+            for credential, code in [
+                ("not-a-key", "invalid_token"),  # neither a key nor a well-formed token
+                ("pa_live_garbage", "invalid_api_key"),
+                (wrong_secret, "invalid_api_key"),
+                (unknown_id, "invalid_api_key"),
+                (expired, "key_expired"),
+                (revoked, "key_revoked"),
+            ]:
+                response = await client.get("/api/ping", headers=bearer(credential))
+                assert await error_of(response) == (401, code), credential
+                assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+            assert (await client.get("/api/ping", headers=bearer(key))).status == 200
+
+    run(scenario())
+
+
+def test_session_token_exchange_and_rejections(tmp_path):
+    async def scenario():
+        app, security = build_app(tmp_path)
+        key_id, key = security.keystore.create("premium", "token user", scopes=["face:analyze", "jobs:read"])
+        async with serve(app) as client:
+            response = await client.post("/api/auth/token", headers=bearer(key))
+            assert response.status == 200
+            issued = await response.json()
+            token = issued["token"]
+            assert issued["token_type"] == "Bearer" and 0 < issued["expires_in"] <= 900
+
+            me = await client.get("/api/auth/me", headers=bearer(token))
+            assert me.status == 200
+            identity = await me.json()
+            assert identity["key_id"] == key_id and identity["auth_method"] == "jwt"
+            assert identity["tier"] == "premium" and identity["scopes"] == ["face:analyze", "jobs:read"]
+            assert (await client.get("/api/ping", headers={"X-API-Key": token})).status == 200
+
+            refresh = await client.post("/api/auth/token", headers=bearer(token))
+            assert await error_of(refresh) == (403, "api_key_required")
+
+            claims = jwt.decode(token, options={"verify_signature": False})
+            assert claims["sub"] == key_id and {"jti", "iat", "exp"} <= set(claims)
+            other_secret = jwt.encode(claims, "a-different-secret-of-enough-length-0123456789", algorithm="HS256")
+            unsigned = jwt.encode(claims, None, algorithm="none")
+            expired = security.tokens.issue(security.keystore.authenticate(key), now=time.time() - 3600).token
+            for forged, code in [(other_secret, "invalid_token"), (unsigned, "invalid_token"),
+                                 (expired, "token_expired"), (token + "x", "invalid_token")]:
+                assert await error_of(await client.get("/api/ping", headers=bearer(forged))) == (401, code)
+
+            security.keystore.revoke(key_id)
+            revoked = await client.get("/api/ping", headers=bearer(token))
+            assert await error_of(revoked) == (401, "key_revoked")
+
+    run(scenario())
+
+
+def test_scopes_are_enforced_with_403(tmp_path):
+    async def scenario():
+        app, security = build_app(tmp_path)
+        _, analyst = security.keystore.create("basic", scopes=["face:analyze"])
+        _, swapper = security.keystore.create("basic", scopes=["face:swap"])
+        admin = security.admin_key
+        async with serve(app) as client:
+            denied = await client.post("/api/swap", headers=bearer(analyst))
+            assert await error_of(denied) == (403, "insufficient_scope")
+            assert denied.headers["X-RateLimit-Limit"] == "100"
+            assert (await client.post("/api/swap", headers=bearer(swapper))).status == 200
+            assert (await client.post("/api/swap", headers=bearer(admin))).status == 200
+            assert await error_of(await client.get("/api/keys", headers=bearer(swapper))) == (403, "insufficient_scope")
+
+    run(scenario())
+
+
+def test_admin_key_is_created_once_and_manages_keys_over_http(tmp_path):
+    async def scenario():
+        app, security = build_app(tmp_path)
+        assert security.admin_key and security.admin_key.startswith("pa_live_")
+        assert security.keystore.ensure_admin_key() is None
+        _, again = build_app(tmp_path)
+        assert again.admin_key is None  # a restart on the same data dir prints no new key
+        async with serve(app) as client:
+            admin = bearer(security.admin_key)
+            created = await client.post("/api/keys", headers=admin,
+                                        json={"tier": "enterprise", "name": "ci", "scopes": "batch,jobs:read",
+                                              "expires": "7d"})
+            assert created.status == 201
+            record = await created.json()
+            assert record["tier"] == "enterprise" and record["scopes"] == ["batch", "jobs:read"]
+            assert record["expires_at"] == pytest.approx(time.time() + 7 * 86400, abs=60)
+            new_key = record["api_key"]
+            assert (await client.get("/api/ping", headers=bearer(new_key))).status == 200
+
+            listing = await (await client.get("/api/keys", headers=admin)).json()
+            assert {row["key_id"] for row in listing["keys"]} == {record["key_id"], security.admin_key[8:20]}
+            assert new_key not in json.dumps(listing)
+
+            bad = await client.post("/api/keys", headers=admin, json={"tier": "gold"})
+            assert await error_of(bad) == (400, "invalid_parameter")
+            assert (await client.delete(f"/api/keys/{record['key_id']}", headers=admin)).status == 200
+            assert await error_of(await client.get("/api/ping", headers=bearer(new_key))) == (401, "key_revoked")
+            assert (await client.delete(f"/api/keys/{record['key_id']}", headers=admin)).status == 404
+
+    run(scenario())
+
+
+def test_keys_are_stored_only_as_hashes(tmp_path):
+    store = KeyStore(tmp_path / "keys.sqlite3")
+    key_id, key = store.create("basic", "someone")
+    store.close()
+    secret = key[len("pa_live_") + 13:]
+    stored = b"".join(path.read_bytes() for path in tmp_path.iterdir())
+    assert key_id.encode() in stored
+    assert secret.encode() not in stored and key.encode() not in stored
+
+
+def test_failed_auth_is_logged_without_the_key(tmp_path, caplog):
+    formatter = JsonFormatter()
+
+    async def scenario():
+        app, security = build_app(tmp_path)
+        key_id, key = security.keystore.create("basic")
+        wrong = key[:-6] + "ZZZZZZ"
+        async with serve(app) as client:
+            assert (await client.get("/api/ping", headers=bearer(wrong))).status == 401
+        return key_id, wrong
+
+    with caplog.at_level(logging.INFO, logger=SECURITY_LOGGER):
+        key_id, wrong = run(scenario())
+    events = [record for record in caplog.records if record.name == SECURITY_LOGGER]
+    assert [(record.event, record.reason, record.key_id) for record in events] == [
+        ("auth_failed", "wrong_secret", key_id)
+    ]
+    written = "\n".join(formatter.format(record) for record in caplog.records) + caplog.text
+    assert wrong not in written and wrong[21:] not in written
+    assert json.loads(formatter.format(events[0]))["path"] == "/api/ping"
+
+
+def test_secret_redactor_scrubs_keys_and_tokens_from_any_record():
+    key = "pa_live_0123456789ab_" + "s" * 43
+    token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+    record = logging.makeLogRecord({"msg": "got %s then %s", "args": (key, token), "header": f"Bearer {token}"})
+    SecretRedactor().filter(record)
+    assert record.getMessage() == "got [redacted] then [redacted]"
+    assert record.header == "Bearer [redacted]"
+
+
+def test_parse_expiry_reads_durations_and_iso_dates():
+    now = 1_700_000_000.0
+    assert parse_expiry("30d", now) == now + 30 * 86400
+    assert parse_expiry("12h", now) == now + 12 * 3600
+    assert parse_expiry("2w", now) == now + 14 * 86400
+    assert parse_expiry("2030-01-01", now) == 1893456000.0
+    assert parse_expiry("2030-01-01T01:00:00+01:00", now) == 1893456000.0
+    for bad in ("soon", "2020-01-01", "0d"):
+        with pytest.raises(InvalidParameterError):
+            parse_expiry(bad, now)
