@@ -26,8 +26,9 @@ from aiohttp import web
 from ... import __version__
 from ...pipelines import models
 from . import schemas
-from .audit import AUDIT
+from .audit import AUDIT_NOTE
 from .auth import require_scope
+from .context import PRINCIPAL
 from .dispatcher import Dispatcher
 from .errors import ApiError
 from .jobs import Job
@@ -37,6 +38,7 @@ from .state import DISPATCHER, SETTINGS, WORKFLOWS
 from .workers import QueueFull
 
 routes = web.RouteTableDef()
+_BODY = web.RequestKey("playalter_body", object)  # (raw, parsed) or the error reading it gave
 
 SSE_KEEPALIVE_SECONDS = 15.0
 
@@ -169,7 +171,8 @@ async def _run_now(request: web.Request, operation: str, plan: Plan, images: dic
 
 async def _batch_cost(request: web.Request) -> int:
     """A batch costs one rate-limit unit per image."""
-    return len(json.loads(await request.read())["images_base64"])
+    _, body = await _json_body(request)
+    return len(body["images_base64"])
 
 
 @routes.post("/api/batch/process", name="batch.process")
@@ -213,6 +216,7 @@ async def _start_job(request: web.Request, operation: str, plan: Plan, items: li
 
 
 @routes.get("/api/jobs/{job_id}", name="jobs.get")
+@rate_cost(0)  # polling is free: the work was paid for when the job was submitted
 async def get_job(request: web.Request) -> web.Response:
     job = await _owned_job(request)
     with_images = request.query.get("include_images", "false").lower() in ("1", "true", "yes")
@@ -220,6 +224,7 @@ async def get_job(request: web.Request) -> web.Response:
 
 
 @routes.delete("/api/jobs/{job_id}", name="jobs.cancel")
+@rate_cost(0)
 async def cancel_job(request: web.Request) -> web.Response:
     job = await _owned_job(request)
     if not job.finished:
@@ -228,6 +233,7 @@ async def cancel_job(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/jobs/{job_id}/events", name="jobs.events")
+@rate_cost(0)
 async def job_events(request: web.Request) -> web.StreamResponse:
     """Server-Sent Events: "job" (the current state), then "item" / "progress", then "done"."""
     job = await _owned_job(request)
@@ -272,11 +278,26 @@ async def download_job(request: web.Request) -> web.Response:
 
 # --- helpers --------------------------------------------------------------------------------------
 
+async def _json_body(request: web.Request) -> tuple[bytes, Any]:
+    """(raw bytes, parsed JSON), read and parsed once per request (the rate-cost function reads it first).
+
+    413 past security.max_body_mb, 400 when not JSON; a failure is kept and raised again on the next call.
+    """
+    if _BODY not in request:
+        try:
+            raw = await request.read()
+            request[_BODY] = (raw, await asyncio.to_thread(schemas.parse_json, raw))
+        except (web.HTTPRequestEntityTooLarge, ApiError) as error:
+            request[_BODY] = error
+    if isinstance(request[_BODY], Exception):
+        raise request[_BODY]
+    return request[_BODY]
+
+
 async def _read_body(request: web.Request, schema: dict) -> tuple[dict[str, Any], bytes]:
-    """(the checked JSON body with defaults, the raw bytes); 413 past security.max_body_mb, 400 when invalid."""
-    raw = await request.read()
-    body = await asyncio.to_thread(lambda: schemas.validate(schema, schemas.parse_json(raw)))
-    return body, raw
+    """(the JSON body checked against ``schema``, defaults filled in; the raw bytes)."""
+    raw, parsed = await _json_body(request)
+    return await asyncio.to_thread(schemas.validate, schema, parsed), raw
 
 
 def _check_enabled(request: web.Request, operation: Operation) -> None:
@@ -286,7 +307,7 @@ def _check_enabled(request: web.Request, operation: Operation) -> None:
 
 
 def _note_audit(request: web.Request, operation: str, images, parameters: dict[str, Any]) -> None:
-    note = request.get("audit")
+    note = request.get(AUDIT_NOTE)
     if note is None:
         return
     note.operation = operation
@@ -296,12 +317,12 @@ def _note_audit(request: web.Request, operation: str, images, parameters: dict[s
 
 
 def _key_id(request: web.Request) -> str | None:
-    principal = request.get("principal")
+    principal = request.get(PRINCIPAL)
     return principal.key_id if principal is not None else None
 
 
 def _job_slot(request: web.Request):
-    return request.app[LIMITER].job_slot(request["principal"])
+    return request.app[LIMITER].job_slot(request[PRINCIPAL])
 
 
 async def _submit(request: web.Request, operation: str, plan: Plan, items: list[dict[str, bytes]],
@@ -319,7 +340,7 @@ async def _owned_job(request: web.Request) -> Job:
     require_scope(request, "jobs:read")
     job_id = request.match_info["job_id"]
     job = await asyncio.to_thread(request.app[DISPATCHER].store.get, job_id)
-    principal = request["principal"]
+    principal = request[PRINCIPAL]
     if job is None or (job.key_id != principal.key_id and not principal.has_scope("admin")):
         raise ApiError(404, "job_not_found", f"no job {job_id} (it may have expired)")
     return job

@@ -56,8 +56,8 @@ def _privacy(parameters: dict[str, Any]) -> Plan:
 
 
 def _swap(parameters: dict[str, Any]) -> Plan:
-    return Plan("face_swap", {"swap.source_face_index": parameters["source_face_index"],
-                              "swap.target_face_index": parameters["target_face_index"]})
+    return Plan("face_swap", {"swap.source_indices": str(parameters["source_face_index"]),
+                              "swap.target_indices": str(parameters["target_face_index"])})
 
 
 OPERATIONS: dict[str, Operation] = {

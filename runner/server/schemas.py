@@ -13,6 +13,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from ...pipelines.privacy.choices import MASK_TYPES
 from .errors import ApiError
 
 IMAGE_BASE64 = {
@@ -30,8 +31,8 @@ ANALYZE_PARAMETERS = {
                         "description": "return the fitted FLAME mesh of every face"},
 }
 PRIVACY_PARAMETERS = {
-    "mask_type": {"type": "string", "default": "blur",
-                  "description": "how faces are hidden (e.g. blur, pixelate, noise, solid, synthetic)"},
+    "mask_type": {"type": "string", "enum": list(MASK_TYPES), "default": "blur",
+                  "description": "how faces are hidden (synthetic needs the inswapper_128 and buffalo_l models)"},
     "strength": {"type": "number", "minimum": 0.0, "maximum": 1.0, "default": 0.8,
                  "description": "0 = light, 1 = complete anonymisation"},
     "create_levels": {"type": ["boolean", "integer"], "minimum": 0, "maximum": 8, "default": False,

@@ -1,0 +1,324 @@
+"""The HTTP service over real HTTP: endpoints, jobs, SSE, zip, robustness, limits of paths and queue, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import time
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from playalter.runner.server.state import DISPATCHER
+
+from server_app_helpers import b64, bearer, decode_image, make_settings, parse_sse, png_bytes, running_app
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+async def error_of(response) -> tuple[int, str]:
+    body = await response.json()
+    assert set(body) == {"error"} and {"code", "message"} <= set(body["error"])
+    return response.status, body["error"]["code"]
+
+
+async def wait_finished(client, key: str, job_id: str, timeout: float = 120.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = await (await client.get(f"/api/jobs/{job_id}", headers=bearer(key))).json()
+        if job["state"] in ("completed", "failed", "cancelled"):
+            return job
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not finish in {timeout} s")
+
+
+# --- endpoints on real photos ------------------------------------------------------------------------
+
+def test_detect_faces_workflow_on_t1_returns_annotated_preview(tmp_path, t1_path, t1_image):
+    async def scenario():
+        async with running_app(make_settings(tmp_path)) as (client, app, key):
+            body = {"images": {"image": b64(t1_path.read_bytes())}}
+            response = await client.post("/api/workflows/detect_faces/run", json=body, headers=bearer(key))
+            assert response.status == 200, await response.text()
+            result = await response.json()
+            assert result["workflow"] == "detect_faces"
+            [image] = result["images"]
+            assert image["title"] == "preview" and image["content_type"] == "image/png"
+            preview = decode_image(image["base64"])  # [H,W,3]
+            assert preview.shape == t1_image.shape
+            assert np.mean(preview != t1_image) > 0.001  # boxes were drawn
+            assert response.headers["X-RateLimit-Limit"] == "2000"
+
+    run(scenario())
+
+
+def test_health_status_and_docs_are_served(tmp_path):
+    async def scenario():
+        async with running_app(make_settings(tmp_path)) as (client, app, key):
+            health = await (await client.get("/health")).json()
+            assert health["status"] == "ok" and health["queue"]["capacity"] == 2 + 32
+            status = await (await client.get("/api/services/status", headers=bearer(key))).json()
+            assert status["models"]["centerface"]["available"] is True
+            assert status["capabilities"]["detect"]["workflows"] == {"detect_faces": True}
+            assert "copy_image" in status["workflows"]
+            spec = await (await client.get("/openapi.json")).json()
+            assert spec["openapi"].startswith("3.")
+            assert spec["paths"]["/api/batch/process"]["post"]["requestBody"]["content"]["application/json"][
+                "schema"]["properties"]["images_base64"]["maxItems"] == 10
+            docs = await client.get("/docs")
+            assert docs.status == 200 and "/static/docs.js" in await docs.text()
+            page = await (await client.get("/")).text()
+            assert 'id="api-key"' in page and "https://" not in page  # no CDN: works offline
+
+    run(scenario())
+
+
+# --- batch jobs -------------------------------------------------------------------------------------
+
+def test_batch_with_one_corrupt_image_fails_that_item_only_and_zips_the_rest(tmp_path):
+    async def scenario():
+        async with running_app(make_settings(tmp_path)) as (client, app, key):
+            images = [png_bytes(seed=0), png_bytes(seed=1)[:200], png_bytes(seed=2)]
+            response = await client.post("/api/workflows/copy_image/run",
+                                         json={"images": {"image": b64(images[0])}, "async": True},
+                                         headers=bearer(key))
+            assert response.status == 202
+            job = await wait_finished(client, key, (await response.json())["id"])
+            assert job["state"] == "completed"
+
+            batch = await client.post("/api/batch/process", headers=bearer(key), json={
+                "images_base64": [b64(data) for data in images], "operation": "detect"})
+            assert batch.status == 202, await batch.text()
+            assert batch.headers["X-RateLimit-Remaining"] == str(2000 - 1 - 3)  # one unit per image; polling is free
+            job = await wait_finished(client, key, (await batch.json())["id"])
+            assert job["state"] == "completed"
+            assert [item["state"] for item in job["items"]] == ["completed", "failed", "completed"]
+            assert job["items"][1]["error"]["code"] == "invalid_image"
+            assert job["progress"] == {"total": 3, "queued": 0, "running": 0, "completed": 2, "failed": 1,
+                                       "cancelled": 0}
+
+            download = await client.get(f"/api/jobs/{job['id']}/download", headers=bearer(key))
+            assert download.status == 200 and download.content_type == "application/zip"
+            archive = zipfile.ZipFile(io.BytesIO(await download.read()))
+            names = archive.namelist()
+            assert "job.json" in names
+            assert sorted({name.split("/")[0] for name in names if name != "job.json"}) == ["item-0", "item-2"]
+            summary = json.loads(archive.read("job.json"))
+            assert summary["items"][1]["error"]["code"] == "invalid_image"
+
+    run(scenario())
+
+
+def test_sse_reports_every_item_and_ends_with_done(tmp_path):
+    async def scenario():
+        async with running_app(make_settings(tmp_path, SERVER__WORKERS=1)) as (client, app, key):
+            images = [b64(png_bytes(seed=seed)) for seed in range(3)]
+            created = await client.post("/api/workflows/copy_image/run",
+                                        json={"images": {"image": images[0]}, "async": True}, headers=bearer(key))
+            job_id = (await created.json())["id"]
+            events = parse_sse(await (await client.get(f"/api/jobs/{job_id}/events", headers=bearer(key))).text())
+            kinds = [event for event, _ in events]
+            assert kinds[0] == "job" and kinds[-1] == "done"
+            assert events[-1][1]["state"] == "completed"
+            # a stream opened after the end gives the final state at once
+            again = parse_sse(await (await client.get(f"/api/jobs/{job_id}/events", headers=bearer(key))).text())
+            assert [event for event, _ in again] == ["job", "done"]
+
+            batch = await client.post("/api/batch/process", headers=bearer(key),
+                                      json={"images_base64": images, "operation": "detect"})
+            job_id = (await batch.json())["id"]
+            events = parse_sse(await (await client.get(f"/api/jobs/{job_id}/events", headers=bearer(key))).text())
+            finished = {data["index"]: data["state"] for event, data in events
+                        if event == "item" and data["state"] != "running"}
+            assert finished == {0: "completed", 1: "completed", 2: "completed"} or events[0][1]["state"] != "queued"
+            progress = [data for event, data in events if event == "progress"]
+            assert all(0 <= data["nodes_done"] <= data["nodes_total"] for data in progress)
+            assert events[-1][0] == "done" and events[-1][1]["progress"]["completed"] == 3
+
+    run(scenario())
+
+
+def test_idempotency_key_returns_the_first_job_and_refuses_another_body(tmp_path):
+    async def scenario():
+        async with running_app(make_settings(tmp_path)) as (client, app, key):
+            headers = {**bearer(key), "Idempotency-Key": "order-17"}
+            body = {"images_base64": [b64(png_bytes())], "operation": "detect"}
+            first = await client.post("/api/batch/process", json=body, headers=headers)
+            again = await client.post("/api/batch/process", json=body, headers=headers)
+            assert (first.status, again.status) == (202, 200)
+            assert (await first.json())["id"] == (await again.json())["id"]
+            other = await client.post("/api/batch/process", headers=headers,
+                                      json={**body, "images_base64": [b64(png_bytes(seed=5))]})
+            assert await error_of(other) == (409, "idempotency_key_reused")
+
+    run(scenario())
+
+
+def test_jobs_are_private_to_their_key_and_expire(tmp_path):
+    async def scenario():
+        async with running_app(make_settings(tmp_path)) as (client, app, key):
+            _, other_key = app[DISPATCHER].store, None
+            from playalter.runner.server.auth import KEYSTORE
+
+            _, other_key = app[KEYSTORE].create("basic", "other")
+            response = await client.post("/api/batch/process", headers=bearer(key),
+                                         json={"images_base64": [b64(png_bytes())], "operation": "detect"})
+            job = await wait_finished(client, key, (await response.json())["id"])
+            assert await error_of(await client.get(f"/api/jobs/{job['id']}", headers=bearer(other_key))) == (
+                404, "job_not_found")
+            store = app[DISPATCHER].store
+            assert store.delete_expired(now=job["expires_at"] - 1) == 0
+            assert store.delete_expired(now=job["expires_at"] + 1) == 1
+            assert not (store.root / job["id"]).exists()
+            assert await error_of(await client.get(f"/api/jobs/{job['id']}", headers=bearer(key))) == (
+                404, "job_not_found")
+
+    run(scenario())
+
+
+# --- robustness -------------------------------------------------------------------------------------
+
+def _bomb_png() -> bytes:
+    """A small PNG whose header claims 20000 x 20000 pixels (a decompression bomb)."""
+    buffer = io.BytesIO()
+    Image.new("L", (20000, 20000)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("case", ["truncated", "not_an_image", "too_large_side", "bomb"])
+def test_bad_images_are_4xx_json(tmp_path, case, t1_path):
+    data = {
+        "truncated": t1_path.read_bytes()[:20000],
+        "not_an_image": b"%PDF-1.4 definitely not an image",
+        "too_large_side": png_bytes(height=64, width=4200),
+        "bomb": _bomb_png(),
+    }[case]
+
+    async def scenario():
+        async with running_app(make_settings(tmp_path)) as (client, app, key):
+            response = await client.post("/api/workflows/copy_image/run", json={"images": {"image": b64(data)}},
+                                         headers=bearer(key))
+            assert await error_of(response) == (422, "invalid_image")
+
+    run(scenario())
+
+
+def test_bodies_that_are_too_large_or_malformed_get_json_errors(tmp_path):
+    async def scenario():
+        async with running_app(make_settings(tmp_path, SECURITY__MAX_BODY_MB=1)) as (client, app, key):
+            huge = {"images": {"image": "A" * (2 << 20)}}
+            response = await client.post("/api/workflows/copy_image/run", json=huge, headers=bearer(key))
+            assert await error_of(response) == (413, "body_too_large")
+            batch = await client.post("/api/batch/process", json={"images_base64": ["A" * (2 << 20)],
+                                                                  "operation": "detect"}, headers=bearer(key))
+            assert await error_of(batch) == (413, "body_too_large")
+            cases = [
+                (b"{not json", "invalid_json"),
+                (json.dumps({"images_base64": ["aGk="] * 11, "operation": "detect"}).encode(), "invalid_request"),
+                (json.dumps({"images_base64": ["aGk="], "operation": "explode"}).encode(), "invalid_request"),
+                (json.dumps({"images_base64": ["not base64!"], "operation": "detect"}).encode(), "invalid_base64"),
+                (json.dumps({"images_base64": ["aGk="], "operation": "privacy",
+                             "parameters": {"strength": 1.5}}).encode(), "invalid_request"),
+            ]
+            for body, code in cases:
+                response = await client.post("/api/batch/process", data=body, headers=bearer(key))
+                assert await error_of(response) == (400, code), body[:80]
+            unknown = await client.get("/api/nothing-here", headers=bearer(key))
+            assert await error_of(unknown) == (404, "not_found")
+
+    run(scenario())
+
+
+@pytest.mark.parametrize("name", ["..%2F..%2Fetc%2Fpasswd", "..", ".hidden", "a%00b", "x" * 65])
+def test_workflow_names_cannot_be_paths(tmp_path, name):
+    async def scenario():
+        async with running_app(make_settings(tmp_path)) as (client, app, key):
+            response = await client.post(f"/api/workflows/{name}/run", json={}, headers=bearer(key))
+            assert (await error_of(response))[0] in (400, 404)
+
+    run(scenario())
+
+
+def test_bound_values_cannot_leave_the_input_and_output_folders(tmp_path):
+    async def scenario():
+        async with running_app(make_settings(tmp_path)) as (client, app, key):
+            image = b64(png_bytes())
+            escape = await client.post("/api/workflows/copy_image/run", headers=bearer(key), json={
+                "images": {"image": image}, "inputs": {"output.filename_prefix": "../../escaped/x"}})
+            assert (await error_of(escape))[0] == 400
+            read = await client.post("/api/workflows/copy_image/run", headers=bearer(key),
+                                     json={"inputs": {"image.image": "../../data/keys.sqlite3"}})
+            assert (await error_of(read))[0] == 400
+            absolute = await client.post("/api/workflows/copy_image/run", headers=bearer(key),
+                                         json={"inputs": {"image.image": "/etc/passwd"}})
+            assert (await error_of(absolute))[0] == 400
+            assert not list(tmp_path.rglob("escaped"))
+
+    run(scenario())
+
+
+def test_full_queue_is_503_with_retry_after(tmp_path):
+    async def scenario():
+        settings = make_settings(tmp_path, SERVER__WORKERS=1, SERVER__QUEUE_SIZE=2)
+        async with running_app(settings) as (client, app, key):
+            pool = app[DISPATCHER].pool
+            pool.reserve(pool.capacity - 1)  # as if three items were in flight: one place left
+            too_many = await client.post("/api/batch/process", headers=bearer(key),
+                                         json={"images_base64": [b64(png_bytes())] * 2, "operation": "detect"})
+            assert await error_of(too_many) == (503, "queue_full")
+            assert int(too_many.headers["Retry-After"]) >= 1
+            fits = await client.post("/api/workflows/copy_image/run", headers=bearer(key),
+                                     json={"images": {"image": b64(png_bytes())}})
+            assert fits.status == 200
+            pool.release(pool.capacity - 1)
+
+    run(scenario())
+
+
+def test_processing_timeout_stops_the_run(tmp_path):
+    async def scenario():
+        async with running_app(make_settings(tmp_path, SERVER__JOB_TIMEOUT_SECONDS=0)) as (client, app, key):
+            response = await client.post("/api/workflows/copy_image/run", headers=bearer(key),
+                                         json={"images": {"image": b64(png_bytes(1500, 1500))}})
+            assert await error_of(response) == (504, "timeout")
+
+    run(scenario())
+
+
+# --- metrics ----------------------------------------------------------------------------------------
+
+def test_metrics_count_requests_rejections_and_jobs(tmp_path):
+    async def scenario():
+        settings = make_settings(tmp_path, RATE_LIMIT__BASIC_PER_HOUR=1)
+        async with running_app(settings) as (client, app, admin):
+            from playalter.runner.server.auth import KEYSTORE
+
+            _, basic = app[KEYSTORE].create("basic", "client")
+            assert (await client.get("/metrics")).status == 401  # not public unless configured
+            body = {"images": {"image": b64(png_bytes())}}
+            assert (await client.post("/api/workflows/copy_image/run", json=body, headers=bearer(basic))).status == 200
+            limited = await client.post("/api/workflows/copy_image/run", json=body, headers=bearer(basic))
+            assert limited.status == 429
+            text = await (await client.get("/metrics", headers=bearer(admin))).text()
+            assert ('playalter_http_requests_total{endpoint="/api/workflows/{name}/run",method="POST",status="200"}'
+                    ' 1.0') in text
+            assert 'playalter_rate_limit_rejections_total{endpoint="/api/workflows/{name}/run"} 1.0' in text
+            assert 'playalter_jobs{state="completed"} 1.0' in text
+            assert "playalter_queue_depth 0.0" in text
+            assert "playalter_http_request_duration_seconds_bucket" in text
+
+    run(scenario())
+
+
+def test_metrics_can_be_public(tmp_path):
+    async def scenario():
+        async with running_app(make_settings(tmp_path, SERVER__METRICS_PUBLIC="true")) as (client, app, key):
+            response = await client.get("/metrics")
+            assert response.status == 200 and "playalter_workers_busy" in await response.text()
+
+    run(scenario())
