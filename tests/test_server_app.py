@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import json
+import sqlite3
 import time
 import zipfile
 
@@ -12,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from playalter.runner.server.state import DISPATCHER
+from playalter.runner.server.state import DISPATCHER, SECURITY
 
 from server_app_helpers import b64, bearer, decode_image, make_settings, parse_sse, png_bytes, running_app
 
@@ -35,6 +37,18 @@ async def wait_finished(client, key: str, job_id: str, timeout: float = 120.0) -
             return job
         await asyncio.sleep(0.1)
     raise AssertionError(f"job {job_id} did not finish in {timeout} s")
+
+
+async def _audit_rows(db_path, operation: str, count: int) -> list[sqlite3.Row]:
+    """The audit rows of ``operation`` once ``count`` of them were written (the log writes on its own thread)."""
+    deadline = time.monotonic() + 10
+    while True:
+        with sqlite3.connect(db_path) as db:
+            db.row_factory = sqlite3.Row
+            rows = db.execute("SELECT * FROM audit_log WHERE operation = ?", (operation,)).fetchall()
+        if len(rows) >= count or time.monotonic() > deadline:
+            return rows
+        await asyncio.sleep(0.05)
 
 
 # --- endpoints on real photos ------------------------------------------------------------------------
@@ -110,6 +124,14 @@ def test_batch_with_one_corrupt_image_fails_that_item_only_and_zips_the_rest(tmp
             assert sorted({name.split("/")[0] for name in names if name != "job.json"}) == ["item-0", "item-2"]
             summary = json.loads(archive.read("job.json"))
             assert summary["items"][1]["error"]["code"] == "invalid_image"
+
+            audit = app[SECURITY].audit
+            rows = await _audit_rows(audit.db_path, "job.detect", count=3)
+            items = sorted((json.loads(row["parameters"])["item"], row["outcome"], json.loads(row["inputs"]))
+                           for row in rows)
+            assert [(index, outcome) for index, outcome, _ in items] == [(0, "ok"), (1, "invalid_image"), (2, "ok")]
+            assert [inputs for _, _, inputs in items] == [[hashlib.sha256(data).hexdigest()] for data in images]
+            assert audit.verify().ok
 
     run(scenario())
 

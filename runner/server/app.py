@@ -35,16 +35,15 @@ def create_app(settings: Section | None = None) -> web.Application:
     store = JobStore(data_dir)
     pool = WorkerPool(settings.server.workers, settings.server.queue_size)
     catalog = WorkflowCatalog(settings)
-    dispatcher = Dispatcher(settings, store, pool, catalog)
     metrics = Metrics(store, pool)
 
     app = web.Application(client_max_size=int(settings.security.max_body_mb * MEGABYTE),
                           middlewares=[metrics_middleware(metrics), error_middleware])
     app[SETTINGS] = settings
-    app[DISPATCHER] = dispatcher
     app[WORKFLOWS] = catalog
     app[METRICS] = metrics
-    app[SECURITY] = setup_security(app, settings, data_dir)
+    app[SECURITY] = security = setup_security(app, settings, data_dir)
+    app[DISPATCHER] = dispatcher = Dispatcher(settings, store, pool, catalog, audit=security.audit)
     app.middlewares.append(error_middleware)
 
     app.add_routes(endpoints.routes)
@@ -62,7 +61,7 @@ def create_app(settings: Section | None = None) -> web.Application:
         store.close()
 
     app.on_startup.append(start)
-    app.on_cleanup.append(stop)
+    app.on_cleanup.insert(0, stop)  # before the security layer closes the audit log
     return app
 
 

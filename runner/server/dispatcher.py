@@ -5,6 +5,7 @@ before anything is queued), reserves queue room for every item (or raises
 ``QueueFull``), stores the job with its inputs, then schedules each item. Items
 run on worker threads through ``runs.run_item``; each one is stopped at its
 next cancellation check once ``server.job_timeout_seconds`` have passed.
+Each item's outcome is appended to the audit log (``job.<operation>`` rows).
 Progress goes to subscribers (the SSE endpoint) as events:
 
     {"event": "item", "data": {"index", "state", "error"?}}
@@ -18,11 +19,13 @@ import asyncio
 import logging
 import shutil
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable
 
 from ...pipelines.config import Section
 from ..executor import WorkflowCancelled, validate
+from .audit import AuditLog, sha256_hex
 from .errors import ApiError
 from .jobs import IdempotencyConflict, Item, Job, JobStore
 from .operations import Plan
@@ -36,8 +39,10 @@ SWEEP_SECONDS = 60.0
 
 
 class Dispatcher:
-    def __init__(self, settings: Section, store: JobStore, pool: WorkerPool, catalog: WorkflowCatalog):
+    def __init__(self, settings: Section, store: JobStore, pool: WorkerPool, catalog: WorkflowCatalog,
+                 audit: AuditLog | None = None):
         self.store = store
+        self.audit = audit
         self.pool = pool
         self.catalog = catalog
         self.input_dir = Path(settings.paths.input_dir).resolve()
@@ -142,6 +147,29 @@ class Dispatcher:
         if not self.store.start_item(job.id, item.index):
             return None  # cancelled while it waited
         self._emit(job.id, "item", {"index": item.index, "state": "running"})
+        started = time.perf_counter()
+        images: dict[str, bytes] = {}
+        try:
+            images = {name: self.store.input_path(item, name).read_bytes() for name in item.inputs}
+            state, result, error = self._execute(job, item, prompt, images, cancel)
+        except Exception as failure:  # reading the inputs
+            state, result, error = "failed", None, describe_error(failure)
+        updated = self.store.finish_item(job.id, item.index, result=result, error=error, state=state,
+                                         ttl_seconds=self.ttl)
+        shutil.rmtree(self.store.item_dir(job.id, item.index) / "input", ignore_errors=True)
+        if self.audit is not None:
+            self.audit.submit(key_id=job.key_id, operation=f"job.{job.operation}",
+                              inputs=[sha256_hex(data) for data in images.values()],
+                              parameters={"job_id": job.id, "item": item.index, "workflow": job.workflow,
+                                          **job.plan["bindings"]},
+                              outcome="ok" if error is None else error["code"],
+                              duration_ms=(time.perf_counter() - started) * 1000.0)
+        self._emit(job.id, "item", {"index": item.index, "state": state, **({"error": error} if error else {})})
+        return updated
+
+    def _execute(self, job: Job, item: Item, prompt: dict, images: dict[str, bytes],
+                 cancel: threading.Event) -> tuple[str, dict | None, dict | None]:
+        """(state, result, error) of one run, stopped through ``cancel`` once the timeout has passed."""
         timed_out = threading.Event()
 
         def stop_for_timeout() -> None:
@@ -150,27 +178,19 @@ class Dispatcher:
 
         timer = threading.Timer(self.timeout, stop_for_timeout)
         timer.start()
-        result = error = None
-        state = "completed"
         try:
-            images = {name: self.store.input_path(item, name).read_bytes() for name in item.inputs}
             result = run_item(prompt, job.plan, images, self.store.item_dir(job.id, item.index), self.input_dir,
                               cancel_event=cancel, on_progress=self._progress_callback(job.id, item.index))
+            return "completed", result, None
         except WorkflowCancelled as cancelled:
             if timed_out.is_set():
-                state, error = "failed", {"code": "timeout",
-                                          "message": f"processing took longer than {self.timeout:g} s and was stopped"}
-            else:
-                state, error = "cancelled", describe_error(cancelled)
+                return "failed", None, {"code": "timeout",
+                                        "message": f"processing took longer than {self.timeout:g} s and was stopped"}
+            return "cancelled", None, describe_error(cancelled)
         except Exception as failure:
-            state, error = "failed", describe_error(failure)
+            return "failed", None, describe_error(failure)
         finally:
             timer.cancel()
-        updated = self.store.finish_item(job.id, item.index, result=result, error=error, state=state,
-                                         ttl_seconds=self.ttl)
-        shutil.rmtree(self.store.item_dir(job.id, item.index) / "input", ignore_errors=True)
-        self._emit(job.id, "item", {"index": item.index, "state": state, **({"error": error} if error else {})})
-        return updated
 
     def _progress_callback(self, job_id: str, index: int):
         def on_progress(event) -> None:
