@@ -102,12 +102,11 @@ def check_interrupted() -> None:
 
 
 def _register_comfy_model_folders() -> None:
+    """Search ComfyUI/models/insightface and ComfyUI/models/flame first, then any extra_model_paths.yaml entries."""
     if _folder_paths is None:
         return
-    models_dir = getattr(_folder_paths, "models_dir", None)
     for kind in ("insightface", "flame"):
-        if kind not in _folder_paths.folder_names_and_paths and models_dir:
-            _folder_paths.add_model_folder_path(kind, os.path.join(models_dir, kind))
+        _folder_paths.add_model_folder_path(kind, os.path.join(_folder_paths.models_dir, kind), is_default=True)
 
     def comfy_dirs(kind: str) -> list[str]:
         try:

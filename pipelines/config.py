@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import urlsplit, urlunsplit
 
 from .errors import PlayalterError
 
@@ -73,7 +75,7 @@ DEFAULTS: dict[str, Any] = {
     },
 }
 
-_SECRET_MARKERS = ("secret", "password", "token")
+_SECRET_MARKERS = ("secret", "password", "token", "api_key", "private_key")
 
 
 class ConfigError(PlayalterError):
@@ -100,6 +102,9 @@ class Section:
         return copy.deepcopy(self._values)
 
 
+_EXPECTED = {bool: "true or false", int: "a whole number", float: "a finite number", str: "a string"}
+
+
 def _coerce(value: Any, default: Any, key: str, origin: str) -> Any:
     expected = type(default)
     if expected is bool:
@@ -118,30 +123,42 @@ def _coerce(value: Any, default: Any, key: str, origin: str) -> Any:
             except ValueError:
                 pass
     elif expected is float:
+        number = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):
+            number = float(value)
+        elif isinstance(value, str):
             try:
-                return float(value.strip())
+                number = float(value.strip())
             except ValueError:
                 pass
+        if number is not None and math.isfinite(number):
+            return number
     elif expected is str:
         if isinstance(value, str):
             return value
-    raise ConfigError(f"setting '{key}' from {origin}: expected {expected.__name__}, got {value!r}")
+    raise ConfigError(f"setting '{key}' from {origin}: expected {_EXPECTED[expected]}, got {value!r}")
+
+
+def _describe_origin(key: str, origin: str) -> str:
+    if origin == "environment":
+        return f"environment variable {ENV_PREFIX}{key.upper().replace('.', '__')}"
+    return origin
 
 
 def _merge(target: dict, overrides: Mapping[str, Any], prefix: str, origin: str) -> None:
     for name, value in overrides.items():
         key = f"{prefix}{name}"
         if name not in target:
-            raise ConfigError(f"unknown setting '{key}' in {origin}; known: {', '.join(sorted(target))}")
+            raise ConfigError(
+                f"unknown setting '{key}' in {_describe_origin(key, origin)}; "
+                f"known {'in ' + prefix.rstrip('.') if prefix else 'top-level'}: {', '.join(sorted(target))}"
+            )
         if isinstance(target[name], dict):
             if not isinstance(value, Mapping):
-                raise ConfigError(f"setting '{key}' from {origin} must be an object")
+                raise ConfigError(f"setting '{key}' from {_describe_origin(key, origin)} must be an object")
             _merge(target[name], value, f"{key}.", origin)
         else:
-            target[name] = _coerce(value, target[name], key, origin)
+            target[name] = _coerce(value, target[name], key, _describe_origin(key, origin))
 
 
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -216,6 +233,15 @@ def reset_settings() -> None:
     _settings = None
 
 
+def _mask_url_credentials(url: str) -> str:
+    """``redis://user:pw@host:6379/0`` -> ``redis://***@host:6379/0``; other strings unchanged."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"***@{host}"))
+
+
 def masked(values: dict[str, Any]) -> dict[str, Any]:
     """A copy of ``values`` with secrets replaced by '***' (for display)."""
     result: dict[str, Any] = {}
@@ -224,9 +250,8 @@ def masked(values: dict[str, Any]) -> dict[str, Any]:
             result[name] = masked(value)
         elif value and any(marker in name for marker in _SECRET_MARKERS):
             result[name] = "***"
-        elif isinstance(value, str) and "@" in value and "://" in value:
-            scheme, rest = value.split("://", 1)
-            result[name] = f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+        elif isinstance(value, str) and "://" in value:
+            result[name] = _mask_url_credentials(value)
         else:
             result[name] = value
     return result

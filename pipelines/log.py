@@ -1,6 +1,8 @@
-"""Logging, set up once per process: readable console lines, optional JSON-lines file.
+"""Logging for a PLAYALTER process: readable console lines, optional JSON-lines file.
 
-Modules use ``logging.getLogger(__name__)``; nothing prints.
+Library modules only do ``logger = logging.getLogger(__name__)``; nothing prints.
+``setup_logging`` is called once by the processes PLAYALTER owns (the ``playalter``
+command, the server); inside ComfyUI the host's logging setup is left alone.
 """
 
 from __future__ import annotations
@@ -10,18 +12,19 @@ import logging
 import sys
 import time
 
-_configured = False
+CONSOLE_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+_MARK = "_playalter_handler"
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, plus any ``extra`` fields."""
+    """One JSON object per line: time (UTC, ISO 8601), level, logger, message, plus ``extra`` fields."""
 
-    _standard = set(vars(logging.makeLogRecord({})))
+    _standard = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
     def format(self, record: logging.LogRecord) -> str:
         payload = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -35,22 +38,34 @@ class JsonFormatter(logging.Formatter):
 
 
 def setup_logging(level: str | None = None, json_file: str | None = None) -> None:
-    """Configure the ``playalter`` logger tree once; later calls are no-ops."""
-    global _configured
-    if _configured:
-        return
-    from .config import settings
+    """Configure the root logger: console on stderr, plus JSON lines in ``json_file`` when given.
+
+    Arguments override settings ``logging.level`` / ``logging.json_file``. Calling it again
+    replaces the handlers it installed before (never anyone else's).
+    """
+    from .config import ConfigError, settings
 
     config = settings().logging
-    root = logging.getLogger(__package__.rsplit(".", 1)[0] if "." in __package__ else __package__)
-    root.setLevel((level or config.level).upper())
+    level = (level or config.level).upper()
+    if level not in _LEVELS:
+        raise ConfigError(f"log level must be one of {', '.join(_LEVELS)}, got {level!r}")
+    root = logging.getLogger()
+    for handler in [handler for handler in root.handlers if getattr(handler, _MARK, False)]:
+        root.removeHandler(handler)
+        handler.close()
     console = logging.StreamHandler(sys.stderr)
-    console.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S"))
-    root.addHandler(console)
-    path = json_file or config.json_file
+    console.setFormatter(logging.Formatter(CONSOLE_FORMAT, "%H:%M:%S"))
+    handlers: list[logging.Handler] = [console]
+    path = json_file if json_file is not None else config.json_file
     if path:
-        file_handler = logging.FileHandler(path, encoding="utf-8")
+        try:
+            file_handler = logging.FileHandler(path, encoding="utf-8")
+        except OSError as error:
+            raise ConfigError(f"cannot open the JSON log file {path}: {error.strerror}") from None
         file_handler.setFormatter(JsonFormatter())
-        root.addHandler(file_handler)
-    root.propagate = False
-    _configured = True
+        handlers.append(file_handler)
+    for handler in handlers:
+        setattr(handler, _MARK, True)
+        root.addHandler(handler)
+    root.setLevel(level)
+    logging.captureWarnings(True)

@@ -207,17 +207,15 @@ def locate(model_file: ModelFile) -> Path | None:
 def resolve(name: str, feature: str | None = None) -> list[Path]:
     """Paths of every file of a model (the first complete alternative).
 
-    Raises ModelMissingError (naming the feature, every path searched and how to obtain the
-    model) or ModelCorruptError when a found file has the wrong size (a cheap check; the
-    sha256 is checked by ``playalter models``).
+    Raises ModelMissingError naming the feature, every path searched and how to obtain the
+    model. Sizes and hashes are not checked here (``playalter models`` does that; a file that
+    onnxruntime cannot load is reported by ``onnx_runtime.session``).
     """
     spec = get_spec(name)
     searched: list[str] = []
     for option in spec.options:
         found = [locate(model_file) for model_file in option]
         if all(path is not None for path in found):
-            for model_file, path in zip(option, found):
-                _check_size(model_file, path)
             return found
         for model_file, path in zip(option, found):
             if path is None:
@@ -231,7 +229,7 @@ def is_available(name: str) -> bool:
         return True
     try:
         resolve(name)
-    except (ModelMissingError, ModelCorruptError):
+    except ModelMissingError:
         return False
     return True
 

@@ -1,23 +1,35 @@
 """onnxruntime sessions: provider choice and a per-process cache.
 
-CUDA is preferred when the installed onnxruntime offers it; otherwise the CPU
-provider is used and one log line says so. Sessions are cached by
-(model path, providers) so every node and request shares them.
+CUDA is used when it really works, not merely when it is listed: ``onnxruntime-gpu``
+lists ``CUDAExecutionProvider`` even on a machine without a GPU, and asking it for
+CUDA there makes onnxruntime print a page of library-loading errors before falling
+back. So CUDA is chosen only when the NVIDIA driver reports a device AND the CUDA
+provider library (with its CUDA/cuDNN dependencies) loads; otherwise the CPU
+provider is used and ONE log line says why. Sessions are cached by (model, providers)
+so every node and request shares them.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import sys
 import threading
 import time
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
+from .errors import InvalidParameterError, ModelCorruptError
+
 logger = logging.getLogger(__name__)
 
-_sessions: dict[tuple[str, tuple[str, ...]], object] = {}
+CPU = ("CPUExecutionProvider",)
+CUDA = ("CUDAExecutionProvider", "CPUExecutionProvider")
+DEVICES = ("auto", "cpu", "cuda")
+
+_sessions: dict[tuple[str, tuple[str, ...], int], object] = {}
 _lock = threading.Lock()
-_warned_cpu = False
 _load_listeners: list[Callable[[str, float], None]] = []
 
 
@@ -31,6 +43,10 @@ def remove_load_listener(listener: Callable[[str, float], None]) -> None:
         _load_listeners.remove(listener)
 
 
+def _display_name(model: str | Path | bytes) -> str:
+    return "in-memory model" if isinstance(model, bytes) else Path(model).name
+
+
 def available_providers() -> list[str]:
     import onnxruntime
 
@@ -38,35 +54,75 @@ def available_providers() -> list[str]:
 
 
 def choose_providers(device: str = "auto") -> tuple[str, ...]:
-    """("CUDAExecutionProvider", "CPUExecutionProvider") when CUDA works, else CPU only."""
-    global _warned_cpu
-    available = available_providers()
-    if device in ("auto", "cuda") and "CUDAExecutionProvider" in available and _cuda_usable():
-        return ("CUDAExecutionProvider", "CPUExecutionProvider")
+    """CUDA then CPU when CUDA works (device "auto" or "cuda"), else CPU only."""
+    if device not in DEVICES:
+        raise InvalidParameterError(f"unknown device '{device}'; choose one of {', '.join(DEVICES)}")
+    if device == "cpu":
+        return CPU
+    problem = cuda_problem()
+    if problem is None:
+        return CUDA
     if device == "cuda":
-        raise RuntimeError(f"CUDA was requested but onnxruntime offers only {available}")
-    if not _warned_cpu:
-        logger.info("onnxruntime: using CPUExecutionProvider (no usable CUDA)")
-        _warned_cpu = True
-    return ("CPUExecutionProvider",)
+        raise InvalidParameterError(f"device 'cuda' was requested but CUDA cannot be used: {problem}")
+    _log_cpu_once(problem)
+    return CPU
 
 
-def _cuda_usable() -> bool:
+@lru_cache(maxsize=1)
+def _log_cpu_once(problem: str) -> None:
+    logger.info("onnxruntime: using the CPU (%s)", problem)
+
+
+@lru_cache(maxsize=1)
+def cuda_problem() -> str | None:
+    """Why the CUDA provider cannot be used here, or None when it can. Probed once per process."""
+    if "CUDAExecutionProvider" not in available_providers():
+        return "the installed onnxruntime has no CUDA provider"
+    count = _cuda_device_count()
+    if count == 0:
+        return "no CUDA device or NVIDIA driver found"
+    provider = _cuda_provider_library()
     try:
-        import torch
+        ctypes.CDLL(str(provider), mode=getattr(ctypes, "RTLD_GLOBAL", 0))
+    except OSError as error:
+        return f"the CUDA provider cannot load its CUDA/cuDNN libraries ({error})"
+    return None
 
-        return bool(torch.cuda.is_available())
-    except ImportError:
-        return False
+
+def _cuda_device_count() -> int:
+    names = ("nvcuda.dll",) if sys.platform == "win32" else ("libcuda.so.1", "libcuda.so")
+    for name in names:
+        try:
+            driver = ctypes.CDLL(name)
+        except OSError:
+            continue
+        count = ctypes.c_int(0)
+        if driver.cuInit(0) != 0 or driver.cuDeviceGetCount(ctypes.byref(count)) != 0:
+            return 0
+        return count.value
+    return 0
+
+
+def _cuda_provider_library() -> Path:
+    import onnxruntime
+
+    name = "onnxruntime_providers_cuda.dll" if sys.platform == "win32" else "libonnxruntime_providers_cuda.so"
+    return Path(onnxruntime.__file__).parent / "capi" / name
 
 
 def session(model: str | Path | bytes, device: str = "auto", threads: int = 0):
-    """A cached ``onnxruntime.InferenceSession`` for a model path (or serialized bytes)."""
+    """A cached ``onnxruntime.InferenceSession`` for a model path (or serialized bytes).
+
+    A file onnxruntime cannot parse raises ModelCorruptError naming the file.
+    """
     import onnxruntime
 
     providers = choose_providers(device)
-    key_model = model if isinstance(model, bytes) else str(Path(model).resolve())
-    key = (key_model if isinstance(key_model, str) else str(hash(key_model)), providers)
+    if isinstance(model, bytes):
+        model_key = f"bytes:{len(model)}:{hash(model)}"  # bytes cache their hash: cheap on every call
+    else:
+        model_key = str(Path(model).resolve())
+    key = (model_key, providers, threads)
     with _lock:
         cached = _sessions.get(key)
         if cached is not None:
@@ -74,18 +130,23 @@ def session(model: str | Path | bytes, device: str = "auto", threads: int = 0):
         started = time.perf_counter()
         options = onnxruntime.SessionOptions()
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3
+        options.log_severity_level = 3  # errors only: no per-node placement warnings
         if threads:
             options.intra_op_num_threads = threads
-        created = onnxruntime.InferenceSession(
-            model if isinstance(model, bytes) else str(model), sess_options=options, providers=list(providers)
-        )
+        source = model if isinstance(model, bytes) else str(model)
+        try:
+            created = onnxruntime.InferenceSession(source, sess_options=options, providers=list(providers))
+        except Exception as error:  # onnxruntime raises its own exception types from C++
+            where = "the model bytes" if isinstance(model, bytes) else str(model)
+            raise ModelCorruptError(
+                f"onnxruntime cannot load {where}: {str(error).splitlines()[0]}. "
+                "The file is damaged or not the expected model: run 'playalter models' to check it"
+            ) from None
         _sessions[key] = created
         seconds = time.perf_counter() - started
-        model_name = Path(key[0]).name if isinstance(model, (str, Path)) else "in-memory model"
         for listener in list(_load_listeners):
-            listener(model_name, seconds)
-        logger.debug("loaded %s on %s", key[0], created.get_providers()[0])
+            listener(_display_name(model), seconds)
+        logger.debug("loaded %s on %s", model_key, created.get_providers()[0])
         return created
 
 

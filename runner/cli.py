@@ -35,8 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     from ..pipelines.errors import PlayalterError
     from ..pipelines.log import setup_logging
 
-    setup_logging()
     try:
+        setup_logging()
         return int(args.func(args) or 0)
     except PlayalterError as error:
         sys.stderr.write(f"error: {error}\n")

@@ -159,14 +159,16 @@ def test_flame_alternative_is_resolved(isolated_models):
     assert models.resolve("flame") == [path]
 
 
-def test_resolve_rejects_a_file_of_the_wrong_size(isolated_models, monkeypatch):
+def test_file_of_the_wrong_size_is_reported_corrupt(isolated_models, monkeypatch):
     monkeypatch.setitem(models.REGISTRY, "tiny", tiny_spec("http://unused"))
     target = isolated_models / "env" / "insightface" / "tiny" / "tiny.onnx"
     target.parent.mkdir(parents=True)
     target.write_bytes(PAYLOAD[:100])
-    with pytest.raises(ModelCorruptError, match="has 100 bytes, expected"):
-        models.resolve("tiny")
-    assert not models.is_available("tiny")
+    (status,) = models.model_status("tiny", check_hash=False)
+    assert status.state == "corrupt" and status.path == target
+    assert "has 100 bytes, expected" in status.problem
+    with pytest.raises(ModelCorruptError, match="delete it and download it again"):
+        models.verify(models.REGISTRY["tiny"].files[0], target)
 
 
 # --- downloads -------------------------------------------------------------------------------
