@@ -42,21 +42,17 @@ class PlayAlterFaceDetect:
         }
 
     def detect(self, image, backend, threshold, max_side, order, analyse=True):
-        from ..pipelines.detection import detect_faces
+        from ..pipelines.detection import detect_faces_batch
         from ..pipelines.draw import draw_faces
         from ..pipelines.face import faces_to_json
         from .tensors import image_batch_to_numpy, numpy_to_image_batch
 
         frames = image_batch_to_numpy(image)
         progress = Progress(len(frames))
-        faces, previews = [], []
-        for frame in frames:
-            check_interrupted()
-            found = detect_faces(frame, backend=backend, threshold=threshold, max_side=max_side, order=order,
-                                 analyse=analyse)
-            faces.append(found)
-            previews.append(draw_faces(frame, found))
-            progress.update()
+        check_interrupted()
+        faces = detect_faces_batch(frames, on_image=lambda _: progress.update(), backend=backend,
+                                   threshold=threshold, max_side=max_side, order=order, analyse=analyse)
+        previews = [draw_faces(frame, image_faces) for frame, image_faces in zip(frames, faces)]
         count = sum(len(image_faces) for image_faces in faces)
         return faces, numpy_to_image_batch(previews), count, faces_to_json(faces)
 

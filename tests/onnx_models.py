@@ -165,6 +165,17 @@ BUFFALO_L = {
 }
 
 
+def use_models_dir(monkeypatch, root: Path) -> None:
+    """Point model lookup at ``root`` only (also as the working directory, so ./models is inside it)
+    and forget cached settings and sessions."""
+    from playalter.pipelines import config, onnx_runtime
+
+    monkeypatch.setenv("PLAYALTER_MODELS_DIR", str(root))
+    monkeypatch.chdir(root)
+    config.reset_settings()
+    onnx_runtime.clear_cache()
+
+
 def write_buffalo_l(models_root: Path, skip: tuple[str, ...] = ()) -> Path:
     """Write the five tiny models where ``models.resolve("buffalo_l")`` looks under ``models_root``."""
     folder = models_root / "insightface" / "models" / "buffalo_l"

@@ -18,17 +18,10 @@ from playalter.pipelines.errors import ModelMissingError
 from playalter.pipelines.face import Face
 
 
-def _use_models_dir(monkeypatch, path):
-    monkeypatch.setenv("PLAYALTER_MODELS_DIR", str(path))
-    monkeypatch.chdir(path)
-    config.reset_settings()
-    onnx_runtime.clear_cache()
-
-
 @pytest.fixture
 def buffalo_dir(monkeypatch, tmp_path):
     folder = onnx_models.write_buffalo_l(tmp_path)
-    _use_models_dir(monkeypatch, tmp_path)
+    onnx_models.use_models_dir(monkeypatch, tmp_path)
     yield folder
     config.reset_settings()
     onnx_runtime.clear_cache()
@@ -55,6 +48,13 @@ def test_auto_picks_buffalo_l_when_present_and_override_wins(buffalo_dir, astron
     assert resolve_backend("auto") == "buffalo_l"
     faces = detect_faces(astronaut_image, backend="centerface")
     assert len(faces) == 1 and faces[0].detector == "centerface" and faces[0].embedding is None
+
+
+def test_configured_backend_decides_auto(buffalo_dir, monkeypatch):
+    monkeypatch.setenv("PLAYALTER__DETECTION__BACKEND", "centerface")
+    config.reset_settings()
+    assert resolve_backend("auto") == "centerface"
+    assert resolve_backend("buffalo_l") == "buffalo_l"
 
 
 def test_each_stride_decodes_its_face_in_rgb_order(buffalo_dir):
@@ -176,7 +176,7 @@ def test_buffalo_face_survives_json(buffalo_dir):
 
 
 def test_embed_without_buffalo_l_names_the_feature(monkeypatch, tmp_path, astronaut_image):
-    _use_models_dir(monkeypatch, tmp_path)
+    onnx_models.use_models_dir(monkeypatch, tmp_path)
     assert not recognition.is_available()
     face = detect_faces(astronaut_image)[0]
     with pytest.raises(ModelMissingError, match="ArcFace") as error:
@@ -188,6 +188,6 @@ def test_embed_without_buffalo_l_names_the_feature(monkeypatch, tmp_path, astron
 
 def test_incomplete_buffalo_l_falls_back_to_centerface(monkeypatch, tmp_path, astronaut_image):
     onnx_models.write_buffalo_l(tmp_path, skip=("w600k_r50.onnx",))
-    _use_models_dir(monkeypatch, tmp_path)
+    onnx_models.use_models_dir(monkeypatch, tmp_path)
     assert resolve_backend("auto") == "centerface"
     assert detect_faces(astronaut_image)[0].detector == "centerface"

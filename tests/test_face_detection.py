@@ -11,6 +11,7 @@ from playalter.pipelines.detection import centerface, detect_faces, detect_faces
 from playalter.pipelines.errors import InvalidParameterError
 
 from conftest import read_rgb, shared_face_photos
+from onnx_models import use_models_dir
 
 # t1.jpg (1280 x 886), default settings, largest first: x1, y1, x2, y2 in pixels.
 T1_REFERENCE_BOXES = np.array([
@@ -28,9 +29,7 @@ MULTI_FACE_PHOTOS = {"AFLW2000_image00181.jpg": 3}  # a profile face plus two sm
 @pytest.fixture(autouse=True)
 def no_buffalo(monkeypatch, tmp_path):
     """An empty models folder, so "auto" means the embedded CenterFace."""
-    monkeypatch.setenv("PLAYALTER_MODELS_DIR", str(tmp_path))
-    monkeypatch.chdir(tmp_path)
-    config.reset_settings()
+    use_models_dir(monkeypatch, tmp_path)
     yield
     config.reset_settings()
 

@@ -15,12 +15,13 @@ from playalter.pipelines import config
 from playalter.pipelines.errors import InvalidParameterError
 from playalter.pipelines.face import Face, faces_from_json
 
+from onnx_models import use_models_dir
+
 
 @pytest.fixture(autouse=True)
 def no_buffalo(monkeypatch, tmp_path):
-    monkeypatch.setenv("PLAYALTER_MODELS_DIR", str(tmp_path))
-    monkeypatch.chdir(tmp_path)
-    config.reset_settings()
+    """An empty models folder, so "auto" means the embedded CenterFace."""
+    use_models_dir(monkeypatch, tmp_path)
     yield
     config.reset_settings()
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import analysis, buffalo, pose, recognition
 from ..choices import BACKENDS, ORDERS
+from ..config import settings
 from ..errors import InvalidParameterError
 from ..face import Face
 from . import centerface, scrfd, tiling
@@ -40,10 +41,14 @@ def order_faces(faces: list[Face], order: str = "largest") -> list[Face]:
 
 
 def resolve_backend(backend: str = "auto") -> str:
-    """The backend that will run: "auto" becomes buffalo_l when its files are present, else centerface."""
+    """The backend that will run. "auto" follows the ``detection.backend`` setting when that names a
+    backend, else becomes buffalo_l when its files are present, else centerface."""
     if backend not in BACKENDS:
         raise InvalidParameterError(f"unknown detector backend '{backend}'; choose one of {', '.join(BACKENDS)}")
     if backend == "auto":
+        configured = settings().detection.backend
+        if configured != "auto":
+            return configured
         return "buffalo_l" if buffalo.is_available() else "centerface"
     return backend
 

@@ -53,7 +53,9 @@ def _session(device: str):
 
 
 def _run(image: np.ndarray, scale: float, threshold: float, device: str) -> tuple[np.ndarray, np.ndarray]:
-    """Detect on ``image`` resized by ``scale``. Returns boxes [N,5] (x1,y1,x2,y2,score) and kps [N,5,2] in input pixels."""
+    """Detect on ``image`` resized by ``scale``.
+
+    Returns boxes [N,5] (x1,y1,x2,y2,score) and kps [N,5,2] in ``image`` pixels, before NMS."""
     height, width = image.shape[:2]
     in_w = max(32, int(math.ceil(width * scale / 32)) * 32)
     in_h = max(32, int(math.ceil(height * scale / 32)) * 32)
@@ -75,10 +77,9 @@ def _run(image: np.ndarray, scale: float, threshold: float, device: str) -> tupl
     scores = heatmap[0, 0, rows, cols]
     boxes = np.stack([x1 / scale_x, y1 / scale_y, x2 / scale_x, y2 / scale_y, scores], axis=1)  # [N,5]
     points = landmarks[0][:, rows, cols].T.reshape(-1, 5, 2)  # [N,5,(dy,dx)]
-    kps = np.stack(
-        [(points[..., 1] * box_w[:, None] + x1[:, None]) / scale_x, (points[..., 0] * box_h[:, None] + y1[:, None]) / scale_y],
-        axis=-1,
-    )  # [N,5,2]
+    kps_x = (points[..., 1] * box_w[:, None] + x1[:, None]) / scale_x  # [N,5]
+    kps_y = (points[..., 0] * box_h[:, None] + y1[:, None]) / scale_y
+    kps = np.stack([kps_x, kps_y], axis=-1)  # [N,5,2]
     return boxes.astype(np.float32), kps.astype(np.float32)
 
 
