@@ -24,7 +24,10 @@ class PlayAlterSaveJSON:
         return {
             "required": {
                 "json_text": ("STRING", {"forceInput": True, "tooltip": "a JSON document, e.g. a measurements output"}),
-                "filename_prefix": ("STRING", {"default": "playalter", "tooltip": "file name start; may contain a subfolder"}),
+                "filename_prefix": (
+                    "STRING",
+                    {"default": "playalter", "tooltip": "file name start; may contain a subfolder"},
+                ),
             }
         }
 

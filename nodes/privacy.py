@@ -24,7 +24,7 @@ _STYLE_INPUTS = {
 _SHAPE_OPTIONAL = {
     "flame_fit": ("FLAME_FIT", {"tooltip": "projected FLAME meshes: their silhouettes join the masks"}),
     "margin": ("FLOAT", {"default": 0.2, "min": 0.0, "max": 1.0, "step": 0.01,
-                         "tooltip": "face_margin coverage: growth as a fraction of the face size"}),
+                         "tooltip": "face_margin and head coverage: growth as a fraction of the face size"}),
     "ears": ("BOOLEAN", {"default": False, "tooltip": "extend the mask over the ears"}),
     "neck": ("BOOLEAN", {"default": False, "tooltip": "extend the mask over the neck"}),
 }

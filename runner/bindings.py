@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
+from collections.abc import Iterable, Mapping
 
 from .errors import BindingError
 from .registry import NodeClasses, declared_inputs, is_link
 
 
-def apply_bindings(prompt: Mapping[str, dict], bindings: Mapping[str, Any] | None,
-                   node_classes: NodeClasses) -> tuple[dict[str, dict], dict[str, bytes]]:
+def apply_bindings(
+    prompt: Mapping[str, dict], bindings: Mapping[str, Any] | None, node_classes: NodeClasses
+) -> tuple[dict[str, dict], dict[str, bytes]]:
     """Return (a copy of ``prompt`` with the bound values, {injected image name: bytes})."""
     bound = {node_id: {**node, "inputs": dict(node.get("inputs") or {})} for node_id, node in prompt.items()}
     injected: dict[str, bytes] = {}
@@ -34,8 +36,10 @@ def apply_bindings(prompt: Mapping[str, dict], bindings: Mapping[str, Any] | Non
         input_name = input_name or _default_input(node_id, node, node_classes)
         options = _input_options(node, input_name, node_classes)
         if is_link(node["inputs"].get(input_name)):
-            raise BindingError(f"'{key}': input '{input_name}' of node {node_id} is connected to another node; "
-                               "bind a value of that node instead")
+            raise BindingError(
+                f"'{key}': input '{input_name}' of node {node_id} is connected to another node; "
+                "bind a value of that node instead"
+            )
         if options.get("image_upload"):
             node["inputs"][input_name] = _image_name(key, node_id, value, injected)
         elif isinstance(value, (bytes, bytearray, Path)):
@@ -101,16 +105,18 @@ def _default_input(node_id: str, node: Mapping[str, Any], node_classes: NodeClas
     """A bare node name binds the node's image input (LoadImage); anything else needs NAME.INPUT."""
     images = [name for name, (_, _, options) in _declared(node, node_classes).items() if options.get("image_upload")]
     if len(images) != 1:
-        raise BindingError(f"node {node_id} ({node.get('class_type')}) has no image to bind; "
-                           f"name one of its inputs: {node_id}.INPUT")
+        raise BindingError(
+            f"node {node_id} ({node.get('class_type')}) has no image to bind; name one of its inputs: {node_id}.INPUT"
+        )
     return images[0]
 
 
 def _input_options(node: Mapping[str, Any], input_name: str, node_classes: NodeClasses) -> dict:
     declared = _declared(node, node_classes)
     if declared and input_name not in declared:
-        raise BindingError(f"node {node.get('class_type')} has no input '{input_name}'; "
-                           f"its inputs: {', '.join(declared)}")
+        raise BindingError(
+            f"node {node.get('class_type')} has no input '{input_name}'; its inputs: {', '.join(declared)}"
+        )
     return declared[input_name][2] if input_name in declared else {}
 
 
@@ -125,8 +131,10 @@ def _image_name(key: str, node_id: str, value: Any, injected: dict[str, bytes]) 
     elif isinstance(value, (bytes, bytearray)):
         data, label = bytes(value), "bytes"
     else:
-        raise BindingError(f"'{key}': an image binding takes a file path, bytes or an input-folder file name, "
-                           f"not {type(value).__name__}")
+        raise BindingError(
+            f"'{key}': an image binding takes a file path, bytes or an input-folder file name, "
+            f"not {type(value).__name__}"
+        )
     name = f"bound:{node_id}:{label}"
     injected[name] = data
     return name

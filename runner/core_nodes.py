@@ -13,7 +13,7 @@ import io
 import json
 import secrets
 import threading
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -73,7 +73,9 @@ class LoadImage:
     @classmethod
     def INPUT_TYPES(cls):
         folder = compat.folder("input")
-        files = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
+        files = (
+            sorted(p.name for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
+        )
         return {"required": {"image": (files, {"image_upload": True})}}
 
     @classmethod
@@ -109,7 +111,10 @@ class SaveImage:
         return {
             "required": {
                 "images": ("IMAGE", {"tooltip": "the images to save"}),
-                "filename_prefix": ("STRING", {"default": "ComfyUI", "tooltip": "file name start; may contain a subfolder"}),
+                "filename_prefix": (
+                    "STRING",
+                    {"default": "ComfyUI", "tooltip": "file name start; may contain a subfolder"},
+                ),
             },
             "hidden": {"prompt": "PROMPT", "extra_pnginfo": "EXTRA_PNGINFO"},
         }
@@ -148,4 +153,8 @@ class PreviewImage(SaveImage):
 
 
 CORE_NODE_CLASSES: dict[str, type] = {"LoadImage": LoadImage, "SaveImage": SaveImage, "PreviewImage": PreviewImage}
-CORE_DISPLAY_NAMES: dict[str, str] = {"LoadImage": "Load Image", "SaveImage": "Save Image", "PreviewImage": "Preview Image"}
+CORE_DISPLAY_NAMES: dict[str, str] = {
+    "LoadImage": "Load Image",
+    "SaveImage": "Save Image",
+    "PreviewImage": "Preview Image",
+}

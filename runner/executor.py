@@ -17,9 +17,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
+from collections.abc import Callable, Iterable, Mapping
 
 from ..nodes import compat
 from ..pipelines.errors import PlayalterError
@@ -31,8 +33,16 @@ from .validation import CheckedWorkflow, check_workflow
 from .workflow import load_workflow
 
 __all__ = [
-    "BindingError", "FileRef", "ImageRef", "NodeExecutionError", "ProgressEvent", "RunResult",
-    "WorkflowCancelled", "WorkflowValidationError", "execute", "validate",
+    "BindingError",
+    "FileRef",
+    "ImageRef",
+    "NodeExecutionError",
+    "ProgressEvent",
+    "RunResult",
+    "WorkflowCancelled",
+    "WorkflowValidationError",
+    "execute",
+    "validate",
 ]
 
 log = logging.getLogger(__name__)
@@ -52,8 +62,12 @@ class FileRef:
         return self.data if self.data is not None else Path(self.path).read_bytes()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"filename": self.filename, "subfolder": self.subfolder, "type": self.type,
-                "path": str(self.path) if self.path is not None else None}
+        return {
+            "filename": self.filename,
+            "subfolder": self.subfolder,
+            "type": self.type,
+            "path": str(self.path) if self.path is not None else None,
+        }
 
 
 ImageRef = FileRef
@@ -76,7 +90,7 @@ class ProgressEvent:
     nodes_total: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+        return asdict(self)
 
 
 ProgressCallback = Callable[[ProgressEvent], None]
@@ -113,8 +127,13 @@ class RunResult:
         }
 
 
-def validate(prompt: Any, *, bindings: Mapping[str, Any] | None = None, input_dir: str | Path | None = None,
-             node_classes: NodeClasses | None = None) -> None:
+def validate(
+    prompt: Any,
+    *,
+    bindings: Mapping[str, Any] | None = None,
+    input_dir: str | Path | None = None,
+    node_classes: NodeClasses | None = None,
+) -> None:
     """Raise WorkflowValidationError (or BindingError) if ``prompt`` cannot run; run nothing.
 
     Pass the run's ``bindings`` and ``input_dir`` when known: LoadImage checks
@@ -126,9 +145,16 @@ def validate(prompt: Any, *, bindings: Mapping[str, Any] | None = None, input_di
         check_workflow(bound, node_classes)
 
 
-def execute(prompt: Any, *, bindings: Mapping[str, Any] | None = None, input_dir: str | Path | None = None,
-            output_dir: str | Path | None = None, on_progress: ProgressCallback | None = None,
-            cancel_event: threading.Event | None = None, node_classes: NodeClasses | None = None) -> RunResult:
+def execute(
+    prompt: Any,
+    *,
+    bindings: Mapping[str, Any] | None = None,
+    input_dir: str | Path | None = None,
+    output_dir: str | Path | None = None,
+    on_progress: ProgressCallback | None = None,
+    cancel_event: threading.Event | None = None,
+    node_classes: NodeClasses | None = None,
+) -> RunResult:
     """Validate and run a workflow (API or UI format, dict or path) on this thread.
 
     input_dir / output_dir default to settings ``paths.input_dir`` / ``paths.output_dir``.
@@ -146,20 +172,15 @@ def execute(prompt: Any, *, bindings: Mapping[str, Any] | None = None, input_dir
     return RunResult(outputs=outputs, seconds=time.perf_counter() - started)
 
 
-class _run_scope:
+@contextmanager
+def _run_scope(input_dir, output_dir, injected: Mapping[str, bytes], cancel_event: threading.Event | None):
     """Install the run's folders, injected images and cancel event on this thread; clear them after."""
-
-    def __init__(self, input_dir, output_dir, injected, cancel_event):
-        self.settings = (input_dir, output_dir, injected, cancel_event)
-
-    def __enter__(self):
-        input_dir, output_dir, injected, cancel_event = self.settings
-        compat.set_folders(input_dir, output_dir)
-        set_injected_images(injected)
-        compat.set_cancel_event(cancel_event)
-        return self
-
-    def __exit__(self, *exc_info):
+    compat.set_folders(input_dir, output_dir)
+    set_injected_images(injected)
+    compat.set_cancel_event(cancel_event)
+    try:
+        yield
+    finally:
         compat.set_folders(None, None)
         set_injected_images(None)
         compat.set_cancel_event(None)
@@ -186,8 +207,13 @@ def execution_order(prompt: Mapping[str, dict], outputs: Iterable[str]) -> list[
 
 
 class _Run:
-    def __init__(self, checked: CheckedWorkflow, node_classes: NodeClasses, emit: ProgressCallback,
-                 cancel_event: threading.Event | None):
+    def __init__(
+        self,
+        checked: CheckedWorkflow,
+        node_classes: NodeClasses,
+        emit: ProgressCallback,
+        cancel_event: threading.Event | None,
+    ):
         self.prompt = checked.prompt
         self.outputs = checked.outputs
         self.node_classes = node_classes
@@ -236,12 +262,14 @@ class _Run:
             raise WorkflowCancelled(node_id) from error
         except PlayalterError as error:
             log.debug("node %s (%s) failed", node_id, node["class_type"], exc_info=True)
-            raise NodeExecutionError(node_id, node["class_type"], str(error), type(error).__name__,
-                                     getattr(error, "code", None)) from error
+            raise NodeExecutionError(
+                node_id, node["class_type"], str(error), type(error).__name__, getattr(error, "code", None)
+            ) from error
         except Exception as error:
             log.debug("node %s (%s) failed", node_id, node["class_type"], exc_info=True)
-            raise NodeExecutionError(node_id, node["class_type"], f"{type(error).__name__}: {error}",
-                                     type(error).__name__) from error
+            raise NodeExecutionError(
+                node_id, node["class_type"], f"{type(error).__name__}: {error}", type(error).__name__
+            ) from error
         self._release_inputs(node)
         return ui
 
@@ -297,9 +325,11 @@ def _merge_returns(returns: list[Any], node_class: type) -> tuple[list[list[Any]
             returned = returned.get("result", ())
         returned = () if returned is None else returned
         if not isinstance(returned, (tuple, list)) or len(returned) != len(return_types):
-            raise TypeError(f"{node_class.__name__}.{node_class.FUNCTION} returned {type(returned).__name__} "
-                            f"of length {len(returned) if hasattr(returned, '__len__') else '?'}; "
-                            f"RETURN_TYPES declares {len(return_types)} outputs")
+            raise TypeError(
+                f"{node_class.__name__}.{node_class.FUNCTION} returned {type(returned).__name__} "
+                f"of length {len(returned) if hasattr(returned, '__len__') else '?'}; "
+                f"RETURN_TYPES declares {len(return_types)} outputs"
+            )
         for slot, value in enumerate(returned):
             if output_is_list[slot]:
                 slots[slot].extend(value)
@@ -314,8 +344,14 @@ def _output_entry(node: dict, ui: dict[str, list]) -> dict[str, Any]:
         for entry in entries:
             root = compat.folder(entry.get("type", "output"))
             subfolder = entry.get("subfolder", "")
-            found.append(FileRef(entry["filename"], subfolder, entry.get("type", "output"),
-                                 root.resolve() / subfolder / entry["filename"]))
+            found.append(
+                FileRef(
+                    entry["filename"],
+                    subfolder,
+                    entry.get("type", "output"),
+                    root.resolve() / subfolder / entry["filename"],
+                )
+            )
         return found
 
     return {

@@ -15,7 +15,9 @@ class ProgressBar:
 
     def __call__(self, event) -> None:
         if event.kind == "node_start" and not self.interactive:
-            self.stream.write(f"[{event.nodes_done + 1}/{event.nodes_total}] {event.class_type} (node {event.node_id})\n")
+            self.stream.write(
+                f"[{event.nodes_done + 1}/{event.nodes_total}] {event.class_type} (node {event.node_id})\n"
+            )
         if not self.interactive or event.kind not in ("node_start", "node_progress", "node_finish"):
             return
         fraction = event.nodes_done / max(event.nodes_total, 1)

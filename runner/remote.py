@@ -26,7 +26,8 @@ import urllib.parse
 import urllib.request
 import uuid
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from ..nodes.files import resolve_inside
 from .bindings import apply_bindings
@@ -48,8 +49,14 @@ class RemoteRunner:
 
     # -- HTTP -----------------------------------------------------------------
 
-    def _request(self, method: str, path: str, body: bytes | None = None, headers: Mapping[str, str] | None = None,
-                 accept_status: tuple[int, ...] = (200,)) -> tuple[int, bytes]:
+    def _request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        accept_status: tuple[int, ...] = (200,),
+    ) -> tuple[int, bytes]:
         request = urllib.request.Request(self.url + path, data=body, method=method, headers=dict(headers or {}))
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
@@ -63,9 +70,13 @@ class RemoteRunner:
             ) from error
         except (urllib.error.URLError, OSError) as error:
             reason = getattr(error, "reason", error)
-            raise RemoteUnavailableError(f"cannot reach ComfyUI at {self.url} ({reason}); is the server running?") from error
+            raise RemoteUnavailableError(
+                f"cannot reach ComfyUI at {self.url} ({reason}); is the server running?"
+            ) from error
 
-    def _json(self, method: str, path: str, payload: Any = None, accept_status: tuple[int, ...] = (200,)) -> tuple[int, Any]:
+    def request_json(
+        self, method: str, path: str, payload: Any = None, accept_status: tuple[int, ...] = (200,)
+    ) -> tuple[int, Any]:
         body = json.dumps(payload).encode() if payload is not None else None
         headers = {"Content-Type": "application/json"} if body is not None else {}
         status, raw = self._request(method, path, body, headers, accept_status)
@@ -78,30 +89,40 @@ class RemoteRunner:
 
     def object_info(self) -> dict:
         if self._object_info is None:
-            self._object_info = self._json("GET", "/object_info")[1]
+            self._object_info = self.request_json("GET", "/object_info")[1]
         return self._object_info
 
     def definitions(self) -> Definitions:
         return object_info_definitions(self.object_info())
 
     def node_classes(self) -> dict[str, type]:
-        """Stand-in classes (INPUT_TYPES, RETURN_TYPES, OUTPUT_NODE) for the server's nodes, for bindings and conversion."""
+        """Stand-ins (INPUT_TYPES, RETURN_TYPES, OUTPUT_NODE) for the server's node classes: bindings, conversion."""
         classes = {}
         for class_type, info in self.object_info().items():
             input_types = info.get("input", {})
-            classes[class_type] = type(class_type, (), {
-                "INPUT_TYPES": classmethod(lambda cls, input_types=input_types: input_types),
-                "RETURN_TYPES": tuple(info.get("output", ())),
-                "RETURN_NAMES": tuple(info.get("output_name") or info.get("output", ())),
-                "OUTPUT_NODE": bool(info.get("output_node")),
-            })
+            classes[class_type] = type(
+                class_type,
+                (),
+                {
+                    "INPUT_TYPES": classmethod(lambda cls, input_types=input_types: input_types),
+                    "RETURN_TYPES": tuple(info.get("output", ())),
+                    "RETURN_NAMES": tuple(info.get("output_name") or info.get("output", ())),
+                    "OUTPUT_NODE": bool(info.get("output_node")),
+                },
+            )
         return classes
 
     # -- a run ----------------------------------------------------------------
 
-    def execute(self, prompt: Mapping[str, dict], *, bindings: Mapping[str, Any] | None = None,
-                output_dir: str | Path | None = None, on_progress: ProgressCallback | None = None,
-                cancel_event: threading.Event | None = None) -> RunResult:
+    def execute(
+        self,
+        prompt: Mapping[str, dict],
+        *,
+        bindings: Mapping[str, Any] | None = None,
+        output_dir: str | Path | None = None,
+        on_progress: ProgressCallback | None = None,
+        cancel_event: threading.Event | None = None,
+    ) -> RunResult:
         started = time.perf_counter()
         classes = self.node_classes()
         bound, injected = apply_bindings(prompt, bindings, classes)
@@ -110,18 +131,33 @@ class RemoteRunner:
         socket = self._connect_ws(client_id)
         try:
             prompt_id = self._submit(bound, client_id)
-            outputs = [node_id for node_id, node in bound.items()
-                       if getattr(classes.get(node["class_type"]), "OUTPUT_NODE", False)]
+            outputs = [
+                node_id
+                for node_id, node in bound.items()
+                if getattr(classes.get(node["class_type"]), "OUTPUT_NODE", False)
+            ]
             total = len(execution_order(bound, outputs)) if outputs else len(bound)
             class_types = {node_id: node["class_type"] for node_id, node in bound.items()}
-            _Follower(self, socket, prompt_id, class_types, total, on_progress or (lambda event: None),
-                      cancel_event).follow()
+            _Follower(
+                self, socket, prompt_id, class_types, total, on_progress or (lambda event: None), cancel_event
+            ).follow()
         finally:
             socket.close()
-        history = self._json("GET", f"/history/{urllib.parse.quote(prompt_id)}")[1].get(prompt_id) or {}
-        results = {node_id: self._output_entry(bound.get(node_id, {}), ui, output_dir)
-                   for node_id, ui in (history.get("outputs") or {}).items()}
+        history = self._history(prompt_id)
+        results = {
+            node_id: self._output_entry(bound.get(node_id, {}), ui, output_dir)
+            for node_id, ui in (history.get("outputs") or {}).items()
+        }
         return RunResult(outputs=results, seconds=time.perf_counter() - started)
+
+    def _history(self, prompt_id: str) -> dict:
+        """The prompt's /history entry; ComfyUI stores it just after announcing success, so wait for it briefly."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            entry = self.request_json("GET", f"/history/{urllib.parse.quote(prompt_id)}")[1].get(prompt_id)
+            if entry is not None or time.monotonic() > deadline:
+                return entry or {}
+            time.sleep(0.05)
 
     def _upload_injected(self, prompt: dict[str, dict], injected: Mapping[str, bytes]) -> None:
         """Upload each bound image and point its LoadImage at the uploaded name."""
@@ -139,12 +175,17 @@ class RemoteRunner:
         parts = [
             _form_field(boundary, "type", "input"),
             _form_field(boundary, "overwrite", "true"),
-            (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"{filename}\"\r\n"
-             "Content-Type: application/octet-stream\r\n\r\n").encode() + data + b"\r\n",
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="{filename}"\r\n'
+                "Content-Type: application/octet-stream\r\n\r\n"
+            ).encode()
+            + data
+            + b"\r\n",
             f"--{boundary}--\r\n".encode(),
         ]
-        status, raw = self._request("POST", "/upload/image", b"".join(parts),
-                                    {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        status, raw = self._request(
+            "POST", "/upload/image", b"".join(parts), {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+        )
         answer = json.loads(raw)
         return f"{answer['subfolder']}/{answer['name']}" if answer.get("subfolder") else answer["name"]
 
@@ -160,17 +201,26 @@ class RemoteRunner:
         return socket
 
     def _submit(self, prompt: dict[str, dict], client_id: str) -> str:
-        status, answer = self._json("POST", "/prompt", {"prompt": prompt, "client_id": client_id}, accept_status=(200, 400))
+        status, answer = self.request_json(
+            "POST", "/prompt", {"prompt": prompt, "client_id": client_id}, accept_status=(200, 400)
+        )
         if status == 400 or not isinstance(answer, dict) or "prompt_id" not in answer:
             raise remote_validation_error(answer)
         return str(answer["prompt_id"])
 
     def interrupt(self, prompt_id: str) -> None:
-        self._request("POST", "/interrupt", json.dumps({"prompt_id": prompt_id}).encode(), {"Content-Type": "application/json"})
+        self._request(
+            "POST", "/interrupt", json.dumps({"prompt_id": prompt_id}).encode(), {"Content-Type": "application/json"}
+        )
 
     def view(self, entry: Mapping[str, Any]) -> bytes:
-        query = urllib.parse.urlencode({"filename": entry["filename"], "subfolder": entry.get("subfolder", ""),
-                                        "type": entry.get("type", "output")})
+        query = urllib.parse.urlencode(
+            {
+                "filename": entry["filename"],
+                "subfolder": entry.get("subfolder", ""),
+                "type": entry.get("type", "output"),
+            }
+        )
         return self._request("GET", f"/view?{query}")[1]
 
     def _output_entry(self, node: Mapping[str, Any], ui: Mapping[str, list], output_dir: str | Path | None) -> dict:
@@ -182,7 +232,9 @@ class RemoteRunner:
                 if output_dir is None:
                     refs.append(FileRef(entry["filename"], subfolder, kind, None, data))
                     continue
-                path = resolve_inside(Path(output_dir), f"{subfolder}/{entry['filename']}" if subfolder else entry["filename"])
+                path = resolve_inside(
+                    Path(output_dir), f"{subfolder}/{entry['filename']}" if subfolder else entry["filename"]
+                )
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(data)
                 refs.append(FileRef(entry["filename"], subfolder, kind, path))
@@ -199,7 +251,7 @@ class RemoteRunner:
 
 
 def _form_field(boundary: str, name: str, value: str) -> bytes:
-    return f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n".encode()
+    return f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
 
 
 def remote_validation_error(answer: Any) -> WorkflowValidationError:
@@ -212,8 +264,12 @@ def remote_validation_error(answer: Any) -> WorkflowValidationError:
     error = answer.get("error", answer.get("message", "ComfyUI rejected the workflow"))
     if not isinstance(error, dict):
         error = {"type": "invalid_prompt", "message": str(error), "details": "", "extra_info": {}}
-    error = {"type": error.get("type", "invalid_prompt"), "message": error.get("message", ""),
-             "details": error.get("details", ""), "extra_info": error.get("extra_info") or {}}
+    error = {
+        "type": error.get("type", "invalid_prompt"),
+        "message": error.get("message", ""),
+        "details": error.get("details", ""),
+        "extra_info": error.get("extra_info") or {},
+    }
     node_errors = answer.get("node_errors")
     node_errors = node_errors if isinstance(node_errors, dict) else {}
     normalised = {
@@ -222,7 +278,8 @@ def remote_validation_error(answer: Any) -> WorkflowValidationError:
             "dependent_outputs": entry.get("dependent_outputs", []),
             "class_type": entry.get("class_type", ""),
         }
-        for node_id, entry in node_errors.items() if isinstance(entry, dict)
+        for node_id, entry in node_errors.items()
+        if isinstance(entry, dict)
     }
     return WorkflowValidationError(error, normalised)
 
@@ -230,8 +287,16 @@ def remote_validation_error(answer: Any) -> WorkflowValidationError:
 class _Follower:
     """Reads /ws messages of one prompt and turns them into ProgressEvents, errors or the end of the run."""
 
-    def __init__(self, runner: RemoteRunner, socket, prompt_id: str, class_types: Mapping[str, str], total: int,
-                 emit: ProgressCallback, cancel_event: threading.Event | None):
+    def __init__(
+        self,
+        runner: RemoteRunner,
+        socket,
+        prompt_id: str,
+        class_types: Mapping[str, str],
+        total: int,
+        emit: ProgressCallback,
+        cancel_event: threading.Event | None,
+    ):
         self.runner = runner
         self.socket = socket
         self.prompt_id = prompt_id
@@ -279,16 +344,31 @@ class _Follower:
                 return self._success() if data.get("prompt_id") == self.prompt_id else False
             class_type = data.get("node_type") or self.class_types.get(str(node_id))
             self.current = (str(node_id), class_type)
-            self.emit(ProgressEvent("node_start", str(node_id), class_type, nodes_done=self.done, nodes_total=self.total))
+            self.emit(
+                ProgressEvent("node_start", str(node_id), class_type, nodes_done=self.done, nodes_total=self.total)
+            )
         elif kind == "progress" and self.current is not None:
-            self.emit(ProgressEvent("node_progress", self.current[0], self.current[1], int(data.get("value", 0)),
-                                    int(data.get("max", 0)), self.done, self.total))
+            self.emit(
+                ProgressEvent(
+                    "node_progress",
+                    self.current[0],
+                    self.current[1],
+                    int(data.get("value", 0)),
+                    int(data.get("max", 0)),
+                    self.done,
+                    self.total,
+                )
+            )
         elif kind == "execution_success":
             self._finish_current()
             return self._success()
         elif kind == "execution_error":
-            raise NodeExecutionError(str(data.get("node_id")), str(data.get("node_type")),
-                                     str(data.get("exception_message", "")).strip(), str(data.get("exception_type", "")))
+            raise NodeExecutionError(
+                str(data.get("node_id")),
+                str(data.get("node_type")),
+                str(data.get("exception_message", "")).strip(),
+                str(data.get("exception_type", "")),
+            )
         elif kind == "execution_interrupted":
             raise WorkflowCancelled(str(data["node_id"]) if data.get("node_id") is not None else None)
         return False
@@ -305,7 +385,9 @@ class _Follower:
 
     def _poll_history(self, deadline: float) -> None:
         while time.monotonic() < deadline:
-            entry = self.runner._json("GET", f"/history/{urllib.parse.quote(self.prompt_id)}")[1].get(self.prompt_id)
+            entry = self.runner.request_json("GET", f"/history/{urllib.parse.quote(self.prompt_id)}")[1].get(
+                self.prompt_id
+            )
             status = (entry or {}).get("status") or {}
             if status.get("completed") or status.get("status_str") in ("success", "error"):
                 for kind, data in status.get("messages") or []:

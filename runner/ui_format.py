@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
+from collections.abc import Callable, Mapping
 
 from .registry import NodeClasses, declared_inputs, display_name, is_link, is_widget
 from .workflow import WorkflowFormatError
@@ -49,21 +50,30 @@ def local_definitions(node_classes: NodeClasses) -> Definitions:
         if node_class is None:
             return None
         return_types = tuple(node_class.RETURN_TYPES)
-        return NodeDefinition(node_class.INPUT_TYPES(), return_types,
-                              tuple(getattr(node_class, "RETURN_NAMES", None) or return_types), display_name(class_type))
+        return NodeDefinition(
+            node_class.INPUT_TYPES(),
+            return_types,
+            tuple(getattr(node_class, "RETURN_NAMES", None) or return_types),
+            display_name(class_type),
+        )
 
     return definition
 
 
 def object_info_definitions(object_info: Mapping[str, Any]) -> Definitions:
     """Definitions from a ComfyUI server's ``GET /object_info`` (for workflows with nodes this pack lacks)."""
+
     def definition(class_type: str) -> NodeDefinition | None:
         info = object_info.get(class_type)
         if info is None:
             return None
         return_types = tuple(info.get("output", ()))
-        return NodeDefinition(info.get("input", {}), return_types, tuple(info.get("output_name") or return_types),
-                              info.get("display_name") or class_type)
+        return NodeDefinition(
+            info.get("input", {}),
+            return_types,
+            tuple(info.get("output_name") or return_types),
+            info.get("display_name") or class_type,
+        )
 
     return definition
 
@@ -75,8 +85,11 @@ def extra_widget_values(name: str, input_type: Any, options: Mapping[str, Any]) 
 
 
 def _widget_inputs(definition: NodeDefinition) -> list[tuple[str, Any, dict]]:
-    return [(name, input_type, options) for name, (_, input_type, options) in declared_inputs(definition.input_types).items()
-            if is_widget(input_type, options)]
+    return [
+        (name, input_type, options)
+        for name, (_, input_type, options) in declared_inputs(definition.input_types).items()
+        if is_widget(input_type, options)
+    ]
 
 
 @dataclass(frozen=True)
@@ -92,20 +105,25 @@ def _parse_links(raw_links: list) -> dict[int, _Link]:
     links = {}
     for raw in raw_links or []:
         if isinstance(raw, dict):
-            links[raw["id"]] = _Link(raw["origin_id"], raw["origin_slot"], raw["target_id"], raw["target_slot"], raw.get("type"))
+            links[raw["id"]] = _Link(
+                raw["origin_id"], raw["origin_slot"], raw["target_id"], raw["target_slot"], raw.get("type")
+            )
         else:
             link_id, from_node, from_slot, to_node, to_slot, link_type = raw[:6]
             links[link_id] = _Link(from_node, from_slot, to_node, to_slot, link_type)
     return links
 
 
+@dataclass(frozen=True)
 class _Constant:
-    def __init__(self, value: Any):
-        self.value = value
+    """A value a PrimitiveNode feeds into an input."""
+
+    value: Any
 
 
-def ui_to_api(ui: Mapping[str, Any], node_classes: NodeClasses | None = None, *,
-              definitions: Definitions | None = None) -> dict[str, dict]:
+def ui_to_api(
+    ui: Mapping[str, Any], node_classes: NodeClasses | None = None, *, definitions: Definitions | None = None
+) -> dict[str, dict]:
     """A UI-format workflow -> API format."""
     if (ui.get("definitions") or {}).get("subgraphs"):
         raise WorkflowFormatError("workflows with subgraphs are not supported; unpack the subgraph in the editor first")
@@ -171,7 +189,9 @@ def _bypass_input(node: Mapping[str, Any], link: _Link) -> int | None:
     same_slot = inputs[link.from_slot] if link.from_slot < len(inputs) else None
     candidates = ([same_slot] if same_slot is not None else []) + list(inputs)
     for candidate in candidates:
-        if candidate.get("link") is not None and (candidate.get("type") == wanted or "*" in (candidate.get("type"), wanted)):
+        if candidate.get("link") is not None and (
+            candidate.get("type") == wanted or "*" in (candidate.get("type"), wanted)
+        ):
             return candidate["link"]
     return None
 
@@ -190,8 +210,9 @@ def _widget_values(node: Mapping[str, Any], definition: NodeDefinition) -> dict[
     return inputs
 
 
-def api_to_ui(api: Mapping[str, dict], node_classes: NodeClasses | None = None, *,
-              definitions: Definitions | None = None) -> dict[str, Any]:
+def api_to_ui(
+    api: Mapping[str, dict], node_classes: NodeClasses | None = None, *, definitions: Definitions | None = None
+) -> dict[str, Any]:
     """An API-format workflow -> UI format, nodes laid out left to right by depth.
 
     API ids must be integers (as the editor writes them); they are kept.
@@ -215,7 +236,11 @@ def api_to_ui(api: Mapping[str, dict], node_classes: NodeClasses | None = None, 
         node, definition = api[node_id], resolved[node_id]
         declared = declared_inputs(definition.input_types)
         sockets = [(name, spec) for name, spec in declared.items() if not is_widget(spec[1], spec[2])]
-        sockets += [(name, spec) for name, spec in declared.items() if is_widget(spec[1], spec[2]) and is_link(node["inputs"].get(name))]
+        sockets += [
+            (name, spec)
+            for name, spec in declared.items()
+            if is_widget(spec[1], spec[2]) and is_link(node["inputs"].get(name))
+        ]
         ui_inputs = []
         for slot, (name, (_, input_type, options)) in enumerate(sockets):
             entry = {"name": name, "type": "COMBO" if isinstance(input_type, list) else input_type, "link": None}
@@ -224,7 +249,9 @@ def api_to_ui(api: Mapping[str, dict], node_classes: NodeClasses | None = None, 
             value = node["inputs"].get(name)
             if is_link(value):
                 link_id = len(links) + 1
-                links.append([link_id, int(value[0]), value[1], int(node_id), slot, resolved[value[0]].return_types[value[1]]])
+                links.append(
+                    [link_id, int(value[0]), value[1], int(node_id), slot, resolved[value[0]].return_types[value[1]]]
+                )
                 outgoing[(value[0], value[1])].append(link_id)
                 entry["link"] = link_id
             ui_inputs.append(entry)
@@ -232,7 +259,10 @@ def api_to_ui(api: Mapping[str, dict], node_classes: NodeClasses | None = None, 
             "id": int(node_id),
             "type": node["class_type"],
             "pos": positions[node_id],
-            "size": [320, 46 + 22 * max(len(ui_inputs), len(definition.return_types)) + 26 * len(_widget_inputs(definition))],
+            "size": [
+                320,
+                46 + 22 * max(len(ui_inputs), len(definition.return_types)) + 26 * len(_widget_inputs(definition)),
+            ],
             "flags": {},
             "order": order,
             "mode": 0,
@@ -248,8 +278,15 @@ def api_to_ui(api: Mapping[str, dict], node_classes: NodeClasses | None = None, 
     for ui_node in ui_nodes:
         definition = resolved[str(ui_node["id"])]
         ui_node["outputs"] = [
-            {"name": name, "type": output_type, "links": outgoing.get((str(ui_node["id"]), slot), []), "slot_index": slot}
-            for slot, (output_type, name) in enumerate(zip(definition.return_types, definition.return_names))
+            {
+                "name": name,
+                "type": output_type,
+                "links": outgoing.get((str(ui_node["id"]), slot), []),
+                "slot_index": slot,
+            }
+            for slot, (output_type, name) in enumerate(
+                zip(definition.return_types, definition.return_names, strict=True)
+            )
         ]
     ui_nodes.sort(key=lambda item: item["id"])
     return {

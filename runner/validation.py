@@ -26,8 +26,12 @@ class CheckedWorkflow:
     outputs: list[str]  # output node ids, in prompt order
 
 
-def _prompt_error(kind: str, message: str, details: str = "", extra_info: dict | None = None) -> WorkflowValidationError:
-    return WorkflowValidationError({"type": kind, "message": message, "details": details, "extra_info": extra_info or {}})
+def _prompt_error(
+    kind: str, message: str, details: str = "", extra_info: dict | None = None
+) -> WorkflowValidationError:
+    return WorkflowValidationError(
+        {"type": kind, "message": message, "details": details, "extra_info": extra_info or {}}
+    )
 
 
 def _unknown_class_error(node_id: str, class_type: str, node_classes: NodeClasses) -> WorkflowValidationError:
@@ -72,18 +76,21 @@ class _Validator:
         if node_id in self.valid:
             return self.valid[node_id]
         if node_id in self.visiting:
-            raise _prompt_error("invalid_prompt", "Cannot execute because the workflow has a dependency cycle.",
-                                f"Node ID '#{node_id}'", {"node_id": node_id})
+            raise _prompt_error(
+                "invalid_prompt",
+                "Cannot execute because the workflow has a dependency cycle.",
+                f"Node ID '#{node_id}'",
+                {"node_id": node_id},
+            )
         self.visiting.add(node_id)
         try:
             errors, ancestors_valid = self._check_inputs(node_id)
         except WorkflowValidationError:
             raise
         except Exception as error:  # the node's own INPUT_TYPES / VALIDATE_INPUTS raised
-            errors, ancestors_valid = [_reason(
-                "exception_during_validation", "Exception when validating node", str(error),
-                {"exception_type": type(error).__name__},
-            )], True
+            extra = {"exception_type": type(error).__name__}
+            errors = [_reason("exception_during_validation", "Exception when validating node", str(error), extra)]
+            ancestors_valid = True
         self.visiting.discard(node_id)
         self.reasons[node_id] = errors
         self.valid[node_id] = not errors and ancestors_valid
@@ -101,7 +108,9 @@ class _Validator:
             config = [input_type, options]
             if name not in inputs:
                 if category == "required":
-                    errors.append(_reason("required_input_missing", "Required input is missing", name, {"input_name": name}))
+                    errors.append(
+                        _reason("required_input_missing", "Required input is missing", name, {"input_name": name})
+                    )
                 continue
             value = inputs[name]
             if isinstance(value, list):
@@ -120,11 +129,19 @@ class _Validator:
                 try:
                     value = inputs[name] = converter(value)
                 except (TypeError, ValueError) as error:
-                    errors.append(_reason(
-                        "invalid_input_type", f"Failed to convert an input value to a {input_type} value",
-                        f"{name}, {value}, {error}",
-                        {"input_name": name, "input_config": config, "received_value": value, "exception_message": str(error)},
-                    ))
+                    errors.append(
+                        _reason(
+                            "invalid_input_type",
+                            f"Failed to convert an input value to a {input_type} value",
+                            f"{name}, {value}, {error}",
+                            {
+                                "input_name": name,
+                                "input_config": config,
+                                "received_value": value,
+                                "exception_message": str(error),
+                            },
+                        )
+                    )
                     continue
             if name in validate_args or validate_kwargs:
                 continue
@@ -138,21 +155,28 @@ class _Validator:
     def _check_link(self, name, value, input_type, config, any_type_allowed) -> tuple[dict | None, Any]:
         extra = {"input_name": name, "input_config": config, "received_value": value}
         if len(value) != 2:
-            return _reason("bad_linked_input", "Bad linked input, must be a length-2 list of [node_id, slot_index]",
-                           name, extra), None
+            return _reason(
+                "bad_linked_input", "Bad linked input, must be a length-2 list of [node_id, slot_index]", name, extra
+            ), None
         source_id, slot = value
         source = self.prompt.get(str(source_id))
         if source is None:
-            return _reason("bad_linked_input", "Linked node does not exist in the workflow",
-                           f"{name}: node '{source_id}'", extra), None
+            return _reason(
+                "bad_linked_input", "Linked node does not exist in the workflow", f"{name}: node '{source_id}'", extra
+            ), None
         return_types = self.node_classes[source["class_type"]].RETURN_TYPES
         if not isinstance(slot, int) or not 0 <= slot < len(return_types):
-            return _reason("bad_linked_input", "Linked output index is out of range",
-                           f"{name}: node '{source_id}' has {len(return_types)} outputs, got index {slot}", extra), None
+            return _reason(
+                "bad_linked_input",
+                "Linked output index is out of range",
+                f"{name}: node '{source_id}' has {len(return_types)} outputs, got index {slot}",
+                extra,
+            ), None
         received = return_types[slot]
         if not any_type_allowed and not type_matches(received, input_type):
             return _reason(
-                "return_type_mismatch", "Return type mismatch between linked nodes",
+                "return_type_mismatch",
+                "Return type mismatch between linked nodes",
                 f"{name}, received_type({received}) mismatch input_type({input_type})",
                 {"input_name": name, "input_config": config, "received_type": received, "linked_node": value},
             ), None
@@ -180,8 +204,12 @@ def _check_value(name: str, value: Any, input_type: Any, options: dict, config: 
     choices = input_type if isinstance(input_type, list) else options.get("options") if input_type == "COMBO" else None
     if choices is not None and value not in choices:
         listed = str(choices) if len(choices) <= 20 else f"(list of length {len(choices)})"
-        return _reason("value_not_in_list", "Value not in list", f"{name}: '{value}' not in {listed}",
-                       {**extra, "input_config": config if len(choices) <= 20 else None})
+        return _reason(
+            "value_not_in_list",
+            "Value not in list",
+            f"{name}: '{value}' not in {listed}",
+            {**extra, "input_config": config if len(choices) <= 20 else None},
+        )
     return None
 
 
@@ -199,8 +227,14 @@ def _custom_validation(node_class, inputs, validate_args, validate_kwargs, recei
         return []
     names = ", ".join(sorted(wanted)) or "(no inputs)"
     details = names if result is False else f"{names} - {result}"
-    return [_reason("custom_validation_failed", "Custom validation failed for node", details,
-                    {"input_name": sorted(wanted)[0] if wanted else None})]
+    return [
+        _reason(
+            "custom_validation_failed",
+            "Custom validation failed for node",
+            details,
+            {"input_name": sorted(wanted)[0] if wanted else None},
+        )
+    ]
 
 
 def check_workflow(prompt: Any, node_classes: NodeClasses) -> CheckedWorkflow:
@@ -211,8 +245,11 @@ def check_workflow(prompt: Any, node_classes: NodeClasses) -> CheckedWorkflow:
     outputs = []
     for node_id, node in prompt.items():
         if not isinstance(node, dict) or "class_type" not in node:
-            raise _prompt_error("invalid_prompt", "Cannot execute because a node is missing the class_type property.",
-                                f"Node ID '#{node_id}'")
+            raise _prompt_error(
+                "invalid_prompt",
+                "Cannot execute because a node is missing the class_type property.",
+                f"Node ID '#{node_id}'",
+            )
         node_class = node_classes.get(node["class_type"])
         if node_class is None:
             raise _unknown_class_error(str(node_id), node["class_type"], node_classes)
@@ -220,8 +257,12 @@ def check_workflow(prompt: Any, node_classes: NodeClasses) -> CheckedWorkflow:
         if getattr(node_class, "OUTPUT_NODE", False) is True:
             outputs.append(str(node_id))
     if not outputs:
-        raise _prompt_error("prompt_no_outputs", "Prompt has no outputs", "",
-                            {"hint": "add an output node such as SaveImage, PreviewImage or PlayAlterSaveJSON"})
+        raise _prompt_error(
+            "prompt_no_outputs",
+            "Prompt has no outputs",
+            "",
+            {"hint": "add an output node such as SaveImage, PreviewImage or PlayAlterSaveJSON"},
+        )
     validator = _Validator(checked, node_classes)
     node_errors: dict[str, dict] = {}
     for output_id in outputs:
@@ -229,18 +270,26 @@ def check_workflow(prompt: Any, node_classes: NodeClasses) -> CheckedWorkflow:
             continue
         for node_id in _ancestors(checked, output_id):
             if validator.reasons.get(node_id):
-                entry = node_errors.setdefault(node_id, {
-                    "errors": validator.reasons[node_id],
-                    "dependent_outputs": [],
-                    "class_type": checked[node_id]["class_type"],
-                })
+                entry = node_errors.setdefault(
+                    node_id,
+                    {
+                        "errors": validator.reasons[node_id],
+                        "dependent_outputs": [],
+                        "class_type": checked[node_id]["class_type"],
+                    },
+                )
                 entry["dependent_outputs"].append(output_id)
     if node_errors:
-        details = "\n".join(f"{reason['message']}: {reason['details']}"
-                            for entry in node_errors.values() for reason in entry["errors"])
+        details = "\n".join(
+            f"{reason['message']}: {reason['details']}" for entry in node_errors.values() for reason in entry["errors"]
+        )
         raise WorkflowValidationError(
-            {"type": "prompt_outputs_failed_validation", "message": "Prompt outputs failed validation",
-             "details": details, "extra_info": {}},
+            {
+                "type": "prompt_outputs_failed_validation",
+                "message": "Prompt outputs failed validation",
+                "details": details,
+                "extra_info": {},
+            },
             node_errors,
         )
     return CheckedWorkflow(prompt=checked, outputs=outputs)
@@ -254,6 +303,7 @@ def _ancestors(prompt: dict[str, dict], node_id: str) -> list[str]:
         if current in seen or current not in prompt:
             continue
         seen.append(current)
-        stack.extend(str(value[0]) for value in prompt[current]["inputs"].values()
-                     if isinstance(value, list) and len(value) == 2)
+        stack.extend(
+            str(value[0]) for value in prompt[current]["inputs"].values() if isinstance(value, list) and len(value) == 2
+        )
     return seen

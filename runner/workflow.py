@@ -42,7 +42,9 @@ def load_workflow(source: str | os.PathLike | dict, node_classes: NodeClasses | 
     """
     workflow = source if isinstance(source, dict) else read_json(source)
     if not isinstance(workflow, dict):
-        raise WorkflowFormatError("a workflow is a JSON object (API format: nodes keyed by id; UI format: nodes and links)")
+        raise WorkflowFormatError(
+            "a workflow is a JSON object (API format: nodes keyed by id; UI format: nodes and links)"
+        )
     if is_ui_format(workflow):
         from .ui_format import ui_to_api
 
@@ -57,7 +59,8 @@ def _normalise_node(node: Any) -> Any:
     if not isinstance(node, dict):
         return node
     inputs = {
-        name: [str(value[0]), value[1]] if isinstance(value, list) and len(value) == 2 and isinstance(value[0], int)
+        name: [str(value[0]), value[1]]
+        if isinstance(value, list) and len(value) == 2 and isinstance(value[0], int)
         else value
         for name, value in (node.get("inputs") or {}).items()
     }

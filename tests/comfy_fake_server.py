@@ -49,7 +49,7 @@ class FakeComfyUI:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self._serve, daemon=True)
 
-    def __enter__(self) -> "FakeComfyUI":
+    def __enter__(self) -> FakeComfyUI:
         started = threading.Event()
         self._started = started
         self.thread.start()
@@ -64,15 +64,17 @@ class FakeComfyUI:
     def _serve(self) -> None:
         asyncio.set_event_loop(self.loop)
         app = web.Application(middlewares=[self._record])
-        app.add_routes([
-            web.get("/object_info", self.object_info),
-            web.post("/upload/image", self.upload_image),
-            web.post("/prompt", self.prompt),
-            web.get("/ws", self.websocket),
-            web.get("/history/{prompt_id}", self.get_history),
-            web.get("/view", self.view),
-            web.post("/interrupt", self.interrupt),
-        ])
+        app.add_routes(
+            [
+                web.get("/object_info", self.object_info),
+                web.post("/upload/image", self.upload_image),
+                web.post("/prompt", self.prompt),
+                web.get("/ws", self.websocket),
+                web.get("/history/{prompt_id}", self.get_history),
+                web.get("/view", self.view),
+                web.post("/interrupt", self.interrupt),
+            ]
+        )
         self.runner = web.AppRunner(app)
         self.loop.run_until_complete(self.runner.setup())
         self.loop.run_until_complete(web.TCPSite(self.runner, "127.0.0.1", self.port).start())
@@ -141,11 +143,21 @@ class FakeComfyUI:
 
         outputs, status = {}, "success"
         try:
-            result = execute(prompt, input_dir=self.input_dir, output_dir=self.output_dir, on_progress=on_progress,
-                             cancel_event=self.cancel, node_classes=self.node_classes)
+            result = execute(
+                prompt,
+                input_dir=self.input_dir,
+                output_dir=self.output_dir,
+                on_progress=on_progress,
+                cancel_event=self.cancel,
+                node_classes=self.node_classes,
+            )
             for node_id, entry in result.outputs.items():
-                ui = {"images": [{"filename": ref.filename, "subfolder": ref.subfolder, "type": ref.type}
-                                 for ref in entry["images"]]}
+                ui = {
+                    "images": [
+                        {"filename": ref.filename, "subfolder": ref.subfolder, "type": ref.type}
+                        for ref in entry["images"]
+                    ]
+                }
                 if entry["json"]:
                     ui["json"] = entry["json"]
                 outputs[node_id] = ui
@@ -154,25 +166,38 @@ class FakeComfyUI:
             send("executing", {"node": None})
         except NodeExecutionError as error:
             status = "error"
-            send("execution_error", {"node_id": error.node_id, "node_type": error.class_type, "executed": [],
-                                     "exception_message": error.message, "exception_type": error.exception_type,
-                                     "traceback": ["..."], "current_inputs": {}, "current_outputs": {}})
+            send(
+                "execution_error",
+                {
+                    "node_id": error.node_id,
+                    "node_type": error.class_type,
+                    "executed": [],
+                    "exception_message": error.message,
+                    "exception_type": error.exception_type,
+                    "traceback": ["..."],
+                    "current_inputs": {},
+                    "current_outputs": {},
+                },
+            )
         except WorkflowCancelled as error:
             status = "error"
             send("execution_interrupted", {"node_id": error.node_id, "node_type": "", "executed": []})
         finally:
             self.cancel.clear()
-        self.history[prompt_id] = {"prompt": [0, prompt_id, prompt, {}, list(outputs)], "outputs": outputs,
-                                   "status": {"status_str": status, "completed": status == "success",
-                                              "messages": messages}}
+        self.history[prompt_id] = {
+            "prompt": [0, prompt_id, prompt, {}, list(outputs)],
+            "outputs": outputs,
+            "status": {"status_str": status, "completed": status == "success", "messages": messages},
+        }
 
     async def websocket(self, request):
         client_id = request.query["clientId"]
         socket_response = web.WebSocketResponse()
         await socket_response.prepare(request)
         queue = self.queues[client_id] = asyncio.Queue()
-        await socket_response.send_json({"type": "status", "data": {"status": {"exec_info": {"queue_remaining": 0}},
-                                                                    "sid": client_id}})
+        await socket_response.send_json(
+            {"type": "status", "data": {"status": {"exec_info": {"queue_remaining": 0}}, "sid": client_id}}
+        )
         await socket_response.send_bytes(b"\x00\x00\x00\x01preview")  # previews arrive as binary frames
 
         async def forward() -> None:

@@ -1,4 +1,4 @@
-"""Small node classes for executor tests, passed to the executor through ``node_classes`` (never registered globally)."""
+"""Small node classes for executor tests, given to the executor through ``node_classes`` (never registered)."""
 
 from __future__ import annotations
 
@@ -74,9 +74,14 @@ class Choice:
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {"mode": (["fast", "exact"],), "seed": ("INT", {"default": 0, "min": 0, "max": 2**32}),
-                             "scale": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 2.0})},
-                "optional": {"label": ("STRING", {"default": "x"})}}
+        return {
+            "required": {
+                "mode": (["fast", "exact"],),
+                "seed": ("INT", {"default": 0, "min": 0, "max": 2**32}),
+                "scale": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 2.0}),
+            },
+            "optional": {"label": ("STRING", {"default": "x"})},
+        }
 
     def pick(self, mode, seed, scale, label="x"):
         return (f"{mode}-{seed}-{scale}-{label}",)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import threading
 import _thread
@@ -17,7 +16,11 @@ from playalter.runner.errors import WorkflowCancelled
 
 WORKFLOW = {
     "1": {"class_type": "LoadImage", "inputs": {"image": "example.png"}, "_meta": {"title": "image"}},
-    "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "cli"}, "_meta": {"title": "result"}},
+    "2": {
+        "class_type": "SaveImage",
+        "inputs": {"images": ["1", 0], "filename_prefix": "cli"},
+        "_meta": {"title": "result"},
+    },
 }
 
 
@@ -42,8 +45,9 @@ def run_cli(argv, capsys) -> tuple[int, str, str]:
 
 
 def test_run_binds_image_and_prints_saved_paths(workflow_file, photo, tmp_path, capsys):
-    code, out, err = run_cli(["run", str(workflow_file), "--input", f"image={photo}", "--out", str(tmp_path / "out")],
-                             capsys)
+    code, out, err = run_cli(
+        ["run", str(workflow_file), "--input", f"image={photo}", "--out", str(tmp_path / "out")], capsys
+    )
     assert code == 0
     saved = tmp_path / "out" / "cli_00001_.png"
     assert out.strip() == str(saved.resolve()) and saved.is_file()
@@ -51,20 +55,24 @@ def test_run_binds_image_and_prints_saved_paths(workflow_file, photo, tmp_path, 
 
 
 def test_run_json_mode_prints_the_run_result(workflow_file, photo, tmp_path, capsys):
-    code, out, _ = run_cli(["run", str(workflow_file), "-i", f"image={photo}", "-o", str(tmp_path), "--json", "-q"],
-                           capsys)
+    code, out, _ = run_cli(
+        ["run", str(workflow_file), "-i", f"image={photo}", "-o", str(tmp_path), "--json", "-q"], capsys
+    )
     assert code == 0
     result = json.loads(out)
     assert result["outputs"]["2"]["images"][0]["filename"] == "cli_00001_.png"
     assert result["outputs"]["2"]["title"] == "result"
 
 
-@pytest.mark.parametrize("extra, fragment", [
-    ([], "Invalid image file: example.png"),  # nothing bound: LoadImage's file is missing
-    (["--input", "nobody=1"], "names no node"),
-    (["--input", "image"], "NAME=VALUE"),
-    (["--input", "result.filename_prefix=../x"], None),  # validation passes; the refusal comes at run time
-])
+@pytest.mark.parametrize(
+    "extra, fragment",
+    [
+        ([], "Invalid image file: example.png"),  # nothing bound: LoadImage's file is missing
+        (["--input", "nobody=1"], "names no node"),
+        (["--input", "image"], "NAME=VALUE"),
+        (["--input", "result.filename_prefix=../x"], None),  # validation passes; the refusal comes at run time
+    ],
+)
 def test_usage_and_validation_errors_exit_2(workflow_file, photo, tmp_path, capsys, extra, fragment):
     argv = ["run", str(workflow_file), "-o", str(tmp_path), "-q", *extra]
     if fragment is None:
@@ -92,8 +100,9 @@ def test_unknown_node_exits_2_and_suggests_remote(tmp_path, capsys):
 def test_node_failure_exits_3(workflow_file, tmp_path, capsys):
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"%PDF-1.4 not an image")
-    code, out, err = run_cli(["run", str(workflow_file), "-i", f"image={broken}", "-o", str(tmp_path), "-q", "--json"],
-                             capsys)
+    code, out, err = run_cli(
+        ["run", str(workflow_file), "-i", f"image={broken}", "-o", str(tmp_path), "-q", "--json"], capsys
+    )
     assert code == 3
     error = json.loads(out)["error"]
     assert (error["node_id"], error["class_type"], error["code"]) == ("1", "LoadImage", "invalid_image")

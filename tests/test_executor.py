@@ -41,18 +41,38 @@ def reported(result, node_id: str) -> object:
 
 # -- validation ---------------------------------------------------------------
 
-@pytest.mark.parametrize("prompt, node_id, kind, input_name", [
-    ({"1": node("Number", value=1), "2": node("Add", a=["1", 0]), "3": node("Report", value=["2", 0])},
-     "2", "required_input_missing", "b"),
-    ({"1": node("Number", value="many"), "3": node("Report", value=["1", 0])}, "1", "invalid_input_type", "value"),
-    ({"1": node("Number", value=-1), "3": node("Report", value=["1", 0])}, "1", "value_smaller_than_min", "value"),
-    ({"1": node("Number", value=101), "3": node("Report", value=["1", 0])}, "1", "value_bigger_than_max", "value"),
-    ({"1": node("Choice", mode="slow", seed=1, scale=1.0), "3": node("Report", value=["1", 0])},
-     "1", "value_not_in_list", "mode"),
-    ({"1": node("Even", value=3), "3": node("Report", value=["1", 0])}, "1", "custom_validation_failed", "value"),
-    ({"1": node("Choice", mode="fast", seed=1, scale=1.0), "2": node("Add", a=["1", 0], b=0),
-      "3": node("Report", value=["2", 0])}, "2", "return_type_mismatch", "a"),
-])
+
+@pytest.mark.parametrize(
+    "prompt, node_id, kind, input_name",
+    [
+        (
+            {"1": node("Number", value=1), "2": node("Add", a=["1", 0]), "3": node("Report", value=["2", 0])},
+            "2",
+            "required_input_missing",
+            "b",
+        ),
+        ({"1": node("Number", value="many"), "3": node("Report", value=["1", 0])}, "1", "invalid_input_type", "value"),
+        ({"1": node("Number", value=-1), "3": node("Report", value=["1", 0])}, "1", "value_smaller_than_min", "value"),
+        ({"1": node("Number", value=101), "3": node("Report", value=["1", 0])}, "1", "value_bigger_than_max", "value"),
+        (
+            {"1": node("Choice", mode="slow", seed=1, scale=1.0), "3": node("Report", value=["1", 0])},
+            "1",
+            "value_not_in_list",
+            "mode",
+        ),
+        ({"1": node("Even", value=3), "3": node("Report", value=["1", 0])}, "1", "custom_validation_failed", "value"),
+        (
+            {
+                "1": node("Choice", mode="fast", seed=1, scale=1.0),
+                "2": node("Add", a=["1", 0], b=0),
+                "3": node("Report", value=["2", 0]),
+            },
+            "2",
+            "return_type_mismatch",
+            "a",
+        ),
+    ],
+)
 def test_each_validation_error_is_shaped_like_comfyui(prompt, node_id, kind, input_name):
     error = validation_error(prompt)
     assert error.error["type"] == "prompt_outputs_failed_validation"
@@ -73,8 +93,10 @@ def test_custom_validation_message_is_kept():
 
 def test_errors_of_several_nodes_are_all_reported_with_their_outputs():
     prompt = {
-        "1": node("Number", value=500), "2": node("Report", value=["1", 0]),
-        "3": node("Add", a=["1", 0], b=99), "4": node("Report", value=["3", 0]),
+        "1": node("Number", value=500),
+        "2": node("Report", value=["1", 0]),
+        "3": node("Add", a=["1", 0], b=99),
+        "4": node("Report", value=["3", 0]),
     }
     error = validation_error(prompt)
     assert sorted(error.node_errors["1"]["dependent_outputs"]) == ["2", "4"]
@@ -82,13 +104,18 @@ def test_errors_of_several_nodes_are_all_reported_with_their_outputs():
     assert "2" not in error.node_errors and "4" not in error.node_errors
 
 
-@pytest.mark.parametrize("prompt, kind", [
-    ({}, "invalid_prompt"),
-    ({"1": {"inputs": {}}}, "invalid_prompt"),
-    ({"1": node("Number", value=1)}, "prompt_no_outputs"),
-    ({"1": node("Add", a=["2", 0], b=0), "2": node("Add", a=["1", 0], b=0), "3": node("Report", value=["1", 0])},
-     "invalid_prompt"),
-])
+@pytest.mark.parametrize(
+    "prompt, kind",
+    [
+        ({}, "invalid_prompt"),
+        ({"1": {"inputs": {}}}, "invalid_prompt"),
+        ({"1": node("Number", value=1)}, "prompt_no_outputs"),
+        (
+            {"1": node("Add", a=["2", 0], b=0), "2": node("Add", a=["1", 0], b=0), "3": node("Report", value=["1", 0])},
+            "invalid_prompt",
+        ),
+    ],
+)
 def test_prompt_level_errors(prompt, kind):
     error = validation_error(prompt)
     assert error.error["type"] == kind
@@ -111,8 +138,13 @@ def test_bad_links_are_reported_not_raised():
 
 def test_nothing_runs_when_validation_fails():
     Add.calls = 0
-    prompt = {"1": node("Number", value=1), "2": node("Add", a=["1", 0], b=1), "3": node("Report", value=["2", 0]),
-              "4": node("Number", value=-5), "5": node("Report", value=["4", 0])}
+    prompt = {
+        "1": node("Number", value=1),
+        "2": node("Add", a=["1", 0], b=1),
+        "3": node("Report", value=["2", 0]),
+        "4": node("Number", value=-5),
+        "5": node("Report", value=["4", 0]),
+    }
     with pytest.raises(WorkflowValidationError):
         run(prompt)
     assert Add.calls == 0
@@ -125,10 +157,15 @@ def test_values_are_converted_to_declared_types():
 
 # -- execution ----------------------------------------------------------------
 
+
 def test_only_ancestors_of_outputs_run():
     Add.calls = 0
-    prompt = {"1": node("Number", value=2), "2": node("Add", a=["1", 0], b=3), "3": node("Report", value=["2", 0]),
-              "4": node("Add", a=["1", 0], b=1)}  # not connected to an output
+    prompt = {
+        "1": node("Number", value=2),
+        "2": node("Add", a=["1", 0], b=3),
+        "3": node("Report", value=["2", 0]),
+        "4": node("Add", a=["1", 0], b=1),
+    }  # not connected to an output
     result = run(prompt)
     assert reported(result, "3") == 5
     assert Add.calls == 1
@@ -136,8 +173,13 @@ def test_only_ancestors_of_outputs_run():
 
 
 def test_output_is_list_maps_downstream_nodes_over_the_list_and_input_is_list_gathers_it():
-    prompt = {"1": node("Range", count=4), "2": node("Add", a=["1", 0], b=10), "3": node("Sum", values=["2", 0]),
-              "4": node("Report", value=["3", 0]), "5": node("Report", value=["2", 0])}
+    prompt = {
+        "1": node("Range", count=4),
+        "2": node("Add", a=["1", 0], b=10),
+        "3": node("Sum", values=["2", 0]),
+        "4": node("Report", value=["3", 0]),
+        "5": node("Report", value=["2", 0]),
+    }
     result = run(prompt)
     assert reported(result, "4") == 10 + 11 + 12 + 13
     assert [json.loads(text)["value"] for text in result.outputs["5"]["json"]] == [10, 11, 12, 13]
@@ -154,8 +196,16 @@ def test_progress_events_cover_every_node_in_order():
     prompt = {"1": node("Slow", steps=3), "2": node("Report", value=["1", 0])}
     run(prompt, on_progress=events.append)
     assert [(event.kind, event.node_id) for event in events] == [
-        ("start", None), ("node_start", "1"), ("node_progress", "1"), ("node_progress", "1"), ("node_progress", "1"),
-        ("node_finish", "1"), ("node_start", "2"), ("node_finish", "2"), ("finish", None)]
+        ("start", None),
+        ("node_start", "1"),
+        ("node_progress", "1"),
+        ("node_progress", "1"),
+        ("node_progress", "1"),
+        ("node_finish", "1"),
+        ("node_start", "2"),
+        ("node_finish", "2"),
+        ("finish", None),
+    ]
     assert [(event.value, event.max) for event in events if event.kind == "node_progress"] == [(1, 3), (2, 3), (3, 3)]
     assert events[0].nodes_total == 2 and events[-1].nodes_done == 2
 
@@ -176,8 +226,10 @@ def test_cancel_before_start_runs_nothing():
     cancel = threading.Event()
     cancel.set()
     with pytest.raises(WorkflowCancelled):
-        run({"1": node("Number", value=1), "2": node("Add", a=["1", 0], b=0), "3": node("Report", value=["2", 0])},
-            cancel_event=cancel)
+        run(
+            {"1": node("Number", value=1), "2": node("Add", a=["1", 0], b=0), "3": node("Report", value=["2", 0])},
+            cancel_event=cancel,
+        )
     assert Add.calls == 0
 
 
@@ -199,6 +251,7 @@ def test_thread_state_is_cleared_after_a_run(tmp_path):
 
 # -- bindings -----------------------------------------------------------------
 
+
 def png_bytes(width=80, height=64, color=(200, 10, 10), alpha=None) -> bytes:
     pixels = np.zeros((height, width, 4 if alpha is not None else 3), np.uint8)
     pixels[..., :3] = color
@@ -210,13 +263,18 @@ def png_bytes(width=80, height=64, color=(200, 10, 10), alpha=None) -> bytes:
 
 
 def image_workflow() -> dict:
-    return {"1": node("LoadImage", "image", image="missing.png"),
-            "2": node("SaveImage", "result", images=["1", 0], filename_prefix="run")}
+    return {
+        "1": node("LoadImage", "image", image="missing.png"),
+        "2": node("SaveImage", "result", images=["1", 0], filename_prefix="run"),
+    }
 
 
 def test_bind_widget_by_title_and_by_id():
-    prompt = {"1": node("Number", "count", value=1), "2": node("Add", "plus", a=["1", 0], b=0),
-              "3": node("Report", value=["2", 0])}
+    prompt = {
+        "1": node("Number", "count", value=1),
+        "2": node("Add", "plus", a=["1", 0], b=0),
+        "3": node("Report", value=["2", 0]),
+    }
     assert reported(run(prompt, bindings={"count.value": 20, "2.b": 5}), "3") == 25
 
 
@@ -225,16 +283,22 @@ def test_binding_a_title_with_a_dot():
     assert reported(run(prompt, bindings={"face.count.value": 9}), "2") == 9
 
 
-@pytest.mark.parametrize("bindings, fragment", [
-    ({"nobody.value": 1}, "names no node"),
-    ({"count.nothing": 1}, "has no input 'nothing'"),
-    ({"2.a": 1}, "connected to another node"),
-    ({"count": 1}, "has no image to bind"),
-    ({"count.value": b"bytes"}, "not a file"),
-])
+@pytest.mark.parametrize(
+    "bindings, fragment",
+    [
+        ({"nobody.value": 1}, "names no node"),
+        ({"count.nothing": 1}, "has no input 'nothing'"),
+        ({"2.a": 1}, "connected to another node"),
+        ({"count": 1}, "has no image to bind"),
+        ({"count.value": b"bytes"}, "not a file"),
+    ],
+)
 def test_bad_bindings_are_clear_errors(bindings, fragment):
-    prompt = {"1": node("Number", "count", value=1), "2": node("Add", a=["1", 0], b=0),
-              "3": node("Report", value=["2", 0])}
+    prompt = {
+        "1": node("Number", "count", value=1),
+        "2": node("Add", a=["1", 0], b=0),
+        "3": node("Report", value=["2", 0]),
+    }
     with pytest.raises(BindingError, match=fragment):
         run(prompt, bindings=bindings)
 
@@ -279,9 +343,11 @@ def test_load_image_mask_comes_from_alpha(tmp_path):
 
 
 def test_save_image_subfolder_prefix_and_preview(tmp_path):
-    prompt = {"1": node("LoadImage", "image", image="x"),
-              "2": node("SaveImage", images=["1", 0], filename_prefix="faces/a"),
-              "3": node("PreviewImage", images=["1", 0])}
+    prompt = {
+        "1": node("LoadImage", "image", image="x"),
+        "2": node("SaveImage", images=["1", 0], filename_prefix="faces/a"),
+        "3": node("PreviewImage", images=["1", 0]),
+    }
     result = run(prompt, bindings={"image": png_bytes()}, output_dir=tmp_path)
     (saved,) = result.outputs["2"]["images"]
     assert (saved.subfolder, saved.filename) == ("faces", "a_00001_.png") and saved.path.is_file()
@@ -296,8 +362,9 @@ def test_load_image_refuses_names_leaving_the_input_folder(tmp_path, name):
     inputs.mkdir()
     (tmp_path / "secret.png").write_bytes(png_bytes())
     (inputs / "link.png").symlink_to(tmp_path / "secret.png")
-    error = validation_error({"1": node("LoadImage", image=name), "2": node("PreviewImage", images=["1", 0])},
-                             input_dir=inputs)
+    error = validation_error(
+        {"1": node("LoadImage", image=name), "2": node("PreviewImage", images=["1", 0])}, input_dir=inputs
+    )
     assert error.node_errors["1"]["errors"][0]["type"] == "custom_validation_failed"
     assert "not allowed" in error.node_errors["1"]["errors"][0]["details"]
 

@@ -134,3 +134,27 @@ def test_wrong_model_is_rejected(tmp_path):
 def test_inswapper_without_embedding_is_a_clear_error(stand_in, t1_image, t1_faces):
     with pytest.raises(InvalidParameterError, match="ArcFace embedding"):
         swap_faces(t1_image, t1_faces, [Source(t1_image, t1_faces[0])], SwapOptions(method="inswapper"))
+
+
+def test_report_similarities_with_a_stand_in_arcface(stand_in, t1_image, t1_faces, monkeypatch):
+    """recognition.embed is monkeypatched with a fixed random projection of the aligned crop: the
+    report's plumbing (which image and which face get embedded) is what is checked here."""
+    from playalter.pipelines import recognition
+
+    projection = np.random.default_rng(11).normal(size=(32 * 32 * 3, 512)).astype(np.float32)
+
+    def fake_embed(image, face, device="auto"):
+        crop, _ = align.crop(image, face.kps, 32)  # [32,32,3]
+        vector = (crop.astype(np.float32).ravel() / 255.0 - 0.5) @ projection
+        return vector / np.linalg.norm(vector)
+
+    monkeypatch.setattr(recognition, "is_available", lambda: True)
+    monkeypatch.setattr(recognition, "embed", fake_embed)
+    source = Source(t1_image, t1_faces[0], None, "first")
+    _, report = swap_faces(t1_image, t1_faces, [source], SwapOptions(target_indices="3", blend=PLAIN))
+    assert report["method"] == "inswapper"  # the embedding came from (stand-in) ArcFace
+    similarity = report["swaps"][0]["similarity"]
+    assert -1 <= similarity["to_source"] <= 1 and similarity["to_target"] < 0.99
+    itself = Source(t1_image, t1_faces[3], None, "itself")  # warping a face onto itself changes ~nothing
+    _, same = swap_faces(t1_image, t1_faces, [itself], SwapOptions(method="classical", target_indices="3", blend=PLAIN))
+    assert same["swaps"][0]["similarity"]["to_target"] > 0.95 > similarity["to_target"]

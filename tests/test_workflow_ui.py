@@ -27,10 +27,16 @@ def test_editor_file_with_muted_bypassed_reroute_primitive_and_notes_converts():
     api = ui_to_api(editor_workflow(), NODES)
     assert api == {
         "1": {"inputs": {"image": "photo.png"}, "class_type": "LoadImage", "_meta": {"title": "image"}},
-        "2": {"inputs": {"filename_prefix": "faces", "images": ["1", 0]}, "class_type": "SaveImage",
-              "_meta": {"title": "Save Image"}},
-        "3": {"inputs": {"mode": "exact", "seed": 42, "scale": 1.25, "label": "lbl"}, "class_type": "Choice",
-              "_meta": {"title": "settings"}},
+        "2": {
+            "inputs": {"filename_prefix": "faces", "images": ["1", 0]},
+            "class_type": "SaveImage",
+            "_meta": {"title": "Save Image"},
+        },
+        "3": {
+            "inputs": {"mode": "exact", "seed": 42, "scale": 1.25, "label": "lbl"},
+            "class_type": "Choice",
+            "_meta": {"title": "settings"},
+        },
         "4": {"inputs": {"value": ["3", 0]}, "class_type": "Report", "_meta": {"title": "Report"}},
         "6": {"inputs": {"value": 7}, "class_type": "Number", "_meta": {"title": "Number"}},
         "8": {"inputs": {"b": 2, "a": ["6", 0]}, "class_type": "Add", "_meta": {"title": "Add"}},
@@ -47,7 +53,10 @@ def test_converted_editor_file_runs_once_the_muted_branch_is_removed(tmp_path):
     _write_png(tmp_path / "photo.png")
     result = execute(api, node_classes=NODES, input_dir=tmp_path, output_dir=tmp_path / "out")
     assert [json.loads(result.outputs[node_id]["json"][0])["value"] for node_id in ("4", "9", "14")] == [
-        "exact-42-1.25-lbl", 7 + 2, 7 + 5]
+        "exact-42-1.25-lbl",
+        7 + 2,
+        7 + 5,
+    ]
     assert result.outputs["2"]["images"][0].filename == "faces_00001_.png"
 
 
@@ -60,14 +69,25 @@ def _write_png(path: Path) -> None:
 
 def test_links_in_object_form_are_read():
     ui = editor_workflow()
-    ui["links"] = [{"id": link[0], "origin_id": link[1], "origin_slot": link[2], "target_id": link[3],
-                    "target_slot": link[4], "type": link[5]} for link in ui["links"]]
+    ui["links"] = [
+        {
+            "id": link[0],
+            "origin_id": link[1],
+            "origin_slot": link[2],
+            "target_id": link[3],
+            "target_slot": link[4],
+            "type": link[5],
+        }
+        for link in ui["links"]
+    ]
     assert ui_to_api(ui, NODES) == ui_to_api(editor_workflow(), NODES)
 
 
 def test_widgets_values_as_dict_are_mapped_by_name():
-    ui = {"nodes": [{"id": 1, "type": "Number", "mode": 0, "widgets_values": {"value": 4}, "inputs": [], "outputs": []}],
-          "links": []}
+    ui = {
+        "nodes": [{"id": 1, "type": "Number", "mode": 0, "widgets_values": {"value": 4}, "inputs": [], "outputs": []}],
+        "links": [],
+    }
     assert ui_to_api(ui, NODES)["1"]["inputs"] == {"value": 4}
 
 
@@ -103,9 +123,11 @@ def test_exporter_round_trip_lays_out_by_depth_and_keeps_values():
 
 
 def test_exporter_marks_linked_widgets_as_widget_inputs():
-    api = {"1": {"class_type": "Number", "inputs": {"value": 3}},
-           "2": {"class_type": "Choice", "inputs": {"mode": "fast", "seed": ["1", 0], "scale": 1.0}},
-           "3": {"class_type": "Report", "inputs": {"value": ["2", 0]}}}
+    api = {
+        "1": {"class_type": "Number", "inputs": {"value": 3}},
+        "2": {"class_type": "Choice", "inputs": {"mode": "fast", "seed": ["1", 0], "scale": 1.0}},
+        "3": {"class_type": "Report", "inputs": {"value": ["2", 0]}},
+    }
     ui = api_to_ui(api, NODES)
     choice = next(node for node in ui["nodes"] if node["id"] == 2)
     assert choice["inputs"] == [{"name": "seed", "type": "INT", "link": 1, "widget": {"name": "seed"}}]
@@ -121,9 +143,26 @@ def _workflow_names() -> list[str]:
     return sorted(path.stem for path in (REPO / "workflows" / "api").glob("*.json"))
 
 
+def with_widget_defaults(api: dict, node_classes: dict) -> dict:
+    """``api`` with omitted widget inputs set to their declared defaults, as the editor always stores a value."""
+    from playalter.runner.registry import declared_inputs, is_widget
+
+    filled = {}
+    for node_id, node in api.items():
+        declared = declared_inputs(node_classes[node["class_type"]].INPUT_TYPES())
+        defaults = {
+            name: options["default"]
+            for name, (_, input_type, options) in declared.items()
+            if is_widget(input_type, options) and "default" in options
+        }
+        filled[node_id] = {**node, "inputs": {**defaults, **node["inputs"]}}
+    return filled
+
+
 @pytest.mark.parametrize("name", _workflow_names())
 def test_every_api_workflow_has_a_ui_twin_that_converts_back_to_it(name):
     ui_path = REPO / "workflows" / "ui" / f"{name}.json"
     assert ui_path.is_file(), f"generate it: playalter convert workflows/api/{name}.json --to ui -o {ui_path}"
     api = json.loads((REPO / "workflows" / "api" / f"{name}.json").read_text())
-    assert load_workflow(ui_path, default_node_classes()) == api
+    classes = default_node_classes()
+    assert load_workflow(ui_path, classes) == with_widget_defaults(api, classes)

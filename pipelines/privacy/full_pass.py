@@ -26,18 +26,22 @@ class Protected:
 
 
 def stronger(plan: PrivacyOptions) -> PrivacyOptions | None:
-    """The next step up for one face: more strength, then wider coverage; None at the top."""
+    """The next step up for one face: more strength, then wider coverage, then (last resort) a solid fill
+    of the whole head; None at the top."""
     if plan.strength < 1.0:
         return plan.with_strength(min(1.0, plan.strength + STRENGTH_STEP))
     if plan.coverage in _WIDER:
         return replace(plan, coverage=_WIDER[plan.coverage])
+    if plan.mask_type != "solid":
+        return replace(plan, mask_type="solid")
     return None
 
 
 def protect(image: np.ndarray, faces: list[Face], options: PrivacyOptions, fits=None, run_audit: bool = False,
             auto_strengthen: bool = False, audit_settings: AuditSettings = AuditSettings()) -> Protected:
     """Hide the faces; with ``auto_strengthen`` (implies the audit) every face still re-detected is masked
-    harder (strength +0.25 up to 1, then face -> face_margin -> head coverage) until none is found."""
+    harder (``stronger``: strength +0.25 up to 1, then face -> face_margin -> head coverage, then a solid
+    fill) until none is found."""
     plans = [options] * len(faces)
     result = anonymize(image, faces, options, fits, plans)
     report = {"options": options.to_dict(), "faces": result.faces, "audit": None, "rounds": []}
@@ -47,6 +51,7 @@ def protect(image: np.ndarray, faces: list[Face], options: PrivacyOptions, fits=
     while auto_strengthen and not findings["all_hidden"]:
         report["rounds"].append({"strengths": [plan.strength for plan in plans],
                                  "coverages": [plan.coverage for plan in plans],
+                                 "mask_types": [plan.mask_type for plan in plans],
                                  "still_detected": findings["still_detected"]})
         raised = [stronger(plan) if entry["detected"] else None for plan, entry in zip(plans, findings["faces"])]
         if not any(raised):

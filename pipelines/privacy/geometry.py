@@ -11,10 +11,10 @@ A face's mask is the UNION of the shapes its data supports:
   with the ellipse inscribed in the detector box.
 Optional ears and neck are extra polygons in the face frame.
 
-Coverage ``face_margin`` grows the shape by ``margin`` x face size; the soft
-edge then ramps from 1 to 0 over ``feather`` x face size outside it, so every
-pixel inside the shape is fully masked and every pixel further than
-grow + feather from it is exactly 0.
+Coverage ``face_margin`` and ``head`` (whose shape is the whole head) grow
+the shape by ``margin`` x face size; the soft edge then ramps from 1 to 0 over
+``feather`` x face size outside it, so every pixel inside the shape is fully
+masked and every pixel further than grow + feather from it is exactly 0.
 
 Face frame: origin at the eye centre, u along the eye line (image left eye ->
 right eye), v perpendicular towards the mouth, both in units of the eye
@@ -197,7 +197,7 @@ def face_mask(image_shape: tuple[int, ...], face: Face, shape: Shape, fit=None) 
     height, width = image_shape[:2]
     polygons, sources = face_polygons(face, shape, fit)
     size = max(face.size, 1.0)
-    grow = shape.margin * size if shape.coverage == "face_margin" else 0.0
+    grow = shape.margin * size if shape.coverage != "face" else 0.0
     feather = shape.feather * size
     reach = int(np.ceil(grow + feather)) + 1
     points = np.concatenate(polygons)  # [M,2]

@@ -53,7 +53,7 @@ def anonymize(image: np.ndarray, faces: list[Face], options: PrivacyOptions, fit
         params = strength.parameters(plan.mask_type, plan.strength)
         report.append({"index": index, "bbox": [round(float(v), 1) for v in face.bbox],
                        "sources": list(mask.sources) if mask else [], "strength": plan.strength,
-                       "coverage": plan.coverage, "params": {name: round(value, 4) for name, value in params.items()}})
+                       "mask_type": plan.mask_type, "coverage": plan.coverage, "params": {name: round(value, 4) for name, value in params.items()}})
         if mask is None:
             continue
         rows, cols = mask.region

@@ -10,8 +10,9 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("convert", help="convert a workflow between UI format and API format")
     parser.add_argument("workflow", help="workflow JSON file (API or UI format)")
     parser.add_argument("--to", choices=("api", "ui"), default="api", help="target format (default: api)")
-    parser.add_argument("--remote", metavar="URL", default=None,
-                        help="take node definitions from this ComfyUI server (/object_info)")
+    parser.add_argument(
+        "--remote", metavar="URL", default=None, help="take node definitions from this ComfyUI server (/object_info)"
+    )
     parser.add_argument("--output", "-o", default=None, help="write here instead of stdout")
     parser.set_defaults(func=run)
 

@@ -19,13 +19,20 @@ EXIT_CANCELLED = 130
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "run", help="run a saved workflow (API or UI format)",
+        "run",
+        help="run a saved workflow (API or UI format)",
         description="Run a saved workflow. Exit codes: 0 done, 2 invalid workflow/input, 3 a node failed, "
-                    "4 remote server unreachable, 130 cancelled.",
+        "4 remote server unreachable, 130 cancelled.",
     )
     parser.add_argument("workflow", help="workflow JSON file (API or UI format)")
-    parser.add_argument("--input", "-i", action="append", default=[], metavar="NAME=VALUE",
-                        help="bind a value by node id or title: image=photo.jpg (LoadImage), privacy.strength=0.8")
+    parser.add_argument(
+        "--input",
+        "-i",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="bind a value by node id or title: image=photo.jpg (LoadImage), privacy.strength=0.8",
+    )
     parser.add_argument("--out", "-o", default=None, help="output folder (default: settings paths.output_dir)")
     parser.add_argument("--input-dir", default=None, help="folder LoadImage file names are read from")
     parser.add_argument("--remote", metavar="URL", default=None, help="run on this ComfyUI server instead")
@@ -57,15 +64,23 @@ def run(args) -> int:
                 remote_classes = runner.node_classes()
                 prompt = load_workflow(args.workflow, remote_classes)
                 bindings = parse_cli_bindings(prompt, args.input, remote_classes)
-                outcome["result"] = runner.execute(prompt, bindings=bindings, output_dir=args.out,
-                                                   on_progress=progress, cancel_event=cancel)
+                outcome["result"] = runner.execute(
+                    prompt, bindings=bindings, output_dir=args.out, on_progress=progress, cancel_event=cancel
+                )
             else:
                 from ..executor import execute
 
                 prompt = load_workflow(args.workflow, node_classes)
                 bindings = parse_cli_bindings(prompt, args.input, node_classes)
-                outcome["result"] = execute(prompt, bindings=bindings, input_dir=args.input_dir, output_dir=args.out,
-                                            on_progress=progress, cancel_event=cancel, node_classes=node_classes)
+                outcome["result"] = execute(
+                    prompt,
+                    bindings=bindings,
+                    input_dir=args.input_dir,
+                    output_dir=args.out,
+                    on_progress=progress,
+                    cancel_event=cancel,
+                    node_classes=node_classes,
+                )
         except BaseException as error:  # handed to the main thread
             outcome["error"] = error
         finally:
@@ -85,8 +100,12 @@ def run(args) -> int:
     error = outcome.get("error")
     if error is None:
         return _report_result(outcome["result"], args.json)
-    codes = [(WorkflowCancelled, EXIT_CANCELLED), (NodeExecutionError, EXIT_NODE_FAILED),
-             (RemoteUnavailableError, EXIT_REMOTE_UNREACHABLE), (PlayalterError, EXIT_INVALID)]
+    codes = [
+        (WorkflowCancelled, EXIT_CANCELLED),
+        (NodeExecutionError, EXIT_NODE_FAILED),
+        (RemoteUnavailableError, EXIT_REMOTE_UNREACHABLE),
+        (PlayalterError, EXIT_INVALID),
+    ]
     for error_type, code in codes:
         if isinstance(error, error_type):
             _report_error(error, args.json)
@@ -98,7 +117,7 @@ def _report_result(result, as_json: bool) -> int:
     if as_json:
         sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
         return EXIT_OK
-    for node_id, entry in result.outputs.items():
+    for entry in result.outputs.values():
         for ref in entry["images"] + entry["files"]:
             sys.stdout.write(f"{ref.path or ref.filename}\n")
         for text in entry["json"]:

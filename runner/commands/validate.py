@@ -9,8 +9,14 @@ import sys
 def register(subparsers) -> None:
     parser = subparsers.add_parser("validate", help="check a saved workflow without running it")
     parser.add_argument("workflow", help="workflow JSON file (API or UI format)")
-    parser.add_argument("--input", "-i", action="append", default=[], metavar="NAME=VALUE",
-                        help="bindings the run would use (a bound image satisfies its LoadImage)")
+    parser.add_argument(
+        "--input",
+        "-i",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="bindings the run would use (a bound image satisfies its LoadImage)",
+    )
     parser.add_argument("--input-dir", default=None, help="folder LoadImage file names are read from")
     parser.add_argument("--json", action="store_true", help="print ComfyUI-shaped errors as JSON on stdout")
     parser.set_defaults(func=run)
@@ -26,8 +32,12 @@ def run(args) -> int:
     node_classes = default_node_classes()
     prompt = load_workflow(args.workflow, node_classes)
     try:
-        validate(prompt, bindings=parse_cli_bindings(prompt, args.input, node_classes),
-                 input_dir=args.input_dir, node_classes=node_classes)
+        validate(
+            prompt,
+            bindings=parse_cli_bindings(prompt, args.input, node_classes),
+            input_dir=args.input_dir,
+            node_classes=node_classes,
+        )
     except WorkflowValidationError as error:
         sys.stderr.write(f"invalid: {error}\n")
         if args.json:

@@ -1,0 +1,165 @@
+"""Executor overhead per workflow run, against calling the same functions directly in this process.
+
+    python bench/executor.py [--runs 30] [--image PATH]
+
+Scenarios (median over runs; goal: overhead <= 5 ms per run):
+- load+save: LoadImage (bound bytes) -> SaveImage, vs the same node functions called in a row
+  (pipelines.images.load_image, PNG write);
+- detect: LoadImage -> PlayAlterFaceDetect -> SaveJSON, vs the same node functions called in a row
+  (only when the pack has PlayAlterFaceDetect);
+- chain-20: twenty trivial nodes in a row, vs twenty direct calls (pure bookkeeping cost).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from collections.abc import Callable
+
+
+def paired_median_ms(direct: Callable[[], object], executed: Callable[[], object], runs: int) -> tuple[float, float]:
+    """Median ms of each, timed alternately (order swapped every run) so machine load hits both alike."""
+    direct(), executed()  # warm-up: imports, model sessions, caches
+    samples: tuple[list[float], list[float]] = ([], [])
+    pairs = ((direct, samples[0]), (executed, samples[1]))
+    for run in range(runs):
+        for function, times in pairs if run % 2 == 0 else pairs[::-1]:
+            started = time.perf_counter()
+            function()
+            times.append((time.perf_counter() - started) * 1000.0)
+    return statistics.median(samples[0]), statistics.median(samples[1])
+
+
+class Increment:
+    RETURN_TYPES = ("INT",)
+    FUNCTION = "run"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"value": ("INT", {"forceInput": True})}}
+
+    def run(self, value):
+        return (value + 1,)
+
+
+class Start(Increment):
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"value": ("INT", {"default": 0, "min": 0, "max": 10})}}
+
+
+class End:
+    RETURN_TYPES = ()
+    OUTPUT_NODE = True
+    FUNCTION = "run"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"value": ("INT", {"forceInput": True})}}
+
+    def run(self, value):
+        return {"ui": {"text": [str(value)]}}
+
+
+def chain_scenario(runs: int) -> tuple[float, float]:
+    from playalter.runner.executor import execute
+
+    length = 20
+    prompt = {"0": {"class_type": "Start", "inputs": {"value": 0}}}
+    for index in range(1, length):
+        prompt[str(index)] = {"class_type": "Increment", "inputs": {"value": [str(index - 1), 0]}}
+    prompt["end"] = {"class_type": "End", "inputs": {"value": [str(length - 1), 0]}}
+    classes = {"Start": Start, "Increment": Increment, "End": End}
+
+    def direct():
+        value = Start().run(0)[0]
+        for _ in range(1, length):
+            value = Increment().run(value)[0]
+        return End().run(value)
+
+    return paired_median_ms(direct, lambda: execute(prompt, node_classes=classes), runs)
+
+
+def load_save_scenario(image_bytes: bytes, out: Path, runs: int) -> tuple[float, float]:
+    from playalter.nodes import compat
+    from playalter.runner.core_nodes import LoadImage, SaveImage, set_injected_images
+    from playalter.runner.executor import execute
+
+    prompt = {
+        "1": {"class_type": "LoadImage", "inputs": {"image": "x.png"}, "_meta": {"title": "image"}},
+        "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "bench"}},
+    }
+
+    def direct():
+        set_injected_images({"x.png": image_bytes})
+        compat.set_folders(None, out)
+        image, _ = LoadImage().load_image("x.png")
+        SaveImage().save_images(image, "bench", prompt=prompt)
+        compat.set_folders(None, None)
+
+    return paired_median_ms(direct, lambda: execute(prompt, bindings={"image": image_bytes}, output_dir=out), runs)
+
+
+def detect_scenario(image_bytes: bytes, out: Path, runs: int) -> tuple[float, float] | None:
+    from playalter.runner.core_nodes import LoadImage, set_injected_images
+    from playalter.runner.executor import execute
+    from playalter.runner.registry import default_node_classes
+
+    classes = default_node_classes()
+    detect_class = classes.get("PlayAlterFaceDetect")
+    if detect_class is None:
+        return None
+    detect_inputs = {
+        name: spec[1].get("default")
+        for name, spec in detect_class.INPUT_TYPES()["required"].items()
+        if name != "image" and len(spec) > 1 and isinstance(spec[1], dict) and "default" in spec[1]
+    }
+    json_slot = list(detect_class.RETURN_TYPES).index("STRING")
+    prompt = {
+        "1": {"class_type": "LoadImage", "inputs": {"image": "x.png"}, "_meta": {"title": "image"}},
+        "2": {"class_type": "PlayAlterFaceDetect", "inputs": {"image": ["1", 0], **detect_inputs}},
+        "3": {"class_type": "PlayAlterSaveJSON", "inputs": {"json_text": ["2", json_slot], "filename_prefix": "bench"}},
+    }
+    from playalter.nodes import compat
+
+    def direct():
+        set_injected_images({"x.png": image_bytes})
+        compat.set_folders(None, out)
+        image, _ = LoadImage().load_image("x.png")
+        detected = getattr(detect_class(), detect_class.FUNCTION)(image=image, **detect_inputs)
+        classes["PlayAlterSaveJSON"]().save(detected[json_slot], "bench")
+        compat.set_folders(None, None)
+
+    return paired_median_ms(direct, lambda: execute(prompt, bindings={"image": image_bytes}, output_dir=out), runs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--image", type=Path, default=None, help="photo to use (default: insightface's t1.jpg)")
+    args = parser.parse_args()
+    image_path = args.image
+    if image_path is None:
+        import importlib.util
+
+        image_path = Path(importlib.util.find_spec("insightface").origin).parent / "data" / "images" / "t1.jpg"
+    image_bytes = image_path.read_bytes()
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder)
+        rows.append(("chain-20 (trivial nodes)", *chain_scenario(args.runs * 10)))
+        rows.append((f"load+save ({image_path.name})", *load_save_scenario(image_bytes, out, args.runs)))
+        detect = detect_scenario(image_bytes, out, args.runs)
+        if detect is not None:
+            rows.append((f"detect ({image_path.name})", *detect))
+    print(f"{'scenario':<28} {'direct ms':>10} {'executor ms':>12} {'overhead ms':>12} {'ratio':>7}")
+    for name, direct, executed in rows:
+        print(f"{name:<28} {direct:>10.3f} {executed:>12.3f} {executed - direct:>12.3f} {executed / direct:>7.3f}")
+    print("goal: overhead <= 5 ms per run")
+
+
+if __name__ == "__main__":
+    main()

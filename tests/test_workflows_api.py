@@ -1,0 +1,51 @@
+"""Every saved API-format workflow in workflows/api/ runs through the executor on a real photo (t1.jpg).
+
+LoadImage nodes are bound by their role title (image / source / target). A
+workflow whose models are absent must fail with the clear model-missing error
+naming the node; otherwise every output node must have produced readable
+images or valid JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from playalter.runner.errors import NodeExecutionError
+from playalter.runner.executor import execute
+from playalter.runner.workflow import load_workflow
+
+API_DIR = Path(__file__).resolve().parents[1] / "workflows" / "api"
+ROLES = ("image", "source", "target")
+
+
+def _workflows() -> list[Path]:
+    return sorted(API_DIR.glob("*.json"))
+
+
+@pytest.mark.parametrize("path", _workflows(), ids=lambda path: path.stem)
+def test_saved_workflow_runs_on_a_real_photo(path, t1_path, tmp_path, monkeypatch):
+    monkeypatch.setenv("PLAYALTER_MODELS_DIR", str(tmp_path / "no-models"))  # only embedded models exist
+    prompt = load_workflow(path)
+    loaders = {node_id: node for node_id, node in prompt.items() if node["class_type"] == "LoadImage"}
+    titles = {(node.get("_meta") or {}).get("title") for node in loaders.values()}
+    assert titles <= set(ROLES), f"LoadImage nodes must be titled by role {ROLES}; got {titles}"
+    try:
+        result = execute(prompt, bindings={title: t1_path for title in titles}, output_dir=tmp_path / "out")
+    except NodeExecutionError as error:
+        assert error.cause_code == "model_missing", f"{path.name}: {error}"
+        assert "needs the model" in error.message and "How to obtain it" in error.message
+        assert error.node_id in prompt and error.class_type == prompt[error.node_id]["class_type"]
+        return
+    assert result.outputs, f"{path.name} produced no output"
+    for node_id, entry in result.outputs.items():
+        assert entry["images"] or entry["json"] or entry["text"], f"output node {node_id} produced nothing"
+        for image in entry["images"]:
+            pixels = np.asarray(Image.open(image.path))
+            assert pixels.ndim == 3 and min(pixels.shape[:2]) > 0
+        for text in entry["json"]:
+            assert json.loads(text) is not None
