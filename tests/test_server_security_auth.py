@@ -14,6 +14,7 @@ from playalter.pipelines.errors import InvalidParameterError
 from playalter.pipelines.log import JsonFormatter
 from playalter.runner.server.keys import KeyStore, parse_expiry
 from playalter.runner.server.logs import SECURITY_LOGGER, SecretRedactor
+from playalter.runner.server.tokens import TokenError, TokenService
 
 from security_app import bearer, build_app, serve
 
@@ -220,3 +221,22 @@ def test_parse_expiry_reads_durations_and_iso_dates():
     for bad in ("soon", "2020-01-01", "0d"):
         with pytest.raises(InvalidParameterError):
             parse_expiry(bad, now)
+
+
+def test_a_remembered_token_still_expires_and_dies_with_its_key(tmp_path):
+    store = KeyStore(tmp_path / "keys.sqlite3")
+    key_id, key = store.create("basic")
+    tokens = TokenService("s" * 32, 60, store)
+    token = tokens.issue(store.authenticate(key)).token
+    assert tokens.verify(token).key_id == key_id
+    assert tokens.verify(token).key_id == key_id  # second use: from the verified-token cache
+    with pytest.raises(TokenError) as expired:
+        tokens.verify(token, now=time.time() + 61)
+    assert expired.value.reason == "token_expired"
+    fresh = tokens.issue(store.authenticate(key)).token
+    tokens.verify(fresh)
+    store.revoke(key_id)
+    with pytest.raises(TokenError) as revoked:
+        tokens.verify(fresh)
+    assert revoked.value.reason == "key_revoked"
+    store.close()

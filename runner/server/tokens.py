@@ -5,6 +5,9 @@ Tokens are HS256-signed (PyJWT) with claims ``iss``, ``sub`` (the key id),
 HS256 with our secret (so ``alg: none`` and tokens signed with any other
 secret fail), requires every claim, and then asks the key store whether the
 key behind the token is still active: revoking a key kills its tokens at once.
+A token whose signature checked out is remembered (bounded, by its exact
+text), so a client reusing its token pays the signature and claim parsing
+once; expiry and the key's state are still checked on every use.
 
 The secret is ``security.jwt_secret`` when set (replicas behind one load
 balancer must share it), else a random one generated on first use and kept in
@@ -29,6 +32,8 @@ ALGORITHM = "HS256"
 ISSUER = "playalter"
 MIN_SECRET_LENGTH = 32
 SECRET_FILE = "jwt_secret"
+VERIFIED_CACHE_SIZE = 4096
+_EXPIRED_MESSAGE = "the session token has expired; exchange your API key for a new one"
 _REQUIRED_CLAIMS = ["iss", "sub", "jti", "iat", "exp"]
 _DEAD_KEY = {
     "revoked": ("key_revoked", "the API key behind this session token was revoked"),
@@ -72,6 +77,7 @@ class TokenService:
         self._secret = secret
         self.ttl_seconds = ttl_seconds
         self._keystore = keystore
+        self._verified: dict[str, dict] = {}  # token -> claims, oldest first; at most VERIFIED_CACHE_SIZE
 
     def issue(self, principal: Principal, now: float | None = None) -> IssuedToken:
         """A token for ``principal``; it never outlives the key itself."""
@@ -90,18 +96,31 @@ class TokenService:
         }
         return IssuedToken(jwt.encode(claims, self._secret, algorithm=ALGORITHM), expires_at)
 
-    def verify(self, token: str) -> Principal:
+    def verify(self, token: str, now: float | None = None) -> Principal:
         """The principal a valid token stands for; ``TokenError`` otherwise."""
-        try:
-            claims = jwt.decode(token, self._secret, algorithms=[ALGORITHM], issuer=ISSUER,
-                                options={"require": _REQUIRED_CLAIMS})
-        except jwt.ExpiredSignatureError:
-            raise TokenError("token_expired", "the session token has expired; exchange your API key for a new one") from None
-        except jwt.InvalidTokenError:
-            raise TokenError("invalid_token", "the session token is not valid") from None
+        claims = self._verified_claims(token, time.time() if now is None else now)
         check = self._keystore.check_key_id(str(claims["sub"]))
         if check.principal is None:
             raise TokenError(*_DEAD_KEY.get(check.reason, ("invalid_token", "the session token is not valid")))
         key = check.principal
         granted = frozenset(claims.get("scopes") or ()) & key.scopes
         return Principal(key.key_id, key.name, key.tier, granted, key.expires_at)
+
+    def _verified_claims(self, token: str, now: float) -> dict:
+        """Claims of a token whose signature and claims checked out; repeat uses skip the signature check."""
+        claims = self._verified.get(token)
+        if claims is None:
+            try:
+                claims = jwt.decode(token, self._secret, algorithms=[ALGORITHM], issuer=ISSUER,
+                                    options={"require": _REQUIRED_CLAIMS})
+            except jwt.ExpiredSignatureError:
+                raise TokenError("token_expired", _EXPIRED_MESSAGE) from None
+            except jwt.InvalidTokenError:
+                raise TokenError("invalid_token", "the session token is not valid") from None
+            self._verified[token] = claims
+            if len(self._verified) > VERIFIED_CACHE_SIZE:
+                del self._verified[next(iter(self._verified))]
+        elif claims["exp"] <= now:
+            del self._verified[token]
+            raise TokenError("token_expired", _EXPIRED_MESSAGE)
+        return claims
