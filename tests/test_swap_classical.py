@@ -9,7 +9,8 @@ import pytest
 from playalter.pipelines.detection import detect_faces
 from playalter.pipelines.errors import InvalidParameterError, NoFaceError
 from playalter.pipelines.swap import classical, landmarks
-from playalter.pipelines.swap.blend import BlendOptions, blend, occluder_mask, outline_mask, protected_mask, region
+from playalter.pipelines.swap.blend import (BlendOptions, Patch, blend, occluder_mask, outline_mask, protected_mask,
+                                            region)
 from playalter.pipelines.swap.pipeline import Source, SwapOptions, swap_batch, swap_faces
 
 from conftest import read_rgb, shared_face_photos
@@ -192,3 +193,15 @@ def test_order_pairing_maps_several_sources(t1_image, t1_faces):
                            SwapOptions(method="classical", pairing="order", target_indices="4,5",
                                        similarity_report=False))
     assert [(entry["source"], entry["target_index"]) for entry in report["swaps"]] == [("a", 4), ("b", 5)]
+
+
+def test_poisson_clone_lands_where_it_came_from(t1_image, t1_faces):
+    """Cloning the target region onto itself gives it back (within solver rounding): no 1-px shift,
+    whatever the parity of the mask's size."""
+    for face in t1_faces:
+        x0, y0, x1, y1 = region(face, t1_image.shape)
+        patch = Patch(x0, y0, t1_image[y0:y1, x0:x1].copy(), np.ones((y1 - y0, x1 - x0), bool))
+        result = blend(t1_image, patch, face, BlendOptions(mode="poisson", color="none", occlusion=False,
+                                                           mouth=False, sharpen=0.0))
+        assert result.mask.sum() > 1000
+        assert np.abs(result.image.astype(int) - t1_image).max() <= 1

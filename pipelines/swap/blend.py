@@ -252,14 +252,33 @@ def _feather(source: np.ndarray, target: np.ndarray, mask: np.ndarray, radius: f
     return np.where(mask[..., None], np.clip(np.rint(mixed), 0, 255).astype(np.uint8), target)
 
 
+def _odd_extent(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """Trim ``mask`` (in place) until its bounding box has odd width and height; returns x0, y0, x1, y1."""
+    for _ in range(4):
+        ys, xs = np.nonzero(mask)
+        if ys.size < 16:
+            return None
+        left, right, top, bottom = xs.min(), xs.max(), ys.min(), ys.max()
+        if (right - left) % 2 == 0 and (bottom - top) % 2 == 0:
+            return int(left), int(top), int(right), int(bottom)
+        if (right - left) % 2:
+            mask[:, right] = False
+        if (bottom - top) % 2:
+            mask[bottom] = False
+    return None
+
+
 def _poisson(source: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
     inner = mask.copy()
     inner[:2], inner[-2:], inner[:, :2], inner[:, -2:] = False, False, False, False  # seamlessClone needs a frame
-    ys, xs = np.nonzero(inner)
-    if ys.size < 16:
+    extent = _odd_extent(inner)
+    if extent is None:
         return target.copy()
-    # seamlessClone crops ``source`` to the mask's bounding box and centres it at ``center``.
-    center = (int(xs.min() + (xs.max() - xs.min()) // 2), int(ys.min() + (ys.max() - ys.min()) // 2))
+    left, top, right, bottom = extent
+    # seamlessClone crops ``source`` to the mask's bounding box and centres it at ``center``; OpenCV
+    # versions round that centre differently for even sizes, so the box is made odd-sized: then the
+    # centre pixel is unambiguous and the clone lands exactly where it came from.
+    center = ((left + right) // 2, (top + bottom) // 2)
     cloned = cv2.seamlessClone(source, target, inner.astype(np.uint8) * 255, center, cv2.NORMAL_CLONE)
     return np.where(inner[..., None], cloned, target)
 
