@@ -51,7 +51,8 @@ def test_similar_size_beats_ten_times_smaller(t1_image, t1_faces):
 
 def test_self_beats_other_people(t1_image, t1_faces):
     self_score = compatibility(t1_image, t1_faces[2], t1_image, t1_faces[2])["score"]
-    others = [compatibility(t1_image, t1_faces[2], t1_image, face)["score"] for face in t1_faces if face is not t1_faces[2]]
+    others = [compatibility(t1_image, t1_faces[2], t1_image, face)["score"]
+              for face in t1_faces if face is not t1_faces[2]]
     assert self_score > max(others)
 
 

@@ -158,3 +158,25 @@ def test_report_similarities_with_a_stand_in_arcface(stand_in, t1_image, t1_face
     itself = Source(t1_image, t1_faces[3], None, "itself")  # warping a face onto itself changes ~nothing
     _, same = swap_faces(t1_image, t1_faces, [itself], SwapOptions(method="classical", target_indices="3", blend=PLAIN))
     assert same["swaps"][0]["similarity"]["to_target"] > 0.95 > similarity["to_target"]
+
+
+def test_several_source_photos_are_averaged_into_one_identity(stand_in, t1_image, t1_faces):
+    first, second = _embedding(20), _embedding(21)
+    photo_a = [dataclasses.replace(face, embedding=first) for face in t1_faces]
+    photo_b = [dataclasses.replace(face, embedding=second) for face in t1_faces]
+    outputs, reports = swap_batch([t1_image, t1_image], [t1_image], [photo_a, photo_b], [t1_faces],
+                                  SwapOptions(target_indices="2", blend=PLAIN), source_indices="0",
+                                  average_sources=True)
+    assert reports[0]["swaps"][0]["source"] == "average of 2 faces"
+    averaged = swap_faces(t1_image, t1_faces, [Source(None, None, identity.average([first, second]))],
+                          SwapOptions(target_indices="2", blend=PLAIN))[0]
+    np.testing.assert_array_equal(outputs[0], averaged)
+
+
+def test_identity_pairing_finds_the_reference_person(stand_in, t1_image, t1_faces):
+    people = [_embedding(30 + index) for index in range(len(t1_faces))]
+    targets = [dataclasses.replace(face, embedding=person) for face, person in zip(t1_faces, people)]
+    _, report = swap_faces(t1_image, targets, [Source(None, None, _embedding(40))],
+                           SwapOptions(pairing="identity", target_indices="all", blend=PLAIN),
+                           reference=people[4] + 0.2 * _embedding(41))
+    assert [entry["target_index"] for entry in report["swaps"]] == [4]

@@ -199,11 +199,12 @@ def _rgb(lab: np.ndarray) -> np.ndarray:
 def transfer_lab(source: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Recolour ``source`` [h,w,3] so its LAB mean/std under ``mask`` match ``target``'s."""
     source_lab, target_lab = _lab(source), _lab(target)
-    source_pixels, target_pixels = source_lab[mask], target_lab[mask]  # [M,3]
-    source_mean, source_std = source_pixels.mean(0), source_pixels.std(0) + 1e-3
-    target_mean, target_std = target_pixels.mean(0), target_pixels.std(0) + 1e-3
-    gain = np.clip(target_std / source_std, 0.4, 2.5)  # keep a flat or noisy region from exploding
-    return _rgb((source_lab - source_mean) * gain + target_mean)
+    mask_u8 = mask.astype(np.uint8)
+    source_mean, source_std = (values.ravel() for values in cv2.meanStdDev(source_lab, mask=mask_u8))  # (3,) each
+    target_mean, target_std = (values.ravel() for values in cv2.meanStdDev(target_lab, mask=mask_u8))
+    gain = np.clip((target_std + 1e-3) / (source_std + 1e-3), 0.4, 2.5)  # keep a flat region from exploding
+    return _rgb((source_lab - source_mean.astype(np.float32)) * gain.astype(np.float32)
+                + target_mean.astype(np.float32))
 
 
 def match_histograms(source: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:

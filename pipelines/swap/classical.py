@@ -46,7 +46,8 @@ def triangulate(points: np.ndarray) -> np.ndarray:
     indices = distances.argmin(axis=-1)  # [T,3]
     exact = np.take_along_axis(distances, indices[..., None], axis=-1)[..., 0] < 1e-3
     indices = indices[exact.all(axis=1)]  # drops triangles touching Subdiv2D's virtual outer vertices
-    return indices[(indices[:, 0] != indices[:, 1]) & (indices[:, 1] != indices[:, 2]) & (indices[:, 0] != indices[:, 2])]
+    distinct = (indices[:, 0] != indices[:, 1]) & (indices[:, 1] != indices[:, 2]) & (indices[:, 0] != indices[:, 2])
+    return indices[distinct]
 
 
 def warp(source_image: np.ndarray, source_points: np.ndarray, target_points: np.ndarray,

@@ -119,7 +119,8 @@ def _flame_shape(face: Face, fit) -> np.ndarray | None:
 
 
 def _procrustes(first: np.ndarray, second: np.ndarray) -> float:
-    """RMS residual of the best similarity fit of ``first`` [N,2] onto ``second`` [N,2], over ``second``'s RMS radius."""
+    """RMS residual of the best similarity fit of ``first`` [N,2] onto ``second`` [N,2], relative to
+    ``second``'s RMS radius."""
     matrix = similarity_transform(first, second)  # [2,3]
     fitted = first @ matrix[:, :2].T + matrix[:, 2]  # [N,2]
     radius = np.sqrt(((second - second.mean(0)) ** 2).sum(1).mean())

@@ -74,7 +74,8 @@ def _load(path: Path, device: str) -> Swapper:
     emap = numpy_helper.to_array(graph.initializer[-1]).astype(np.float32) if graph.initializer else None
     if emap is None or emap.shape != (EMBEDDING_SIZE, EMBEDDING_SIZE):
         shape = None if emap is None else emap.shape
-        raise ModelCorruptError(f"{path} does not look like inswapper_128: its last initializer (emap) has shape {shape}")
+        raise ModelCorruptError(
+            f"{path} does not look like inswapper_128: its last initializer (emap) has shape {shape}")
     session = onnx_runtime.session(path, device=device)
     inputs = {item.name: item for item in session.get_inputs()}
     if set(inputs) != {"target", "source"} or len(session.get_outputs()) != 1:

@@ -4,9 +4,10 @@ Dense landmarks are used when the engine gives them (iBUG 68, mediapipe 468,
 insightface 106). With only five points (the embedded CenterFace detector), the
 outline comes from a symmetric frontal face contour drawn in the 112-px ArcFace
 frame (jaw from the iBUG-68 jaw line, forehead arc a little above the brows),
-placed on the face by the five-point similarity and stretched to the width
-and length of the detector box, so that the outline follows the head's roll
-(from the eyes) and the face's own proportions (from the box).
+placed on the face by the five-point similarity, stretched to the width and
+length of the detector box and clamped into that box, so that the outline
+follows the head's roll (from the eyes), the face's own proportions and the
+visible extent of a turned head (from the box).
 """
 
 from __future__ import annotations
@@ -87,7 +88,21 @@ def outline(face: Face) -> np.ndarray:
     if face.landmarks is not None and len(face.landmarks) >= 68:
         hull = cv2.convexHull(face.landmarks.astype(np.float32))[:, 0]  # [N,2]
         return _raise_top(hull, face)
-    return _apply(template_to_face(face), CONTOUR_112).astype(np.float32)
+    return clip_to_box(_apply(template_to_face(face), CONTOUR_112), face)
+
+
+def clip_to_box(points: np.ndarray, face: Face, margin: float = 0.03) -> np.ndarray:
+    """Points [N,2] clamped into the detector box grown by ``margin`` x face size.
+
+    A symmetric contour overshoots on the far side of a turned head; the box is
+    tight around the visible face, so clamping to it trims the overshoot.
+    """
+    pad = margin * face.size
+    x1, y1, x2, y2 = face.bbox
+    clipped = points.astype(np.float32).copy()
+    clipped[:, 0] = np.clip(clipped[:, 0], x1 - pad, x2 + pad)
+    clipped[:, 1] = np.clip(clipped[:, 1], y1 - pad, y2 + pad)
+    return clipped
 
 
 def _raise_top(hull: np.ndarray, face: Face) -> np.ndarray:
@@ -121,7 +136,7 @@ def mouth_openness(face: Face) -> float | None:
 
 def warp_points(face: Face) -> np.ndarray:
     """[N,2] corresponding points for the classical warp: dense landmarks + outline, or 5 points + fitted contour."""
-    contour = _apply(template_to_face(face), CONTOUR_112)  # [26,2]
+    contour = clip_to_box(_apply(template_to_face(face), CONTOUR_112), face)  # [26,2]
     if face.landmarks is not None and face.landmark_scheme in ("68", "106", "468"):
         dense = face.landmarks[::6] if face.landmark_scheme == "468" else face.landmarks  # a subset keeps 468 light
         return np.vstack([dense, contour[_FOREHEAD_POINTS]]).astype(np.float32)

@@ -9,6 +9,7 @@ why.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 
@@ -68,12 +69,19 @@ def sources_from_faces(images: list[np.ndarray], faces: list[list[Face]], indice
     return [Source(first.image, first.face, identity.average(embeddings), f"average of {len(chosen)} faces")]
 
 
+def with_embeddings(sources: list[Source]) -> list[Source]:
+    """Sources with their identity embedding filled in wherever it can be had (stored or ArcFace)."""
+    return [
+        dataclasses.replace(source, embedding=identity.embedding_of(source.image, source.face))
+        if source.embedding is None and source.face is not None and identity.can_embed(source.face) else source
+        for source in sources
+    ]
+
+
 def choose_method(requested: str, sources: list[Source]) -> tuple[str, str]:
-    """(method, reason)."""
+    """(method, reason) for sources whose embeddings were filled in by ``with_embeddings``."""
     has_images = all(source.image is not None and source.face is not None for source in sources)
-    embeddings_known = all(
-        source.embedding is not None or (source.face is not None and identity.can_embed(source.face))
-        for source in sources)
+    embeddings_known = all(source.embedding is not None for source in sources)
     if requested == "classical":
         if not has_images:
             raise InvalidParameterError(
@@ -98,22 +106,25 @@ def choose_method(requested: str, sources: list[Source]) -> tuple[str, str]:
 def swap_faces(target_image: np.ndarray, target_faces: list[Face], sources: list[Source],
                options: SwapOptions, reference: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
     """Swap the chosen faces of one target image [H,W,3] uint8; returns (image, report dict)."""
+    if options.pairing == "identity":  # pairing compares target embeddings with the reference
+        target_faces = [
+            dataclasses.replace(face, embedding=identity.embed(target_image, face))
+            if face.embedding is None and identity.recognition_available() else face
+            for face in target_faces
+        ]
     pairs = pairing.pair(len(sources), target_faces, options.pairing, options.target_indices, reference)
+    sources = with_embeddings(sources)
     method, reason = choose_method(options.method, sources)
-    blend_options = options.blend
     swapper = inswapper.load() if method == "inswapper" else None
     output = target_image
     entries = []
     for item in pairs:
         source, target_face = sources[item.source], target_faces[item.target]
-        embedding = source.embedding
-        if embedding is None and source.face is not None and identity.can_embed(source.face):
-            embedding = identity.embedding_of(source.image, source.face)
         if method == "inswapper":
-            patch = inswapper.swap(swapper, output, target_face, embedding)
+            patch = inswapper.swap(swapper, output, target_face, source.embedding)
         else:
             patch = classical.swap(source.image, source.face, output, target_face)
-        result = blend(output, patch, target_face, blend_options)
+        result = blend(output, patch, target_face, options.blend)
         output = result.image
         entry = {
             "source": source.label,
@@ -123,7 +134,7 @@ def swap_faces(target_image: np.ndarray, target_faces: list[Face], sources: list
             "occluded_fraction": round(result.occluded_fraction, 3),
         }
         if options.similarity_report:
-            entry["similarity"] = report.similarities(output, target_image, target_face, embedding)
+            entry["similarity"] = report.similarities(output, target_image, target_face, source.embedding)
         entries.append(entry)
     logger.info("swapped %d face(s) with %s", len(entries), method)
     return output, {"method": method, "reason": reason, "swaps": entries}
@@ -151,8 +162,8 @@ def swap_batch(source_images: list[np.ndarray], target_images: list[np.ndarray],
     if saved_identity is not None:
         sources = [Source(None, None, saved_identity.embedding, f"identity '{saved_identity.name}'")]
     else:
-        sources = sources_from_faces(source_images, detect_all(source_images, source_faces, "source"),
-                                     source_indices, average_sources)
+        sources = with_embeddings(sources_from_faces(
+            source_images, detect_all(source_images, source_faces, "source"), source_indices, average_sources))
     all_target_faces = detect_all(target_images, target_faces, "target")
     outputs, reports = [], []
     for number, (image, faces) in enumerate(zip(target_images, all_target_faces)):
