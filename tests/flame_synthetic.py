@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse
 
-from tests.conftest import SHARED_FIXTURES
+from conftest import SHARED_FIXTURES
 
 N_VERTICES, N_FACES = 5023, 9976
 
@@ -25,13 +25,7 @@ def _template() -> tuple[np.ndarray, np.ndarray]:
     ellipsoid-like mesh of the same sizes."""
     obj = SHARED_FIXTURES / "flame" / "head_template.obj"
     if obj.is_file():
-        vertices, faces = [], []
-        for line in obj.read_text().splitlines():
-            if line.startswith("v "):
-                vertices.append([float(value) for value in line.split()[1:4]])
-            elif line.startswith("f "):
-                faces.append([int(token.split("/")[0]) - 1 for token in line.split()[1:4]])
-        return np.asarray(vertices), np.asarray(faces)
+        return load_obj(obj)
     rng = np.random.default_rng(1)
     theta = np.arccos(rng.uniform(-1, 1, N_VERTICES))
     phi = rng.uniform(0, 2 * np.pi, N_VERTICES)
@@ -125,3 +119,48 @@ def write_synthetic_flame(path: Path) -> dict[str, np.ndarray]:
             else:
                 sys.modules[name] = module
     return arrays
+
+
+def load_obj(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices [V,3] and triangles [F,3] (0-based) of a Wavefront OBJ."""
+    vertices, faces = [], []
+    for line in path.read_text().splitlines():
+        if line.startswith("v "):
+            vertices.append([float(value) for value in line.split()[1:4]])
+        elif line.startswith("f "):
+            faces.append([int(token.split("/")[0]) - 1 for token in line.split()[1:4]])
+    return np.asarray(vertices), np.asarray(faces)
+
+
+def render_landmarks(model, fit) -> np.ndarray:
+    """Noise-free iBUG-68 projections [68,2] of a known fit (``pipelines.flame.fitting.Fit``): fixed points
+    from the landmark embedding, jaw-contour points at the silhouette (the candidate projected furthest
+    out from the face centre), as a detector would place them."""
+    from playalter.pipelines.flame.fitting import posed_vertices, project_vertices
+
+    _, pixels = project_vertices(posed_vertices(model, fit), fit)  # [V,2]
+    points = np.einsum("lk,lkc->lc", model.landmark_weights, pixels[model.landmark_vertices])  # [68,2]
+    centre = points[[36, 45, 48, 54]].mean(axis=0)
+    for index, candidates in enumerate(model.contour):
+        if candidates is None:
+            continue
+        outward = points[index] - centre
+        projected = pixels[candidates]  # [C,2]
+        points[index] = projected[np.argmax((projected - centre) @ outward)]
+    return points
+
+
+def known_fit(model, rng, camera, n_shape: int, n_expression: int, rotation_degrees, jaw: float = 0.1,
+              distance: float = 0.45):
+    """A Fit with random coefficients (N(0,1) shape, N(0,0.5) expression) and the head centred `distance`
+    metres in front of the camera."""
+    from playalter.pipelines.flame.fitting import FLIP, Fit, posed_vertices
+    from playalter.pipelines.flame.lbs import rodrigues
+
+    fit = Fit(shape=rng.normal(size=n_shape), expression=0.5 * rng.normal(size=n_expression),
+              rotation=np.radians(rotation_degrees), translation=np.zeros(3), jaw=np.array([jaw, 0.0, 0.0]),
+              camera=camera, landmarks_2d=np.zeros((68, 2)), residuals=np.zeros((68, 2)),
+              used=np.ones(68, bool), shape_std=np.zeros(n_shape))
+    centre = posed_vertices(model, fit)[:3931].mean(axis=0)
+    fit.translation = np.array([0.0, 0.0, distance]) - FLIP @ rodrigues(fit.rotation[None])[0] @ centre
+    return fit

@@ -18,7 +18,8 @@ expression coefficients give a 159 x 159 system. Stages: a rigid fit of the mean
 pose-only steps), then non-rigid steps; before each step the 17 jaw-contour points are re-assigned to the
 candidate vertex whose projection is nearest to the detected contour point (the silhouette moves as the
 head turns). Neck pose is not separable from the global rotation for face landmarks and stays zero; eye
-pose is not observed by the 68 points and stays zero.
+pose is not observed by the 68 points and stays zero. With fewer than 17 distinct landmarks (5 keypoints)
+only the rigid stage runs: shape and expression stay at the mean.
 
 Several photos of one person can share one shape (``fit_views``): their residuals are stacked with one
 alpha and per-photo pose, jaw and expression.
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 FLIP = np.diag([1.0, -1.0, -1.0])  # model axes -> camera axes for a head facing the camera
 DEFAULT_FOCAL_35MM = 50.0  # 35 mm-equivalent focal length assumed when the photo has no EXIF
 JAW = 2  # FLAME joint index of the jaw
+MIN_POINTS_NON_RIGID = 17  # with fewer distinct landmarks (e.g. 5 keypoints) only the head pose is fitted
 
 
 @dataclass(frozen=True)
@@ -66,8 +68,8 @@ class FitOptions:
     landmark_sigma: float = 0.01  # landmark noise as a fraction of the inter-ocular distance
     expression_prior: float = 1.0  # standard deviation of expression coefficients
     jaw_prior: float = 0.2  # radians, standard deviation of each jaw rotation component
-    rigid_iterations: int = 4
-    iterations: int = 8
+    rigid_iterations: int = 3
+    iterations: int = 5
 
     def validate(self, model: LinearModel) -> None:
         if not 0 <= self.n_shape <= model.n_shape:
@@ -92,6 +94,7 @@ class View:
     expression: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [E]
     ids: np.ndarray | None = None  # [68,3] vertex ids of each landmark for the current contour choice
     bary: np.ndarray | None = None  # [68,3] their weights
+    gathered: "_Gathered | None" = None  # the model rows of those vertices
 
 
 @dataclass
@@ -139,43 +142,63 @@ class _Prepared:
 def _skinning(prepared: _Prepared, shape: np.ndarray, expression: np.ndarray, jaw: np.ndarray,
               vertex_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """For FLAME with a jaw rotation: per-vertex linear parts A [N,3,3] and offsets b [N,3] of the
-    skinning transforms, plus pose-corrective offsets folded into b. None when the model has no joints."""
+    skinning transforms, with the pose-corrective offsets folded into b. None when the model has no joints."""
     art = prepared.model.articulation
     if art is None:
         return None
     joints = prepared.joints_mean + prepared.joints_shape @ shape + prepared.joints_expression @ expression  # [J,3]
-    pose = np.zeros((len(art.parents), 3))
-    pose[JAW] = jaw
-    rotations = rodrigues(pose)  # [J,3,3]
+    rotations = np.tile(np.eye(3), (len(art.parents), 1, 1))  # [J,3,3] only the jaw turns
+    rotations[JAW] = rodrigues(jaw[None])[0]
     transforms = rigid_transforms(rotations, joints, art.parents)  # [J,4,4]
-    blended = np.einsum("nj,jab->nab", art.weights[vertex_ids], transforms)  # [N,4,4]
+    blended = (art.weights[vertex_ids] @ transforms.reshape(len(transforms), 16)).reshape(-1, 4, 4)  # [N,4,4]
     feature = (rotations[1:] - np.eye(3)).reshape(-1)  # [36]
     rows = (vertex_ids[:, None] * 3 + np.arange(3)).reshape(-1)  # [N*3]
     corrective = (art.posedirs[rows] @ feature).reshape(-1, 3)  # [N,3]
     linear = blended[:, :3, :3]
-    offsets = blended[:, :3, 3] + np.einsum("nab,nb->na", linear, corrective)
+    offsets = blended[:, :3, 3] + (linear @ corrective[:, :, None])[:, :, 0]
     return linear, offsets
 
 
-def _landmark_model(prepared: _Prepared, shape: np.ndarray, view: View
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Model-space landmarks [68,3] and their derivatives by shape [68,3,S] and expression [68,3,E]."""
-    ids, bary = view.ids, view.bary
-    flat = ids.reshape(-1)  # [68*3]
-    mean = prepared.model.mean[flat]  # [N,3]
-    shape_basis = prepared.shape_basis[flat]  # [N,3,S]
-    expression_basis = prepared.expression_basis[flat]  # [N,3,E]
-    vertices = mean + shape_basis @ shape + expression_basis @ view.expression  # [N,3]
-    skin = _skinning(prepared, shape, view.expression, view.jaw, flat)
-    if skin is not None:
-        linear, offsets = skin
-        vertices = np.einsum("nab,nb->na", linear, vertices) + offsets
-        shape_basis = np.einsum("nab,nbs->nas", linear, shape_basis)
-        expression_basis = np.einsum("nab,nbs->nas", linear, expression_basis)
-    weights = bary.reshape(-1)[:, None]  # [N,1]
-    points = (vertices * weights).reshape(68, 3, 3).sum(axis=1)  # [68,3]
-    d_shape = (shape_basis * weights[:, :, None]).reshape(68, 3, 3, -1).sum(axis=1)  # [68,3,S]
-    d_expression = (expression_basis * weights[:, :, None]).reshape(68, 3, 3, -1).sum(axis=1)  # [68,3,E]
+@dataclass
+class _Gathered:
+    """The vertices behind the 68 landmarks for the current contour choice (N = 68 * 3)."""
+
+    flat: np.ndarray  # [N] vertex ids
+    weights: np.ndarray  # [N] barycentric weight of each
+    mean: np.ndarray  # [N,3]
+    shape_basis: np.ndarray  # [N,3,S]
+    expression_basis: np.ndarray  # [N,3,E]
+
+    @classmethod
+    def of(cls, prepared: _Prepared, ids: np.ndarray, bary: np.ndarray) -> "_Gathered":
+        flat = ids.reshape(-1)
+        return cls(flat, bary.reshape(-1), prepared.model.mean[flat], prepared.shape_basis[flat],
+                   prepared.expression_basis[flat])
+
+    def to_landmarks(self, per_vertex: np.ndarray) -> np.ndarray:
+        """[N,...] per-vertex values -> [68,...] weighted sums over each landmark's three vertices."""
+        weighted = per_vertex * self.weights.reshape((-1,) + (1,) * (per_vertex.ndim - 1))
+        return weighted.reshape((68, 3) + per_vertex.shape[1:]).sum(axis=1)
+
+
+def _landmark_model(prepared: _Prepared, shape: np.ndarray, view: View, derivatives: bool = True
+                    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Model-space landmarks [68,3] and (when derivatives) their derivatives by shape [68,3,S] and
+    expression [68,3,E] at the view's jaw pose."""
+    gathered = view.gathered
+    neutral = gathered.mean + gathered.shape_basis @ shape + gathered.expression_basis @ view.expression  # [N,3]
+    skin = _skinning(prepared, shape, view.expression, view.jaw, gathered.flat)
+    if skin is None:
+        if not derivatives:
+            return gathered.to_landmarks(neutral), None, None
+        return (gathered.to_landmarks(neutral), gathered.to_landmarks(gathered.shape_basis),
+                gathered.to_landmarks(gathered.expression_basis))
+    linear, offsets = skin
+    points = gathered.to_landmarks((linear @ neutral[:, :, None])[:, :, 0] + offsets)
+    if not derivatives:
+        return points, None, None
+    d_shape = gathered.to_landmarks(linear @ gathered.shape_basis)
+    d_expression = gathered.to_landmarks(linear @ gathered.expression_basis)
     return points, d_shape, d_expression
 
 
@@ -193,19 +216,24 @@ def _choose_contour(prepared: _Prepared, shape: np.ndarray, view: View) -> None:
     model = prepared.model
     ids = model.landmark_vertices.copy()  # [68,3]
     bary = model.landmark_weights.copy()  # [68,3]
-    for index, candidates in enumerate(model.contour):
-        if candidates is None or view.weights[index] <= 0:
-            continue
+    rows = [(index, candidates) for index, candidates in enumerate(model.contour)
+            if candidates is not None and view.weights[index] > 0]
+    if rows:
+        candidates = np.concatenate([row for _, row in rows])  # [C]
         vertices = model.mean[candidates] + prepared.shape_basis[candidates] @ shape + (
             prepared.expression_basis[candidates] @ view.expression)  # [C,3]
         skin = _skinning(prepared, shape, view.expression, view.jaw, candidates)
         if skin is not None:
-            vertices = np.einsum("nab,nb->na", skin[0], vertices) + skin[1]
-        _, pixels = _project(vertices, view)
-        best = candidates[int(np.argmin(np.linalg.norm(pixels - view.points[index], axis=1)))]
-        ids[index] = best
-        bary[index] = (1.0, 0.0, 0.0)
+            vertices = (skin[0] @ vertices[:, :, None])[:, :, 0] + skin[1]
+        _, pixels = _project(vertices, view)  # [C,2]
+        start = 0
+        for index, row in rows:
+            distances = np.linalg.norm(pixels[start:start + len(row)] - view.points[index], axis=1)
+            ids[index] = row[int(np.argmin(distances))]
+            bary[index] = (1.0, 0.0, 0.0)
+            start += len(row)
     view.ids, view.bary = ids, bary
+    view.gathered = _Gathered.of(prepared, ids, bary)
 
 
 def _used(model: LinearModel, view: View) -> np.ndarray:
@@ -264,43 +292,41 @@ def _view_system(prepared: _Prepared, shape: np.ndarray, view: View, sigma: floa
     camera_points, pixels = _project(points[used], view)
     scale = np.sqrt(view.weights[used])[:, None] / sigma  # [L,1]
     metric = _contour_metric(prepared.model, view)[used]  # [L,2,2]
-    residual = np.einsum("lpq,lq->lp", metric, (pixels - view.points[used]) * scale).reshape(-1)  # [2L]
+    residual = (metric @ ((pixels - view.points[used]) * scale)[:, :, None]).reshape(-1)  # [2L]
     depth = camera_points[:, 2]
     focal = view.camera.focal
     d_pixel = np.zeros((len(depth), 2, 3))  # [L,2,3] d(u,v)/d(camera point)
     d_pixel[:, 0, 0] = focal / depth
     d_pixel[:, 1, 1] = focal / depth
     d_pixel[:, :, 2] = -focal * camera_points[:, :2] / depth[:, None] ** 2
-    d_pixel = np.einsum("lpq,lqc->lpc", metric, d_pixel * scale[:, :, None])
+    d_pixel = metric @ (d_pixel * scale[:, :, None])
     rotation_cam = FLIP @ view.rotation
     d_rotation = -_skew(camera_points - view.translation)  # [L,3,3] left-multiplied increment of R_cam
     d_translation = np.broadcast_to(np.eye(3), d_rotation.shape)
     blocks = [d_rotation, d_translation]
     n_expression = 0 if rigid_only else len(view.expression)
     if not rigid_only:
-        blocks.append(_jaw_jacobian(prepared, shape, view, used, rotation_cam))
-        blocks.append(np.einsum("ab,lbe->lae", rotation_cam, d_expression[used]))
-    view_jacobian = np.einsum("lpc,lck->lpk", d_pixel, np.concatenate(blocks, axis=2)).reshape(-1, 6 + (
+        blocks.append(_jaw_jacobian(prepared, shape, view, used, points, rotation_cam))
+        blocks.append(rotation_cam @ d_expression[used])
+    view_jacobian = (d_pixel @ np.concatenate(blocks, axis=2)).reshape(-1, 6 + (
         0 if rigid_only else 3 + n_expression))
-    shape_jacobian = np.einsum("lpc,lck->lpk", d_pixel, np.einsum("ab,lbs->las", rotation_cam, d_shape[used]))
+    shape_jacobian = d_pixel @ (rotation_cam @ d_shape[used])
     return residual, shape_jacobian.reshape(len(residual), -1), view_jacobian
 
 
-def _jaw_jacobian(prepared: _Prepared, shape: np.ndarray, view: View, used: np.ndarray,
+def _jaw_jacobian(prepared: _Prepared, shape: np.ndarray, view: View, used: np.ndarray, base: np.ndarray,
                   rotation_cam: np.ndarray) -> np.ndarray:
-    """d(camera point)/d(jaw) [L,3,3] by central differences (zero for models without joints)."""
+    """d(camera point)/d(jaw) [L,3,3] by forward differences from the landmarks at the current jaw,
+    base [68,3] (zero for models without joints)."""
     if prepared.model.articulation is None:
         return np.zeros((int(used.sum()), 3, 3))
     step = 1e-4
     columns = []
-    original = view.jaw.copy()
+    original = view.jaw
     for axis in range(3):
-        view.jaw = original.copy()
-        view.jaw[axis] += step
-        plus = _landmark_model(prepared, shape, view)[0][used]
-        view.jaw[axis] -= 2 * step
-        minus = _landmark_model(prepared, shape, view)[0][used]
-        columns.append((plus - minus) @ rotation_cam.T / (2 * step))
+        view.jaw = original + step * np.eye(3)[axis]
+        moved = _landmark_model(prepared, shape, view, derivatives=False)[0]
+        columns.append((moved - base)[used] @ rotation_cam.T / step)
     view.jaw = original
     return np.stack(columns, axis=2)
 
@@ -380,11 +406,12 @@ def fit_views(model: LinearModel, observations: list[tuple[np.ndarray, np.ndarra
             _choose_contour(prepared, shape, view)
         shape, _ = _step(prepared, shape, views, options, rigid_only=True)
     normal = np.eye(options.n_shape)
-    for _ in range(options.iterations):
+    sparse = any(len(np.unique(view.points[view.weights > 0], axis=0)) < MIN_POINTS_NON_RIGID for view in views)
+    for _ in range(0 if sparse else options.iterations):
         for view in views:
             _choose_contour(prepared, shape, view)
         shape, normal = _step(prepared, shape, views, options, rigid_only=False)
-    shape_std = np.sqrt(np.diag(np.linalg.inv(normal))[:options.n_shape])
+    shape_std = np.sqrt(np.diag(np.linalg.inv(normal))[:options.n_shape])  # prior std (1) when rigid only
     return [_result(prepared, shape, shape_std, view, options) for view in views]
 
 
@@ -397,7 +424,7 @@ def fit_landmarks(model: LinearModel, points: np.ndarray, camera: Camera, weight
 
 def _result(prepared: _Prepared, shape: np.ndarray, shape_std: np.ndarray, view: View, options: FitOptions) -> Fit:
     used = _used(prepared.model, view)
-    points, _, _ = _landmark_model(prepared, shape, view)
+    points, _, _ = _landmark_model(prepared, shape, view, derivatives=False)
     _, pixels = _project(points, view)
     residuals = np.where(used[:, None], pixels - view.points, np.nan)
     translation = view.translation - FLIP @ view.rotation @ view.centre  # for rotation about the model origin

@@ -156,44 +156,50 @@ def measure_fit(fit: FlameFit, sex: str | None = None) -> dict:
             "measurements": measure_mesh(fit.neutral_vertices, fit.triangles, directions, fit.shape_std, sex)}
 
 
+DENSE_PAIRS = {  # name: (iBUG index a, iBUG index b), 0-based
+    "outercanthal_width": (36, 45), "intercanthal_width": (39, 42), "mouth_width": (48, 54),
+    "nasal_width": (31, 35), "face_width_contour": (0, 16), "jaw_width_contour": (4, 12),
+    "nasion_to_chin": (27, 8), "nasal_height": (27, 33), "nose_to_mouth": (33, 51),
+}
+
+
 def measure_landmarks(face: Face) -> dict:
     """Landmark-only fallback (no FLAME): 2D ratios, and mm estimates scaled by an assumed
-    interpupillary distance of IPD_PRIOR_MM. Labelled as estimates, with wide uncertainty."""
+    interpupillary distance of IPD_PRIOR_MM. Labelled as estimates, with wide uncertainty.
+
+    With dense landmarks (68 / 106 / 3D-68) the iBUG pairs of DENSE_PAIRS are measured; with only the 5
+    detector keypoints, mouth width and the eye-to-mouth height."""
     points, weights = to_ibug68(face)
-    have = weights > 0
-
-    def centre(indices: range) -> np.ndarray | None:
-        chosen = [index for index in indices if have[index]]
-        return points[chosen].mean(axis=0) if chosen else None
-
-    right_eye, left_eye = centre(range(36, 42)), centre(range(42, 48))
-    if right_eye is None or left_eye is None:
-        raise InvalidParameterError("the landmark-only measurements need both eyes")
+    dense = face.landmarks is not None or face.landmarks_3d is not None
+    if dense:
+        right_eye, left_eye = points[36:42].mean(axis=0), points[42:48].mean(axis=0)
+    else:
+        right_eye, left_eye = face.kps[0].astype(np.float64), face.kps[1].astype(np.float64)
     ipd_px = float(np.linalg.norm(left_eye - right_eye))
-    if ipd_px <= 0:
-        raise InvalidParameterError("the eye landmarks coincide; cannot scale measurements")
-    pairs = {
-        "outercanthal_width": (36, 45), "intercanthal_width": (39, 42), "mouth_width": (48, 54),
-        "nasal_width": (31, 35), "face_width_contour": (0, 16), "jaw_width_contour": (4, 12),
-        "face_height_lower": (27, 8), "nose_to_mouth": (33, 51), "nasal_height": (27, 33),
-    }
+    if not np.isfinite(ipd_px) or ipd_px <= 0:
+        raise InvalidParameterError("the eye landmarks are missing or coincide; cannot scale measurements")
+    segments: dict[str, tuple[np.ndarray, np.ndarray, str]] = {}
+    if dense:
+        for name, (a, b) in DENSE_PAIRS.items():
+            if weights[a] > 0 and weights[b] > 0:
+                segments[name] = (points[a], points[b], f"2D distance between iBUG points {a + 1} and {b + 1}")
+    else:
+        segments["mouth_width"] = (face.kps[3], face.kps[4], "2D distance between the mouth-corner keypoints")
+        segments["eye_to_mouth_height"] = ((face.kps[0] + face.kps[1]) / 2, (face.kps[3] + face.kps[4]) / 2,
+                                           "2D distance from the eye midpoint to the mouth midpoint")
     values: dict[str, dict] = {"interpupillary_distance": {
         "value_mm": IPD_PRIOR_MM, "uncertainty_mm": IPD_PRIOR_SD_MM, "ratio_to_ipd": 1.0,
         "definition": "assumed adult mean (the scale of every other estimate)", "method": "prior"}}
-    mm_per_px = IPD_PRIOR_MM / ipd_px
-    for name, (a, b) in pairs.items():
-        if not (have[a] and have[b]):
-            continue
-        ratio = float(np.linalg.norm(points[a] - points[b])) / ipd_px
+    spread = float(np.hypot(IPD_PRIOR_SD_MM / IPD_PRIOR_MM, 0.08))  # IPD prior + 8% pose / placement error
+    for name, (a, b, definition) in segments.items():
+        ratio = float(np.linalg.norm(np.asarray(a, dtype=np.float64) - b)) / ipd_px
         values[name] = {
-            "value_mm": round(ratio * IPD_PRIOR_MM, 1),
-            # IPD prior spread plus 8% for pose and landmark placement in a single photo
-            "uncertainty_mm": round(ratio * IPD_PRIOR_MM * float(np.hypot(IPD_PRIOR_SD_MM / IPD_PRIOR_MM, 0.08)), 1),
-            "ratio_to_ipd": round(ratio, 3),
-            "definition": f"2D distance between iBUG points {a + 1} and {b + 1}, scaled by the IPD prior",
+            "value_mm": round(ratio * IPD_PRIOR_MM, 1), "uncertainty_mm": round(ratio * IPD_PRIOR_MM * spread, 1),
+            "ratio_to_ipd": round(ratio, 3), "definition": f"{definition}, scaled by the IPD prior",
             "method": "landmark_estimate",
         }
-    return {"method": "landmark_estimate", "units": "mm", "scale_mm_per_px": round(mm_per_px, 4),
+    return {"method": "landmark_estimate", "units": "mm", "scale_mm_per_px": round(IPD_PRIOR_MM / ipd_px, 4),
+            "landmarks": "dense" if dense else "5 keypoints",
             "note": ("estimated from 2D landmarks and an assumed interpupillary distance of "
                      f"{IPD_PRIOR_MM:.0f} mm; not a 3D measurement (install FLAME for model-based values)"),
             "measurements": values}

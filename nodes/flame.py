@@ -1,0 +1,148 @@
+"""FLAME Fit and Face Measurements: the FLAME_FIT / MEASUREMENTS node family.
+
+Nodes only convert tensors and call ``pipelines.flame``; everything heavy is imported on first use.
+"""
+
+from __future__ import annotations
+
+from .compat import Progress, check_interrupted
+
+CATEGORY = "PLAYALTER/flame"
+MESH_FORMATS = ("none", "obj", "ply", "obj+ply", "glb")
+
+
+def _output_directory():
+    from pathlib import Path
+
+    try:
+        import folder_paths  # ComfyUI
+
+        return Path(folder_paths.get_output_directory())
+    except ImportError:
+        from ..pipelines.config import settings
+
+        return Path(settings().paths.output_dir)
+
+
+class PlayAlterFLAMEFit:
+    DESCRIPTION = (
+        "Fit the FLAME 3D head model to every detected face (68 or 106 landmarks work best; 5 keypoints give "
+        "a rough fit). Outputs FLAME_FIT (parameters, mesh in metres, projected mesh, residuals), a preview "
+        "with the fitted wireframe (green), fitted landmarks (red) and detected landmarks (blue), and JSON. "
+        "Needs FLAME (generic_model.pkl or flame2023*.pkl) in models/flame/; see https://flame.is.tue.mpg.de/."
+    )
+    CATEGORY = CATEGORY
+    FUNCTION = "fit"
+    RETURN_TYPES = ("FLAME_FIT", "IMAGE", "STRING")
+    RETURN_NAMES = ("flame_fit", "preview", "fit_json")
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "image": ("IMAGE",),
+                "faces": ("FACES",),
+                "shape_components": ("INT", {"default": 100, "min": 1, "max": 300,
+                                             "tooltip": "FLAME identity components to fit"}),
+                "expression_components": ("INT", {"default": 50, "min": 0, "max": 100,
+                                                  "tooltip": "FLAME expression components to fit"}),
+                "focal_35mm": ("FLOAT", {"default": 50.0, "min": 8.0, "max": 600.0, "step": 1.0,
+                                         "tooltip": "35 mm-equivalent focal length of the photo (EXIF "
+                                                    "FocalLengthIn35mmFilm); 50 when unknown"}),
+            },
+            "optional": {
+                "same_person": ("BOOLEAN", {"default": False,
+                                            "tooltip": "every face in the batch is one person: fit one shared shape"}),
+                "export_mesh": (list(MESH_FORMATS), {"default": "none",
+                                                     "tooltip": "write each fitted mesh to the output folder"}),
+                "include_mesh_in_json": ("BOOLEAN", {"default": False}),
+            },
+        }
+
+    def fit(self, image, faces, shape_components, expression_components, focal_35mm, same_person=False,
+            export_mesh="none", include_mesh_in_json=False):
+        from ..pipelines.flame.api import fit_batch, flame_linear_model
+        from ..pipelines.flame.fitting import FitOptions
+        from ..pipelines.flame.mesh_io import draw_fit, write_mesh
+        from ..pipelines.flame.result import fits_to_json
+        from ..pipelines.flame.schemes import to_ibug68
+        from .tensors import image_batch_to_numpy, numpy_to_image_batch
+
+        frames = image_batch_to_numpy(image)
+        model = flame_linear_model()
+        options = FitOptions(n_shape=shape_components, n_expression=expression_components)
+        progress = Progress(sum(len(image_faces) for image_faces in faces))
+        fits = fit_batch([(frame.shape[1], frame.shape[0]) for frame in frames], faces, model, options,
+                         focal_35mm=focal_35mm, fuse_person=same_person, on_face=progress.update)
+        previews = []
+        for index, (frame, image_fits, image_faces) in enumerate(zip(frames, fits, faces)):
+            check_interrupted()
+            preview = frame
+            for number, (fit, face) in enumerate(zip(image_fits, image_faces)):
+                preview = draw_fit(preview, fit.vertices_2d, fit.vertices, fit.triangles, fit.landmarks_2d,
+                                   to_ibug68(face)[0])
+                for suffix in _suffixes(export_mesh):
+                    path = _output_directory() / "flame" / f"flame_fit_{index:03d}_{number:02d}.{suffix}"
+                    write_mesh(path, fit.vertices, fit.triangles)
+            previews.append(preview)
+        return fits, numpy_to_image_batch(previews), fits_to_json(fits, include_mesh_in_json)
+
+
+def _suffixes(export_mesh: str) -> list[str]:
+    return [] if export_mesh == "none" else export_mesh.split("+")
+
+
+class PlayAlterFaceMeasurements:
+    DESCRIPTION = (
+        "Facial measurements in millimetres. With a FLAME fit: Farkas-style distances on the neutralised "
+        "3D head with uncertainties and z-scores against adult norms. Without one (FLAME not installed): "
+        "connect FACES instead for a landmark-only estimate scaled by an assumed 63 mm interpupillary "
+        "distance, clearly labelled, with wide uncertainty."
+    )
+    CATEGORY = CATEGORY
+    FUNCTION = "measure"
+    RETURN_TYPES = ("MEASUREMENTS", "STRING")
+    RETURN_NAMES = ("measurements", "measurements_json")
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {},
+            "optional": {
+                "flame_fit": ("FLAME_FIT",),
+                "faces": ("FACES", {"tooltip": "used when no FLAME fit is connected (landmark-only estimate)"}),
+            },
+        }
+
+    @classmethod
+    def VALIDATE_INPUTS(cls, flame_fit=None, faces=None):
+        return True
+
+    def measure(self, flame_fit=None, faces=None):
+        from ..pipelines.errors import InvalidParameterError
+        from ..pipelines.flame.measurements import measure_fit, measure_landmarks, measurements_to_json
+
+        if flame_fit is None and faces is None:
+            raise InvalidParameterError("connect a FLAME fit, or FACES for landmark-only estimates")
+        results = []
+        if flame_fit is not None:
+            sexes = [[face.sex for face in image_faces] for image_faces in faces] if faces is not None else None
+            for image_index, image_fits in enumerate(flame_fit):
+                for face_index, fit in enumerate(image_fits):
+                    sex = sexes[image_index][face_index] if sexes is not None else None
+                    results.append({"image": image_index, "face": face_index, **measure_fit(fit, sex)})
+        else:
+            for image_index, image_faces in enumerate(faces):
+                for face_index, face in enumerate(image_faces):
+                    results.append({"image": image_index, "face": face_index, **measure_landmarks(face)})
+        return results, measurements_to_json(results)
+
+
+NODE_CLASS_MAPPINGS = {
+    "PlayAlterFLAMEFit": PlayAlterFLAMEFit,
+    "PlayAlterFaceMeasurements": PlayAlterFaceMeasurements,
+}
+NODE_DISPLAY_NAME_MAPPINGS = {
+    "PlayAlterFLAMEFit": "FLAME Fit (PLAYALTER)",
+    "PlayAlterFaceMeasurements": "Face Measurements (PLAYALTER)",
+}

@@ -1,0 +1,195 @@
+"""The landmark fitter: parameter recovery on the synthetic FLAME model, the Surrey Face Model on real
+ground-truth landmarks, multi-photo fusion, and the FLAME nodes end to end."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import flame_synthetic
+from playalter.pipelines import config, models
+from playalter.pipelines.errors import ModelMissingError
+from playalter.pipelines.face import Face
+from playalter.pipelines.flame import fitting
+from playalter.pipelines.flame.fitting import Camera, FitOptions, fit_landmarks, fit_views
+from playalter.pipelines.flame.loading import load_flame
+from playalter.pipelines.flame.model import from_flame, load_sfm
+
+
+@pytest.fixture(scope="module")
+def flame_path(tmp_path_factory):
+    root = tmp_path_factory.mktemp("models")
+    flame_synthetic.write_synthetic_flame(root / "flame" / "generic_model.pkl")
+    return root
+
+
+@pytest.fixture(scope="module")
+def flame_model(flame_path):
+    return from_flame(load_flame(flame_path / "flame" / "generic_model.pkl"))
+
+
+CAMERA = Camera.for_image(1024, 1024)
+
+
+def _angle_between(rotation_a, rotation_b) -> float:
+    from playalter.pipelines.flame.lbs import rodrigues
+
+    relative = rodrigues(rotation_a[None])[0].T @ rodrigues(rotation_b[None])[0]
+    return float(np.degrees(np.arccos(np.clip((np.trace(relative) - 1) / 2, -1, 1))))
+
+
+@pytest.mark.parametrize("rotation", [(0, 0, 0), (5, 20, 3), (-10, -30, -5)])
+def test_recovers_pose_and_landmarks_with_default_components(flame_model, rotation):
+    rng = np.random.default_rng(abs(hash(rotation)) % 1000)
+    truth = flame_synthetic.known_fit(flame_model, rng, CAMERA, 100, 50, rotation)
+    clean = flame_synthetic.render_landmarks(flame_model, truth)
+    observed = clean + rng.normal(size=clean.shape)  # 1 px noise
+    fit = fit_landmarks(flame_model, observed, CAMERA)
+    inter_ocular = np.linalg.norm(clean[36] - clean[45])
+    assert np.linalg.norm(fit.landmarks_2d - clean, axis=1).mean() < 0.01 * inter_ocular
+    assert _angle_between(fit.rotation, truth.rotation) < 2.0
+    assert abs(fit.jaw[0] - truth.jaw[0]) < np.radians(2.0)
+    assert fit.normalised_error < 0.02
+
+
+def test_recovers_coefficients_when_they_are_identifiable(flame_model):
+    rng = np.random.default_rng(3)
+    truth = flame_synthetic.known_fit(flame_model, rng, CAMERA, 5, 3, (8, -15, 2))
+    observed = flame_synthetic.render_landmarks(flame_model, truth) + rng.normal(size=(68, 2))
+    fit = fit_landmarks(flame_model, observed, CAMERA, options=FitOptions(n_shape=5, n_expression=3))
+    np.testing.assert_allclose(fit.shape, truth.shape, atol=0.35)
+    np.testing.assert_allclose(fit.expression, truth.expression, atol=0.35)
+    assert np.abs(fit.shape - truth.shape).mean() < 0.15
+    assert _angle_between(fit.rotation, truth.rotation) < 1.0
+    assert (fit.shape_std > 0).all() and (fit.shape_std < 1).all()
+
+
+def test_fusing_photos_of_one_person_shares_and_improves_the_shape(flame_model):
+    rng = np.random.default_rng(11)
+    truth = flame_synthetic.known_fit(flame_model, rng, CAMERA, 30, 10, (0, 0, 0))
+    observations, single_errors = [], []
+    options = FitOptions(n_shape=30, n_expression=10)
+    for rotation in ((0, -25, 0), (5, 0, 2), (-5, 25, -3)):
+        view = flame_synthetic.known_fit(flame_model, rng, CAMERA, 30, 10, rotation)
+        view.shape = truth.shape
+        points = flame_synthetic.render_landmarks(flame_model, view) + rng.normal(size=(68, 2))
+        observations.append((points, np.ones(68), CAMERA))
+        single = fit_landmarks(flame_model, points, CAMERA, options=options)
+        single_errors.append(np.linalg.norm(single.shape - truth.shape))
+    fused = fit_views(flame_model, observations, options)
+    assert all(np.array_equal(fused[0].shape, other.shape) for other in fused[1:])
+    assert np.linalg.norm(fused[0].shape - truth.shape) < min(single_errors)
+
+
+def test_weights_ignore_occluded_points(flame_model):
+    rng = np.random.default_rng(5)
+    truth = flame_synthetic.known_fit(flame_model, rng, CAMERA, 100, 50, (0, 10, 0))
+    clean = flame_synthetic.render_landmarks(flame_model, truth)
+    observed = clean.copy()
+    observed[48:68] += 60.0  # a hand over the mouth moved these far away
+    weights = np.ones(68)
+    weights[48:68] = 0.0
+    fit = fit_landmarks(flame_model, observed, CAMERA, weights=weights)
+    assert not fit.used[48:68].any()
+    assert np.linalg.norm(fit.landmarks_2d[:48] - clean[:48], axis=1).mean() < 2.0
+
+
+def _read_pts(path):
+    lines = path.read_text().split("{")[1].split("}")[0].split()
+    return np.asarray(lines, dtype=np.float64).reshape(68, 2)
+
+
+def test_surrey_face_model_fits_real_ground_truth_landmarks(shared_fixtures):
+    sfm = shared_fixtures / "sfm"
+    model = load_sfm(sfm / "sfm_3448.npz", sfm / "sfm_model_contours.json")
+    points = _read_pts(shared_fixtures / "faces" / "ibug300w_image_0010.pts")
+    import cv2
+
+    height, width = cv2.imread(str(shared_fixtures / "faces" / "ibug300w_image_0010.png")).shape[:2]
+    camera = Camera.for_image(width, height)
+    fit = fit_landmarks(model, points, camera, options=FitOptions(n_shape=63, n_expression=6))
+    assert fit.used.sum() == 66  # 50 mapped points + 16 contour points (iBUG 61 and 65 are not in the SFM)
+    assert fit.normalised_error < 0.05
+    assert np.isfinite(fit.shape).all() and np.abs(fit.shape).max() < 4.0
+
+
+def test_five_keypoints_give_a_rigid_fit_of_the_mean_face(flame_model):
+    rng = np.random.default_rng(2)
+    truth = flame_synthetic.known_fit(flame_model, rng, CAMERA, 100, 50, (0, 15, 0), jaw=0.0)
+    truth.shape[:] = 0.0
+    truth.expression[:] = 0.0
+    clean = flame_synthetic.render_landmarks(flame_model, truth)
+    from playalter.pipelines.flame.schemes import from_5
+
+    kps = np.array([clean[36:42].mean(axis=0), clean[42:48].mean(axis=0), clean[30], clean[48], clean[54]])
+    points, weights = from_5(kps)
+    fit = fit_landmarks(flame_model, points, CAMERA, weights=weights)
+    assert not fit.shape.any()  # too few points for anything but the pose
+    assert _angle_between(fit.rotation, truth.rotation) < 5.0
+
+
+# --- nodes -------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def with_flame(monkeypatch, flame_path, tmp_path):
+    monkeypatch.setenv(models.MODELS_DIR_ENV, str(flame_path))
+    monkeypatch.setenv("PLAYALTER__PATHS__OUTPUT_DIR", str(tmp_path / "output"))
+    config.reset_settings()
+    yield tmp_path / "output"
+    config.reset_settings()
+
+
+def _faces_for(flame_model, rotations):
+    rng = np.random.default_rng(9)
+    faces = []
+    for rotation in rotations:
+        truth = flame_synthetic.known_fit(flame_model, rng, CAMERA, 100, 50, rotation, distance=0.8)
+        points = flame_synthetic.render_landmarks(flame_model, truth)
+        box = np.array([*points.min(axis=0), *points.max(axis=0)])
+        kps = np.array([points[36:42].mean(axis=0), points[42:48].mean(axis=0), points[30], points[48], points[54]])
+        faces.append(Face(bbox=box, score=0.99, kps=kps, landmarks=points, landmark_scheme="68", sex="F"))
+    return faces
+
+
+def test_fit_node_outputs_fits_preview_json_and_meshes(with_flame, flame_model):
+    torch = pytest.importorskip("torch")
+    from playalter.nodes.flame import PlayAlterFaceMeasurements, PlayAlterFLAMEFit
+
+    image = torch.zeros((1, 1024, 1024, 3))
+    faces = [_faces_for(flame_model, [(0, -20, 0), (0, 20, 0)])]
+    fits, preview, text = PlayAlterFLAMEFit().fit(image, faces, 100, 50, 50.0, export_mesh="obj+ply")
+    assert len(fits) == 1 and len(fits[0]) == 2
+    fit = fits[0][0]
+    assert fit.vertices.shape == (5023, 3) and fit.vertices_2d.shape == (5023, 2) and fit.triangles.shape == (9976, 3)
+    box = faces[0][0].bbox
+    assert box[0] - 40 < np.median(fit.vertices_2d[:, 0]) < box[2] + 40
+    assert preview.shape == (1, 1024, 1024, 3) and float(preview.max()) > 0  # wireframe drawn over black
+    payload = json.loads(text)
+    assert payload[0][1]["normalised_error"] < 0.02 and len(payload[0][1]["shape"]) == 100
+    obj = with_flame / "flame" / "flame_fit_000_00.obj"
+    assert obj.read_text().count("\nv ") == 5023
+    ply = (with_flame / "flame" / "flame_fit_000_01.ply").read_bytes()
+    assert b"element vertex 5023" in ply and b"element face 9976" in ply
+    measurements, measurements_json = PlayAlterFaceMeasurements().measure(flame_fit=fits, faces=faces)
+    assert len(measurements) == 2 and measurements[0]["method"] == "flame_model"
+    values = measurements[0]["measurements"]
+    assert 60 < values["interpupillary_distance"]["value_mm"] < 66
+    assert "own_sex" in values["outercanthal_width"]["z_scores"]
+    assert json.loads(measurements_json)[1]["face"] == 1
+
+
+def test_fit_node_without_flame_gives_the_model_error_but_measurements_fall_back(monkeypatch, tmp_path, flame_model):
+    from playalter.nodes.flame import PlayAlterFaceMeasurements, PlayAlterFLAMEFit
+
+    monkeypatch.setenv(models.MODELS_DIR_ENV, str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    config.reset_settings()
+    faces = [_faces_for(flame_model, [(0, 0, 0)])]
+    with pytest.raises(ModelMissingError, match="flame.is.tue.mpg.de"):
+        PlayAlterFLAMEFit().fit(np.zeros((1, 64, 64, 3), np.float32), faces, 100, 50, 50.0)
+    measurements, _ = PlayAlterFaceMeasurements().measure(faces=faces)
+    assert measurements[0]["method"] == "landmark_estimate"
+    assert measurements[0]["measurements"]["interpupillary_distance"]["value_mm"] == 63.0
+    config.reset_settings()
