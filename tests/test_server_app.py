@@ -71,6 +71,71 @@ def test_detect_faces_workflow_on_t1_returns_annotated_preview(tmp_path, t1_path
     run(scenario())
 
 
+def test_privacy_mask_on_t1_changes_the_faces_and_levels_grow_stronger(tmp_path, t1_path, t1_image):
+    async def scenario():
+        async with running_app(make_settings(tmp_path)) as (client, app, key):
+            photo = b64(t1_path.read_bytes())
+            response = await client.post("/api/privacy/mask", headers=bearer(key),
+                                         json={"image_base64": photo, "mask_type": "solid", "strength": 1.0})
+            assert response.status == 200, await response.text()
+            result = await response.json()
+            assert result["workflow"] == "privacy_blur"
+            masked = decode_image(result["images"][0]["base64"])  # [H,W,3]
+            assert masked.shape == t1_image.shape
+            changed = np.any(masked != t1_image, axis=2)  # [H,W]
+            assert 0.01 < changed.mean() < 0.5  # the six faces, not the whole photo
+
+            levels = await client.post("/api/privacy/mask", headers=bearer(key),
+                                       json={"image_base64": photo, "mask_type": "pixelate", "create_levels": 3})
+            assert levels.status == 200, await levels.text()
+            result = await levels.json()
+            assert result["workflow"] == "privacy_pixelate_levels" and len(result["images"]) == 3
+            [metadata] = result["json"]
+            changes = [level["changed_pixels"] for level in metadata["data"]["levels"]]
+            assert len(changes) == 3 and changes == sorted(changes)
+
+    run(scenario())
+
+
+def test_face_analyze_on_t1_measures_six_faces_without_flame(tmp_path, t1_path):
+    async def scenario():
+        async with running_app(make_settings(tmp_path)) as (client, app, key):
+            photo = b64(t1_path.read_bytes())
+            response = await client.post("/api/face/analyze", json={"image_base64": photo}, headers=bearer(key))
+            assert response.status == 200, await response.text()
+            result = await response.json()
+            assert result["workflow"] == "face_measurements_landmarks"  # FLAME is not installed here
+            [measurements] = [entry["data"] for entry in result["json"] if entry["title"] == "measurements json"]
+            assert len(measurements) == 6 and all(face["units"] == "mm" for face in measurements)
+            without = await client.post("/api/face/analyze", headers=bearer(key),
+                                        json={"image_base64": photo, "include_measurements": False})
+            assert (await without.json())["json"] == []
+            mesh = await client.post("/api/face/analyze", headers=bearer(key),
+                                     json={"image_base64": photo, "include_3d_mesh": True})
+            assert await error_of(mesh) == (503, "model_missing")
+
+    run(scenario())
+
+
+def test_face_swap_on_t1_returns_the_target_with_a_new_face(tmp_path, t1_path, t1_image):
+    async def scenario():
+        async with running_app(make_settings(tmp_path)) as (client, app, key):
+            photo = b64(t1_path.read_bytes())
+            response = await client.post("/api/face/swap", headers=bearer(key), json={
+                "source_image_base64": photo, "target_image_base64": photo,
+                "source_face_index": 1, "target_face_index": 0})
+            assert response.status == 200, await response.text()
+            swapped = decode_image((await response.json())["images"][0]["base64"])  # [H,W,3]
+            assert swapped.shape == t1_image.shape
+            changed = np.any(np.abs(swapped.astype(int) - t1_image) > 8, axis=2)  # [H,W]
+            assert 0.0005 < changed.mean() < 0.2  # one face region
+            bad_index = await client.post("/api/face/swap", headers=bearer(key), json={
+                "source_image_base64": photo, "target_image_base64": photo, "source_face_index": -1})
+            assert await error_of(bad_index) == (400, "invalid_request")
+
+    run(scenario())
+
+
 def test_health_status_and_docs_are_served(tmp_path):
     async def scenario():
         async with running_app(make_settings(tmp_path)) as (client, app, key):

@@ -138,7 +138,13 @@ class Dispatcher:
             task.add_done_callback(self._tasks.discard)
 
     async def _run(self, job: Job, item: Item, prompt: dict, cancel: threading.Event) -> None:
-        updated = await self.pool.run(self._work, job, item, prompt, cancel)
+        try:
+            updated = await self.pool.run(self._work, job, item, prompt, cancel)
+        except Exception:
+            log.exception("job %s item %d: the worker failed outside the run", job.id, item.index)
+            updated = await asyncio.to_thread(
+                self.store.finish_item, job.id, item.index, ttl_seconds=self.ttl,
+                error={"code": "internal_error", "message": "processing failed unexpectedly; it has been logged"})
         if updated is not None and updated.finished:
             self._settled(updated)
 
@@ -158,7 +164,7 @@ class Dispatcher:
                                          ttl_seconds=self.ttl)
         shutil.rmtree(self.store.item_dir(job.id, item.index) / "input", ignore_errors=True)
         if self.audit is not None:
-            self.audit.submit(key_id=job.key_id, operation=f"job.{job.operation}",
+            self.audit.append(key_id=job.key_id, operation=f"job.{job.operation}",
                               inputs=[sha256_hex(data) for data in images.values()],
                               parameters={"job_id": job.id, "item": item.index, "workflow": job.workflow,
                                           **job.plan["bindings"]},

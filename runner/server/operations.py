@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from ...pipelines import models
 from . import schemas
 
 
@@ -34,12 +35,11 @@ class Operation:
 
 
 def _analyze(parameters: dict[str, Any]) -> Plan:
-    hidden = []
-    if not parameters["include_measurements"]:
-        hidden.append("measurements")
-    if not parameters["include_3d_mesh"]:
-        hidden.append("mesh")
-    return Plan("face_analysis", hide_titles=tuple(hidden))
+    """FLAME fit + measurements when a FLAME model is installed (or a mesh is asked for), else landmarks only."""
+    hidden = () if parameters["include_measurements"] else ("measurements json",)
+    if parameters["include_3d_mesh"] or models.is_available("flame"):
+        return Plan("face_analysis", {"flame fit.include_mesh_in_json": parameters["include_3d_mesh"]}, hidden)
+    return Plan("face_measurements_landmarks", hide_titles=hidden)
 
 
 PRIVACY_LEVELS_DEFAULT = 4

@@ -13,7 +13,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from ...pipelines.privacy.choices import MASK_TYPES
+from ...pipelines.privacy.choices import MASK_TYPES, MAX_LEVELS
 from .errors import ApiError
 
 IMAGE_BASE64 = {
@@ -28,14 +28,14 @@ ANALYZE_PARAMETERS = {
     "include_measurements": {"type": "boolean", "default": True,
                              "description": "return the facial measurements (mm) of every face"},
     "include_3d_mesh": {"type": "boolean", "default": False,
-                        "description": "return the fitted FLAME mesh of every face"},
+                        "description": "return the fitted FLAME mesh of every face (needs a FLAME model)"},
 }
 PRIVACY_PARAMETERS = {
     "mask_type": {"type": "string", "enum": list(MASK_TYPES), "default": "blur",
                   "description": "how faces are hidden (synthetic needs the inswapper_128 and buffalo_l models)"},
     "strength": {"type": "number", "minimum": 0.0, "maximum": 1.0, "default": 0.8,
                  "description": "0 = light, 1 = complete anonymisation"},
-    "create_levels": {"type": ["boolean", "integer"], "minimum": 0, "maximum": 8, "default": False,
+    "create_levels": {"type": ["boolean", "integer"], "minimum": 0, "maximum": MAX_LEVELS, "default": False,
                       "description": "return several privacy levels at once: true for 4, or the number wanted"},
     "include_audit": {"type": "boolean", "default": False,
                       "description": "re-detect faces on the result and return the privacy audit report"},
