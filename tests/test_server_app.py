@@ -190,6 +190,9 @@ def test_batch_with_one_corrupt_image_fails_that_item_only_and_zips_the_rest(tmp
             summary = json.loads(archive.read("job.json"))
             assert summary["items"][1]["error"]["code"] == "invalid_image"
 
+            job_folder = app[DISPATCHER].store.root / job["id"]
+            assert not list(job_folder.glob("*/input"))  # inputs are deleted once their item has run
+
             audit = app[SECURITY].audit
             rows = await _audit_rows(audit.db_path, "job.detect", count=3)
             items = sorted((json.loads(row["parameters"])["item"], row["outcome"], json.loads(row["inputs"]))
@@ -226,6 +229,35 @@ def test_sse_reports_every_item_and_ends_with_done(tmp_path):
             progress = [data for event, data in events if event == "progress"]
             assert all(0 <= data["nodes_done"] <= data["nodes_total"] for data in progress)
             assert events[-1][0] == "done" and events[-1][1]["progress"]["completed"] == 3
+
+    run(scenario())
+
+
+def test_cancelling_a_batch_stops_its_items(tmp_path, t1_path):
+    async def scenario():
+        async with running_app(make_settings(tmp_path, SERVER__WORKERS=1)) as (client, app, key):
+            photo = b64(t1_path.read_bytes())
+            created = await client.post("/api/batch/process", headers=bearer(key),
+                                        json={"images_base64": [photo] * 3, "operation": "detect"})
+            job_id = (await created.json())["id"]
+            cancelled = await client.delete(f"/api/jobs/{job_id}", headers=bearer(key))
+            assert cancelled.status == 200
+            job = await wait_finished(client, key, job_id)
+            states = [item["state"] for item in job["items"]]
+            assert states.count("cancelled") >= 2 and set(states) <= {"cancelled", "completed"}
+            assert job["state"] in ("cancelled", "completed")
+            not_done = await client.get(f"/api/jobs/{job_id}/download", headers=bearer(key))
+            assert not_done.status == 200  # finished jobs can be downloaded, cancelled ones included
+
+    run(scenario())
+
+
+def test_switched_off_capability_is_403(tmp_path):
+    async def scenario():
+        async with running_app(make_settings(tmp_path, ENABLE_FACE_SWAP="false")) as (client, app, key):
+            response = await client.post("/api/face/swap", headers=bearer(key), json={
+                "source_image_base64": b64(png_bytes()), "target_image_base64": b64(png_bytes())})
+            assert await error_of(response) == (403, "feature_disabled")
 
     run(scenario())
 
