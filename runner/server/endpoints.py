@@ -54,9 +54,6 @@ _FAILURE_STATUS = {
     "cancelled": 409,
 }
 
-_FEATURE_SWITCH = {"analyze": "enable_face_detection", "detect": "enable_face_detection",
-                   "privacy": "enable_privacy", "swap": "enable_face_swap"}
-
 
 # --- service information --------------------------------------------------------------------------
 
@@ -77,14 +74,11 @@ async def services_status(request: web.Request) -> web.Response:
     catalog = request.app[WORKFLOWS]
     available = await asyncio.to_thread(lambda: {name: models.is_available(name) for name in models.REGISTRY})
     workflows = set(catalog.names())
-    capabilities = {}
-    for operation in OPERATIONS.values():
-        workflow_names = _operation_workflows(operation)
-        capabilities[operation.name] = {
-            "enabled": getattr(settings, _FEATURE_SWITCH[operation.name]),
-            "workflows": {name: name in workflows for name in workflow_names},
-            "scope": operation.scope,
-        }
+    capabilities = {
+        operation.name: {"enabled": getattr(settings, operation.switch), "scope": operation.scope,
+                         "workflows": {name: name in workflows for name in operation.workflows}}
+        for operation in OPERATIONS.values()
+    }
     return web.json_response({
         "version": __version__,
         "capabilities": capabilities,
@@ -96,16 +90,6 @@ async def services_status(request: web.Request) -> web.Response:
         },
         "workflows": sorted(workflows),
     })
-
-
-def _operation_workflows(operation: Operation) -> list[str]:
-    """Every workflow an operation may run (its plan over the boolean / level options)."""
-    defaults = {name: spec.get("default") for name, spec in operation.parameters.items()}
-    variants = [defaults]
-    for name, spec in operation.parameters.items():
-        if spec.get("type") == "boolean" or "boolean" in spec.get("type", []):
-            variants += [{**variant, name: flag} for variant in list(variants) for flag in (True, False)]
-    return sorted({operation.plan(variant).workflow for variant in variants})
 
 
 @routes.get("/api/workflows", name="workflows.list")
@@ -301,9 +285,9 @@ async def _read_body(request: web.Request, schema: dict) -> tuple[dict[str, Any]
 
 
 def _check_enabled(request: web.Request, operation: Operation) -> None:
-    switch = _FEATURE_SWITCH[operation.name]
-    if not getattr(request.app[SETTINGS], switch):
-        raise ApiError(403, "feature_disabled", f"this server has '{operation.name}' turned off (setting {switch})")
+    if not getattr(request.app[SETTINGS], operation.switch):
+        raise ApiError(403, "feature_disabled",
+                       f"this server has '{operation.name}' turned off (setting {operation.switch})")
 
 
 def _note_audit(request: web.Request, operation: str, images, parameters: dict[str, Any]) -> None:

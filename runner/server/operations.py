@@ -29,9 +29,11 @@ class Plan:
 class Operation:
     name: str
     scope: str  # the API-key scope a caller needs
+    switch: str  # the settings flag that turns the capability on or off
     image_fields: dict[str, str]  # request field -> LoadImage title it binds
     parameters: dict[str, Any]  # JSON Schema properties of the parameters
     plan: Callable[[dict[str, Any]], Plan]
+    workflows: tuple[str, ...]  # every workflow ``plan`` may choose
 
 
 def _analyze(parameters: dict[str, Any]) -> Plan:
@@ -61,12 +63,14 @@ def _swap(parameters: dict[str, Any]) -> Plan:
 
 
 OPERATIONS: dict[str, Operation] = {
-    "analyze": Operation("analyze", "face:analyze", {"image_base64": "image"},
-                         schemas.ANALYZE_PARAMETERS, _analyze),
-    "privacy": Operation("privacy", "privacy:mask", {"image_base64": "image"},
-                         schemas.PRIVACY_PARAMETERS, _privacy),
-    "swap": Operation("swap", "face:swap", {"source_image_base64": "source", "target_image_base64": "target"},
-                      schemas.SWAP_PARAMETERS, _swap),
-    "detect": Operation("detect", "face:analyze", {"image_base64": "image"},
-                        schemas.DETECT_PARAMETERS, lambda parameters: Plan("detect_faces")),
+    "analyze": Operation("analyze", "face:analyze", "enable_face_detection", {"image_base64": "image"},
+                         schemas.ANALYZE_PARAMETERS, _analyze, ("face_analysis", "face_measurements_landmarks")),
+    "privacy": Operation("privacy", "privacy:mask", "enable_privacy", {"image_base64": "image"},
+                         schemas.PRIVACY_PARAMETERS, _privacy,
+                         ("privacy_blur", "privacy_audit", "privacy_pixelate_levels")),
+    "swap": Operation("swap", "face:swap", "enable_face_swap",
+                      {"source_image_base64": "source", "target_image_base64": "target"},
+                      schemas.SWAP_PARAMETERS, _swap, ("face_swap",)),
+    "detect": Operation("detect", "face:analyze", "enable_face_detection", {"image_base64": "image"},
+                        schemas.DETECT_PARAMETERS, lambda parameters: Plan("detect_faces"), ("detect_faces",)),
 }
