@@ -1,4 +1,6 @@
-"""The web page at / in headless Chromium: key, two photos, a batch, progress, results and the zip link.
+"""The web page at / and the API docs at /docs in headless Chromium.
+
+The page: key, two photos (one corrupt), a batch, progress, results and the zip link.
 
 Needs Debian's ``chromium`` and ``chromium-driver`` (installed by .ci/run) and ``selenium``; skipped otherwise.
 """
@@ -61,5 +63,10 @@ def test_web_page_runs_a_batch_and_shows_results(tmp_path, t1_path, t1_image, br
         assert browser.execute_script("return arguments[0].naturalWidth", picture) == t1_image.shape[1]
         assert "invalid_image" in browser.find_element(By.ID, "results").text
         assert browser.find_element(By.ID, "download").text == "download all (zip)"
+
+        browser.get(server.url + "/docs")  # the API docs render from /openapi.json, offline
+        wait.until(lambda driver: len(driver.find_elements(By.CSS_SELECTOR, "details.operation")) >= 12)
+        summaries = [element.text for element in browser.find_elements(By.CSS_SELECTOR, "details.operation summary")]
+        assert any("/api/batch/process" in summary for summary in summaries)
     finally:
         server.stop()
