@@ -31,6 +31,7 @@ DEVICES = ("auto", "cpu", "cuda")
 _sessions: dict[tuple[str, tuple[str, ...], int], object] = {}
 _lock = threading.Lock()
 _load_listeners: list[Callable[[str, float], None]] = []
+_default_threads = 0  # onnxruntime's own choice: one thread per physical core
 
 
 def add_load_listener(listener: Callable[[str, float], None]) -> None:
@@ -41,6 +42,16 @@ def add_load_listener(listener: Callable[[str, float], None]) -> None:
 def remove_load_listener(listener: Callable[[str, float], None]) -> None:
     if listener in _load_listeners:
         _load_listeners.remove(listener)
+
+
+def set_default_threads(threads: int) -> None:
+    """Intra-op threads of sessions created without an explicit count (0: onnxruntime's choice).
+
+    A server running N items at once gives each session cores / N threads, so that
+    concurrent runs do not oversubscribe the cores.
+    """
+    global _default_threads
+    _default_threads = max(0, int(threads))
 
 
 def _display_name(model: str | Path | bytes) -> str:
@@ -118,6 +129,7 @@ def session(model: str | Path | bytes, device: str = "auto", threads: int = 0):
     import onnxruntime
 
     providers = choose_providers(device)
+    threads = threads or _default_threads
     if isinstance(model, bytes):
         model_key = f"bytes:{len(model)}:{hash(model)}"  # bytes cache their hash: cheap on every call
     else:

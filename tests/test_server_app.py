@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import io
 import json
+import os
 import sqlite3
 import time
 import zipfile
@@ -441,3 +442,17 @@ def test_metrics_can_be_public(tmp_path):
             assert response.status == 200 and "playalter_workers_busy" in await response.text()
 
     run(scenario())
+
+
+def test_workers_share_the_cores_among_onnxruntime_sessions():
+    from playalter.pipelines import onnx_runtime
+    from playalter.pipelines.detection import centerface
+    from playalter.runner.server.workers import share_cores
+
+    try:
+        assert share_cores(workers=2) == max(1, (os.cpu_count() or 1) // 2)
+        assert share_cores(workers=2, onnx_threads=3) == 3
+        session = onnx_runtime.session(centerface._dynamic_model_bytes(), device="cpu")
+        assert session.get_session_options().intra_op_num_threads == 3
+    finally:
+        onnx_runtime.set_default_threads(0)

@@ -21,7 +21,7 @@ from .errors import error_middleware
 from .jobs import JobStore
 from .metrics import Metrics, metrics_middleware
 from .state import DISPATCHER, METRICS, SECURITY, SETTINGS, WORKFLOWS
-from .workers import WorkerPool
+from .workers import WorkerPool, share_cores
 from .workflows import WorkflowCatalog
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -29,11 +29,16 @@ MEGABYTE = 1 << 20
 
 
 def create_app(settings: Section | None = None) -> web.Application:
+    """The application for ``settings`` (default: the process settings).
+
+    It also sets the process-wide onnxruntime thread count to the cores per worker (``share_cores``).
+    """
     settings = settings or current_settings()
     data_dir = Path(settings.paths.data_dir).expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     store = JobStore(data_dir)
     pool = WorkerPool(settings.server.workers, settings.server.queue_size)
+    share_cores(settings.server.workers, settings.server.onnx_threads)
     catalog = WorkflowCatalog(settings)
     metrics = Metrics(store, pool)
 

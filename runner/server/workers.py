@@ -12,10 +12,26 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
+
+from ...pipelines import onnx_runtime
+
+
+def share_cores(workers: int, onnx_threads: int = 0) -> int:
+    """Give each worker's onnxruntime sessions its share of the cores (process-wide); return the thread count.
+
+    onnxruntime uses every core for one run by default; with several workers
+    running at once that oversubscribes the cores and its spinning threads
+    waste them. ``onnx_threads`` (setting ``server.onnx_threads``) overrides
+    the share when non-zero.
+    """
+    threads = onnx_threads or max(1, (os.cpu_count() or 1) // max(1, workers))
+    onnx_runtime.set_default_threads(threads)
+    return threads
 
 
 class QueueFull(Exception):
