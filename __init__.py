@@ -5,7 +5,10 @@ Importing it only registers node classes: no model, onnxruntime or torch-heavy
 code is loaded here.
 """
 
-from .nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS
+if __package__:
+    from .nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS
+else:  # run as a plain module: pytest does this to the repository root when its folder name has a hyphen
+    NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS = {}, {}
 
 __version__ = "0.1.0"
 WEB_DIRECTORY = None

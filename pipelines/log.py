@@ -37,6 +37,21 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, default=str)
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time of each record (it may be replaced after setup)."""
+
+    def __init__(self):
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
 def setup_logging(level: str | None = None, json_file: str | None = None) -> None:
     """Configure the root logger: console on stderr, plus JSON lines in ``json_file`` when given.
 
@@ -53,7 +68,7 @@ def setup_logging(level: str | None = None, json_file: str | None = None) -> Non
     for handler in [handler for handler in root.handlers if getattr(handler, _MARK, False)]:
         root.removeHandler(handler)
         handler.close()
-    console = logging.StreamHandler(sys.stderr)
+    console = _StderrHandler()
     console.setFormatter(logging.Formatter(CONSOLE_FORMAT, "%H:%M:%S"))
     handlers: list[logging.Handler] = [console]
     path = json_file if json_file is not None else config.json_file

@@ -9,12 +9,13 @@ embedding wiring, provider choice and the missing-model errors.
 from __future__ import annotations
 
 import numpy as np
+import onnx
 import pytest
 
 import onnx_models
 from playalter.pipelines import align, buffalo, config, onnx_runtime, recognition
 from playalter.pipelines.detection import detect_faces, resolve_backend, scrfd
-from playalter.pipelines.errors import ModelMissingError
+from playalter.pipelines.errors import ModelCorruptError, ModelMissingError
 from playalter.pipelines.face import Face
 
 
@@ -75,6 +76,14 @@ def test_letterbox_maps_back_to_image_pixels(buffalo_dir):
     box, kps = _expected(320, 192, 32, scale=0.5)
     np.testing.assert_allclose(faces[0].bbox, box, atol=1e-2)
     np.testing.assert_allclose(faces[0].kps, kps, atol=1e-2)
+
+
+def test_max_side_zero_detects_at_full_resolution(buffalo_dir):
+    image = np.zeros((960, 1280, 3), np.uint8)  # letterboxed into 1280 x 1280 at scale 1
+    image[384:416, 640:672] = (0, 0, 255)
+    faces = detect_faces(image, max_side=0)
+    assert len(faces) == 1
+    np.testing.assert_allclose(faces[0].bbox, _expected(640, 384, 32)[0], atol=1e-2)
 
 
 def test_tall_image_is_letterboxed_top_left(buffalo_dir):
@@ -184,6 +193,13 @@ def test_embed_without_buffalo_l_names_the_feature(monkeypatch, tmp_path, astron
     assert any(path.endswith("w600k_r50.onnx") for path in error.value.searched)
     with pytest.raises(ModelMissingError, match="buffalo_l"):
         detect_faces(astronaut_image, backend="buffalo_l")
+
+
+def test_wrong_model_file_is_a_clear_error(buffalo_dir):
+    onnx.save(onnx_models.genderage(), str(buffalo_dir / "2d106det.onnx"))  # 3 outputs instead of 212
+    onnx_runtime.clear_cache()
+    with pytest.raises(ModelCorruptError, match="2d106det.onnx gives 3 values .* gives 212"):
+        detect_faces(_blocks_image())
 
 
 def test_incomplete_buffalo_l_falls_back_to_centerface(monkeypatch, tmp_path, astronaut_image):

@@ -65,7 +65,8 @@ def test_real_session_on_this_machine_is_quiet(capfd):
     expected = ["CPUExecutionProvider"] if onnx_runtime.cuda_problem() else ["CUDAExecutionProvider", "CPUExecutionProvider"]
     assert created.get_providers() == expected
     assert onnx_runtime.session(identity_model()) is created  # cached
-    assert capfd.readouterr().err == ""
+    foreign = [line for line in capfd.readouterr().err.splitlines() if "playalter.pipelines.onnx_runtime" not in line]
+    assert foreign == []  # our own log line may be there (when a test configured logging); nothing else
 
 
 def test_unloadable_model_file_names_the_file(tmp_path):

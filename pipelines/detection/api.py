@@ -9,7 +9,7 @@ Backends:
 
 from __future__ import annotations
 
-import logging
+from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
@@ -20,8 +20,6 @@ from ..config import settings
 from ..errors import InvalidParameterError
 from ..face import Face
 from . import centerface, scrfd, tiling
-
-logger = logging.getLogger(__name__)
 
 FEATURE = "face detection with the buffalo_l backend"
 
@@ -63,23 +61,21 @@ def _check_options(image: np.ndarray, threshold: float, max_side: int) -> None:
         raise InvalidParameterError(f"max_side must be 0 (full resolution) or at least 32, got {max_side}")
 
 
-def _box_detector(backend: str, device: str) -> tuple[tiling.BoxDetector, Callable[[int], int]]:
+def _box_detector(backend: str, files: dict[str, Path] | None,
+                  device: str) -> tuple[tiling.BoxDetector, Callable[[int], int]]:
     """One detector pass ``(image, threshold, side) -> (boxes, kps)`` and the max_side -> side rule."""
     if backend == "centerface":
         return (lambda image, threshold, side: centerface.detect_boxes(image, threshold, side, device),
                 centerface.input_side)
-    model = buffalo.paths(FEATURE)["detector"]
 
     def run_scrfd(image: np.ndarray, threshold: float, side: int) -> tuple[np.ndarray, np.ndarray]:
-        side = side or scrfd.input_side(max(image.shape[:2]))
-        return scrfd.detect(model, image, threshold, side, device)
+        return scrfd.detect(files["detector"], image, threshold, side or scrfd.full_side(image), device)
 
     return run_scrfd, scrfd.input_side
 
 
-def _analyse_buffalo(image: np.ndarray, face: Face, device: str) -> None:
+def _analyse_buffalo(files: dict[str, Path], image: np.ndarray, face: Face, device: str) -> None:
     """Fill 106 landmarks, 68 3D landmarks, sex, age and the ArcFace embedding of ``face``."""
-    files = buffalo.paths(FEATURE)
     face.landmarks = analysis.landmarks_106(files["landmarks_2d"], image, face.bbox, device)
     face.landmark_scheme = "106"
     face.landmarks_3d = analysis.landmarks_68_3d(files["landmarks_3d"], image, face.bbox, device)
@@ -93,17 +89,19 @@ def detect_faces(image, backend: str = "auto", threshold: float = 0.5, max_side:
 
     threshold: detector confidence 0..1.  max_side: longest side the detector sees in one pass
     (bigger images are detected at that size, then refined around possible small faces; 0 = full
-    resolution).  analyse: with buffalo_l, also compute landmarks, sex/age and the embedding.
+    resolution; SCRFD never uses more than its trained 640).  device: "auto", "cpu" or "cuda".
+    analyse: with buffalo_l, also compute landmarks, sex/age and the embedding.
     Every face gets a head pose from the best landmarks it has.
     """
     _check_options(image, threshold, max_side)
     chosen = resolve_backend(backend)
-    run_pass, side_rule = _box_detector(chosen, device)
+    files = buffalo.paths(FEATURE) if chosen == "buffalo_l" else None
+    run_pass, side_rule = _box_detector(chosen, files, device)
     boxes, kps = tiling.detect_with_refinement(run_pass, image, threshold, side_rule(max_side))
     faces = [Face(bbox=boxes[i, :4], score=float(boxes[i, 4]), kps=kps[i], detector=chosen) for i in range(len(boxes))]
     for face in faces:
-        if chosen == "buffalo_l" and analyse:
-            _analyse_buffalo(image, face, device)
+        if files is not None and analyse:
+            _analyse_buffalo(files, image, face, device)
         face.pose = pose.estimate(face, image.shape[:2])
     return order_faces(faces, order)
 

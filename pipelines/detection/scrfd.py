@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from .. import onnx_runtime
+from ..errors import ModelCorruptError
 from .nms import nms
 
 STRIDES = (8, 16, 32)
@@ -60,9 +61,9 @@ def decode(outputs: list[np.ndarray], input_h: int, input_w: int,
         offsets = outputs[index + 2 * count].reshape(-1, 5, 2) * stride  # [N_s,5,2]
         centers = anchor_centers(input_h // stride, input_w // stride, stride)  # [N_s,2]
         if len(centers) != len(scores):
-            raise ValueError(
+            raise ModelCorruptError(
                 f"SCRFD output at stride {stride} has {len(scores)} anchors, expected {len(centers)}: "
-                "the detector file does not look like insightface det_10g"
+                "the detector file does not look like insightface det_10g.onnx; re-download buffalo_l"
             )
         keep = np.nonzero(scores >= threshold)[0]
         centers, distances, offsets = centers[keep], distances[keep], offsets[keep]
@@ -75,11 +76,19 @@ def decode(outputs: list[np.ndarray], input_h: int, input_w: int,
     return boxes[keep], kps[keep]
 
 
+def _multiple_of_32(value: float) -> int:
+    return max(32, int(np.ceil(value / 32)) * 32)
+
+
 def input_side(max_side: int) -> int:
-    """Square input side: the trained 640, or less when ``max_side`` asks for less (multiple of 32)."""
-    if not max_side:
-        return TRAINED_SIDE
-    return int(min(TRAINED_SIDE, max(32, int(np.ceil(max_side / 32)) * 32)))
+    """Square input side for a ``max_side`` option: the trained 640, less when ``max_side`` asks
+    for less, 0 (full resolution) when ``max_side`` is 0."""
+    return min(TRAINED_SIDE, _multiple_of_32(max_side)) if max_side else 0
+
+
+def full_side(image: np.ndarray) -> int:
+    """Square input side that keeps ``image`` at full resolution."""
+    return _multiple_of_32(max(image.shape[:2]))
 
 
 def detect(model: Path, image: np.ndarray, threshold: float, side: int,

