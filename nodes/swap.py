@@ -53,7 +53,6 @@ class PlayAlterFaceSwap:
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "source": ("IMAGE", {"tooltip": "photo(s) of the face to put in; a batch = several sources"}),
                 "target": ("IMAGE", {"tooltip": "image(s) whose faces get replaced"}),
                 "method": (_METHODS, {"default": "auto"}),
                 "source_indices": ("STRING", {"default": "0", "tooltip": "source faces per source image: 0,2 / all"}),
@@ -71,6 +70,8 @@ class PlayAlterFaceSwap:
                 "denoise": ("FLOAT", {"default": 0.0, "min": 0.0, "max": 1.0, "step": 0.05}),
             },
             "optional": {
+                "source": ("IMAGE", {"tooltip": "photo(s) of the face to put in (a batch = several sources); "
+                                                "not needed with a saved identity"}),
                 "source_faces": ("FACES",),
                 "target_faces": ("FACES",),
                 "identity": ("FACE_IDENTITY", {"tooltip": "a saved identity instead of the source photo"}),
@@ -83,9 +84,10 @@ class PlayAlterFaceSwap:
     def VALIDATE_INPUTS(cls, source_indices="0", target_indices="0"):
         return _first_error(lambda: _check_indices(source_indices), lambda: _check_indices(target_indices))
 
-    def swap(self, source, target, method, source_indices, target_indices, pairing, average_sources,
-             color_correction, blend_mode, feather, occlusion, mouth, sharpen, denoise, source_faces=None,
+    def swap(self, target, method, source_indices, target_indices, pairing, average_sources, color_correction,
+             blend_mode, feather, occlusion, mouth, sharpen, denoise, source=None, source_faces=None,
              target_faces=None, identity=None, reference_identity=None, enabled=True):
+        from ..pipelines.errors import InvalidParameterError
         from ..pipelines.swap.blend import BlendOptions
         from ..pipelines.swap.pipeline import SwapOptions, swap_batch
         from .tensors import image_batch_to_numpy, numpy_to_image_batch
@@ -94,6 +96,8 @@ class PlayAlterFaceSwap:
             report = {"skipped": True, "reason": "the 'enabled' input is false (e.g. the compatibility check "
                                                  "did not pass); the target is returned unchanged"}
             return target, json.dumps(report)
+        if source is None and identity is None:
+            raise InvalidParameterError("Face Swap needs a source image or a saved identity: connect one of them")
         options = SwapOptions(
             method=method, pairing=pairing, target_indices=target_indices,
             blend=BlendOptions(color=color_correction, mode=blend_mode, feather=feather, occlusion=occlusion,
@@ -103,7 +107,7 @@ class PlayAlterFaceSwap:
         progress = Progress(len(targets))
         check_interrupted()
         outputs, reports = swap_batch(
-            image_batch_to_numpy(source), targets, source_faces, target_faces, options,
+            [] if source is None else image_batch_to_numpy(source), targets, source_faces, target_faces, options,
             source_indices=source_indices, average_sources=average_sources, saved_identity=identity,
             reference=None if reference_identity is None else reference_identity.embedding,
             on_image=lambda _: progress.update(),

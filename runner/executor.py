@@ -141,7 +141,7 @@ def validate(
     """
     node_classes = node_classes if node_classes is not None else default_node_classes()
     bound, injected = apply_bindings(load_workflow(prompt, node_classes), bindings, node_classes)
-    with _run_scope(input_dir, None, injected, None):
+    with _run_scope(input_dir, None, None, injected, None):
         check_workflow(bound, node_classes)
 
 
@@ -154,10 +154,12 @@ def execute(
     on_progress: ProgressCallback | None = None,
     cancel_event: threading.Event | None = None,
     node_classes: NodeClasses | None = None,
+    temp_dir: str | Path | None = None,
 ) -> RunResult:
     """Validate and run a workflow (API or UI format, dict or path) on this thread.
 
-    input_dir / output_dir default to settings ``paths.input_dir`` / ``paths.output_dir``.
+    input_dir / output_dir default to settings ``paths.input_dir`` / ``paths.output_dir``; temp_dir
+    (PreviewImage) to a folder under the system temp directory.
     node_classes replaces the default registry (the pack's nodes plus the core nodes).
     Raises WorkflowValidationError, BindingError, NodeExecutionError or WorkflowCancelled.
     """
@@ -165,7 +167,7 @@ def execute(
     node_classes = node_classes if node_classes is not None else default_node_classes()
     bound, injected = apply_bindings(load_workflow(prompt, node_classes), bindings, node_classes)
     emit = on_progress or (lambda event: None)
-    with _run_scope(input_dir, output_dir, injected, cancel_event):
+    with _run_scope(input_dir, output_dir, temp_dir, injected, cancel_event):
         checked = check_workflow(bound, node_classes)
         run = _Run(checked, node_classes, emit, cancel_event)
         outputs = run.run()
@@ -173,9 +175,9 @@ def execute(
 
 
 @contextmanager
-def _run_scope(input_dir, output_dir, injected: Mapping[str, bytes], cancel_event: threading.Event | None):
+def _run_scope(input_dir, output_dir, temp_dir, injected: Mapping[str, bytes], cancel_event: threading.Event | None):
     """Install the run's folders, injected images and cancel event on this thread; clear them after."""
-    compat.set_folders(input_dir, output_dir)
+    compat.set_folders(input_dir, output_dir, temp_dir)
     set_injected_images(injected)
     compat.set_cancel_event(cancel_event)
     try:

@@ -14,17 +14,22 @@ class ProgressBar:
         self.drawn = False
 
     def __call__(self, event) -> None:
-        if event.kind == "node_start" and not self.interactive:
-            self.stream.write(
-                f"[{event.nodes_done + 1}/{event.nodes_total}] {event.class_type} (node {event.node_id})\n"
-            )
-        if not self.interactive or event.kind not in ("node_start", "node_progress", "node_finish"):
+        if not self.interactive:
+            if event.kind == "node_start":
+                position = f"[{event.nodes_done + 1}/{event.nodes_total}]"
+                self.stream.write(f"{position} {event.class_type} (node {event.node_id})\n")
             return
-        fraction = event.nodes_done / max(event.nodes_total, 1)
+        if event.kind in ("node_start", "node_progress"):
+            self._draw(event, f"{event.class_type} (node {event.node_id})")
+        elif event.kind == "finish":
+            self._draw(event, "done")
+
+    def _draw(self, event, label: str) -> None:
+        total = max(event.nodes_total, 1)
+        fraction = event.nodes_done / total
         if event.kind == "node_progress" and event.max:
-            fraction += event.value / event.max / max(event.nodes_total, 1)
+            fraction += event.value / event.max / total
         filled = int(round(fraction * self.width))
-        label = f"{event.class_type} (node {event.node_id})" if event.kind != "node_finish" else "done"
         self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {int(fraction * 100):3d}% {label:<48.48}")
         self.stream.flush()
         self.drawn = True

@@ -166,7 +166,10 @@ class RemoteRunner:
             for name, value in node["inputs"].items():
                 if isinstance(value, str) and value in injected:
                     if value not in uploaded:
-                        uploaded[value] = self.upload_image(injected[value], f"playalter-{secrets.token_hex(6)}.png")
+                        suffix = Path(value).suffix.lower() or ".png"
+                        uploaded[value] = self.upload_image(
+                            injected[value], f"playalter-{secrets.token_hex(6)}{suffix}"
+                        )
                     node["inputs"][name] = uploaded[value]
 
     def upload_image(self, data: bytes, filename: str) -> str:

@@ -75,7 +75,7 @@ class FakeComfyUI:
                 web.post("/interrupt", self.interrupt),
             ]
         )
-        self.runner = web.AppRunner(app)
+        self.runner = web.AppRunner(app, access_log=None)
         self.loop.run_until_complete(self.runner.setup())
         self.loop.run_until_complete(web.TCPSite(self.runner, "127.0.0.1", self.port).start())
         self._started.set()

@@ -147,3 +147,29 @@ def test_convert_to_ui_and_back(workflow_file, tmp_path, capsys):
     assert converted["2"]["inputs"] == WORKFLOW["2"]["inputs"]
     assert converted["1"]["_meta"]["title"] == "image"
     assert converted["2"]["_meta"]["title"] == "result"
+
+
+def test_progress_bar_on_a_terminal_fills_with_node_steps():
+    import io
+
+    from playalter.runner.executor import ProgressEvent
+    from playalter.runner.progress_bar import ProgressBar
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Terminal()
+    bar = ProgressBar(stream)
+    for event in (
+        ProgressEvent("start", nodes_total=2),
+        ProgressEvent("node_start", "1", "LoadImage", nodes_done=0, nodes_total=2),
+        ProgressEvent("node_progress", "1", "LoadImage", 1, 2, nodes_done=0, nodes_total=2),
+        ProgressEvent("node_finish", "1", "LoadImage", nodes_done=1, nodes_total=2),
+        ProgressEvent("finish", nodes_done=2, nodes_total=2),
+    ):
+        bar(event)
+    bar.close()
+    frames = stream.getvalue().split("\r")[1:]
+    assert [frame.split("]")[1].split("%")[0].strip() for frame in frames] == ["0", "25", "100"]
+    assert "LoadImage (node 1)" in frames[0] and frames[-1].rstrip().endswith("done")

@@ -353,6 +353,8 @@ def test_save_image_subfolder_prefix_and_preview(tmp_path):
     assert (saved.subfolder, saved.filename) == ("faces", "a_00001_.png") and saved.path.is_file()
     (preview,) = result.outputs["3"]["images"]
     assert preview.type == "temp" and preview.path.is_file() and tmp_path not in preview.path.parents
+    result = run(prompt, bindings={"image": png_bytes()}, output_dir=tmp_path, temp_dir=tmp_path / "temp")
+    assert result.outputs["3"]["images"][0].path.parent == (tmp_path / "temp").resolve()
     assert json.loads(Image.open(saved.path).text["prompt"])["2"]["class_type"] == "SaveImage"
 
 
@@ -417,3 +419,15 @@ def test_default_registry_has_pack_and_core_nodes():
 
     classes = default_node_classes()
     assert {"LoadImage", "SaveImage", "PreviewImage", "PlayAlterSaveJSON"} <= set(classes)
+
+
+def test_numbered_files_continue_after_the_highest_existing_counter(tmp_path):
+    from playalter.nodes.files import reserve_numbered_file
+
+    (tmp_path / "run_00007_.png").write_bytes(b"")
+    (tmp_path / "run_b_00050_.png").write_bytes(b"")  # another prefix
+    (tmp_path / "runner_00090_.png").write_bytes(b"")
+    first = reserve_numbered_file(tmp_path, "run", "json")
+    second = reserve_numbered_file(tmp_path, "run", "png")
+    assert (first.filename, second.filename) == ("run_00008_.json", "run_00009_.png")
+    assert first.path.is_file() and first.subfolder == ""

@@ -185,3 +185,20 @@ def test_landmark_only_fallback_with_68_points_measures_the_eye_corners():
     values = measure_landmarks(face)["measurements"]
     assert values["outercanthal_width"]["ratio_to_ipd"] == pytest.approx(75 / 60, abs=1e-3)
     assert values["mouth_width"]["value_mm"] == pytest.approx(63.0 * 55 / 60, abs=0.1)
+
+
+def test_focal_length_comes_from_exif(tmp_path):
+    from PIL import Image
+
+    from playalter.pipelines.flame.api import focal_35mm_from_exif
+    from playalter.pipelines.flame.fitting import DEFAULT_FOCAL_35MM, Camera
+
+    image = Image.new("RGB", (400, 300))
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0xA405] = 28  # FocalLengthIn35mmFilm
+    image.save(tmp_path / "phone.jpg", exif=exif)
+    image.save(tmp_path / "plain.jpg")
+    assert focal_35mm_from_exif(tmp_path / "phone.jpg") == 28.0
+    assert focal_35mm_from_exif(tmp_path / "plain.jpg") is None
+    assert Camera.for_image(400, 300, focal_35mm=28.0).focal == pytest.approx(28 / 36 * 400)
+    assert Camera.for_image(400, 300).focal == pytest.approx(DEFAULT_FOCAL_35MM / 36 * 400)

@@ -1,56 +1,30 @@
-"""Synthetic-face masks: the identity is provably far from the original; models missing is a clear error.
-
-InSwapper is replaced by a tiny ONNX with the real signature (target 1x3x128x128, source 1x512,
-emap as the last initializer) whose output depends on both inputs, so the loading, latent and
-paste-back plumbing is exercised without the 550 MB model.
-"""
+"""Synthetic-face masks and ArcFace in the audit, on tiny stand-in models (tests/swap_models.py,
+tests/onnx_models.py) with the real signatures: they prove loading, latent and paste-back plumbing
+without the real weights."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from playalter.pipelines import onnx_runtime
 from playalter.pipelines.detection import detect_faces
 from playalter.pipelines.errors import ModelMissingError
-from playalter.pipelines.privacy import PrivacyOptions, anonymize, parameters
+from playalter.pipelines.privacy import PrivacyOptions, anonymize, audit, parameters, protect
 from playalter.pipelines.privacy.synthetic import COSINE_BOUND, synthetic_identity
 
+from onnx_models import use_models_dir, write_buffalo_l
+from swap_models import install_inswapper
 
-def _tiny_inswapper(path) -> None:
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
 
-    rng = np.random.default_rng(0)
-    weights = numpy_helper.from_array(rng.normal(0, 0.05, (512, 3)).astype(np.float32), "weights")
-    shape = numpy_helper.from_array(np.array([1, 3, 1, 1], np.int64), "shape")
-    half = numpy_helper.from_array(np.array(0.5, np.float32), "half")
-    emap = numpy_helper.from_array(np.eye(512, dtype=np.float32), "emap")
-    nodes = [
-        helper.make_node("MatMul", ["source", "weights"], ["colour"]),  # [1,3]
-        helper.make_node("Reshape", ["colour", "shape"], ["colour_map"]),  # [1,3,1,1]
-        helper.make_node("Mul", ["target", "half"], ["dimmed"]),
-        helper.make_node("Add", ["dimmed", "colour_map"], ["output"]),
-    ]
-    graph = helper.make_graph(
-        nodes, "tiny_inswapper",
-        [helper.make_tensor_value_info("target", TensorProto.FLOAT, [1, 3, 128, 128]),
-         helper.make_tensor_value_info("source", TensorProto.FLOAT, [1, 512])],
-        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, 128, 128])],
-        [weights, shape, half, emap],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    onnx.save(model, str(path))
+@pytest.fixture(scope="module")
+def t1_faces(t1_image):
+    return detect_faces(t1_image, backend="centerface")
 
 
 @pytest.fixture
 def models_dir(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("PLAYALTER_MODELS_DIR", str(tmp_path / "models"))
-    (tmp_path / "models" / "insightface").mkdir(parents=True)
-    yield tmp_path / "models"
-    onnx_runtime.clear_cache()
+    use_models_dir(monkeypatch, tmp_path)
+    return tmp_path
 
 
 @pytest.mark.parametrize("cosine", [COSINE_BOUND, 0.0, -0.1])
@@ -69,24 +43,23 @@ def test_strength_maps_to_cosines_under_the_bound():
     assert parameters("synthetic", 1.0)["max_cosine"] < 0.0
 
 
-def test_missing_inswapper_is_a_clear_error(models_dir, t1_image):
-    faces = detect_faces(t1_image)
+def test_missing_inswapper_is_a_clear_error(models_dir, t1_image, t1_faces):
     with pytest.raises(ModelMissingError) as error:
-        anonymize(t1_image, faces, PrivacyOptions("synthetic"))
+        anonymize(t1_image, t1_faces, PrivacyOptions("synthetic"))
     assert "inswapper_128" in str(error.value) and "synthetic-face privacy" in str(error.value)
     assert str(models_dir / "insightface" / "inswapper_128.onnx") in str(error.value)
 
 
-def test_missing_arcface_is_a_clear_error_when_faces_carry_no_embedding(models_dir, t1_image):
-    _tiny_inswapper(models_dir / "insightface" / "inswapper_128.onnx")
-    faces = detect_faces(t1_image)
+def test_missing_arcface_is_a_clear_error_when_faces_carry_no_embedding(models_dir, monkeypatch, t1_image,
+                                                                        t1_faces):
+    install_inswapper(models_dir, monkeypatch)
     with pytest.raises(ModelMissingError, match="buffalo_l"):
-        anonymize(t1_image, faces, PrivacyOptions("synthetic"))
+        anonymize(t1_image, t1_faces, PrivacyOptions("synthetic"))
 
 
-def test_synthetic_faces_replace_only_the_faces(models_dir, t1_image):
-    _tiny_inswapper(models_dir / "insightface" / "inswapper_128.onnx")
-    faces = detect_faces(t1_image)
+def test_synthetic_faces_replace_only_the_faces(models_dir, monkeypatch, t1_image):
+    install_inswapper(models_dir, monkeypatch)
+    faces = detect_faces(t1_image, backend="centerface")
     rng = np.random.default_rng(5)
     for face in faces:  # as the buffalo_l backend would give them
         embedding = rng.normal(size=512)
@@ -101,3 +74,20 @@ def test_synthetic_faces_replace_only_the_faces(models_dir, t1_image):
     assert all(entry["params"]["max_cosine"] == pytest.approx(-0.1) for entry in result.faces)
     again = anonymize(t1_image, faces, PrivacyOptions("synthetic", strength=1.0))
     np.testing.assert_array_equal(again.image, result.image)
+
+
+def test_synthetic_faces_use_arcface_when_faces_carry_no_embedding(models_dir, monkeypatch, t1_image, t1_faces):
+    install_inswapper(models_dir, monkeypatch)
+    write_buffalo_l(models_dir)
+    result = anonymize(t1_image, t1_faces, PrivacyOptions("synthetic", seed=3))
+    np.testing.assert_array_equal(result.image[result.mask == 0], t1_image[result.mask == 0])
+    assert np.any(result.image != t1_image)
+
+
+def test_audit_reports_arcface_similarity_when_the_model_is_present(models_dir, t1_image, t1_faces):
+    write_buffalo_l(models_dir)
+    untouched = audit(t1_image, t1_faces, t1_image)
+    assert untouched["recognition"] == "arcface"
+    assert all(entry["similarity"] == pytest.approx(1.0, abs=1e-4) for entry in untouched["faces"])
+    hidden = protect(t1_image, t1_faces, PrivacyOptions("solid"), run_audit=True).report["audit"]
+    assert all(entry["similarity"] < 0.9 for entry in hidden["faces"])

@@ -166,3 +166,13 @@ def test_every_api_workflow_has_a_ui_twin_that_converts_back_to_it(name):
     api = json.loads((REPO / "workflows" / "api" / f"{name}.json").read_text())
     classes = default_node_classes()
     assert load_workflow(ui_path, classes) == with_widget_defaults(api, classes)
+
+
+def test_newer_editor_files_listing_every_widget_as_an_input_convert_the_same():
+    ui = editor_workflow()
+    choice = next(node for node in ui["nodes"] if node["id"] == 3)
+    choice["inputs"] = [
+        {"localized_name": name, "name": name, "type": kind, "widget": {"name": name}, "link": None}
+        for name, kind in (("mode", "COMBO"), ("seed", "INT"), ("scale", "FLOAT"), ("label", "STRING"))
+    ]
+    assert ui_to_api(ui, NODES) == ui_to_api(editor_workflow(), NODES)

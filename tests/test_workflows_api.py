@@ -1,9 +1,10 @@
 """Every saved API-format workflow in workflows/api/ runs through the executor on a real photo (t1.jpg).
 
-LoadImage nodes are bound by their role title (image / source / target). A
-workflow whose models are absent must fail with the clear model-missing error
-naming the node; otherwise every output node must have produced readable
-images or valid JSON.
+LoadImage nodes are bound by their role title (image / source / target); a
+saved face identity a workflow loads is provided as a stand-in (a random unit
+ArcFace-sized embedding). A workflow whose models are absent must fail with
+the clear model-missing error naming the node; otherwise every output node
+must have produced readable images or valid JSON.
 """
 
 from __future__ import annotations
@@ -27,10 +28,33 @@ def _workflows() -> list[Path]:
     return sorted(API_DIR.glob("*.json"))
 
 
+@pytest.fixture
+def isolated_settings(tmp_path, monkeypatch):
+    """No model files (only embedded ones) and a data folder of this test's own."""
+    from playalter.pipelines.config import reset_settings
+
+    monkeypatch.setenv("PLAYALTER_MODELS_DIR", str(tmp_path / "no-models"))
+    monkeypatch.setenv("PLAYALTER__PATHS__DATA_DIR", str(tmp_path / "data"))
+    reset_settings()
+    yield
+    reset_settings()
+
+
+def provide_saved_identities(prompt: dict) -> None:
+    """Save a stand-in identity under each name a PlayAlterLoadFaceIdentity node loads."""
+    from playalter.pipelines.swap import identity
+
+    for node in prompt.values():
+        if node["class_type"] == "PlayAlterLoadFaceIdentity":
+            embedding = np.random.default_rng(0).normal(size=512).astype(np.float32)  # (512,)
+            stand_in = identity.FaceIdentity(embedding / np.linalg.norm(embedding), name="stand-in")
+            identity.save(stand_in, identity.path_for(node["inputs"]["name"]))
+
+
 @pytest.mark.parametrize("path", _workflows(), ids=lambda path: path.stem)
-def test_saved_workflow_runs_on_a_real_photo(path, t1_path, tmp_path, monkeypatch):
-    monkeypatch.setenv("PLAYALTER_MODELS_DIR", str(tmp_path / "no-models"))  # only embedded models exist
+def test_saved_workflow_runs_on_a_real_photo(path, t1_path, tmp_path, isolated_settings):
     prompt = load_workflow(path)
+    provide_saved_identities(prompt)
     loaders = {node_id: node for node_id, node in prompt.items() if node["class_type"] == "LoadImage"}
     titles = {(node.get("_meta") or {}).get("title") for node in loaders.values()}
     assert titles <= set(ROLES), f"LoadImage nodes must be titled by role {ROLES}; got {titles}"
@@ -49,3 +73,17 @@ def test_saved_workflow_runs_on_a_real_photo(path, t1_path, tmp_path, monkeypatc
             assert pixels.ndim == 3 and min(pixels.shape[:2]) > 0
         for text in entry["json"]:
             assert json.loads(text) is not None
+
+
+def test_a_missing_model_is_a_clear_error_naming_the_node(t1_path, tmp_path, isolated_settings):
+    """face_swap.json bound to method=inswapper without inswapper_128.onnx: the model-missing message, not a trace."""
+    path = API_DIR / "face_swap.json"
+    if not path.is_file():
+        pytest.skip("workflows/api/face_swap.json is absent")
+    bindings = {"source": t1_path, "target": t1_path, "swap.method": "inswapper"}
+    with pytest.raises(NodeExecutionError) as caught:
+        execute(load_workflow(path), bindings=bindings, output_dir=tmp_path / "out")
+    error = caught.value
+    assert (error.cause_code, error.class_type) == ("model_missing", "PlayAlterFaceSwap")
+    assert "inswapper_128" in error.message and "How to obtain it" in error.message
+    assert str(tmp_path / "no-models") in error.message

@@ -314,9 +314,11 @@ def face_outline(head: Head, centre: tuple[float, float], start_y: float) -> lis
 
 def outline_along(head: Head, centre: tuple[float, float], angle: float, skip: float = 0.03) -> tuple[float, float]:
     """Walk from `skip` metres out of centre at image angle `angle` (0 = +x, pi/2 = down) until the face ends:
-    the background, or a surface that within the next 3 mm turns to within 20 degrees of the viewing ray
-    (the silhouette of the face in front of an ear or over the neck)."""
-    step, window = RES / 2, 0.003
+    the background, or a surface that within the next 3 mm turns to within 20 degrees of the viewing ray and
+    does not come forward again within 15 mm (the silhouette of the face in front of an ear or over the neck;
+    the step under the lower lip comes forward again at the chin)."""
+    step, window, reach = RES / 2, 0.003, 0.015
+    drop = np.tan(np.radians(70)) * window
     direction = np.array([np.cos(angle), -np.sin(angle)])  # (x, y) in metres; image down = -y
     position = np.array(centre, dtype=float) + skip * direction
 
@@ -326,9 +328,14 @@ def outline_along(head: Head, centre: tuple[float, float], angle: float, skip: f
         return float(head.depth[row, col]) if inside else -np.inf
 
     while True:
+        here = depth_at(position)
         ahead = depth_at(position + window * direction)
-        if not np.isfinite(ahead) or depth_at(position) - ahead > np.tan(np.radians(70)) * window:
+        if not np.isfinite(ahead):
             break
+        if here - ahead > drop:
+            beyond = max(depth_at(position + distance * direction) for distance in np.arange(window, reach, step))
+            if here - beyond > drop:
+                break
         position = position + step * direction
     return float(position[0]), float(position[1])
 
@@ -341,10 +348,16 @@ def outline_width(head: Head, y: float) -> tuple[tuple[float, float], tuple[floa
 
 def contour_rows(head: Head, outline: list[tuple[int, np.ndarray]], centre: tuple[float, float]) -> list[np.ndarray]:
     """For each of the 17 contour points, the head vertices that can form the silhouette there under head
-    rotation: vertices within 5 mm of the point's ray (frontal view), at 85-105 % of its radius, and at
-    most 40 mm behind it."""
+    rotation: vertices within 5 mm of the point's ray (frontal view), from 25 mm inside the outline to 5 %
+    outside it (the silhouette of a cheek turned away moves inwards, towards the nose), at most 50 mm
+    behind it (the silhouette of a cheek turned towards the camera moves back, towards the ear), and not
+    outside the frontal face outline of their own height (that excludes the ears)."""
     vertices = head.vertices[:HEAD_VERTICES]
     offsets = vertices[:, :2] - np.array(centre)  # [V,2]
+    heights = np.round(vertices[:, 1], 3)
+    half_width = {y: max(abs(x) for x, _ in outline_width(head, y)) for y in np.unique(heights)
+                  if Y_RANGE[0] < y < Y_RANGE[1]}
+    inside_outline = np.array([abs(x) <= half_width.get(y, 0.0) + 0.002 for x, y in zip(vertices[:, 0], heights)])
     rows = []
     for point in outline:
         target = head.position(point)
@@ -353,8 +366,8 @@ def contour_rows(head: Head, outline: list[tuple[int, np.ndarray]], centre: tupl
         ray = ray / radius
         along = offsets @ ray
         across = np.abs(offsets @ np.array([-ray[1], ray[0]]))
-        selected = (across < 0.005) & (along > 0.85 * radius) & (along < 1.05 * radius) & (
-            vertices[:, 2] > target[2] - 0.04)
+        selected = (across < 0.005) & (along > radius - 0.025) & (along < 1.05 * radius) & (
+            vertices[:, 2] > target[2] - 0.05) & inside_outline
         rows.append(np.where(selected)[0])
     return rows
 

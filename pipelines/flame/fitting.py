@@ -27,6 +27,7 @@ alpha and per-photo pose, jaw and expression.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 
@@ -128,15 +129,23 @@ def _inter_ocular(points: np.ndarray) -> float:
 class _Prepared:
     """Per-model arrays the fitter reuses: truncated bases and, for FLAME, joint regressors."""
 
-    def __init__(self, model: LinearModel, options: FitOptions):
+    def __init__(self, model: LinearModel, n_shape: int, n_expression: int):
         self.model = model
-        self.shape_basis = model.shape_basis[:, :, :options.n_shape]  # [V,3,S]
-        self.expression_basis = model.expression_basis[:, :, :options.n_expression]  # [V,3,E]
+        self.shape_basis = model.shape_basis[:, :, :n_shape]  # [V,3,S]
+        self.expression_basis = model.expression_basis[:, :, :n_expression]  # [V,3,E]
         art = model.articulation
         if art is not None:
+            joints = len(art.parents)
             self.joints_mean = art.J_regressor @ model.mean  # [J,3]
-            self.joints_shape = np.einsum("jv,vcs->jcs", art.J_regressor, self.shape_basis)  # [J,3,S]
-            self.joints_expression = np.einsum("jv,vcs->jcs", art.J_regressor, self.expression_basis)  # [J,3,E]
+            self.joints_shape = (art.J_regressor @ self.shape_basis.reshape(model.n_vertices, -1)).reshape(
+                joints, 3, n_shape)  # [J,3,S]
+            self.joints_expression = (art.J_regressor @ self.expression_basis.reshape(model.n_vertices, -1)).reshape(
+                joints, 3, n_expression)  # [J,3,E]
+
+
+@functools.lru_cache(maxsize=8)
+def _prepare(model: LinearModel, n_shape: int, n_expression: int) -> _Prepared:
+    return _Prepared(model, n_shape, n_expression)
 
 
 def _skinning(prepared: _Prepared, shape: np.ndarray, expression: np.ndarray, jaw: np.ndarray,
@@ -388,7 +397,7 @@ def fit_views(model: LinearModel, observations: list[tuple[np.ndarray, np.ndarra
     options.validate(model)
     if not observations:
         raise InvalidParameterError("fit_views needs at least one set of landmarks")
-    prepared = _Prepared(model, options)
+    prepared = _prepare(model, options.n_shape, options.n_expression)
     shape = np.zeros(options.n_shape)
     views = []
     for points, weights, camera in observations:

@@ -28,7 +28,7 @@ class Articulation:
     weights: np.ndarray  # [V,J]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: the fitter caches per model
 class LinearModel:
     """mean [V,3] metres; shape_basis [V,3,S]; expression_basis [V,3,E]; triangles [F,3];
     landmark_vertices / landmark_weights [68,3]: iBUG point k = sum_i w[k,i] * vertex[ids[k,i]]

@@ -9,7 +9,10 @@ NaN with weight 0. Sources, best first:
   33-42, one brow 43-51, mouth 52-71, nose 72-86, the other eye 87-96, the other brow 97-105. Inside a
   group the 68-set points are found by geometry (extreme points and even resampling along each outline),
   which does not depend on the order of the points within a group; which eye / brow is the subject's
-  right is decided from the image x positions. The inner-lip points (iBUG 61-68) get weight 0.
+  right is decided from the image x positions: eye and brow points come from the upper / lower chains of
+  each group's convex hull, the mouth's outer contour from the mouth group's hull, the nose base from its
+  five lowest points and the bridge from the points on the nose's centre line. The inner-lip points
+  (iBUG 61-68) get weight 0.
 - ``kps`` (5 points, any detector): eye centres are not iBUG points, so only the nose tip and mouth corners
   are placed directly (weight 1); the 6 eye points get each eye keypoint (low weight 0.3), enough for a
   rigid fit with strong priors.
@@ -17,6 +20,7 @@ NaN with weight 0. Sources, best first:
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from ..errors import InvalidParameterError
@@ -79,14 +83,17 @@ def _chain(points: np.ndarray) -> np.ndarray:
 
 
 def _edge(points: np.ndarray, upper: bool, count: int) -> np.ndarray:
-    """count points along the upper (or lower) edge of a point cloud [N,2], from min x to max x."""
-    left, right = points[np.argmin(points[:, 0])], points[np.argmax(points[:, 0])]
-    xs = np.linspace(left[0], right[0], count)
-    direction = right - left
-    side = (points - left) @ np.array([direction[1], -direction[0]])  # > 0: above the corner line (image y down)
-    half = points[side > 0] if upper else points[side < 0]
-    half = np.vstack([left, half[np.argsort(half[:, 0])], right])
-    return np.stack([xs, np.interp(xs, half[:, 0], half[:, 1])], axis=1)
+    """count points [count,2] along the upper (or lower) chain of the convex hull of points [N,2], at even
+    x steps from the leftmost to the rightmost point (image y grows downwards)."""
+    hull = cv2.convexHull(points.astype(np.float32)).reshape(-1, 2).astype(np.float64)  # [H,2]
+    left, right = int(np.argmin(hull[:, 0])), int(np.argmax(hull[:, 0]))
+    rolled = np.roll(hull, -left, axis=0)  # starts at the leftmost point
+    split = (right - left) % len(hull)
+    chains = (rolled[:split + 1], np.vstack([rolled[split:], rolled[:1]])[::-1])
+    chain = min(chains, key=lambda c: c[:, 1].mean()) if upper else max(chains, key=lambda c: c[:, 1].mean())
+    chain = chain[np.argsort(chain[:, 0], kind="stable")]
+    xs = np.linspace(hull[left, 0], hull[right, 0], count)
+    return np.stack([xs, np.interp(xs, chain[:, 0], chain[:, 1])], axis=1)
 
 
 def _eye(points: np.ndarray) -> np.ndarray:
@@ -109,12 +116,13 @@ def from_106(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     points[17:22] = _edge(brows[0], upper=True, count=5)
     points[22:27] = _edge(brows[1], upper=True, count=5)
     nose = group["nose"]
-    centre_x = nose[:, 0].mean()
-    bridge = nose[np.argsort(np.abs(nose[:, 0] - centre_x))[:5]]
-    bridge = bridge[np.argsort(bridge[:, 1])]
-    points[27:31] = _resample(bridge, 4)
-    base = nose[np.argsort(nose[:, 1])[-5:]]
-    points[31:36] = base[np.argsort(base[:, 0])]
+    lowest = np.argsort(nose[:, 1])[-5:]
+    base = nose[lowest]
+    points[31:36] = base[np.argsort(base[:, 0])]  # nostril base, image-left to image-right
+    rest = np.delete(nose, lowest, axis=0)
+    centre_x, width = base[:, 0].mean(), np.ptp(base[:, 0])
+    bridge = rest[np.abs(rest[:, 0] - centre_x) < 0.15 * width]  # the ridge, nasion down to the tip
+    points[27:31] = _resample(bridge[np.argsort(bridge[:, 1])], 4) if len(bridge) >= 2 else np.nan
     mouth = group["mouth"]
     outer_upper = _edge(mouth, upper=True, count=7)
     outer_lower = _edge(mouth, upper=False, count=7)

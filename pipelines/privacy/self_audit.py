@@ -10,16 +10,13 @@ above 0.3, so a value near 0 means the identity is gone.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import numpy as np
 
-from .. import models
+from .. import recognition
 from ..detection import detect_faces
 from ..face import Face
-
-logger = logging.getLogger(__name__)
 
 IOU_MATCH = 0.3
 
@@ -44,23 +41,12 @@ def iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return overlap / np.maximum(area + areas - overlap, 1e-9)
 
 
-def _recognition():
-    """The recognition module when ArcFace can run here, else None."""
-    if not models.is_available("buffalo_l"):
-        return None
-    try:
-        from .. import recognition
-    except ImportError:
-        logger.warning("ArcFace files are present but this build has no recognition module; similarity skipped")
-        return None
-    return recognition
-
-
 def audit(original: np.ndarray, faces: list[Face], masked: np.ndarray, settings: AuditSettings = AuditSettings()) -> dict:
     """JSON-able report: per original face, still detected or not (and ArcFace similarity when available)."""
-    found = detect_faces(masked, backend="centerface", threshold=settings.threshold, max_side=settings.max_side)
+    found = detect_faces(masked, backend="centerface", threshold=settings.threshold, max_side=settings.max_side,
+                         analyse=False)
     found_boxes = np.array([face.bbox for face in found], np.float32).reshape(-1, 4)  # [M,4]
-    recognition = _recognition() if settings.similarity else None
+    identify = settings.similarity and recognition.is_available()
     matched: set[int] = set()
     entries = []
     for index, face in enumerate(faces):
@@ -77,7 +63,7 @@ def audit(original: np.ndarray, faces: list[Face], masked: np.ndarray, settings:
             "score": round(found[best].score, 3) if detected else None,
             "similarity": None,
         }
-        if recognition is not None:
+        if identify:
             before = face.embedding if face.embedding is not None else recognition.embed(original, face)
             entry["similarity"] = round(recognition.similarity(before, recognition.embed(masked, face)), 4)
         entries.append(entry)
@@ -86,7 +72,7 @@ def audit(original: np.ndarray, faces: list[Face], masked: np.ndarray, settings:
         "detector": "centerface",
         "threshold": settings.threshold,
         "iou_match": settings.iou_match,
-        "recognition": "arcface" if recognition is not None else "unavailable (buffalo_l not installed)",
+        "recognition": "arcface" if identify else "unavailable (buffalo_l not installed)",
         "faces": entries,
         "still_detected": still,
         "all_hidden": still == 0,

@@ -7,9 +7,10 @@ rather than image size:
 
 1. mask: the face outline polygon (landmarks, see ``landmarks.outline``), cut to
    where the rendering has data;
-2. occluders (optional): the mouth interior (dense landmarks only) and the
-   occlusion test below are removed from the mask, so hands, hair, glasses or
-   a microphone in front of the target face stay visible;
+2. occluders (optional): the mouth interior (dense landmarks only) and what
+   the occlusion test below finds are removed from the mask: in the target, so
+   hands, hair or a microphone in front of the target face stay visible, and in
+   the rendering, so a strand of the source's hair is not pasted in;
 3. colour correction of the rendered face towards the target face: LAB mean /
    standard-deviation transfer, or per-channel histogram matching;
 4. enhancement of the rendered face only: unsharp-mask sharpening and
@@ -174,14 +175,10 @@ def occluder_mask(target: np.ndarray, face: Face, face_mask: np.ndarray, x0: int
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (kernel_size, kernel_size))
     candidate = cv2.morphologyEx(candidate.astype(np.uint8), cv2.MORPH_OPEN, kernel)
     border = face_mask & ~cv2.erode(face_mask.astype(np.uint8), kernel).astype(bool)
-    count, labels = cv2.connectedComponents(candidate, connectivity=8)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(candidate, connectivity=8)
     touching = np.unique(labels[border & (labels > 0)])
-    minimum_area = 0.005 * face_mask.sum()
-    occluders = np.zeros(shape, bool)
-    for label in touching:
-        component = labels == label
-        if component.sum() >= minimum_area:
-            occluders |= component
+    kept = touching[stats[touching, cv2.CC_STAT_AREA] >= 0.005 * face_mask.sum()]
+    occluders = np.isin(labels, kept)
     if occluders.any():
         occluders = cv2.dilate(occluders.astype(np.uint8), kernel).astype(bool)
     return occluders
@@ -297,8 +294,9 @@ def blend(target_image: np.ndarray, patch: Patch, face: Face, options: BlendOpti
         mouth = landmarks.mouth_interior(face)
         if mouth is not None:
             kept |= _polygon_mask(mouth, patch.x0, patch.y0, shape)
-    if options.occlusion:
+    if options.occlusion:  # occluders of the target stay; those of the rendering (source hair) go
         kept |= occluder_mask(target, face, mask, patch.x0, patch.y0)
+        kept |= occluder_mask(patch.image, face, mask, patch.x0, patch.y0)
     mask &= ~kept
     rendered = color_correct(patch.image, target, mask, options.color)
     rendered = enhance(rendered, options.sharpen, options.denoise, face.size)
