@@ -5,7 +5,9 @@ and on an app with ``setup_security`` (API key or JWT auth, moving-window rate
 limit, hash-chained audit row per request). The client (this process) sends
 sequential keep-alive requests, alternating variants in rounds so machine noise
 hits all of them alike, and reports p50/p99 latency; then it measures
-requests/s with several requests in flight.
+requests/s with several requests in flight, and the server process's CPU time
+per request (all its threads), which stays meaningful on a busy machine where
+wall-clock numbers wander.
 
     python bench/server_auth.py [--requests 2000] [--concurrency 8] [--redis]
 
@@ -60,6 +62,7 @@ def serve(workdir: Path, storages: list[str], key_count: int, report) -> None:
     async def main() -> None:
         bare = web.Application()
         bare.router.add_get("/ping", ping)
+        bare.router.add_get("/cpu", lambda request: web.json_response(time.process_time()))  # all threads
         apps = [(bare, [])] + [secured_app(workdir / f"data{index}", storage, key_count)
                                for index, storage in enumerate(storages)]
         endpoints = []
@@ -86,20 +89,31 @@ async def latencies(session: ClientSession, url: str, headers: itertools.cycle, 
     return samples
 
 
-async def throughput(url: str, headers: itertools.cycle, count: int, concurrency: int) -> float:
+async def server_cpu_seconds(session: ClientSession, cpu_url: str) -> float:
+    async with session.get(cpu_url) as response:
+        return await response.json()
+
+
+async def throughput(url: str, headers: itertools.cycle, count: int, concurrency: int,
+                     cpu_url: str) -> tuple[float, float]:
+    """(requests/s, server CPU µs per request) with ``concurrency`` requests in flight."""
     async with ClientSession(connector=TCPConnector(limit=concurrency)) as session:
         async def worker(share: int) -> None:
             for _ in range(share):
                 async with session.get(url, headers=next(headers)) as response:
                     await response.read()
 
+        sent = (count // concurrency) * concurrency
+        cpu_before = await server_cpu_seconds(session, cpu_url)
         started = time.perf_counter()
         await asyncio.gather(*(worker(count // concurrency) for _ in range(concurrency)))
-        return (count // concurrency) * concurrency / (time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        cpu_used = await server_cpu_seconds(session, cpu_url) - cpu_before
+        return sent / elapsed, cpu_used / sent * 1e6
 
 
 async def measure(variants: dict[str, tuple[str, itertools.cycle]], requests: int, concurrency: int,
-                  rounds: int = 10):
+                  cpu_url: str, rounds: int = 10):
     samples = {name: [] for name in variants}
     async with ClientSession(connector=TCPConnector(limit=1)) as session:
         for name, (url, headers) in variants.items():  # warm-up: connections, caches, first audit rows
@@ -107,11 +121,13 @@ async def measure(variants: dict[str, tuple[str, itertools.cycle]], requests: in
         for _ in range(rounds):
             for name, (url, headers) in variants.items():
                 samples[name] += await latencies(session, url, headers, requests // rounds)
-    rates = {name: [] for name in variants}
+    runs = {name: [] for name in variants}
     for _ in range(3):
         for name, (url, headers) in variants.items():
-            rates[name].append(await throughput(url, headers, requests, concurrency))
-    return samples, {name: max(values) for name, values in rates.items()}
+            runs[name].append(await throughput(url, headers, requests, concurrency, cpu_url))
+    rates = {name: max(rate for rate, _ in values) for name, values in runs.items()}
+    cpu = {name: min(cpu for _, cpu in values) for name, values in runs.items()}
+    return samples, rates, cpu
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -176,7 +192,8 @@ def main() -> int:
     for redis_port, redis_keys in redis_endpoint:
         variants["API key, Redis limits"] = (f"http://127.0.0.1:{redis_port}/ping", bearers(redis_keys))
     try:
-        samples, rates = asyncio.run(measure(variants, args.requests, args.concurrency))
+        samples, rates, cpu = asyncio.run(measure(variants, args.requests, args.concurrency,
+                                                  f"http://127.0.0.1:{bare_port}/cpu"))
     finally:
         server.terminate()
         if redis is not None:
@@ -184,13 +201,15 @@ def main() -> int:
 
     base_p50 = statistics.median(samples["no auth/limits/audit"])
     base_rate = rates["no auth/limits/audit"]
-    print(f"{args.requests} sequential requests per variant (p50/p99), {args.concurrency} in flight for req/s; "
-          f"server in one process, client in another\n")
-    print(f"{'variant':<26}{'p50 ms':>9}{'p99 ms':>9}{'added p50':>11}{'req/s':>9}{'vs bare':>9}")
+    base_cpu = cpu["no auth/limits/audit"]
+    print(f"{args.requests} sequential requests per variant for p50/p99 (alternating rounds); "
+          f"{args.concurrency} in flight for req/s and server CPU per request (best of 3)\n")
+    print(f"{'variant':<25}{'p50 ms':>8}{'p99 ms':>8}{'added p50':>11}{'req/s':>8}{'vs bare':>9}"
+          f"{'CPU µs/req':>12}{'added':>8}")
     for name, values in samples.items():
         p50 = statistics.median(values)
-        print(f"{name:<26}{p50:>9.3f}{percentile(values, 0.99):>9.3f}{p50 - base_p50:>+11.3f}"
-              f"{rates[name]:>9.0f}{rates[name] / base_rate:>8.2f}x")
+        print(f"{name:<25}{p50:>8.3f}{percentile(values, 0.99):>8.3f}{p50 - base_p50:>+11.3f}"
+              f"{rates[name]:>8.0f}{rates[name] / base_rate:>8.2f}x{cpu[name]:>12.0f}{cpu[name] - base_cpu:>+8.0f}")
     return 0
 
 

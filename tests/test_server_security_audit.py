@@ -9,6 +9,8 @@ import json
 import sqlite3
 
 import pytest
+from aiohttp import ClientTimeout
+from aiohttp.test_utils import TestClient, TestServer
 
 from playalter.runner.cli import main as playalter
 from playalter.runner.server.audit import AuditLog, sanitize_parameters
@@ -91,7 +93,7 @@ def test_every_authenticated_request_is_audited_with_hashes_and_outcome(tmp_path
     pictures = [b"first picture", b"second picture"]
 
     async def scenario():
-        app, security = build_app(tmp_path, PLAYALTER__RATE_LIMIT__BASIC_PER_HOUR="4")
+        app, security = build_app(tmp_path, PLAYALTER__RATE_LIMIT__BASIC_PER_HOUR="5")
         key_id, key = security.keystore.create("basic", scopes=["batch", "face:analyze"])
         body = {"images_base64": [base64.b64encode(data).decode() for data in pictures], "operation": "mask",
                 "parameters": {"strength": 0.5}}
@@ -99,6 +101,7 @@ def test_every_authenticated_request_is_audited_with_hashes_and_outcome(tmp_path
             assert (await client.post("/api/batch", headers=bearer(key), json=body)).status == 200
             assert (await client.post("/api/swap", headers=bearer(key))).status == 403
             assert (await client.post("/api/invalid?mode=strict", headers=bearer(key))).status == 400
+            assert (await client.get("/api/missing", headers=bearer(key))).status == 404
             assert (await client.get("/api/ping", headers=bearer(key))).status == 429
             assert (await client.get("/api/ping")).status == 401  # anonymous: security log, not audit
             assert (await client.get("/health")).status == 200
@@ -116,6 +119,7 @@ def test_every_authenticated_request_is_audited_with_hashes_and_outcome(tmp_path
         (key_id, "batch.process", "ok", 200),
         (key_id, "POST /api/swap", "insufficient_scope", 403),
         (key_id, "POST /api/invalid", "invalid_parameter", 400),
+        (key_id, "GET /api/missing", "http_404", 404),
         (key_id, "GET /api/ping", "rate_limit_exceeded", 429),
     ]
     assert json.loads(rows[0][2]) == [hashlib.sha256(data).hexdigest() for data in pictures]
@@ -164,3 +168,23 @@ def test_audit_cli_verifies_and_reports_the_tampered_row(tmp_path, capsys):
     output = capsys.readouterr().out
     assert "row 4 was modified" in output and "first bad row: 4" in output
     assert playalter(["audit", "verify", "--db", str(tmp_path / "missing.sqlite3")]) == 2
+
+
+def test_a_request_cancelled_by_a_disconnecting_client_is_still_audited(tmp_path):
+    async def scenario():
+        app, security = build_app(tmp_path)
+        key_id, key = security.keystore.create("basic")
+        async with TestClient(TestServer(app, handler_cancellation=True)) as client:
+            with pytest.raises(asyncio.TimeoutError):
+                await client.post("/api/job", headers=bearer(key), timeout=ClientTimeout(total=0.5))
+            for _ in range(100):  # the server notices the closed connection, cancels the handler, writes the row
+                database = sqlite3.connect(tmp_path / "audit.sqlite3")
+                found = database.execute("SELECT key_id, status, outcome FROM audit_log").fetchall()
+                database.close()
+                if found:
+                    return key_id, found
+                await asyncio.sleep(0.05)
+        return key_id, []
+
+    key_id, rows = asyncio.run(scenario())
+    assert rows == [(key_id, 499, "client_closed_request")]

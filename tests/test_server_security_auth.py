@@ -9,12 +9,15 @@ import time
 
 import jwt
 import pytest
+from yarl import URL
 
+from playalter.pipelines.config import ConfigError
 from playalter.pipelines.errors import InvalidParameterError
 from playalter.pipelines.log import JsonFormatter
 from playalter.runner.server.keys import KeyStore, parse_expiry
-from playalter.runner.server.logs import SECURITY_LOGGER, SecretRedactor
-from playalter.runner.server.tokens import TokenError, TokenService
+from playalter.runner.server.logs import (PERFORMANCE_LOGGER, SECURITY_LOGGER, SecretRedactor, security_event,
+                                         setup_log_files)
+from playalter.runner.server.tokens import TokenError, TokenService, load_or_create_secret
 
 from security_app import bearer, build_app, serve
 
@@ -42,6 +45,9 @@ def test_missing_credentials_is_401_with_challenge_and_public_paths_stay_open(tm
             assert await error_of(basic_auth) == (401, "missing_credentials")
             health = await client.get("/health")
             assert health.status == 200
+            for sneaky in ("/static/../api/ping", "/docs/%2e%2e/api/ping", "/docs/..%2fapi/ping", "/health/../api/ping"):
+                response = await client.get(URL(sneaky, encoded=True))
+                assert response.status in (401, 404), sneaky  # never the protected handler
 
     run(scenario())
 
@@ -53,6 +59,8 @@ def test_valid_key_is_accepted_as_bearer_and_as_x_api_key(tmp_path):
         async with serve(app) as client:
             assert (await client.get("/api/ping", headers=bearer(key))).status == 200
             assert (await client.get("/api/ping", headers={"X-API-Key": key})).status == 200
+            behind_a_proxy = {"Authorization": "Basic cHJveHk6cGFzcw==", "X-API-Key": key}
+            assert (await client.get("/api/ping", headers=behind_a_proxy)).status == 200
 
     run(scenario())
 
@@ -161,8 +169,9 @@ def test_admin_key_is_created_once_and_manages_keys_over_http(tmp_path):
             assert {row["key_id"] for row in listing["keys"]} == {record["key_id"], security.admin_key[8:20]}
             assert new_key not in json.dumps(listing)
 
-            bad = await client.post("/api/keys", headers=admin, json={"tier": "gold"})
-            assert await error_of(bad) == (400, "invalid_parameter")
+            for bad_body in ({"tier": "gold"}, {"scopes": 7}, {"scopes": ["face:fly"]}, {"expires": "someday"}, [1]):
+                bad = await client.post("/api/keys", headers=admin, json=bad_body)
+                assert await error_of(bad) == (400, "invalid_parameter"), bad_body
             assert (await client.delete(f"/api/keys/{record['key_id']}", headers=admin)).status == 200
             assert await error_of(await client.get("/api/ping", headers=bearer(new_key))) == (401, "key_revoked")
             assert (await client.delete(f"/api/keys/{record['key_id']}", headers=admin)).status == 404
@@ -200,6 +209,33 @@ def test_failed_auth_is_logged_without_the_key(tmp_path, caplog):
     written = "\n".join(formatter.format(record) for record in caplog.records) + caplog.text
     assert wrong not in written and wrong[21:] not in written
     assert json.loads(formatter.format(events[0]))["path"] == "/api/ping"
+
+
+def test_log_files_are_json_lines_split_by_concern_and_redacted(tmp_path):
+    package_logger = logging.getLogger("playalter")
+    previous_level = package_logger.level
+    package_logger.setLevel(logging.INFO)
+    setup_log_files(tmp_path)
+    key = "pa_live_0123456789ab_" + "k" * 43
+    try:
+        security_event("auth_failed", reason="wrong_secret", key_id="0123456789ab", path="/api/ping")
+        logging.getLogger(PERFORMANCE_LOGGER).info("request", extra={"operation": "privacy.mask", "duration_ms": 12.5})
+        logging.getLogger("playalter.runner.server.app").error("worker crashed while holding %s", key)
+    finally:
+        package_logger.setLevel(previous_level)
+        for logger in (package_logger, logging.getLogger(PERFORMANCE_LOGGER), logging.getLogger(SECURITY_LOGGER)):
+            for handler in [h for h in logger.handlers if str(tmp_path) in getattr(h, "baseFilename", "")]:
+                logger.removeHandler(handler)
+                handler.close()
+
+    def lines(name):
+        return [json.loads(line) for line in (tmp_path / name).read_text().splitlines()]
+
+    assert [(entry["event"], entry["key_id"]) for entry in lines("security.jsonl")] == [("auth_failed", "0123456789ab")]
+    assert [(entry["operation"], entry["duration_ms"]) for entry in lines("performance.jsonl")] == [("privacy.mask", 12.5)]
+    assert [entry["message"] for entry in lines("errors.jsonl")] == ["worker crashed while holding [redacted]"]
+    assert len(lines("general.jsonl")) == 3
+    assert key not in "".join(path.read_text() for path in tmp_path.iterdir())
 
 
 def test_secret_redactor_scrubs_keys_and_tokens_from_any_record():
@@ -240,3 +276,16 @@ def test_a_remembered_token_still_expires_and_dies_with_its_key(tmp_path):
         tokens.verify(fresh)
     assert revoked.value.reason == "key_revoked"
     store.close()
+
+
+def test_the_generated_token_secret_is_private_and_survives_restarts(tmp_path):
+    first = load_or_create_secret("", tmp_path)
+    assert len(first) >= 32 and load_or_create_secret("", tmp_path) == first
+    assert (tmp_path / "jwt_secret").stat().st_mode & 0o777 == 0o600
+    assert [path.name for path in tmp_path.iterdir()] == ["jwt_secret"]
+    assert load_or_create_secret("c" * 40, tmp_path) == "c" * 40
+    with pytest.raises(ConfigError):
+        load_or_create_secret("too-short", tmp_path)
+    (tmp_path / "jwt_secret").write_text("")
+    with pytest.raises(ConfigError):
+        load_or_create_secret("", tmp_path)

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import time
 from collections import Counter
 from contextlib import AsyncExitStack
 
 import pytest
+from aiohttp import web
+
+from playalter.runner.server.keys import Principal
+from playalter.runner.server.logs import SECURITY_LOGGER
+from playalter.runner.server.ratelimit import RateLimiter
 
 from security_app import RELEASE_JOBS, RedisServer, bearer, build_app, serve
 
@@ -31,10 +37,10 @@ def redis_url(tmp_path_factory):
     server.stop()
 
 
-def test_the_101st_request_of_a_basic_key_is_429_with_headers(tmp_path):
+def test_the_101st_request_of_a_basic_key_is_429_with_headers(tmp_path, caplog):
     async def scenario():
         app, security = build_app(tmp_path)
-        _, key = security.keystore.create("basic")
+        key_id, key = security.keystore.create("basic")
         async with serve(app) as client:
             remaining = []
             for _ in range(100):
@@ -54,8 +60,12 @@ def test_the_101st_request_of_a_basic_key_is_429_with_headers(tmp_path):
             now = time.time()
             assert 3500 < retry_after <= 3600
             assert now + 3500 < reset <= now + 3601
+        return key_id
 
-    run(scenario())
+    with caplog.at_level(logging.WARNING, logger=SECURITY_LOGGER):
+        key_id = run(scenario())
+    events = [(record.event, record.key_id, record.limit) for record in caplog.records if record.name == SECURITY_LOGGER]
+    assert events == [("rate_limited", key_id, 100)]
 
 
 def test_tiers_get_their_configured_limits_and_every_authenticated_response_has_headers(tmp_path):
@@ -94,8 +104,9 @@ def test_batch_items_count_all_or_nothing(tmp_path):
             fits = await client.post("/api/batch", headers=bearer(key), json={"images_base64": images(4)})
             assert fits.status == 200 and fits.headers["X-RateLimit-Remaining"] == "0"
             over_limit = await client.post("/api/batch", headers=bearer(key), json={"images_base64": images(26)})
-            assert over_limit.status == 429
-            assert "more than your hourly limit" in (await over_limit.json())["error"]["message"]
+            assert over_limit.status == 400 and "Retry-After" not in over_limit.headers  # waiting cannot help
+            error = (await over_limit.json())["error"]
+            assert error["code"] == "cost_exceeds_limit" and "more than your hourly limit of 25" in error["message"]
 
     run(scenario())
 
@@ -176,3 +187,19 @@ def test_concurrent_jobs_per_key_are_capped(tmp_path):
             assert (await client.post("/api/job", headers=bearer(key))).status == 200
 
     run(scenario())
+
+
+def test_a_job_slot_kept_for_background_work_is_released_once(tmp_path):
+    limiter = RateLimiter("memory://", {"basic": 100, "premium": 500, "enterprise": 2000}, max_concurrent_jobs=1)
+    principal = Principal("0123456789ab", "worker", "basic", frozenset({"batch"}))
+    slot = limiter.job_slot(principal)
+    with pytest.raises(web.HTTPTooManyRequests):
+        limiter.job_slot(principal)
+    slot.release()
+    slot.release()  # a second release must not free someone else's slot
+    again = limiter.job_slot(principal)
+    assert limiter.jobs_running(principal) == 1
+    with pytest.raises(web.HTTPTooManyRequests):
+        limiter.job_slot(principal)
+    again.release()
+    assert limiter.jobs_running(principal) == 0

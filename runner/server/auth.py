@@ -33,10 +33,11 @@ from pathlib import Path
 from aiohttp import web
 
 from ...pipelines.errors import InvalidParameterError
-from .audit import AUDIT, AUDIT_NOTE, AuditLog, audit_middleware
+from .audit import AUDIT, AUDIT_NOTE, AuditLog, audit_db_path, audit_middleware
 from .context import AUTH_METHOD, PRINCIPAL
 from .http_errors import json_error
-from .keys import DEFAULT_SCOPES, KeyRecord, KeyStore, Principal, looks_like_api_key, parse_expiry
+from .keys import (DEFAULT_SCOPES, KeyRecord, KeyStore, Principal, keys_db_path, looks_like_api_key,
+                   parse_expiry)
 from .logs import security_event
 from .ratelimit import LIMITER, RATE_STATUS, RateLimiter, add_rate_limit_headers, rate_cost, ratelimit_middleware
 from .tokens import TokenError, TokenService, load_or_create_secret
@@ -76,14 +77,12 @@ def unauthorized(code: str, message: str) -> web.HTTPException:
     return json_error(web.HTTPUnauthorized, code, message, {"WWW-Authenticate": challenge})
 
 
-def presented_credential(request: web.Request) -> str | None:
-    """The key or token from ``Authorization: Bearer`` or ``X-API-Key``; '' when a header is there but unusable."""
-    header = request.headers.get("Authorization")
-    if header is not None:
-        scheme, _, value = header.strip().partition(" ")
-        return value.strip() if scheme.lower() == "bearer" else ""
-    api_key = request.headers.get("X-API-Key")
-    return api_key.strip() if api_key is not None else None
+def presented_credential(request: web.Request) -> str:
+    """The key or token from ``Authorization: Bearer`` or else ``X-API-Key``; '' when there is none."""
+    scheme, _, value = request.headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return request.headers.get("X-API-Key", "").strip()
 
 
 def _reject(request: web.Request, reason: str, key_id: str | None, code: str, message: str) -> web.HTTPException:
@@ -104,8 +103,7 @@ async def auth_middleware(request: web.Request, handler):
         return await handler(request)
     credential = presented_credential(request)
     if not credential:
-        reason = "missing_credentials" if credential is None else "unsupported_scheme"
-        raise _reject(request, reason, None, "missing_credentials",
+        raise _reject(request, "missing_credentials", None, "missing_credentials",
                       "send your API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'")
     if looks_like_api_key(credential):
         check = request.app[KEYSTORE].check(credential)
@@ -224,10 +222,6 @@ async def revoke_key(request: web.Request) -> web.Response:
     return web.json_response({"key_id": key_id, "status": "revoked"})
 
 
-def _db_path(configured: str, data_dir: Path, file_name: str) -> Path:
-    return Path(configured) if configured else data_dir / file_name
-
-
 def setup_security(app: web.Application, settings, data_dir: str | Path | None = None, *,
                    public_paths: PublicPaths | None = None) -> SecuritySetup:
     """Install auth, audit and rate limiting on ``app``; returns what it built (and a first admin key, if any).
@@ -235,13 +229,13 @@ def setup_security(app: web.Application, settings, data_dir: str | Path | None =
     Call it after adding the app's own outer middlewares (error formatting, metrics).
     """
     data_dir = Path(data_dir or settings.paths.data_dir)
-    keystore = KeyStore(_db_path(settings.security.keys_db, data_dir, "keys.sqlite3"))
+    keystore = KeyStore(keys_db_path(settings, data_dir))
     security = SecuritySetup(
         keystore=keystore,
         tokens=TokenService(load_or_create_secret(settings.security.jwt_secret, data_dir),
                             settings.security.jwt_ttl_seconds, keystore),
         limiter=RateLimiter.from_settings(settings),
-        audit=AuditLog(_db_path(settings.security.audit_db, data_dir, "audit.sqlite3")),
+        audit=AuditLog(audit_db_path(settings, data_dir)),
     )
     security.admin_key = keystore.ensure_admin_key()
     if public_paths is None:

@@ -25,6 +25,7 @@ import secrets
 import sqlite3
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -109,12 +110,6 @@ def hash_key(plaintext: str) -> str:
     return hashlib.sha256(plaintext.encode("utf-8")).hexdigest()
 
 
-def key_id_of(plaintext: str) -> str | None:
-    """The public key id inside a well-formed key, else None."""
-    match = _KEY_PATTERN.match(plaintext)
-    return match["key_id"] if match else None
-
-
 def looks_like_api_key(credential: str) -> bool:
     return credential.startswith(KEY_PREFIX)
 
@@ -123,6 +118,8 @@ def validate_scopes(scopes) -> tuple[str, ...]:
     """Known scopes, de-duplicated; ``scopes`` is a list or a comma/space separated string."""
     if isinstance(scopes, str):
         scopes = scopes.replace(",", " ").split()
+    if not isinstance(scopes, (list, tuple)):
+        raise InvalidParameterError("scopes must be a list or a comma-separated string")
     scopes = tuple(dict.fromkeys(str(scope).strip() for scope in scopes if str(scope).strip()))
     unknown = [scope for scope in scopes if scope not in SCOPES]
     if unknown:
@@ -154,9 +151,9 @@ def parse_expiry(text: str, now: float | None = None) -> float:
     return expires_at
 
 
-def keys_db_path(settings) -> Path:
-    """``security.keys_db``, else ``<paths.data_dir>/keys.sqlite3``."""
-    return Path(settings.security.keys_db or Path(settings.paths.data_dir) / "keys.sqlite3")
+def keys_db_path(settings, data_dir: str | Path | None = None) -> Path:
+    """``security.keys_db``, else ``keys.sqlite3`` in ``data_dir`` (default ``paths.data_dir``)."""
+    return Path(settings.security.keys_db or Path(data_dir or settings.paths.data_dir) / "keys.sqlite3")
 
 
 class KeyStore:
@@ -177,28 +174,16 @@ class KeyStore:
     def create(self, tier: str, name: str = "", scopes=DEFAULT_SCOPES,
                expires_at: float | None = None) -> tuple[str, str]:
         """Store a new key; returns ``(key_id, plaintext)``. The plaintext cannot be recovered later."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                created = self._insert(tier, name, scopes, expires_at)
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-        return created
+        with self._write_transaction():
+            return self._insert(tier, name, scopes, expires_at)
 
     def ensure_admin_key(self) -> str | None:
         """On a store that never held a key, create one admin key and return its plaintext; else None."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                (count,) = self._db.execute("SELECT COUNT(*) FROM api_keys").fetchone()
-                created = None if count else self._insert("enterprise", "admin", (ADMIN_SCOPE,), None)
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-        return created[1] if created else None
+        with self._write_transaction():
+            (count,) = self._db.execute("SELECT COUNT(*) FROM api_keys").fetchone()
+            if count:
+                return None
+            return self._insert("enterprise", "admin", (ADMIN_SCOPE,), None)[1]
 
     def check(self, plaintext: str, now: float | None = None) -> KeyCheck:
         """Check a presented key; the reason is for logs (the secret itself is never logged)."""
@@ -241,6 +226,18 @@ class KeyStore:
                 "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL", (time.time(), key_id)
             )
         return cursor.rowcount == 1
+
+    @contextmanager
+    def _write_transaction(self):
+        """Hold the lock and SQLite's write lock (``BEGIN IMMEDIATE``) across a read-then-write."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def _usable(self, record: KeyRecord, now: float | None) -> KeyCheck:
         status = record.status(now)

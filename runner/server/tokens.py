@@ -7,7 +7,8 @@ secret fail), requires every claim, and then asks the key store whether the
 key behind the token is still active: revoking a key kills its tokens at once.
 A token whose signature checked out is remembered (bounded, by its exact
 text), so a client reusing its token pays the signature and claim parsing
-once; expiry and the key's state are still checked on every use.
+once; expiry (checked here rather than by PyJWT, so that it is one check for
+both paths) and the key's state are checked on every use.
 
 The secret is ``security.jwt_secret`` when set (replicas behind one load
 balancer must share it), else a random one generated on first use and kept in
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -33,7 +35,6 @@ ISSUER = "playalter"
 MIN_SECRET_LENGTH = 32
 SECRET_FILE = "jwt_secret"
 VERIFIED_CACHE_SIZE = 4096
-_EXPIRED_MESSAGE = "the session token has expired; exchange your API key for a new one"
 _REQUIRED_CLAIMS = ["iss", "sub", "jti", "iat", "exp"]
 _DEAD_KEY = {
     "revoked": ("key_revoked", "the API key behind this session token was revoked"),
@@ -62,14 +63,27 @@ def load_or_create_secret(configured: str, data_dir: str | Path) -> str:
             raise ConfigError(f"security.jwt_secret must be at least {MIN_SECRET_LENGTH} characters long")
         return configured
     path = Path(data_dir) / SECRET_FILE
+    if not path.exists():
+        _create_secret_file(path)
+    secret = path.read_text(encoding="utf-8").strip()
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise ConfigError(f"{path} does not hold a usable token secret; delete it to generate a new one "
+                          "(session tokens issued so far stop working)")
+    return secret
+
+
+def _create_secret_file(path: Path) -> None:
+    """Write a fresh secret so that no process can ever read the file half-written: temp file, then link."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".jwt_secret.")  # mode 0600
     try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(secrets.token_urlsafe(48))
+        os.link(temporary, path)
     except FileExistsError:
-        return path.read_text(encoding="utf-8").strip()
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(secrets.token_urlsafe(48))
-    return path.read_text(encoding="utf-8").strip()
+        pass  # another process won the race; its secret is complete
+    finally:
+        os.unlink(temporary)
 
 
 class TokenService:
@@ -107,20 +121,18 @@ class TokenService:
         return Principal(key.key_id, key.name, key.tier, granted, key.expires_at)
 
     def _verified_claims(self, token: str, now: float) -> dict:
-        """Claims of a token whose signature and claims checked out; repeat uses skip the signature check."""
+        """Claims of an unexpired token whose signature checked out; repeat uses skip the signature check."""
         claims = self._verified.get(token)
         if claims is None:
             try:
                 claims = jwt.decode(token, self._secret, algorithms=[ALGORITHM], issuer=ISSUER,
-                                    options={"require": _REQUIRED_CLAIMS})
-            except jwt.ExpiredSignatureError:
-                raise TokenError("token_expired", _EXPIRED_MESSAGE) from None
+                                    options={"require": _REQUIRED_CLAIMS, "verify_exp": False})
             except jwt.InvalidTokenError:
                 raise TokenError("invalid_token", "the session token is not valid") from None
             self._verified[token] = claims
             if len(self._verified) > VERIFIED_CACHE_SIZE:
                 del self._verified[next(iter(self._verified))]
-        elif claims["exp"] <= now:
-            del self._verified[token]
-            raise TokenError("token_expired", _EXPIRED_MESSAGE)
+        if claims["exp"] <= now:
+            self._verified.pop(token, None)
+            raise TokenError("token_expired", "the session token has expired; exchange your API key for a new one")
         return claims
