@@ -277,6 +277,11 @@ def test_idempotency_key_returns_the_first_job_and_refuses_another_body(tmp_path
             again = await client.post("/api/batch/process", json=body, headers=headers)
             assert (first.status, again.status) == (202, 200)
             assert (await first.json())["id"] == (await again.json())["id"]
+            pool = app[DISPATCHER].pool
+            pool.reserve(pool.capacity, force=True)  # a full queue does not stop a replay
+            replay = await client.post("/api/batch/process", json=body, headers=headers)
+            assert replay.status == 200 and (await replay.json())["id"] == (await first.json())["id"]
+            pool.release(pool.capacity)
             other = await client.post("/api/batch/process", headers=headers,
                                       json={**body, "images_base64": [b64(png_bytes(seed=5))]})
             assert await error_of(other) == (409, "idempotency_key_reused")

@@ -20,6 +20,7 @@ import logging
 import shutil
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
 
@@ -36,6 +37,15 @@ from .workflows import WorkflowCatalog
 log = logging.getLogger(__name__)
 
 SWEEP_SECONDS = 60.0
+
+
+@contextmanager
+def _idempotency_conflict():
+    try:
+        yield
+    except IdempotencyConflict:
+        raise ApiError(409, "idempotency_key_reused",
+                       "this Idempotency-Key was already used for a different request") from None
 
 
 class Dispatcher:
@@ -97,24 +107,26 @@ class Dispatcher:
         Raises ApiError (unknown workflow 404, invalid bindings 400, idempotency
         conflict 409) or QueueFull.
         """
+        if idempotency_key is not None:  # a replay gets its job back, even when the queue is full
+            with _idempotency_conflict():
+                earlier = await asyncio.to_thread(self.store.find_idempotent, key_id, idempotency_key, request_hash)
+            if earlier is not None:
+                return earlier, False
         prompt = await asyncio.to_thread(self.catalog.load, plan.workflow)
         await asyncio.to_thread(self._check, prompt, plan, item_images[0])
         self.pool.reserve(len(item_images))
         try:
-            job, created = await asyncio.to_thread(
-                self.store.create, key_id=key_id, operation=operation, workflow=plan.workflow,
-                plan=plan.to_dict(), item_images=item_images, idempotency_key=idempotency_key,
-                request_hash=request_hash)
-        except IdempotencyConflict:
-            self.pool.release(len(item_images))
-            raise ApiError(409, "idempotency_key_reused",
-                           "this Idempotency-Key was already used for a different request") from None
+            with _idempotency_conflict():
+                job, created = await asyncio.to_thread(
+                    self.store.create, key_id=key_id, operation=operation, workflow=plan.workflow,
+                    plan=plan.to_dict(), item_images=item_images, idempotency_key=idempotency_key,
+                    request_hash=request_hash)
         except BaseException:
             self.pool.release(len(item_images))
             raise
         if created:
             self._schedule(job, job.items, prompt)
-        else:
+        else:  # the same idempotency key raced in from another request
             self.pool.release(len(item_images))
         return job, created
 

@@ -167,11 +167,9 @@ class JobStore:
         IdempotencyConflict is raised.
         """
         if idempotency_key is not None:
-            earlier = self._find_idempotent(key_id, idempotency_key)
+            earlier = self.find_idempotent(key_id, idempotency_key, request_hash)
             if earlier is not None:
-                if earlier[1] != request_hash:
-                    raise IdempotencyConflict(idempotency_key)
-                return self.get(earlier[0]), False
+                return earlier, False
         job_id = secrets.token_hex(12)
         inputs_per_item = []
         for index, images in enumerate(item_images):
@@ -201,13 +199,18 @@ class JobStore:
                                item_images=item_images, idempotency_key=idempotency_key, request_hash=request_hash)
         return self.get(job_id), True
 
-    def _find_idempotent(self, key_id: str | None, idempotency_key: str) -> tuple[str, str | None] | None:
+    def find_idempotent(self, key_id: str | None, idempotency_key: str, request_hash: str | None) -> Job | None:
+        """The job this key id created with this idempotency key; IdempotencyConflict if for another request."""
         with self._lock:
             row = self._db.execute(
                 "SELECT id, request_hash FROM jobs WHERE key_id IS ? AND idempotency_key = ?",
                 (key_id, idempotency_key),
             ).fetchone()
-        return (row["id"], row["request_hash"]) if row else None
+        if row is None:
+            return None
+        if row["request_hash"] != request_hash:
+            raise IdempotencyConflict(idempotency_key)
+        return self.get(row["id"])
 
     def start_item(self, job_id: str, index: int) -> bool:
         """Mark a queued item running (and its job); False when it is no longer queued (cancelled)."""
