@@ -13,6 +13,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from ...pipelines import onnx_runtime
 from ...pipelines.config import Section, settings as current_settings
 from . import endpoints, openapi
 from .auth import require_scope, setup_security
@@ -31,14 +32,13 @@ MEGABYTE = 1 << 20
 def create_app(settings: Section | None = None) -> web.Application:
     """The application for ``settings`` (default: the process settings).
 
-    It also sets the process-wide onnxruntime thread count to the cores per worker (``share_cores``).
+    While it runs, onnxruntime sessions of the process get the cores per worker (``share_cores``).
     """
     settings = settings or current_settings()
     data_dir = Path(settings.paths.data_dir).expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     store = JobStore(data_dir)
     pool = WorkerPool(settings.server.workers, settings.server.queue_size)
-    share_cores(settings.server.workers, settings.server.onnx_threads)
     catalog = WorkflowCatalog(settings)
     metrics = Metrics(store, pool)
 
@@ -58,10 +58,12 @@ def create_app(settings: Section | None = None) -> web.Application:
     app.router.add_static("/static/", STATIC_DIR, name="static")
 
     async def start(app: web.Application) -> None:
+        share_cores(settings.server.workers, settings.server.onnx_threads)
         await dispatcher.start()
 
     async def stop(app: web.Application) -> None:
         await dispatcher.stop()
+        onnx_runtime.set_default_threads(0)
         metrics.close()
         store.close()
 
