@@ -1,6 +1,7 @@
 """A 10-image batch job against 10 sequential single calls, through the HTTP service.
 
-    python bench/server_batch.py [--operation detect|privacy] [--images 10] [--workers 2] [--photo PATH]
+    python bench/server_batch.py [--operation detect|privacy|analyze] [--images 10] [--workers 2]
+                                 [--onnx-threads N] [--repeats 3] [--photo PATH]
 
 Both paths run in this process on a real local socket, against the same
 server, after a warm-up call (models loaded). The single calls are
@@ -94,7 +95,8 @@ async def main(args) -> None:
                                             OPERATIONS[args.operation].parameters.items()})
     with tempfile.TemporaryDirectory() as data_dir:
         settings = load_settings(environ={"PLAYALTER__PATHS__DATA_DIR": data_dir,
-                                          "PLAYALTER__SERVER__WORKERS": str(args.workers)})
+                                          "PLAYALTER__SERVER__WORKERS": str(args.workers),
+                                          "PLAYALTER__SERVER__ONNX_THREADS": str(args.onnx_threads)})
         app = create_app(settings)
         headers = {"Authorization": f"Bearer {app[SECURITY].admin_key}"}
         server = TestServer(app)
@@ -113,7 +115,7 @@ async def main(args) -> None:
     capacity = parallel_capacity()
     single, batch = statistics.median(sequential), statistics.median(batched)
     print(f"{args.images} x {photo.name} ({args.operation}: workflow {plan.workflow}), {args.workers} workers, "
-          f"median of {args.repeats}")
+          f"onnx threads {args.onnx_threads or 'cores / workers'}, median of {args.repeats}")
     print(f"{'path':<34}{'seconds':>10}{'per image':>12}{'speed-up':>10}")
     print(f"{'sequential single calls':<34}{single:>10.2f}{single / args.images:>12.3f}{1.0:>10.2f}")
     print(f"{'one batch job':<34}{batch:>10.2f}{batch / args.images:>12.3f}{single / batch:>10.2f}")
@@ -127,5 +129,7 @@ if __name__ == "__main__":
     parser.add_argument("--images", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--onnx-threads", type=int, default=0,
+                        help="onnxruntime threads per run (default 0: cores / workers)")
     parser.add_argument("--photo")
     asyncio.run(main(parser.parse_args()))
