@@ -457,3 +457,18 @@ def test_workers_share_the_cores_among_onnxruntime_sessions():
         assert session.get_session_options().intra_op_num_threads == 3
     finally:
         onnx_runtime.set_default_threads(0)
+
+
+def test_an_item_interrupted_twice_fails_instead_of_looping(tmp_path):
+    from playalter.runner.server.jobs import JobStore
+
+    store = JobStore(tmp_path)
+    job, _ = store.create(key_id="k", operation="detect", workflow="detect_faces",
+                          plan={"bindings": {}, "hide_titles": []}, item_images=[{"image": b"a"}, {"image": b"b"}])
+    assert store.start_item(job.id, 0)  # the process dies while item 0 runs ...
+    assert [(item.index, item.state) for item in store.recover(ttl_seconds=60)] == [(0, "queued"), (1, "queued")]
+    assert store.start_item(job.id, 0)  # ... and dies again on the same item
+    assert [item.index for item in store.recover(ttl_seconds=60)] == [1]
+    item = store.get(job.id).items[0]
+    assert item.state == "failed" and item.error["code"] == "interrupted"
+    store.close()
