@@ -18,6 +18,7 @@ from PIL import Image
 from playalter.pipelines import onnx_runtime
 from playalter.pipelines.detection import centerface
 from playalter.runner.server.auth import KEYSTORE
+from playalter.runner.server.jobs import JobStore
 from playalter.runner.server.state import DISPATCHER, SECURITY
 from playalter.runner.server.workers import share_cores
 
@@ -460,8 +461,6 @@ def test_workers_share_the_cores_among_onnxruntime_sessions():
 
 
 def test_an_item_interrupted_twice_fails_instead_of_looping(tmp_path):
-    from playalter.runner.server.jobs import JobStore
-
     store = JobStore(tmp_path)
     job, _ = store.create(key_id="k", operation="detect", workflow="detect_faces",
                           plan={"bindings": {}, "hide_titles": []}, item_images=[{"image": b"a"}, {"image": b"b"}])
