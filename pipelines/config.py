@@ -65,6 +65,7 @@ DEFAULTS: dict[str, Any] = {
         "batch_max_images": 10,
         "result_ttl_seconds": 86400,
         "metrics_public": False,
+        "onnx_threads": 0,
     },
     "swap": {
         "identities_dir": "",

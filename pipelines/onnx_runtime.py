@@ -15,8 +15,10 @@ import ctypes
 import logging
 import sys
 import threading
+import time
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
 from .errors import InvalidParameterError, ModelCorruptError
 
@@ -28,6 +30,32 @@ DEVICES = ("auto", "cpu", "cuda")
 
 _sessions: dict[tuple[str, tuple[str, ...], int], object] = {}
 _lock = threading.Lock()
+_load_listeners: list[Callable[[str, float], None]] = []
+_default_threads = 0  # onnxruntime's own choice: one thread per physical core
+
+
+def add_load_listener(listener: Callable[[str, float], None]) -> None:
+    """Call ``listener(model name, seconds)`` after each model load (the service's metrics)."""
+    _load_listeners.append(listener)
+
+
+def remove_load_listener(listener: Callable[[str, float], None]) -> None:
+    if listener in _load_listeners:
+        _load_listeners.remove(listener)
+
+
+def set_default_threads(threads: int) -> None:
+    """Intra-op threads of sessions created without an explicit count (0: onnxruntime's choice).
+
+    A server running N items at once gives each session cores / N threads, so that
+    concurrent runs do not oversubscribe the cores.
+    """
+    global _default_threads
+    _default_threads = max(0, int(threads))
+
+
+def _display_name(model: str | Path | bytes) -> str:
+    return "in-memory model" if isinstance(model, bytes) else Path(model).name
 
 
 def available_providers() -> list[str]:
@@ -101,6 +129,7 @@ def session(model: str | Path | bytes, device: str = "auto", threads: int = 0):
     import onnxruntime
 
     providers = choose_providers(device)
+    threads = threads or _default_threads
     if isinstance(model, bytes):
         model_key = f"bytes:{len(model)}:{hash(model)}"  # bytes cache their hash: cheap on every call
     else:
@@ -110,6 +139,7 @@ def session(model: str | Path | bytes, device: str = "auto", threads: int = 0):
         cached = _sessions.get(key)
         if cached is not None:
             return cached
+        started = time.perf_counter()
         options = onnxruntime.SessionOptions()
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3  # errors only: no per-node placement warnings
@@ -125,6 +155,9 @@ def session(model: str | Path | bytes, device: str = "auto", threads: int = 0):
                 "The file is damaged or not the expected model: run 'playalter models' to check it"
             ) from None
         _sessions[key] = created
+        seconds = time.perf_counter() - started
+        for listener in list(_load_listeners):
+            listener(_display_name(model), seconds)
         logger.debug("loaded %s on %s", model_key, created.get_providers()[0])
         return created
 

@@ -1,0 +1,286 @@
+"""Accepting jobs, running their items on the worker pool, and telling listeners how they go.
+
+``submit`` checks the workflow and bindings once (a bad parameter is a 400
+before anything is queued), reserves queue room for every item (or raises
+``QueueFull``), stores the job with its inputs, then schedules each item. Items
+run on worker threads through ``runs.run_item``; each one is stopped at its
+next cancellation check once ``server.job_timeout_seconds`` have passed.
+Each item's outcome is appended to the audit log (``job.<operation>`` rows).
+Progress goes to subscribers (the SSE endpoint) as events:
+
+    {"event": "item", "data": {"index", "state", "error"?}}
+    {"event": "progress", "data": {"index", "node_id", "class_type", "nodes_done", "nodes_total", "value", "max"}}
+    {"event": "done", "data": <the job, as GET /api/jobs/{id} returns it>}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable
+
+from ...pipelines.config import Section
+from ..executor import WorkflowCancelled, validate
+from .audit import AuditLog, sha256_hex
+from .errors import ApiError
+from .jobs import IdempotencyConflict, Item, Job, JobStore
+from .operations import Plan
+from .runs import describe_error, run_item
+from .workers import WorkerPool
+from .workflows import WorkflowCatalog
+
+log = logging.getLogger(__name__)
+
+SWEEP_SECONDS = 60.0
+
+
+@contextmanager
+def _idempotency_conflict():
+    try:
+        yield
+    except IdempotencyConflict:
+        raise ApiError(409, "idempotency_key_reused",
+                       "this Idempotency-Key was already used for a different request") from None
+
+
+class Dispatcher:
+    def __init__(self, settings: Section, store: JobStore, pool: WorkerPool, catalog: WorkflowCatalog,
+                 audit: AuditLog | None = None):
+        self.store = store
+        self.audit = audit
+        self.pool = pool
+        self.catalog = catalog
+        self.input_dir = Path(settings.paths.input_dir).resolve()
+        self.timeout = float(settings.server.job_timeout_seconds)
+        self.ttl = float(settings.server.result_ttl_seconds)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._listeners: dict[str, list[asyncio.Queue]] = {}
+        self._finished: dict[str, asyncio.Event] = {}
+        self._cancel_events: dict[str, list[threading.Event]] = {}
+        self._finish_callbacks: dict[str, list[Callable[[], None]]] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self._sweeper: asyncio.Task | None = None
+
+    # --- life cycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Resume the jobs a previous process left unfinished, and start the retention sweeper."""
+        self._loop = asyncio.get_running_loop()
+        resumed = await asyncio.to_thread(self.store.recover, self.ttl)
+        jobs: dict[str, Job] = {}
+        for item in resumed:
+            if item.job_id not in jobs:
+                jobs[item.job_id] = await asyncio.to_thread(self.store.get, item.job_id)
+        for job in jobs.values():
+            items = [item for item in resumed if item.job_id == job.id]
+            try:
+                prompt = await asyncio.to_thread(self.catalog.load, job.workflow)
+            except ApiError as error:
+                for item in items:
+                    await asyncio.to_thread(self.store.finish_item, job.id, item.index, ttl_seconds=self.ttl,
+                                            error={"code": error.code, "message": error.message})
+                continue
+            log.info("resuming job %s (%d item(s)) after a restart", job.id, len(items))
+            self.pool.reserve(len(items), force=True)
+            self._schedule(job, items, prompt)
+        self._sweeper = asyncio.create_task(self._sweep())
+
+    async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        for events in self._cancel_events.values():
+            for event in events:
+                event.set()
+        self.pool.shutdown()
+
+    # --- submitting ----------------------------------------------------------------------------
+
+    async def submit(self, *, key_id: str | None, operation: str, plan: Plan, item_images: list[dict[str, bytes]],
+                     idempotency_key: str | None = None, request_hash: str | None = None) -> tuple[Job, bool]:
+        """Queue a job of one item per entry of ``item_images``; return (job, created).
+
+        Raises ApiError (unknown workflow 404, invalid bindings 400, idempotency
+        conflict 409) or QueueFull.
+        """
+        if idempotency_key is not None:  # a replay gets its job back, even when the queue is full
+            with _idempotency_conflict():
+                earlier = await asyncio.to_thread(self.store.find_idempotent, key_id, idempotency_key, request_hash)
+            if earlier is not None:
+                return earlier, False
+        prompt = await asyncio.to_thread(self.catalog.load, plan.workflow)
+        await asyncio.to_thread(self._check, prompt, plan, item_images[0])
+        self.pool.reserve(len(item_images))
+        try:
+            with _idempotency_conflict():
+                job, created = await asyncio.to_thread(
+                    self.store.create, key_id=key_id, operation=operation, workflow=plan.workflow,
+                    plan=plan.to_dict(), item_images=item_images, idempotency_key=idempotency_key,
+                    request_hash=request_hash)
+        except BaseException:
+            self.pool.release(len(item_images))
+            raise
+        if created:
+            self._schedule(job, job.items, prompt)
+        else:  # the same idempotency key raced in from another request
+            self.pool.release(len(item_images))
+        return job, created
+
+    def _check(self, prompt: dict, plan: Plan, images: dict[str, bytes]) -> None:
+        try:
+            validate(prompt, bindings={**plan.bindings, **images}, input_dir=self.input_dir)
+        except Exception as error:
+            described = describe_error(error)
+            if described["code"] == "internal_error":
+                raise
+            raise ApiError(400, described["code"], described["message"], details=described.get("details")) from None
+
+    def _schedule(self, job: Job, items: list[Item], prompt: dict) -> None:
+        self._finished.setdefault(job.id, asyncio.Event())
+        events = self._cancel_events.setdefault(job.id, [])
+        for item in items:
+            cancel = threading.Event()
+            events.append(cancel)
+            task = asyncio.create_task(self._run(job, item, prompt, cancel))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, job: Job, item: Item, prompt: dict, cancel: threading.Event) -> None:
+        try:
+            updated = await self.pool.run(self._work, job, item, prompt, cancel)
+        except Exception:
+            log.exception("job %s item %d: the worker failed outside the run", job.id, item.index)
+            updated = await asyncio.to_thread(
+                self.store.finish_item, job.id, item.index, ttl_seconds=self.ttl,
+                error={"code": "internal_error", "message": "processing failed unexpectedly; it has been logged"})
+        if updated is not None and updated.finished:
+            self._settled(updated)
+
+    def _work(self, job: Job, item: Item, prompt: dict, cancel: threading.Event) -> Job | None:
+        """On a worker thread: run one item and record its outcome; return the job as it then stands."""
+        if not self.store.start_item(job.id, item.index):
+            return None  # cancelled while it waited
+        self._emit(job.id, "item", {"index": item.index, "state": "running"})
+        started = time.perf_counter()
+        images: dict[str, bytes] = {}
+        try:
+            images = {name: self.store.input_path(item, name).read_bytes() for name in item.inputs}
+            state, result, error = self._execute(job, item, prompt, images, cancel)
+        except Exception as failure:  # reading the inputs
+            state, result, error = "failed", None, describe_error(failure)
+        updated = self.store.finish_item(job.id, item.index, result=result, error=error, state=state,
+                                         ttl_seconds=self.ttl)
+        shutil.rmtree(self.store.item_dir(job.id, item.index) / "input", ignore_errors=True)
+        if self.audit is not None:
+            self.audit.append(key_id=job.key_id, operation=f"job.{job.operation}",
+                              inputs=[sha256_hex(data) for data in images.values()],
+                              parameters={"job_id": job.id, "item": item.index, "workflow": job.workflow,
+                                          **job.plan["bindings"]},
+                              outcome="ok" if error is None else error["code"],
+                              duration_ms=(time.perf_counter() - started) * 1000.0)
+        self._emit(job.id, "item", {"index": item.index, "state": state, **({"error": error} if error else {})})
+        return updated
+
+    def _execute(self, job: Job, item: Item, prompt: dict, images: dict[str, bytes],
+                 cancel: threading.Event) -> tuple[str, dict | None, dict | None]:
+        """(state, result, error) of one run, stopped through ``cancel`` once the timeout has passed."""
+        timed_out = threading.Event()
+
+        def stop_for_timeout() -> None:
+            timed_out.set()
+            cancel.set()
+
+        timer = threading.Timer(self.timeout, stop_for_timeout)
+        timer.start()
+        try:
+            result = run_item(prompt, job.plan, images, self.store.item_dir(job.id, item.index), self.input_dir,
+                              cancel_event=cancel, on_progress=self._progress_callback(job.id, item.index))
+            return "completed", result, None
+        except WorkflowCancelled as cancelled:
+            if timed_out.is_set():
+                return "failed", None, {"code": "timeout",
+                                        "message": f"processing took longer than {self.timeout:g} s and was stopped"}
+            return "cancelled", None, describe_error(cancelled)
+        except Exception as failure:
+            return "failed", None, describe_error(failure)
+        finally:
+            timer.cancel()
+
+    def _progress_callback(self, job_id: str, index: int):
+        def on_progress(event) -> None:
+            if event.kind in ("node_start", "node_progress", "node_finish"):
+                data = event.to_dict()
+                del data["kind"]
+                self._emit(job_id, "progress", {"index": index, **data})
+
+        return on_progress
+
+    def _settled(self, job: Job) -> None:
+        self._publish(job.id, "done", job.to_dict())
+        self._finished.pop(job.id, asyncio.Event()).set()
+        self._cancel_events.pop(job.id, None)
+        for callback in self._finish_callbacks.pop(job.id, []):
+            callback()
+        for queue in self._listeners.pop(job.id, []):
+            queue.put_nowait(None)
+
+    # --- following and controlling jobs ----------------------------------------------------------
+
+    async def wait(self, job: Job) -> Job:
+        """The job once it has finished."""
+        if not job.finished:
+            finished = self._finished.get(job.id)
+            if finished is not None:
+                await finished.wait()
+        return await asyncio.to_thread(self.store.get, job.id)
+
+    def listen(self, job_id: str) -> asyncio.Queue:
+        """A queue of (event, data) for a running job, ending with None after the "done" event."""
+        queue: asyncio.Queue = asyncio.Queue()
+        self._listeners.setdefault(job_id, []).append(queue)
+        return queue
+
+    def unlisten(self, job_id: str, queue: asyncio.Queue) -> None:
+        listeners = self._listeners.get(job_id, [])
+        if queue in listeners:
+            listeners.remove(queue)
+
+    def on_finished(self, job_id: str, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` on the event loop once the job has finished (at once if it has)."""
+        if job_id in self._finished:
+            self._finish_callbacks.setdefault(job_id, []).append(callback)
+        else:
+            callback()
+
+    def is_active(self, job_id: str) -> bool:
+        return job_id in self._finished
+
+    async def cancel(self, job: Job) -> Job:
+        for event in self._cancel_events.get(job.id, []):
+            event.set()
+        updated = await asyncio.to_thread(self.store.cancel, job.id, self.ttl)
+        if updated.finished:
+            self._settled(updated)
+        return updated
+
+    def _emit(self, job_id: str, event: str, data: dict[str, Any]) -> None:
+        """From any thread: deliver an event on the event loop."""
+        self._loop.call_soon_threadsafe(self._publish, job_id, event, data)
+
+    def _publish(self, job_id: str, event: str, data: dict[str, Any]) -> None:
+        for queue in self._listeners.get(job_id, []):
+            queue.put_nowait((event, data))
+
+    async def _sweep(self) -> None:
+        while True:
+            try:
+                deleted = await asyncio.to_thread(self.store.delete_expired)
+                if deleted:
+                    log.info("deleted %d expired job(s)", deleted)
+            except Exception:
+                log.exception("the retention sweep failed")
+            await asyncio.sleep(min(SWEEP_SECONDS, self.ttl))

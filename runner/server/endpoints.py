@@ -1,0 +1,382 @@
+"""The HTTP endpoints. Every operation becomes a job run by the dispatcher: one code path.
+
+Single-image endpoints (analyze, privacy mask, swap, a workflow run) wait for
+their one-item job and answer with its result; ``/api/batch/process`` (and a
+workflow run with ``"async": true``) answers 202 with the job at once, to be
+followed through ``/api/jobs/{job_id}`` (polling), ``.../events`` (SSE) and
+``.../download`` (zip).
+
+Request bodies are read, parsed, checked and base64-decoded on a helper thread,
+never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from ... import __version__
+from ...pipelines import models
+from . import schemas
+from .audit import AUDIT_NOTE
+from .auth import require_scope
+from .context import PRINCIPAL
+from .dispatcher import Dispatcher
+from .errors import ApiError
+from .jobs import Job
+from .operations import OPERATIONS, Operation, Plan
+from .ratelimit import LIMITER, rate_cost
+from .state import DISPATCHER, SETTINGS, WORKFLOWS
+from .workers import QueueFull
+
+routes = web.RouteTableDef()
+_BODY = web.RequestKey("playalter_body", object)  # (raw, parsed) or the error reading it gave
+
+SSE_KEEPALIVE_SECONDS = 15.0
+
+# HTTP status of a single-item job that failed, by the item's error code
+_FAILURE_STATUS = {
+    "invalid_image": 422,
+    "no_face": 422,
+    "invalid_parameter": 400,
+    "invalid_binding": 400,
+    "workflow_invalid": 400,
+    "model_missing": 503,
+    "timeout": 504,
+    "cancelled": 409,
+}
+
+
+# --- service information --------------------------------------------------------------------------
+
+@routes.get("/health", name="health")
+async def health(request: web.Request) -> web.Response:
+    pool = request.app[DISPATCHER].pool
+    return web.json_response({
+        "status": "ok",
+        "version": __version__,
+        "workers": {"total": pool.workers, "busy": pool.running},
+        "queue": {"depth": pool.queued, "capacity": pool.capacity},
+    })
+
+
+@routes.get("/api/services/status", name="services.status")
+async def services_status(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    catalog = request.app[WORKFLOWS]
+    available = await asyncio.to_thread(lambda: {name: models.is_available(name) for name in models.REGISTRY})
+    workflows = set(catalog.names())
+    capabilities = {
+        operation.name: {"enabled": getattr(settings, operation.switch), "scope": operation.scope,
+                         "workflows": {name: name in workflows for name in operation.workflows}}
+        for operation in OPERATIONS.values()
+    }
+    return web.json_response({
+        "version": __version__,
+        "capabilities": capabilities,
+        "models": {
+            name: {"available": available[name], "embedded": spec.embedded, "description": spec.description,
+                   "features": list(spec.features), "licence": spec.licence,
+                   **({} if available[name] else {"how_to_obtain": spec.how_to_obtain})}
+            for name, spec in models.REGISTRY.items()
+        },
+        "workflows": sorted(workflows),
+    })
+
+
+@routes.get("/api/workflows", name="workflows.list")
+async def list_workflows(request: web.Request) -> web.Response:
+    require_scope(request, "workflows:run")
+    return web.json_response({"workflows": request.app[WORKFLOWS].names()})
+
+
+# --- single-image operations ----------------------------------------------------------------------
+
+@routes.post("/api/face/analyze", name="face.analyze")
+async def face_analyze(request: web.Request) -> web.Response:
+    return await _run_operation(request, OPERATIONS["analyze"], schemas.ANALYZE_REQUEST)
+
+
+@routes.post("/api/privacy/mask", name="privacy.mask")
+async def privacy_mask(request: web.Request) -> web.Response:
+    return await _run_operation(request, OPERATIONS["privacy"], schemas.PRIVACY_REQUEST)
+
+
+@routes.post("/api/face/swap", name="face.swap")
+async def face_swap(request: web.Request) -> web.Response:
+    return await _run_operation(request, OPERATIONS["swap"], schemas.SWAP_REQUEST)
+
+
+async def _run_operation(request: web.Request, operation: Operation, schema: dict) -> web.Response:
+    require_scope(request, operation.scope)
+    _check_enabled(request, operation)
+    body, _ = await _read_body(request, schema)
+    images = await asyncio.to_thread(
+        lambda: {title: schemas.decode_image(body[field], field) for field, title in operation.image_fields.items()})
+    parameters = {name: body[name] for name in operation.parameters}
+    _note_audit(request, operation.name, images.values(), parameters)
+    job = await _run_now(request, operation.name, operation.plan(parameters), images)
+    return await _result_response(request, job)
+
+
+@routes.post("/api/workflows/{name}/run", name="workflows.run")
+async def run_workflow(request: web.Request) -> web.Response:
+    require_scope(request, "workflows:run")
+    name = request.match_info["name"]
+    request.app[WORKFLOWS].path(name)  # 400 / 404 before the body is read
+    body, raw = await _read_body(request, schemas.WORKFLOW_RUN_REQUEST)
+    images = await asyncio.to_thread(
+        lambda: {title: schemas.decode_image(text, f"images.{title}") for title, text in body["images"].items()})
+    plan = Plan(name, bindings=dict(body["inputs"]))
+    _note_audit(request, f"workflow.{name}", images.values(), body["inputs"])
+    if body["async"]:
+        return await _start_job(request, f"workflow:{name}", plan, [images], raw)
+    job = await _run_now(request, f"workflow:{name}", plan, images)
+    return await _result_response(request, job)
+
+
+async def _run_now(request: web.Request, operation: str, plan: Plan, images: dict[str, bytes]) -> Job:
+    """Run a one-item job and wait for it (taking one of the key's concurrent-job slots meanwhile)."""
+    dispatcher = request.app[DISPATCHER]
+    async with _job_slot(request):
+        job, _ = await _submit(request, operation, plan, [images])
+        return await dispatcher.wait(job)
+
+
+# --- batches and jobs -----------------------------------------------------------------------------
+
+async def _batch_cost(request: web.Request) -> int:
+    """A batch costs one rate-limit unit per image."""
+    _, body = await _json_body(request)
+    return len(body["images_base64"])
+
+
+@routes.post("/api/batch/process", name="batch.process")
+@rate_cost(_batch_cost)
+async def batch_process(request: web.Request) -> web.Response:
+    require_scope(request, "batch")
+    settings = request.app[SETTINGS]
+    body, raw = await _read_body(request, schemas.batch_request(settings.server.batch_max_images))
+    operation = OPERATIONS[body["operation"]]
+    require_scope(request, operation.scope)
+    _check_enabled(request, operation)
+    parameters = schemas.validate(schemas.object_schema(operation.parameters), body["parameters"],
+                                  "body.parameters")
+    items = await asyncio.to_thread(lambda: [
+        {"image": schemas.decode_image(text, f"images_base64.{index}")}
+        for index, text in enumerate(body["images_base64"])])
+    _note_audit(request, f"batch.{operation.name}", [item["image"] for item in items], parameters)
+    return await _start_job(request, operation.name, operation.plan(parameters), items, raw)
+
+
+async def _start_job(request: web.Request, operation: str, plan: Plan, items: list[dict[str, bytes]],
+                     raw_body: bytes) -> web.Response:
+    """Queue a job and answer 202 at once; the key's job slot is held until the job ends."""
+    slot = _job_slot(request)
+    try:
+        job, created = await _submit(request, operation, plan, items,
+                                     idempotency_key=request.headers.get("Idempotency-Key"),
+                                     request_hash=hashlib.sha256(raw_body).hexdigest())
+    except BaseException:
+        slot.release()
+        raise
+    if created:
+        request.app[DISPATCHER].on_finished(job.id, slot.release)
+    else:
+        slot.release()
+    location = f"/api/jobs/{job.id}"
+    return web.json_response(
+        {**job.to_dict(), "links": {"self": location, "events": f"{location}/events",
+                                    "download": f"{location}/download"}},
+        status=202 if created else 200, headers={"Location": location})
+
+
+@routes.get("/api/jobs/{job_id}", name="jobs.get")
+@rate_cost(0)  # polling is free: the work was paid for when the job was submitted
+async def get_job(request: web.Request) -> web.Response:
+    job = await _owned_job(request)
+    with_images = request.query.get("include_images", "false").lower() in ("1", "true", "yes")
+    return web.json_response(await asyncio.to_thread(_job_with_results, request.app[DISPATCHER], job, with_images))
+
+
+@routes.delete("/api/jobs/{job_id}", name="jobs.cancel")
+@rate_cost(0)
+async def cancel_job(request: web.Request) -> web.Response:
+    job = await _owned_job(request)
+    if not job.finished:
+        job = await request.app[DISPATCHER].cancel(job)
+    return web.json_response(job.to_dict())
+
+
+@routes.get("/api/jobs/{job_id}/events", name="jobs.events")
+@rate_cost(0)
+async def job_events(request: web.Request) -> web.StreamResponse:
+    """Server-Sent Events: "job" (the current state), then "item" / "progress", then "done"."""
+    job = await _owned_job(request)
+    dispatcher = request.app[DISPATCHER]
+    queue = dispatcher.listen(job.id)  # before re-reading the job, so that no event falls in between
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
+                                           "X-Accel-Buffering": "no"})
+    await response.prepare(request)
+    try:
+        job = await asyncio.to_thread(dispatcher.store.get, job.id)
+        await _send_event(response, "job", job.to_dict())
+        if job.finished or not dispatcher.is_active(job.id):
+            await _send_event(response, "done", job.to_dict())
+            return response
+        while True:
+            try:
+                entry = await asyncio.wait_for(queue.get(), SSE_KEEPALIVE_SECONDS)
+            except asyncio.TimeoutError:
+                await response.write(b": keep-alive\n\n")
+                continue
+            if entry is None:
+                break
+            await _send_event(response, *entry)
+    finally:
+        dispatcher.unlisten(job.id, queue)
+    return response
+
+
+async def _send_event(response: web.StreamResponse, event: str, data: dict[str, Any]) -> None:
+    await response.write(f"event: {event}\ndata: {json.dumps(data)}\n\n".encode())
+
+
+@routes.get("/api/jobs/{job_id}/download", name="jobs.download")
+async def download_job(request: web.Request) -> web.Response:
+    job = await _owned_job(request)
+    if not job.finished:
+        raise ApiError(409, "job_not_finished", f"job {job.id} is {job.state}; download it once it has finished")
+    archive = await asyncio.to_thread(_zip_results, request.app[DISPATCHER], job)
+    return web.Response(body=archive, content_type="application/zip",
+                        headers={"Content-Disposition": f'attachment; filename="playalter-{job.id}.zip"'})
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+async def _json_body(request: web.Request) -> tuple[bytes, Any]:
+    """(raw bytes, parsed JSON), read and parsed once per request (the rate-cost function reads it first).
+
+    413 past security.max_body_mb, 400 when not JSON; a failure is kept and raised again on the next call.
+    """
+    if _BODY not in request:
+        try:
+            raw = await request.read()
+            request[_BODY] = (raw, await asyncio.to_thread(schemas.parse_json, raw))
+        except (web.HTTPRequestEntityTooLarge, ApiError) as error:
+            request[_BODY] = error
+    if isinstance(request[_BODY], Exception):
+        raise request[_BODY]
+    return request[_BODY]
+
+
+async def _read_body(request: web.Request, schema: dict) -> tuple[dict[str, Any], bytes]:
+    """(the JSON body checked against ``schema``, defaults filled in; the raw bytes)."""
+    raw, parsed = await _json_body(request)
+    return await asyncio.to_thread(schemas.validate, schema, parsed), raw
+
+
+def _check_enabled(request: web.Request, operation: Operation) -> None:
+    if not getattr(request.app[SETTINGS], operation.switch):
+        raise ApiError(403, "feature_disabled",
+                       f"this server has '{operation.name}' turned off (setting {operation.switch})")
+
+
+def _note_audit(request: web.Request, operation: str, images, parameters: dict[str, Any]) -> None:
+    note = request.get(AUDIT_NOTE)
+    if note is None:
+        return
+    note.operation = operation
+    for data in images:
+        note.add_input(data)
+    note.parameters.update(parameters)
+
+
+def _key_id(request: web.Request) -> str | None:
+    principal = request.get(PRINCIPAL)
+    return principal.key_id if principal is not None else None
+
+
+def _job_slot(request: web.Request):
+    return request.app[LIMITER].job_slot(request[PRINCIPAL])
+
+
+async def _submit(request: web.Request, operation: str, plan: Plan, items: list[dict[str, bytes]],
+                  **options: Any) -> tuple[Job, bool]:
+    try:
+        return await request.app[DISPATCHER].submit(key_id=_key_id(request), operation=operation, plan=plan,
+                                                    item_images=items, **options)
+    except QueueFull as full:
+        raise ApiError(503, "queue_full", f"the server is busy ({full}); retry later",
+                       headers={"Retry-After": str(full.retry_after)}) from None
+
+
+async def _owned_job(request: web.Request) -> Job:
+    """The job named in the path, if the caller's key created it (admins see every job); else 404."""
+    require_scope(request, "jobs:read")
+    job_id = request.match_info["job_id"]
+    job = await asyncio.to_thread(request.app[DISPATCHER].store.get, job_id)
+    principal = request[PRINCIPAL]
+    if job is None or (job.key_id != principal.key_id and not principal.has_scope("admin")):
+        raise ApiError(404, "job_not_found", f"no job {job_id} (it may have expired)")
+    return job
+
+
+async def _result_response(request: web.Request, job: Job) -> web.Response:
+    """A finished one-item job -> 200 with its images (base64) and JSON outputs, or its error."""
+    item = job.items[0]
+    if item.state != "completed":
+        error = item.error or {"code": "failed", "message": "processing failed"}
+        raise ApiError(_FAILURE_STATUS.get(error["code"], 500), error["code"], error["message"],
+                       details={"job_id": job.id, **(error.get("details") or {})})
+    result = await asyncio.to_thread(_item_result, request.app[DISPATCHER], item, True)
+    return web.json_response({"job_id": job.id, "workflow": job.workflow, **result})
+
+
+def _item_result(dispatcher: Dispatcher, item, with_images: bool) -> dict[str, Any]:
+    folder = dispatcher.store.item_dir(item.job_id, item.index)
+    images = []
+    for image in item.result["images"]:
+        entry = {key: image[key] for key in ("node", "title", "filename")}
+        if with_images:
+            entry["content_type"] = _content_type(image["filename"])
+            entry["base64"] = base64.b64encode((folder / image["file"]).read_bytes()).decode("ascii")
+        images.append(entry)
+    return {"seconds": item.result["seconds"], "images": images, "json": item.result["json"]}
+
+
+def _job_with_results(dispatcher: Dispatcher, job: Job, with_images: bool) -> dict[str, Any]:
+    summary = job.to_dict()
+    for entry, item in zip(summary["items"], job.items):
+        if item.state == "completed":
+            entry["result"] = _item_result(dispatcher, item, with_images)
+    return summary
+
+
+def _zip_results(dispatcher: Dispatcher, job: Job) -> bytes:
+    """job.json (states, errors, JSON outputs) plus every result image as item-<index>/output/<file>."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("job.json", json.dumps(_job_with_results(dispatcher, job, False), indent=2))
+        for item in job.items:
+            if item.state != "completed":
+                continue
+            folder = dispatcher.store.item_dir(job.id, item.index)
+            for image in item.result["images"]:
+                archive.write(folder / image["file"], f"item-{item.index}/{image['file']}",
+                              compress_type=zipfile.ZIP_STORED)
+    return buffer.getvalue()
+
+
+def _content_type(filename: str) -> str:
+    suffix = Path(filename).suffix.lower()
+    return {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp"}.get(
+        suffix, "application/octet-stream")

@@ -1,0 +1,85 @@
+"""The one error shape of the HTTP API: ``{"error": {"code": ..., "message": ...}}``.
+
+Handlers raise ``ApiError``; ``error_middleware`` turns it, aiohttp's own HTTP
+errors (404, 405, 413, ...) and any unexpected exception into that shape. An
+unexpected exception is logged with its traceback and answered with a plain
+500 message: a stack trace never reaches the client.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from .state import SETTINGS
+
+log = logging.getLogger(__name__)
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    410: "gone",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+    422: "unprocessable",
+    429: "rate_limited",
+    503: "unavailable",
+    504: "timeout",
+}
+
+
+class ApiError(Exception):
+    """An error answered to the client as is: HTTP status, stable code, message, optional details."""
+
+    def __init__(self, status: int, code: str, message: str, *, details: Any = None,
+                 headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+        self.headers = headers or {}
+
+
+def error_response(status: int, code: str, message: str, *, details: Any = None,
+                   headers: dict[str, str] | None = None) -> web.Response:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        body["details"] = details
+    return web.json_response({"error": body}, status=status, headers=headers)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as error:
+        return error_response(error.status, error.code, error.message, details=error.details, headers=error.headers)
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        if error.content_type == "application/json":
+            raise  # already in our shape (built by the security middlewares)
+        message = _http_message(error, request)
+        headers = {name: value for name, value in error.headers.items() if name in ("Allow", "Retry-After")}
+        return error_response(error.status, _HTTP_CODES.get(error.status, "http_error"), message, headers=headers)
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "internal_error", "the server failed to handle this request; it has been logged")
+
+
+def _http_message(error: web.HTTPException, request: web.Request) -> str:
+    if error.status == 404:
+        return f"no such endpoint: {request.method} {request.path}"
+    if error.status == 405:
+        return f"{request.method} is not allowed on {request.path}"
+    if error.status == 413:
+        limit_mb = request.app[SETTINGS].security.max_body_mb
+        return f"the request body is larger than the limit of {limit_mb:g} MB (setting security.max_body_mb)"
+    return error.reason or "request failed"

@@ -1,0 +1,353 @@
+"""Jobs and their items, persisted in SQLite (``<data_dir>/jobs.sqlite3``) with their files on disk.
+
+A job runs one saved workflow over one or more items (one item per image of a
+batch; a single call is a job of one item). Item inputs are written under
+``<data_dir>/jobs/<job id>/<index>/input/`` before the job is accepted and
+results under ``.../<index>/output/``, so a job survives the process being
+killed: ``recover()`` puts interrupted items back in the queue at start-up
+(or fails them, with a reason, after ``MAX_ATTEMPTS`` interrupted tries).
+
+States: job ``queued -> running -> completed | failed | cancelled``;
+item ``queued -> running -> completed | failed | cancelled``. A job whose items
+all ended is ``completed`` when at least one item completed, else ``failed``.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MAX_ATTEMPTS = 2
+FINAL_STATES = ("completed", "failed", "cancelled")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    key_id TEXT,
+    operation TEXT NOT NULL,
+    workflow TEXT NOT NULL,
+    plan TEXT NOT NULL,
+    state TEXT NOT NULL,
+    error TEXT,
+    idempotency_key TEXT,
+    request_hash TEXT,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    expires_at REAL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS jobs_idempotency ON jobs (key_id, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state);
+CREATE TABLE IF NOT EXISTS items (
+    job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    inputs TEXT NOT NULL,
+    result TEXT,
+    error TEXT,
+    started_at REAL,
+    finished_at REAL,
+    PRIMARY KEY (job_id, idx)
+);
+"""
+
+
+@dataclass
+class Item:
+    job_id: str
+    index: int
+    state: str
+    attempts: int
+    inputs: dict[str, str]  # binding name -> input file name inside the item's input folder
+    result: dict[str, Any] | None = None
+    error: dict[str, str] | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"index": self.index, "state": self.state}
+        if self.error:
+            entry["error"] = self.error
+        if self.started_at and self.finished_at:
+            entry["seconds"] = round(self.finished_at - self.started_at, 3)
+        return entry
+
+
+@dataclass
+class Job:
+    id: str
+    key_id: str | None
+    operation: str
+    workflow: str
+    plan: dict[str, Any]  # {"bindings": {...}, "hide_titles": [...]}: what every item runs with
+    state: str
+    created_at: float
+    error: dict[str, str] | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    expires_at: float | None = None
+    items: list[Item] = field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINAL_STATES
+
+    def counts(self) -> dict[str, int]:
+        counts = {state: 0 for state in ("queued", "running", *FINAL_STATES)}
+        for item in self.items:
+            counts[item.state] += 1
+        return counts
+
+    def to_dict(self) -> dict[str, Any]:
+        summary: dict[str, Any] = {
+            "id": self.id,
+            "operation": self.operation,
+            "workflow": self.workflow,
+            "state": self.state,
+            "created_at": self.created_at,
+            "finished_at": self.finished_at,
+            "expires_at": self.expires_at,
+            "progress": {"total": len(self.items), **self.counts()},
+            "items": [item.to_dict() for item in self.items],
+        }
+        if self.error:
+            summary["error"] = self.error
+        return summary
+
+
+class IdempotencyConflict(Exception):
+    """The idempotency key was used before with a different request."""
+
+
+class JobStore:
+    """Thread-safe access to the jobs database and the job folders."""
+
+    def __init__(self, data_dir: Path):
+        self.root = Path(data_dir) / "jobs"
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(Path(data_dir) / "jobs.sqlite3", check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._lock = threading.Lock()
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # --- files -------------------------------------------------------------------------------
+
+    def item_dir(self, job_id: str, index: int) -> Path:
+        return self.root / job_id / str(index)
+
+    def input_path(self, item: Item, name: str) -> Path:
+        return self.item_dir(item.job_id, item.index) / "input" / item.inputs[name]
+
+    # --- writing -----------------------------------------------------------------------------
+
+    def create(self, *, key_id: str | None, operation: str, workflow: str, plan: dict[str, Any],
+               item_images: list[dict[str, bytes]], idempotency_key: str | None = None,
+               request_hash: str | None = None) -> tuple[Job, bool]:
+        """Store a new queued job with its input files; return (job, created).
+
+        With an idempotency key already used by this key id for the same request
+        hash, the earlier job is returned with created=False; for another request,
+        IdempotencyConflict is raised.
+        """
+        if idempotency_key is not None:
+            earlier = self.find_idempotent(key_id, idempotency_key, request_hash)
+            if earlier is not None:
+                return earlier, False
+        job_id = secrets.token_hex(12)
+        inputs_per_item = []
+        for index, images in enumerate(item_images):
+            folder = self.item_dir(job_id, index) / "input"
+            folder.mkdir(parents=True)
+            names = {}
+            for position, (binding, data) in enumerate(images.items()):
+                names[binding] = f"{position}.bin"
+                (folder / names[binding]).write_bytes(data)
+            inputs_per_item.append(names)
+        now = time.time()
+        try:
+            with self._lock, self._db:
+                self._db.execute("BEGIN")
+                self._db.execute(
+                    "INSERT INTO jobs (id, key_id, operation, workflow, plan, state, idempotency_key, request_hash,"
+                    " created_at) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
+                    (job_id, key_id, operation, workflow, json.dumps(plan), idempotency_key, request_hash, now),
+                )
+                self._db.executemany(
+                    "INSERT INTO items (job_id, idx, state, inputs) VALUES (?, ?, 'queued', ?)",
+                    [(job_id, index, json.dumps(names)) for index, names in enumerate(inputs_per_item)],
+                )
+        except sqlite3.IntegrityError:  # the same idempotency key raced in from another request
+            shutil.rmtree(self.root / job_id, ignore_errors=True)
+            return self.create(key_id=key_id, operation=operation, workflow=workflow, plan=plan,
+                               item_images=item_images, idempotency_key=idempotency_key, request_hash=request_hash)
+        return self.get(job_id), True
+
+    def find_idempotent(self, key_id: str | None, idempotency_key: str, request_hash: str | None) -> Job | None:
+        """The job this key id created with this idempotency key; IdempotencyConflict if for another request."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id, request_hash FROM jobs WHERE key_id IS ? AND idempotency_key = ?",
+                (key_id, idempotency_key),
+            ).fetchone()
+        if row is None:
+            return None
+        if row["request_hash"] != request_hash:
+            raise IdempotencyConflict(idempotency_key)
+        return self.get(row["id"])
+
+    def start_item(self, job_id: str, index: int) -> bool:
+        """Mark a queued item running (and its job); False when it is no longer queued (cancelled)."""
+        now = time.time()
+        with self._lock, self._db:
+            self._db.execute("BEGIN")
+            changed = self._db.execute(
+                "UPDATE items SET state = 'running', attempts = attempts + 1, started_at = ?"
+                " WHERE job_id = ? AND idx = ? AND state = 'queued'",
+                (now, job_id, index),
+            ).rowcount
+            if changed:
+                self._db.execute(
+                    "UPDATE jobs SET state = 'running', started_at = COALESCE(started_at, ?)"
+                    " WHERE id = ? AND state = 'queued'",
+                    (now, job_id),
+                )
+        return bool(changed)
+
+    def finish_item(self, job_id: str, index: int, *, result: dict | None = None, error: dict | None = None,
+                    state: str | None = None, ttl_seconds: float) -> Job:
+        """Record an item's outcome; when it was the job's last, settle the job. Returns the job."""
+        state = state or ("completed" if error is None else "failed")
+        now = time.time()
+        with self._lock, self._db:
+            self._db.execute("BEGIN")
+            self._db.execute(
+                "UPDATE items SET state = ?, result = ?, error = ?, finished_at = ? WHERE job_id = ? AND idx = ?",
+                (state, _dumps(result), _dumps(error), now, job_id, index),
+            )
+            self._settle(job_id, now, ttl_seconds)
+        return self.get(job_id)
+
+    def cancel(self, job_id: str, ttl_seconds: float) -> Job:
+        """Cancel the queued items (running ones stop at their next check) and settle the job."""
+        now = time.time()
+        with self._lock, self._db:
+            self._db.execute("BEGIN")
+            self._db.execute(
+                "UPDATE items SET state = 'cancelled', error = ?, finished_at = ? WHERE job_id = ? AND state = 'queued'",
+                (_dumps({"code": "cancelled", "message": "the job was cancelled"}), now, job_id),
+            )
+            self._settle(job_id, now, ttl_seconds)
+        return self.get(job_id)
+
+    def _settle(self, job_id: str, now: float, ttl_seconds: float) -> None:
+        """Inside a transaction: when no item is queued or running, give the job its final state."""
+        states = [row[0] for row in self._db.execute("SELECT state FROM items WHERE job_id = ?", (job_id,))]
+        if any(state in ("queued", "running") for state in states):
+            return
+        if "completed" in states:
+            final, error = "completed", None
+        elif "cancelled" in states:
+            final, error = "cancelled", {"code": "cancelled", "message": "the job was cancelled"}
+        else:
+            final, error = "failed", {"code": "all_items_failed", "message": "every item of the job failed"}
+        self._db.execute(
+            "UPDATE jobs SET state = ?, error = COALESCE(error, ?), finished_at = ?, expires_at = ?"
+            " WHERE id = ? AND state NOT IN ('completed', 'failed', 'cancelled')",
+            (final, _dumps(error), now, now + ttl_seconds, job_id),
+        )
+
+    def recover(self, ttl_seconds: float) -> list[Item]:
+        """After a restart: requeue interrupted items (fail those tried MAX_ATTEMPTS times); return the queued ones."""
+        now = time.time()
+        lost = {"code": "interrupted",
+                "message": f"the server stopped {MAX_ATTEMPTS} times while processing this item; it was not retried"}
+        missing = {"code": "inputs_lost", "message": "the item's input files are missing after a restart"}
+        with self._lock, self._db:
+            self._db.execute("BEGIN")
+            self._db.execute(
+                "UPDATE items SET state = 'failed', error = ?, finished_at = ? WHERE state = 'running' AND attempts >= ?",
+                (_dumps(lost), now, MAX_ATTEMPTS),
+            )
+            self._db.execute("UPDATE items SET state = 'queued' WHERE state = 'running'")
+            rows = self._db.execute(
+                "SELECT job_id, idx, inputs FROM items WHERE state = 'queued' ORDER BY job_id, idx"
+            ).fetchall()
+            for row in rows:
+                folder = self.item_dir(row["job_id"], row["idx"]) / "input"
+                if not all((folder / name).is_file() for name in json.loads(row["inputs"]).values()):
+                    self._db.execute(
+                        "UPDATE items SET state = 'failed', error = ?, finished_at = ? WHERE job_id = ? AND idx = ?",
+                        (_dumps(missing), now, row["job_id"], row["idx"]),
+                    )
+            unsettled = self._db.execute(
+                "SELECT id FROM jobs WHERE state NOT IN ('completed', 'failed', 'cancelled')"
+            ).fetchall()
+            for row in unsettled:
+                self._settle(row["id"], now, ttl_seconds)
+            queued = self._db.execute(
+                "SELECT * FROM items WHERE state = 'queued' ORDER BY job_id, idx"
+            ).fetchall()
+        return [_item(row) for row in queued]
+
+    def delete_expired(self, now: float | None = None) -> int:
+        """Delete finished jobs past their retention time, with their files; return how many."""
+        now = time.time() if now is None else now
+        with self._lock, self._db:
+            expired = [row[0] for row in self._db.execute("SELECT id FROM jobs WHERE expires_at <= ?", (now,))]
+            self._db.executemany("DELETE FROM jobs WHERE id = ?", [(job_id,) for job_id in expired])
+        for job_id in expired:
+            shutil.rmtree(self.root / job_id, ignore_errors=True)
+        return len(expired)
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def get(self, job_id: str) -> Job | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                return None
+            items = self._db.execute("SELECT * FROM items WHERE job_id = ? ORDER BY idx", (job_id,)).fetchall()
+        return Job(
+            id=row["id"], key_id=row["key_id"], operation=row["operation"], workflow=row["workflow"],
+            plan=json.loads(row["plan"]), state=row["state"], created_at=row["created_at"],
+            error=_loads(row["error"]), started_at=row["started_at"], finished_at=row["finished_at"],
+            expires_at=row["expires_at"], items=[_item(item) for item in items],
+        )
+
+    def count_by_state(self) -> dict[str, int]:
+        with self._lock:
+            rows = self._db.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall()
+        return {row[0]: row[1] for row in rows}
+
+
+def _item(row: sqlite3.Row) -> Item:
+    return Item(
+        job_id=row["job_id"], index=row["idx"], state=row["state"], attempts=row["attempts"],
+        inputs=json.loads(row["inputs"]), result=_loads(row["result"]), error=_loads(row["error"]),
+        started_at=row["started_at"], finished_at=row["finished_at"],
+    )
+
+
+def _dumps(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)

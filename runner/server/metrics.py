@@ -1,0 +1,92 @@
+"""Prometheus metrics of one application, on its own registry.
+
+- ``playalter_http_requests_total{endpoint,method,status}`` and
+  ``playalter_http_request_duration_seconds{endpoint,method}``: every request,
+  labelled by route pattern (``/api/jobs/{job_id}``), never by raw path;
+- ``playalter_rate_limit_rejections_total{endpoint}``: requests answered 429;
+- ``playalter_jobs{state}``: jobs in the store by state (read at scrape time);
+- ``playalter_queue_depth`` and ``playalter_workers_busy``: the worker pool;
+- ``playalter_model_load_seconds{model}``: onnxruntime model loads.
+"""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+
+from ...pipelines import onnx_runtime
+from .jobs import JobStore
+from .workers import WorkerPool
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+
+
+class _JobsByState:
+    """Collector reading the job counts from the store when scraped."""
+
+    def __init__(self, store: JobStore):
+        self.store = store
+
+    def collect(self):
+        family = GaugeMetricFamily("playalter_jobs", "Jobs in the store, by state", labels=["state"])
+        counts = self.store.count_by_state()
+        for state in ("queued", "running", "completed", "failed", "cancelled"):
+            family.add_metric([state], counts.get(state, 0))
+        yield family
+
+
+class Metrics:
+    def __init__(self, store: JobStore, pool: WorkerPool):
+        self.registry = CollectorRegistry()
+        self.requests = Counter("playalter_http_requests_total", "HTTP requests",
+                                ["endpoint", "method", "status"], registry=self.registry)
+        self.latency = Histogram("playalter_http_request_duration_seconds", "HTTP request latency",
+                                 ["endpoint", "method"], buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.rate_limited = Counter("playalter_rate_limit_rejections_total", "Requests refused by the rate limiter",
+                                    ["endpoint"], registry=self.registry)
+        self.model_load = Histogram("playalter_model_load_seconds", "Model load time", ["model"],
+                                    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60), registry=self.registry)
+        queue_depth = Gauge("playalter_queue_depth", "Items waiting for a worker", registry=self.registry)
+        queue_depth.set_function(lambda: pool.queued)
+        busy = Gauge("playalter_workers_busy", "Workers running an item", registry=self.registry)
+        busy.set_function(lambda: pool.running)
+        self.registry.register(_JobsByState(store))
+        onnx_runtime.add_load_listener(self.observe_model_load)
+
+    def observe_model_load(self, model: str, seconds: float) -> None:
+        self.model_load.labels(model=model).observe(seconds)
+
+    def close(self) -> None:
+        onnx_runtime.remove_load_listener(self.observe_model_load)
+
+    def observe(self, request: web.Request, status: int, seconds: float) -> None:
+        route = request.match_info.route.resource
+        endpoint = route.canonical if route is not None else "unmatched"
+        self.requests.labels(endpoint, request.method, str(status)).inc()
+        self.latency.labels(endpoint, request.method).observe(seconds)
+        if status == 429:
+            self.rate_limited.labels(endpoint).inc()
+
+    def render(self) -> web.Response:
+        return web.Response(body=generate_latest(self.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def metrics_middleware(metrics: Metrics):
+    @web.middleware
+    async def middleware(request: web.Request, handler) -> web.StreamResponse:
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as error:
+            status = error.status
+            raise
+        finally:
+            metrics.observe(request, status, time.perf_counter() - started)
+
+    return middleware

@@ -1,0 +1,76 @@
+"""The seed endpoints as saved workflows: which workflow runs and what is bound to it.
+
+Every endpoint ends in the same place: a saved workflow run by the executor
+with per-run bindings (images by LoadImage title, widget values as
+``"<node title>.<input>"``). An ``Operation`` turns a request's parameters into
+a ``Plan``; adding an endpoint of this kind is adding an entry here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ...pipelines import models
+from . import schemas
+
+
+@dataclass(frozen=True)
+class Plan:
+    workflow: str  # name in the workflow catalogue
+    bindings: dict[str, Any] = field(default_factory=dict)  # widget bindings shared by every item
+    hide_titles: tuple[str, ...] = ()  # output nodes left out of the response
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"bindings": self.bindings, "hide_titles": list(self.hide_titles)}
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    scope: str  # the API-key scope a caller needs
+    switch: str  # the settings flag that turns the capability on or off
+    image_fields: dict[str, str]  # request field -> LoadImage title it binds
+    parameters: dict[str, Any]  # JSON Schema properties of the parameters
+    plan: Callable[[dict[str, Any]], Plan]
+    workflows: tuple[str, ...]  # every workflow ``plan`` may choose
+
+
+def _analyze(parameters: dict[str, Any]) -> Plan:
+    """FLAME fit + measurements when a FLAME model is installed (or a mesh is asked for), else landmarks only."""
+    hidden = () if parameters["include_measurements"] else ("measurements json",)
+    if parameters["include_3d_mesh"] or models.is_available("flame"):
+        return Plan("face_analysis", {"flame fit.include_mesh_in_json": parameters["include_3d_mesh"]}, hidden)
+    return Plan("face_measurements_landmarks", hide_titles=hidden)
+
+
+PRIVACY_LEVELS_DEFAULT = 4
+
+
+def _privacy(parameters: dict[str, Any]) -> Plan:
+    levels = parameters["create_levels"]
+    levels = PRIVACY_LEVELS_DEFAULT if levels is True else int(levels)
+    bindings: dict[str, Any] = {"privacy.mask_type": parameters["mask_type"], "privacy.strength": parameters["strength"]}
+    if levels:
+        bindings["privacy.levels"] = levels
+        return Plan("privacy_pixelate_levels", bindings)
+    return Plan("privacy_audit" if parameters["include_audit"] else "privacy_blur", bindings)
+
+
+def _swap(parameters: dict[str, Any]) -> Plan:
+    return Plan("face_swap", {"swap.source_indices": str(parameters["source_face_index"]),
+                              "swap.target_indices": str(parameters["target_face_index"])})
+
+
+OPERATIONS: dict[str, Operation] = {
+    "analyze": Operation("analyze", "face:analyze", "enable_face_detection", {"image_base64": "image"},
+                         schemas.ANALYZE_PARAMETERS, _analyze, ("face_analysis", "face_measurements_landmarks")),
+    "privacy": Operation("privacy", "privacy:mask", "enable_privacy", {"image_base64": "image"},
+                         schemas.PRIVACY_PARAMETERS, _privacy,
+                         ("privacy_blur", "privacy_audit", "privacy_pixelate_levels")),
+    "swap": Operation("swap", "face:swap", "enable_face_swap",
+                      {"source_image_base64": "source", "target_image_base64": "target"},
+                      schemas.SWAP_PARAMETERS, _swap, ("face_swap",)),
+    "detect": Operation("detect", "face:analyze", "enable_face_detection", {"image_base64": "image"},
+                        schemas.DETECT_PARAMETERS, lambda parameters: Plan("detect_faces"), ("detect_faces",)),
+}

@@ -1,0 +1,85 @@
+"""Running one job item: execute the saved workflow, keep its outputs.
+
+This is the single code path of every endpoint. It runs on a worker thread.
+Images are checked where they are decoded, by the workflow's LoadImage
+(``pipelines.images.load_image``: truncated, oversized, bombs, non-images),
+so a bad image fails its item with the code ``invalid_image``.
+Outputs are gathered into the item's folder (images written by PreviewImage to
+the temp folder are moved in), and the item's result lists them by output
+node, with JSON outputs parsed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+from ...pipelines.errors import PlayalterError
+from ..executor import NodeExecutionError, RunResult, WorkflowCancelled, WorkflowValidationError, execute
+
+log = logging.getLogger(__name__)
+
+
+class ItemTimeout(PlayalterError):
+    code = "timeout"
+
+
+def run_item(prompt: dict, plan: dict[str, Any], images: dict[str, bytes], item_dir: Path, input_dir: Path, *,
+             cancel_event: threading.Event, on_progress: Callable | None = None) -> dict[str, Any]:
+    """Run ``prompt`` with the plan's bindings plus ``images``; return the item's result (JSON-ready)."""
+    output_dir = item_dir / "output"
+    output_dir.mkdir(parents=True, exist_ok=True)
+    result = execute(prompt, bindings={**plan["bindings"], **images}, input_dir=input_dir, output_dir=output_dir,
+                     on_progress=on_progress, cancel_event=cancel_event)
+    return _collect(result, item_dir, set(plan.get("hide_titles", ())))
+
+
+def _collect(result: RunResult, item_dir: Path, hide_titles: set[str]) -> dict[str, Any]:
+    images, documents = [], []
+    for node_id, entry in result.outputs.items():
+        title = entry.get("title")
+        if title in hide_titles:
+            continue
+        for ref in entry["images"]:
+            path = _inside(Path(ref.path), item_dir)
+            images.append({"node": node_id, "title": title, "filename": path.name,
+                           "file": path.relative_to(item_dir).as_posix()})
+        for text in entry["json"]:
+            documents.append({"node": node_id, "title": title, "data": _parse(text)})
+    return {"seconds": round(result.seconds, 3), "images": images, "json": documents}
+
+
+def _inside(path: Path, item_dir: Path) -> Path:
+    """``path`` if it lies in the item's folder, else moved there (previews land in the shared temp folder)."""
+    if path.resolve().is_relative_to(item_dir.resolve()):
+        return path
+    target = item_dir / "output" / "preview" / path.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(path, target)
+    return target
+
+
+def _parse(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def describe_error(error: BaseException) -> dict[str, Any]:
+    """An exception of a run -> the item's error: stable code, message for users, optional details."""
+    if isinstance(error, NodeExecutionError):
+        return {"code": error.cause_code or error.code, "message": error.message,
+                "details": {"node_id": error.node_id, "class_type": error.class_type}}
+    if isinstance(error, WorkflowValidationError):
+        return {"code": error.code, "message": str(error), "details": error.to_dict()}
+    if isinstance(error, WorkflowCancelled):
+        return {"code": error.code, "message": str(error)}
+    if isinstance(error, PlayalterError):
+        return {"code": error.code, "message": str(error)}
+    log.error("unexpected failure of a run", exc_info=error)
+    return {"code": "internal_error", "message": "processing failed unexpectedly; the error has been logged"}

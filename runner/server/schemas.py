@@ -1,0 +1,132 @@
+"""Request bodies: JSON Schemas, checked with ``jsonschema``, and base64 image decoding.
+
+The same schema dicts feed the OpenAPI document (``openapi.py``), so what the
+docs say and what the server accepts cannot drift apart. A failed check is an
+``ApiError(400, "invalid_request")`` naming the field and what was wrong.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from ...pipelines.privacy.choices import MASK_TYPES, MAX_LEVELS
+from .errors import ApiError
+
+IMAGE_BASE64 = {
+    "type": "string",
+    "minLength": 1,
+    "description": "the encoded image (JPEG, PNG, WebP, BMP or TIFF) in base64; a data: URL prefix is accepted",
+}
+FACE_INDEX = {"type": "integer", "minimum": 0, "maximum": 63, "default": 0,
+              "description": "which face, in the engine's order (largest first)"}
+
+ANALYZE_PARAMETERS = {
+    "include_measurements": {"type": "boolean", "default": True,
+                             "description": "return the facial measurements (mm) of every face"},
+    "include_3d_mesh": {"type": "boolean", "default": False,
+                        "description": "return the fitted FLAME mesh of every face (needs a FLAME model)"},
+}
+PRIVACY_PARAMETERS = {
+    "mask_type": {"type": "string", "enum": list(MASK_TYPES), "default": "blur",
+                  "description": "how faces are hidden (synthetic needs the inswapper_128 and buffalo_l models)"},
+    "strength": {"type": "number", "minimum": 0.0, "maximum": 1.0, "default": 0.8,
+                 "description": "0 = light, 1 = complete anonymisation"},
+    "create_levels": {"type": ["boolean", "integer"], "minimum": 0, "maximum": MAX_LEVELS, "default": False,
+                      "description": "return several privacy levels at once: true for 4, or the number wanted"},
+    "include_audit": {"type": "boolean", "default": False,
+                      "description": "re-detect faces on the result and return the privacy audit report"},
+}
+SWAP_PARAMETERS = {
+    "source_face_index": FACE_INDEX,
+    "target_face_index": FACE_INDEX,
+}
+DETECT_PARAMETERS: dict[str, Any] = {}
+
+
+def object_schema(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A closed JSON object schema with these properties."""
+    return {"type": "object", "properties": properties, "required": list(required), "additionalProperties": False}
+
+
+ANALYZE_REQUEST = object_schema({"image_base64": IMAGE_BASE64, **ANALYZE_PARAMETERS}, ("image_base64",))
+PRIVACY_REQUEST = object_schema({"image_base64": IMAGE_BASE64, **PRIVACY_PARAMETERS}, ("image_base64",))
+SWAP_REQUEST = object_schema(
+    {"source_image_base64": IMAGE_BASE64, "target_image_base64": IMAGE_BASE64, **SWAP_PARAMETERS},
+    ("source_image_base64", "target_image_base64"),
+)
+BATCH_OPERATIONS = {"analyze": ANALYZE_PARAMETERS, "privacy": PRIVACY_PARAMETERS, "detect": DETECT_PARAMETERS}
+
+
+def batch_request(max_images: int) -> dict[str, Any]:
+    return object_schema(
+        {
+            "images_base64": {"type": "array", "items": IMAGE_BASE64, "minItems": 1, "maxItems": max_images},
+            "operation": {"type": "string", "enum": sorted(BATCH_OPERATIONS)},
+            "parameters": {"type": "object", "default": {},
+                           "description": "the operation's parameters, as for its single-image endpoint"},
+        },
+        ("images_base64", "operation"),
+    )
+
+
+WORKFLOW_RUN_REQUEST = object_schema(
+    {
+        "images": {"type": "object", "additionalProperties": IMAGE_BASE64, "default": {},
+                   "description": "LoadImage node id or title -> base64 image"},
+        "inputs": {"type": "object", "default": {},
+                   "additionalProperties": {"type": ["number", "string", "boolean"]},
+                   "description": "'<node id or title>.<input>' -> value, e.g. {\"privacy.strength\": 0.8}"},
+        "async": {"type": "boolean", "default": False,
+                  "description": "answer 202 with a job id at once instead of waiting for the result"},
+    }
+)
+
+
+def validate(schema: dict[str, Any], body: Any, where: str = "body") -> dict[str, Any]:
+    """Check ``body`` against ``schema``; return it with defaults filled in, or raise ApiError 400."""
+    errors = sorted(Draft202012Validator(schema).iter_errors(body), key=lambda error: list(error.absolute_path))
+    if errors:
+        error = errors[0]
+        location = ".".join([where, *(str(part) for part in error.absolute_path)])
+        raise ApiError(400, "invalid_request", f"{location}: {_describe(error)}")
+    return {**_defaults(schema), **body}
+
+
+def _describe(error) -> str:
+    if error.validator == "additionalProperties":
+        allowed = ", ".join(sorted(error.schema.get("properties", {})))
+        return f"{error.message}; allowed fields: {allowed}"
+    if isinstance(error.instance, str) and len(error.instance) > 60:
+        return f"{error.validator} check failed ({error.validator_value!r})"
+    return error.message
+
+
+def _defaults(schema: dict[str, Any]) -> dict[str, Any]:
+    return {name: spec["default"] for name, spec in schema.get("properties", {}).items() if "default" in spec}
+
+
+def parse_json(body: bytes) -> Any:
+    """Request bytes -> JSON value, or ApiError 400."""
+    if not body:
+        raise ApiError(400, "invalid_request", "the request needs a JSON body")
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ApiError(400, "invalid_json", f"the body is not valid JSON: {error}") from None
+
+
+def decode_image(text: str, field: str) -> bytes:
+    """base64 (optionally a data: URL) -> bytes, or ApiError 400 naming the field."""
+    if text.startswith("data:"):
+        text = text.partition(",")[2]
+    try:
+        data = binascii.a2b_base64(text.strip(), strict_mode=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(400, "invalid_base64", f"{field} is not valid base64") from None
+    if not data:
+        raise ApiError(400, "invalid_base64", f"{field} is empty")
+    return data

@@ -1,0 +1,231 @@
+// The PLAYALTER web page: send photos to the API, follow the job, show and download the results.
+// Plain browser JavaScript; the API key travels in the Authorization header of every call.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const KEY_STORAGE = "playalter.apiKey";
+
+function apiKey() {
+  return $("api-key").value.trim();
+}
+
+async function api(path, options = {}) {
+  const headers = { Authorization: `Bearer ${apiKey()}`, ...(options.headers || {}) };
+  const response = await fetch(path, { ...options, headers });
+  if (!response.ok) {
+    let message = `${response.status} ${response.statusText}`;
+    try {
+      const body = await response.json();
+      message = `${body.error.message} (${body.error.code})`;
+    } catch (ignored) { /* not JSON: keep the status line */ }
+    throw new Error(message);
+  }
+  return response;
+}
+
+function readBase64(file) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result).split(",", 2)[1]);
+    reader.onerror = () => reject(new Error(`cannot read ${file.name}`));
+    reader.readAsDataURL(file);
+  });
+}
+
+function parameters(operation) {
+  if (operation === "privacy") {
+    return {
+      mask_type: $("mask-type").value,
+      strength: Number($("strength").value),
+      create_levels: Number($("levels").value),
+      include_audit: $("include-audit").checked,
+    };
+  }
+  if (operation === "analyze") {
+    return { include_measurements: $("include-measurements").checked, include_3d_mesh: $("include-mesh").checked };
+  }
+  return {};
+}
+
+function setStatus(text, isError = false) {
+  $("status").textContent = text;
+  $("status").className = isError ? "error" : "";
+}
+
+function showItems(job) {
+  const list = $("items");
+  list.innerHTML = "";
+  for (const item of job.items) {
+    const entry = document.createElement("li");
+    entry.id = `item-${item.index}`;
+    list.appendChild(entry);
+    updateItem(item);
+  }
+}
+
+function updateItem(item, progress) {
+  const entry = $(`item-${item.index}`);
+  if (!entry) return;
+  entry.className = `state-${item.state}`;
+  entry.textContent = `image ${item.index + 1}: ${item.state}` + (item.error ? ` (${item.error.message})` : "");
+  if (progress && item.state === "running") {
+    const bar = document.createElement("progress");
+    bar.max = progress.nodes_total;
+    bar.value = progress.nodes_done;
+    entry.appendChild(bar);
+  }
+}
+
+// Server-Sent Events read from a fetch stream (EventSource cannot send the Authorization header).
+async function followEvents(jobId, onEvent) {
+  const response = await api(`/api/jobs/${jobId}/events`);
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += decoder.decode(value, { stream: true });
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      let event = "message";
+      let data = "";
+      for (const line of block.split("\n")) {
+        if (line.startsWith("event: ")) event = line.slice(7);
+        else if (line.startsWith("data: ")) data += line.slice(6);
+      }
+      if (data) onEvent(event, JSON.parse(data));
+    }
+  }
+}
+
+function showResult(title, result) {
+  const box = document.createElement("div");
+  box.className = "result";
+  const heading = document.createElement("h3");
+  heading.textContent = title;
+  box.appendChild(heading);
+  for (const image of result.images) {
+    const picture = document.createElement("img");
+    picture.className = "result-image";
+    picture.alt = `${image.title || image.node}: ${image.filename}`;
+    picture.src = `data:${image.content_type};base64,${image.base64}`;
+    box.appendChild(picture);
+  }
+  for (const document_ of result.json) {
+    const text = document.createElement("pre");
+    text.className = "result-json";
+    text.textContent = JSON.stringify(document_.data, null, 2);
+    box.appendChild(text);
+  }
+  $("results").appendChild(box);
+}
+
+function showError(title, error) {
+  const box = document.createElement("div");
+  box.className = "result error";
+  box.textContent = `${title}: ${error.message} (${error.code})`;
+  $("results").appendChild(box);
+}
+
+async function runBatch(operation, files) {
+  const images = await Promise.all(files.map(readBase64));
+  const response = await api("/api/batch/process", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ images_base64: images, operation, parameters: parameters(operation) }),
+  });
+  const job = await response.json();
+  showItems(job);
+  setStatus(`job ${job.id}: ${job.state}`);
+  await followEvents(job.id, (event, data) => {
+    if (event === "job" || event === "done") {
+      showItems(data);
+      setStatus(`job ${data.id}: ${data.state}`);
+    } else if (event === "item") {
+      updateItem(data);
+    } else if (event === "progress") {
+      updateItem({ index: data.index, state: "running" }, data);
+    }
+  });
+  const finished = await (await api(`/api/jobs/${job.id}?include_images=true`)).json();
+  finished.items.forEach((item) => {
+    const title = files[item.index].name;
+    if (item.result) showResult(title, item.result);
+    else if (item.error) showError(title, item.error);
+  });
+  const link = $("download");
+  link.hidden = false;
+  link.onclick = async (event) => {
+    event.preventDefault();
+    const blob = await (await api(`/api/jobs/${job.id}/download`)).blob();
+    const save = document.createElement("a");
+    save.href = URL.createObjectURL(blob);
+    save.download = `playalter-${job.id}.zip`;
+    save.click();
+    URL.revokeObjectURL(save.href);
+  };
+  setStatus(`job ${finished.id}: ${finished.state}`);
+}
+
+async function runSwap(files) {
+  const source = $("source-image").files[0];
+  if (!source) throw new Error("choose a source photo");
+  $("items").innerHTML = "";
+  setStatus("swapping...");
+  const response = await api("/api/face/swap", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({
+      source_image_base64: await readBase64(source),
+      target_image_base64: await readBase64(files[0]),
+      source_face_index: Number($("source-index").value),
+      target_face_index: Number($("target-index").value),
+    }),
+  });
+  const result = await response.json();
+  showResult(files[0].name, result);
+  setStatus(`done in ${result.seconds} s`);
+}
+
+async function run(event) {
+  event.preventDefault();
+  if ($("remember-key").checked) localStorage.setItem(KEY_STORAGE, apiKey());
+  else localStorage.removeItem(KEY_STORAGE);
+  const operation = $("operation").value;
+  const files = Array.from($("images").files);
+  $("results").innerHTML = "";
+  $("download").hidden = true;
+  $("progress-section").hidden = false;
+  $("results-section").hidden = false;
+  $("run").disabled = true;
+  try {
+    if (operation === "swap") await runSwap(files);
+    else await runBatch(operation, files);
+  } catch (error) {
+    setStatus(error.message, true);
+  } finally {
+    $("run").disabled = false;
+  }
+}
+
+function chooseOperation() {
+  const operation = $("operation").value;
+  for (const block of document.querySelectorAll(".params")) {
+    block.hidden = block.dataset.operation !== operation;
+  }
+  const swap = operation === "swap";
+  $("images").multiple = !swap;
+  $("images-legend").textContent = swap ? "Target photo" : "Images";
+  $("images-hint").textContent = swap ? "The photo whose face is replaced." :
+    "One or more photos; several run as one batch job.";
+}
+
+$("api-key").value = localStorage.getItem(KEY_STORAGE) || "";
+$("remember-key").checked = Boolean(localStorage.getItem(KEY_STORAGE));
+$("strength").addEventListener("input", () => { $("strength-value").textContent = $("strength").value; });
+$("operation").addEventListener("change", chooseOperation);
+$("run-form").addEventListener("submit", run);
+chooseOperation();

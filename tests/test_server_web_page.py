@@ -1,0 +1,72 @@
+"""The web page at / and the API docs at /docs in headless Chromium.
+
+The page: key, two photos (one corrupt), a batch, progress, results and the zip link.
+
+Needs Debian's ``chromium`` and ``chromium-driver`` (installed by .ci/run) and ``selenium``; skipped otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from server_app_helpers import png_bytes
+from test_server_restart import Server
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-dev-shm-usage")
+
+
+@pytest.fixture
+def browser(tmp_path):
+    if not CHROMIUM.is_file() or not CHROMEDRIVER.is_file():
+        pytest.skip("Debian's chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)")
+    webdriver = pytest.importorskip("selenium.webdriver")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (*FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(str(CHROMEDRIVER)))
+    yield driver
+    driver.quit()
+
+
+def test_web_page_runs_a_batch_and_shows_results(tmp_path, t1_path, t1_image, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(png_bytes()[:150])
+    photo = tmp_path / "t1.jpg"
+    shutil.copy(t1_path, photo)
+    server = Server(tmp_path, {**os.environ, "PLAYALTER__PATHS__DATA_DIR": str(tmp_path / "data")})
+    try:
+        browser.get(server.url + "/")
+        browser.find_element(By.ID, "api-key").send_keys(server.admin_key)
+        Select(browser.find_element(By.ID, "operation")).select_by_value("detect")
+        browser.find_element(By.ID, "images").send_keys(f"{photo}\n{corrupt}")
+        browser.find_element(By.ID, "run").click()
+
+        wait = WebDriverWait(browser, 180)
+        wait.until(lambda driver: "completed" in driver.find_element(By.ID, "status").text
+                   and driver.find_element(By.ID, "download").is_displayed())
+        items = [element.text for element in browser.find_elements(By.CSS_SELECTOR, "#items li")]
+        assert items[0] == "image 1: completed"
+        assert items[1].startswith("image 2: failed")
+        [picture] = browser.find_elements(By.CSS_SELECTOR, "img.result-image")
+        assert browser.execute_script("return arguments[0].naturalWidth", picture) == t1_image.shape[1]
+        assert "invalid_image" in browser.find_element(By.ID, "results").text
+        assert browser.find_element(By.ID, "download").text == "download all (zip)"
+
+        browser.get(server.url + "/docs")  # the API docs render from /openapi.json, offline
+        wait.until(lambda driver: len(driver.find_elements(By.CSS_SELECTOR, "details.operation")) >= 12)
+        summaries = [element.text for element in browser.find_elements(By.CSS_SELECTOR, "details.operation summary")]
+        assert any("/api/batch/process" in summary for summary in summaries)
+    finally:
+        server.stop()
