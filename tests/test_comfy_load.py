@@ -4,6 +4,8 @@ ComfyUI (nodes.py, ``load_custom_node``) imports a folder with
 ``importlib.util.spec_from_file_location(<folder path with "." -> "_x_">, <folder>/__init__.py)``
 while its own top-level module ``nodes`` is already in ``sys.modules``. We do the same through a
 symlink named ``ComfyUI-PlayAlter`` inside a temporary ``custom_nodes`` folder whose path has a dot.
+The import is timed in a fresh interpreter that, like ComfyUI at that point, has already imported
+numpy and Pillow, so the time measured is the pack's own.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ WIDGET_TYPES = ("INT", "FLOAT", "STRING", "BOOLEAN")
 
 _LOADER = r"""
 import importlib.util, json, sys, time, types
+
+import numpy, PIL.Image  # already loaded by ComfyUI before any custom node
 
 folder = sys.argv[1]
 comfy_nodes = types.ModuleType("nodes")  # ComfyUI's own top-level module

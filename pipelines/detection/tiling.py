@@ -4,9 +4,11 @@ The whole image is detected at the backend's bounded input size with a lowered t
 Detections at or above the threshold are kept. Weaker ones that are small at that scale are
 *candidates*: faces too small for the coarse pass to be sure of. Each candidate gets a square
 window of the full-resolution image (``REFINE_SIDE`` pixels) that is detected again;
-candidates that already fall inside a window share it. Detections cut by a window border
-are dropped (the neighbouring window or the coarse pass sees them whole), and everything is
-merged by non-maximum suppression.
+candidates that already fall inside a window share it. Window detections cut by a window border
+are dropped (a neighbouring window or the coarse pass sees them whole), and so are large ones
+(large faces are the coarse pass's job; at full resolution they can exceed the detector's range).
+The remaining window detections, made at a finer scale, replace the coarse faces they overlap;
+the other coarse faces stay as they are.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from .nms import nms
+from .nms import iou, nms
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +31,11 @@ REFINE_SIDE = 640  # window side in full-resolution pixels
 MAX_WINDOWS = 32
 MERGE_IOU = 0.3
 _EDGE_MARGIN = 2.0
+
+
+def _sides(boxes: np.ndarray) -> np.ndarray:
+    """[N] face sizes (square root of box area) of boxes [N,4+]."""
+    return np.sqrt(np.maximum(boxes[:, 2] - boxes[:, 0], 0) * np.maximum(boxes[:, 3] - boxes[:, 1], 0))
 
 
 def _windows_for(candidates: np.ndarray, height: int, width: int) -> list[tuple[int, int, int, int]]:
@@ -73,21 +80,23 @@ def detect_with_refinement(detect_boxes: BoxDetector, image: np.ndarray, thresho
     boxes, kps = detect_boxes(image, threshold * CANDIDATE_RATIO, side)
     confident = boxes[:, 4] >= threshold
     scale = side / longest
-    box_sides = np.sqrt(np.maximum(boxes[:, 2] - boxes[:, 0], 0) * np.maximum(boxes[:, 3] - boxes[:, 1], 0))
-    candidates = boxes[~confident & (box_sides * scale <= CANDIDATE_MAX_INPUT_PX)]
-    all_boxes, all_kps = [boxes[confident]], [kps[confident]]
+    candidates = boxes[~confident & (_sides(boxes) * scale <= CANDIDATE_MAX_INPUT_PX)]
     windows = _windows_for(candidates, height, width)
+    fine_boxes, fine_kps = [np.zeros((0, 5), np.float32)], [np.zeros((0, 5, 2), np.float32)]
     for window in windows:
         x0, y0, x1, y1 = window
         found, found_kps = detect_boxes(image[y0:y1, x0:x1], threshold, 0)
         found[:, [0, 2]] += x0
         found[:, [1, 3]] += y0
         found_kps += np.array([x0, y0], np.float32)
-        keep = _inside_window(found, window, height, width)
-        all_boxes.append(found[keep])
-        all_kps.append(found_kps[keep])
-    merged = np.concatenate(all_boxes)  # [M,5]
-    merged_kps = np.concatenate(all_kps)  # [M,5,2]
-    keep = nms(merged, MERGE_IOU)
-    logger.debug("refined %d candidate(s) in %d window(s): %d face(s)", len(candidates), len(windows), len(keep))
-    return merged[keep], merged_kps[keep]
+        wanted = _inside_window(found, window, height, width) & (_sides(found) * scale <= 2 * CANDIDATE_MAX_INPUT_PX)
+        fine_boxes.append(found[wanted])
+        fine_kps.append(found_kps[wanted])
+    fine = np.concatenate(fine_boxes)  # [F,5]
+    unique = nms(fine, MERGE_IOU)  # the same face seen by two windows
+    fine, fine_kps = fine[unique], np.concatenate(fine_kps)[unique]
+    coarse = np.nonzero(confident)[0]
+    coarse = [index for index in coarse if len(fine) == 0 or iou(boxes[index], fine).max() <= MERGE_IOU]
+    logger.debug("refined %d candidate(s) in %d window(s): %d face(s) added to %d",
+                 len(candidates), len(windows), len(fine), len(coarse))
+    return np.concatenate([boxes[coarse], fine]), np.concatenate([kps[coarse], fine_kps])

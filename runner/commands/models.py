@@ -165,8 +165,11 @@ class ProgressBar:
 
 
 def run_fetch(args) -> int:
-    from ...pipelines import download
+    from ...pipelines import download, models
 
+    spec = models.get_spec(args.name)
+    if not (spec.embedded or spec.licence_gated):
+        sys.stderr.write(f"{spec.name}: {spec.licence}\n")
     installed = download.fetch(args.name, args.dir, url=args.url, progress=ProgressBar(args.name))
     for path in installed:
         sys.stdout.write(f"installed {path}\n")
