@@ -37,18 +37,6 @@ def _options(mask_type, strength, coverage, feather, seed, color, margin, ears, 
                           feather=feather, ears=ears, neck=neck, seed=int(seed), color=color)
 
 
-def _frames_and_faces(image, faces):
-    from ..pipelines.errors import InvalidParameterError
-    from .tensors import image_batch_to_numpy
-
-    frames = image_batch_to_numpy(image)
-    if len(faces) == 1 and len(frames) > 1:
-        raise InvalidParameterError(
-            f"FACES holds faces for 1 image but the IMAGE batch has {len(frames)}: detect faces on the same batch"
-        )
-    return frames, faces
-
-
 class PlayAlterPrivacyMask:
     DESCRIPTION = (
         "Hide every face: blur, pixelate, noise, solid colour or a synthetic face, shaped to each face "
@@ -86,10 +74,10 @@ class PlayAlterPrivacyMask:
     def mask(self, image, faces, mask_type, strength, coverage, feather, seed, color, audit, auto_strengthen,
              temporal, flame_fit=None, margin=0.2, ears=False, neck=False, keep_frames=5):
         from ..pipelines.privacy import protect_batch
-        from .tensors import numpy_to_image_batch, numpy_to_mask_batch
+        from .tensors import image_batch_to_numpy, numpy_to_image_batch, numpy_to_mask_batch
 
         options = _options(mask_type, strength, coverage, feather, seed, color, margin, ears, neck)
-        frames, faces = _frames_and_faces(image, faces)
+        frames = image_batch_to_numpy(image)
         check_interrupted()
         outputs, masks, report = protect_batch(frames, faces, options, fits=flame_fit, run_audit=audit,
                                                auto_strengthen=auto_strengthen, temporal=temporal,
@@ -126,11 +114,11 @@ class PlayAlterPrivacyLevels:
                margin=0.2, ears=False, neck=False):
         from ..pipelines.errors import NoFaceError
         from ..pipelines.privacy import create_levels, level_strengths
-        from .tensors import numpy_to_image_batch, numpy_to_mask_batch
+        from .tensors import image_batch_to_numpy, numpy_to_image_batch, numpy_to_mask_batch
 
         options = _options(mask_type, strength, coverage, feather, seed, color, margin, ears, neck)
         level_strengths(levels)
-        frames, faces = _frames_and_faces(image, faces)
+        frames = image_batch_to_numpy(image)
         if not faces:
             raise NoFaceError("no FACES input for the image: connect a Face Detect node")
         images, masks, metadata = create_levels(frames[0], faces[0], options, levels,

@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from playalter.nodes.privacy import NODE_CLASS_MAPPINGS, PlayAlterPrivacyAudit, PlayAlterPrivacyLevels, PlayAlterPrivacyMask
+from playalter.nodes.privacy import (
+    NODE_CLASS_MAPPINGS, PlayAlterPrivacyAudit, PlayAlterPrivacyLevels, PlayAlterPrivacyMask,
+)
 from playalter.nodes.tensors import image_batch_to_numpy, numpy_to_image_batch
 from playalter.pipelines.detection import detect_faces
 from playalter.pipelines.errors import InvalidParameterError

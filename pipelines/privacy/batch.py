@@ -8,9 +8,9 @@ import numpy as np
 
 from ..errors import InvalidParameterError
 from ..face import Face
-from .self_audit import AuditSettings
-from .options import PrivacyOptions
 from .full_pass import protect
+from .options import PrivacyOptions
+from .self_audit import AuditSettings
 from .temporal import stabilize
 
 

@@ -9,8 +9,8 @@ import numpy as np
 
 from ..face import Face
 from .masking import anonymize
-from .self_audit import AuditSettings, audit
 from .options import PrivacyOptions
+from .self_audit import AuditSettings, audit
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from .options import PrivacyOptions
 class Anonymized:
     image: np.ndarray  # uint8 [H,W,3] RGB, faces hidden
     mask: np.ndarray  # float32 [H,W] 0..1, union of the face masks
-    faces: list[dict]  # per face: index, bbox, mask sources, strength, effect parameters
+    faces: list[dict]  # per face: index, bbox, mask sources, type, strength, coverage, effect parameters
 
 
 def check_image(image: np.ndarray) -> np.ndarray:
@@ -51,15 +51,22 @@ def anonymize(image: np.ndarray, faces: list[Face], options: PrivacyOptions, fit
         mask = geometry.face_mask(image.shape, face, plan.shape, fit)
         masks.append(mask)
         params = strength.parameters(plan.mask_type, plan.strength)
-        report.append({"index": index, "bbox": [round(float(v), 1) for v in face.bbox],
-                       "sources": list(mask.sources) if mask else [], "strength": plan.strength,
-                       "mask_type": plan.mask_type, "coverage": plan.coverage, "params": {name: round(value, 4) for name, value in params.items()}})
+        report.append({
+            "index": index,
+            "bbox": [round(float(value), 1) for value in face.bbox],
+            "sources": list(mask.sources) if mask else [],
+            "mask_type": plan.mask_type,
+            "strength": plan.strength,
+            "coverage": plan.coverage,
+            "params": {name: round(value, 4) for name, value in params.items()},
+        })
         if mask is None:
             continue
         rows, cols = mask.region
         rng = np.random.default_rng([plan.seed, index])
         if plan.mask_type == "synthetic":
-            identity = synthetic.synthetic_identity(synthetic.original_embedding(image, face), params["max_cosine"], rng)
+            original = synthetic.original_embedding(image, face)  # (512,)
+            identity = synthetic.synthetic_identity(original, params["max_cosine"], rng)
             replacement = synthetic.swap_region(output, face, (rows, cols), identity, params["opacity"])
         else:
             job = effects.EffectJob(

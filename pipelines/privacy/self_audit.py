@@ -41,7 +41,8 @@ def iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return overlap / np.maximum(area + areas - overlap, 1e-9)
 
 
-def audit(original: np.ndarray, faces: list[Face], masked: np.ndarray, settings: AuditSettings = AuditSettings()) -> dict:
+def audit(original: np.ndarray, faces: list[Face], masked: np.ndarray,
+          settings: AuditSettings = AuditSettings()) -> dict:
     """JSON-able report: per original face, still detected or not (and ArcFace similarity when available)."""
     found = detect_faces(masked, backend="centerface", threshold=settings.threshold, max_side=settings.max_side,
                          analyse=False)
