@@ -157,15 +157,14 @@ class PlayAlterFaceCompatibility:
         targets = image_batch_to_numpy(target)
         source_face_list = detect_all([source_image], None if source_faces is None else source_faces[:1], "source")[0]
         target_face_lists = detect_all(targets, target_faces, "target")
-        chosen_indices(str(source_index), len(source_face_list), "source")
+        source_face = source_face_list[chosen_indices(str(source_index), len(source_face_list), "source")[0]]
         source_fit = _fit(source_flame, 0, source_index)
         progress = Progress(len(targets))
         results = []
         for number, (image, faces) in enumerate(zip(targets, target_face_lists)):
-            chosen_indices(str(target_index), len(faces), "target")
-            result = compatibility(source_image, source_face_list[source_index], image, faces[target_index],
-                                   source_fit, _fit(target_flame, number, target_index))
-            results.append(result)
+            target_face = faces[chosen_indices(str(target_index), len(faces), "target")[0]]
+            results.append(compatibility(source_image, source_face, image, target_face, source_fit,
+                                         _fit(target_flame, number, target_index)))
             progress.update()
         score = min(result["score"] for result in results)
         compatible = score >= threshold

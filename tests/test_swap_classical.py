@@ -205,3 +205,33 @@ def test_poisson_clone_lands_where_it_came_from(t1_image, t1_faces):
                                                            mouth=False, sharpen=0.0))
         assert result.mask.sum() > 1000
         assert np.abs(result.image.astype(int) - t1_image).max() <= 1
+
+
+def test_buffalo_3d_68_landmarks_give_the_mouth_beside_106_points(t1_faces):
+    face = t1_faces[2]
+    ibug_3d = np.zeros((68, 3), np.float32)
+    ibug_3d[60:68, :2] = face.kps[3] + np.array([[0, 0], [5, -2], [10, -2], [15, 0], [20, 0], [15, 4], [10, 4], [5, 4]])
+    ibug_3d[48, :2], ibug_3d[54, :2] = face.kps[3], face.kps[3] + (20, 0)
+    buffalo_face = type(face)(bbox=face.bbox, score=face.score, kps=face.kps,
+                              landmarks=np.zeros((106, 2), np.float32), landmark_scheme="106", landmarks_3d=ibug_3d)
+    np.testing.assert_array_equal(landmarks.mouth_interior(buffalo_face), ibug_3d[60:68, :2])
+    assert landmarks.mouth_openness(buffalo_face) == pytest.approx(6 / 20)
+
+
+def test_classical_uses_dense_landmarks_when_both_faces_have_them(t1_image, t1_faces):
+    """Same-scheme dense landmarks (here 68 points laid on each face from a fixed 112-frame pattern) drive
+    the warp; the outline then comes from their hull."""
+    pattern = np.stack(np.meshgrid(np.linspace(25, 87, 17), np.linspace(40, 110, 4)), -1).reshape(-1, 2)[:68]
+
+    def with_dense(face):
+        matrix = landmarks.template_to_face(face)
+        dense = pattern @ matrix[:, :2].T + matrix[:, 2]  # [68,2]
+        return type(face)(bbox=face.bbox, score=face.score, kps=face.kps, landmarks=dense, landmark_scheme="68")
+
+    source, target = with_dense(t1_faces[0]), with_dense(t1_faces[3])
+    source_points, target_points = classical.corresponding_points(source, target)
+    assert len(source_points) == 68 + 9  # dense + the forehead arc
+    result = blend(t1_image, classical.swap(t1_image, source, t1_image, target), target, PLAIN)
+    np.testing.assert_array_equal(result.image[~result.mask], t1_image[~result.mask])
+    assert result.mask.sum() > 0.4 * target.width * target.height
+    assert np.abs(result.image[result.mask].astype(int) - t1_image[result.mask]).mean() > 8

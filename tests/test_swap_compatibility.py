@@ -93,3 +93,19 @@ def test_identity_similarity_is_reported_from_embeddings(t1_image, t1_faces):
     factor = compatibility(t1_image, face, t1_image, face)["factors"]["identity"]
     assert factor["value"] == pytest.approx(1.0) and "same person" in factor["detail"]
     assert factor["score"] is None  # informative only
+
+
+def test_dense_landmark_geometry_is_compared_up_to_similarity(t1_image, t1_faces):
+    face = t1_faces[2]
+    grid = np.stack(np.meshgrid(np.linspace(0, 60, 17), np.linspace(0, 70, 4)), -1).reshape(-1, 2)[:68]
+    rotation = np.array([[np.cos(0.3), -np.sin(0.3)], [np.sin(0.3), np.cos(0.3)]])
+    same_shape = 1.7 * grid @ rotation.T + (40, 9)  # moved, turned and scaled: the same geometry
+    wide = grid * (1.5, 1.0)  # a wider face
+
+    def dense(points):
+        return dataclasses.replace(face, landmarks=points.astype(np.float32), landmark_scheme="68")
+
+    similar = compatibility(t1_image, dense(grid), t1_image, dense(same_shape))["factors"]["shape"]
+    different = compatibility(t1_image, dense(grid), t1_image, dense(wide))["factors"]["shape"]
+    assert similar["value"] < 1e-4 and similar["score"] == 1
+    assert different["score"] < 0.8 and "Procrustes" in different["detail"]

@@ -139,7 +139,7 @@ def test_workflows_are_wired_to_real_inputs(name):
     graph = json.loads((WORKFLOWS / f"{name}.json").read_text())
     titles = {node["_meta"]["title"]: node for node in graph.values()}
     assert titles["target"]["class_type"] == "LoadImage"
-    assert name == "face_swap_identity" or titles["source"]["class_type"] == "LoadImage"
+    assert titles["source"]["class_type"] == "LoadImage"
     assert titles["swap"]["class_type"] == "PlayAlterFaceSwap"
     for node_id, node in graph.items():
         for source_id, output_index in _links(node["inputs"]):

@@ -15,7 +15,7 @@ total is the weighted mean of the measured factors, 0..100.
 | shape       | FLAME shape RMS difference when fits are given, else the  | see ``_shape``        |
 |             | Procrustes distance of dense landmarks, else 5-point     |                       |
 |             | proportions (mouth-eye distance / eye distance, box aspect)|                     |
-| expression  | mouth-openness difference (dense landmarks only)          | 0.4                   |
+| expression  | mouth-openness difference (lip landmarks only)            | 0.4                   |
 | occlusion   | share of each face outline the occlusion test keeps      | 50%                   |
 | age_sex     | age difference (0 at 40 years), x0.7 when sexes differ   |                       |
 | identity    | ArcFace cosine similarity; reported, not scored (a swap  |                       |
@@ -156,7 +156,7 @@ def _shape(source: Face, target: Face, source_fit, target_fit) -> dict:
 def _expression(source: Face, target: Face) -> dict:
     first, second = landmarks.mouth_openness(source), landmarks.mouth_openness(target)
     if first is None or second is None:
-        return _factor(None, None, "mouth openness needs dense landmarks (buffalo_l)")
+        return _factor(None, None, "mouth openness needs lip landmarks (buffalo_l)")
     delta = abs(first - second)
     return _factor(1 - delta / 0.4, round(delta, 3), f"mouth openness differs by {delta:.2f}")
 

@@ -160,7 +160,7 @@ def load(path: str | Path) -> FaceIdentity:
     """Read and validate an identity file written by ``save``."""
     path = Path(path)
     if not path.is_file():
-        raise InvalidParameterError(f"identity file not found: {path}")
+        raise InvalidParameterError(f"identity file not found: {path} (save one with Save Face Identity first)")
     if path.suffix.lower() == ".json":
         try:
             data = json.loads(path.read_text(encoding="utf-8"))

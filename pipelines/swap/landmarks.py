@@ -114,23 +114,36 @@ def _raise_top(hull: np.ndarray, face: Face) -> np.ndarray:
     return raised
 
 
+def _mouth_landmarks(face: Face) -> tuple[np.ndarray, str] | None:
+    """Landmarks [N,2] with a scheme that names the lips: the dense 2D set (iBUG 68 or mediapipe 468), else
+    the 3D iBUG 68 that buffalo_l gives beside its 106 points (x, y only)."""
+    scheme = face.landmark_scheme or ""
+    if face.landmarks is not None and scheme in _INNER_LIPS and len(face.landmarks) > max(_INNER_LIPS[scheme]):
+        return face.landmarks, scheme
+    if face.landmarks_3d is not None and len(face.landmarks_3d) == 68:
+        return face.landmarks_3d[:, :2], "68"
+    return None
+
+
 def mouth_interior(face: Face) -> np.ndarray | None:
-    """[M,2] inner-lip polygon when the dense scheme names one, else None."""
-    indices = _INNER_LIPS.get(face.landmark_scheme or "")
-    if face.landmarks is None or indices is None or len(face.landmarks) <= max(indices):
+    """[M,2] inner-lip polygon, or None without lip landmarks."""
+    found = _mouth_landmarks(face)
+    if found is None:
         return None
-    return face.landmarks[indices]
+    points, scheme = found
+    return points[_INNER_LIPS[scheme]]
 
 
 def mouth_openness(face: Face) -> float | None:
-    """Inner-lip gap divided by mouth width (0 closed, ~0.5 wide open), or None without dense landmarks."""
-    scheme = face.landmark_scheme or ""
-    if face.landmarks is None or scheme not in _LIP_GAP or len(face.landmarks) <= max(_INNER_LIPS[scheme]):
+    """Inner-lip gap divided by mouth width (0 closed, ~0.5 wide open), or None without lip landmarks."""
+    found = _mouth_landmarks(face)
+    if found is None:
         return None
+    points, scheme = found
     upper, lower = _LIP_GAP[scheme]
     left, right = _MOUTH_CORNERS[scheme]
-    width = float(np.linalg.norm(face.landmarks[right] - face.landmarks[left]))
-    gap = float(np.linalg.norm(face.landmarks[lower] - face.landmarks[upper]))
+    width = float(np.linalg.norm(points[right] - points[left]))
+    gap = float(np.linalg.norm(points[lower] - points[upper]))
     return gap / max(width, 1e-6)
 
 
