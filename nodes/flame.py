@@ -114,10 +114,6 @@ class PlayAlterFaceMeasurements:
             },
         }
 
-    @classmethod
-    def VALIDATE_INPUTS(cls, flame_fit=None, faces=None):
-        return True
-
     def measure(self, flame_fit=None, faces=None):
         from ..pipelines.errors import InvalidParameterError
         from ..pipelines.flame.measurements import measure_fit, measure_landmarks, measurements_to_json

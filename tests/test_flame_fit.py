@@ -12,7 +12,6 @@ import flame_synthetic
 from playalter.pipelines import config, models
 from playalter.pipelines.errors import ModelMissingError
 from playalter.pipelines.face import Face
-from playalter.pipelines.flame import fitting
 from playalter.pipelines.flame.fitting import Camera, FitOptions, fit_landmarks, fit_views
 from playalter.pipelines.flame.loading import load_flame
 from playalter.pipelines.flame.model import from_flame, load_sfm
@@ -204,3 +203,16 @@ def test_fit_node_without_flame_gives_the_model_error_but_measurements_fall_back
     assert measurements[0]["method"] == "landmark_estimate"
     assert measurements[0]["measurements"]["interpupillary_distance"]["value_mm"] == 63.0
     config.reset_settings()
+
+
+def test_batches_stay_parallel_to_faces_and_fusion_shares_one_shape(flame_model):
+    from playalter.pipelines.flame.api import fit_batch
+
+    faces = [_faces_for(flame_model, [(0, -15, 0)]), [], _faces_for(flame_model, [(0, 15, 0), (5, 0, 0)])]
+    sizes = [(1024, 1024)] * 3
+    separate = fit_batch(sizes, faces, flame_model)
+    assert [len(image_fits) for image_fits in separate] == [1, 0, 2]
+    assert not np.array_equal(separate[2][0].shape, separate[2][1].shape)
+    fused = fit_batch(sizes, faces, flame_model, fuse_person=True)
+    assert [len(image_fits) for image_fits in fused] == [1, 0, 2]
+    np.testing.assert_array_equal(fused[0][0].shape, fused[2][1].shape)

@@ -202,3 +202,13 @@ def test_focal_length_comes_from_exif(tmp_path):
     assert focal_35mm_from_exif(tmp_path / "plain.jpg") is None
     assert Camera.for_image(400, 300, focal_35mm=28.0).focal == pytest.approx(28 / 36 * 400)
     assert Camera.for_image(400, 300).focal == pytest.approx(DEFAULT_FOCAL_35MM / 36 * 400)
+
+
+def test_plain_numpy_pickle_of_any_protocol_loads(tmp_path):
+    """FLAME 2023 files written by Python 3 hold plain numpy arrays."""
+    arrays = flame_synthetic.synthetic_flame_arrays()
+    for protocol in (2, 4, 5):
+        path = tmp_path / f"flame2023_p{protocol}.pkl"
+        path.write_bytes(pickle.dumps(arrays, protocol=protocol))
+        model = load_flame(path)
+        np.testing.assert_array_equal(model.weights, arrays["weights"])

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
-import numpy as np
 
 from ..errors import InvalidParameterError
 from ..face import Face
@@ -14,8 +12,6 @@ from .loading import load_registered_flame
 from .model import LinearModel, from_flame
 from .result import FlameFit
 from .schemes import to_ibug68
-
-log = logging.getLogger(__name__)
 
 _flame_model: dict[str, LinearModel] = {}
 

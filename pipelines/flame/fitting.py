@@ -28,17 +28,14 @@ alpha and per-photo pose, jaw and expression.
 from __future__ import annotations
 
 import functools
-import logging
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
 from ..errors import InvalidParameterError
-from .lbs import rigid_transforms, rodrigues, rotation_to_axis_angle
+from .lbs import lbs, rigid_transforms, rodrigues, rotation_to_axis_angle
 from .model import LinearModel
-
-log = logging.getLogger(__name__)
 
 FLIP = np.diag([1.0, -1.0, -1.0])  # model axes -> camera axes for a head facing the camera
 DEFAULT_FOCAL_35MM = 50.0  # 35 mm-equivalent focal length assumed when the photo has no EXIF
@@ -112,13 +109,7 @@ class Fit:
     residuals: np.ndarray  # [68,2] fitted - observed (NaN where the point was not used)
     used: np.ndarray  # [68] bool
     shape_std: np.ndarray  # [S] posterior standard deviation of each shape coefficient (Gauss-Newton)
-    iterations: int = 0
-
-    @property
-    def normalised_error(self) -> float:
-        """Mean landmark distance over the used points, divided by the observed inter-ocular distance."""
-        distances = np.linalg.norm(self.residuals[self.used], axis=1)
-        return float(distances.mean() / max(_inter_ocular(self.landmarks_2d - np.nan_to_num(self.residuals)), 1e-9))
+    normalised_error: float = 0.0  # mean distance over the used points / observed inter-ocular distance
 
 
 def _inter_ocular(points: np.ndarray) -> float:
@@ -421,7 +412,7 @@ def fit_views(model: LinearModel, observations: list[tuple[np.ndarray, np.ndarra
             _choose_contour(prepared, shape, view)
         shape, normal = _step(prepared, shape, views, options, rigid_only=False)
     shape_std = np.sqrt(np.diag(np.linalg.inv(normal))[:options.n_shape])  # prior std (1) when rigid only
-    return [_result(prepared, shape, shape_std, view, options) for view in views]
+    return [_result(prepared, shape, shape_std, view) for view in views]
 
 
 def fit_landmarks(model: LinearModel, points: np.ndarray, camera: Camera, weights: np.ndarray | None = None,
@@ -431,21 +422,20 @@ def fit_landmarks(model: LinearModel, points: np.ndarray, camera: Camera, weight
     return fit_views(model, [(points, weights, camera)], options)[0]
 
 
-def _result(prepared: _Prepared, shape: np.ndarray, shape_std: np.ndarray, view: View, options: FitOptions) -> Fit:
+def _result(prepared: _Prepared, shape: np.ndarray, shape_std: np.ndarray, view: View) -> Fit:
     used = _used(prepared.model, view)
     points, _, _ = _landmark_model(prepared, shape, view, derivatives=False)
     _, pixels = _project(points, view)
     residuals = np.where(used[:, None], pixels - view.points, np.nan)
+    error = float(np.linalg.norm(residuals[used], axis=1).mean() / max(_inter_ocular(view.points), 1e-9))
     translation = view.translation - FLIP @ view.rotation @ view.centre  # for rotation about the model origin
     return Fit(shape=shape.copy(), expression=view.expression.copy(), rotation=rotation_to_axis_angle(view.rotation),
                translation=translation, jaw=view.jaw.copy(), camera=view.camera, landmarks_2d=pixels,
-               residuals=residuals, used=used, shape_std=shape_std, iterations=options.rigid_iterations + options.iterations)
+               residuals=residuals, used=used, shape_std=shape_std, normalised_error=error)
 
 
 def posed_vertices(model: LinearModel, fit: Fit) -> np.ndarray:
     """Full mesh [V,3] in model axes (metres) with the fit's expression and jaw, before the head pose."""
-    from .lbs import lbs
-
     coefficients = np.concatenate([fit.shape, fit.expression])
     directions = np.concatenate([model.shape_basis[:, :, :len(fit.shape)],
                                  model.expression_basis[:, :, :len(fit.expression)]], axis=2)

@@ -19,7 +19,6 @@ is the subject's right (image left in a frontal photo), as in the iBUG markup.
 
 from __future__ import annotations
 
-import numpy as np
 
 IBUG68_TRIANGLES = (
     2880, 3402, 8462, 8452, 8447, 3395, 8455, 8384, 8243, 3112,

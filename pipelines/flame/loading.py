@@ -43,6 +43,8 @@ class _Inert:
         state = self.state if isinstance(self.state, dict) else {}
         if self.kind == "chumpy" and "x" in state:  # a chumpy Ch keeps its array in 'x'
             return np.asarray(_plain(state["x"]))
+        if self.kind == "chumpy" and {"a", "axes"} <= set(state):  # chumpy.reordering.transpose
+            return np.transpose(np.asarray(_plain(state["a"])), state["axes"])
         if self.kind in ("csc", "csr") and {"data", "indices", "indptr"} <= set(state):
             return _compressed_to_dense(state, by_column=self.kind == "csc")
         if self.kind == "coo" and {"data", "row", "col"} <= set(state):
@@ -112,7 +114,15 @@ def _latin1_bytes(text: str, encoding: str = "latin1") -> bytes:
     return text.encode("latin1")
 
 
-def _scalar(dtype: np.dtype, data: bytes = b"") -> Any:
+def _from_buffer(buffer: bytes, dtype: np.dtype, shape: tuple, order: str) -> np.ndarray:
+    """numpy's protocol-5 array reconstructor: plain bytes to an array."""
+    return np.frombuffer(buffer, dtype=dtype).reshape(shape, order=order)
+
+
+def _scalar(dtype: np.dtype, data: bytes | str = b"") -> Any:
+    """numpy's scalar reconstructor; Python 2 pickles hand the raw bytes over as latin-1 text."""
+    if isinstance(data, str):
+        data = data.encode("latin1")
     return np.frombuffer(data, dtype=dtype, count=1)[0] if data else dtype.type(0)
 
 
@@ -126,9 +136,10 @@ _ALLOWED: dict[tuple[str, str], Any] = {
     ("chumpy.ch", "Ch"): _Chumpy,
     ("chumpy.reordering", "transpose"): _Chumpy,
 }
-for _numpy_core in ("numpy.core.multiarray", "numpy._core.multiarray"):
-    _ALLOWED[(_numpy_core, "_reconstruct")] = _reconstruct
-    _ALLOWED[(_numpy_core, "scalar")] = _scalar
+for _numpy_core in ("numpy.core", "numpy._core"):
+    _ALLOWED[(f"{_numpy_core}.multiarray", "_reconstruct")] = _reconstruct
+    _ALLOWED[(f"{_numpy_core}.multiarray", "scalar")] = _scalar
+    _ALLOWED[(f"{_numpy_core}.numeric", "_frombuffer")] = _from_buffer
 for _module in ("scipy.sparse.csc", "scipy.sparse._csc", "scipy.sparse.csr", "scipy.sparse._csr",
                 "scipy.sparse.coo", "scipy.sparse._coo"):
     _name = _module.rsplit(".", 1)[1].lstrip("_")
