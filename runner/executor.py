@@ -98,7 +98,8 @@ ProgressCallback = Callable[[ProgressEvent], None]
 
 @dataclass
 class RunResult:
-    """Every output node's results: ``outputs[node_id] = {"class_type", "title", "images", "json", "text", "files"}``.
+    """Every output node's results, in workflow order: ``outputs[node_id] = {"class_type", "title", "images", "json",
+    "text", "files"}``.
 
     images: FileRefs of saved / previewed images; json: JSON texts; text: other
     texts; files: other saved files (e.g. the .json files of PlayAlterSaveJSON).
@@ -246,7 +247,7 @@ class _Run:
                 results[node_id] = _output_entry(node, ui)
             self.emit(ProgressEvent("node_finish", node_id, class_type, nodes_done=done + 1, nodes_total=total))
         self.emit(ProgressEvent("finish", nodes_done=total, nodes_total=total))
-        return results
+        return {node_id: results[node_id] for node_id in self.outputs}  # in workflow order
 
     def _progress_hook(self, node_id: str, class_type: str, done: int, total: int) -> compat.ProgressHook:
         def hook(value: int, maximum: int) -> None:

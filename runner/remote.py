@@ -144,9 +144,11 @@ class RemoteRunner:
         finally:
             socket.close()
         history = self._history(prompt_id)
+        history_outputs = history.get("outputs") or {}
+        in_workflow_order = [node_id for node_id in bound if node_id in history_outputs]
         results = {
-            node_id: self._output_entry(bound.get(node_id, {}), ui, output_dir)
-            for node_id, ui in (history.get("outputs") or {}).items()
+            node_id: self._output_entry(bound[node_id], history_outputs[node_id], output_dir)
+            for node_id in in_workflow_order
         }
         return RunResult(outputs=results, seconds=time.perf_counter() - started)
 
