@@ -18,7 +18,7 @@ def test_quick_start_has_exactly_two_commands():
     section = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
     commands = re.findall(r"```bash\n(.*?)```", section, flags=re.S)
     assert [len(block.strip().splitlines()) for block in commands] == [1, 1]
-    assert "playalter detect" in commands[0] and "pytest" in commands[1]
+    assert "playalter serve" in commands[0] and "pytest" in commands[1]
     ci = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text(encoding="utf-8")
     for step in commands[1].strip().split(" && "):
         assert step in ci, f"the README's test command step '{step}' is not what .ci/run runs"
