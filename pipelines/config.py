@@ -27,6 +27,7 @@ DEFAULTS: dict[str, Any] = {
     "enable_flame": True,
     "enable_privacy": True,
     "enable_face_swap": True,
+    "embed_workflow_in_images": False,
     "paths": {
         "models_dir": "",
         "input_dir": "input",

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..nodes import compat
 from ..nodes.files import reserve_numbered_file, resolve_inside
+from ..pipelines.config import settings
 from ..pipelines.errors import InvalidParameterError
 from ..pipelines.images import load_image
 
@@ -98,7 +99,10 @@ class LoadImage:
 
 
 class SaveImage:
-    DESCRIPTION = "Saves images to the output folder as {prefix}_{counter:05}_.png."
+    DESCRIPTION = (
+        "Saves images to the output folder as {prefix}_{counter:05}_.png. The PNGs carry no metadata "
+        "unless the embed_workflow_in_images setting asks for the workflow (as ComfyUI writes it)."
+    )
     CATEGORY = "image"
     RETURN_TYPES = ()
     FUNCTION = "save_images"
@@ -126,10 +130,11 @@ class SaveImage:
         from ..nodes.tensors import image_batch_to_numpy
 
         metadata = PngInfo()
-        if prompt is not None:
-            metadata.add_text("prompt", json.dumps(prompt))
-        for key, value in (extra_pnginfo or {}).items():
-            metadata.add_text(key, json.dumps(value))
+        if settings().embed_workflow_in_images:
+            if prompt is not None:
+                metadata.add_text("prompt", json.dumps(prompt))
+            for key, value in (extra_pnginfo or {}).items():
+                metadata.add_text(key, json.dumps(value))
         saved_entries = []
         for frame in image_batch_to_numpy(images):  # [H,W,3] uint8
             saved = reserve_numbered_file(compat.folder(self.folder_kind), filename_prefix, "png")

@@ -321,6 +321,24 @@ def test_bound_bytes_are_loaded_and_saved_with_comfyui_names(tmp_path):
     assert not list(tmp_path.glob("bound*")), "bound bytes must not be written to a folder"
 
 
+def test_saved_images_carry_the_workflow_only_when_the_setting_asks(tmp_path, monkeypatch):
+    from playalter.pipelines import config
+
+    photo = tmp_path / "holiday_of_alice.png"
+    photo.write_bytes(png_bytes())
+    plain = run(image_workflow(), bindings={"image": photo}, output_dir=tmp_path / "out")
+    assert Image.open(plain.images()[0].path).info == {}
+    monkeypatch.setenv("PLAYALTER__EMBED_WORKFLOW_IN_IMAGES", "true")
+    config.reset_settings()
+    try:
+        tagged = run(image_workflow(), bindings={"image": photo}, output_dir=tmp_path / "out")
+    finally:
+        monkeypatch.delenv("PLAYALTER__EMBED_WORKFLOW_IN_IMAGES")
+        config.reset_settings()
+    embedded = json.loads(Image.open(tagged.images()[0].path).info["prompt"])
+    assert embedded["2"]["class_type"] == "SaveImage"
+
+
 def test_bound_path_and_input_folder_name(tmp_path):
     photo = tmp_path / "photo.png"
     photo.write_bytes(png_bytes(color=(0, 0, 255)))
@@ -355,7 +373,6 @@ def test_save_image_subfolder_prefix_and_preview(tmp_path):
     assert preview.type == "temp" and preview.path.is_file() and tmp_path not in preview.path.parents
     result = run(prompt, bindings={"image": png_bytes()}, output_dir=tmp_path, temp_dir=tmp_path / "temp")
     assert result.outputs["3"]["images"][0].path.parent == (tmp_path / "temp").resolve()
-    assert json.loads(Image.open(saved.path).text["prompt"])["2"]["class_type"] == "SaveImage"
 
 
 @pytest.mark.parametrize("name", ["../secret.png", "/etc/passwd", "sub/../../x.png", "link.png"])
