@@ -16,6 +16,7 @@ import numpy as np
 import scipy.sparse
 
 from conftest import SHARED_FIXTURES
+from playalter.pipelines.flame.mesh_io import read_obj
 
 N_VERTICES, N_FACES = 5023, 9976
 
@@ -25,7 +26,7 @@ def _template() -> tuple[np.ndarray, np.ndarray]:
     ellipsoid-like mesh of the same sizes."""
     obj = SHARED_FIXTURES / "flame" / "head_template.obj"
     if obj.is_file():
-        return load_obj(obj)
+        return read_obj(obj)
     rng = np.random.default_rng(1)
     theta = np.arccos(rng.uniform(-1, 1, N_VERTICES))
     phi = rng.uniform(0, 2 * np.pi, N_VERTICES)
@@ -121,15 +122,6 @@ def write_synthetic_flame(path: Path) -> dict[str, np.ndarray]:
     return arrays
 
 
-def load_obj(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Vertices [V,3] and triangles [F,3] (0-based) of a Wavefront OBJ."""
-    vertices, faces = [], []
-    for line in path.read_text().splitlines():
-        if line.startswith("v "):
-            vertices.append([float(value) for value in line.split()[1:4]])
-        elif line.startswith("f "):
-            faces.append([int(token.split("/")[0]) - 1 for token in line.split()[1:4]])
-    return np.asarray(vertices), np.asarray(faces)
 
 
 def render_landmarks(model, fit) -> np.ndarray:

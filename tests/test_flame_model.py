@@ -15,6 +15,7 @@ from playalter.pipelines.flame import landmarks
 from playalter.pipelines.flame.lbs import lbs, rodrigues
 from playalter.pipelines.flame.loading import load_flame, load_registered_flame
 from playalter.pipelines.flame.measurements import measure_landmarks, measure_mesh
+from playalter.pipelines.flame.mesh_io import read_obj
 from playalter.pipelines.face import Face
 
 
@@ -119,7 +120,7 @@ def test_rodrigues_is_a_rotation():
 
 @pytest.fixture(scope="module")
 def mean_head(shared_fixtures):
-    vertices, faces = flame_synthetic.load_obj(shared_fixtures / "flame" / "head_template.obj")
+    vertices, faces = read_obj(shared_fixtures / "flame" / "head_template.obj")
     return vertices, faces
 
 

@@ -30,20 +30,14 @@ from pathlib import Path
 
 import numpy as np
 
+from playalter.pipelines.flame.mesh_io import read_obj
+
 HEAD_VERTICES = 3931  # FLAME vertices 0..3930 are the head surface, then two eyeballs of 546 vertices
 RES = 0.0005  # metres per pixel of the frontal rendering
 X_RANGE = (-0.11, 0.11)
 Y_RANGE = (1.30, 1.64)
 
 
-def load_obj(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    vertices, faces = [], []
-    for line in path.read_text().splitlines():
-        if line.startswith("v "):
-            vertices.append([float(value) for value in line.split()[1:4]])
-        elif line.startswith("f "):
-            faces.append([int(token.split("/")[0]) - 1 for token in line.split()[1:4]])
-    return np.asarray(vertices), np.asarray(faces)
 
 
 def render_depth(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -373,7 +367,7 @@ def contour_rows(head: Head, outline: list[tuple[int, np.ndarray]], centre: tupl
 
 
 def main(obj_path: Path) -> None:
-    vertices, faces = load_obj(obj_path)
+    vertices, faces = read_obj(obj_path)
     head = Head(vertices, faces)
     ibug, anthro = derive(head)
     print("IBUG68_TRIANGLES = (")

@@ -12,6 +12,17 @@ from ..errors import InvalidParameterError
 FORMATS = ("obj", "ply", "glb")
 
 
+def read_obj(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices [V,3] and triangles [F,3] (0-based) of a Wavefront OBJ; faces keep their first three corners."""
+    vertices, triangles = [], []
+    for line in Path(path).read_text().splitlines():
+        if line.startswith("v "):
+            vertices.append([float(value) for value in line.split()[1:4]])
+        elif line.startswith("f "):
+            triangles.append([int(token.split("/")[0]) - 1 for token in line.split()[1:4]])
+    return np.asarray(vertices), np.asarray(triangles)
+
+
 def write_obj(path: Path, vertices: np.ndarray, triangles: np.ndarray) -> None:
     """vertices [V,3] metres, triangles [F,3] 0-based."""
     lines = [f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in vertices]
