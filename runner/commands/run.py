@@ -10,6 +10,8 @@ import json
 import sys
 import threading
 
+from . import add_input_option
+
 EXIT_OK = 0
 EXIT_INVALID = 2
 EXIT_NODE_FAILED = 3
@@ -25,14 +27,7 @@ def register(subparsers) -> None:
         "4 remote server unreachable, 130 cancelled.",
     )
     parser.add_argument("workflow", help="workflow JSON file (API or UI format)")
-    parser.add_argument(
-        "--input",
-        "-i",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="bind a value by node id or title: image=photo.jpg (LoadImage), privacy.strength=0.8",
-    )
+    add_input_option(parser, help="bind a value by node id or title: image=photo.jpg (LoadImage), privacy.strength=0.8")
     parser.add_argument("--out", "-o", default=None, help="output folder (default: settings paths.output_dir)")
     parser.add_argument("--input-dir", default=None, help="folder LoadImage file names are read from")
     parser.add_argument("--remote", metavar="URL", default=None, help="run on this ComfyUI server instead")

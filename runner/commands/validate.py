@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+from . import add_input_option
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("validate", help="check a saved workflow without running it")
     parser.add_argument("workflow", help="workflow JSON file (API or UI format)")
-    parser.add_argument(
-        "--input",
-        "-i",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="bindings the run would use (a bound image satisfies its LoadImage)",
-    )
+    add_input_option(parser, help="bindings the run would use (a bound image satisfies its LoadImage)")
     parser.add_argument("--input-dir", default=None, help="folder LoadImage file names are read from")
     parser.add_argument("--json", action="store_true", help="print ComfyUI-shaped errors as JSON on stdout")
     parser.set_defaults(func=run)
