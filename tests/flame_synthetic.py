@@ -23,7 +23,8 @@ N_VERTICES, N_FACES = 5023, 9976
 
 def _template() -> tuple[np.ndarray, np.ndarray]:
     """FLAME mean head (vertices [5023,3], triangles [9976,3]) when ../shared is present, else a generated
-    ellipsoid-like mesh of the same sizes."""
+    ellipsoid-like mesh of the same sizes: enough for loading and skinning tests, not for fitting (its
+    triangles are random, so the landmarks defined on FLAME's topology do not form a face)."""
     obj = SHARED_FIXTURES / "flame" / "head_template.obj"
     if obj.is_file():
         return read_obj(obj)
