@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-_ARRAY_FIELDS = ("bbox", "kps", "landmarks", "landmarks_3d", "embedding")
+_ARRAY_FIELDS = ("bbox", "kps", "landmarks", "landmarks_3d", "mesh", "iris", "embedding")
 
 
 def _as_array(value: Any, shape_tail: tuple[int, ...] | None = None) -> np.ndarray | None:
@@ -38,6 +38,10 @@ class Face:
     landmarks:     (N, 2) optional dense 2D landmarks; ``landmark_scheme`` says which set
                    ("68" iBUG, "106" insightface 2d106det, "468" mediapipe)
     landmarks_3d:  (68, 3) optional 3D landmarks (insightface 1k3d68: x, y in pixels, z relative)
+    mesh:          (468, 3) optional MediaPipe face mesh: x, y in pixels, z depth in pixels relative to
+                   the face centre (nearer < 0); see ``pipelines.face_mesh``
+    mesh_score:    the landmark model's face-presence score 0..1 (below 0.5: it doubts this is a face)
+    iris:          (2, 3) optional iris centre x, y and radius in pixels, subject's right eye then left
     pose:          (yaw, pitch, roll) in degrees, or None when not estimated
     embedding:     (512,) optional ArcFace embedding, L2-normalised
     age, sex:      optional attributes ("M" / "F")
@@ -52,6 +56,9 @@ class Face:
     landmarks: np.ndarray | None = None
     landmark_scheme: str | None = None
     landmarks_3d: np.ndarray | None = None
+    mesh: np.ndarray | None = None
+    mesh_score: float | None = None
+    iris: np.ndarray | None = None
     pose: tuple[float, float, float] | None = None
     embedding: np.ndarray | None = None
     age: float | None = None
@@ -65,8 +72,12 @@ class Face:
         self.kps = _as_array(self.kps, (5, 2))
         self.landmarks = _as_array(self.landmarks, (2,))
         self.landmarks_3d = _as_array(self.landmarks_3d, (3,))
+        self.mesh = _as_array(self.mesh, (468, 3))
+        self.iris = _as_array(self.iris, (2, 3))
         self.embedding = _as_array(self.embedding)
         self.score = float(self.score)
+        if self.mesh_score is not None:
+            self.mesh_score = float(self.mesh_score)
         if self.pose is not None:
             self.pose = tuple(float(angle) for angle in self.pose)
 

@@ -14,14 +14,20 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from .. import analysis, buffalo, pose, recognition
+import logging
+
+from .. import analysis, buffalo, face_mesh, face_mesh_scheme, pose, recognition
 from ..choices import BACKENDS, ORDERS
 from ..config import settings
-from ..errors import InvalidParameterError
+from ..errors import InvalidParameterError, ModelMissingError
 from ..face import Face
 from . import centerface, scrfd, tiling
 
 FEATURE = "face detection with the buffalo_l backend"
+DENSE_MIN_FACE_SIDE = 24.0  # px: smaller faces get no dense landmarks (the 192 px crop would be mostly blur)
+
+logger = logging.getLogger(__name__)
+_dense_warning_logged = False
 
 
 def order_faces(faces: list[Face], order: str = "largest") -> list[Face]:
@@ -83,14 +89,40 @@ def _analyse_buffalo(files: dict[str, Path], image: np.ndarray, face: Face, devi
     face.embedding = recognition.embed(image, face, device)
 
 
+def _add_dense_landmarks(image: np.ndarray, face: Face) -> None:
+    """468-point mesh, iris and presence score; the iBUG-68 subset becomes the face's landmarks unless a
+    buffalo_l landmark set is already there."""
+    dense = face_mesh.dense_landmarks(image, face.bbox, face.kps)
+    face.mesh, face.mesh_score, face.iris = dense.points, dense.score, dense.iris
+    if face.landmarks is None:
+        face.landmarks = face_mesh_scheme.to_ibug68(dense.points[:, :2])
+        face.landmark_scheme = "68"
+
+
+def _dense_models_ready() -> bool:
+    """True when the dense-landmark models are on disk or could be fetched; else one warning per process."""
+    global _dense_warning_logged
+    try:
+        face_mesh.model_paths()
+    except ModelMissingError as error:
+        if not _dense_warning_logged:
+            logger.warning("faces get no dense landmarks: %s", error)
+            _dense_warning_logged = True
+        return False
+    return True
+
+
 def detect_faces(image, backend: str = "auto", threshold: float = 0.5, max_side: int = 1280,
-                 order: str = "largest", device: str = "auto", analyse: bool = True) -> list[Face]:
+                 order: str = "largest", device: str = "auto", analyse: bool = True,
+                 dense: bool = True) -> list[Face]:
     """Faces in one uint8 RGB image [H,W,3], ordered.
 
     threshold: detector confidence 0..1.  max_side: longest side the detector sees in one pass
     (bigger images are detected at that size, then refined around possible small faces; 0 = full
     resolution; SCRFD never uses more than its trained 640).  device: "auto", "cpu" or "cuda".
     analyse: with buffalo_l, also compute landmarks, sex/age and the embedding.
+    dense: add MediaPipe's 468-point mesh and irises to faces of at least ``DENSE_MIN_FACE_SIDE`` px
+    (models fetched on first use when allowed; without them faces keep what the detector gave).
     Every face gets a head pose from the best landmarks it has.
     """
     _check_options(image, threshold, max_side)
@@ -99,9 +131,12 @@ def detect_faces(image, backend: str = "auto", threshold: float = 0.5, max_side:
     run_pass, side_rule = _box_detector(chosen, files, device)
     boxes, kps = tiling.detect_with_refinement(run_pass, image, threshold, side_rule(max_side))
     faces = [Face(bbox=boxes[i, :4], score=float(boxes[i, 4]), kps=kps[i], detector=chosen) for i in range(len(boxes))]
+    with_dense = dense and faces and _dense_models_ready()
     for face in faces:
         if files is not None and analyse:
             _analyse_buffalo(files, image, face, device)
+        if with_dense and min(face.width, face.height) >= DENSE_MIN_FACE_SIDE:
+            _add_dense_landmarks(image, face)
         face.pose = pose.estimate(face, image.shape[:2])
     return order_faces(faces, order)
 

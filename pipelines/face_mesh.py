@@ -1,0 +1,170 @@
+"""Dense face landmarks: MediaPipe Face Mesh (468 3D points) and MediaPipe Iris, run by OpenCV.
+
+Both models are TFLite files (Apache-2.0) read with ``cv2.dnn.readNetFromTFLite``; OpenCV is already a
+dependency, so no TFLite runtime is needed. MediaPipe's classic graph is followed:
+
+1. a square crop around the detector's box, 1.5 x its longer side, rotated so that the eye keypoints are
+   level (roll removed), resized to 192 x 192, RGB in 0..1 -> 468 points (x, y, z in crop pixels) and a
+   face-presence logit;
+2. a second crop placed from those points (their box, 1.5 x, eyes 33-263 level), which centres the face
+   as MediaPipe's tracking mode does, and the final points;
+3. per eye, a square crop 2.3 x the eye-corner distance, 64 x 64 (the subject's left eye mirrored, as the
+   model was trained on one side) -> 5 iris points (centre + 4 on the limbus) -> centre and radius.
+
+Point conventions: ``points[:, :2]`` are image pixels; ``points[:, 2]`` is depth in the same pixel scale,
+relative to the face's centre, smaller = nearer the camera (MediaPipe's sign). Index 33 is the outer
+corner of the subject's right eye (image left on a frontal face), 263 that of the left eye.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from . import models
+
+FEATURE = "dense face landmarks"
+MESH_SIZE = 192
+IRIS_SIZE = 64
+FACE_CROP_SCALE = 1.5
+EYE_CROP_SCALE = 2.3
+PRESENCE_THRESHOLD = 0.5  # below it the landmark model says "no face here": points kept, face marked
+EYE_CORNERS = ((33, 133), (263, 362))  # (outer, inner) corners: subject's right eye, left eye
+_MESH_OUTPUTS = ["conv2d_21", "conv2d_31"]  # [1,1404,1,1] points, [1,1,1,1] presence logit
+_IRIS_OUTPUTS = ["output_eyes_contours_and_brows", "output_iris"]  # [1,213], [1,15]
+
+_nets: dict[tuple[str, int], cv2.dnn.Net] = {}
+_lock = threading.Lock()
+
+
+@dataclass
+class DenseLandmarks:
+    """The dense landmarks of one face.
+
+    points:  [468,3] x, y image pixels; z depth in pixels relative to the face centre (nearer < 0)
+    score:   face presence 0..1 from the landmark model
+    iris:    [2,3] per eye (subject's right, left): centre x, y and radius in pixels; None if not run
+    """
+
+    points: np.ndarray
+    score: float
+    iris: np.ndarray | None
+
+    @property
+    def is_face(self) -> bool:
+        return self.score >= PRESENCE_THRESHOLD
+
+
+def model_paths() -> tuple[Path, Path]:
+    """(face mesh, iris) model files, fetched on first use when allowed (ModelMissingError otherwise)."""
+    return models.resolve("face_mesh", FEATURE)[0], models.resolve("iris", FEATURE)[0]
+
+
+def is_available() -> bool:
+    """True when both models are on disk (no download is attempted)."""
+    return models.is_available("face_mesh") and models.is_available("iris")
+
+
+def _net(path: Path) -> cv2.dnn.Net:
+    """One network per model file and thread (cv2.dnn.Net is not safe to share between threads)."""
+    key = (str(path), threading.get_ident())
+    with _lock:
+        net = _nets.get(key)
+        if net is None:
+            engine = getattr(cv2.dnn, "ENGINE_CLASSIC", None)  # OpenCV 5's new engine returns one output only
+            net = cv2.dnn.readNetFromTFLite(str(path)) if engine is None else cv2.dnn.readNetFromTFLite(str(path), engine)
+            _nets[key] = net
+    return net
+
+
+def crop_matrix(center: np.ndarray, side: float, angle: float, size: int) -> np.ndarray:
+    """[2,3] affine image px -> crop px for a square of ``side`` pixels around ``center``, rotated by
+    ``angle`` radians (the crop's x axis follows that direction in the image), resized to ``size``."""
+    cos, sin = np.cos(angle), np.sin(angle)
+    scale = size / side
+    rotation = np.array([[cos, sin], [-sin, cos]]) * scale  # [2,2]
+    shift = size / 2 - rotation @ np.asarray(center, np.float64)  # [2]
+    return np.hstack([rotation, shift[:, None]]).astype(np.float32)
+
+
+def _to_image(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Crop points [N,2] -> image pixels [N,2]."""
+    inverse = cv2.invertAffineTransform(matrix)  # [2,3]
+    return points @ inverse[:, :2].T + inverse[:, 2]
+
+
+def _blob(crop: np.ndarray) -> np.ndarray:
+    """uint8 RGB [S,S,3] -> float32 [1,3,S,S] in 0..1 (OpenCV's TFLite importer takes NCHW)."""
+    return np.ascontiguousarray(crop.transpose(2, 0, 1)[None], dtype=np.float32) / 255.0
+
+
+def _run_mesh(net: cv2.dnn.Net, image: np.ndarray, center: np.ndarray, side: float,
+              angle: float) -> tuple[np.ndarray, float]:
+    """(points [468,3] image px / px depth, presence 0..1) for one crop placement."""
+    matrix = crop_matrix(center, side, angle, MESH_SIZE)
+    crop = cv2.warpAffine(image, matrix, (MESH_SIZE, MESH_SIZE), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
+    net.setInput(_blob(crop))
+    raw, logit = net.forward(_MESH_OUTPUTS)
+    crop_points = raw.reshape(468, 3).astype(np.float64)
+    points = np.empty_like(crop_points)
+    points[:, :2] = _to_image(matrix, crop_points[:, :2])
+    points[:, 2] = crop_points[:, 2] * side / MESH_SIZE
+    score = float(1.0 / (1.0 + np.exp(-float(logit.reshape(-1)[0]))))
+    return points, score
+
+
+def _placement_from_points(points: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """(centre [2], side, angle) of MediaPipe's landmark-based crop: eyes level, box of the points 1.5 x."""
+    outer_right, outer_left = points[33, :2], points[263, :2]
+    angle = float(np.arctan2(*(outer_left - outer_right)[::-1]))
+    cos, sin = np.cos(angle), np.sin(angle)
+    upright = points[:, :2] @ np.array([[cos, -sin], [sin, cos]])  # [468,2] in the face's own axes
+    low, high = upright.min(axis=0), upright.max(axis=0)
+    center = ((low + high) / 2) @ np.array([[cos, sin], [-sin, cos]])
+    return center, float((high - low).max() * FACE_CROP_SCALE), angle
+
+
+def _run_iris(net: cv2.dnn.Net, image: np.ndarray, outer: np.ndarray, inner: np.ndarray,
+              mirrored: bool) -> np.ndarray:
+    """[3] iris centre x, y and radius in image pixels for one eye."""
+    span = inner - outer if not mirrored else outer - inner  # image-left to image-right on a frontal face
+    angle = float(np.arctan2(span[1], span[0]))
+    side = float(np.linalg.norm(span)) * EYE_CROP_SCALE
+    matrix = crop_matrix((outer + inner) / 2, side, angle, IRIS_SIZE)
+    crop = cv2.warpAffine(image, matrix, (IRIS_SIZE, IRIS_SIZE), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
+    if mirrored:
+        crop = crop[:, ::-1]
+    net.setInput(_blob(crop))
+    _, raw = net.forward(_IRIS_OUTPUTS)
+    iris = raw.reshape(5, 3)[:, :2].astype(np.float64)  # [5,2] centre, then 4 limbus points (crop px)
+    if mirrored:
+        iris[:, 0] = IRIS_SIZE - iris[:, 0]
+    iris = _to_image(matrix, iris)
+    radius = float(np.linalg.norm(iris[1:] - iris[0], axis=1).mean())
+    return np.array([iris[0, 0], iris[0, 1], radius])
+
+
+def dense_landmarks(image: np.ndarray, bbox: np.ndarray, kps: np.ndarray, with_iris: bool = True) -> DenseLandmarks:
+    """Dense landmarks of the face in ``bbox`` [4] with keypoints ``kps`` [5,2] of a uint8 RGB image [H,W,3]."""
+    mesh_path, iris_path = model_paths()
+    mesh_net = _net(mesh_path)
+    eye_line = kps[1] - kps[0]
+    first_angle = float(np.arctan2(eye_line[1], eye_line[0]))
+    box_center = np.array([(bbox[0] + bbox[2]) / 2, (bbox[1] + bbox[3]) / 2])
+    box_side = float(max(bbox[2] - bbox[0], bbox[3] - bbox[1])) * FACE_CROP_SCALE
+    first, _ = _run_mesh(mesh_net, image, box_center, box_side, first_angle)
+    points, score = _run_mesh(mesh_net, image, *_placement_from_points(first))
+    iris = None
+    if with_iris:
+        iris_net = _net(iris_path)
+        iris = np.stack([
+            _run_iris(iris_net, image, points[outer, :2], points[inner, :2], mirrored=side == 1)
+            for side, (outer, inner) in enumerate(EYE_CORNERS)
+        ])
+    return DenseLandmarks(points.astype(np.float32), score, None if iris is None else iris.astype(np.float32))
