@@ -71,6 +71,9 @@ DEFAULTS: dict[str, Any] = {
     "swap": {
         "identities_dir": "",
     },
+    "models": {
+        "auto_fetch": True,  # fetch licence-clean models (face_mesh, iris) on first use
+    },
     "logging": {
         "level": "INFO",
         "json_file": "",

@@ -24,16 +24,18 @@ class ModelMissingError(PlayalterError, FileNotFoundError):
 
     code = "model_missing"
 
-    def __init__(self, model: str, feature: str, searched: list[str], how_to_obtain: str):
+    def __init__(self, model: str, feature: str, searched: list[str], how_to_obtain: str, reason: str = ""):
         self.model = model
         self.feature = feature
         self.searched = list(searched)
         self.how_to_obtain = how_to_obtain
+        self.reason = reason  # why it was not fetched automatically, when that was tried
         paths = "\n".join(f"  - {path}" for path in self.searched) or "  (no folder configured)"
         super().__init__(
             f"{feature} needs the model '{model}', which was not found.\n"
             f"Searched:\n{paths}\n"
-            f"How to obtain it: {how_to_obtain}"
+            + (f"{reason}\n" if reason else "")
+            + f"How to obtain it: {how_to_obtain}"
         )
 
 
@@ -52,3 +54,14 @@ class ModelDownloadError(PlayalterError):
     """A download failed or was refused; the message says why and what to do instead."""
 
     code = "model_download_failed"
+
+
+class ModelSourcesFailedError(ModelDownloadError):
+    """Every download source of a model failed; ``failures`` holds one line per source, saying why."""
+
+    def __init__(self, model: str, failures: list[str], how_to_obtain: str):
+        self.failures = list(failures)
+        super().__init__(
+            f"could not fetch '{model}'; every source failed:\n" + "\n".join(self.failures)
+            + f"\nHow to obtain it by hand: {how_to_obtain}"
+        )

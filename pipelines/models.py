@@ -6,7 +6,7 @@ and which features need it.
 
 Lookup order for a file ``<folder>/<name>``:
 1. folders registered by the host (inside ComfyUI: ``folder_paths`` for
-   ``insightface`` and ``flame``, which honours ``extra_model_paths.yaml``);
+   ``insightface``, ``flame`` and ``mediapipe``, which honours ``extra_model_paths.yaml``);
 2. ``$PLAYALTER_MODELS_DIR`` (or ``paths.models_dir`` in settings);
 3. ``./models``.
 """
@@ -26,7 +26,7 @@ MODELS_DIR_ENV = "PLAYALTER_MODELS_DIR"
 
 @dataclass(frozen=True)
 class ModelFile:
-    folder: str  # models sub-folder kind: "insightface" or "flame"
+    folder: str  # models sub-folder kind: "insightface", "flame" or "mediapipe"
     path: str  # path inside that folder, e.g. "models/buffalo_l/det_10g.onnx"
     sha256: str | None
     size: int | None
@@ -34,12 +34,22 @@ class ModelFile:
 
 @dataclass(frozen=True)
 class Download:
-    """Where ``playalter models fetch`` gets a model: one file, or a zip holding the model's files."""
+    """One place ``playalter models fetch`` gets a model from.
+
+    Three shapes: the model's one file (``url``, its sha256 and size); a zip holding the model's
+    files (``is_zip``); or a zip of which the model's one file is the member ``member`` (fetched
+    by HTTP Range requests when the server allows). For the zips, sha256 and size are the
+    archive's; the files taken out of it are checked against the registry's ``ModelFile``.
+    """
 
     url: str
     sha256: str | None
     size: int | None
     is_zip: bool = False
+    member: str | None = None  # path of the model's file inside the zip at ``url``
+
+    def describe(self) -> str:
+        return f"{self.url} (member {self.member})" if self.member else self.url
 
 
 @dataclass(frozen=True)
@@ -53,12 +63,19 @@ class ModelSpec:
     features: tuple[str, ...]
     embedded_in: tuple[str, str] | None = None  # (package, file inside it): ships with an installed package
     licence_gated: bool = False  # users must accept a licence themselves: never downloaded for them
-    download: Download | None = None
+    download: Download | None = None  # the publisher's own location, tried first
+    mirrors: tuple[Download, ...] = ()  # tried in order when the download fails
+    fetch_on_first_use: bool = False  # licence-clean and small: ``download.ensure`` fetches it when missing
     alternatives: tuple[tuple[ModelFile, ...], ...] = field(default=())
 
     @property
     def embedded(self) -> bool:
         return self.embedded_in is not None
+
+    @property
+    def sources(self) -> tuple[Download, ...]:
+        """Every download source, in the order they are tried."""
+        return ((self.download,) if self.download else ()) + self.mirrors
 
     @property
     def options(self) -> tuple[tuple[ModelFile, ...], ...]:
@@ -82,6 +99,40 @@ _INSIGHTFACE_LICENCE = (
 
 def _buffalo(path: str, sha256: str, size: int) -> ModelFile:
     return ModelFile("insightface", f"models/buffalo_l/{path}", sha256, size)
+
+
+# MediaPipe's models as Google publishes them, and the same files inside the mediapipe 0.10.21
+# wheel on PyPI (a mirror: PyPI keeps every released file; sha256 and size of the whole wheel).
+_MEDIAPIPE_ASSETS = "https://storage.googleapis.com/mediapipe-assets"
+_MEDIAPIPE_WHEEL = (
+    "https://files.pythonhosted.org/packages/ad/83/56f760fecdc60de84c529d6c05c9dfc7d972617c6632bd254d5e021e5b16/"
+    "mediapipe-0.10.21-cp311-cp311-manylinux_2_28_x86_64.whl"
+)
+_MEDIAPIPE_WHEEL_SHA256 = "05dc4a9e593655a79558d05d6227d31018c2537a4bd3362b51e230cf22aecfe3"
+_MEDIAPIPE_WHEEL_SIZE = 35622638
+_MEDIAPIPE_LICENCE = "Apache-2.0 (Google MediaPipe)"
+
+
+def _mediapipe(name: str, filename: str, module: str, sha256: str, size: int, description: str,
+               features: tuple[str, ...]) -> ModelSpec:
+    """A MediaPipe model: one .tflite in <models>/mediapipe/, from Google's assets, else from the PyPI wheel."""
+    member = f"mediapipe/modules/{module}/{filename}"
+    return ModelSpec(
+        name=name,
+        description=description,
+        files=(ModelFile("mediapipe", filename, sha256, size),),
+        licence=_MEDIAPIPE_LICENCE,
+        source="Google MediaPipe (mediapipe-assets; mirror: the mediapipe 0.10.21 wheel on PyPI)",
+        how_to_obtain=(
+            f"run 'playalter models fetch {name}' (done automatically on first use while the setting "
+            f"models.auto_fetch is on), or by hand: download {_MEDIAPIPE_ASSETS}/{filename} (or take {member} "
+            f"out of the mediapipe 0.10.21 wheel on PyPI) into <models>/mediapipe/"
+        ),
+        features=features,
+        download=Download(f"{_MEDIAPIPE_ASSETS}/{filename}", sha256, size),
+        mirrors=(Download(_MEDIAPIPE_WHEEL, _MEDIAPIPE_WHEEL_SHA256, _MEDIAPIPE_WHEEL_SIZE, member=member),),
+        fetch_on_first_use=True,
+    )
 
 
 REGISTRY: dict[str, ModelSpec] = {
@@ -172,6 +223,18 @@ REGISTRY: dict[str, ModelSpec] = {
         features=("FLAME 3D fitting", "facial measurements in mm"),
         licence_gated=True,
     ),
+    "face_mesh": _mediapipe(
+        "face_mesh", "face_landmark.tflite", "face_landmark",
+        "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814", 1242398,
+        "MediaPipe Face Mesh: 468 3D landmarks from a face crop",
+        ("dense landmarks (MediaPipe 468 points)",),
+    ),
+    "iris": _mediapipe(
+        "iris", "iris_landmark.tflite", "iris_landmark",
+        "d1744d2a09c25f501d39eba4faff47e53ecca8852c5ce19bce8eeac39357521f", 2640568,
+        "MediaPipe Iris: iris and eye contour landmarks from an eye crop",
+        ("iris landmarks", "metric scale from the iris diameter"),
+    ),
 }
 
 
@@ -186,7 +249,7 @@ _host_dirs: Callable[[str], Iterable[str]] | None = None
 
 
 def set_host_search_dirs(provider: Callable[[str], Iterable[str]] | None) -> None:
-    """Let the host (ComfyUI) add folders for a model folder kind ("insightface", "flame")."""
+    """Let the host (ComfyUI) add folders for a model folder kind ("insightface", "flame", "mediapipe")."""
     global _host_dirs
     _host_dirs = provider
 

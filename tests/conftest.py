@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+
+# No test downloads a model: models fetched on first use (face_mesh, iris) are fetched by .ci/run
+# before the tests, and the tests that need them skip where they are absent.
+os.environ.setdefault("PLAYALTER__MODELS__AUTO_FETCH", "false")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_FIXTURES = REPO_ROOT.parent / "shared" / "fixtures"

@@ -10,6 +10,7 @@ import hashlib
 import http.server
 import io
 import json
+import logging
 import re
 import threading
 import zipfile
@@ -25,34 +26,49 @@ PAYLOAD = bytes(range(256)) * 12_000 + b"tail"  # ~3 MB, several download chunks
 PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
 
 
+def _byte_span(requested: str, length: int) -> tuple[int, int] | None:
+    """[start, end) of a single-range header: ``bytes=a-``, ``bytes=a-b`` or the suffix ``bytes=-n``."""
+    match = re.fullmatch(r"bytes=(\d*)-(\d*)", requested)
+    if match is None or match.groups() == ("", ""):
+        return None
+    first, last = match.groups()
+    if not first:
+        return max(0, length - int(last)), length
+    return int(first), min(length, int(last) + 1) if last else length
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     files: dict[str, bytes] = {}
-    ranges_seen: list[str | None] = []
+    ranges_seen: list[str | None] = []  # Range headers of the requests for files it has
+    paths_seen: list[str] = []  # every request
+    bytes_served = 0  # body bytes sent, all requests together
     honour_range = True
 
     def do_GET(self):  # noqa: N802 (http.server naming)
+        self.paths_seen.append(self.path)
         body = self.files.get(self.path)
         if body is None:
             self.send_error(404)
             return
         requested = self.headers.get("Range")
         self.ranges_seen.append(requested)
-        match = re.fullmatch(r"bytes=(\d+)-", requested or "")
-        if match and self.honour_range:
-            start = int(match.group(1))
+        span = _byte_span(requested or "", len(body))
+        if span and self.honour_range:
+            start, end = span
             if start >= len(body):
                 self.send_response(416)
                 self.send_header("Content-Range", f"bytes */{len(body)}")
                 self.end_headers()
                 return
             self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-            body = body[start:]
+            self.send_header("Content-Range", f"bytes {start}-{end - 1}/{len(body)}")
+            body = body[start:end]
         else:
             self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+        type(self).bytes_served += len(body)
 
     def log_message(self, *args):
         pass
@@ -62,9 +78,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 def server():
     _Handler.files = {}
     _Handler.ranges_seen = []
+    _Handler.paths_seen = []
+    _Handler.bytes_served = 0
     _Handler.honour_range = True
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield _Handler, f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
@@ -78,6 +96,7 @@ def isolated_models(tmp_path, monkeypatch):
     (tmp_path / "cwd").mkdir()
     monkeypatch.chdir(tmp_path / "cwd")
     monkeypatch.setattr(models, "_host_dirs", None)
+    monkeypatch.setattr(download, "_failures", {})
     config.reset_settings()
     yield tmp_path
     config.reset_settings()
@@ -103,14 +122,31 @@ def test_registry_entries_are_complete():
         assert spec.name == name and spec.licence and spec.source and spec.how_to_obtain and spec.features
         for option in spec.options:
             for model_file in option:
-                assert model_file.folder in ("insightface", "flame")
+                assert model_file.folder in ("insightface", "flame", "mediapipe")
                 if model_file.sha256 is not None:
                     assert re.fullmatch(r"[0-9a-f]{64}", model_file.sha256)
                     assert model_file.size and model_file.size > 0
+        for source in spec.sources:
+            assert source.url.startswith("https://") and not (source.is_zip and source.member)
+            if source.member or source.is_zip:  # the archive itself is verified when downloaded whole
+                assert source.sha256 and source.size
+        if spec.fetch_on_first_use:  # licence-clean, one verifiable file, somewhere to get it
+            assert not (spec.licence_gated or spec.embedded) and spec.sources
+            assert all(f.sha256 and f.size for f in spec.files)
     insightface_files = [f for name in ("buffalo_l", "inswapper_128") for f in models.REGISTRY[name].files]
     assert all(f.sha256 and f.size for f in insightface_files)
     assert models.REGISTRY["flame"].licence_gated and models.REGISTRY["flame"].download is None
     assert models.embedded_path("centerface").name == "centerface.onnx"
+    assert [name for name, spec in models.REGISTRY.items() if spec.fetch_on_first_use] == ["face_mesh", "iris"]
+    for name, filename in (("face_mesh", "face_landmark.tflite"), ("iris", "iris_landmark.tflite")):
+        spec = models.REGISTRY[name]
+        assert spec.files == (models.ModelFile("mediapipe", filename, spec.files[0].sha256, spec.files[0].size),)
+        assert spec.licence == "Apache-2.0 (Google MediaPipe)"
+        official, wheel = spec.sources
+        assert official.url == f"https://storage.googleapis.com/mediapipe-assets/{filename}"
+        assert wheel.url.startswith("https://files.pythonhosted.org/") and wheel.url.endswith(".whl")
+        assert wheel.member.endswith(f"/{filename}") and wheel.size == 35622638
+        assert f"playalter models fetch {name}" in spec.how_to_obtain
 
 
 def test_search_order_host_then_env_then_cwd(isolated_models, monkeypatch):
@@ -278,6 +314,217 @@ def test_zip_download_is_unpacked_into_place(server, isolated_models, monkeypatc
     assert [status.state for status in models.model_status("pack")] == ["present", "present"]
 
 
+# --- a model that is one member of a zip (a wheel on a mirror) ------------------------------------
+
+DEFLATED = PAYLOAD  # compresses well: a few kB once deflated
+STORED = hashlib.sha256(b"seed").digest() * 8_000  # 256 kB, kept as is
+FILLER_NAMES = [f"pkg/filler/{index:04d}/" + "x" * 60 + ".py" for index in range(800)]  # ~100 kB of directory
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def build_wheel() -> tuple[bytes, int]:
+    """A zip like a wheel: a deflated and a stored member, a large stored blob, many small members.
+
+    Returns (archive bytes, offset of its central directory). The central directory (~110 kB) is
+    larger than the tail a reader fetches first (64 kB), so reading it takes a second range.
+    """
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as bundle:
+        bundle.writestr("pkg/blob.bin", hashlib.sha256(b"blob").digest() * 200_000, zipfile.ZIP_STORED)  # 6.4 MB
+        bundle.writestr("pkg/models/deflated.bin", DEFLATED, zipfile.ZIP_DEFLATED)
+        bundle.writestr("pkg/models/stored.bin", STORED, zipfile.ZIP_STORED)
+        for name in FILLER_NAMES:
+            bundle.writestr(name, b"pass\n", zipfile.ZIP_DEFLATED)
+    data = buffer.getvalue()
+    with zipfile.ZipFile(io.BytesIO(data)) as bundle:
+        return data, bundle.start_dir
+
+
+WHEEL, WHEEL_DIRECTORY_OFFSET = build_wheel()
+
+
+def member_spec(mirror_url: str, member: str = "pkg/models/deflated.bin", content: bytes = DEFLATED, *,
+                primary_url: str | None = None, member_sha256: str | None = None,
+                wheel_sha256: str = _sha(WHEEL)) -> models.ModelSpec:
+    """A mediapipe-like model: its file from ``primary_url`` (when given), else a member of the wheel."""
+    model_file = models.ModelFile("mediapipe", "member.bin", member_sha256 or _sha(content), len(content))
+    return models.ModelSpec(
+        name="meshlike", description="a member of a generated wheel", files=(model_file,),
+        licence="test", source="this test", how_to_obtain="run 'playalter models fetch meshlike'",
+        features=("testing",),
+        download=models.Download(primary_url, model_file.sha256, model_file.size) if primary_url else None,
+        mirrors=(models.Download(mirror_url, wheel_sha256, len(WHEEL), member=member),),
+        fetch_on_first_use=True,
+    )
+
+
+@pytest.fixture
+def wheel_server(server, monkeypatch):
+    handler, base = server
+    handler.files["/pkg.whl"] = WHEEL
+    monkeypatch.setitem(models.REGISTRY, "meshlike", member_spec(f"{base}/pkg.whl"))
+    return handler, base
+
+
+def _installed_member(isolated_models) -> Path:
+    return isolated_models / "env" / "mediapipe" / "member.bin"
+
+
+@pytest.mark.parametrize("member, content", [("pkg/models/deflated.bin", DEFLATED), ("pkg/models/stored.bin", STORED)])
+def test_zip_member_is_fetched_by_ranges_only(wheel_server, isolated_models, monkeypatch, member, content):
+    handler, base = wheel_server
+    monkeypatch.setitem(models.REGISTRY, "meshlike", member_spec(f"{base}/pkg.whl", member, content))
+    seen = []
+    assert download.fetch("meshlike", progress=lambda done, total: seen.append((done, total))) == [
+        _installed_member(isolated_models)]
+    assert _installed_member(isolated_models).read_bytes() == content
+    assert not list((isolated_models / "env" / "mediapipe").glob("*.part"))
+    assert all(requested and requested.startswith("bytes=") for requested in handler.ranges_seen)
+    tail, directory, local_header, data = handler.ranges_seen
+    assert tail == "bytes=-65557"
+    assert directory.startswith(f"bytes={WHEEL_DIRECTORY_OFFSET}-")  # not inside the tail: read on its own
+    assert handler.bytes_served < len(WHEEL) / 10  # 7 MB archive, a few hundred kB read
+    assert seen[-1] == (len(content), len(content))
+
+
+def test_server_ignoring_range_falls_back_to_the_whole_archive(wheel_server, isolated_models):
+    handler, _ = wheel_server
+    handler.honour_range = False
+    (target,) = download.fetch("meshlike")
+    assert target.read_bytes() == DEFLATED
+    assert handler.bytes_served >= len(WHEEL)  # the suffix-range probe, answered in full, then the download
+    assert handler.ranges_seen == ["bytes=-65557", None]
+    assert list((isolated_models / "env" / "mediapipe" / ".downloads").iterdir()) == []  # the archive is deleted
+
+
+def test_whole_archive_fallback_checks_the_archive_sha256(wheel_server, isolated_models, monkeypatch):
+    handler, base = wheel_server
+    handler.honour_range = False
+    monkeypatch.setitem(models.REGISTRY, "meshlike", member_spec(f"{base}/pkg.whl", wheel_sha256="0" * 64))
+    with pytest.raises(ModelCorruptError, match=f"has sha256 {_sha(WHEEL)}, expected {'0' * 64}: not installed"):
+        download.fetch("meshlike")
+    folder = isolated_models / "env" / "mediapipe"
+    assert not _installed_member(isolated_models).exists() and not list(folder.rglob("*.part"))
+
+
+def test_member_with_the_wrong_sha256_installs_nothing(wheel_server, isolated_models, monkeypatch):
+    _, base = wheel_server
+    monkeypatch.setitem(models.REGISTRY, "meshlike", member_spec(f"{base}/pkg.whl", member_sha256="f" * 64))
+    with pytest.raises(ModelCorruptError, match=f"member pkg/models/deflated.bin.*expected .* sha256 {'f' * 64}"):
+        download.fetch("meshlike")
+    assert list((isolated_models / "env" / "mediapipe").iterdir()) == []
+
+
+@pytest.mark.parametrize("primary", ["/absent.bin", "refused"])
+def test_failing_primary_source_falls_through_to_the_mirror(wheel_server, isolated_models, monkeypatch, primary):
+    _, base = wheel_server
+    primary_url = "http://127.0.0.1:9/member.bin" if primary == "refused" else f"{base}{primary}"
+    monkeypatch.setitem(models.REGISTRY, "meshlike", member_spec(f"{base}/pkg.whl", primary_url=primary_url))
+    (target,) = download.fetch("meshlike")
+    assert target.read_bytes() == DEFLATED
+
+
+def test_every_source_failing_names_each_one(server, isolated_models, monkeypatch):
+    _, base = server  # serves nothing: the wheel is absent too
+    monkeypatch.setitem(models.REGISTRY, "meshlike", member_spec(
+        f"{base}/pkg.whl", primary_url="http://127.0.0.1:9/member.bin"))
+    with pytest.raises(ModelDownloadError) as caught:
+        download.fetch("meshlike")
+    message = str(caught.value)
+    assert message.startswith("could not fetch 'meshlike'; every source failed:")
+    assert "1. http://127.0.0.1:9/member.bin: cannot reach http://127.0.0.1:9/member.bin" in message
+    assert f"2. {base}/pkg.whl (member pkg/models/deflated.bin): reading {base}/pkg.whl failed: HTTP 404" in message
+    assert message.endswith("How to obtain it by hand: run 'playalter models fetch meshlike'")
+
+
+# --- fetch on first use --------------------------------------------------------------------------
+
+@pytest.fixture
+def auto_fetch(monkeypatch):
+    monkeypatch.setenv("PLAYALTER__MODELS__AUTO_FETCH", "true")
+    config.reset_settings()
+
+
+def test_ensure_fetches_a_missing_model_on_first_use(wheel_server, isolated_models, auto_fetch, caplog):
+    handler, _ = wheel_server
+    caplog.set_level(logging.INFO, logger="playalter.pipelines.download")
+    assert download.ensure("meshlike") == [_installed_member(isolated_models)]  # first folder searched
+    assert _installed_member(isolated_models).read_bytes() == DEFLATED
+    assert any("fetching meshlike: 100%" in record.getMessage() for record in caplog.records)
+    requests = len(handler.ranges_seen)
+    assert download.ensure("meshlike") == [_installed_member(isolated_models)]
+    assert len(handler.ranges_seen) == requests  # present now: no request
+
+
+def test_ensure_fetches_into_the_host_folder(wheel_server, isolated_models, auto_fetch, monkeypatch):
+    monkeypatch.setattr(models, "_host_dirs", lambda kind: [str(isolated_models / "comfy" / kind)])
+    assert download.ensure("meshlike") == [isolated_models / "comfy" / "mediapipe" / "member.bin"]
+
+
+def test_ensure_downloads_once_for_concurrent_callers(wheel_server, isolated_models, auto_fetch):
+    handler, _ = wheel_server
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(download.ensure("meshlike"))) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [[_installed_member(isolated_models)]] * 4
+    assert len(handler.ranges_seen) == 4  # one fetch: tail, directory, local header, data
+
+
+def test_ensure_without_auto_fetch_names_the_fetch_command(wheel_server, isolated_models, monkeypatch):
+    handler, _ = wheel_server
+    monkeypatch.setenv("PLAYALTER__MODELS__AUTO_FETCH", "false")
+    config.reset_settings()
+    with pytest.raises(ModelMissingError, match="models.auto_fetch is off"):
+        download.ensure("meshlike")
+    assert handler.paths_seen == []
+    with pytest.raises(ModelMissingError) as caught:
+        download.ensure("face_mesh", "dense landmarks")
+    message = str(caught.value)
+    assert message.startswith("dense landmarks needs the model 'face_mesh', which was not found.")
+    assert str(isolated_models / "env" / "mediapipe" / "face_landmark.tflite") in message
+    assert str(isolated_models / "cwd" / "models" / "mediapipe" / "face_landmark.tflite") in message
+    assert "the setting models.auto_fetch is off" in message and "run 'playalter models fetch face_mesh'" in message
+
+
+def test_ensure_does_not_fetch_models_that_are_not_marked_for_it(server, isolated_models, auto_fetch):
+    with pytest.raises(ModelMissingError, match="How to obtain it: run 'playalter models fetch buffalo_l'"):
+        download.ensure("buffalo_l")
+
+
+def test_failed_auto_fetch_is_not_retried_within_the_back_off(server, isolated_models, auto_fetch, monkeypatch):
+    handler, base = server  # no wheel served: the fetch fails
+    monkeypatch.setitem(models.REGISTRY, "meshlike", member_spec(f"{base}/pkg.whl"))
+    with pytest.raises(ModelMissingError, match="(?s)The automatic download failed: .*HTTP 404.*"
+                                                "How to obtain it: run 'playalter models fetch meshlike'"):
+        download.ensure("meshlike")
+    assert handler.paths_seen == ["/pkg.whl"]
+    for _ in range(3):
+        with pytest.raises(ModelMissingError, match="The automatic download failed 0 s ago .*HTTP 404"):
+            download.ensure("meshlike")
+    assert handler.paths_seen == ["/pkg.whl"]  # not asked again
+    handler.files["/pkg.whl"] = WHEEL  # back online, and the back-off is over
+    monkeypatch.setattr(download, "RETRY_AFTER_SECONDS", 0.0)
+    assert download.ensure("meshlike") == [_installed_member(isolated_models)]
+
+
+def test_failed_auto_fetch_lists_every_source_once(server, isolated_models, auto_fetch, monkeypatch):
+    _, base = server  # serves nothing
+    monkeypatch.setitem(models.REGISTRY, "meshlike", member_spec(
+        f"{base}/pkg.whl", primary_url="http://127.0.0.1:9/member.bin"))
+    with pytest.raises(ModelMissingError) as caught:
+        download.ensure("meshlike")
+    message = str(caught.value)
+    assert "The automatic download failed:\n  1. http://127.0.0.1:9/member.bin: cannot reach" in message
+    assert f"\n  2. {base}/pkg.whl (member pkg/models/deflated.bin): reading {base}/pkg.whl failed: HTTP 404" in message
+    assert message.count("How to obtain it") == 1
+
+
 def test_licence_gated_and_embedded_models_are_not_downloaded():
     with pytest.raises(ModelDownloadError, match="licence-gated.*\n.*https://flame.is.tue.mpg.de/"):
         download.fetch("flame")
@@ -332,3 +579,17 @@ def test_models_fetch_command(server, isolated_models, monkeypatch, capsys):
     assert "flame.is.tue.mpg.de" in capsys.readouterr().err
     assert main(["models", "fetch", "nonsense"]) == 2
     assert "unknown model 'nonsense'; known models:" in capsys.readouterr().err
+
+
+def test_models_fetch_command_takes_several_names(wheel_server, isolated_models, monkeypatch, capsys):
+    handler, base = wheel_server
+    handler.files["/tiny.onnx"] = PAYLOAD
+    monkeypatch.setitem(models.REGISTRY, "tiny", tiny_spec(f"{base}/tiny.onnx"))
+    assert main(["models", "fetch", "tiny", "meshlike"]) == 0
+    out = capsys.readouterr().out
+    assert f"installed {isolated_models / 'env' / 'insightface' / 'tiny' / 'tiny.onnx'}" in out
+    assert f"installed {_installed_member(isolated_models)}" in out
+    assert main(["models", "fetch", "tiny", "meshlike", "--url", f"{base}/tiny.onnx"]) == 2
+    assert "give a single NAME" in capsys.readouterr().err
+    assert main(["models", "fetch", "tiny", "nonsense"]) == 2  # names are checked before any download
+    assert "unknown model 'nonsense'" in capsys.readouterr().err

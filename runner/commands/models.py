@@ -1,4 +1,4 @@
-"""``playalter models``: list every model as present / missing / corrupt; ``models fetch NAME`` downloads one."""
+"""``playalter models``: list every model as present / missing / corrupt; ``models fetch NAME...`` downloads them."""
 
 from __future__ import annotations
 
@@ -19,13 +19,14 @@ def register(subparsers) -> None:
                         help="print the registry as a Markdown table (as in the README) and exit")
     parser.set_defaults(func=run_list)
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
-    fetch = actions.add_parser("fetch", help="download a model, resuming a partial download, and verify it")
-    fetch.add_argument("name", help="model name, as listed by 'playalter models'")
+    fetch = actions.add_parser("fetch", help="download models, resuming a partial download, and verify them")
+    fetch.add_argument("names", nargs="+", metavar="NAME", help="model name(s), as listed by 'playalter models'")
     fetch.add_argument("--dir", type=Path, default=None,
                        help="models root to install into (default: $PLAYALTER_MODELS_DIR, else ./models); "
                             "inside ComfyUI use ComfyUI/models")
     fetch.add_argument("--url", default=None,
-                       help="download from this URL instead (the registry's sha256 and size are still checked)")
+                       help="download from this URL instead (one NAME only; the registry's sha256 and size "
+                            "are still checked)")
     fetch.set_defaults(func=run_fetch)
 
 
@@ -166,11 +167,15 @@ class ProgressBar:
 
 def run_fetch(args) -> int:
     from ...pipelines import download, models
+    from ...pipelines.errors import InvalidParameterError
 
-    spec = models.get_spec(args.name)
-    if not (spec.embedded or spec.licence_gated):
-        sys.stderr.write(f"{spec.name}: {spec.licence}\n")
-    installed = download.fetch(args.name, args.dir, url=args.url, progress=ProgressBar(args.name))
-    for path in installed:
-        sys.stdout.write(f"installed {path}\n")
+    if args.url and len(args.names) > 1:
+        raise InvalidParameterError("--url names the source of one model: give a single NAME with it")
+    specs = [models.get_spec(name) for name in args.names]  # every name checked before any download
+    for spec in specs:
+        if not (spec.embedded or spec.licence_gated):
+            sys.stderr.write(f"{spec.name}: {spec.licence}\n")
+        installed = download.fetch(spec.name, args.dir, url=args.url, progress=ProgressBar(spec.name))
+        for path in installed:
+            sys.stdout.write(f"installed {path}\n")
     return 0
