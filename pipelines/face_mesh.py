@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from . import models
+from .download import ensure
 
 FEATURE = "dense face landmarks"
 MESH_SIZE = 192
@@ -61,7 +62,7 @@ class DenseLandmarks:
 
 def model_paths() -> tuple[Path, Path]:
     """(face mesh, iris) model files, fetched on first use when allowed (ModelMissingError otherwise)."""
-    return models.resolve("face_mesh", FEATURE)[0], models.resolve("iris", FEATURE)[0]
+    return ensure("face_mesh", FEATURE)[0], ensure("iris", FEATURE)[0]
 
 
 def is_available() -> bool:
