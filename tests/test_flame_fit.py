@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import flame_synthetic
+from conftest import read_rgb, requires_face_mesh
 from playalter.pipelines import config, models
 from playalter.pipelines.errors import ModelMissingError
 from playalter.pipelines.face import Face
@@ -282,3 +283,25 @@ def test_fit_faces_uses_the_dense_mesh_when_a_face_has_one(flame_model):
     sparse_fit, = fit_faces((1024, 1024), [face], flame_model)
     assert dense_fit.landmark_set == "mediapipe468" and len(dense_fit.landmarks_2d) == len(flame_model.dense)
     assert sparse_fit.landmark_set == "ibug68" and len(sparse_fit.landmarks_2d) == 68
+
+
+@requires_face_mesh
+@pytest.mark.parametrize("photo", ["exp_1.jpg", "ibug300w_image_0010.png"])  # yaw about +30 and -40 degrees
+def test_dense_fit_on_a_real_photo_reprojects_the_mesh_and_turns_the_head_the_right_way(
+        flame_model, shared_fixtures, photo):
+    from playalter.pipelines.detection.api import detect_faces
+    from playalter.pipelines.flame.api import fit_faces
+    from playalter.pipelines.flame.lbs import rodrigues
+
+    image = read_rgb(shared_fixtures / "faces" / photo)
+    face = detect_faces(image)[0]
+    fit, = fit_faces((image.shape[1], image.shape[0]), [face], flame_model)
+    assert fit.landmark_set == "mediapipe468"
+    residuals = np.linalg.norm(fit.residuals, axis=1)
+    used = np.isfinite(residuals)
+    assert used.sum() > 350  # most dense points kept; the far cheek culled
+    inter_ocular = np.linalg.norm(face.mesh[33, :2] - face.mesh[263, :2])
+    assert residuals[used].mean() < 0.05 * inter_ocular
+    rotation = rodrigues(fit.global_pose[None])[0]
+    yaw = np.degrees(np.arctan2(rotation[0, 2], rotation[2, 2]))
+    assert np.sign(yaw) == np.sign(face.pose[0]) and abs(yaw) > 15
