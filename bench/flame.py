@@ -4,6 +4,8 @@
 
 1. Synthetic FLAME-format model (tests/flame_synthetic.py): median time per face, 68 landmarks, 100 shape
    and 50 expression components, landmarks rendered from random parameters with 1 px noise.
+   Then 68 landmarks against the dense MediaPipe set (``model.dense``) on the same random heads with the
+   same 1 px noise: shape-coefficient RMS error and mean face-vertex error (mm), and time per fit.
 2. Surrey Face Model (../shared/fixtures/sfm) on the ground-truth landmarks of
    ../shared/fixtures/faces/ibug300w_image_0010.pts: median time and landmark error (mean distance over
    the 50 landmarks the SFM maps / outer-eye-corner distance) for both fitters on the same input.
@@ -73,6 +75,27 @@ def bench_synthetic_flame(repeats: int) -> None:
     print(f"  faces: {len(cases)}   median per face: {1000 * statistics.median(wall):.1f} ms wall, "
           f"{1000 * statistics.median(cpu):.1f} ms CPU (goal 50 ms)   median residual / IOD: "
           f"{statistics.median(errors):.4f}")
+    bench_dense_vs_68(model, camera, count=max(4, repeats // 3))
+
+
+def bench_dense_vs_68(model, camera: Camera, count: int) -> None:
+    rng = np.random.default_rng(1)
+    rows = {"ibug68": [], "dense": []}
+    for _ in range(count):
+        rotation = rng.uniform(-30, 30, 3) * [0.4, 1, 0.3]
+        for name, values in flame_synthetic.shape_recovery(model, rng, camera, rotation).items():
+            rows[name].append(values)
+    print(f"Shape recovery, {count} random heads (yaw up to 30 degrees), 100 shape + 50 expression, 1 px noise")
+    print(f"  {'landmarks':<28} {'points':>6} {'shape coeff RMS':>16} {'face vertex error mm':>21}")
+    for name, label, points in (("ibug68", "iBUG 68", 68), ("dense", "MediaPipe dense", len(model.dense))):
+        coefficient, mesh = np.mean(rows[name], axis=0)
+        print(f"  {label:<28} {points:>6} {coefficient:>16.3f} {mesh:>21.2f}")
+    dense, sparse = np.mean(rows["dense"], axis=0), np.mean(rows["ibug68"], axis=0)
+    print(f"  dense / 68: coefficient error x{dense[0] / sparse[0]:.2f}, vertex error x{dense[1] / sparse[1]:.2f}")
+    truth = flame_synthetic.known_fit(model, rng, camera, 100, 50, (0, 15, 0))
+    points = flame_synthetic.render_dense(model, truth)
+    wall_ms, cpu_ms = median_ms(lambda: fit_landmarks(model, points, camera, embedding=model.dense), 5)
+    print(f"  dense fit: {wall_ms:.1f} ms wall, {cpu_ms:.1f} ms CPU per face (median of 5)")
 
 
 def read_pts(path: Path) -> np.ndarray:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import flame_synthetic
+from conftest import read_rgb, requires_face_mesh
 from playalter.pipelines import config, models
 from playalter.pipelines.errors import ModelMissingError
 from playalter.pipelines.face import Face
@@ -219,3 +220,88 @@ def test_batches_stay_parallel_to_faces_and_fusion_shares_one_shape(flame_model)
     fused = fit_batch(sizes, faces, flame_model, fuse_person=True)
     assert [len(image_fits) for image_fits in fused] == [1, 0, 2]
     np.testing.assert_array_equal(fused[0][0].shape, fused[2][1].shape)
+
+
+# --- dense (MediaPipe 468) landmarks ------------------------------------------------------------------
+
+def test_dense_points_recover_shape_at_least_as_well_as_68(flame_model):
+    rng = np.random.default_rng(21)
+    results = [flame_synthetic.shape_recovery(flame_model, rng, CAMERA, rotation)
+               for rotation in ((0, 0, 0), (5, 20, 3), (-10, -30, -5), (0, 45, 0))]
+    coefficient = {name: np.mean([result[name][0] for result in results]) for name in ("ibug68", "dense")}
+    mesh_mm = {name: np.mean([result[name][1] for result in results]) for name in ("ibug68", "dense")}
+    assert coefficient["dense"] <= coefficient["ibug68"]
+    assert mesh_mm["dense"] <= mesh_mm["ibug68"]
+    assert mesh_mm["dense"] < 2.5  # mean face-vertex error, mm, 1 px noise
+
+
+@pytest.mark.parametrize("rotation", [(0, 0, 0), (-10, -30, -5), (5, 50, 0)])
+def test_dense_fit_recovers_pose_and_culls_the_far_side(flame_model, rotation):
+    rng = np.random.default_rng(7)
+    truth = flame_synthetic.known_fit(flame_model, rng, CAMERA, 100, 50, rotation)
+    clean = flame_synthetic.render_dense(flame_model, truth)
+    fit = fit_landmarks(flame_model, clean + rng.normal(size=clean.shape), CAMERA, embedding=flame_model.dense)
+    assert fit.landmark_set == "mediapipe468" and fit.landmarks_2d.shape == clean.shape
+    error = np.linalg.norm(fit.landmarks_2d - clean, axis=1)[fit.used]
+    inter_ocular = np.linalg.norm(clean[flame_model.dense.eye_corners[0]] - clean[flame_model.dense.eye_corners[1]])
+    assert error.mean() < 0.01 * inter_ocular
+    assert _angle_between(fit.rotation, truth.rotation) < 2.0
+    culled = ~fit.used
+    if abs(rotation[1]) < 30:
+        assert culled.sum() < 0.05 * len(culled)  # only a few grazing outline points
+    else:  # the far cheek: many points, nearly all on one side of the face
+        side = np.einsum("lk,lk->l", flame_model.dense.weights, flame_model.mean[flame_model.dense.vertices][:, :, 0])
+        assert culled.sum() > 0.05 * len(culled)
+        assert max((side[culled] < 0).mean(), (side[culled] > 0).mean()) > 0.9
+
+
+def test_dense_fit_recovers_coefficients_when_they_are_identifiable(flame_model):
+    rng = np.random.default_rng(3)
+    truth = flame_synthetic.known_fit(flame_model, rng, CAMERA, 5, 3, (8, -15, 2))
+    observed = flame_synthetic.render_dense(flame_model, truth)
+    observed = observed + rng.normal(size=observed.shape)
+    fit = fit_landmarks(flame_model, observed, CAMERA, options=FitOptions(n_shape=5, n_expression=3),
+                        embedding=flame_model.dense)
+    np.testing.assert_allclose(fit.shape, truth.shape, atol=0.2)
+    np.testing.assert_allclose(fit.expression, truth.expression, atol=0.2)
+    assert _angle_between(fit.rotation, truth.rotation) < 1.0
+
+
+def test_fit_faces_uses_the_dense_mesh_when_a_face_has_one(flame_model):
+    from playalter.pipelines.flame.api import fit_faces
+
+    rng = np.random.default_rng(4)
+    truth = flame_synthetic.known_fit(flame_model, rng, CAMERA, 100, 50, (0, 20, 0))
+    mesh = np.zeros((468, 3))
+    mesh[flame_model.dense.source, :2] = flame_synthetic.render_dense(flame_model, truth)
+    sparse = flame_synthetic.render_landmarks(flame_model, truth)
+    kps = np.array([sparse[36:42].mean(axis=0), sparse[42:48].mean(axis=0), sparse[30], sparse[48], sparse[54]])
+    face = Face(bbox=np.array([*sparse.min(axis=0), *sparse.max(axis=0)]), score=0.9, kps=kps, landmarks=sparse,
+                landmark_scheme="68", mesh=mesh)
+    dense_fit, = fit_faces((1024, 1024), [face], flame_model)
+    face.mesh = None
+    sparse_fit, = fit_faces((1024, 1024), [face], flame_model)
+    assert dense_fit.landmark_set == "mediapipe468" and len(dense_fit.landmarks_2d) == len(flame_model.dense)
+    assert sparse_fit.landmark_set == "ibug68" and len(sparse_fit.landmarks_2d) == 68
+
+
+@requires_face_mesh
+@pytest.mark.parametrize("photo", ["exp_1.jpg", "ibug300w_image_0010.png"])  # yaw about +30 and -40 degrees
+def test_dense_fit_on_a_real_photo_reprojects_the_mesh_and_turns_the_head_the_right_way(
+        flame_model, shared_fixtures, photo):
+    from playalter.pipelines.detection.api import detect_faces
+    from playalter.pipelines.flame.api import fit_faces
+    from playalter.pipelines.flame.lbs import rodrigues
+
+    image = read_rgb(shared_fixtures / "faces" / photo)
+    face = detect_faces(image)[0]
+    fit, = fit_faces((image.shape[1], image.shape[0]), [face], flame_model)
+    assert fit.landmark_set == "mediapipe468"
+    residuals = np.linalg.norm(fit.residuals, axis=1)
+    used = np.isfinite(residuals)
+    assert used.sum() > 350  # most dense points kept; the far cheek culled
+    inter_ocular = np.linalg.norm(face.mesh[33, :2] - face.mesh[263, :2])
+    assert residuals[used].mean() < 0.05 * inter_ocular
+    rotation = rodrigues(fit.global_pose[None])[0]
+    yaw = np.degrees(np.arctan2(rotation[0, 2], rotation[2, 2]))
+    assert np.sign(yaw) == np.sign(face.pose[0]) and abs(yaw) > 15

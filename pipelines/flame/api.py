@@ -11,7 +11,7 @@ from .fitting import Camera, FitOptions, fit_views
 from .loading import load_registered_flame
 from .model import LinearModel, from_flame
 from .result import FlameFit
-from .schemes import to_ibug68
+from .schemes import observe
 
 _flame_model: dict[str, LinearModel] = {}
 
@@ -37,15 +37,22 @@ def focal_35mm_from_exif(path: str | Path) -> float | None:
     return float(value) if value else None
 
 
+def _observation(face: Face, model: LinearModel, camera: Camera) -> tuple:
+    """(points, weights, camera, embedding): the richest landmark set of the face (``schemes.observe``)."""
+    points, weights, embedding = observe(face, model)
+    return points, weights, camera, embedding
+
+
 def fit_faces(image_size: tuple[int, int], faces: list[Face], model: LinearModel | None = None,
               options: FitOptions = FitOptions(), focal_35mm: float | None = None,
               shared_shape: bool = False) -> list[FlameFit]:
-    """Fit each face of one image (width, height). shared_shape: one shape for all the faces (several
-    photos / crops of one person)."""
+    """Fit each face of one image (width, height) to its richest landmarks (dense face mesh when present,
+    else 68 / 106 / 5 points). shared_shape: one shape for all the faces (several photos / crops of one
+    person)."""
     model = model or flame_linear_model()
     width, height = image_size
     camera = Camera.for_image(width, height, focal_35mm=focal_35mm)
-    observations = [(*to_ibug68(face), camera) for face in faces]
+    observations = [_observation(face, model, camera) for face in faces]
     if not observations:
         return []
     if shared_shape:
@@ -68,7 +75,7 @@ def fit_batch(image_sizes: list[tuple[int, int]], faces: list[list[Face]], model
         for index, (size, image_faces) in enumerate(zip(image_sizes, faces)):
             camera = Camera.for_image(*size, focal_35mm=focal_35mm)
             for face in image_faces:
-                observations.append((*to_ibug68(face), camera))
+                observations.append(_observation(face, model, camera))
                 owners.append(index)
         fused = fit_views(model, observations, options) if observations else []
         result: list[list[FlameFit]] = [[] for _ in faces]

@@ -21,6 +21,10 @@ head turns). Neck pose is not separable from the global rotation for face landma
 pose is not observed by the 68 points and stays zero. With fewer than 17 distinct landmarks (5 keypoints)
 only the rigid stage runs: shape and expression stay at the mean.
 
+The landmark set is data (``model.Embedding``): the 68 iBUG points above, or the dense MediaPipe set
+(about 460 surface points, no contour candidates, since the mesh's silhouette points are real surface
+points). A dense set culls, before each step, the points whose surface faces away from the camera.
+
 Several photos of one person can share one shape (``fit_views``): their residuals are stacked with one
 alpha and per-photo pose, jaw and expression.
 """
@@ -35,7 +39,7 @@ import numpy as np
 
 from ..errors import InvalidParameterError
 from .lbs import lbs, rigid_transforms, rodrigues, rotation_to_axis_angle
-from .model import LinearModel
+from .model import Embedding, LinearModel
 
 FLIP = np.diag([1.0, -1.0, -1.0])  # model axes -> camera axes for a head facing the camera
 DEFAULT_FOCAL_35MM = 50.0  # 35 mm-equivalent focal length assumed when the photo has no EXIF
@@ -82,17 +86,23 @@ class FitOptions:
 class View:
     """One photo's observation and its per-photo unknowns."""
 
-    points: np.ndarray  # [68,2] observed landmarks, pixels
-    weights: np.ndarray  # [68] per-point confidence (0 = missing / occluded)
+    points: np.ndarray  # [L,2] observed landmarks, pixels
+    weights: np.ndarray  # [L] per-point confidence (0 = missing / occluded)
     camera: Camera
+    embedding: Embedding
     rotation: np.ndarray = field(default_factory=lambda: np.eye(3))  # R_head [3,3]
     translation: np.ndarray = field(default_factory=lambda: np.array([0.0, 0.0, 1.0]))  # [3] metres, camera axes
     centre: np.ndarray = field(default_factory=lambda: np.zeros(3))  # [3] model point the rotation turns about
     jaw: np.ndarray = field(default_factory=lambda: np.zeros(3))  # [3] axis-angle
     expression: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [E]
-    ids: np.ndarray | None = None  # [68,3] vertex ids of each landmark for the current contour choice
-    bary: np.ndarray | None = None  # [68,3] their weights
+    ids: np.ndarray | None = None  # [L,3] vertex ids of each landmark for the current contour choice
+    bary: np.ndarray | None = None  # [L,3] their weights
     gathered: "_Gathered | None" = None  # the model rows of those vertices
+    visible: np.ndarray | None = None  # [L] 0 where the surface faces away from the camera (culled), else 1
+
+    @property
+    def effective_weights(self) -> np.ndarray:
+        return self.weights if self.visible is None else self.weights * self.visible
 
 
 @dataclass
@@ -105,16 +115,18 @@ class Fit:
     translation: np.ndarray  # [3] metres
     jaw: np.ndarray  # [3] axis-angle
     camera: Camera
-    landmarks_2d: np.ndarray  # [68,2] fitted landmark projections
-    residuals: np.ndarray  # [68,2] fitted - observed (NaN where the point was not used)
-    used: np.ndarray  # [68] bool
+    landmarks_2d: np.ndarray  # [L,2] fitted landmark projections
+    residuals: np.ndarray  # [L,2] fitted - observed (NaN where the point was not used)
+    used: np.ndarray  # [L] bool
     shape_std: np.ndarray  # [S] posterior standard deviation of each shape coefficient (Gauss-Newton)
     normalised_error: float = 0.0  # mean distance over the used points / observed inter-ocular distance
+    landmark_set: str = "ibug68"  # the Embedding the landmarks belong to
 
 
-def _inter_ocular(points: np.ndarray) -> float:
-    """Distance between the outer eye corners (iBUG 37 and 46) of [68,2] points."""
-    return float(np.linalg.norm(points[36] - points[45]))
+def _inter_ocular(points: np.ndarray, embedding: Embedding) -> float:
+    """Distance between the outer eye corners of [L,2] points."""
+    right, left = embedding.eye_corners
+    return float(np.linalg.norm(points[right] - points[left]))
 
 
 class _Prepared:
@@ -161,7 +173,7 @@ def _skinning(prepared: _Prepared, shape: np.ndarray, expression: np.ndarray, ja
 
 @dataclass
 class _Gathered:
-    """The vertices behind the 68 landmarks for the current contour choice (N = 68 * 3)."""
+    """The vertices behind the L landmarks for the current contour choice (N = L * 3)."""
 
     flat: np.ndarray  # [N] vertex ids
     weights: np.ndarray  # [N] barycentric weight of each
@@ -176,15 +188,15 @@ class _Gathered:
                    prepared.expression_basis[flat])
 
     def to_landmarks(self, per_vertex: np.ndarray) -> np.ndarray:
-        """[N,...] per-vertex values -> [68,...] weighted sums over each landmark's three vertices."""
+        """[N,...] per-vertex values -> [L,...] weighted sums over each landmark's three vertices."""
         weighted = per_vertex * self.weights.reshape((-1,) + (1,) * (per_vertex.ndim - 1))
-        return weighted.reshape((68, 3) + per_vertex.shape[1:]).sum(axis=1)
+        return weighted.reshape((-1, 3) + per_vertex.shape[1:]).sum(axis=1)
 
 
 def _landmark_model(prepared: _Prepared, shape: np.ndarray, view: View, derivatives: bool = True
                     ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """Model-space landmarks [68,3] and (when derivatives) their derivatives by shape [68,3,S] and
-    expression [68,3,E] at the view's jaw pose."""
+    """Model-space landmarks [L,3] and (when derivatives) their derivatives by shape [L,3,S] and
+    expression [L,3,E] at the view's jaw pose."""
     gathered = view.gathered
     neutral = gathered.mean + gathered.shape_basis @ shape + gathered.expression_basis @ view.expression  # [N,3]
     skin = _skinning(prepared, shape, view.expression, view.jaw, gathered.flat)
@@ -206,17 +218,22 @@ def _project(points: np.ndarray, view: View) -> tuple[np.ndarray, np.ndarray]:
     """Camera-space points [N,3] and pixel projections [N,2] of model points [N,3]:
     X = R_cam (p - centre) + translation (the fit reports the translation for centre = 0)."""
     camera_points = (points - view.centre) @ (FLIP @ view.rotation).T + view.translation  # [N,3]
+    return camera_points, _pixels(camera_points, view.camera)
+
+
+def _pixels(camera_points: np.ndarray, camera: Camera) -> np.ndarray:
+    """Pinhole projection [N,2] of camera-space points [N,3]."""
     depth = np.maximum(camera_points[:, 2], 1e-6)
-    pixels = view.camera.focal * camera_points[:, :2] / depth[:, None] + [view.camera.cx, view.camera.cy]
-    return camera_points, pixels
+    return camera.focal * camera_points[:, :2] / depth[:, None] + [camera.cx, camera.cy]
 
 
 def _choose_contour(prepared: _Prepared, shape: np.ndarray, view: View) -> None:
     """Assign each jaw-contour landmark the candidate vertex projected nearest to its observation."""
     model = prepared.model
-    ids = model.landmark_vertices.copy()  # [68,3]
-    bary = model.landmark_weights.copy()  # [68,3]
-    rows = [(index, candidates) for index, candidates in enumerate(model.contour)
+    embedding = view.embedding
+    ids = embedding.vertices.copy()  # [L,3]
+    bary = embedding.weights.copy()  # [L,3]
+    rows = [(index, candidates) for index, candidates in enumerate(embedding.contour)
             if candidates is not None and view.weights[index] > 0]
     if rows:
         candidates = np.concatenate([row for _, row in rows])  # [C]
@@ -236,17 +253,37 @@ def _choose_contour(prepared: _Prepared, shape: np.ndarray, view: View) -> None:
     view.gathered = _Gathered.of(prepared, ids, bary)
 
 
-def _used(model: LinearModel, view: View) -> np.ndarray:
-    defined = view.bary.sum(axis=1) > 0 if view.bary is not None else model.defined_landmarks()
-    return defined & (view.weights > 0) & np.isfinite(view.points).all(axis=1)
+def _cull(prepared: _Prepared, shape: np.ndarray, view: View) -> None:
+    """For a dense set: mark visible the points whose triangle faces the camera at the current estimate."""
+    if not view.embedding.cull_back_facing:
+        return
+    gathered = view.gathered
+    corners = gathered.mean + gathered.shape_basis @ shape + gathered.expression_basis @ view.expression  # [N,3]
+    skin = _skinning(prepared, shape, view.expression, view.jaw, gathered.flat)
+    if skin is not None:
+        corners = (skin[0] @ corners[:, :, None])[:, :, 0] + skin[1]
+    camera_corners, _ = _project(corners, view)
+    triangles = camera_corners.reshape(-1, 3, 3)  # [L,3 corners,3]
+    normals = np.cross(triangles[:, 1] - triangles[:, 0], triangles[:, 2] - triangles[:, 0])  # [L,3] outward
+    view.visible = (np.einsum("lc,lc->l", normals, triangles.mean(axis=1)) < 0).astype(np.float64)
+
+
+def _update_landmarks(prepared: _Prepared, shape: np.ndarray, view: View) -> None:
+    _choose_contour(prepared, shape, view)
+    _cull(prepared, shape, view)
+
+
+def _used(view: View) -> np.ndarray:
+    defined = (view.bary if view.bary is not None else view.embedding.weights).sum(axis=1) > 0
+    return defined & (view.effective_weights > 0) & np.isfinite(view.points).all(axis=1)
 
 
 def _rigid_start(prepared: _Prepared, view: View) -> None:
     """Pose of the mean face from the non-contour landmarks (cv2.solvePnP)."""
-    model = prepared.model
-    fixed = model.defined_landmarks() & (view.weights > 0)
-    fixed[:17] &= np.array([candidates is None for candidates in model.contour])
-    mean_points = (model.mean[model.landmark_vertices] * model.landmark_weights[:, :, None]).sum(axis=1)  # [68,3]
+    model, embedding = prepared.model, view.embedding
+    fixed = (embedding.weights.sum(axis=1) > 0) & (view.weights > 0)
+    fixed &= np.array([candidates is None for candidates in embedding.contour])
+    mean_points = (model.mean[embedding.vertices] * embedding.weights[:, :, None]).sum(axis=1)  # [L,3]
     camera_matrix = np.array([[view.camera.focal, 0, view.camera.cx], [0, view.camera.focal, view.camera.cy], [0, 0, 1]])
     view.centre = mean_points[fixed].mean(axis=0)  # turn about the face, not FLAME's origin below the neck
     object_points = ((mean_points[fixed] - view.centre) @ FLIP.T).astype(np.float64)
@@ -266,15 +303,15 @@ def _skew(vectors: np.ndarray) -> np.ndarray:
     return np.stack([zeros, -z, y, z, zeros, -x, -y, x, zeros], axis=1).reshape(-1, 3, 3)
 
 
-def _contour_metric(model: LinearModel, view: View) -> np.ndarray:
-    """[68,2,2] residual projections: identity for fixed points; for jaw-contour points with candidates,
+def _contour_metric(view: View) -> np.ndarray:
+    """[L,2,2] residual projections: identity for fixed points; for jaw-contour points with candidates,
     the projection onto the normal of the observed outline (a contour point may slide along the outline,
     since detectors place contour points along it only loosely)."""
-    metric = np.tile(np.eye(2), (68, 1, 1))
-    for index, candidates in enumerate(model.contour):
-        if candidates is None:
-            continue
-        before, after = view.points[max(index - 1, 0)], view.points[min(index + 1, 16)]
+    metric = np.tile(np.eye(2), (len(view.points), 1, 1))
+    outline = [index for index, candidates in enumerate(view.embedding.contour) if candidates is not None]
+    for position, index in enumerate(outline):
+        before = view.points[outline[max(position - 1, 0)]]
+        after = view.points[outline[min(position + 1, len(outline) - 1)]]
         tangent = after - before
         length = np.linalg.norm(tangent)
         if length > 0:
@@ -287,11 +324,11 @@ def _view_system(prepared: _Prepared, shape: np.ndarray, view: View, sigma: floa
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Weighted residuals r [2L] and Jacobians by shape [2L,S] and by the view's own unknowns
     [2L, 9+E] (rotation increment, translation, jaw, expression)."""
-    used = _used(prepared.model, view)
+    used = _used(view)
     points, d_shape, d_expression = _landmark_model(prepared, shape, view)
     camera_points, pixels = _project(points[used], view)
-    scale = np.sqrt(view.weights[used])[:, None] / sigma  # [L,1]
-    metric = _contour_metric(prepared.model, view)[used]  # [L,2,2]
+    scale = np.sqrt(view.effective_weights[used])[:, None] / sigma  # [L,1]
+    metric = _contour_metric(view)[used]  # [L,2,2]
     residual = (metric @ ((pixels - view.points[used]) * scale)[:, :, None]).reshape(-1)  # [2L]
     depth = camera_points[:, 2]
     focal = view.camera.focal
@@ -317,7 +354,7 @@ def _view_system(prepared: _Prepared, shape: np.ndarray, view: View, sigma: floa
 def _jaw_jacobian(prepared: _Prepared, shape: np.ndarray, view: View, used: np.ndarray, base: np.ndarray,
                   rotation_cam: np.ndarray) -> np.ndarray:
     """d(camera point)/d(jaw) [L,3,3] by forward differences from the landmarks at the current jaw,
-    base [68,3] (zero for models without joints)."""
+    base [L,3] (zero for models without joints)."""
     if prepared.model.articulation is None:
         return np.zeros((int(used.sum()), 3, 3))
     step = 1e-4
@@ -342,7 +379,7 @@ def _step(prepared: _Prepared, shape: np.ndarray, views: list[View], options: Fi
     normal = np.zeros((size, size))
     gradient = np.zeros(size)
     for index, view in enumerate(views):
-        sigma = options.landmark_sigma * max(_inter_ocular(view.points), 1.0)
+        sigma = options.landmark_sigma * max(_inter_ocular(view.points, view.embedding), 1.0)
         residual, shape_jacobian, view_jacobian = _view_system(prepared, shape, view, sigma, rigid_only)
         jacobian = np.zeros((len(residual), size))
         jacobian[:, :n_shape] = shape_jacobian[:, :n_shape]
@@ -382,8 +419,9 @@ def fit_views(model: LinearModel, observations: list[tuple[np.ndarray, np.ndarra
               options: FitOptions = FitOptions()) -> list[Fit]:
     """Fit one shared shape to one or more photos of the same person.
 
-    observations: per photo, (points [68,2] pixels, weights [68], camera); points of the iBUG-68 scheme
-    (see ``pipelines.flame.schemes`` to map 106-point or 3D landmarks), NaN / weight 0 where missing.
+    observations: per photo, (points [L,2] pixels, weights [L], camera) for the iBUG-68 set (see
+    ``pipelines.flame.schemes`` to map 106-point or 3D landmarks), or (points, weights, camera, embedding)
+    for another landmark set of the model (``model.dense``); NaN / weight 0 where missing.
     """
     options.validate(model)
     if not observations:
@@ -391,47 +429,53 @@ def fit_views(model: LinearModel, observations: list[tuple[np.ndarray, np.ndarra
     prepared = _prepare(model, options.n_shape, options.n_expression)
     shape = np.zeros(options.n_shape)
     views = []
-    for points, weights, camera in observations:
+    for points, weights, camera, *embedding in observations:
+        embedding = embedding[0] if embedding else model.ibug68
         points = np.asarray(points, dtype=np.float64)
-        if points.shape != (68, 2):
-            raise InvalidParameterError(f"expected 68 landmarks (68, 2), got {points.shape}")
+        if points.shape != (len(embedding), 2):
+            raise InvalidParameterError(f"expected {len(embedding)} landmarks ({len(embedding)}, 2) for "
+                                        f"{embedding.name}, got {points.shape}")
         weights = np.where(np.isfinite(points).all(axis=1), np.asarray(weights, dtype=np.float64), 0.0)
-        view = View(np.nan_to_num(points), weights, camera, expression=np.zeros(options.n_expression))
-        if (weights[17:] > 0).sum() < 6:
+        view = View(np.nan_to_num(points), weights, camera, embedding, expression=np.zeros(options.n_expression))
+        inner = np.array([candidates is None for candidates in embedding.contour])
+        if (weights[inner] > 0).sum() < 6:
             raise InvalidParameterError("at least 6 landmarks inside the face are needed for a fit")
         _rigid_start(prepared, view)
         views.append(view)
     for _ in range(options.rigid_iterations):
         for view in views:
-            _choose_contour(prepared, shape, view)
+            _update_landmarks(prepared, shape, view)
         shape, _ = _step(prepared, shape, views, options, rigid_only=True)
     normal = np.eye(options.n_shape)
     sparse = any(len(np.unique(view.points[view.weights > 0], axis=0)) < MIN_POINTS_NON_RIGID for view in views)
     for _ in range(0 if sparse else options.iterations):
         for view in views:
-            _choose_contour(prepared, shape, view)
+            _update_landmarks(prepared, shape, view)
         shape, normal = _step(prepared, shape, views, options, rigid_only=False)
     shape_std = np.sqrt(np.diag(np.linalg.inv(normal))[:options.n_shape])  # prior std (1) when rigid only
     return [_result(prepared, shape, shape_std, view) for view in views]
 
 
 def fit_landmarks(model: LinearModel, points: np.ndarray, camera: Camera, weights: np.ndarray | None = None,
-                  options: FitOptions = FitOptions()) -> Fit:
-    """Fit one face: points [68,2] in pixels (NaN where missing), optional per-point weights [68]."""
-    weights = np.ones(68) if weights is None else weights
-    return fit_views(model, [(points, weights, camera)], options)[0]
+                  options: FitOptions = FitOptions(), embedding: Embedding | None = None) -> Fit:
+    """Fit one face: points [L,2] in pixels (NaN where missing) of the embedding (default the model's
+    iBUG-68 set), optional per-point weights [L] (default the embedding's point weights)."""
+    embedding = embedding or model.ibug68
+    weights = embedding.point_weights if weights is None else weights
+    return fit_views(model, [(points, weights, camera, embedding)], options)[0]
 
 
 def _result(prepared: _Prepared, shape: np.ndarray, shape_std: np.ndarray, view: View) -> Fit:
-    used = _used(prepared.model, view)
+    used = _used(view)
     points, _, _ = _landmark_model(prepared, shape, view, derivatives=False)
     _, pixels = _project(points, view)
     residuals = np.where(used[:, None], pixels - view.points, np.nan)
-    error = float(np.linalg.norm(residuals[used], axis=1).mean() / max(_inter_ocular(view.points), 1e-9))
+    error = float(np.linalg.norm(residuals[used], axis=1).mean() / max(_inter_ocular(view.points, view.embedding), 1e-9))
     translation = view.translation - FLIP @ view.rotation @ view.centre  # for rotation about the model origin
     return Fit(shape=shape.copy(), expression=view.expression.copy(), rotation=rotation_to_axis_angle(view.rotation),
                translation=translation, jaw=view.jaw.copy(), camera=view.camera, landmarks_2d=pixels,
-               residuals=residuals, used=used, shape_std=shape_std, normalised_error=error)
+               residuals=residuals, used=used, shape_std=shape_std, normalised_error=error,
+               landmark_set=view.embedding.name)
 
 
 def posed_vertices(model: LinearModel, fit: Fit) -> np.ndarray:
@@ -452,5 +496,5 @@ def posed_vertices(model: LinearModel, fit: Fit) -> np.ndarray:
 def project_vertices(vertices: np.ndarray, fit: Fit) -> tuple[np.ndarray, np.ndarray]:
     """Model-axes vertices [V,3] -> camera-space vertices [V,3] (metres) and pixels [V,2]."""
     rotation = rodrigues(fit.rotation[None])[0]
-    view = View(np.zeros((68, 2)), np.zeros(68), fit.camera, rotation=rotation, translation=fit.translation)
-    return _project(vertices, view)
+    camera_points = vertices @ (FLIP @ rotation).T + fit.translation  # [V,3]
+    return camera_points, _pixels(camera_points, fit.camera)

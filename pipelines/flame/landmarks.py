@@ -15,10 +15,20 @@ that can form the silhouette there as the head turns; the fitter picks one per p
 
 iBUG numbering is 1-based in the literature; arrays here are 0-based (iBUG point k is row k-1). "Right"
 is the subject's right (image left in a frontal photo), as in the iBUG markup.
+
+``mediapipe_468()`` is the dense set: the MediaPipe Face Mesh vertices that have a place on FLAME's face,
+each as a FLAME triangle and barycentric weights, with a per-point weight (0.5 for silhouette points), from
+``mediapipe468_on_flame.npz`` (derived by ``tools/derive_flame_dense_landmarks.py``, see docs/flame.md).
 """
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+
+import numpy as np
+
+MEDIAPIPE_TABLE = Path(__file__).with_name("mediapipe468_on_flame.npz")
 
 IBUG68_TRIANGLES = (
     2880, 3402, 8462, 8452, 8447, 3395, 8455, 8384, 8243, 3112,
@@ -160,3 +170,11 @@ RIGHT_BROW, LEFT_BROW = tuple(range(17, 22)), tuple(range(22, 27))
 NOSE = tuple(range(27, 36))
 RIGHT_EYE, LEFT_EYE = tuple(range(36, 42)), tuple(range(42, 48))
 MOUTH = tuple(range(48, 68))
+
+
+@functools.lru_cache(maxsize=1)
+def mediapipe_468() -> dict[str, np.ndarray]:
+    """The dense table: mesh_index [L] (MediaPipe vertex), triangle [L] (FLAME triangle), barycentric [L,3],
+    weight [L]; dropped [D] MediaPipe vertices without a FLAME place and dropped_reason [D]."""
+    with np.load(MEDIAPIPE_TABLE, allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}

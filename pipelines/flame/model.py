@@ -8,6 +8,7 @@ point. FLAME adds an articulation (joints, skinning weights, pose correctives) f
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,12 +29,40 @@ class Articulation:
     weights: np.ndarray  # [V,J]
 
 
+@dataclass(frozen=True, eq=False)
+class Embedding:
+    """A landmark set on the model's surface: L points, each a weighted sum of three vertices.
+
+    name              "ibug68" or "mediapipe468"
+    vertices, weights [L,3] vertex ids and barycentric weights (zero rows: a point the model does not define)
+    contour           [L] candidate vertex ids for points that slide along the silhouette (None: fixed)
+    eye_corners       rows of the two outer eye corners (the inter-ocular distance scales the noise)
+    point_weights     [L] prior confidence of each point (0.5 for silhouette points of the dense set)
+    source            [L] index of the detector point each row observes (MediaPipe vertex), or None
+    cull_back_facing  give zero weight, at every step, to points whose surface faces away from the camera
+                      (dense detectors place points on the far side of a turned face too)
+    """
+
+    name: str
+    vertices: np.ndarray
+    weights: np.ndarray
+    contour: tuple[np.ndarray | None, ...]
+    eye_corners: tuple[int, int]
+    point_weights: np.ndarray
+    source: np.ndarray | None = None
+    cull_back_facing: bool = False
+
+    def __len__(self) -> int:
+        return len(self.vertices)
+
+
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity: the fitter caches per model
 class LinearModel:
     """mean [V,3] metres; shape_basis [V,3,S]; expression_basis [V,3,E]; triangles [F,3];
     landmark_vertices / landmark_weights [68,3]: iBUG point k = sum_i w[k,i] * vertex[ids[k,i]]
     (rows of a landmark the model does not define have zero weights);
     contour [17] arrays of candidate vertex ids for iBUG 1-17 (None: use the fixed landmark);
+    dense: the MediaPipe 468 embedding when the model has one (FLAME);
     coefficient priors are N(0, 1) for both bases (bases are scaled by their standard deviations)."""
 
     name: str
@@ -45,6 +74,13 @@ class LinearModel:
     landmark_weights: np.ndarray
     contour: tuple[np.ndarray | None, ...]
     articulation: Articulation | None = None
+    dense: Embedding | None = None
+
+    @functools.cached_property
+    def ibug68(self) -> Embedding:
+        """The 68 iBUG points as an Embedding (contour candidates on iBUG 1-17)."""
+        contour = tuple(self.contour) + (None,) * (68 - len(self.contour))
+        return Embedding("ibug68", self.landmark_vertices, self.landmark_weights, contour, (36, 45), np.ones(68))
 
     @property
     def n_vertices(self) -> int:
@@ -66,7 +102,7 @@ class LinearModel:
         """The same model keeping only the first n_shape / n_expression components."""
         return LinearModel(self.name, self.mean, self.shape_basis[:, :, :n_shape],
                            self.expression_basis[:, :, :n_expression], self.triangles, self.landmark_vertices,
-                           self.landmark_weights, self.contour, self.articulation)
+                           self.landmark_weights, self.contour, self.articulation, self.dense)
 
     def neutral_vertices(self, shape: np.ndarray, expression: np.ndarray | None = None) -> np.ndarray:
         """[V,3] in metres, zero pose."""
@@ -89,7 +125,18 @@ def from_flame(flame: FlameModel) -> LinearModel:
         landmark_weights=np.asarray(landmarks.IBUG68_BARYCENTRIC, dtype=np.float64),
         contour=tuple(np.asarray(row, dtype=np.int64) for row in landmarks.CONTOUR_CANDIDATES),
         articulation=Articulation(flame.posedirs, flame.J_regressor, flame.kintree, flame.weights),
+        dense=mediapipe_embedding(flame.f),
     )
+
+
+def mediapipe_embedding(triangles: np.ndarray) -> Embedding:
+    """The MediaPipe 468 points that have a place on FLAME (``landmarks.mediapipe_468``) on FLAME's triangles."""
+    table = landmarks.mediapipe_468()
+    source = table["mesh_index"].astype(np.int64)  # [L]
+    corners = tuple(int(np.nonzero(source == index)[0][0]) for index in (33, 263))  # outer eye corners
+    return Embedding("mediapipe468", np.asarray(triangles)[table["triangle"]].astype(np.int64),
+                     table["barycentric"].astype(np.float64), (None,) * len(source), corners,
+                     table["weight"].astype(np.float64), source, cull_back_facing=True)
 
 
 def load_sfm(npz_path: str | Path, contours_path: str | Path | None = None) -> LinearModel:

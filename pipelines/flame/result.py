@@ -28,7 +28,8 @@ class FlameFit:
     neutral_vertices [V,3]   the same head with expression, jaw and pose set to zero (for measurements)
     vertices_2d [V,2]        mesh projected into the image, pixels
     triangles [F,3]
-    landmarks_2d [68,2]      fitted iBUG-68 projections; residuals [68,2] fitted - observed (NaN: unused)
+    landmark_set             "ibug68" or "mediapipe468" (the dense face-mesh points)
+    landmarks_2d [L,2]       fitted landmark projections; residuals [L,2] fitted - observed (NaN: unused)
     normalised_error         mean landmark distance / inter-ocular distance
     shape_std [S]            posterior standard deviation of the shape coefficients
     """
@@ -50,6 +51,7 @@ class FlameFit:
     residuals: np.ndarray
     normalised_error: float
     shape_std: np.ndarray
+    landmark_set: str = "ibug68"
     linear_model: LinearModel | None = field(default=None, repr=False, compare=False)
 
     @classmethod
@@ -62,7 +64,8 @@ class FlameFit:
             camera={"focal": fit.camera.focal, "cx": fit.camera.cx, "cy": fit.camera.cy},
             vertices=camera_points @ FLIP.T, neutral_vertices=model.neutral_vertices(fit.shape),
             vertices_2d=pixels, triangles=model.triangles, landmarks_2d=fit.landmarks_2d, residuals=fit.residuals,
-            normalised_error=fit.normalised_error, shape_std=fit.shape_std, linear_model=model,
+            normalised_error=fit.normalised_error, shape_std=fit.shape_std, landmark_set=fit.landmark_set,
+            linear_model=model,
         )
 
     @property
@@ -81,6 +84,7 @@ class FlameFit:
             "global_pose": rounded(self.global_pose), "neck_pose": rounded(self.neck_pose),
             "jaw_pose": rounded(self.jaw_pose), "eye_pose": rounded(self.eye_pose),
             "translation": rounded(self.translation), "camera": self.camera,
+            "landmark_set": self.landmark_set,
             "landmarks_2d": rounded(self.landmarks_2d, 2),
             "residuals": [None if not np.isfinite(row).all() else [round(float(v), 3) for v in row]
                           for row in self.residuals],

@@ -1,4 +1,8 @@
-"""Map the landmarks a detector gives onto the iBUG-68 set the fitter uses.
+"""Map the landmarks a detector gives onto a landmark set of the model the fitter uses.
+
+``observe(face, model)`` picks the richest set: the dense MediaPipe set (``model.dense``, about 460 FLAME
+surface points with their table weights, 0.5 on the silhouette) when the face carries a ``mesh`` and the
+model has that set, else the iBUG-68 set from ``to_ibug68``.
 
 ``to_ibug68(face)`` returns (points [68,2] pixels, weights [68]); points the source does not provide are
 NaN with weight 0. Sources, best first:
@@ -25,6 +29,7 @@ import numpy as np
 
 from ..errors import InvalidParameterError
 from ..face import Face
+from .model import Embedding, LinearModel
 
 GROUPS_106 = {
     "contour": range(0, 33),
@@ -35,6 +40,15 @@ GROUPS_106 = {
     "eye_b": range(87, 97),
     "brow_b": range(97, 106),
 }
+
+
+def observe(face: Face, model: LinearModel) -> tuple[np.ndarray, np.ndarray, Embedding]:
+    """(points [L,2] pixels, weights [L], embedding) for one face, from the richest landmarks it carries."""
+    dense = model.dense
+    if face.mesh is not None and dense is not None:
+        return face.mesh[dense.source, :2].astype(np.float64), dense.point_weights.copy(), dense
+    points, weights = to_ibug68(face)
+    return points, weights, model.ibug68
 
 
 def to_ibug68(face: Face) -> tuple[np.ndarray, np.ndarray]:
