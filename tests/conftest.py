@@ -9,8 +9,13 @@ import cv2
 import numpy as np
 import pytest
 
+from playalter.pipelines import face_mesh
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_FIXTURES = REPO_ROOT.parent / "shared" / "fixtures"
+
+requires_face_mesh = pytest.mark.skipif(not face_mesh.is_available(),
+                                        reason="the MediaPipe face mesh and iris models are not in models/mediapipe")
 
 
 def read_rgb(path: Path) -> np.ndarray:
