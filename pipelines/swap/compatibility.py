@@ -161,7 +161,8 @@ def mesh_openings(mesh: np.ndarray) -> tuple[float, float]:
     points = face_regions.canonical_mesh(mesh)  # [468,3]
 
     def ratio(gap, span) -> float:
-        return float(np.linalg.norm(points[gap[0]] - points[gap[1]]) / max(np.linalg.norm(points[span[0]] - points[span[1]]), 1e-9))
+        opening = np.linalg.norm(points[gap[0]] - points[gap[1]])
+        return float(opening / max(np.linalg.norm(points[span[0]] - points[span[1]]), 1e-9))
 
     eyes = (ratio((159, 145), (33, 133)) + ratio((386, 374), (263, 362))) / 2
     return ratio((13, 14), (61, 291)), eyes
@@ -177,8 +178,8 @@ def _shape(source: Face, target: Face, source_fit, target_fit) -> dict:
         difference = np.abs(mesh_ratios(source.mesh) - mesh_ratios(target.mesh))  # [6]
         spreads = float(np.mean(difference / _RATIO_SPREAD))
         value = {name: round(float(delta), 4) for name, delta in zip(MESH_RATIOS, difference)}
-        return _factor(1 - spreads / 2.5, value,
-                       f"face proportions (pose-normalised mesh) differ by {spreads:.2f} typical between-person spreads")
+        detail = f"face proportions (pose-normalised mesh) differ by {spreads:.2f} typical between-person spreads"
+        return _factor(1 - spreads / 2.5, value, detail)
     dense = (source.landmarks is not None and target.landmarks is not None
              and source.landmark_scheme == target.landmark_scheme
              and len(source.landmarks) == len(target.landmarks))
