@@ -134,3 +134,12 @@ def test_an_opened_mouth_lowers_the_expression_factor(t1_image, t1_faces):
     different = compatibility(t1_image, face, t1_image, open_face)["factors"]["expression"]
     assert same["score"] == 1.0
     assert different["value"]["mouth"] > 0.2 and different["score"] < 0.5
+
+
+@requires_face_mesh
+def test_a_strongly_turned_target_lowers_the_pose_factor(t1_image, t1_faces):
+    frontal, slightly_turned, turned = t1_faces[0], t1_faces[2], t1_faces[4]  # yaw about 10, -12 and -75 degrees
+    close = compatibility(t1_image, frontal, t1_image, slightly_turned)["factors"]["pose"]
+    far = compatibility(t1_image, frontal, t1_image, turned)["factors"]["pose"]
+    assert far["value"]["difference_degrees"] > 45
+    assert far["score"] < close["score"] - 0.3
