@@ -14,8 +14,14 @@ import pytest
 # before the tests, and the tests that need them skip where they are absent.
 os.environ.setdefault("PLAYALTER__MODELS__AUTO_FETCH", "false")
 
+from playalter.pipelines import face_mesh  # noqa: E402 (after the setting above)
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_FIXTURES = REPO_ROOT.parent / "shared" / "fixtures"
+
+requires_face_mesh = pytest.mark.skipif(
+    not face_mesh.is_available(),
+    reason="the MediaPipe face_mesh / iris models are absent (playalter models fetch face_mesh iris)")
 
 
 def read_rgb(path: Path) -> np.ndarray:
@@ -65,13 +71,3 @@ def shared_face_photos() -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(path for path in folder.iterdir() if path.suffix.lower() in (".jpg", ".png"))
-
-
-def _face_mesh_available() -> bool:
-    from playalter.pipelines import face_mesh
-
-    return face_mesh.is_available()
-
-
-requires_face_mesh = pytest.mark.skipif(not _face_mesh_available(),
-                                        reason="MediaPipe face mesh / iris models are absent (playalter models fetch)")

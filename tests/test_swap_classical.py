@@ -89,13 +89,14 @@ def test_occluder_over_the_face_is_kept(t1_image, t1_faces):
     target = t1_faces[3]
     image = t1_image.copy()
     x1, y1, x2, y2 = target.bbox.astype(int)
-    middle = int(y2 - 0.15 * (y2 - y1))  # between the mouth and the chin
+    mouth, chin = float(target.kps[3:5, 1].mean()), float(target.mesh[152, 1])
+    middle = int(mouth + 0.6 * (chin - mouth))  # between the mouth and the chin
     image[middle - 12: middle + 12, x1 - 30: (x1 + x2) // 2] = (30, 90, 40)  # a green bar over the left half
     x0, r0, xe, re = region(target, image.shape)
     outline = outline_mask(target, x0, r0, (re - r0, xe - x0))
     occluders = occluder_mask(image[r0:re, x0:xe], target, outline, x0, r0)
     bar = np.zeros(outline.shape, bool)
-    bar[middle - 12 - r0: middle + 12 - r0, x1 - 30 - x0: (x1 + x2) // 2 - x0] = True
+    bar[middle - 12 - r0: middle + 12 - r0, max(x1 - 30 - x0, 0): (x1 + x2) // 2 - x0] = True
     visible_bar = bar & outline & ~protected_mask(target, x0, r0, outline.shape)  # the mouth zone is left out
     assert (occluders & visible_bar).sum() > 0.9 * visible_bar.sum()
     assert (occluders & ~bar).sum() < 0.15 * outline.sum()
@@ -125,7 +126,8 @@ def test_dense_68_landmarks_drive_mouth_interior(t1_faces):
     dense_face = type(face)(bbox=face.bbox, score=face.score, kps=face.kps, landmarks=dense, landmark_scheme="68")
     np.testing.assert_array_equal(landmarks.mouth_interior(dense_face), dense[60:68])
     assert landmarks.mouth_openness(dense_face) == pytest.approx(9 / 20)  # lips 62 and 66 are 9 px apart
-    assert landmarks.mouth_interior(face) is None  # five points only: no mouth polygon
+    five_point = type(face)(bbox=face.bbox, score=face.score, kps=face.kps)
+    assert landmarks.mouth_interior(five_point) is None  # five points only: no mouth polygon
 
 
 def test_swap_reports_classical_when_inswapper_is_absent(t1_image, t1_faces, tmp_path, monkeypatch):

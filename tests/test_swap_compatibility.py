@@ -12,7 +12,7 @@ import pytest
 from playalter.pipelines.detection import detect_faces
 from playalter.pipelines.swap.compatibility import WEIGHTS, compatibility
 
-from conftest import read_rgb, shared_face_photos
+from conftest import read_rgb, requires_face_mesh, shared_face_photos
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,7 @@ def test_face_with_itself_scores_high_and_is_explained(t1_image, t1_faces):
     assert set(report["factors"]) == set(WEIGHTS)
     assert report["factors"]["pose"]["value"]["difference_degrees"] == 0
     assert report["factors"]["skin_tone"]["value"] == 0
-    assert report["factors"]["expression"]["score"] is None  # no dense landmarks from CenterFace
+    assert report["factors"]["expression"]["score"] == 1.0  # the mesh measures mouth and eye opening
     assert report["recommendation"].startswith("Good match")
     json.dumps(report)
 
@@ -103,9 +103,43 @@ def test_dense_landmark_geometry_is_compared_up_to_similarity(t1_image, t1_faces
     wide = grid * (1.5, 1.0)  # a wider face
 
     def dense(points):
-        return dataclasses.replace(face, landmarks=points.astype(np.float32), landmark_scheme="68")
+        return dataclasses.replace(face, landmarks=points.astype(np.float32), landmark_scheme="68", mesh=None)
 
     similar = compatibility(t1_image, dense(grid), t1_image, dense(same_shape))["factors"]["shape"]
     different = compatibility(t1_image, dense(grid), t1_image, dense(wide))["factors"]["shape"]
     assert similar["value"] < 1e-4 and similar["score"] == 1
     assert different["score"] < 0.8 and "Procrustes" in different["detail"]
+
+
+@requires_face_mesh
+def test_mesh_proportions_score_a_mirrored_face_above_other_people(t1_image, t1_faces):
+    mirrored = detect_faces(np.ascontiguousarray(t1_image[:, ::-1]), order="left_to_right")[::-1]
+    for index in (0, 1, 2):  # the faces within 30 degrees of frontal
+        itself = compatibility(t1_image, t1_faces[index], t1_image[:, ::-1], mirrored[index])["factors"]["shape"]
+        assert "face_width/height" in itself["value"]
+        others = [compatibility(t1_image, t1_faces[index], t1_image, face)["factors"]["shape"]["score"]
+                  for face in t1_faces if face is not t1_faces[index]]
+        assert itself["score"] > max(others)
+
+
+@requires_face_mesh
+def test_an_opened_mouth_lowers_the_expression_factor(t1_image, t1_faces):
+    face = t1_faces[2]
+    opened = face.mesh.copy()
+    gap = 0.3 * np.linalg.norm(face.mesh[291, :2] - face.mesh[61, :2])
+    lower = opened[:, 1] > face.mesh[14, 1] - 1  # the lower lip and everything under it drop
+    opened[lower, 1] += gap
+    open_face = dataclasses.replace(face, mesh=opened)
+    same = compatibility(t1_image, face, t1_image, face)["factors"]["expression"]
+    different = compatibility(t1_image, face, t1_image, open_face)["factors"]["expression"]
+    assert same["score"] == 1.0
+    assert different["value"]["mouth"] > 0.2 and different["score"] < 0.5
+
+
+@requires_face_mesh
+def test_a_strongly_turned_target_lowers_the_pose_factor(t1_image, t1_faces):
+    frontal, slightly_turned, turned = t1_faces[0], t1_faces[2], t1_faces[4]  # yaw about 10, -12 and -75 degrees
+    close = compatibility(t1_image, frontal, t1_image, slightly_turned)["factors"]["pose"]
+    far = compatibility(t1_image, frontal, t1_image, turned)["factors"]["pose"]
+    assert far["value"]["difference_degrees"] > 45
+    assert far["score"] < close["score"] - 0.3

@@ -2,7 +2,7 @@
 
 One module per job:
     strength.py   strength 0..1 -> size-relative effect parameters (the documented table)
-    geometry.py   per-face mask shapes (landmarks, FLAME mesh, keypoints + box), feathering, union
+    geometry.py   per-face mask shapes (dense mesh, landmarks, FLAME mesh, keypoints + box), feathering, union
     effects.py    blur / pixelate / noise / solid, and the exact uint8 composite
     synthetic.py  synthetic face: a far-away identity rendered by InSwapper
     options.py    PrivacyOptions, the validated options record

@@ -1,12 +1,18 @@
 """Mask geometry adapted to each face.
 
 A face's mask is the UNION of the shapes its data supports:
-- dense landmarks (``Face.landmarks``, any scheme: 68, 106, 468): their convex
-  hull, with the points above the eyes lifted to the hairline (or the top of
-  the head for ``head`` coverage);
+- the dense MediaPipe mesh (``Face.mesh``, 468 points): its convex hull, which
+  follows the real jaw and forehead, with the points above the eyes copied up
+  along the face's own chin-to-forehead axis to the hairline (or, widened, to
+  the top of the head for ``head`` coverage): the mesh stops at the top of the
+  forehead. When the landmark model doubted the face (``mesh_score`` < 0.5)
+  the keypoint shapes below are added, so a doubtful mesh never shrinks a mask;
+- otherwise dense landmarks (``Face.landmarks``, any scheme: 68, 106): their
+  convex hull, with the points above the eyes lifted to the hairline (or the
+  top of the head for ``head`` coverage);
 - a FLAME fit's projected mesh (any object with ``vertices_2d`` [V,2] pixels
   and ``triangles`` [F,3]): every triangle filled;
-- otherwise the five keypoints and the box: an ellipse in the face frame
+- with neither, the five keypoints and the box: an ellipse in the face frame
   (oriented along the eye line, scaled by the measured eye distance) united
   with the ellipse inscribed in the detector box.
 Optional ears and neck are extra polygons in the face frame.
@@ -30,6 +36,7 @@ import cv2
 import numpy as np
 
 from ..errors import InvalidParameterError
+from .. import face_regions
 from ..face import Face
 from .choices import COVERAGES
 
@@ -42,6 +49,10 @@ _FACE_ELLIPSE = (0.0, 0.28, 1.1, 1.58)  # hairline 1.3 d above the eyes, chin 1.
 _HEAD_ELLIPSE = (0.0, -0.2, 1.5, 2.1)  # top of the head 2.3 d above the eyes
 _HAIRLINE_LIFT = {"face": 1.0, "face_margin": 1.0, "head": 2.0}  # landmarks above the eyes move up by this x d
 _HEAD_WIDEN = 1.3  # head coverage: lifted landmark points spread sideways by this factor
+# Mesh points above the eyes are copied up by this x the chin-to-forehead-top vector: the mesh stops about
+# 0.2 of that height below the hairline (where the eye-distance lift of 68 points ends on t1.jpg and the
+# fixture photos: 0.16-0.27), and the top of the head is about 0.55 above it.
+_MESH_LIFT = {"face": 0.2, "face_margin": 0.2, "head": 0.55}
 _EARS = (0.35, -0.25, 1.0)  # ears: out to 0.35 d beyond the face side, from v=-0.25 to v=1.0
 _NECK = (0.8, 0.5, 1.6)  # neck: half-width 0.8 d, from 0.5 d above the chin to 1.6 d below it
 
@@ -173,13 +184,17 @@ def face_polygons(face: Face, shape: Shape, fit=None) -> tuple[list[np.ndarray],
     frame = face_frame(face)
     polygons: list[np.ndarray] = []
     sources: list[str] = []
-    if face.landmarks is not None and len(face.landmarks) >= 5:
+    if face.mesh is not None:
+        widen = _HEAD_WIDEN if shape.coverage == "head" else 1.0
+        polygons.append(face_regions.mesh_hull(face.mesh, _MESH_LIFT[shape.coverage], widen))
+        sources.append("mesh_468")
+    elif face.landmarks is not None and len(face.landmarks) >= 5:
         polygons.append(_landmark_hull(face, frame, shape.coverage))
         sources.append(f"landmarks_{face.landmark_scheme or len(face.landmarks)}")
     if fit is not None:
         polygons.extend(_flame_triangles(fit))
         sources.append("flame")
-    if not sources:
+    if not sources or (face.mesh is not None and not face_regions.has_mesh(face)):
         ellipse = _HEAD_ELLIPSE if shape.coverage == "head" else _FACE_ELLIPSE
         polygons.append(frame.to_image(_ellipse(*ellipse)))
         polygons.append(_box_ellipse(face, shape.coverage))

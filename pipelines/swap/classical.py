@@ -1,8 +1,10 @@
 """The model-free swap: a piecewise-affine warp of the source face onto the target's geometry.
 
-Both faces get the same point set (``landmarks.warp_points``: dense landmarks
-when both have the same scheme, otherwise five points plus the fitted face
-contour). The target points are Delaunay-triangulated; each triangle of the
+Both faces get the same point set: the 468 points of the MediaPipe mesh when
+both faces carry one (``classical_dense``), else ``landmarks.warp_points``
+(dense landmarks when both have the same scheme, ``classical_landmarks``;
+otherwise five points plus the fitted face contour, ``classical_five_point``).
+The target points are Delaunay-triangulated once per pair; each triangle of the
 source is mapped onto its target triangle with its own affine transform. The
 result is a Patch in the target frame that ``blend`` colour-corrects and blends.
 """
@@ -17,15 +19,25 @@ from . import landmarks
 from .blend import Patch, region
 
 
-def corresponding_points(source: Face, target: Face) -> tuple[np.ndarray, np.ndarray]:
-    """[N,2] source points and [N,2] target points in the same order."""
-    dense = (
+def warp_kind(source: Face, target: Face) -> str:
+    """Which point set the pair is warped with: classical_dense | classical_landmarks | classical_five_point."""
+    if source.mesh is not None and target.mesh is not None:
+        return "classical_dense"
+    same_landmarks = (
         source.landmarks is not None
         and target.landmarks is not None
         and source.landmark_scheme == target.landmark_scheme
         and len(source.landmarks) == len(target.landmarks)
     )
-    if dense:
+    return "classical_landmarks" if same_landmarks else "classical_five_point"
+
+
+def corresponding_points(source: Face, target: Face) -> tuple[np.ndarray, np.ndarray]:
+    """[N,2] source points and [N,2] target points in the same order."""
+    kind = warp_kind(source, target)
+    if kind == "classical_dense":
+        return source.mesh[:, :2].astype(np.float32), target.mesh[:, :2].astype(np.float32)  # [468,2] each
+    if kind == "classical_landmarks":
         return landmarks.warp_points(source), landmarks.warp_points(target)
     return landmarks.warp_points(_five_point(source)), landmarks.warp_points(_five_point(target))
 

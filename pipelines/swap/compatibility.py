@@ -12,10 +12,13 @@ total is the weighted mean of the measured factors, 0..100.
 | size        | ratio of face sizes, |log10|                               | 10x                   |
 | resolution  | smaller face size in pixels                              | (scales to 1 at 112)  |
 | skin_tone   | CIE76 delta E of the median LAB of cheeks and nose       | 30                    |
-| shape       | FLAME shape RMS difference when fits are given, else the  | see ``_shape``        |
+| shape       | FLAME shape RMS difference when fits are given, else      | see ``_shape``        |
+|             | proportions of the pose-normalised mesh (face width /    |                       |
+|             | height, eye spacing, nose and mouth), else the           |                       |
 |             | Procrustes distance of dense landmarks, else 5-point     |                       |
 |             | proportions (mouth-eye distance / eye distance, box aspect)|                     |
-| expression  | mouth-openness difference (lip landmarks only)            | 0.4                   |
+| expression  | mouth- and eye-opening differences from the mesh, else    | 0.4 mouth, 0.3 eyes   |
+|             | the mouth-openness difference (lip landmarks only)        |                       |
 | occlusion   | share of each face outline the occlusion test keeps      | 50%                   |
 | age_sex     | age difference (0 at 40 years), x0.7 when sexes differ   |                       |
 | identity    | ArcFace cosine similarity; reported, not scored (a swap  |                       |
@@ -29,6 +32,7 @@ import math
 import cv2
 import numpy as np
 
+from .. import face_regions
 from .. import pose as head_pose
 from ..align import similarity_transform
 from ..face import Face
@@ -53,7 +57,7 @@ ADVICE = {
     "resolution": "a face is small in pixels; use a higher-resolution photo",
     "skin_tone": "skin tones differ; keep colour correction on (LAB) or pick a closer source",
     "shape": "face shapes differ; the result will keep the target's outline and may look off",
-    "expression": "mouth openness differs; pick a source with a similar expression",
+    "expression": "mouth or eye opening differs; pick a source with a similar expression",
     "occlusion": "something covers part of a face; keep occlusion handling on",
     "age_sex": "age or sex differ; the result may look unnatural",
 }
@@ -133,12 +137,49 @@ def _proportions(face: Face) -> np.ndarray:
     return np.array([np.linalg.norm(mouth - eyes) / max(face.eye_distance, 1e-6), face.height / max(face.width, 1e-6)])
 
 
+# Mesh proportions and their spread between people (standard deviation over the 6 faces of t1.jpg and 8
+# fixture photos): a difference of one spread is typical between two different faces.
+MESH_RATIOS = ("face_width/height", "eye_spacing/face_width", "nose_width/face_width", "nose_length/face_height",
+               "mouth_width/face_width", "jaw_width/face_width")
+_RATIO_SPREAD = np.array([0.054, 0.017, 0.028, 0.008, 0.043, 0.020])  # [6]
+
+
+def mesh_ratios(mesh: np.ndarray) -> np.ndarray:
+    """(6,) ``MESH_RATIOS`` measured on the pose-normalised mesh [468,3] (3D, so a turned face keeps them)."""
+    points = face_regions.canonical_mesh(mesh)  # [468,3] unit face height
+
+    def distance(first, second) -> float:
+        return float(np.linalg.norm(np.mean(points[list(first)], 0) - np.mean(points[list(second)], 0)))
+
+    width, height = distance([234], [454]), distance([10], [152])
+    return np.array([width / height, distance([33, 133], [263, 362]) / width, distance([98], [327]) / width,
+                     distance([168], [2]) / height, distance([61], [291]) / width, distance([172], [397]) / width])
+
+
+def mesh_openings(mesh: np.ndarray) -> tuple[float, float]:
+    """(mouth, eyes): inner-lip gap / mouth width and mean eyelid gap / eye width on the frontal mesh."""
+    points = face_regions.canonical_mesh(mesh)  # [468,3]
+
+    def ratio(gap, span) -> float:
+        opening = np.linalg.norm(points[gap[0]] - points[gap[1]])
+        return float(opening / max(np.linalg.norm(points[span[0]] - points[span[1]]), 1e-9))
+
+    eyes = (ratio((159, 145), (33, 133)) + ratio((386, 374), (263, 362))) / 2
+    return ratio((13, 14), (61, 291)), eyes
+
+
 def _shape(source: Face, target: Face, source_fit, target_fit) -> dict:
     first, second = _flame_shape(source, source_fit), _flame_shape(target, target_fit)
     if first is not None and second is not None:
         count = min(first.size, second.size)
         rms = float(np.sqrt(np.mean((first[:count] - second[:count]) ** 2)))
         return _factor(1 - rms / 1.5, round(rms, 3), f"FLAME shape parameters differ by {rms:.2f} RMS")
+    if face_regions.has_mesh(source) and face_regions.has_mesh(target):
+        difference = np.abs(mesh_ratios(source.mesh) - mesh_ratios(target.mesh))  # [6]
+        spreads = float(np.mean(difference / _RATIO_SPREAD))
+        value = {name: round(float(delta), 4) for name, delta in zip(MESH_RATIOS, difference)}
+        detail = f"face proportions (pose-normalised mesh) differ by {spreads:.2f} typical between-person spreads"
+        return _factor(1 - spreads / 2.5, value, detail)
     dense = (source.landmarks is not None and target.landmarks is not None
              and source.landmark_scheme == target.landmark_scheme
              and len(source.landmarks) == len(target.landmarks))
@@ -154,6 +195,11 @@ def _shape(source: Face, target: Face, source_fit, target_fit) -> dict:
 
 
 def _expression(source: Face, target: Face) -> dict:
+    if face_regions.has_mesh(source) and face_regions.has_mesh(target):
+        (mouth_a, eyes_a), (mouth_b, eyes_b) = mesh_openings(source.mesh), mesh_openings(target.mesh)
+        mouth, eyes = abs(mouth_a - mouth_b), abs(eyes_a - eyes_b)
+        return _factor(1 - max(mouth / 0.4, eyes / 0.3), {"mouth": round(mouth, 3), "eyes": round(eyes, 3)},
+                       f"mouth opening differs by {mouth:.2f} and eye opening by {eyes:.2f} (mesh)")
     first, second = landmarks.mouth_openness(source), landmarks.mouth_openness(target)
     if first is None or second is None:
         return _factor(None, None, "mouth openness needs lip landmarks (buffalo_l)")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .. import face_regions
 from ..align import alignment_matrix
 from ..face import Face
 
@@ -84,7 +85,10 @@ def _apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 
 def outline(face: Face) -> np.ndarray:
-    """[N,2] face outline polygon in image pixels (convex hull of dense landmarks, else the fitted contour)."""
+    """[N,2] face outline polygon in image pixels: the hull of the mesh (which reaches the top of the forehead),
+    else the convex hull of dense landmarks raised above the brows, else the fitted contour."""
+    if face.mesh is not None:
+        return face_regions.mesh_hull(face.mesh)
     if face.landmarks is not None and len(face.landmarks) >= 68:
         hull = cv2.convexHull(face.landmarks.astype(np.float32))[:, 0]  # [N,2]
         return _raise_top(hull, face)

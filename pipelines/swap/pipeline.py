@@ -130,6 +130,7 @@ def swap_faces(target_image: np.ndarray, target_faces: list[Face], sources: list
             "source": source.label,
             "target_index": item.target,
             "target_box": [round(float(value), 1) for value in target_face.bbox],
+            "warp": "inswapper" if method == "inswapper" else classical.warp_kind(source.face, target_face),
             "changed_pixels": int(result.mask.sum()),
             "occluded_fraction": round(result.occluded_fraction, 3),
         }
