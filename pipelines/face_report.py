@@ -19,7 +19,8 @@ from .face import Face, Faces
 
 MESH_MODEL = "mediapipe_face_mesh"
 _LANDMARK_MODELS = {"106": "buffalo_l 2d106det", "68": "buffalo_l 1k3d68"}
-_MEASUREMENT_KEYS = ("label", "value_mm", "uncertainty_mm", "value", "uncertainty", "definition")
+_MEASUREMENT_KEYS = ("label", "value_mm", "uncertainty_mm", "value", "uncertainty", "definition", "adult_range_mm",
+                     "adult_range")
 
 
 def landmark_model(face: Face) -> str | None:

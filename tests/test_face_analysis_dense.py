@@ -45,16 +45,17 @@ def _png(pixels: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def _check_measurements(face: dict) -> list[dict]:
-    """The face's valid measurements, after checking every entry's shape and plausibility."""
-    values = face["measurements"]["values"]
-    assert face["measurements"]["units"] == "mm" and values
-    for entry in values.values():
+def _check_measurements(face: dict) -> dict[str, dict]:
+    """The face's valid dense-mesh measurements, after checking every entry's shape and plausibility."""
+    measurements = face["measurements"]
+    assert measurements["method"] == "dense_mesh" and measurements["units"] == "mm"
+    assert measurements["scale"]["source"] in ("iris", "interpupillary_prior")
+    for entry in measurements["values"].values():
         assert isinstance(entry["valid"], bool)
         assert entry["valid"] or entry["reason"], "an invalid measurement says why"
-    valid = [entry for entry in values.values() if entry["valid"]]
-    distances = [entry["value_mm"] for entry in valid if "value_mm" in entry]
-    assert len(distances) >= 3 and all(5.0 < value < 250.0 for value in distances)
+    valid = {name: entry for name, entry in measurements["values"].items() if entry["valid"]}
+    distances = [entry["value_mm"] for entry in valid.values() if "value_mm" in entry]
+    assert len(distances) >= 3 and all(0.0 < value < 250.0 for value in distances)
     return valid
 
 
@@ -78,12 +79,11 @@ def test_dense_analysis_workflow_measures_the_six_faces_of_t1(path, t1_path, t1_
 def test_dense_analysis_workflow_measures_the_astronaut_at_adult_scale(astronaut_image, tmp_path):
     report, _ = _run(API, _png(astronaut_image), tmp_path)
     [face] = report["faces"]
-    assert face["measurements"]["method"] == "dense_mesh"
-    assert face["measurements"]["scale"]["source"] in ("iris", "interpupillary_prior")
-    valid = {name: entry for name, entry in face["measurements"]["values"].items() if entry["valid"]}
-    assert len(valid) == len(_check_measurements(face))
-    widths = [entry["value_mm"] for name, entry in valid.items() if "mouth" in name and "value_mm" in entry]
-    assert widths and all(35.0 < width < 70.0 for width in widths)  # adult mouth width is about 50 mm
+    assert face["measurements"]["scale"]["source"] == "iris"  # a frontal face with both eyes open
+    valid = _check_measurements(face)
+    assert 55.0 < valid["interpupillary_distance"]["value_mm"] < 70.0  # adults: 63 mm, SD 3.8
+    assert 80.0 < valid["biocular_width"]["value_mm"] < 105.0  # outer eye corners
+    assert 115.0 < valid["face_width"]["value_mm"] < 160.0
 
 
 def test_dense_analysis_workflow_without_a_face_fails_with_no_face(tmp_path):

@@ -55,16 +55,18 @@ SWAP_PARAMETERS = {
 DETECT_PARAMETERS: dict[str, Any] = {}
 
 _NUMBER_OR_NULL = {"type": ["number", "null"]}
+POINTS = {"type": "array", "items": {"type": "array", "items": {"type": "number"}}}
 MEASUREMENT = {
     "type": "object",
     "description": "a distance (value_mm, uncertainty_mm) or an index in % (value, uncertainty)",
-    "properties": {"label": {"type": "string"}, "value_mm": {"type": "number"}, "uncertainty_mm": _NUMBER_OR_NULL,
-                   "value": {"type": "number"}, "uncertainty": _NUMBER_OR_NULL, "valid": {"type": "boolean"},
+    "properties": {"label": {"type": "string"}, "value_mm": _NUMBER_OR_NULL, "uncertainty_mm": _NUMBER_OR_NULL,
+                   "value": _NUMBER_OR_NULL, "uncertainty": _NUMBER_OR_NULL, "valid": {"type": "boolean"},
                    "reason": {"type": ["string", "null"], "description": "why the value is not valid"},
-                   "definition": {"type": "string"}},
+                   "definition": {"type": "string"},
+                   "adult_range_mm": {**POINTS["items"], "description": "the plausible adult range (distances)"},
+                   "adult_range": {**POINTS["items"], "description": "the plausible adult range (indices)"}},
     "required": ["valid", "reason"],
 }
-POINTS = {"type": "array", "items": {"type": "array", "items": {"type": "number"}}}
 FACE_RECORD = {
     "type": "object",
     "description": "one face of the analysed image (index: largest first)",

@@ -152,7 +152,7 @@ function measurementTable(face) {
     const spread = millimetres ? entry.uncertainty_mm : entry.uncertainty;
     const unit = millimetres ? " mm" : "";
     row.insertCell().textContent = entry.label || name.replace(/_/g, " ");
-    row.insertCell().textContent = `${value}${unit}`;
+    row.insertCell().textContent = value === null || value === undefined ? "-" : `${value}${unit}`;
     row.insertCell().textContent = spread === null || spread === undefined ? "" : `± ${spread}${unit}`;
     row.insertCell().textContent = entry.valid ? "yes" : `no: ${entry.reason}`;
   }
