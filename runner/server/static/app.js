@@ -120,7 +120,7 @@ function showResult(title, result) {
   }
   for (const document_ of result.json) {
     const faces = document_.data && Array.isArray(document_.data.faces) ? document_.data.faces : null;
-    if (faces) faces.forEach((face) => box.appendChild(measurementTable(face)));
+    if (faces) faces.filter((face) => face.measurements).forEach((face) => box.appendChild(measurementTable(face)));
     const text = document.createElement("pre");
     text.className = "result-json";
     text.textContent = JSON.stringify(document_.data, null, 2);
@@ -134,8 +134,7 @@ function measurementTable(face) {
   const table = document.createElement("table");
   table.className = "measurements";
   const caption = table.createCaption();
-  const method = face.measurements ? ` - ${face.measurements.method}` : "";
-  caption.textContent = `face ${face.index}${method}`;
+  caption.textContent = `face ${face.index} - ${face.measurements.method}`;
   const head = table.createTHead().insertRow();
   for (const name of ["measurement", "value", "±", "valid"]) {
     const cell = document.createElement("th");
@@ -143,8 +142,7 @@ function measurementTable(face) {
     head.appendChild(cell);
   }
   const body = table.createTBody();
-  const values = face.measurements ? face.measurements.values : {};
-  for (const [name, entry] of Object.entries(values)) {
+  for (const [name, entry] of Object.entries(face.measurements.values)) {
     const row = body.insertRow();
     row.className = entry.valid ? "valid" : "invalid";
     const millimetres = entry.value_mm !== undefined;
