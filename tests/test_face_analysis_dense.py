@@ -155,3 +155,28 @@ def test_flame_fit_and_measurements_accept_faces_with_dense_points(astronaut_ima
         config.reset_settings()
     assert len(fits[0]) == 1 and fits[0][0].vertices.shape == (5023, 3)
     assert measurements[0]["method"] == "flame_model" and measurements[0]["measurements"]
+
+
+@requires_face_mesh
+def test_flame_analysis_workflow_reports_flame_measurements_and_the_dense_mesh(astronaut_image, tmp_path,
+                                                                               monkeypatch, shared_fixtures):
+    from playalter.pipelines import face_mesh
+
+    mediapipe = face_mesh.model_paths()[0].parent
+    flame_synthetic.write_synthetic_flame(tmp_path / "models" / "flame" / "generic_model.pkl")
+    (tmp_path / "models" / mediapipe.name).symlink_to(mediapipe.resolve())
+    monkeypatch.setenv(models.MODELS_DIR_ENV, str(tmp_path / "models"))
+    config.reset_settings()
+    try:
+        assert face_mesh.is_available() and models.is_available("flame")
+        result = execute(load_workflow(REPO / "workflows" / "api" / "face_analysis.json"),
+                         bindings={"image": _png(astronaut_image), "report.mesh_format": "json"},
+                         output_dir=tmp_path / "out")
+    finally:
+        config.reset_settings()
+    [report] = [json.loads(text) for entry in result.outputs.values() if entry["title"] == "analysis"
+                for text in entry["json"]]
+    [face] = report["faces"]
+    assert face["measurements"]["method"] == "flame_model"
+    assert all(entry["valid"] and entry["reason"] is None for entry in face["measurements"]["values"].values())
+    assert len(face["mesh"]["vertices"]) == 468 and face["models"]["landmarks"] == "mediapipe_face_mesh"
