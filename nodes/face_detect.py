@@ -5,7 +5,7 @@ Nodes only convert tensors and call ``pipelines``; everything heavy is imported 
 
 from __future__ import annotations
 
-from ..pipelines.choices import BACKENDS, MASK_SHAPES, ORDERS
+from ..pipelines.choices import BACKENDS, MASK_SHAPES, ORDERS, REPORT_MESH_FORMATS
 from .compat import Progress, check_interrupted
 
 CATEGORY = "PLAYALTER/faces"
@@ -14,8 +14,10 @@ CATEGORY = "PLAYALTER/faces"
 class PlayAlterFaceDetect:
     DESCRIPTION = (
         "Find faces in every image of the batch. 'auto' uses insightface buffalo_l (landmarks, age, sex, "
-        "identity embedding) when its files are installed, else the embedded CenterFace detector. "
-        "Outputs the faces, a preview with numbered boxes, the total face count and the faces as JSON."
+        "identity embedding) when its files are installed, else the embedded CenterFace detector. With "
+        "dense_landmarks, every face of at least 24 px also gets MediaPipe's 468-point 3D mesh and irises. "
+        "Outputs the faces, a preview with numbered boxes and landmarks (the mesh points when present), the "
+        "total face count and the faces as JSON."
     )
     CATEGORY = CATEGORY
     FUNCTION = "detect"
@@ -38,10 +40,12 @@ class PlayAlterFaceDetect:
             "optional": {
                 "analyse": ("BOOLEAN", {"default": True,
                                         "tooltip": "buffalo_l only: landmarks, age, sex and embedding"}),
+                "dense_landmarks": ("BOOLEAN", {"default": True,
+                                                "tooltip": "MediaPipe Face Mesh: 468 3D points and irises per face"}),
             },
         }
 
-    def detect(self, image, backend, threshold, max_side, order, analyse=True):
+    def detect(self, image, backend, threshold, max_side, order, analyse=True, dense_landmarks=True):
         from ..pipelines.detection import detect_faces_batch
         from ..pipelines.draw import draw_faces
         from ..pipelines.face import faces_to_json
@@ -51,7 +55,8 @@ class PlayAlterFaceDetect:
         progress = Progress(len(frames))
         check_interrupted()
         faces = detect_faces_batch(frames, on_image=lambda _: progress.update(), backend=backend,
-                                   threshold=threshold, max_side=max_side, order=order, analyse=analyse)
+                                   threshold=threshold, max_side=max_side, order=order, analyse=analyse,
+                                   dense=dense_landmarks)
         previews = [draw_faces(frame, image_faces) for frame, image_faces in zip(frames, faces)]
         count = sum(len(image_faces) for image_faces in faces)
         return faces, numpy_to_image_batch(previews), count, faces_to_json(faces)
@@ -143,13 +148,52 @@ class PlayAlterFacesToMask:
         return (numpy_to_mask_batch(masks),)
 
 
+class PlayAlterFaceReport:
+    DESCRIPTION = (
+        "The faces as a readable JSON report: per face its box, score, keypoints, head pose, the models that "
+        "produced them, the landmark model's presence score and, when connected and included, the "
+        "measurements (value, uncertainty, valid, reason). The 468 dense landmarks and the metric mesh (mm; JSON or OBJ text) only "
+        "when asked for. require_face makes an image without faces an error (no_face)."
+    )
+    CATEGORY = CATEGORY
+    FUNCTION = "report"
+    RETURN_TYPES = ("STRING",)
+    RETURN_NAMES = ("report_json",)
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {"faces": ("FACES",)},
+            "optional": {
+                "measurements": ("MEASUREMENTS",),
+                "include_measurements": ("BOOLEAN", {"default": True,
+                                                     "tooltip": "add the connected measurements per face"}),
+                "include_landmarks": ("BOOLEAN", {"default": False, "tooltip": "add the 468 dense points per face"}),
+                "mesh_format": (list(REPORT_MESH_FORMATS), {"default": "none",
+                                                            "tooltip": "add the metric face mesh (mm) per face"}),
+                "require_face": ("BOOLEAN", {"default": False, "tooltip": "fail (no_face) when no face was found"}),
+            },
+        }
+
+    def report(self, faces, measurements=None, include_measurements=True, include_landmarks=False,
+               mesh_format="none", require_face=False):
+        import json
+
+        from ..pipelines.face_report import faces_report
+
+        chosen = measurements if include_measurements else None
+        return (json.dumps(faces_report(faces, chosen, include_landmarks, mesh_format, require_face)),)
+
+
 NODE_CLASS_MAPPINGS = {
     "PlayAlterFaceDetect": PlayAlterFaceDetect,
+    "PlayAlterFaceReport": PlayAlterFaceReport,
     "PlayAlterFaceSelect": PlayAlterFaceSelect,
     "PlayAlterFacesToMask": PlayAlterFacesToMask,
 }
 NODE_DISPLAY_NAME_MAPPINGS = {
     "PlayAlterFaceDetect": "Face Detect (PLAYALTER)",
+    "PlayAlterFaceReport": "Face Report (PLAYALTER)",
     "PlayAlterFaceSelect": "Face Select (PLAYALTER)",
     "PlayAlterFacesToMask": "Faces To Mask (PLAYALTER)",
 }

@@ -96,8 +96,9 @@ class PlayAlterFaceMeasurements:
     DESCRIPTION = (
         "Facial measurements in millimetres. With a FLAME fit: Farkas-style distances on the neutralised "
         "3D head with uncertainties and z-scores against adult norms. Without one (FLAME not installed): "
-        "connect FACES instead for a landmark-only estimate scaled by an assumed 63 mm interpupillary "
-        "distance, clearly labelled, with wide uncertainty."
+        "connect FACES instead: faces with the 468-point mesh are measured on it in mm, scaled by the iris "
+        "(each value with uncertainty, valid flag and reason); faces without it get a landmark-only estimate "
+        "scaled by an assumed 63 mm interpupillary distance, clearly labelled, with wide uncertainty."
     )
     CATEGORY = CATEGORY
     FUNCTION = "measure"
@@ -128,9 +129,12 @@ class PlayAlterFaceMeasurements:
                     sex = sexes[image_index][face_index] if sexes is not None else None
                     results.append({"image": image_index, "face": face_index, **measure_fit(fit, sex)})
         else:
+            from ..pipelines.face_measurements import measure_face
+
             for image_index, image_faces in enumerate(faces):
                 for face_index, face in enumerate(image_faces):
-                    results.append({"image": image_index, "face": face_index, **measure_landmarks(face)})
+                    measure = measure_face if face.mesh is not None else measure_landmarks
+                    results.append({"image": image_index, "face": face_index, **measure(face)})
         return results, measurements_to_json(results)
 
 

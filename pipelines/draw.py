@@ -15,7 +15,8 @@ LABEL_TEXT_COLOR = (0, 0, 0)
 
 def draw_faces(image: np.ndarray, faces: list[Face], landmarks: bool = True) -> np.ndarray:
     """uint8 RGB [H,W,3] copy of ``image`` with each face's box and its index (0, 1, ...) drawn,
-    plus its five keypoints and dense landmarks when ``landmarks``."""
+    plus its five keypoints and dense landmarks when ``landmarks`` (the 468 mesh points when the face
+    has a mesh, else its landmark set)."""
     canvas = np.ascontiguousarray(image).copy()
     unit = max(1, round(max(image.shape[:2]) / 640))  # line width that stays visible on big images
     for index, face in enumerate(faces):
@@ -24,8 +25,9 @@ def draw_faces(image: np.ndarray, faces: list[Face], landmarks: bool = True) -> 
         _label(canvas, str(index), (x1, y1), unit)
         if not landmarks:
             continue
-        if face.landmarks is not None:
-            for x, y in face.landmarks[:, :2]:
+        points = face.mesh if face.mesh is not None else face.landmarks  # [N,2|3]
+        if points is not None:
+            for x, y in points[:, :2]:
                 cv2.circle(canvas, (int(round(x)), int(round(y))), unit, LANDMARK_COLOR, -1, cv2.LINE_AA)
         for x, y in face.kps:
             cv2.circle(canvas, (int(round(x)), int(round(y))), 2 * unit, KPS_COLOR, -1, cv2.LINE_AA)

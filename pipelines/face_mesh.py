@@ -9,7 +9,9 @@ dependency, so no TFLite runtime is needed. MediaPipe's classic graph is followe
 2. a second crop placed from those points (their box, 1.5 x, eyes 33-263 level), which centres the face
    as MediaPipe's tracking mode does, and the final points;
 3. per eye, a square crop 2.3 x the eye-corner distance, 64 x 64 (the subject's left eye mirrored, as the
-   model was trained on one side) -> 5 iris points (centre + 4 on the limbus) -> centre and radius.
+   model was trained on one side) -> 5 iris points (centre + 4 on the limbus) -> centre and radius (half the
+   distance between the two horizontal limbus points: the horizontal visible iris diameter, which the lids
+   do not cover).
 
 Point conventions: ``points[:, :2]`` are image pixels; ``points[:, 2]`` is depth in the same pixel scale,
 relative to the face's centre, smaller = nearer the camera (MediaPipe's sign). Index 33 is the outer
@@ -25,7 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import models
+from . import face_mesh_scheme, models
 from .download import ensure
 
 FEATURE = "dense face landmarks"
@@ -92,6 +94,28 @@ def crop_matrix(center: np.ndarray, side: float, angle: float, size: int) -> np.
     return np.hstack([rotation, shift[:, None]]).astype(np.float32)
 
 
+def warp_crop(image: np.ndarray, matrix: np.ndarray, center: np.ndarray, side: float, size: int) -> np.ndarray:
+    """uint8 [size,size,3] crop by ``matrix`` (from ``crop_matrix(center, side, ...)``). When the crop shrinks
+    the image more than 2 x, the region is first reduced by area averaging: bilinear sampling alone would
+    alias (sparse samples of a big face make the landmarks jitter with sub-pixel shifts)."""
+    shrink = side / size
+    if shrink <= 2:
+        return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    half = side * 0.75  # > side / sqrt(2): holds the rotated square
+    x0, y0 = (max(int(np.floor(c - half)), 0) for c in center)
+    x1, y1 = min(int(np.ceil(center[0] + half)), image.shape[1]), min(int(np.ceil(center[1] + half)), image.shape[0])
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    region = image[y0:y1, x0:x1]
+    width, height = max(int(round((x1 - x0) / shrink)), 1), max(int(round((y1 - y0) / shrink)), 1)
+    small = cv2.resize(region, (width, height), interpolation=cv2.INTER_AREA)
+    to_region = np.array([[width / (x1 - x0), 0, 0], [0, height / (y1 - y0), 0]])  # [2,3] small px per region px
+    shift = np.array([[1, 0, x0], [0, 1, y0], [0, 0, 1]], np.float64)  # region px -> image px
+    small_to_image = shift @ np.vstack([cv2.invertAffineTransform(to_region.astype(np.float32)), [0, 0, 1]])
+    combined = (matrix.astype(np.float64) @ small_to_image).astype(np.float32)  # [2,3] small px -> crop px
+    return cv2.warpAffine(small, combined, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
 def _to_image(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Crop points [N,2] -> image pixels [N,2]."""
     inverse = cv2.invertAffineTransform(matrix)  # [2,3]
@@ -103,20 +127,33 @@ def _blob(crop: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(crop.transpose(2, 0, 1)[None], dtype=np.float32) / 255.0
 
 
-def _run_mesh(net: cv2.dnn.Net, image: np.ndarray, center: np.ndarray, side: float,
-              angle: float) -> tuple[np.ndarray, float]:
-    """(points [468,3] image px / px depth, presence 0..1) for one crop placement."""
+def _run_mesh(net: cv2.dnn.Net, image: np.ndarray, center: np.ndarray, side: float, angle: float,
+              mirror_average: bool = False) -> tuple[np.ndarray, float]:
+    """(points [468,3] image px / px depth, presence 0..1) for one crop placement.
+
+    mirror_average: also run the horizontally flipped crop, map its points back (x flipped, left/right
+    vertex pairs swapped) and average: the model is not exactly mirror-symmetric, and the average makes
+    a photo and its mirror image give mirrored meshes."""
     matrix = crop_matrix(center, side, angle, MESH_SIZE)
-    crop = cv2.warpAffine(image, matrix, (MESH_SIZE, MESH_SIZE), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REPLICATE)
-    net.setInput(_blob(crop))
-    raw, logit = net.forward(_MESH_OUTPUTS)
-    crop_points = raw.reshape(468, 3).astype(np.float64)
+    crop = warp_crop(image, matrix, center, side, MESH_SIZE)
+    crop_points, logit = _mesh_forward(net, crop)
+    if mirror_average:
+        flipped_points, flipped_logit = _mesh_forward(net, np.ascontiguousarray(crop[:, ::-1]))
+        flipped_points[:, 0] = MESH_SIZE - flipped_points[:, 0]
+        crop_points = (crop_points + flipped_points[face_mesh_scheme.mirror_pairs()]) / 2
+        logit = (logit + flipped_logit) / 2
     points = np.empty_like(crop_points)
     points[:, :2] = _to_image(matrix, crop_points[:, :2])
     points[:, 2] = crop_points[:, 2] * side / MESH_SIZE
-    score = float(1.0 / (1.0 + np.exp(-float(logit.reshape(-1)[0]))))
+    score = float(1.0 / (1.0 + np.exp(-logit)))
     return points, score
+
+
+def _mesh_forward(net: cv2.dnn.Net, crop: np.ndarray) -> tuple[np.ndarray, float]:
+    """(points [468,3] crop px, presence logit) of one 192 x 192 crop."""
+    net.setInput(_blob(crop))
+    raw, logit = net.forward(_MESH_OUTPUTS)
+    return raw.reshape(468, 3).astype(np.float64), float(logit.reshape(-1)[0])
 
 
 def _placement_from_points(points: np.ndarray) -> tuple[np.ndarray, float, float]:
@@ -137,8 +174,7 @@ def _run_iris(net: cv2.dnn.Net, image: np.ndarray, outer: np.ndarray, inner: np.
     angle = float(np.arctan2(span[1], span[0]))
     side = float(np.linalg.norm(span)) * EYE_CROP_SCALE
     matrix = crop_matrix((outer + inner) / 2, side, angle, IRIS_SIZE)
-    crop = cv2.warpAffine(image, matrix, (IRIS_SIZE, IRIS_SIZE), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REPLICATE)
+    crop = warp_crop(image, matrix, (outer + inner) / 2, side, IRIS_SIZE)
     if mirrored:
         crop = crop[:, ::-1]
     net.setInput(_blob(crop))
@@ -147,7 +183,7 @@ def _run_iris(net: cv2.dnn.Net, image: np.ndarray, outer: np.ndarray, inner: np.
     if mirrored:
         iris[:, 0] = IRIS_SIZE - iris[:, 0]
     iris = _to_image(matrix, iris)
-    radius = float(np.linalg.norm(iris[1:] - iris[0], axis=1).mean())
+    radius = float(np.linalg.norm(iris[1] - iris[3])) / 2  # horizontal limbus points: the lids cover the vertical ones
     return np.array([iris[0, 0], iris[0, 1], radius])
 
 
@@ -160,7 +196,7 @@ def dense_landmarks(image: np.ndarray, bbox: np.ndarray, kps: np.ndarray, with_i
     box_center = np.array([(bbox[0] + bbox[2]) / 2, (bbox[1] + bbox[3]) / 2])
     box_side = float(max(bbox[2] - bbox[0], bbox[3] - bbox[1])) * FACE_CROP_SCALE
     first, _ = _run_mesh(mesh_net, image, box_center, box_side, first_angle)
-    points, score = _run_mesh(mesh_net, image, *_placement_from_points(first))
+    points, score = _run_mesh(mesh_net, image, *_placement_from_points(first), mirror_average=True)
     iris = None
     if with_iris:
         iris_net = _net(iris_path)

@@ -5,9 +5,17 @@ every consumer of 68 points (pose, FLAME fitting, masks, swap) works on dense-la
 contour points are the mesh's silhouette vertices at matching heights; on a turned face the iBUG contour
 follows the visible outline while mesh vertices stay on the skin, so contour points are less exact than
 the 51 inner ones.
+
+``triangles()`` and ``mirror_pairs()`` read the committed topology (pipelines/data/face_mesh_topology.json,
+made by tools/derive_face_mesh_topology.py): a triangulation of the face without the eye and mouth
+openings, and for each vertex its left/right mirror partner (midline vertices map to themselves).
 """
 
 from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
 
 import numpy as np
 
@@ -31,3 +39,19 @@ IBUG68 = np.array([
 def to_ibug68(points: np.ndarray) -> np.ndarray:
     """[468,D] mesh points -> [68,D] iBUG-68 points."""
     return points[IBUG68]
+
+
+@lru_cache(maxsize=1)
+def _topology() -> dict:
+    data = json.loads(resources.files(__package__).joinpath("data", "face_mesh_topology.json").read_text())
+    return {"triangles": np.asarray(data["triangles"], dtype=np.int64), "mirror": np.asarray(data["mirror"], dtype=np.int64)}
+
+
+def triangles() -> np.ndarray:
+    """[T,3] vertex ids, counter-clockwise seen from the front."""
+    return _topology()["triangles"]
+
+
+def mirror_pairs() -> np.ndarray:
+    """[468] the mirror partner of each vertex (an involution)."""
+    return _topology()["mirror"]

@@ -71,3 +71,13 @@ def shared_face_photos() -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(path for path in folder.iterdir() if path.suffix.lower() in (".jpg", ".png"))
+
+
+def _face_mesh_available() -> bool:
+    from playalter.pipelines import face_mesh
+
+    return face_mesh.is_available()
+
+
+requires_face_mesh = pytest.mark.skipif(not _face_mesh_available(),
+                                        reason="the MediaPipe face mesh / iris models are absent (playalter models fetch)")

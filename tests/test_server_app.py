@@ -13,16 +13,26 @@ import zipfile
 
 import numpy as np
 import pytest
+from jsonschema import Draft202012Validator
 from PIL import Image
 
 from playalter.pipelines import onnx_runtime
 from playalter.pipelines.detection import centerface
 from playalter.runner.server.auth import KEYSTORE
 from playalter.runner.server.jobs import JobStore
+from playalter.runner.server.schemas import FACE_RECORD
 from playalter.runner.server.state import DISPATCHER, SECURITY
 from playalter.runner.server.workers import share_cores
 
+from conftest import requires_face_mesh
 from server_app_helpers import b64, bearer, decode_image, make_settings, parse_sse, png_bytes, running_app
+
+
+def png_of(pixels: np.ndarray) -> bytes:
+    """uint8 RGB [H,W,3] -> PNG bytes."""
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def run(coroutine):
@@ -72,6 +82,12 @@ def test_detect_faces_workflow_on_t1_returns_annotated_preview(tmp_path, t1_path
             preview = decode_image(image["base64"])  # [H,W,3]
             assert preview.shape == t1_image.shape
             assert np.mean(preview != t1_image) > 0.001  # boxes were drawn
+            [faces] = [entry["data"]["faces"] for entry in result["json"] if entry["title"] == "faces"]
+            assert len(faces) == 6
+            for face in faces:
+                Draft202012Validator(FACE_RECORD).validate(face)
+                x1, y1, x2, y2 = face["box"]
+                assert x1 < x2 and y1 < y2 and face["score"] > 0.5 and len(face["keypoints"]) == 5
             assert response.headers["X-RateLimit-Limit"] == "2000"
 
     run(scenario())
@@ -103,22 +119,99 @@ def test_privacy_mask_on_t1_changes_the_faces_and_levels_grow_stronger(tmp_path,
     run(scenario())
 
 
-def test_face_analyze_on_t1_measures_six_faces_without_flame(tmp_path, t1_path):
+@requires_face_mesh
+def test_face_analyze_on_t1_returns_six_face_records_with_dense_measurements(tmp_path, t1_path):
     async def scenario():
         async with running_app(make_settings(tmp_path)) as (client, app, key):
             photo = b64(t1_path.read_bytes())
             response = await client.post("/api/face/analyze", json={"image_base64": photo}, headers=bearer(key))
             assert response.status == 200, await response.text()
             result = await response.json()
-            assert result["workflow"] == "face_measurements_landmarks"  # FLAME is not installed here
-            [measurements] = [entry["data"] for entry in result["json"] if entry["title"] == "measurements json"]
-            assert len(measurements) == 6 and all(face["units"] == "mm" for face in measurements)
+            assert result["workflow"] == "face_analysis_dense"  # FLAME is not installed here
+            assert result["json"] == []  # the report is lifted out as "faces"
+            [preview] = result["images"]
+            assert preview["title"] == "preview"
+            faces = result["faces"]
+            assert len(faces) == 6 and [face["index"] for face in faces] == list(range(6))
+            for face in faces:
+                Draft202012Validator(FACE_RECORD).validate(face)
+                x1, y1, x2, y2 = face["box"]
+                assert 0 <= x1 < x2 <= 1280 and 0 <= y1 < y2 <= 1280 and face["score"] > 0.5
+                assert all(x1 - 5 <= x <= x2 + 5 and y1 - 5 <= y <= y2 + 5 for x, y in face["keypoints"])
+                assert set(face["pose"]) == {"yaw", "pitch", "roll"}
+                assert face["models"] == {"detector": "centerface", "landmarks": "mediapipe_face_mesh"}
+                assert 0.5 < face["landmark_score"] <= 1.0
+                assert "landmarks" not in face and "mesh" not in face  # only on request
+                assert face["measurements"]["units"] == "mm" and face["measurements"]["method"] == "dense_mesh"
+                values = face["measurements"]["values"]
+                valid = [entry for entry in values.values() if entry["valid"]]
+                assert len(valid) >= 3
+                assert all(0.0 < entry["value_mm"] < 250.0 for entry in valid if "value_mm" in entry)
+                assert all(entry["reason"] for entry in values.values() if not entry["valid"])
+
             without = await client.post("/api/face/analyze", headers=bearer(key),
                                         json={"image_base64": photo, "include_measurements": False})
-            assert (await without.json())["json"] == []
-            mesh = await client.post("/api/face/analyze", headers=bearer(key),
-                                     json={"image_base64": photo, "include_3d_mesh": True})
-            assert await error_of(mesh) == (503, "model_missing")
+            assert all("measurements" not in face for face in (await without.json())["faces"])
+
+            dense = await client.post("/api/face/analyze", headers=bearer(key),
+                                      json={"image_base64": photo, "include_landmarks": True})
+            for face, plain in zip((await dense.json())["faces"], faces):
+                points = np.asarray(face["landmarks"])  # [468,3]
+                assert points.shape == (468, 3)
+                x1, y1, x2, y2 = plain["box"]
+                inside = (points[:, 0] > x1 - 20) & (points[:, 0] < x2 + 20) & (points[:, 1] > y1 - 20) & (
+                    points[:, 1] < y2 + 20)
+                assert inside.mean() > 0.9
+
+    run(scenario())
+
+
+@requires_face_mesh
+def test_face_analyze_returns_a_metric_mesh_without_flame(tmp_path, astronaut_image):
+    async def scenario():
+        async with running_app(make_settings(tmp_path)) as (client, app, key):
+            photo = b64(png_of(astronaut_image))
+            response = await client.post("/api/face/analyze", headers=bearer(key),
+                                         json={"image_base64": photo, "include_3d_mesh": True})
+            assert response.status == 200, await response.text()
+            [face] = (await response.json())["faces"]
+            mesh = face["mesh"]
+            assert mesh["format"] == "json" and mesh["units"] == "mm"
+            vertices, triangles = np.asarray(mesh["vertices"]), np.asarray(mesh["triangles"])  # [468,3], [T,3]
+            assert vertices.shape == (468, 3) and triangles.ndim == 2 and triangles.shape[1] == 3
+            assert len(triangles) > 800 and triangles.min() == 0 and triangles.max() == 467
+            outer_canthi = np.linalg.norm(vertices[33] - vertices[263])  # an adult's is about 90 mm
+            assert 70.0 < outer_canthi < 115.0
+
+            obj = await client.post("/api/face/analyze", headers=bearer(key), json={
+                "image_base64": photo, "include_3d_mesh": True, "mesh_format": "obj"})
+            [face] = (await obj.json())["faces"]
+            lines = face["mesh"]["obj"].splitlines()
+            assert sum(line.startswith("v ") for line in lines) == 468
+            assert sum(line.startswith("f ") for line in lines) == len(triangles)
+
+            flame = await client.post("/api/face/analyze", headers=bearer(key),
+                                      json={"image_base64": photo, "measurement_model": "flame"})
+            assert await error_of(flame) == (503, "model_missing")  # FLAME is not installed here
+            bad = await client.post("/api/face/analyze", headers=bearer(key),
+                                    json={"image_base64": photo, "mesh_format": "stl"})
+            assert await error_of(bad) == (400, "invalid_request")
+
+    run(scenario())
+
+
+def test_face_analyze_without_a_face_is_422_no_face(tmp_path):
+    async def scenario():
+        async with running_app(make_settings(tmp_path)) as (client, app, key):
+            grey = png_of(np.full((256, 256, 3), 128, dtype=np.uint8))
+            response = await client.post("/api/face/analyze", json={"image_base64": b64(grey)}, headers=bearer(key))
+            assert await error_of(response) == (422, "no_face")
+            spec = await (await client.get("/openapi.json")).json()
+            analyze = spec["paths"]["/api/face/analyze"]["post"]
+            assert "no_face" in analyze["responses"]["422"]["description"]
+            assert analyze["requestBody"]["content"]["application/json"]["schema"]["properties"][
+                "include_landmarks"]["default"] is False
+            assert spec["components"]["schemas"]["FaceRecord"] == FACE_RECORD
 
     run(scenario())
 

@@ -1,6 +1,7 @@
 """The web page at / and the API docs at /docs in headless Chromium.
 
-The page: key, two photos (one corrupt), a batch, progress, results and the zip link.
+The page: key, two photos (one corrupt), a batch, progress, results and the zip link; then an analysis
+with its measurements tables.
 
 Needs Debian's ``chromium`` and ``chromium-driver`` (installed by .ci/run) and ``selenium``; skipped otherwise.
 """
@@ -63,6 +64,18 @@ def test_web_page_runs_a_batch_and_shows_results(tmp_path, t1_path, t1_image, br
         assert browser.execute_script("return arguments[0].naturalWidth", picture) == t1_image.shape[1]
         assert "invalid_image" in browser.find_element(By.ID, "results").text
         assert browser.find_element(By.ID, "download").text == "download all (zip)"
+
+        Select(browser.find_element(By.ID, "operation")).select_by_value("analyze")  # the measurements tables
+        browser.find_element(By.ID, "images").clear()
+        browser.find_element(By.ID, "images").send_keys(str(photo))
+        browser.find_element(By.ID, "run").click()
+        wait.until(lambda driver: "completed" in driver.find_element(By.ID, "status").text
+                   and driver.find_elements(By.CSS_SELECTOR, "table.measurements"))
+        tables = browser.find_elements(By.CSS_SELECTOR, "table.measurements")
+        assert len(tables) == 6
+        rows = tables[0].find_elements(By.CSS_SELECTOR, "tbody tr")
+        assert len(rows) >= 3 and sum(row.text.endswith("yes") for row in rows) >= 3
+        assert any(" mm" in row.text and "±" in row.text for row in rows)
 
         browser.get(server.url + "/docs")  # the API docs render from /openapi.json, offline
         wait.until(lambda driver: len(driver.find_elements(By.CSS_SELECTOR, "details.operation")) >= 12)

@@ -19,7 +19,7 @@ import io
 import json
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from aiohttp import web
 
@@ -124,7 +124,7 @@ async def _run_operation(request: web.Request, operation: Operation, schema: dic
     parameters = {name: body[name] for name in operation.parameters}
     _note_audit(request, operation.name, images.values(), parameters)
     job = await _run_now(request, operation.name, operation.plan(parameters), images)
-    return await _result_response(request, job)
+    return await _result_response(request, job, operation.answer)
 
 
 @routes.post("/api/workflows/{name}/run", name="workflows.run")
@@ -330,14 +330,18 @@ async def _owned_job(request: web.Request) -> Job:
     return job
 
 
-async def _result_response(request: web.Request, job: Job) -> web.Response:
-    """A finished one-item job -> 200 with its images (base64) and JSON outputs, or its error."""
+async def _result_response(request: web.Request, job: Job,
+                           answer: Callable[[dict], dict] | None = None) -> web.Response:
+    """A finished one-item job -> 200 with its images (base64) and JSON outputs (reshaped by the operation's
+    ``answer``), or its error."""
     item = job.items[0]
     if item.state != "completed":
         error = item.error or {"code": "failed", "message": "processing failed"}
         raise ApiError(_FAILURE_STATUS.get(error["code"], 500), error["code"], error["message"],
                        details={"job_id": job.id, **(error.get("details") or {})})
     result = await asyncio.to_thread(_item_result, request.app[DISPATCHER], item, True)
+    if answer is not None:
+        result = answer(result)
     return web.json_response({"job_id": job.id, "workflow": job.workflow, **result})
 
 

@@ -46,6 +46,12 @@ RUN_RESULT = {
         "json": {"type": "array", "items": {"$ref": "#/components/schemas/JsonOutput"}},
     },
 }
+ANALYZE_RESULT = {
+    "type": "object",
+    "description": "the outputs of the analysis workflow, with its face report as `faces`",
+    "properties": {**RUN_RESULT["properties"],
+                   "faces": {"type": "array", "items": {"$ref": "#/components/schemas/FaceRecord"}}},
+}
 JOB = {
     "type": "object",
     "properties": {
@@ -68,7 +74,8 @@ JOB = {
 
 def _error_responses(*statuses: int) -> dict[str, Any]:
     reasons = {400: "invalid request", 401: "missing or invalid credentials", 403: "missing scope or feature off",
-               404: "not found", 409: "conflict", 413: "body too large", 422: "image rejected",
+               404: "not found", 409: "conflict", 413: "body too large",
+               422: "image rejected (invalid_image) or no face found (no_face)",
                429: "rate limit or concurrent-job cap reached (see Retry-After)",
                503: "queue full (see Retry-After) or model missing", 504: "processing timed out"}
     error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
@@ -107,8 +114,12 @@ def build_spec(settings) -> dict[str, Any]:
             "Capabilities and models", "Which operations are enabled, which workflows and models are present.",
             None, _ok("status", {"type": "object"}), tag="service")},
         "/api/face/analyze": {"post": _operation(
-            "Analyse faces", "Runs the saved workflow `face_analysis` (detection, FLAME fit, measurements).",
-            schemas.ANALYZE_REQUEST, {**_ok("outputs", result), **_error_responses(*common)},
+            "Analyse faces", "Runs the saved workflow `face_analysis_dense` (detection, 468 dense landmarks, "
+            "measurements scaled by the iris) or, with FLAME, `face_analysis` (FLAME fit and its measurements). "
+            "An image without a face is 422 `no_face`.",
+            schemas.ANALYZE_REQUEST,
+            {**_ok("the faces and the workflow's outputs", {"$ref": "#/components/schemas/AnalyzeResult"}),
+             **_error_responses(*common)},
             scope="face:analyze", tag="faces")},
         "/api/privacy/mask": {"post": _operation(
             "Anonymise faces", "Runs `privacy_blur`, `privacy_audit` (include_audit) or `privacy_pixelate_levels` "
@@ -167,7 +178,8 @@ def build_spec(settings) -> dict[str, Any]:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                            "description": "an API key (pa_live_...) or a session JWT"},
                                 "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
-            "schemas": {"Error": ERROR, "RunResult": RUN_RESULT, "ImageOutput": IMAGE_OUTPUT,
+            "schemas": {"Error": ERROR, "RunResult": RUN_RESULT, "AnalyzeResult": ANALYZE_RESULT,
+                        "FaceRecord": schemas.FACE_RECORD, "ImageOutput": IMAGE_OUTPUT,
                         "JsonOutput": JSON_OUTPUT, "Job": JOB},
         },
         "security": [{"bearer": []}, {"apiKey": []}],

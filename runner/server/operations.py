@@ -15,6 +15,9 @@ from ...pipelines import models
 from . import schemas
 
 
+REPORT_TITLE = "analysis"  # the Save JSON node of the analysis workflows that holds the face report
+
+
 @dataclass(frozen=True)
 class Plan:
     workflow: str  # name in the workflow catalogue
@@ -34,14 +37,28 @@ class Operation:
     parameters: dict[str, Any]  # JSON Schema properties of the parameters
     plan: Callable[[dict[str, Any]], Plan]
     workflows: tuple[str, ...]  # every workflow ``plan`` may choose
+    answer: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # reshapes a single-call answer
 
 
 def _analyze(parameters: dict[str, Any]) -> Plan:
-    """FLAME fit + measurements when a FLAME model is installed (or a mesh is asked for), else landmarks only."""
-    hidden = () if parameters["include_measurements"] else ("measurements json",)
-    if parameters["include_3d_mesh"] or models.is_available("flame"):
-        return Plan("face_analysis", {"flame fit.include_mesh_in_json": parameters["include_3d_mesh"]}, hidden)
-    return Plan("face_measurements_landmarks", hide_titles=hidden)
+    """FLAME fit + measurements when FLAME is asked for (or installed, with "auto"), else the dense mesh."""
+    bindings: dict[str, Any] = {
+        "report.include_measurements": parameters["include_measurements"],
+        "report.include_landmarks": parameters["include_landmarks"],
+        "report.mesh_format": parameters["mesh_format"] if parameters["include_3d_mesh"] else "none",
+    }
+    model = parameters["measurement_model"]
+    if model == "flame" or (model == "auto" and models.is_available("flame")):
+        bindings["flame fit.include_mesh_in_json"] = parameters["include_3d_mesh"]
+        return Plan("face_analysis", bindings, ("measurements json",))
+    return Plan("face_analysis_dense", bindings)
+
+
+def lift_faces(result: dict[str, Any]) -> dict[str, Any]:
+    """The analysis report's face records moved to the answer's top level as ``faces``."""
+    reports = [entry for entry in result["json"] if entry["title"] == REPORT_TITLE]
+    faces = [face for entry in reports for face in entry["data"]["faces"]]
+    return {**result, "faces": faces, "json": [entry for entry in result["json"] if entry["title"] != REPORT_TITLE]}
 
 
 PRIVACY_LEVELS_DEFAULT = 4
@@ -64,7 +81,7 @@ def _swap(parameters: dict[str, Any]) -> Plan:
 
 OPERATIONS: dict[str, Operation] = {
     "analyze": Operation("analyze", "face:analyze", "enable_face_detection", {"image_base64": "image"},
-                         schemas.ANALYZE_PARAMETERS, _analyze, ("face_analysis", "face_measurements_landmarks")),
+                         schemas.ANALYZE_PARAMETERS, _analyze, ("face_analysis", "face_analysis_dense"), lift_faces),
     "privacy": Operation("privacy", "privacy:mask", "enable_privacy", {"image_base64": "image"},
                          schemas.PRIVACY_PARAMETERS, _privacy,
                          ("privacy_blur", "privacy_audit", "privacy_pixelate_levels")),

@@ -27,8 +27,16 @@ FACE_INDEX = {"type": "integer", "minimum": 0, "maximum": 63, "default": 0,
 ANALYZE_PARAMETERS = {
     "include_measurements": {"type": "boolean", "default": True,
                              "description": "return the facial measurements (mm) of every face"},
+    "include_landmarks": {"type": "boolean", "default": False,
+                          "description": "return the 468 dense landmarks (x, y image px, z depth px) of every face"},
     "include_3d_mesh": {"type": "boolean", "default": False,
-                        "description": "return the fitted FLAME mesh of every face (needs a FLAME model)"},
+                        "description": "return the metric face mesh (mm, MediaPipe topology) of every face; with "
+                                       "FLAME, the fit JSON carries the fitted FLAME mesh too"},
+    "mesh_format": {"type": "string", "enum": ["json", "obj"], "default": "json",
+                    "description": "the mesh as vertices + triangles (json) or as OBJ text (obj)"},
+    "measurement_model": {"type": "string", "enum": ["auto", "dense_mesh", "flame"], "default": "auto",
+                          "description": "auto: FLAME when a FLAME model is installed, else the dense mesh; "
+                                         "flame without a FLAME model is 503 model_missing"},
 }
 PRIVACY_PARAMETERS = {
     "mask_type": {"type": "string", "enum": list(MASK_TYPES), "default": "blur",
@@ -45,6 +53,46 @@ SWAP_PARAMETERS = {
     "target_face_index": FACE_INDEX,
 }
 DETECT_PARAMETERS: dict[str, Any] = {}
+
+_NUMBER_OR_NULL = {"type": ["number", "null"]}
+POINTS = {"type": "array", "items": {"type": "array", "items": {"type": "number"}}}
+MEASUREMENT = {
+    "type": "object",
+    "description": "a distance (value_mm, uncertainty_mm) or an index in % (value, uncertainty)",
+    "properties": {"label": {"type": "string"}, "value_mm": _NUMBER_OR_NULL, "uncertainty_mm": _NUMBER_OR_NULL,
+                   "value": _NUMBER_OR_NULL, "uncertainty": _NUMBER_OR_NULL, "valid": {"type": "boolean"},
+                   "reason": {"type": ["string", "null"], "description": "why the value is not valid"},
+                   "definition": {"type": "string"},
+                   "adult_range_mm": {**POINTS["items"], "description": "the plausible adult range (distances)"},
+                   "adult_range": {**POINTS["items"], "description": "the plausible adult range (indices)"}},
+    "required": ["valid", "reason"],
+}
+FACE_RECORD = {
+    "type": "object",
+    "description": "one face of the analysed image (index: largest first)",
+    "properties": {
+        "image": {"type": "integer"}, "index": {"type": "integer"},
+        "box": {**POINTS["items"], "minItems": 4, "maxItems": 4, "description": "x1, y1, x2, y2 in pixels"},
+        "score": {"type": "number", "description": "detector confidence 0..1"},
+        "keypoints": {**POINTS, "description": "5 points: eyes, nose tip, mouth corners (image left first)"},
+        "pose": {"type": ["object", "null"], "description": "head pose in degrees", "properties": {
+            "yaw": {"type": "number"}, "pitch": {"type": "number"}, "roll": {"type": "number"}}},
+        "models": {"type": "object", "properties": {"detector": {"type": ["string", "null"]},
+                                                    "landmarks": {"type": ["string", "null"]}}},
+        "landmark_score": {**_NUMBER_OR_NULL,
+                           "description": "the landmark model's face-presence score 0..1 (below 0.5: doubtful)"},
+        "iris": {**POINTS, "description": "iris centre x, y and radius in px: subject's right eye, then left"},
+        "measurements": {"type": "object", "properties": {
+            "method": {"type": ["string", "null"], "description": "dense_mesh, flame_model or landmark_estimate"},
+            "model": {"type": ["string", "null"]}, "units": {"type": "string"},
+            "scale": {"type": "object", "description": "mm per px and where the scale came from"},
+            "values": {"type": "object", "additionalProperties": MEASUREMENT}}},
+        "landmarks": {**POINTS, "description": "only with include_landmarks: 468 points x, y px, z depth px"},
+        "mesh": {"type": ["object", "null"], "description": "only with include_3d_mesh: vertices (mm) + "
+                 "triangles (0-based), or obj text; null for a face too small for dense landmarks"},
+    },
+    "required": ["image", "index", "box", "score", "keypoints", "pose", "models", "landmark_score"],
+}
 
 
 def object_schema(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -42,7 +42,11 @@ function parameters(operation) {
     };
   }
   if (operation === "analyze") {
-    return { include_measurements: $("include-measurements").checked, include_3d_mesh: $("include-mesh").checked };
+    return {
+      include_measurements: $("include-measurements").checked,
+      include_landmarks: $("include-landmarks").checked,
+      include_3d_mesh: $("include-mesh").checked,
+    };
   }
   return {};
 }
@@ -115,12 +119,42 @@ function showResult(title, result) {
     box.appendChild(picture);
   }
   for (const document_ of result.json) {
+    const faces = document_.data && Array.isArray(document_.data.faces) ? document_.data.faces : null;
+    if (faces) faces.filter((face) => face.measurements).forEach((face) => box.appendChild(measurementTable(face)));
     const text = document.createElement("pre");
     text.className = "result-json";
     text.textContent = JSON.stringify(document_.data, null, 2);
     box.appendChild(text);
   }
   $("results").appendChild(box);
+}
+
+// One face's measurements: name, value, +- uncertainty, valid or the reason it is not.
+function measurementTable(face) {
+  const table = document.createElement("table");
+  table.className = "measurements";
+  const caption = table.createCaption();
+  caption.textContent = `face ${face.index} - ${face.measurements.method}`;
+  const head = table.createTHead().insertRow();
+  for (const name of ["measurement", "value", "±", "valid"]) {
+    const cell = document.createElement("th");
+    cell.textContent = name;
+    head.appendChild(cell);
+  }
+  const body = table.createTBody();
+  for (const [name, entry] of Object.entries(face.measurements.values)) {
+    const row = body.insertRow();
+    row.className = entry.valid ? "valid" : "invalid";
+    const millimetres = entry.value_mm !== undefined;
+    const value = millimetres ? entry.value_mm : entry.value;
+    const spread = millimetres ? entry.uncertainty_mm : entry.uncertainty;
+    const unit = millimetres ? " mm" : "";
+    row.insertCell().textContent = entry.label || name.replace(/_/g, " ");
+    row.insertCell().textContent = value === null || value === undefined ? "-" : `${value}${unit}`;
+    row.insertCell().textContent = spread === null || spread === undefined ? "" : `± ${spread}${unit}`;
+    row.insertCell().textContent = entry.valid ? "yes" : `no: ${entry.reason}`;
+  }
+  return table;
 }
 
 function showError(title, error) {
