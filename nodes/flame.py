@@ -112,7 +112,8 @@ class PlayAlterFaceMeasurements:
             "required": {},
             "optional": {
                 "flame_fit": ("FLAME_FIT",),
-                "faces": ("FACES", {"tooltip": "used when no FLAME fit is connected (dense mesh, else landmark-only estimate)"}),
+                "faces": ("FACES", {"tooltip": "used when no FLAME fit is connected (dense mesh, else "
+                                               "landmark-only estimate)"}),
                 "export_mesh": (list(MESH_FORMATS), {"default": "none",
                                                      "tooltip": "without a FLAME fit: write each face's dense "
                                                                 "mesh (mm) to the output folder"}),
@@ -139,8 +140,8 @@ class PlayAlterFaceMeasurements:
                     results.append({"image": image_index, "face": face_index, **measure_landmarks(face)})
                     if face.mesh is not None:
                         for suffix in _suffixes(export_mesh):
-                            path = _output_directory() / "face_mesh" / f"face_mesh_{image_index:03d}_{face_index:02d}.{suffix}"
-                            export_face_mesh(face, path)
+                            name = f"face_mesh_{image_index:03d}_{face_index:02d}.{suffix}"
+                            export_face_mesh(face, _output_directory() / "face_mesh" / name)
         return results, measurements_to_json(results)
 
 

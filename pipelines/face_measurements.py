@@ -84,8 +84,9 @@ DISTANCES: tuple[Measurement, ...] = (
     Measurement("mouth_width", "Mouth width", (61, 291), "cheilion to cheilion (mouth corners)",
                 _envelope((50.1, 3.3), (47.9, 4.0)), f"means: {WEINBERG}; SDs: {KOREAN}", ("yaw",)),
     Measurement("upper_lip_height", "Upper vermilion height", (0, 13), "labiale superius to stomion",
-                (5.0, 18.0), f"widened from {KOREAN} (13.4-13.7 +- 0.9-1.3 mm, which would flag most "
-                "non-Korean lips): gross-failure bound", ("yaw", "pitch", "closed_mouth")),
+                (5.0, 18.0), f"widened from {KOREAN} (13.4-13.7 +- 0.9-1.3 mm; its mean - 3 SD would flag "
+                "every fixture face, where the mesh measures 7-11 mm): gross-failure bound",
+                ("yaw", "pitch", "closed_mouth")),
     Measurement("lower_lip_height", "Lower vermilion height", (14, 17), "stomion to labiale inferius",
                 (5.0, 18.0), f"widened from {KOREAN} (13.6-13.8 +- 0.9-1.0 mm): gross-failure bound",
                 ("yaw", "pitch", "closed_mouth")),
@@ -98,7 +99,7 @@ IPD_RANGE = _envelope((64.7, 3.8), (62.3, 3.8))
 INDICES = (  # name, label, numerator, denominator, range, source
     ("facial_index", "Facial index", "face_height", "face_width", (65.0, 110.0),
      f"{MARTIN_SALLER}: hypereuryprosopic < 80 .. hyperleptoprosopic >= 95, +- 15 beyond the class edges"),
-    ("nasal_index", "Nasal index", "nose_width", "nose_height", (50.0, 115.0),
+    ("nasal_index", "Nasal index", "nose_width", "nose_height", (55.0, 115.0),
      f"{MARTIN_SALLER}: leptorrhine < 70 .. hyperplatyrrhine >= 100, +- 15 beyond the class edges"),
 )
 SYMMETRY_RANGE = (0.0, 6.0)

@@ -29,7 +29,8 @@ def draw_face_mesh(image: np.ndarray, faces: list[Face]) -> np.ndarray:
         if face.mesh is None:
             continue
         points = require_mesh(face)  # [468,3] image px, z away from the camera
-        camera = np.column_stack([points[:, 0], -points[:, 1], -(points[:, 2] + CAMERA_DISTANCE_PX)])  # [468,3] y up, camera at 0
+        # [468,3] camera axes for draw_fit: y up, the camera at the origin looking down -z
+        camera = np.column_stack([points[:, 0], -points[:, 1], -(points[:, 2] + CAMERA_DISTANCE_PX)])
         canvas = draw_fit(canvas, points[:, :2], camera, face_mesh_scheme.triangles(),
                           face_mesh_scheme.to_ibug68(points[:, :2]))
     return canvas if canvas is not image else image.copy()

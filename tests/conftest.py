@@ -20,7 +20,8 @@ def _face_mesh_available() -> bool:
 
 
 requires_face_mesh = pytest.mark.skipif(not _face_mesh_available(),
-                                        reason="MediaPipe face mesh / iris models are absent (playalter models fetch face_mesh iris)")
+                                        reason="MediaPipe face mesh / iris models are absent "
+                                               "(playalter models fetch face_mesh iris)")
 
 
 def read_rgb(path: Path) -> np.ndarray:

@@ -71,11 +71,13 @@ def test_dense_landmarks_match_the_ibug_ground_truth(shared_fixtures):
     # baseline: a mean frontal iBUG-68 shape placed by the five detector keypoints (similarity transform)
     frontal = _largest_face(read_rgb(shared_fixtures / "faces" / "AFLW2000_image02202.jpg"))
     template = face_mesh_scheme.to_ibug68(frontal.mesh[:, :2]).astype(np.float64)  # [68,2]
-    template_kps = np.array([template[36:42].mean(0), template[42:48].mean(0), template[30], template[48], template[54]])
+    template_kps = np.array([template[36:42].mean(0), template[42:48].mean(0), template[30], template[48],
+                             template[54]])
     matrix, _ = cv2.estimateAffinePartial2D(template_kps, face.kps.astype(np.float64))
     placed = template @ matrix[:, :2].T + matrix[:, 2]
     nme_five = float(np.linalg.norm(placed[17:] - truth[17:], axis=1).mean()) / norm
-    print(f"NME of the 51 inner points / outer-canthal distance: dense {nme_dense:.4f}, 5-keypoint baseline {nme_five:.4f}")
+    print(f"NME of the 51 inner points / outer-canthal distance: dense {nme_dense:.4f}, "
+          f"5-keypoint baseline {nme_five:.4f}")
     assert nme_dense <= 0.05
     assert nme_dense < nme_five
 
@@ -147,7 +149,9 @@ def test_mesh_export_round_trips_with_the_committed_triangles(tmp_path, astronau
     assert vertices.shape == (468, 3) and np.array_equal(triangles, face_mesh_scheme.triangles())
     outer_canthal = np.linalg.norm(vertices[263] - vertices[33])
     assert 75 < outer_canthal < 110  # millimetres
-    assert vertices[263, 0] > vertices[33, 0] and vertices[10, 1] > vertices[152, 1] and vertices[1, 2] > vertices[234, 2]
+    assert vertices[263, 0] > vertices[33, 0]  # x: subject's right to left
+    assert vertices[10, 1] > vertices[152, 1]  # y: up
+    assert vertices[1, 2] > vertices[234, 2]  # z: out of the face
     read_vertices, read_triangles = read_obj(export_face_mesh(face, tmp_path / "face.obj"))
     assert read_vertices.shape == (468, 3) and np.array_equal(read_triangles, triangles)
     assert np.allclose(read_vertices, vertices, atol=1e-5)
@@ -161,7 +165,7 @@ def test_mesh_export_round_trips_with_the_committed_triangles(tmp_path, astronau
 def test_the_triangulation_covers_the_face_but_not_its_openings():
     triangles = face_mesh_scheme.triangles()
     assert 700 <= len(triangles) <= 950
-    assert len(np.unique(triangles)) >= 460
+    assert len(np.unique(triangles)) == 468  # every vertex is in the surface
     inner_lips = [78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95]
     assert not np.isin(triangles, inner_lips).all(axis=1).any()  # no triangle across the mouth opening
     assert not (np.isin(triangles, [13, 14]).sum(axis=1) == 2).any()  # upper and lower inner lip never joined
@@ -193,3 +197,15 @@ def test_a_tiny_face_is_measured_but_marked_invalid(shared_fixtures):
         pytest.skip("the detector gave the tiny face no dense mesh")
     for entry in measure_face(face)["measurements"].values():
         assert not entry["valid"] and ("too small" in entry["reason"] or "doubts" in entry["reason"])
+
+
+def test_every_measurement_is_documented():
+    from pathlib import Path
+
+    from playalter.pipelines.face_measurements import INDICES
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "measurements.md").read_text(encoding="utf-8")
+    names = [item.name for item in DISTANCES] + [item[0] for item in INDICES] + ["interpupillary_distance", "symmetry"]
+    for name in names:
+        assert f"| `{name}` |" in text, name
+    assert "11.71" in text and "Rüfer" in text

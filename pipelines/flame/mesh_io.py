@@ -23,14 +23,16 @@ def read_obj(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(vertices), np.asarray(triangles)
 
 
-def write_obj(path: Path, vertices: np.ndarray, triangles: np.ndarray, comment: str = "PLAYALTER FLAME fit, metres") -> None:
+def write_obj(path: Path, vertices: np.ndarray, triangles: np.ndarray,
+              comment: str = "PLAYALTER FLAME fit, metres") -> None:
     """vertices [V,3] (units as the comment says), triangles [F,3] 0-based."""
     lines = [f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in vertices]
     lines += [f"f {a + 1} {b + 1} {c + 1}" for a, b, c in triangles]
     path.write_text(f"# {comment}\n" + "\n".join(lines) + "\n")
 
 
-def write_ply(path: Path, vertices: np.ndarray, triangles: np.ndarray, comment: str = "PLAYALTER FLAME fit, metres") -> None:
+def write_ply(path: Path, vertices: np.ndarray, triangles: np.ndarray,
+              comment: str = "PLAYALTER FLAME fit, metres") -> None:
     """Binary little-endian PLY."""
     header = (f"ply\nformat binary_little_endian 1.0\ncomment {comment}\n"
               f"element vertex {len(vertices)}\nproperty float x\nproperty float y\nproperty float z\n"
