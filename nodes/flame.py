@@ -95,10 +95,11 @@ def _suffixes(export_mesh: str) -> list[str]:
 class PlayAlterFaceMeasurements:
     DESCRIPTION = (
         "Facial measurements in millimetres. With a FLAME fit: Farkas-style distances on the neutralised "
-        "3D head with uncertainties and z-scores against adult norms. Without one (FLAME not installed): "
-        "connect FACES instead: faces with the 468-point mesh are measured on it in mm, scaled by the iris "
-        "(each value with uncertainty, valid flag and reason); faces without it get a landmark-only estimate "
-        "scaled by an assumed 63 mm interpupillary distance, clearly labelled, with wide uncertainty."
+        "3D head with uncertainties and z-scores against adult norms. Without one: connect FACES; faces with "
+        "dense landmarks are measured in 3D on the MediaPipe mesh scaled by the iris diameter (each value "
+        "says whether it is valid and why not); faces without them get a landmark-only estimate scaled by "
+        "an assumed 63 mm interpupillary distance, clearly labelled. export_mesh writes the dense face "
+        "meshes (mm) when no FLAME fit is connected."
     )
     CATEGORY = CATEGORY
     FUNCTION = "measure"
@@ -111,12 +112,17 @@ class PlayAlterFaceMeasurements:
             "required": {},
             "optional": {
                 "flame_fit": ("FLAME_FIT",),
-                "faces": ("FACES", {"tooltip": "used when no FLAME fit is connected (landmark-only estimate)"}),
+                "faces": ("FACES", {"tooltip": "used when no FLAME fit is connected (dense mesh, else "
+                                               "landmark-only estimate)"}),
+                "export_mesh": (list(MESH_FORMATS), {"default": "none",
+                                                     "tooltip": "without a FLAME fit: write each face's dense "
+                                                                "mesh (mm) to the output folder"}),
             },
         }
 
-    def measure(self, flame_fit=None, faces=None):
+    def measure(self, flame_fit=None, faces=None, export_mesh="none"):
         from ..pipelines.errors import InvalidParameterError
+        from ..pipelines.face_mesh_export import export_face_mesh
         from ..pipelines.flame.measurements import measure_fit, measure_landmarks, measurements_to_json
 
         if flame_fit is None and faces is None:
@@ -129,12 +135,13 @@ class PlayAlterFaceMeasurements:
                     sex = sexes[image_index][face_index] if sexes is not None else None
                     results.append({"image": image_index, "face": face_index, **measure_fit(fit, sex)})
         else:
-            from ..pipelines.face_measurements import measure_face
-
             for image_index, image_faces in enumerate(faces):
                 for face_index, face in enumerate(image_faces):
-                    measure = measure_face if face.mesh is not None else measure_landmarks
-                    results.append({"image": image_index, "face": face_index, **measure(face)})
+                    results.append({"image": image_index, "face": face_index, **measure_landmarks(face)})
+                    if face.mesh is not None:
+                        for suffix in _suffixes(export_mesh):
+                            name = f"face_mesh_{image_index:03d}_{face_index:02d}.{suffix}"
+                            export_face_mesh(face, _output_directory() / "face_mesh" / name)
         return results, measurements_to_json(results)
 
 

@@ -7,7 +7,8 @@ scale or the photo is more likely wrong than the face). Ranges: the envelope of 
 mean +- 3 SD of the cited adult norms; see docs/measurements.md for the table.
 
 Uncertainty of a distance: the scale's relative SD (iris or interpupillary prior) times the value, in
-quadrature with the placement error of its two points (POINT_SD_MM each; silhouette points more).
+quadrature with the placement error of its two points (POINT_SD_MM each; silhouette points more) and
+half a pixel per point in mm (small faces are less precise).
 Indices (ratios) carry only the placement part: the scale cancels.
 """
 
@@ -27,6 +28,7 @@ DODGSON = "Dodgson 2004, Variation and extrema of human interpupillary distance 
 MARTIN_SALLER = "Martin & Saller 1957, Lehrbuch der Anthropologie: facial / nasal index classes"
 
 POINT_SD_MM = 1.0  # placement error of one inner mesh vertex (eye corners, nose, lips)
+PIXEL_SD = 0.5  # px: the landmark jitter of one point from resampling the photo (added in mm per point)
 SILHOUETTE_SD_MM = 2.5  # cheek, jaw and chin outline vertices: the mesh guesses them from shading
 MAX_YAW = 30.0  # degrees: beyond it the far half of the mesh is hallucinated
 MAX_PITCH = 25.0  # degrees: beyond it vertical distances are foreshortened guesses
@@ -43,7 +45,7 @@ class Measurement:
     definition: str
     adult_range: tuple[float, float]
     source: str
-    needs: tuple[str, ...]  # "both_sides", "right_eye", "left_eye", "vertical", "closed_mouth"
+    needs: tuple[str, ...]  # conditions it needs: "yaw", "pitch", "closed_mouth", "right_eye", "left_eye"
 
 
 def _envelope(male: tuple[float, float], female: tuple[float, float]) -> tuple[float, float]:
@@ -55,17 +57,17 @@ def _envelope(male: tuple[float, float], female: tuple[float, float]) -> tuple[f
 DISTANCES: tuple[Measurement, ...] = (
     Measurement("face_width", "Face width (bizygomatic)", (234, 454),
                 "zygion to zygion: the cheek outline at the zygomatic arches",
-                _envelope((137.1, 4.6), (130.1, 3.5)), f"means: {WEINBERG}; SDs: {KOREAN}", ("both_sides",)),
+                _envelope((137.1, 4.6), (130.1, 3.5)), f"means: {WEINBERG}; SDs: {KOREAN}", ("yaw",)),
     Measurement("face_height", "Face height", (168, 152), "nasion to menton (morphological face height)",
                 _envelope((127.4, 5.4), (117.1, 5.4)),
                 f"{KOREAN}: female nasion-menton; male as nasal height + lower face height (the table's male "
-                "nasion-menton row, 101.8 mm, is inconsistent with its own parts)", ("vertical", "closed_mouth")),
+                "nasion-menton row, 101.8 mm, is inconsistent with its own parts)", ("pitch", "closed_mouth")),
     Measurement("bigonial_width", "Jaw width (bigonial)", (172, 397), "gonion to gonion: the jaw angles",
-                _envelope((106.6, 5.9), (96.8, 2.9)), KOREAN, ("both_sides",)),
+                _envelope((106.6, 5.9), (96.8, 2.9)), KOREAN, ("yaw",)),
     Measurement("intercanthal_width", "Inner-canthal width", (133, 362), "endocanthion to endocanthion",
-                _envelope((32.2, 1.9), (32.1, 1.4)), KOREAN, ("both_sides",)),
+                _envelope((32.2, 1.9), (32.1, 1.4)), KOREAN, ("yaw",)),
     Measurement("biocular_width", "Outer-canthal (biocular) width", (33, 263), "exocanthion to exocanthion",
-                _envelope((88.9, 3.5), (85.6, 4.9)), f"means: {WEINBERG}; SDs: {KOREAN}", ("both_sides",)),
+                _envelope((88.9, 3.5), (85.6, 4.9)), f"means: {WEINBERG}; SDs: {KOREAN}", ("yaw",)),
     Measurement("palpebral_fissure_right", "Palpebral fissure length (right)", (33, 133),
                 "exocanthion to endocanthion of the subject's right eye", _envelope((34.0, 3.4), (33.7, 1.5)),
                 KOREAN, ("right_eye",)),
@@ -73,30 +75,31 @@ DISTANCES: tuple[Measurement, ...] = (
                 "exocanthion to endocanthion of the subject's left eye", _envelope((34.0, 3.4), (33.7, 1.5)),
                 KOREAN, ("left_eye",)),
     Measurement("nose_width", "Nose width (alar)", (129, 358), "alare to alare: the most lateral points of the alae",
-                _envelope((43.2, 3.8), (40.7, 3.7)), KOREAN, ("both_sides",)),
+                _envelope((43.2, 3.8), (40.7, 3.7)), KOREAN, ("yaw",)),
     Measurement("nose_height", "Nose height", (168, 2), "nasion to subnasale", _envelope((51.0, 1.9), (47.6, 3.1)),
-                KOREAN, ("vertical",)),
+                KOREAN, ("pitch",)),
     Measurement("nasal_bridge_length", "Nasal bridge length", (168, 1), "nasion to pronasale (nose tip)",
                 (30.0, 60.0), "no norm in the cited tables: gross-failure bound below the nose-height range "
-                "(the bridge is 0.85-0.95 of the nose height on the fixture faces)", ("vertical",)),
+                "(the bridge is 0.85-0.95 of the nose height on the fixture faces)", ("pitch",)),
     Measurement("mouth_width", "Mouth width", (61, 291), "cheilion to cheilion (mouth corners)",
-                _envelope((50.1, 3.3), (47.9, 4.0)), f"means: {WEINBERG}; SDs: {KOREAN}", ("both_sides",)),
+                _envelope((50.1, 3.3), (47.9, 4.0)), f"means: {WEINBERG}; SDs: {KOREAN}", ("yaw",)),
     Measurement("upper_lip_height", "Upper vermilion height", (0, 13), "labiale superius to stomion",
-                (5.0, 18.0), f"widened from {KOREAN} (13.4-13.7 +- 0.9-1.3 mm, which would flag most "
-                "non-Korean lips): gross-failure bound", ("vertical", "closed_mouth")),
+                (5.0, 18.0), f"widened from {KOREAN} (13.4-13.7 +- 0.9-1.3 mm; its mean - 3 SD would flag "
+                "every fixture face, where the mesh measures 7-11 mm): gross-failure bound",
+                ("yaw", "pitch", "closed_mouth")),
     Measurement("lower_lip_height", "Lower vermilion height", (14, 17), "stomion to labiale inferius",
                 (5.0, 18.0), f"widened from {KOREAN} (13.6-13.8 +- 0.9-1.0 mm): gross-failure bound",
-                ("vertical", "closed_mouth")),
+                ("yaw", "pitch", "closed_mouth")),
     Measurement("philtrum_length", "Philtrum length", (2, 0), "subnasale to labiale superius",
-                _envelope((15.5, 1.3), (13.5, 1.6)), KOREAN, ("vertical",)),
+                _envelope((15.5, 1.3), (13.5, 1.6)), KOREAN, ("yaw", "pitch", "closed_mouth")),
     Measurement("chin_height", "Chin height", (18, 152), "sublabiale (labiomental fold) to menton",
-                _envelope((36.5, 3.1), (34.1, 3.2)), KOREAN, ("vertical", "closed_mouth")),
+                _envelope((36.5, 3.1), (34.1, 3.2)), KOREAN, ("yaw", "pitch", "closed_mouth")),
 )
 IPD_RANGE = _envelope((64.7, 3.8), (62.3, 3.8))
 INDICES = (  # name, label, numerator, denominator, range, source
     ("facial_index", "Facial index", "face_height", "face_width", (65.0, 110.0),
      f"{MARTIN_SALLER}: hypereuryprosopic < 80 .. hyperleptoprosopic >= 95, +- 15 beyond the class edges"),
-    ("nasal_index", "Nasal index", "nose_width", "nose_height", (50.0, 115.0),
+    ("nasal_index", "Nasal index", "nose_width", "nose_height", (55.0, 115.0),
      f"{MARTIN_SALLER}: leptorrhine < 70 .. hyperplatyrrhine >= 100, +- 15 beyond the class edges"),
 )
 SYMMETRY_RANGE = (0.0, 6.0)
@@ -117,12 +120,12 @@ def _blockers(face: Face, metric: MetricFace, points_px: np.ndarray) -> tuple[st
     failing: dict[str, str] = {}
     turned = f"head turned too far (yaw {yaw:+.0f} deg, limit +-{MAX_YAW:.0f}): the far side is guessed"
     if abs(yaw) > MAX_YAW:
-        failing["both_sides"] = turned
+        failing["yaw"] = turned
         hidden = far_eye(points_px)
         if hidden is not None:
             failing[f"{hidden}_eye"] = turned
     if abs(pitch) > MAX_PITCH:
-        failing["vertical"] = f"head tilted too far (pitch {pitch:+.0f} deg, limit +-{MAX_PITCH:.0f})"
+        failing["pitch"] = f"head tilted too far (pitch {pitch:+.0f} deg, limit +-{MAX_PITCH:.0f})"
     mouth_width = np.linalg.norm(points_px[291] - points_px[61])
     gap = float(np.linalg.norm(points_px[13] - points_px[14]) / max(mouth_width, 1e-9))
     if gap > MOUTH_OPEN:
@@ -165,7 +168,8 @@ def measure_face(face: Face) -> dict:
     for item in DISTANCES:
         a, b = item.points
         value = float(np.linalg.norm(vertices[a] - vertices[b]))
-        sd = float(np.sqrt((relative * value) ** 2 + _point_sd(a) ** 2 + _point_sd(b) ** 2))
+        pixel = PIXEL_SD * metric.scale.mm_per_px  # mm: the image's resolution limit per point
+        sd = float(np.sqrt((relative * value) ** 2 + _point_sd(a) ** 2 + _point_sd(b) ** 2 + 2 * pixel ** 2))
         valid, reason = _verdict(value, item.adult_range, item.needs, everything, failing, " mm")
         values[item.name] = {
             "label": item.label, "value_mm": round(value, 2), "uncertainty_mm": round(sd, 2), "valid": valid,
@@ -205,7 +209,7 @@ def _interpupillary(metric: MetricFace, everything: str | None, failing: dict[st
         return {**entry, "value_mm": None, "uncertainty_mm": None, "valid": False, "reason": "no iris landmarks"}
     value = float(np.linalg.norm(metric.iris[1] - metric.iris[0]))
     sd = float(np.sqrt((metric.scale.relative_sd * value) ** 2 + 2 * POINT_SD_MM ** 2))
-    valid, reason = _verdict(value, IPD_RANGE, ("both_sides", "right_eye", "left_eye"), everything, failing, " mm")
+    valid, reason = _verdict(value, IPD_RANGE, ("yaw", "right_eye", "left_eye"), everything, failing, " mm")
     if valid and metric.scale.source != "iris":
         valid, reason = False, "no usable iris: the distance would only restate the interpupillary prior"
     return {**entry, "value_mm": round(value, 2), "uncertainty_mm": round(sd, 2), "valid": valid, "reason": reason}
@@ -219,7 +223,7 @@ def _symmetry(vertices: np.ndarray, everything: str | None, failing: dict[str, s
     reflected = vertices[mirror].copy()  # [468,3]
     reflected[:, 0] = 2 * plane_x - reflected[:, 0]
     value = float(np.linalg.norm(vertices - reflected, axis=1).mean())
-    valid, reason = _verdict(value, SYMMETRY_RANGE, ("both_sides",), everything, failing, " mm")
+    valid, reason = _verdict(value, SYMMETRY_RANGE, ("yaw",), everything, failing, " mm")
     return {"label": "Left/right asymmetry", "value_mm": round(value, 2), "uncertainty_mm": round(POINT_SD_MM, 2),
             "valid": valid, "reason": reason, "landmark_ids": [],
             "definition": "mean distance between each vertex and its mirror partner reflected across the "

@@ -44,7 +44,8 @@ def to_ibug68(points: np.ndarray) -> np.ndarray:
 @lru_cache(maxsize=1)
 def _topology() -> dict:
     data = json.loads(resources.files(__package__).joinpath("data", "face_mesh_topology.json").read_text())
-    return {"triangles": np.asarray(data["triangles"], dtype=np.int64), "mirror": np.asarray(data["mirror"], dtype=np.int64)}
+    return {"triangles": np.asarray(data["triangles"], dtype=np.int64),
+            "mirror": np.asarray(data["mirror"], dtype=np.int64)}
 
 
 def triangles() -> np.ndarray:

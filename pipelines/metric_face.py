@@ -3,7 +3,7 @@
 Scale. The horizontal visible iris diameter ("white-to-white") of adults varies little between people:
 11.71 +- 0.42 mm (Rüfer, Schröder & Erb 2005, Cornea 24:259-261, n = 898, Orbscan II). The iris model
 gives each iris radius in pixels, so mm/px = IRIS_DIAMETER_MM / (2 x radius). An iris is used only when
-its eye is open, not foreshortened by a turned head, and its diameter is 0.30..0.55 of its eye's
+its eye is open, not foreshortened by a turned head, at least 7 px across, and its diameter is 0.30..0.55 of its eye's
 palpebral fissure (adults: ~11.7 / ~30 mm = 0.39); both usable irises are averaged. Without a usable
 iris the adult interpupillary distance prior (63 +- 3.8 mm, Dodgson 2004) scales the face instead.
 
@@ -27,6 +27,7 @@ from .face import Face
 IRIS_DIAMETER_MM = 11.71  # Rüfer et al. 2005, white-to-white corneal diameter, adults
 IRIS_DIAMETER_SD_MM = 0.42
 IRIS_FIT_RELATIVE_SD = 0.04  # per eye: the iris model's limbus placement (a fraction of a pixel on 5 px)
+MIN_IRIS_RADIUS_PX = 3.5  # smaller irises: a one-pixel limbus error is > 14 % of the scale
 IRIS_TO_FISSURE = (0.30, 0.55)  # plausible iris diameter / palpebral fissure length (3D)
 EYE_OPEN_MIN = 0.12  # lid gap (159-145 / 386-374) / fissure length below this: the eye is closed
 FORESHORTENED = 0.75  # an eye whose 2D fissure is below 0.75 x the other eye's is turned away
@@ -101,7 +102,7 @@ def usable_irises(face: Face, points: np.ndarray) -> dict[str, float]:
     for side, eye, iris in (("right", RIGHT_EYE, face.iris[0]), ("left", LEFT_EYE, face.iris[1])):
         fissure = float(np.linalg.norm(points[eye["outer"]] - points[eye["inner"]]))
         ratio = 2 * float(iris[2]) / max(fissure, 1e-9)
-        if side == turned_away or eye_openness(points, eye) < EYE_OPEN_MIN:
+        if side == turned_away or eye_openness(points, eye) < EYE_OPEN_MIN or iris[2] < MIN_IRIS_RADIUS_PX:
             continue
         if IRIS_TO_FISSURE[0] <= ratio <= IRIS_TO_FISSURE[1]:
             usable[side] = float(iris[2])

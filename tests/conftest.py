@@ -24,6 +24,17 @@ requires_face_mesh = pytest.mark.skipif(
     reason="the MediaPipe face_mesh / iris models are absent (playalter models fetch face_mesh iris)")
 
 
+def _face_mesh_available() -> bool:
+    from playalter.pipelines import face_mesh
+
+    return face_mesh.is_available()
+
+
+requires_face_mesh = pytest.mark.skipif(not _face_mesh_available(),
+                                        reason="MediaPipe face mesh / iris models are absent "
+                                               "(playalter models fetch face_mesh iris)")
+
+
 def read_rgb(path: Path) -> np.ndarray:
     """uint8 [H,W,3] RGB."""
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)

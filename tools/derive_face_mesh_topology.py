@@ -7,8 +7,8 @@ Run once (needs ../shared/fixtures/faces, the MediaPipe models and scipy):
 1. Four near-frontal fixture faces are detected, put in the head frame (pipelines.metric_face) and
    averaged, each normalised by its outer-canthal width: a frontal template [468,3].
 2. Triangles: Delaunay of the template's (x, y), minus those that span the eye openings or the mouth
-   opening (all three corners on one of those contour loops, or the centroid inside the loop) and the
-   long slivers Delaunay adds along the concave outline.
+   opening (all three corners on one of those contour loops, or the centroid inside the loop). The face
+   outline is convex, so Delaunay adds no slivers along it (every vertex ends up in a triangle).
 3. Mirror pairs: the template reflected across its mid-plane (x -> -x about the mean x of the points),
    each vertex matched to the nearest reflected vertex (optimal one-to-one assignment); the map must be
    an involution (mirror[mirror[i]] == i), which the tool asserts.
@@ -38,7 +38,6 @@ OPENINGS = {  # contour loops, in order around each opening
     "left_eye": (263, 466, 388, 387, 386, 385, 384, 398, 362, 382, 381, 380, 374, 373, 390, 249),
     "mouth": (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95),
 }
-SLIVER_EDGE = 3.0  # drop triangles with an edge longer than this x the median edge length
 
 
 def template() -> np.ndarray:
@@ -62,9 +61,6 @@ def triangles(points_2d: np.ndarray) -> np.ndarray:
         inside = np.array([cv2.pointPolygonTest(polygon, tuple(map(float, centre)), False) > 0
                            for centre in points_2d[simplices].mean(axis=1)])
         keep &= ~(on_loop | inside)
-    corners = points_2d[simplices]  # [T0,3,2]
-    edges = np.linalg.norm(corners - np.roll(corners, 1, axis=1), axis=2)  # [T0,3]
-    keep &= edges.max(axis=1) < SLIVER_EDGE * np.median(edges)
     result = simplices[keep]
     first, second = points_2d[result[:, 1]] - points_2d[result[:, 0]], points_2d[result[:, 2]] - points_2d[result[:, 0]]
     normals_z = first[:, 0] * second[:, 1] - first[:, 1] * second[:, 0]  # [T]

@@ -19,14 +19,14 @@ import numpy as np
 
 from ..errors import InvalidParameterError
 from ..face import Face
+from ..face_measurements import measure_face
+from ..metric_face import IPD_PRIOR_MM, IPD_PRIOR_SD_MM
 from .landmarks import ANTHROPOMETRIC_POINTS
 from .loading import N_VERTICES
 from .result import FlameFit
 from .schemes import to_ibug68
 
 POINT_FLOOR_MM = 1.0
-IPD_PRIOR_MM = 63.0  # adult mean interpupillary distance (Dodgson 2004: 63.4 mm), landmark-only scale
-IPD_PRIOR_SD_MM = 3.8
 
 WEINBERG = "Weinberg et al. 2016, 3D Facial Norms (FaceBase), adults: means as quoted in issue #3"
 KOREAN = "J Korean Assoc Maxillofac Plast Reconstr Surg 2019, doi:10.1186/s40902-019-0191-7, Table 9 (adults)"
@@ -164,11 +164,15 @@ DENSE_PAIRS = {  # name: (iBUG index a, iBUG index b), 0-based
 
 
 def measure_landmarks(face: Face) -> dict:
-    """Landmark-only fallback (no FLAME): 2D ratios, and mm estimates scaled by an assumed
-    interpupillary distance of IPD_PRIOR_MM. Labelled as estimates, with wide uncertainty.
+    """Measurements without FLAME. A face with MediaPipe's dense mesh is measured in 3D on its metric mesh
+    (``pipelines.face_measurements.measure_face``: iris scale, validity per value). Only a face without
+    a mesh gets the old landmark estimate: 2D ratios in mm scaled by an assumed interpupillary distance
+    of IPD_PRIOR_MM, labelled ``landmark_estimate``, with wide uncertainty.
 
-    With dense landmarks (68 / 106 / 3D-68) the iBUG pairs of DENSE_PAIRS are measured; with only the 5
-    detector keypoints, mouth width and the eye-to-mouth height."""
+    For that estimate, with dense landmarks (68 / 106 / 3D-68) the iBUG pairs of DENSE_PAIRS are
+    measured; with only the 5 detector keypoints, mouth width and the eye-to-mouth height."""
+    if face.mesh is not None:
+        return measure_face(face)
     points, weights = to_ibug68(face)
     dense = face.landmarks is not None or face.landmarks_3d is not None
     if dense:

@@ -23,16 +23,18 @@ def read_obj(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(vertices), np.asarray(triangles)
 
 
-def write_obj(path: Path, vertices: np.ndarray, triangles: np.ndarray) -> None:
-    """vertices [V,3] metres, triangles [F,3] 0-based."""
+def write_obj(path: Path, vertices: np.ndarray, triangles: np.ndarray,
+              comment: str = "PLAYALTER FLAME fit, metres") -> None:
+    """vertices [V,3] (units as the comment says), triangles [F,3] 0-based."""
     lines = [f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in vertices]
     lines += [f"f {a + 1} {b + 1} {c + 1}" for a, b, c in triangles]
-    path.write_text("# PLAYALTER FLAME fit, metres\n" + "\n".join(lines) + "\n")
+    path.write_text(f"# {comment}\n" + "\n".join(lines) + "\n")
 
 
-def write_ply(path: Path, vertices: np.ndarray, triangles: np.ndarray) -> None:
+def write_ply(path: Path, vertices: np.ndarray, triangles: np.ndarray,
+              comment: str = "PLAYALTER FLAME fit, metres") -> None:
     """Binary little-endian PLY."""
-    header = (f"ply\nformat binary_little_endian 1.0\ncomment PLAYALTER FLAME fit, metres\n"
+    header = (f"ply\nformat binary_little_endian 1.0\ncomment {comment}\n"
               f"element vertex {len(vertices)}\nproperty float x\nproperty float y\nproperty float z\n"
               f"element face {len(triangles)}\nproperty list uchar int vertex_indices\nend_header\n")
     faces = np.zeros(len(triangles), dtype=[("count", "u1"), ("ids", "<i4", (3,))])
@@ -44,14 +46,15 @@ def write_ply(path: Path, vertices: np.ndarray, triangles: np.ndarray) -> None:
         handle.write(faces.tobytes())
 
 
-def write_mesh(path: Path, vertices: np.ndarray, triangles: np.ndarray) -> Path:
-    """Write by the file suffix (.obj, .ply, .glb)."""
+def write_mesh(path: Path, vertices: np.ndarray, triangles: np.ndarray,
+               comment: str = "PLAYALTER FLAME fit, metres") -> Path:
+    """Write by the file suffix (.obj, .ply, .glb); ``comment`` goes into OBJ and PLY headers."""
     suffix = path.suffix.lower().lstrip(".")
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == "obj":
-        write_obj(path, vertices, triangles)
+        write_obj(path, vertices, triangles, comment)
     elif suffix == "ply":
-        write_ply(path, vertices, triangles)
+        write_ply(path, vertices, triangles, comment)
     elif suffix == "glb":
         try:
             import trimesh
