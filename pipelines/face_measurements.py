@@ -20,7 +20,8 @@ import numpy as np
 
 from . import face_mesh_scheme
 from .face import Face
-from .metric_face import EYE_OPEN_MIN, LEFT_EYE, RIGHT_EYE, MetricFace, eye_openness, far_eye, metric_face, require_mesh
+from .metric_face import (EYE_OPEN_MIN, LEFT_EYE, RIGHT_EYE, MetricFace, eye_openness, far_eye, metric_face,
+                          mouth_openness, require_mesh)
 
 KOREAN = "J Korean Assoc Maxillofac Plast Reconstr Surg 2019, doi:10.1186/s40902-019-0191-7, Table 9 (adults)"
 WEINBERG = "Weinberg et al. 2016, 3D Facial Norms (FaceBase), adult means as quoted in issue #3"
@@ -126,8 +127,7 @@ def _blockers(face: Face, metric: MetricFace, points_px: np.ndarray) -> tuple[st
             failing[f"{hidden}_eye"] = turned
     if abs(pitch) > MAX_PITCH:
         failing["pitch"] = f"head tilted too far (pitch {pitch:+.0f} deg, limit +-{MAX_PITCH:.0f})"
-    mouth_width = np.linalg.norm(points_px[291] - points_px[61])
-    gap = float(np.linalg.norm(points_px[13] - points_px[14]) / max(mouth_width, 1e-9))
+    gap = mouth_openness(points_px)
     if gap > MOUTH_OPEN:
         failing["closed_mouth"] = f"mouth open (lip gap {gap:.2f} of the mouth width > {MOUTH_OPEN})"
     for side, eye in (("right", RIGHT_EYE), ("left", LEFT_EYE)):

@@ -4,12 +4,8 @@ Shared by the privacy masks, the classical swap and the compatibility check:
 
 - ``mesh_hull``: the convex hull of the mesh in the image, optionally extended from the top of the
   forehead (where the mesh stops) to the hairline along the face's own up axis;
-- ``mesh_rotation``: the head's rotation from the mesh's own left-right and up-down axes (3D, so a
-  turned face keeps its true proportions), ``mesh_pose``: that rotation as (yaw, pitch, roll);
-- ``canonical_mesh``: the mesh rotated to frontal, centred and scaled to unit face height.
-
-Axes follow ``pipelines.pose``: camera x to image right, y down, z away from the camera; a frontal
-face's model axes equal the camera's.
+- ``canonical_mesh``: the mesh rotated to frontal in the head frame of ``metric_face.head_axes`` (3D, so
+  a turned face keeps its true proportions), centred and scaled to unit face height.
 """
 
 from __future__ import annotations
@@ -17,15 +13,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from . import pose
 from .face import Face
 from .face_mesh import PRESENCE_THRESHOLD
+from .metric_face import head_axes
 
 FOREHEAD_TOP, CHIN = 10, 152
-# Symmetric vertex pairs (subject's right, subject's left), image left -> right on a frontal face:
-# outer eye corners, inner eye corners, mouth corners (rigid features: the silhouette vertices slide
-# along the visible outline of a turned face, so they would bend the axes).
-SYMMETRIC_PAIRS = ((33, 263), (133, 362), (61, 291))
 EYE_LINE = (33, 263)
 
 
@@ -59,26 +51,10 @@ def mesh_hull(mesh: np.ndarray, lift: float = 0.0, widen: float = 1.0) -> np.nda
     return cv2.convexHull(points.astype(np.float32)).reshape(-1, 2)
 
 
-def mesh_rotation(mesh: np.ndarray) -> np.ndarray:
-    """[3,3] head rotation (model axes -> camera axes, columns = the face's right, down, back axes)."""
-    points = mesh.astype(np.float64)  # [468,3] px
-    right = sum(points[left] - points[right_] for right_, left in SYMMETRIC_PAIRS)  # (3,)
-    right /= max(np.linalg.norm(right), 1e-9)
-    down = points[CHIN] - points[FOREHEAD_TOP]
-    down -= (down @ right) * right
-    down /= max(np.linalg.norm(down), 1e-9)
-    return np.stack([right, down, np.cross(right, down)], axis=1)
-
-
-def mesh_pose(mesh: np.ndarray) -> tuple[float, float, float]:
-    """(yaw, pitch, roll) degrees with ``pipelines.pose``'s conventions."""
-    return pose.angles_from_rotation(mesh_rotation(mesh))
-
-
 def canonical_mesh(mesh: np.ndarray) -> np.ndarray:
     """[468,3] the mesh rotated to frontal, centred on its mean and scaled to unit face height
-    (3D forehead-top to chin distance): x to the subject's left, y down, z away from the viewer."""
+    (3D forehead-top to chin distance): x to the subject's left, y up, z out of the face."""
     points = mesh.astype(np.float64)
-    frontal = (points - points.mean(0)) @ mesh_rotation(mesh)  # [468,3] rows rotated by R^T
+    frontal = (points - points.mean(0)) @ head_axes(points).T  # [468,3] in the head frame
     height = np.linalg.norm(frontal[CHIN] - frontal[FOREHEAD_TOP])
     return frontal / max(height, 1e-9)

@@ -83,6 +83,12 @@ def eye_openness(points: np.ndarray, eye: dict) -> float:
     return float(np.linalg.norm(points[eye["upper"]] - points[eye["lower"]]) / max(fissure, 1e-9))
 
 
+def mouth_openness(points: np.ndarray) -> float:
+    """Inner-lip gap (13-14) / mouth width (61-291) on the mesh [468,3]."""
+    width = np.linalg.norm(points[291] - points[61])
+    return float(np.linalg.norm(points[13] - points[14]) / max(width, 1e-9))
+
+
 def far_eye(points: np.ndarray) -> str | None:
     """"right" / "left" when that eye's 2D fissure is foreshortened against the other's, else None."""
     lengths = [np.linalg.norm(points[eye["outer"], :2] - points[eye["inner"], :2]) for eye in (RIGHT_EYE, LEFT_EYE)]

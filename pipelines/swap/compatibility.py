@@ -32,7 +32,7 @@ import math
 import cv2
 import numpy as np
 
-from .. import face_regions
+from .. import face_regions, metric_face
 from .. import pose as head_pose
 from ..align import similarity_transform
 from ..face import Face
@@ -157,15 +157,10 @@ def mesh_ratios(mesh: np.ndarray) -> np.ndarray:
 
 
 def mesh_openings(mesh: np.ndarray) -> tuple[float, float]:
-    """(mouth, eyes): inner-lip gap / mouth width and mean eyelid gap / eye width on the frontal mesh."""
-    points = face_regions.canonical_mesh(mesh)  # [468,3]
-
-    def ratio(gap, span) -> float:
-        opening = np.linalg.norm(points[gap[0]] - points[gap[1]])
-        return float(opening / max(np.linalg.norm(points[span[0]] - points[span[1]]), 1e-9))
-
-    eyes = (ratio((159, 145), (33, 133)) + ratio((386, 374), (263, 362))) / 2
-    return ratio((13, 14), (61, 291)), eyes
+    """(mouth, eyes): inner-lip gap / mouth width and mean eyelid gap / eye width of the mesh [468,3]."""
+    points = mesh.astype(np.float64)
+    eyes = np.mean([metric_face.eye_openness(points, eye) for eye in (metric_face.RIGHT_EYE, metric_face.LEFT_EYE)])
+    return metric_face.mouth_openness(points), float(eyes)
 
 
 def _shape(source: Face, target: Face, source_fit, target_fit) -> dict:
