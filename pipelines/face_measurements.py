@@ -118,6 +118,9 @@ def _blockers(face: Face, metric: MetricFace, points_px: np.ndarray) -> tuple[st
     if eye_px < MIN_EYE_DISTANCE_PX:
         return f"face too small (eye corners {eye_px:.0f} px apart < {MIN_EYE_DISTANCE_PX:.0f} px)", {}
     yaw, pitch = _pose(face, metric)
+    if metric.scale.source == "interpupillary_prior" and abs(yaw) > MAX_YAW:
+        return (f"no usable iris and the head is turned (yaw {yaw:+.0f} deg): the interpupillary prior "
+                "cannot scale a turned face"), {}
     failing: dict[str, str] = {}
     turned = f"head turned too far (yaw {yaw:+.0f} deg, limit +-{MAX_YAW:.0f}): the far side is guessed"
     if abs(yaw) > MAX_YAW:

@@ -143,6 +143,16 @@ def test_a_face_turned_far_away_gets_no_widths(t1_image):
 
 
 @requires_face_mesh
+def test_a_turned_face_without_a_usable_iris_has_no_valid_value(t1_image):
+    turned = min(detect_faces(t1_image), key=lambda face: face.pose[0])
+    result = measure_face(turned)
+    assert result["scale"]["source"] == "interpupillary_prior"  # its irises are 1-2 px
+    invalid = [item for item in result["measurements"].values() if not item["valid"]]
+    assert len(invalid) == len(result["measurements"])
+    assert all("interpupillary prior cannot scale a turned face" in item["reason"] for item in invalid)
+
+
+@requires_face_mesh
 def test_mesh_export_round_trips_with_the_committed_triangles(tmp_path, astronaut_image):
     face = _largest_face(astronaut_image)
     vertices, triangles = face_mesh_mm(face)
