@@ -4,7 +4,7 @@
 
 On insightface's t1.jpg (six faces), after one warm-up call each, in the same process:
 1. per face, after the detector: ``face_mesh.dense_landmarks`` (first 192 px pass, mirror-averaged final
-   pass = two more, two 64 px iris passes), ``metric_face.face_mesh_mm`` and
+   pass = a batch of two, both irises in one 64 px batch of two), ``metric_face.face_mesh_mm`` and
    ``face_measurements.measure_face``, as CPU time (time.process_time: all threads) and wall time;
    the stages of dense_landmarks are timed on their own to show where the time goes (goal: <= 10 ms CPU);
 2. the whole analysis of the photo: ``detect_faces(dense=True)`` + ``measure_face`` per face against
@@ -56,12 +56,12 @@ def stage_timings(image, face, repeats: int) -> dict[str, tuple[float, float]]:
     mesh_net = face_mesh._net(face_mesh.model_paths()[0])
     iris_net = face_mesh._net(face_mesh.model_paths()[1])
     placement = face_mesh._placement_from_points(face.mesh.astype(float))
-    outer, inner = face.mesh[33, :2].astype(float), face.mesh[133, :2].astype(float)
+    points = face.mesh.astype(float)
     return {
         "one 192 px mesh pass": timed(lambda: face_mesh._run_mesh(mesh_net, image, *placement), repeats),
         "mirror-averaged final pass": timed(
             lambda: face_mesh._run_mesh(mesh_net, image, *placement, mirror_average=True), repeats),
-        "one 64 px iris pass": timed(lambda: face_mesh._run_iris(iris_net, image, outer, inner, False), repeats),
+        "both irises, one 64 px batch of two": timed(lambda: face_mesh._run_irises(iris_net, image, points), repeats),
     }
 
 

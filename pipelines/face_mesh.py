@@ -168,24 +168,32 @@ def _placement_from_points(points: np.ndarray) -> tuple[np.ndarray, float, float
     return center, float((high - low).max() * FACE_CROP_SCALE), angle
 
 
-def _run_iris(net: cv2.dnn.Net, image: np.ndarray, outer: np.ndarray, inner: np.ndarray,
-              mirrored: bool) -> np.ndarray:
-    """[3] iris centre x, y and radius in image pixels for one eye."""
+def _eye_crop(image: np.ndarray, outer: np.ndarray, inner: np.ndarray, mirrored: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(uint8 crop [64,64,3], matrix [2,3] image px -> unmirrored crop px) of one eye."""
     span = inner - outer if not mirrored else outer - inner  # image-left to image-right on a frontal face
     angle = float(np.arctan2(span[1], span[0]))
     side = float(np.linalg.norm(span)) * EYE_CROP_SCALE
     matrix = crop_matrix((outer + inner) / 2, side, angle, IRIS_SIZE)
     crop = warp_crop(image, matrix, (outer + inner) / 2, side, IRIS_SIZE)
-    if mirrored:
-        crop = crop[:, ::-1]
-    net.setInput(_blob(crop))
+    return (crop[:, ::-1] if mirrored else crop), matrix
+
+
+def _run_irises(net: cv2.dnn.Net, image: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """[2,3] iris centre x, y and radius in image pixels, subject's right eye then left, in one batch."""
+    mirrored = (False, True)  # the model sees every eye as a subject's right eye
+    crops, matrices = zip(*(_eye_crop(image, points[outer, :2], points[inner, :2], flip)
+                            for (outer, inner), flip in zip(EYE_CORNERS, mirrored)))
+    net.setInput(np.concatenate([_blob(crop) for crop in crops]))
     _, raw = net.forward(_IRIS_OUTPUTS)
-    iris = raw.reshape(5, 3)[:, :2].astype(np.float64)  # [5,2] centre, then 4 limbus points (crop px)
-    if mirrored:
-        iris[:, 0] = IRIS_SIZE - iris[:, 0]
-    iris = _to_image(matrix, iris)
-    radius = float(np.linalg.norm(iris[1] - iris[3])) / 2  # horizontal limbus points: the lids cover the vertical ones
-    return np.array([iris[0, 0], iris[0, 1], radius])
+    result = np.empty((2, 3))
+    for eye, (matrix, flip) in enumerate(zip(matrices, mirrored)):
+        iris = raw.reshape(2, 5, 3)[eye, :, :2].astype(np.float64)  # [5,2] centre, then 4 limbus points (crop px)
+        if flip:
+            iris[:, 0] = IRIS_SIZE - iris[:, 0]
+        iris = _to_image(matrix, iris)
+        radius = float(np.linalg.norm(iris[1] - iris[3])) / 2  # horizontal limbus points: lids cover the vertical ones
+        result[eye] = iris[0, 0], iris[0, 1], radius
+    return result
 
 
 def dense_landmarks(image: np.ndarray, bbox: np.ndarray, kps: np.ndarray, with_iris: bool = True) -> DenseLandmarks:
@@ -200,9 +208,5 @@ def dense_landmarks(image: np.ndarray, bbox: np.ndarray, kps: np.ndarray, with_i
     points, score = _run_mesh(mesh_net, image, *_placement_from_points(first), mirror_average=True)
     iris = None
     if with_iris:
-        iris_net = _net(iris_path)
-        iris = np.stack([
-            _run_iris(iris_net, image, points[outer, :2], points[inner, :2], mirrored=side == 1)
-            for side, (outer, inner) in enumerate(EYE_CORNERS)
-        ])
+        iris = _run_irises(_net(iris_path), image, points)
     return DenseLandmarks(points.astype(np.float32), score, None if iris is None else iris.astype(np.float32))
