@@ -50,6 +50,8 @@ _FAILURE_STATUS = {
     "invalid_binding": 400,
     "workflow_invalid": 400,
     "model_missing": 503,
+    "model_corrupt": 503,
+    "model_download_failed": 503,
     "timeout": 504,
     "cancelled": 409,
 }
