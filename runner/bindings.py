@@ -96,7 +96,9 @@ def _find_node(prompt: Mapping[str, dict], name: str) -> str | None:
         return name
     matches = [node_id for node_id, node in prompt.items() if _title(node) == name]
     if len(matches) > 1:
-        raise BindingError(f"the title '{excerpt(name)}' is shared by nodes {', '.join(matches)}; bind by node id instead")
+        raise BindingError(
+            f"the title '{excerpt(name)}' is shared by nodes {', '.join(matches)}; bind by node id instead"
+        )
     return matches[0] if matches else None
 
 

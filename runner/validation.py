@@ -178,7 +178,10 @@ class _Validator:
         source = self.prompt.get(str(source_id))
         if source is None:
             return _reason(
-                "bad_linked_input", "Linked node does not exist in the workflow", f"{name}: node '{excerpt(source_id)}'", extra
+                "bad_linked_input",
+                "Linked node does not exist in the workflow",
+                f"{name}: node '{excerpt(source_id)}'",
+                extra,
             ), None
         return_types = self.node_classes[source["class_type"]].RETURN_TYPES
         if not isinstance(slot, int) or not 0 <= slot < len(return_types):
