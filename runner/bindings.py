@@ -11,6 +11,7 @@ wins over splitting at its last dot. Bound image bytes are handed to LoadImage
 for this run only (never written to the input folder). On the command line,
 ``--input NAME=VALUE`` reads VALUE as a file path for an image input and as
 JSON (falling back to a plain string) otherwise: ``parse_cli_bindings``.
+Error messages quote a sent name only as a short excerpt.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from collections.abc import Iterable, Mapping
 
 from .errors import BindingError
+from .quoting import excerpt
 from .registry import NodeClasses, declared_inputs, is_link
 
 
@@ -37,13 +39,15 @@ def apply_bindings(
         options = _input_options(node, input_name, node_classes)
         if is_link(node["inputs"].get(input_name)):
             raise BindingError(
-                f"'{key}': input '{input_name}' of node {node_id} is connected to another node; "
+                f"'{excerpt(key)}': input '{excerpt(input_name)}' of node {node_id} is connected to another node; "
                 "bind a value of that node instead"
             )
         if options.get("image_upload"):
             node["inputs"][input_name] = _image_name(key, node_id, value, injected)
         elif isinstance(value, (bytes, bytearray, Path)):
-            raise BindingError(f"'{key}': input '{input_name}' of node {node_id} takes a number or text, not a file")
+            raise BindingError(
+                f"'{excerpt(key)}': input '{excerpt(input_name)}' of node {node_id} takes a number or text, not a file"
+            )
         else:
             node["inputs"][input_name] = value
     return bound, injected
@@ -60,7 +64,7 @@ def resolve_binding_key(prompt: Mapping[str, dict], key: str) -> tuple[str, str 
         if node_id is not None:
             return node_id, input_name
     names = sorted({*prompt, *(title for node in prompt.values() if (title := _title(node)))})
-    raise BindingError(f"'{key}' names no node of this workflow; node ids and titles: {', '.join(names)}")
+    raise BindingError(f"'{excerpt(key)}' names no node of this workflow; node ids and titles: {', '.join(names)}")
 
 
 def parse_cli_bindings(prompt: Mapping[str, dict], pairs: Iterable[str], node_classes: NodeClasses) -> dict[str, Any]:
@@ -69,7 +73,7 @@ def parse_cli_bindings(prompt: Mapping[str, dict], pairs: Iterable[str], node_cl
     for pair in pairs:
         key, separator, text = pair.partition("=")
         if not separator or not key:
-            raise BindingError(f"--input '{pair}' must look like NAME=VALUE")
+            raise BindingError(f"--input '{excerpt(pair)}' must look like NAME=VALUE")
         node_id, input_name = resolve_binding_key(prompt, key)
         node = prompt[node_id]
         input_name = input_name or _default_input(node_id, node, node_classes)
@@ -92,7 +96,9 @@ def _find_node(prompt: Mapping[str, dict], name: str) -> str | None:
         return name
     matches = [node_id for node_id, node in prompt.items() if _title(node) == name]
     if len(matches) > 1:
-        raise BindingError(f"the title '{name}' is shared by nodes {', '.join(matches)}; bind by node id instead")
+        raise BindingError(
+            f"the title '{excerpt(name)}' is shared by nodes {', '.join(matches)}; bind by node id instead"
+        )
     return matches[0] if matches else None
 
 
@@ -115,7 +121,7 @@ def _input_options(node: Mapping[str, Any], input_name: str, node_classes: NodeC
     declared = _declared(node, node_classes)
     if declared and input_name not in declared:
         raise BindingError(
-            f"node {node.get('class_type')} has no input '{input_name}'; its inputs: {', '.join(declared)}"
+            f"node {node.get('class_type')} has no input '{excerpt(input_name)}'; its inputs: {', '.join(declared)}"
         )
     return declared[input_name][2] if input_name in declared else {}
 
@@ -126,13 +132,13 @@ def _image_name(key: str, node_id: str, value: Any, injected: dict[str, bytes]) 
         return value
     if isinstance(value, Path):
         if not value.is_file():
-            raise BindingError(f"'{key}': the image file {value} does not exist")
+            raise BindingError(f"'{excerpt(key)}': the image file {value} does not exist")
         data, label = value.read_bytes(), value.name
     elif isinstance(value, (bytes, bytearray)):
         data, label = bytes(value), "bytes"
     else:
         raise BindingError(
-            f"'{key}': an image binding takes a file path, bytes or an input-folder file name, "
+            f"'{excerpt(key)}': an image binding takes a file path, bytes or an input-folder file name, "
             f"not {type(value).__name__}"
         )
     name = f"bound:{node_id}:{label}"

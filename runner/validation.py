@@ -3,7 +3,11 @@
 Follows ComfyUI's ``execution.validate_prompt``: every node must have a known
 ``class_type``; output nodes (``OUTPUT_NODE = True``) and their ancestors are
 checked input by input (missing, linked types, value conversion, min/max,
-combo lists, ``VALIDATE_INPUTS``). Unlike ComfyUI, which still runs the
+combo lists, ``VALIDATE_INPUTS``), and file names (an image to load, a
+``filename_prefix`` to save under) are checked before the node sees them:
+relative, no ``..``, no control characters, parts of at most
+``MAX_FILE_NAME_CHARACTERS``. Messages quote a sent value only as a short
+excerpt (``quoting.excerpt``). Unlike ComfyUI, which still runs the
 outputs that validated, any error stops the whole run: a script gets all or
 nothing.
 """
@@ -11,13 +15,18 @@ nothing.
 from __future__ import annotations
 
 import inspect
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import WorkflowValidationError
+from .quoting import excerpt, short_value
 from .registry import NodeClasses, declared_inputs
 
 _CONVERTERS = {"INT": int, "FLOAT": float, "STRING": str, "BOOLEAN": bool}
+MAX_FILE_NAME_CHARACTERS = 200  # per folder or file name; file systems allow 255 bytes, and a counter is added
+MAX_PATH_CHARACTERS = 1000
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -133,27 +142,34 @@ class _Validator:
                         _reason(
                             "invalid_input_type",
                             f"Failed to convert an input value to a {input_type} value",
-                            f"{name}, {value}, {error}",
+                            f"{name}, {excerpt(value)}",
                             {
                                 "input_name": name,
                                 "input_config": config,
-                                "received_value": value,
-                                "exception_message": str(error),
+                                "received_value": short_value(value),
+                                "exception_message": excerpt(str(error), 80),
                             },
                         )
                     )
+                    continue
+            if name == "filename_prefix" or options.get("image_upload"):
+                problem = _file_name_problem(value)
+                if problem is not None:
+                    errors.append(_reason("invalid_file_name", "Invalid file name", f"{name}: {problem}",
+                                          {"input_name": name, "received_value": short_value(value)}))
                     continue
             if name in validate_args or validate_kwargs:
                 continue
             error = _check_value(name, value, input_type, options, config)
             if error is not None:
                 errors.append(error)
-        if validate_args or validate_kwargs:
+        refused_name = any(error["type"] == "invalid_file_name" for error in errors)
+        if (validate_args or validate_kwargs) and not refused_name:  # the node's own check would open the file
             errors.extend(_custom_validation(node_class, inputs, validate_args, validate_kwargs, received_types))
         return errors, ancestors_valid
 
     def _check_link(self, name, value, input_type, config, any_type_allowed) -> tuple[dict | None, Any]:
-        extra = {"input_name": name, "input_config": config, "received_value": value}
+        extra = {"input_name": name, "input_config": config, "received_value": short_value(value)}
         if len(value) != 2:
             return _reason(
                 "bad_linked_input", "Bad linked input, must be a length-2 list of [node_id, slot_index]", name, extra
@@ -162,14 +178,17 @@ class _Validator:
         source = self.prompt.get(str(source_id))
         if source is None:
             return _reason(
-                "bad_linked_input", "Linked node does not exist in the workflow", f"{name}: node '{source_id}'", extra
+                "bad_linked_input",
+                "Linked node does not exist in the workflow",
+                f"{name}: node '{excerpt(source_id)}'",
+                extra,
             ), None
         return_types = self.node_classes[source["class_type"]].RETURN_TYPES
         if not isinstance(slot, int) or not 0 <= slot < len(return_types):
             return _reason(
                 "bad_linked_input",
                 "Linked output index is out of range",
-                f"{name}: node '{source_id}' has {len(return_types)} outputs, got index {slot}",
+                f"{name}: node '{excerpt(source_id)}' has {len(return_types)} outputs, got index {excerpt(slot)}",
                 extra,
             ), None
         received = return_types[slot]
@@ -195,19 +214,41 @@ def _validate_signature(node_class: type) -> tuple[list[str], bool]:
     return [arg for arg in spec.args if arg not in ("self", "cls")], spec.varkw is not None
 
 
+def _file_name_problem(value: Any) -> str | None:
+    """Why ``value`` cannot name a file inside a folder (relative, '/'-separated), or None when it can."""
+    if not isinstance(value, str):
+        return None  # a link or a bound image; the converters have checked the type
+    parts = value.replace("\\", "/").split("/")
+    if not value.strip():
+        return "the name is empty"
+    if _CONTROL_CHARACTERS.search(value):
+        return "the name contains a control character (NUL, line break, ...)"
+    if value.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", value):
+        return "give a name relative to the folder, not an absolute path"
+    if ".." in parts:
+        return "'..' may not be used to leave the folder"
+    if any(len(part) > MAX_FILE_NAME_CHARACTERS for part in parts):
+        return f"a folder or file name may be at most {MAX_FILE_NAME_CHARACTERS} characters long"
+    if len(value) > MAX_PATH_CHARACTERS:
+        return f"the name may be at most {MAX_PATH_CHARACTERS} characters long, folders included"
+    return None
+
+
 def _check_value(name: str, value: Any, input_type: Any, options: dict, config: list) -> dict | None:
-    extra = {"input_name": name, "input_config": config, "received_value": value}
+    extra = {"input_name": name, "input_config": config, "received_value": short_value(value)}
     if "min" in options and value < options["min"]:
-        return _reason("value_smaller_than_min", f"Value {value} smaller than min of {options['min']}", name, extra)
+        return _reason("value_smaller_than_min", f"Value {excerpt(value)} smaller than min of {options['min']}",
+                       name, extra)
     if "max" in options and value > options["max"]:
-        return _reason("value_bigger_than_max", f"Value {value} bigger than max of {options['max']}", name, extra)
+        return _reason("value_bigger_than_max", f"Value {excerpt(value)} bigger than max of {options['max']}",
+                       name, extra)
     choices = input_type if isinstance(input_type, list) else options.get("options") if input_type == "COMBO" else None
     if choices is not None and value not in choices:
         listed = str(choices) if len(choices) <= 20 else f"(list of length {len(choices)})"
         return _reason(
             "value_not_in_list",
             "Value not in list",
-            f"{name}: '{value}' not in {listed}",
+            f"{name}: '{excerpt(value)}' not in {listed}",
             {**extra, "input_config": config if len(choices) <= 20 else None},
         )
     return None

@@ -45,7 +45,10 @@ async def batch_items(request: web.Request) -> int:
 @rate_cost(batch_items)
 async def batch(request: web.Request) -> web.Response:
     require_scope(request, "batch")
-    body = await request.json()
+    try:
+        body = await request.json()
+    except ValueError:
+        raise json_error(web.HTTPBadRequest, "invalid_json", "the body is not valid JSON") from None
     note = request[AUDIT_NOTE]
     note.operation = "batch.process"
     for item in body["images_base64"]:

@@ -384,15 +384,23 @@ def test_load_image_refuses_names_leaving_the_input_folder(tmp_path, name):
     error = validation_error(
         {"1": node("LoadImage", image=name), "2": node("PreviewImage", images=["1", 0])}, input_dir=inputs
     )
-    assert error.node_errors["1"]["errors"][0]["type"] == "custom_validation_failed"
-    assert "not allowed" in error.node_errors["1"]["errors"][0]["details"]
+    [reason] = error.node_errors["1"]["errors"]
+    if name == "link.png":  # only the file system can tell: LoadImage's own check
+        assert reason["type"] == "custom_validation_failed" and "not allowed" in reason["details"]
+    else:  # refused by its name alone, before the node looks at the file system
+        assert reason["type"] == "invalid_file_name" and reason["details"].startswith("image: ")
 
 
-@pytest.mark.parametrize("prefix", ["../escape", "/tmp/abs", "a/../../b"])
-def test_save_image_refuses_prefixes_leaving_the_output_folder(tmp_path, prefix):
+@pytest.mark.parametrize("prefix, problem", [("../escape", "'..'"), ("/tmp/abs", "absolute"), ("a/../../b", "'..'"),
+                                             ("bad\x00name", "control character"), ("n" * 201, "at most 200"),
+                                             ("", "empty")])
+def test_save_image_refuses_bad_prefixes_before_running(tmp_path, prefix, problem):
     prompt = {"1": node("LoadImage", image="x"), "2": node("SaveImage", images=["1", 0], filename_prefix=prefix)}
-    with pytest.raises(NodeExecutionError, match="not allowed"):
+    with pytest.raises(WorkflowValidationError) as caught:
         run(prompt, bindings={"1": png_bytes()}, output_dir=tmp_path / "out")
+    [reason] = caught.value.node_errors["2"]["errors"]
+    assert reason["type"] == "invalid_file_name" and problem in reason["details"]
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.png"))
     assert not (tmp_path / "escape_00001_.png").exists()
 
 

@@ -93,7 +93,7 @@ def test_every_authenticated_request_is_audited_with_hashes_and_outcome(tmp_path
     pictures = [b"first picture", b"second picture"]
 
     async def scenario():
-        app, security = build_app(tmp_path, PLAYALTER__RATE_LIMIT__BASIC_PER_HOUR="5")
+        app, security = build_app(tmp_path, PLAYALTER__RATE_LIMIT__BASIC_PER_HOUR="4")
         key_id, key = security.keystore.create("basic", scopes=["batch", "face:analyze"])
         body = {"images_base64": [base64.b64encode(data).decode() for data in pictures], "operation": "mask",
                 "parameters": {"strength": 0.5}}
@@ -101,7 +101,7 @@ def test_every_authenticated_request_is_audited_with_hashes_and_outcome(tmp_path
             assert (await client.post("/api/batch", headers=bearer(key), json=body)).status == 200
             assert (await client.post("/api/swap", headers=bearer(key))).status == 403
             assert (await client.post("/api/invalid?mode=strict", headers=bearer(key))).status == 400
-            assert (await client.get("/api/missing", headers=bearer(key))).status == 404
+            assert (await client.get("/api/missing", headers=bearer(key))).status == 404  # free: nothing was done
             assert (await client.get("/api/ping", headers=bearer(key))).status == 429
             assert (await client.get("/api/ping")).status == 401  # anonymous: security log, not audit
             assert (await client.get("/health")).status == 200

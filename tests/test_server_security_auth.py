@@ -289,3 +289,33 @@ def test_the_generated_token_secret_is_private_and_survives_restarts(tmp_path):
     (tmp_path / "jwt_secret").write_text("")
     with pytest.raises(ConfigError):
         load_or_create_secret("", tmp_path)
+
+
+MALFORMED_CLAIMS = [
+    {"exp": "9999999999"}, {"exp": None}, {"exp": True}, {"exp": [9999999999]}, {"exp": float("inf")},
+    {"iat": "1700000000"}, {"iat": {"at": 1}}, {"nbf": "0"}, {"nbf": [0]},
+    {"sub": 12}, {"sub": ["key"]}, {"sub": None}, {"sub": {"id": "x"}},
+    {"scopes": "admin"}, {"scopes": 5}, {"scopes": [["admin"]]}, {"scopes": {"admin": True}}, {"scopes": None},
+    {"jti": 7}, {"tier": ["basic"]},
+]
+
+
+@pytest.mark.parametrize("override", MALFORMED_CLAIMS, ids=lambda override: json.dumps(override, allow_nan=True))
+def test_a_signed_token_with_a_malformed_claim_is_401_never_500(tmp_path, override):
+    secret = "s" * 48
+
+    async def scenario():
+        app, security = build_app(tmp_path, PLAYALTER__SECURITY__JWT_SECRET=secret)
+        key_id, key = security.keystore.create("basic", "claims")
+        now = int(time.time())
+        claims = {"iss": "playalter", "sub": key_id, "tier": "basic", "scopes": ["face:analyze"],
+                  "jti": "j" * 32, "iat": now, "exp": now + 600}
+        well_formed = jwt.encode(claims, secret, algorithm="HS256")
+        malformed = jwt.encode({**claims, **override}, secret, algorithm="HS256")
+        async with serve(app) as client:
+            assert (await client.get("/api/auth/me", headers=bearer(well_formed))).status == 200
+            for _ in range(2):  # the first use checks the signature, the second could reuse remembered claims
+                response = await client.get("/api/auth/me", headers=bearer(malformed))
+                assert await error_of(response) == (401, "invalid_token"), await response.text()
+
+    run(scenario())

@@ -100,8 +100,8 @@ def test_batch_items_count_all_or_nothing(tmp_path):
             too_big = await client.post("/api/batch", headers=bearer(key), json={"images_base64": images(10)})
             assert too_big.status == 429 and too_big.headers["X-RateLimit-Remaining"] == "5"  # nothing spent
             malformed = await client.post("/api/batch", headers=bearer(key), data=b"{not json")
-            assert malformed.headers["X-RateLimit-Remaining"] == "4"  # a broken body costs 1
-            fits = await client.post("/api/batch", headers=bearer(key), json={"images_base64": images(4)})
+            assert malformed.status == 400 and malformed.headers["X-RateLimit-Remaining"] == "5"  # refused: free
+            fits = await client.post("/api/batch", headers=bearer(key), json={"images_base64": images(5)})
             assert fits.status == 200 and fits.headers["X-RateLimit-Remaining"] == "0"
             over_limit = await client.post("/api/batch", headers=bearer(key), json={"images_base64": images(26)})
             assert over_limit.status == 400 and "Retry-After" not in over_limit.headers  # waiting cannot help

@@ -33,13 +33,17 @@ from pathlib import Path
 from aiohttp import web
 
 from ...pipelines.errors import InvalidParameterError
+from ..quoting import excerpt
 from .audit import AUDIT, AUDIT_NOTE, AuditLog, audit_db_path, audit_middleware
 from .context import AUTH_METHOD, PRINCIPAL
 from .http_errors import json_error
 from .keys import (DEFAULT_SCOPES, KeyRecord, KeyStore, Principal, keys_db_path, looks_like_api_key,
                    parse_expiry)
 from .logs import security_event
-from .ratelimit import LIMITER, RATE_STATUS, RateLimiter, add_rate_limit_headers, rate_cost, ratelimit_middleware
+from . import schemas
+from .errors import ApiError
+from .ratelimit import (AT_ADMISSION, LIMITER, RATE_STATUS, RateLimiter, add_rate_limit_headers, charge, rate_cost,
+                        ratelimit_middleware)
 from .tokens import TokenError, TokenService, load_or_create_secret
 
 DEFAULT_PUBLIC_PATHS = frozenset({"/", "/health", "/docs", "/openapi.json", "/favicon.ico"})
@@ -193,23 +197,22 @@ async def list_keys(request: web.Request) -> web.Response:
     return web.json_response({"keys": [key_json(record) for record in request.app[KEYSTORE].list()]})
 
 
+@rate_cost(AT_ADMISSION)
 @requires_scope("admin")
 async def create_key(request: web.Request) -> web.Response:
     try:
-        body = await request.json()
-        if not isinstance(body, dict):
-            raise InvalidParameterError("the body must be a JSON object")
-        expires = body.get("expires")
+        body = schemas.validate(schemas.KEY_CREATE_REQUEST, schemas.parse_json(await request.read()))
+    except ApiError as error:
+        raise json_error(web.HTTPBadRequest, "invalid_parameter", error.message) from None
+    await charge(request, 1)
+    try:
         key_id, plaintext = request.app[KEYSTORE].create(
-            tier=str(body.get("tier", "basic")),
-            name=str(body.get("name", "")),
-            scopes=body.get("scopes") or DEFAULT_SCOPES,
-            expires_at=parse_expiry(str(expires)) if expires else None,
+            tier=body["tier"], name=body["name"], scopes=body.get("scopes") or DEFAULT_SCOPES,
+            expires_at=parse_expiry(body["expires"]) if body["expires"] else None,
         )
-    except ValueError as error:  # InvalidParameterError and malformed JSON
-        message = str(error) if isinstance(error, InvalidParameterError) else "the body is not valid JSON"
-        raise json_error(web.HTTPBadRequest, "invalid_parameter", message) from None
-    request[AUDIT_NOTE].parameters.update(tier=body.get("tier", "basic"), created_key_id=key_id)
+    except InvalidParameterError as error:
+        raise json_error(web.HTTPBadRequest, "invalid_parameter", str(error)) from None
+    request[AUDIT_NOTE].parameters.update(tier=body["tier"], created_key_id=key_id)
     record = request.app[KEYSTORE].get(key_id)
     return web.json_response({**key_json(record), "api_key": plaintext}, status=201)
 
@@ -218,7 +221,7 @@ async def create_key(request: web.Request) -> web.Response:
 async def revoke_key(request: web.Request) -> web.Response:
     key_id = request.match_info["key_id"]
     if not request.app[KEYSTORE].revoke(key_id):
-        raise json_error(web.HTTPNotFound, "key_not_found", f"no active key with id {key_id}")
+        raise json_error(web.HTTPNotFound, "key_not_found", f"no active key with id {excerpt(key_id)}")
     return web.json_response({"key_id": key_id, "status": "revoked"})
 
 

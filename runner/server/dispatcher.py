@@ -22,7 +22,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from ...pipelines.config import Section
 from ..executor import WorkflowCancelled, validate
@@ -101,11 +101,15 @@ class Dispatcher:
     # --- submitting ----------------------------------------------------------------------------
 
     async def submit(self, *, key_id: str | None, operation: str, plan: Plan, item_images: list[dict[str, bytes]],
-                     idempotency_key: str | None = None, request_hash: str | None = None) -> tuple[Job, bool]:
+                     idempotency_key: str | None = None, request_hash: str | None = None,
+                     admit: Callable[[], Awaitable[None]] | None = None) -> tuple[Job, bool]:
         """Queue a job of one item per entry of ``item_images``; return (job, created).
 
+        ``admit`` is awaited once the job passed every check and has room in the queue, just before it is
+        created (the endpoints charge the rate limit there, so that refused work costs nothing); it may raise
+        to refuse the job. A replay of an idempotent request is not admitted again.
         Raises ApiError (unknown workflow 404, invalid bindings 400, idempotency
-        conflict 409) or QueueFull.
+        conflict 409), QueueFull, or what ``admit`` raised.
         """
         if idempotency_key is not None:  # a replay gets its job back, even when the queue is full
             with _idempotency_conflict():
@@ -116,6 +120,8 @@ class Dispatcher:
         await asyncio.to_thread(self._check, prompt, plan, item_images[0])
         self.pool.reserve(len(item_images))
         try:
+            if admit is not None:
+                await admit()
             with _idempotency_conflict():
                 job, created = await asyncio.to_thread(
                     self.store.create, key_id=key_id, operation=operation, workflow=plan.workflow,

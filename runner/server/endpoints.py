@@ -26,6 +26,7 @@ from aiohttp import web
 from ... import __version__
 from ...pipelines import models
 from . import schemas
+from ..quoting import excerpt
 from .audit import AUDIT_NOTE
 from .auth import require_scope
 from .context import PRINCIPAL
@@ -33,12 +34,11 @@ from .dispatcher import Dispatcher
 from .errors import ApiError
 from .jobs import Job
 from .operations import OPERATIONS, Operation, Plan
-from .ratelimit import LIMITER, rate_cost
+from .ratelimit import AT_ADMISSION, LIMITER, charge, rate_cost
 from .state import DISPATCHER, SETTINGS, WORKFLOWS
 from .workers import QueueFull
 
 routes = web.RouteTableDef()
-_BODY = web.RequestKey("playalter_body", object)  # (raw, parsed) or the error reading it gave
 
 SSE_KEEPALIVE_SECONDS = 15.0
 
@@ -50,6 +50,8 @@ _FAILURE_STATUS = {
     "invalid_binding": 400,
     "workflow_invalid": 400,
     "model_missing": 503,
+    "model_corrupt": 503,
+    "model_download_failed": 503,
     "timeout": 504,
     "cancelled": 409,
 }
@@ -101,16 +103,19 @@ async def list_workflows(request: web.Request) -> web.Response:
 # --- single-image operations ----------------------------------------------------------------------
 
 @routes.post("/api/face/analyze", name="face.analyze")
+@rate_cost(AT_ADMISSION)
 async def face_analyze(request: web.Request) -> web.Response:
     return await _run_operation(request, OPERATIONS["analyze"], schemas.ANALYZE_REQUEST)
 
 
 @routes.post("/api/privacy/mask", name="privacy.mask")
+@rate_cost(AT_ADMISSION)
 async def privacy_mask(request: web.Request) -> web.Response:
     return await _run_operation(request, OPERATIONS["privacy"], schemas.PRIVACY_REQUEST)
 
 
 @routes.post("/api/face/swap", name="face.swap")
+@rate_cost(AT_ADMISSION)
 async def face_swap(request: web.Request) -> web.Response:
     return await _run_operation(request, OPERATIONS["swap"], schemas.SWAP_REQUEST)
 
@@ -128,13 +133,14 @@ async def _run_operation(request: web.Request, operation: Operation, schema: dic
 
 
 @routes.post("/api/workflows/{name}/run", name="workflows.run")
+@rate_cost(AT_ADMISSION)
 async def run_workflow(request: web.Request) -> web.Response:
     require_scope(request, "workflows:run")
     name = request.match_info["name"]
     request.app[WORKFLOWS].path(name)  # 400 / 404 before the body is read
     body, raw = await _read_body(request, schemas.WORKFLOW_RUN_REQUEST)
-    images = await asyncio.to_thread(
-        lambda: {title: schemas.decode_image(text, f"images.{title}") for title, text in body["images"].items()})
+    images = await asyncio.to_thread(lambda: {title: schemas.decode_image(text, f"images.{excerpt(title)}")
+                                              for title, text in body["images"].items()})
     plan = Plan(name, bindings=dict(body["inputs"]))
     _note_audit(request, f"workflow.{name}", images.values(), body["inputs"])
     if body["async"]:
@@ -147,20 +153,14 @@ async def _run_now(request: web.Request, operation: str, plan: Plan, images: dic
     """Run a one-item job and wait for it (taking one of the key's concurrent-job slots meanwhile)."""
     dispatcher = request.app[DISPATCHER]
     async with _job_slot(request):
-        job, _ = await _submit(request, operation, plan, [images])
+        job, _ = await _submit(request, operation, plan, [images], admit=lambda: charge(request, 1))
         return await dispatcher.wait(job)
 
 
 # --- batches and jobs -----------------------------------------------------------------------------
 
-async def _batch_cost(request: web.Request) -> int:
-    """A batch costs one rate-limit unit per image."""
-    _, body = await _json_body(request)
-    return len(body["images_base64"])
-
-
 @routes.post("/api/batch/process", name="batch.process")
-@rate_cost(_batch_cost)
+@rate_cost(AT_ADMISSION)  # one unit per image
 async def batch_process(request: web.Request) -> web.Response:
     require_scope(request, "batch")
     settings = request.app[SETTINGS]
@@ -184,7 +184,8 @@ async def _start_job(request: web.Request, operation: str, plan: Plan, items: li
     try:
         job, created = await _submit(request, operation, plan, items,
                                      idempotency_key=request.headers.get("Idempotency-Key"),
-                                     request_hash=hashlib.sha256(raw_body).hexdigest())
+                                     request_hash=hashlib.sha256(raw_body).hexdigest(),
+                                     admit=lambda: charge(request, len(items)))
     except BaseException:
         slot.release()
         raise
@@ -262,26 +263,13 @@ async def download_job(request: web.Request) -> web.Response:
 
 # --- helpers --------------------------------------------------------------------------------------
 
-async def _json_body(request: web.Request) -> tuple[bytes, Any]:
-    """(raw bytes, parsed JSON), read and parsed once per request (the rate-cost function reads it first).
-
-    413 past security.max_body_mb, 400 when not JSON; a failure is kept and raised again on the next call.
-    """
-    if _BODY not in request:
-        try:
-            raw = await request.read()
-            request[_BODY] = (raw, await asyncio.to_thread(schemas.parse_json, raw))
-        except (web.HTTPRequestEntityTooLarge, ApiError) as error:
-            request[_BODY] = error
-    if isinstance(request[_BODY], Exception):
-        raise request[_BODY]
-    return request[_BODY]
-
-
 async def _read_body(request: web.Request, schema: dict) -> tuple[dict[str, Any], bytes]:
-    """(the JSON body checked against ``schema``, defaults filled in; the raw bytes)."""
-    raw, parsed = await _json_body(request)
-    return await asyncio.to_thread(schemas.validate, schema, parsed), raw
+    """(the JSON body checked against ``schema``, defaults filled in; the raw bytes).
+
+    413 past security.max_body_mb; 400 when it is not JSON, is nested too deeply or does not fit ``schema``.
+    """
+    raw = await request.read()
+    return await asyncio.to_thread(lambda: schemas.validate(schema, schemas.parse_json(raw))), raw
 
 
 def _check_enabled(request: web.Request, operation: Operation) -> None:
@@ -326,7 +314,7 @@ async def _owned_job(request: web.Request) -> Job:
     job = await asyncio.to_thread(request.app[DISPATCHER].store.get, job_id)
     principal = request[PRINCIPAL]
     if job is None or (job.key_id != principal.key_id and not principal.has_scope("admin")):
-        raise ApiError(404, "job_not_found", f"no job {job_id} (it may have expired)")
+        raise ApiError(404, "job_not_found", f"no job {excerpt(job_id)} (it may have expired)")
     return job
 
 

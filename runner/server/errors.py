@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ..quoting import excerpt
 from .state import SETTINGS
 
 log = logging.getLogger(__name__)
@@ -76,9 +77,9 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
 
 def _http_message(error: web.HTTPException, request: web.Request) -> str:
     if error.status == 404:
-        return f"no such endpoint: {request.method} {request.path}"
+        return f"no such endpoint: {excerpt(request.method)} {excerpt(request.path, 80)}"
     if error.status == 405:
-        return f"{request.method} is not allowed on {request.path}"
+        return f"{excerpt(request.method)} is not allowed on {excerpt(request.path, 80)}"
     if error.status == 413:
         limit_mb = request.app[SETTINGS].security.max_body_mb
         return f"the request body is larger than the limit of {limit_mb:g} MB (setting security.max_body_mb)"

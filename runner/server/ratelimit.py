@@ -17,22 +17,26 @@ Storage: ``rate_limit.storage`` is ``memory://`` (one process) or
 cannot be reached the request is refused with 503 ``rate_limit_unavailable``
 (fail closed), never let through unmetered.
 
-What a request costs: ``ratelimit_middleware`` charges every authenticated
-request before its handler runs. The cost is 1 unless the route's handler is
-decorated with ``@rate_cost(...)``:
+What a request costs: only admitted work counts. A refused request (401, 403,
+400/413/415/422 for a bad body, 404, 429 ``too_many_concurrent_jobs``, 503
+``queue_full``) spends nothing. ``ratelimit_middleware`` charges an
+authenticated request before its handler runs, 1 unit unless the route's
+handler is decorated with ``@rate_cost(...)``; a route that matches no handler
+(404, 405) is free:
 
     @rate_cost(0)                      # free: e.g. polling a job's status
     async def job_status(request): ...
 
-    async def batch_items(request) -> int:
-        return len((await request.json())["images_base64"])
+    @rate_cost(AT_ADMISSION)           # charged by the handler once the work is admitted
+    async def batch(request):
+        body = ...                     # read and check the request first: a refusal costs nothing
+        await charge(request, len(body["images_base64"]))   # 429 when over; all or nothing
+        ...                            # queue the work
 
-    @rate_cost(batch_items)            # a batch costs one unit per image
-    async def batch(request): ...
-
-A cost function may read the body (aiohttp caches it for the handler); if it
-raises (malformed body), the request costs 1 and the handler reports the body
-error itself. Every authenticated response, errors included, carries
+An ``AT_ADMISSION`` route is refused at once (429) when the key has no unit
+left, before its body is read. A cost may also be ``async fn(request) -> int``
+(it may read the body; if it raises, the request costs nothing and the handler
+reports what is wrong). Every authenticated response, errors included, carries
 ``X-RateLimit-Limit``, ``X-RateLimit-Remaining`` and ``X-RateLimit-Reset``
 (epoch seconds when the oldest counted unit leaves the window), added by the
 ``add_rate_limit_headers`` response-prepare hook; a refused request gets 429
@@ -75,8 +79,10 @@ RATE_COST_ATTRIBUTE = "playalter_rate_cost"
 JOB_RETRY_AFTER_SECONDS = 5
 STORAGE_RETRY_AFTER_SECONDS = 5
 
+AT_ADMISSION = "at_admission"  # the handler calls charge() when it admits the work
+
 CostFunction = Callable[[web.Request], Awaitable[int]]
-Cost = Union[int, CostFunction]
+Cost = Union[int, str, CostFunction]
 
 
 @dataclass(frozen=True)
@@ -172,10 +178,20 @@ class RateLimiter:
             raise ValueError("rate-limit cost must be >= 0")
         item = self._items[principal.tier]
         allowed = cost == 0 or await self._strategy.hit(item, "key", principal.key_id, cost=cost)
+        return await self._status(principal, allowed)
+
+    async def peek(self, principal: Principal) -> RateStatus:
+        """The key's state, spending nothing; ``allowed`` when at least one unit is left."""
+        return await self._status(principal, None)
+
+    async def _status(self, principal: Principal, allowed: bool | None) -> RateStatus:
+        """The window's state after a spend that was ``allowed`` (None: no spend, allowed while units are left)."""
+        item = self._items[principal.tier]
         reset_time, remaining = await self._strategy.get_window_stats(item, "key", principal.key_id)
-        reset_epoch = math.ceil(reset_time)
+        if allowed is None:
+            allowed = remaining > 0
         retry_after = 0 if allowed else max(1, math.ceil(reset_time - time.time()))
-        return RateStatus(allowed, item.amount, max(0, remaining), reset_epoch, retry_after)
+        return RateStatus(allowed, item.amount, max(0, remaining), math.ceil(reset_time), retry_after)
 
     def job_slot(self, principal: Principal) -> JobSlot:
         """Take a concurrent-job slot now, or raise 429 ``too_many_concurrent_jobs``."""
@@ -207,45 +223,78 @@ def rate_cost(cost: Cost):
     return decorate
 
 
-async def request_cost(request: web.Request) -> int:
+async def request_cost(request: web.Request) -> Cost:
+    """What the middleware charges: an int, or ``AT_ADMISSION``. Unmatched routes and failing cost functions: 0."""
+    if request.match_info.http_exception is not None:
+        return 0  # 404 / 405: nothing was done
     cost = getattr(request.match_info.handler, RATE_COST_ATTRIBUTE, 1)
     if not callable(cost):
         return cost
     try:
         return max(0, int(await cost(request)))
-    except Exception:  # a malformed body: the handler will say what is wrong with it
-        log.debug("rate cost function failed for %s; charging 1", request.path, exc_info=True)
-        return 1
+    except Exception:  # a malformed body: the handler will refuse it, which costs nothing
+        log.debug("rate cost function failed for %s; charging nothing", request.path, exc_info=True)
+        return 0
 
 
 @web.middleware
 async def ratelimit_middleware(request: web.Request, handler):
-    """Charge each authenticated request (``request[PRINCIPAL]``) before its handler; 429 when over."""
+    """Charge each authenticated request (``request[PRINCIPAL]``) before its handler; 429 when over.
+
+    An ``AT_ADMISSION`` route is only checked here (429 when no unit is left); its handler calls ``charge``.
+    """
     principal = request.get(PRINCIPAL)
     if principal is None:
         return await handler(request)
     limiter = request.app[LIMITER]
     cost = await request_cost(request)
+    if cost == AT_ADMISSION:
+        status = await _reach(limiter, limiter.peek(principal))
+        _record(request, principal, status, 1)
+    else:
+        await charge(request, cost)
+    return await handler(request)
+
+
+async def charge(request: web.Request, cost: int) -> None:
+    """Spend ``cost`` units of the caller's hourly budget for work being admitted now, all or nothing.
+
+    Raises 429 ``rate_limit_exceeded`` (or 400 ``cost_exceeds_limit``) when the budget does not allow it,
+    503 ``rate_limit_unavailable`` when the storage is unreachable; a request without a principal is free.
+    """
+    principal = request.get(PRINCIPAL)
+    if principal is None:
+        return
+    limiter = request.app[LIMITER]
+    status = await _reach(limiter, limiter.hit(principal, cost))
+    _record(request, principal, status, cost)
+
+
+async def _reach(limiter: RateLimiter, query: Awaitable[RateStatus]) -> RateStatus:
     try:
-        status = await limiter.hit(principal, cost)
+        return await query
     except StorageError:
         log.exception("rate-limit storage %s unreachable", limiter.storage_uri.split("@")[-1])
         raise json_error(web.HTTPServiceUnavailable, "rate_limit_unavailable",
                          "rate limiting is temporarily unavailable; retry shortly",
                          {"Retry-After": str(STORAGE_RETRY_AFTER_SECONDS)}) from None
+
+
+def _record(request: web.Request, principal: Principal, status: RateStatus, cost: int) -> None:
+    """Keep ``status`` for the response headers; raise the refusal when it was not allowed."""
     request[RATE_STATUS] = status
-    if not status.allowed:
-        security_event("rate_limited", key_id=principal.key_id, tier=principal.tier, limit=status.limit,
-                       cost=cost, method=request.method, path=request.path, remote=request.remote)
-        if cost > status.limit:  # waiting cannot help: this is the request's fault, not the timing's
-            raise json_error(web.HTTPBadRequest, "cost_exceeds_limit",
-                             f"this request costs {cost} units, more than your hourly limit of {status.limit}; "
-                             "split it into smaller requests")
-        raise json_error(web.HTTPTooManyRequests, "rate_limit_exceeded",
-                         f"rate limit of {status.limit} per hour exceeded ({status.remaining} left, this request "
-                         f"costs {cost}); retry in {status.retry_after} s",
-                         {"Retry-After": str(status.retry_after)})
-    return await handler(request)
+    if status.allowed:
+        return
+    security_event("rate_limited", key_id=principal.key_id, tier=principal.tier, limit=status.limit,
+                   cost=cost, method=request.method, path=request.path, remote=request.remote)
+    if cost > status.limit:  # waiting cannot help: this is the request's fault, not the timing's
+        raise json_error(web.HTTPBadRequest, "cost_exceeds_limit",
+                         f"this request costs {cost} units, more than your hourly limit of {status.limit}; "
+                         "split it into smaller requests")
+    raise json_error(web.HTTPTooManyRequests, "rate_limit_exceeded",
+                     f"rate limit of {status.limit} per hour exceeded ({status.remaining} left, this request "
+                     f"costs {cost}); retry in {status.retry_after} s",
+                     {"Retry-After": str(status.retry_after)})
 
 
 async def add_rate_limit_headers(request: web.Request, response: web.StreamResponse) -> None:

@@ -13,15 +13,20 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 import threading
 from pathlib import Path
 from typing import Any, Callable
 
-from ...pipelines.errors import PlayalterError
+from ...pipelines.errors import ModelMissingError, PlayalterError
 from ..executor import NodeExecutionError, RunResult, WorkflowCancelled, WorkflowValidationError, execute
 
 log = logging.getLogger(__name__)
+
+MAX_MESSAGE_CHARACTERS = 1000
+# an absolute POSIX path of two parts or more, or a Windows one; not a URL's path, not a relative name
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/\\~-])(?:/[^\s'\"/,;:()\[\]]+){2,}/?|\b[A-Za-z]:\\[^\s'\",;]+")
 
 
 class ItemTimeout(PlayalterError):
@@ -71,15 +76,48 @@ def _parse(text: str) -> Any:
 
 
 def describe_error(error: BaseException) -> dict[str, Any]:
-    """An exception of a run -> the item's error: stable code, message for users, optional details."""
+    """An exception of a run -> the item's error for HTTP clients: stable code, message, optional details.
+
+    Messages and details never carry server paths (folders are named by their last part only, see
+    ``public_text``); a missing model is named with how to install it, not with the folders searched.
+    """
+    cause = error.__cause__ if isinstance(error, NodeExecutionError) else error
+    if isinstance(cause, ModelMissingError):
+        described = {"code": cause.code, "message": _model_missing_message(cause)}
+        if isinstance(error, NodeExecutionError):
+            described["details"] = {"node_id": error.node_id, "class_type": error.class_type}
+        return described
     if isinstance(error, NodeExecutionError):
-        return {"code": error.cause_code or error.code, "message": error.message,
+        return {"code": error.cause_code or error.code, "message": public_text(error.message),
                 "details": {"node_id": error.node_id, "class_type": error.class_type}}
     if isinstance(error, WorkflowValidationError):
-        return {"code": error.code, "message": str(error), "details": error.to_dict()}
-    if isinstance(error, WorkflowCancelled):
-        return {"code": error.code, "message": str(error)}
+        return {"code": error.code, "message": public_text(str(error)), "details": _public_details(error.to_dict())}
     if isinstance(error, PlayalterError):
-        return {"code": error.code, "message": str(error)}
+        return {"code": error.code, "message": public_text(str(error))}
     log.error("unexpected failure of a run", exc_info=error)
     return {"code": "internal_error", "message": "processing failed unexpectedly; the error has been logged"}
+
+
+def public_text(text: str) -> str:
+    """``text`` with every absolute path cut to its last part (``.../name``), at most MAX_MESSAGE_CHARACTERS."""
+    text = _ABSOLUTE_PATH.sub(_last_part, text)
+    return text if len(text) <= MAX_MESSAGE_CHARACTERS else text[:MAX_MESSAGE_CHARACTERS] + "..."
+
+
+def _last_part(match: re.Match) -> str:
+    return ".../" + match.group(0).replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+
+
+def _public_details(value: Any) -> Any:
+    if isinstance(value, str):
+        return public_text(value)
+    if isinstance(value, dict):
+        return {key: _public_details(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_public_details(item) for item in value]
+    return value
+
+
+def _model_missing_message(error: ModelMissingError) -> str:
+    return public_text(f"{error.feature} needs the model '{error.model}', which is not installed on this server. "
+                       f"How to obtain it: {error.how_to_obtain}")

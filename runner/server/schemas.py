@@ -14,7 +14,11 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from ...pipelines.privacy.choices import MASK_TYPES, MAX_LEVELS
+from ..quoting import excerpt
 from .errors import ApiError
+from .keys import SCOPES, TIERS
+
+MAX_JSON_DEPTH = 32  # levels of arrays / objects in a request body; real requests use 3
 
 IMAGE_BASE64 = {
     "type": "string",
@@ -134,23 +138,60 @@ WORKFLOW_RUN_REQUEST = object_schema(
 )
 
 
+KEY_CREATE_REQUEST = object_schema(
+    {
+        "tier": {"type": "string", "enum": list(TIERS), "default": "basic"},
+        "name": {"type": "string", "maxLength": 200, "default": "", "description": "a label for people"},
+        "scopes": {"type": ["array", "string"], "items": {"type": "string", "enum": list(SCOPES)}, "maxLength": 500,
+                   "description": "a list, or a comma-separated string; default: every scope but admin"},
+        "expires": {"type": ["string", "null"], "maxLength": 64, "default": None,
+                    "description": "a duration (30d, 12h, 90m, 2w) or an ISO date; none: never"},
+    }
+)
+
+
 def validate(schema: dict[str, Any], body: Any, where: str = "body") -> dict[str, Any]:
-    """Check ``body`` against ``schema``; return it with defaults filled in, or raise ApiError 400."""
-    errors = sorted(Draft202012Validator(schema).iter_errors(body), key=lambda error: list(error.absolute_path))
+    """Check ``body`` against ``schema``; return it with defaults filled in, or raise ApiError 400.
+
+    The message names the field and what was expected; it quotes the sent value only as a short excerpt.
+    """
+    errors = sorted(Draft202012Validator(schema).iter_errors(body), key=lambda error: len(error.absolute_path))
     if errors:
         error = errors[0]
-        location = ".".join([where, *(str(part) for part in error.absolute_path)])
+        location = ".".join([where, *(excerpt(part) for part in error.absolute_path)])
         raise ApiError(400, "invalid_request", f"{location}: {_describe(error)}")
     return {**_defaults(schema), **body}
 
 
 def _describe(error) -> str:
-    if error.validator == "additionalProperties":
+    check, expected, instance = error.validator, error.validator_value, error.instance
+    if check == "type":
+        wanted = " or ".join(expected) if isinstance(expected, list) else expected
+        return f"expected {wanted}, got {_json_type(instance)}"
+    if check == "additionalProperties":
+        unexpected = sorted(set(instance) - set(error.schema.get("properties", {})))
+        named = ", ".join(excerpt(name) for name in unexpected[:3]) + (", ..." if len(unexpected) > 3 else "")
         allowed = ", ".join(sorted(error.schema.get("properties", {})))
-        return f"{error.message}; allowed fields: {allowed}"
-    if isinstance(error.instance, str) and len(error.instance) > 60:
-        return f"{error.validator} check failed ({error.validator_value!r})"
-    return error.message
+        return f"unexpected field(s) {named}; allowed fields: {allowed}"
+    if check == "required":
+        missing = [name for name in expected if name not in instance]
+        return f"missing required field(s): {', '.join(missing)}"
+    if check == "enum":
+        return f"{excerpt(instance)} is not one of: {', '.join(map(str, expected))}"
+    bounds = {"minimum": "must be at least", "maximum": "must be at most", "minLength": "needs at least",
+              "maxLength": "takes at most", "minItems": "needs at least", "maxItems": "takes at most"}
+    if check in bounds:
+        unit = {"minLength": " characters", "maxLength": " characters", "minItems": " items",
+                "maxItems": " items"}.get(check, "")
+        return f"{bounds[check]} {expected}{unit}"
+    return f"the {check} check failed"
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    names = {dict: "object", list: "array", str: "string", int: "integer", float: "number", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
 
 
 def _defaults(schema: dict[str, Any]) -> dict[str, Any]:
@@ -158,13 +199,43 @@ def _defaults(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def parse_json(body: bytes) -> Any:
-    """Request bytes -> JSON value, or ApiError 400."""
+    """Request bytes -> JSON value, or ApiError 400 (not JSON, NaN or Infinity, nested too deeply)."""
     if not body:
         raise ApiError(400, "invalid_request", "the request needs a JSON body")
     try:
-        return json.loads(body)
+        value = json.loads(body, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as error:
+        raise ApiError(400, "invalid_json",
+                       f"the body is not valid JSON: {error.msg} (line {error.lineno} column {error.colno})") from None
+    except RecursionError:
+        raise ApiError(400, "invalid_json", f"the body is nested more than {MAX_JSON_DEPTH} levels deep") from None
     except (ValueError, UnicodeDecodeError) as error:
-        raise ApiError(400, "invalid_json", f"the body is not valid JSON: {error}") from None
+        raise ApiError(400, "invalid_json", f"the body is not valid JSON: {_plain_reason(error)}") from None
+    if _depth(value) > MAX_JSON_DEPTH:
+        raise ApiError(400, "invalid_json", f"the body is nested more than {MAX_JSON_DEPTH} levels deep")
+    return value
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _plain_reason(error: Exception) -> str:
+    if isinstance(error, UnicodeDecodeError):
+        return f"it is not UTF-8 text (byte {error.start})"
+    return excerpt(str(error).split(";")[0], 80)
+
+
+def _depth(value: Any) -> int:
+    """How deeply arrays and objects nest in ``value`` (a scalar is 0), without recursion."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        current, level = pending.pop()
+        children = current.values() if isinstance(current, dict) else current if isinstance(current, list) else None
+        if children is not None:
+            deepest = max(deepest, level)
+            pending.extend((child, level + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
 
 
 def decode_image(text: str, field: str) -> bytes:

@@ -3,7 +3,8 @@
 Tokens are HS256-signed (PyJWT) with claims ``iss``, ``sub`` (the key id),
 ``tier``, ``scopes``, ``jti``, ``iat`` and ``exp``. ``verify`` accepts only
 HS256 with our secret (so ``alg: none`` and tokens signed with any other
-secret fail), requires every claim, and then asks the key store whether the
+secret fail), requires every claim with the type it is issued with (a malformed claim is
+``invalid_token``, never an error of the server), and then asks the key store whether the
 key behind the token is still active: revoking a key kills its tokens at once.
 A token whose signature checked out is remembered (bounded, by its exact
 text), so a client reusing its token pays the signature and claim parsing
@@ -17,6 +18,7 @@ balancer must share it), else a random one generated on first use and kept in
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 import tempfile
@@ -113,11 +115,11 @@ class TokenService:
     def verify(self, token: str, now: float | None = None) -> Principal:
         """The principal a valid token stands for; ``TokenError`` otherwise."""
         claims = self._verified_claims(token, time.time() if now is None else now)
-        check = self._keystore.check_key_id(str(claims["sub"]))
+        check = self._keystore.check_key_id(claims["sub"])
         if check.principal is None:
             raise TokenError(*_DEAD_KEY.get(check.reason, ("invalid_token", "the session token is not valid")))
         key = check.principal
-        granted = frozenset(claims.get("scopes") or ()) & key.scopes
+        granted = frozenset(claims.get("scopes", ())) & key.scopes
         return Principal(key.key_id, key.name, key.tier, granted, key.expires_at)
 
     def _verified_claims(self, token: str, now: float) -> dict:
@@ -129,6 +131,8 @@ class TokenService:
                                     options={"require": _REQUIRED_CLAIMS, "verify_exp": False})
             except jwt.InvalidTokenError:
                 raise TokenError("invalid_token", "the session token is not valid") from None
+            if not _well_typed(claims):
+                raise TokenError("invalid_token", "the session token is not valid")
             self._verified[token] = claims
             if len(self._verified) > VERIFIED_CACHE_SIZE:
                 del self._verified[next(iter(self._verified))]
@@ -136,3 +140,18 @@ class TokenService:
             self._verified.pop(token, None)
             raise TokenError("token_expired", "the session token has expired; exchange your API key for a new one")
         return claims
+
+
+def _well_typed(claims: object) -> bool:
+    """Whether every claim we read has the type we issue: a signed token with a malformed claim is refused."""
+    if not isinstance(claims, dict):
+        return False
+    times = [claims.get(name) for name in ("iat", "exp", "nbf") if name in claims]
+    texts = [claims.get(name) for name in ("iss", "sub", "jti", "tier") if name in claims]
+    scopes = claims.get("scopes", [])
+    return (all(_is_epoch(value) for value in times) and all(isinstance(value, str) for value in texts)
+            and isinstance(scopes, list) and all(isinstance(scope, str) for scope in scopes))
+
+
+def _is_epoch(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
