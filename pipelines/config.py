@@ -67,6 +67,11 @@ DEFAULTS: dict[str, Any] = {
         "result_ttl_seconds": 86400,
         "metrics_public": False,
         "onnx_threads": 0,
+        "header_timeout_seconds": 10.0,  # request line + headers, from the first byte (or the connection)
+        "body_timeout_seconds": 60.0,  # the whole body, from the end of the headers
+        "keepalive_timeout_seconds": 75.0,  # idle keep-alive connection
+        "max_connections": 1024,
+        "max_connections_per_ip": 64,  # 0: no per-address cap (behind a reverse proxy)
     },
     "swap": {
         "identities_dir": "",
@@ -77,6 +82,7 @@ DEFAULTS: dict[str, Any] = {
     "logging": {
         "level": "INFO",
         "json_file": "",
+        "dir": "",  # the service's general/errors/performance/security logs; default <data_dir>/logs
     },
 }
 

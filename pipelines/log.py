@@ -32,8 +32,8 @@ class JsonFormatter(logging.Formatter):
         for name, value in vars(record).items():
             if name not in self._standard and not name.startswith("_"):
                 payload[name] = value
-        if record.exc_info:
-            payload["exception"] = self.formatException(record.exc_info)
+        if record.exc_info or record.exc_text:
+            payload["exception"] = record.exc_text or self.formatException(record.exc_info)
         return json.dumps(payload, default=str)
 
 

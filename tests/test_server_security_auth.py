@@ -15,7 +15,7 @@ from playalter.pipelines.config import ConfigError
 from playalter.pipelines.errors import InvalidParameterError
 from playalter.pipelines.log import JsonFormatter
 from playalter.runner.server.keys import KeyStore, parse_expiry
-from playalter.runner.server.logs import (PERFORMANCE_LOGGER, SECURITY_LOGGER, SecretRedactor, security_event,
+from playalter.runner.server.logs import (PERFORMANCE_LOGGER, SECURITY_LOGGER, redact_record, security_event,
                                          setup_log_files)
 from playalter.runner.server.tokens import TokenError, TokenService, load_or_create_secret
 
@@ -215,36 +215,49 @@ def test_log_files_are_json_lines_split_by_concern_and_redacted(tmp_path):
     package_logger = logging.getLogger("playalter")
     previous_level = package_logger.level
     package_logger.setLevel(logging.INFO)
-    setup_log_files(tmp_path)
+    files = setup_log_files(tmp_path)
     key = "pa_live_0123456789ab_" + "k" * 43
     try:
         security_event("auth_failed", reason="wrong_secret", key_id="0123456789ab", path="/api/ping")
         logging.getLogger(PERFORMANCE_LOGGER).info("request", extra={"operation": "privacy.mask", "duration_ms": 12.5})
         logging.getLogger("playalter.runner.server.app").error("worker crashed while holding %s", key)
+        try:
+            raise ValueError(f"bad header X-API-Key: {key}")
+        except ValueError:
+            logging.getLogger("aiohttp.server").exception("Error handling request")
     finally:
         package_logger.setLevel(previous_level)
-        for logger in (package_logger, logging.getLogger(PERFORMANCE_LOGGER), logging.getLogger(SECURITY_LOGGER)):
-            for handler in [h for h in logger.handlers if str(tmp_path) in getattr(h, "baseFilename", "")]:
-                logger.removeHandler(handler)
-                handler.close()
+        files.close()
 
     def lines(name):
         return [json.loads(line) for line in (tmp_path / name).read_text().splitlines()]
 
     assert [(entry["event"], entry["key_id"]) for entry in lines("security.jsonl")] == [("auth_failed", "0123456789ab")]
     assert [(entry["operation"], entry["duration_ms"]) for entry in lines("performance.jsonl")] == [("privacy.mask", 12.5)]
-    assert [entry["message"] for entry in lines("errors.jsonl")] == ["worker crashed while holding [redacted]"]
+    errors = lines("errors.jsonl")  # from any logger, aiohttp's included
+    assert [entry["message"] for entry in errors] == ["worker crashed while holding [redacted]", "Error handling request"]
+    assert "ValueError: bad header X-API-Key: [redacted]" in errors[1]["exception"]
     assert len(lines("general.jsonl")) == 3
     assert key not in "".join(path.read_text() for path in tmp_path.iterdir())
 
 
-def test_secret_redactor_scrubs_keys_and_tokens_from_any_record():
+def test_redaction_scrubs_keys_and_tokens_from_any_record():
     key = "pa_live_0123456789ab_" + "s" * 43
     token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
     record = logging.makeLogRecord({"msg": "got %s then %s", "args": (key, token), "header": f"Bearer {token}"})
-    SecretRedactor().filter(record)
+    redact_record(record)
     assert record.getMessage() == "got [redacted] then [redacted]"
     assert record.header == "Bearer [redacted]"
+    cut = logging.makeLogRecord({"msg": f"line: b'X-API-Key: {key[:30]}...' Bearer 0123secret, {token[:20]}"})
+    assert redact_record(cut).getMessage() == "line: b'X-API-Key: [redacted]...' Bearer [redacted], [redacted]"
+
+
+def test_every_logger_of_the_process_is_redacted(caplog):
+    key = "pa_live_0123456789ab_" + "q" * 43
+    with caplog.at_level(logging.INFO):
+        for name in ("aiohttp.server", "asyncio", "some.library", ""):
+            logging.getLogger(name).warning("saw %s", key)
+    assert len(caplog.records) == 4 and key[21:] not in caplog.text
 
 
 def test_parse_expiry_reads_durations_and_iso_dates():

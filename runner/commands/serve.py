@@ -38,10 +38,11 @@ async def _serve(settings) -> None:
     from aiohttp import web
 
     from ..server.app import create_app
+    from ..server.connections import GuardedAppRunner
     from ..server.state import SECURITY
 
     app = create_app(settings)
-    runner = web.AppRunner(app, access_log=None)
+    runner = GuardedAppRunner(app, access_log=None)  # read timeouts and connection caps
     await runner.setup()
     site = web.TCPSite(runner, settings.server.host, settings.server.port)
     await site.start()

@@ -1,10 +1,16 @@
 """``create_app(settings)``: the aiohttp application of the PLAYALTER service.
 
-Middlewares, outermost first: metrics (counts every answer, 401 and 429
-included), errors (last resort for anything escaping the security layer),
-then the security layer's authentication, rate limits and audit, then errors
-again, so that handler failures are JSON responses before the audit records
-their outcome.
+Middlewares, outermost first: metrics (counts and times every answer, 401 and
+429 included, into Prometheus and the performance log), the request guard
+(body read timeout, see ``connections.py``), errors (last resort for anything
+escaping the security layer), then the security layer's authentication, rate
+limits and audit, then errors again, so that handler failures are JSON
+responses before the audit records their outcome.
+
+Serve it with ``connections.GuardedAppRunner`` for the header timeout and the
+connection caps. Every response says ``Server: playalter``, without versions.
+The app writes the service's JSON-lines logs (``logs.setup_log_files``) under
+``logging.dir``, default ``<data_dir>/logs``, while it runs.
 """
 
 from __future__ import annotations
@@ -15,11 +21,13 @@ from aiohttp import web
 
 from ...pipelines import onnx_runtime
 from ...pipelines.config import Section, settings as current_settings
-from . import endpoints, openapi
-from .auth import require_scope, setup_security
+from . import endpoints, health, openapi
+from .auth import DEFAULT_PUBLIC_PATHS, PublicPaths, require_scope, setup_security
+from .connections import LIMITS, SERVER_NAME, ConnectionLimits, request_guard
 from .dispatcher import Dispatcher
 from .errors import error_middleware
 from .jobs import JobStore
+from .logs import setup_log_files
 from .metrics import Metrics, metrics_middleware
 from .state import DISPATCHER, METRICS, SECURITY, SETTINGS, WORKFLOWS
 from .workers import WorkerPool, share_cores
@@ -42,15 +50,20 @@ def create_app(settings: Section | None = None) -> web.Application:
     catalog = WorkflowCatalog(settings)
     metrics = Metrics(store, pool)
 
+    log_files = setup_log_files(settings.logging.dir or data_dir / "logs")
+
     app = web.Application(client_max_size=int(settings.security.max_body_mb * MEGABYTE),
-                          middlewares=[metrics_middleware(metrics), error_middleware])
+                          middlewares=[metrics_middleware(metrics), request_guard, error_middleware])
     app[SETTINGS] = settings
     app[WORKFLOWS] = catalog
     app[METRICS] = metrics
-    app[SECURITY] = security = setup_security(app, settings, data_dir)
+    app[LIMITS] = ConnectionLimits.from_settings(settings)
+    public = DEFAULT_PUBLIC_PATHS | {"/ready"} | ({"/metrics"} if settings.server.metrics_public else set())
+    app[SECURITY] = security = setup_security(app, settings, data_dir, public_paths=PublicPaths(exact=public))
     app[DISPATCHER] = dispatcher = Dispatcher(settings, store, pool, catalog, audit=security.audit)
     app.middlewares.append(error_middleware)
 
+    app.add_routes(health.routes)
     app.add_routes(endpoints.routes)
     app.add_routes(openapi.routes)
     app.router.add_get("/metrics", _metrics, name="metrics")
@@ -67,9 +80,18 @@ def create_app(settings: Section | None = None) -> web.Application:
         metrics.close()
         store.close()
 
+    async def close_logs(app: web.Application) -> None:
+        log_files.close()
+
     app.on_startup.append(start)
     app.on_cleanup.insert(0, stop)  # before the security layer closes the audit log
+    app.on_cleanup.append(close_logs)
+    app.on_response_prepare.append(_server_header)
     return app
+
+
+async def _server_header(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers["Server"] = SERVER_NAME
 
 
 async def _metrics(request: web.Request) -> web.Response:

@@ -59,17 +59,6 @@ _FAILURE_STATUS = {
 
 # --- service information --------------------------------------------------------------------------
 
-@routes.get("/health", name="health")
-async def health(request: web.Request) -> web.Response:
-    pool = request.app[DISPATCHER].pool
-    return web.json_response({
-        "status": "ok",
-        "version": __version__,
-        "workers": {"total": pool.workers, "busy": pool.running},
-        "queue": {"depth": pool.queued, "capacity": pool.capacity},
-    })
-
-
 @routes.get("/api/services/status", name="services.status")
 async def services_status(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]

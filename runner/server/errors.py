@@ -76,10 +76,10 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
 
 
 def _http_message(error: web.HTTPException, request: web.Request) -> str:
-    if error.status == 404:
-        return f"no such endpoint: {excerpt(request.method)} {excerpt(request.path, 80)}"
+    if error.status == 404:  # the path is not quoted: it is the caller's input, and may hold anything
+        return "no such endpoint; the API is described at /docs"
     if error.status == 405:
-        return f"{excerpt(request.method)} is not allowed on {excerpt(request.path, 80)}"
+        return f"this method is not allowed on this endpoint; allowed: {error.headers.get('Allow', 'none')}"
     if error.status == 413:
         limit_mb = request.app[SETTINGS].security.max_body_mb
         return f"the request body is larger than the limit of {limit_mb:g} MB (setting security.max_body_mb)"

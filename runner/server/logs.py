@@ -1,25 +1,28 @@
-"""The service's four structured logs and the security event helper.
+"""The service's four structured logs, secret redaction for every log record, and the security event helper.
 
-Loggers (all under the package's root logger, so ``setup_logging`` levels apply):
+Files written by ``setup_log_files(log_dir)`` (``create_app`` calls it with ``logging.dir``, default
+``<data_dir>/logs``), each as JSON lines:
 
-- general:      every ``playalter.*`` record (modules use ``logging.getLogger(__name__)``)
-- errors:       the same records at ERROR and above
-- performance:  ``playalter.performance``: one record per timed operation, e.g.
-                ``performance_log.info("request", extra={"operation": ..., "duration_ms": ...})``
-- security:     ``playalter.security``: auth failures and rate-limit hits, through ``security_event``
+- ``general.jsonl``:     every ``playalter.*`` record (modules use ``logging.getLogger(__name__)``)
+- ``errors.jsonl``:      ERROR and above from any logger: ours, ``aiohttp.*``, ``asyncio``...
+- ``performance.jsonl``: ``playalter.performance``: one record per request or timed operation, e.g.
+                         ``performance_log.info("request", extra={"operation": ..., "duration_ms": ...})``
+- ``security.jsonl``:    ``playalter.security``: auth failures, rate-limit hits, refused or dropped
+                         connections, through ``security_event``
 
-``setup_log_files(log_dir)`` writes each of them as JSON lines (``general.jsonl``,
-``errors.jsonl``, ``performance.jsonl``, ``security.jsonl``). Every handler it
-installs, and the security logger itself, pass records through
-``SecretRedactor``: API keys and JWTs are replaced by ``[redacted]`` wherever
-they appear, as a second line of defence. The first line is simply never
-passing a key, token, password or image bytes to a logger: log the key id.
+Redaction: importing this module installs a log record factory that replaces API keys, JWTs and the
+value of credential headers by ``[redacted]`` in every record any logger creates (message, arguments,
+string fields, exception text), so no handler (console, these files, ``logging.json_file``) can write
+one, whoever logged it: aiohttp quotes raw request bytes in its parser errors. That is the second line
+of defence; the first is never passing a key, token, password or image bytes to a logger: log the key id.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
+import traceback
 from logging.handlers import WatchedFileHandler
 from pathlib import Path
 
@@ -33,26 +36,48 @@ security_log = logging.getLogger(SECURITY_LOGGER)
 performance_log = logging.getLogger(PERFORMANCE_LOGGER)
 
 _SECRET_PATTERN = re.compile(
-    r"pa_live_[A-Za-z0-9_-]+"                          # API keys
-    r"|eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"  # JWTs (base64url JSON header)
+    r"pa_live_[A-Za-z0-9_-]*"                                   # API keys, also cut short
+    r"|eyJ[A-Za-z0-9_-]{6,}(?:\.[A-Za-z0-9_-]*){0,2}"           # JWTs (base64url JSON header), also cut short
+    r"|(?<=Bearer )[^\s'\"\\,]+"                                # whatever follows Bearer
+    r"|(?i:(?<=x-api-key: )|(?<=x-api-key:))[^\s'\"\\,]+"       # or an X-API-Key header
 )
 REDACTED = "[redacted]"
 
 
-class SecretRedactor(logging.Filter):
-    """Replaces API keys and JWTs in a record's message and string fields."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if _SECRET_PATTERN.search(message):
-            record.msg, record.args = _SECRET_PATTERN.sub(REDACTED, message), None
-        for name, value in vars(record).items():
-            if isinstance(value, str) and name != "msg" and _SECRET_PATTERN.search(value):
-                setattr(record, name, _SECRET_PATTERN.sub(REDACTED, value))
-        return True
+def redact(text: str) -> str:
+    """``text`` with every API key, JWT and credential header value replaced by ``[redacted]``."""
+    return _SECRET_PATTERN.sub(REDACTED, text)
 
 
-security_log.addFilter(SecretRedactor())
+def redact_record(record: logging.LogRecord) -> logging.LogRecord:
+    """Redact a record in place: message (arguments merged in), string fields, exception and stack text."""
+    message = record.getMessage()
+    if _SECRET_PATTERN.search(message):
+        record.msg, record.args = redact(message), None
+    for name, value in vars(record).items():
+        if isinstance(value, str) and name != "msg" and _SECRET_PATTERN.search(value):
+            setattr(record, name, redact(value))
+    if record.exc_info and record.exc_info[0] is not None and not record.exc_text:
+        record.exc_text = redact("".join(traceback.format_exception(*record.exc_info)).rstrip("\n"))
+    return record
+
+
+def _redacting_factory(previous):
+    def factory(*args, **kwargs) -> logging.LogRecord:
+        return redact_record(previous(*args, **kwargs))
+
+    factory.redacts = True
+    return factory
+
+
+def install_redaction() -> None:
+    """Make every log record of the process pass through ``redact_record`` (idempotent)."""
+    current = logging.getLogRecordFactory()
+    if not getattr(current, "redacts", False):
+        logging.setLogRecordFactory(_redacting_factory(current))
+
+
+install_redaction()
 
 
 def security_event(event: str, level: int = logging.WARNING, **fields) -> None:
@@ -63,23 +88,41 @@ def security_event(event: str, level: int = logging.WARNING, **fields) -> None:
     security_log.log(level, event, extra={"event": event, **fields})
 
 
-def setup_log_files(log_dir: str | Path) -> None:
-    """Write the general, errors, performance and security logs as JSON lines under ``log_dir``."""
+LOG_FILES = (  # logger, file, lowest level
+    (ROOT_LOGGER, "general.jsonl", logging.NOTSET),
+    ("", "errors.jsonl", logging.ERROR),
+    (PERFORMANCE_LOGGER, "performance.jsonl", logging.NOTSET),
+    (SECURITY_LOGGER, "security.jsonl", logging.NOTSET),
+)
+
+
+class LogFiles:
+    """The handlers ``setup_log_files`` installed; ``close()`` removes them (an app's cleanup does)."""
+
+    def __init__(self, installed: list[tuple[logging.Logger, logging.Handler]]):
+        self._installed = installed
+
+    def close(self) -> None:
+        for logger, handler in self._installed:
+            logger.removeHandler(handler)
+            handler.close()
+        self._installed = []
+
+
+def setup_log_files(log_dir: str | Path) -> LogFiles:
+    """Write the general, errors, performance and security logs as JSON lines under ``log_dir`` (mode 0700)."""
     log_dir = Path(log_dir)
-    log_dir.mkdir(parents=True, exist_ok=True)
-    targets = [
-        (ROOT_LOGGER, "general.jsonl", logging.NOTSET),
-        (ROOT_LOGGER, "errors.jsonl", logging.ERROR),
-        (PERFORMANCE_LOGGER, "performance.jsonl", logging.NOTSET),
-        (SECURITY_LOGGER, "security.jsonl", logging.NOTSET),
-    ]
-    for logger_name, file_name, level in targets:
+    log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    installed = []
+    for logger_name, file_name, level in LOG_FILES:
         logger = logging.getLogger(logger_name)
         path = str((log_dir / file_name).resolve())
         if any(getattr(handler, "baseFilename", None) == path for handler in logger.handlers):
             continue
         handler = WatchedFileHandler(path, encoding="utf-8")
+        os.chmod(path, 0o600)
         handler.setLevel(level)
         handler.setFormatter(JsonFormatter())
-        handler.addFilter(SecretRedactor())
         logger.addHandler(handler)
+        installed.append((logger, handler))
+    return LogFiles(installed)

@@ -7,6 +7,9 @@
 - ``playalter_jobs{state}``: jobs in the store by state (read at scrape time);
 - ``playalter_queue_depth`` and ``playalter_workers_busy``: the worker pool;
 - ``playalter_model_load_seconds{model}``: onnxruntime model loads.
+
+``metrics_middleware`` also writes one ``request`` record per answer to the performance log
+(endpoint pattern, method, status, duration_ms).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from ...pipelines import onnx_runtime
 from .jobs import JobStore
+from .logs import performance_log
 from .workers import WorkerPool
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
@@ -62,13 +66,15 @@ class Metrics:
     def close(self) -> None:
         onnx_runtime.remove_load_listener(self.observe_model_load)
 
-    def observe(self, request: web.Request, status: int, seconds: float) -> None:
+    def observe(self, request: web.Request, status: int, seconds: float) -> str:
+        """Count one answered request; returns its endpoint label (the route pattern, never the raw path)."""
         route = request.match_info.route.resource
         endpoint = route.canonical if route is not None else "unmatched"
         self.requests.labels(endpoint, request.method, str(status)).inc()
         self.latency.labels(endpoint, request.method).observe(seconds)
         if status == 429:
             self.rate_limited.labels(endpoint).inc()
+        return endpoint
 
     def render(self) -> web.Response:
         return web.Response(body=generate_latest(self.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
@@ -87,6 +93,9 @@ def metrics_middleware(metrics: Metrics):
             status = error.status
             raise
         finally:
-            metrics.observe(request, status, time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            endpoint = metrics.observe(request, status, seconds)
+            performance_log.info("request", extra={"endpoint": endpoint, "method": request.method, "status": status,
+                                                   "duration_ms": round(seconds * 1000, 3)})
 
     return middleware

@@ -108,8 +108,12 @@ def build_spec(settings) -> dict[str, Any]:
     job_id = [{"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}]
     common = (400, 401, 403, 413, 422, 429, 503, 504)
     paths = {
-        "/health": {"get": _operation("Liveness and queue state", "Always public.", None,
+        "/health": {"get": _operation("Liveness, queue state and dependency checks", "Always public; 200 while "
+                                      "serving, `status` ok or degraded.", None,
                                       _ok("the service is up", {"type": "object"}), public=True, tag="service")},
+        "/ready": {"get": _operation("Readiness", "Always public; 503 `not_ready` when a dependency (databases, "
+                                     "rate-limit storage, workers, models folder) is down.", None,
+                                     _ok("ready to serve", {"type": "object"}), public=True, tag="service")},
         "/api/services/status": {"get": _operation(
             "Capabilities and models", "Which operations are enabled, which workflows and models are present.",
             None, _ok("status", {"type": "object"}), tag="service")},

@@ -53,10 +53,12 @@ the jobs running on its own worker pool.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
 from collections import Counter
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Awaitable, Callable, Union
 
@@ -155,10 +157,13 @@ class RateLimiter:
             raise ValueError(f"no hourly limit for tier(s): {', '.join(missing)}")
         self.storage_uri = storage_uri
         if storage_uri.startswith("memory://"):
-            self._strategy = InProcessLimiter(MovingWindowRateLimiter(MemoryStorage()))
+            self._storage = MemoryStorage()
+            self._strategy = InProcessLimiter(MovingWindowRateLimiter(self._storage))
         else:
-            self._strategy = AsyncMovingWindowRateLimiter(
-                storage_from_string(async_storage_uri(storage_uri), wrap_exceptions=True))
+            self._storage = storage_from_string(async_storage_uri(storage_uri), wrap_exceptions=True)
+            self._strategy = AsyncMovingWindowRateLimiter(self._storage)
+        self._key_locks: dict[str, asyncio.Lock] = {}
+        self._key_lock_users: Counter = Counter()
         self._items = {tier: RateLimitItemPerHour(amount, namespace="playalter") for tier, amount in per_hour.items()}
         self.max_concurrent_jobs = max_concurrent_jobs
         self._jobs: Counter = Counter()
@@ -177,8 +182,9 @@ class RateLimiter:
         if cost < 0:
             raise ValueError("rate-limit cost must be >= 0")
         item = self._items[principal.tier]
-        allowed = cost == 0 or await self._strategy.hit(item, "key", principal.key_id, cost=cost)
-        return await self._status(principal, allowed)
+        async with self._key_lock(principal.key_id):
+            allowed = cost == 0 or await self._strategy.hit(item, "key", principal.key_id, cost=cost)
+            return await self._status(principal, allowed)
 
     async def peek(self, principal: Principal) -> RateStatus:
         """The key's state, spending nothing; ``allowed`` when at least one unit is left."""
@@ -192,6 +198,31 @@ class RateLimiter:
             allowed = remaining > 0
         retry_after = 0 if allowed else max(1, math.ceil(reset_time - time.time()))
         return RateStatus(allowed, item.amount, max(0, remaining), math.ceil(reset_time), retry_after)
+
+    @asynccontextmanager
+    async def _key_lock(self, key_id: str):
+        """Spend and read the window of one key without this process's other requests for it in between.
+
+        Without it, concurrent requests all spend before any reads (two storage round trips each), and
+        their ``X-RateLimit-Remaining`` all show the count after the last spend. In memory the two
+        calls never yield, so they are atomic already; replicas sharing Redis can still interleave.
+        """
+        lock = self._key_locks.setdefault(key_id, asyncio.Lock())
+        self._key_lock_users[key_id] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._key_lock_users[key_id] -= 1
+            if self._key_lock_users[key_id] == 0:  # no request holds or waits for it: forget the key
+                del self._key_lock_users[key_id], self._key_locks[key_id]
+
+    async def storage_reachable(self) -> bool:
+        """Whether the counter storage answers (a Redis PING; always true in memory)."""
+        try:
+            return bool(await self._storage.check()) if not isinstance(self._storage, MemoryStorage) else True
+        except Exception:  # the storage client's own errors: unreachable, refused, timed out
+            return False
 
     def job_slot(self, principal: Principal) -> JobSlot:
         """Take a concurrent-job slot now, or raise 429 ``too_many_concurrent_jobs``."""
