@@ -15,7 +15,7 @@ from aiohttp import web
 
 from ...pipelines import onnx_runtime
 from ...pipelines.config import Section, settings as current_settings
-from . import endpoints, openapi
+from . import endpoints, openapi, status
 from .auth import require_scope, setup_security
 from .dispatcher import Dispatcher
 from .errors import error_middleware
@@ -52,6 +52,7 @@ def create_app(settings: Section | None = None) -> web.Application:
     app.middlewares.append(error_middleware)
 
     app.add_routes(endpoints.routes)
+    app.add_routes(status.routes)
     app.add_routes(openapi.routes)
     app.router.add_get("/metrics", _metrics, name="metrics")
     app.router.add_get("/", _index, name="index")
