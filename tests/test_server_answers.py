@@ -1,4 +1,4 @@
-"""What the HTTP answers tell a caller: faces hidden, fall-backs, one default, usable capabilities, every route documented."""
+"""What HTTP answers tell a caller: faces hidden, fall-backs, one default, what is usable, every route documented."""
 
 from __future__ import annotations
 
@@ -124,5 +124,15 @@ def test_services_status_says_what_is_usable_and_why(tmp_path, no_models):
                 "usable": False, "reason": analyze["options"]["measurement_model=flame"]["reason"]}
             assert "flame" in analyze["options"]["measurement_model=flame"]["reason"]
             assert str(tmp_path) not in json.dumps(capabilities)
+
+    run(scenario())
+
+
+def test_favicon_is_the_playalter_icon(tmp_path):
+    async def scenario():
+        async with running_app(make_settings(tmp_path)) as (client, app, key):
+            response = await client.get("/favicon.ico")
+            assert response.status == 200 and response.headers["Content-Type"] == "image/svg+xml"
+            assert (await response.read()).startswith(b"<svg")
 
     run(scenario())

@@ -1,4 +1,4 @@
-"""The OpenAPI 3 description of the service (``/openapi.json``) and its offline browser (``/docs``).
+"""The OpenAPI 3 description of the service (``/openapi.json``), its offline browser (``/docs``) and icon.
 
 Request bodies reuse the very schemas the server validates with
 (``schemas.py``). ``/docs`` is a static page whose small script renders this
@@ -255,3 +255,10 @@ async def openapi_document(request: web.Request) -> web.Response:
 @routes.get("/docs", name="docs")
 async def docs_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC_DIR / "docs.html")
+
+
+@routes.get("/favicon.ico", name="favicon")
+async def favicon(request: web.Request) -> web.FileResponse:
+    """The PLAYALTER icon (SVG; browsers accept it under this name)."""
+    return web.FileResponse(STATIC_DIR / "icon.svg", headers={"Content-Type": "image/svg+xml",
+                                                              "Cache-Control": "max-age=86400"})

@@ -26,10 +26,6 @@ OPTION_MODELS: dict[str, dict[str, tuple[str, ...]]] = {
     "privacy": {"mask_type=synthetic": ("inswapper_128", "buffalo_l")},
     "swap": {"method=inswapper": ("inswapper_128",)},
 }
-# capability -> models without which it does not work at all (one list of alternatives each)
-CAPABILITY_MODELS: dict[str, tuple[tuple[str, ...], ...]] = {
-    "analyze": (("face_mesh", "flame"),),
-}
 DEGRADED = {"swap": ("inswapper_128", "inswapper_128 is not installed: swaps use the model-free landmark warp "
                                       "(lower quality); install it with `playalter models fetch inswapper_128`")}
 
@@ -51,10 +47,6 @@ def capability_status(name: str, enabled: bool, workflows: dict[str, bool],
         reason = "switched off on this server"
     elif not all(workflows.values()):
         reason = f"workflow(s) missing: {', '.join(sorted(n for n, present in workflows.items() if not present))}"
-    else:
-        for alternatives in CAPABILITY_MODELS.get(name, ()):
-            if not any(available.get(model, False) for model in alternatives):
-                reason = _install_hint(list(alternatives[:1]))
     usable = reason is None
     if usable and name in DEGRADED and not available.get(DEGRADED[name][0], False):
         reason = DEGRADED[name][1]
@@ -72,13 +64,15 @@ async def services_status(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     catalog = request.app[WORKFLOWS]
     available = await asyncio.to_thread(lambda: {name: models.is_available(name) for name in models.REGISTRY})
+    obtainable = {name: available[name] or (spec.fetch_on_first_use and settings.models.auto_fetch)
+                  for name, spec in models.REGISTRY.items()}  # what a run can use, fetched on first use if need be
     workflows = set(catalog.names())
     capabilities = {}
     for operation in OPERATIONS.values():
         enabled = getattr(settings, operation.switch)
         present = {name: name in workflows for name in operation.workflows}
         capabilities[operation.name] = {"enabled": enabled, "scope": operation.scope, "workflows": present,
-                                        **capability_status(operation.name, enabled, present, available)}
+                                        **capability_status(operation.name, enabled, present, obtainable)}
     return web.json_response({
         "version": __version__,
         "capabilities": capabilities,
