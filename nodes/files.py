@@ -4,7 +4,8 @@ Every name a workflow supplies (an image to load, a filename prefix to save
 under) is resolved with ``resolve_inside``: absolute paths, ``..`` and symlinks
 that lead out of the folder are refused. Saved files are numbered like
 ComfyUI's: ``{prefix}_{counter:05}_.{ext}``, the counter one past the highest
-already in the folder.
+already in the folder for that extension, so an image and the JSON saved beside
+it under one prefix get the same number.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def reserve_numbered_file(root: Path, filename_prefix: str, extension: str) -> S
     subfolder = str(prefix.parent) if str(prefix.parent) != "." else ""
     directory = resolve_inside(root, subfolder) if subfolder else root.resolve()
     directory.mkdir(parents=True, exist_ok=True)
-    numbered = re.compile(rf"^{re.escape(prefix.name)}_(\d+)_\.")
+    numbered = re.compile(rf"^{re.escape(prefix.name)}_(\d+)_\.{re.escape(extension)}$")
     used = [int(match.group(1)) for entry in directory.iterdir() if (match := numbered.match(entry.name))]
     counter = max(used, default=0) + 1
     while True:

@@ -1,4 +1,4 @@
-"""Saving the pack's JSON STRING outputs (measurements, audits, reports) as files."""
+"""Saving outputs as files: JSON STRING outputs (measurements, audits, reports) and images with pixels only."""
 
 from __future__ import annotations
 
@@ -42,5 +42,44 @@ class PlayAlterSaveJSON:
         return {"ui": {"json": [json_text], "files": [file_entry]}}
 
 
-NODE_CLASS_MAPPINGS = {"PlayAlterSaveJSON": PlayAlterSaveJSON}
-NODE_DISPLAY_NAME_MAPPINGS = {"PlayAlterSaveJSON": "Save JSON (PLAYALTER)"}
+class PlayAlterSaveImage:
+    DESCRIPTION = (
+        "Saves images to the output folder as {prefix}_{counter:05}_.png with pixels only: unlike the core "
+        "Save Image inside ComfyUI, no workflow, prompt or input file names are embedded. Use it for "
+        "anonymised images."
+    )
+    CATEGORY = "PLAYALTER/io"
+    RETURN_TYPES = ()
+    FUNCTION = "save"
+    OUTPUT_NODE = True
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "images": ("IMAGE", {"tooltip": "the images to save"}),
+                "filename_prefix": (
+                    "STRING",
+                    {"default": "playalter/image", "tooltip": "file name start; may contain a subfolder"},
+                ),
+            }
+        }
+
+    def save(self, images, filename_prefix: str = "playalter/image"):
+        from PIL import Image
+
+        from .tensors import image_batch_to_numpy
+
+        saved_entries = []
+        for frame in image_batch_to_numpy(images):  # [H,W,3] uint8
+            saved = reserve_numbered_file(compat.folder("output"), filename_prefix, "png")
+            Image.fromarray(frame).save(saved.path, format="PNG", compress_level=4)
+            saved_entries.append({"filename": saved.filename, "subfolder": saved.subfolder, "type": "output"})
+        return {"ui": {"images": saved_entries}}
+
+
+NODE_CLASS_MAPPINGS = {"PlayAlterSaveJSON": PlayAlterSaveJSON, "PlayAlterSaveImage": PlayAlterSaveImage}
+NODE_DISPLAY_NAME_MAPPINGS = {
+    "PlayAlterSaveJSON": "Save JSON (PLAYALTER)",
+    "PlayAlterSaveImage": "Save Image, pixels only (PLAYALTER)",
+}

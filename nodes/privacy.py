@@ -89,7 +89,7 @@ class PlayAlterPrivacyLevels:
     DESCRIPTION = (
         "The first image anonymized at N strengths in one go (level i of N has strength x i/N: light, medium, "
         "strong, complete for N=4 and strength 1), as an image batch with the level masks, plus per-level "
-        "metadata as JSON."
+        "metadata as JSON; with audit, each level is checked by detecting again (is each face still found?)."
     )
     CATEGORY = CATEGORY
     FUNCTION = "levels"
@@ -107,12 +107,16 @@ class PlayAlterPrivacyLevels:
                                        "tooltip": "strength of the strongest level; the others are evenly below"}),
                 "levels": ("INT", {"default": 4, "min": 1, "max": MAX_LEVELS, "tooltip": "how many levels"}),
             },
-            "optional": dict(_SHAPE_OPTIONAL),
+            "optional": {
+                **_SHAPE_OPTIONAL,
+                "audit": ("BOOLEAN", {"default": False, "tooltip": "detect again on every level and report"}),
+            },
         }
 
     def levels(self, image, faces, mask_type, coverage, feather, seed, color, strength, levels, flame_fit=None,
-               margin=0.2, ears=False, neck=False):
+               margin=0.2, ears=False, neck=False, audit=False):
         from ..pipelines.errors import NoFaceError
+        from ..pipelines.privacy import audit as audit_level
         from ..pipelines.privacy import create_levels, level_strengths
         from .tensors import image_batch_to_numpy, numpy_to_image_batch, numpy_to_mask_batch
 
@@ -124,6 +128,10 @@ class PlayAlterPrivacyLevels:
         images, masks, metadata = create_levels(frames[0], faces[0], options, levels,
                                                 fits=flame_fit[0] if flame_fit else None,
                                                 on_level=Progress(levels).update)
+        if audit:
+            for level, level_image in zip(metadata, images):
+                check_interrupted()
+                level["audit"] = audit_level(frames[0], faces[0], level_image)
         return numpy_to_image_batch(images), numpy_to_mask_batch(masks), json.dumps({"levels": metadata})
 
 

@@ -43,21 +43,26 @@ def _prompt_error(
     )
 
 
-def _unknown_class_error(node_id: str, class_type: str, node_classes: NodeClasses) -> WorkflowValidationError:
-    return _prompt_error(
-        "invalid_prompt",
-        f"Cannot execute because node {class_type} does not exist.",
-        f"Node ID '#{node_id}'",
-        {
+def _unknown_class_error(unknown: dict[str, str], node_classes: NodeClasses) -> dict:
+    """The prompt-level error for the nodes (id -> class_type) that are neither PLAYALTER nor core nodes."""
+    names = sorted(set(unknown.values()))
+    node_id, class_type = next(iter(unknown.items()))
+    core = ", ".join(sorted(name for name in node_classes if not name.startswith("PlayAlter")))
+    subject = f"node {names[0]} does not" if len(names) == 1 else f"nodes {', '.join(names)} do not"
+    return {
+        "type": "invalid_prompt",
+        "message": f"Cannot execute because {subject} exist.",
+        "details": f"Node ID '#{node_id}'",
+        "extra_info": {
             "node_id": node_id,
             "class_type": class_type,
             "hint": (
-                f"'{class_type}' is neither a PLAYALTER node nor one of the core nodes the runner implements "
-                f"({', '.join(sorted(name for name in node_classes if not name.startswith('PlayAlter')))}). "
-                "Run this workflow on a ComfyUI server that has it: playalter run WORKFLOW --remote http://HOST:8188"
+                f"'{', '.join(names)}' {'is' if len(names) == 1 else 'are'} neither PLAYALTER nodes nor core nodes "
+                f"the runner implements ({core}). "
+                "Run this workflow on a ComfyUI server that has them: playalter run WORKFLOW --remote http://HOST:8188"
             ),
         },
-    )
+    }
 
 
 def type_matches(received: Any, expected: Any) -> bool:
@@ -84,6 +89,9 @@ class _Validator:
     def node(self, node_id: str) -> bool:
         if node_id in self.valid:
             return self.valid[node_id]
+        if self.prompt[node_id]["class_type"] not in self.node_classes:  # reported once as an unknown node
+            self.reasons[node_id], self.valid[node_id] = [], False
+            return False
         if node_id in self.visiting:
             raise _prompt_error(
                 "invalid_prompt",
@@ -183,6 +191,8 @@ class _Validator:
                 f"{name}: node '{excerpt(source_id)}'",
                 extra,
             ), None
+        if source["class_type"] not in self.node_classes:  # unknown node: reported on its own, types unknown
+            return None, "*"
         return_types = self.node_classes[source["class_type"]].RETURN_TYPES
         if not isinstance(slot, int) or not 0 <= slot < len(return_types):
             return _reason(
@@ -284,6 +294,7 @@ def check_workflow(prompt: Any, node_classes: NodeClasses) -> CheckedWorkflow:
         raise _prompt_error("invalid_prompt", "The workflow must be a non-empty JSON object of nodes keyed by id.")
     checked = {}
     outputs = []
+    unknown: dict[str, str] = {}  # node id -> class_type; reported together with every other error
     for node_id, node in prompt.items():
         if not isinstance(node, dict) or "class_type" not in node:
             raise _prompt_error(
@@ -292,12 +303,12 @@ def check_workflow(prompt: Any, node_classes: NodeClasses) -> CheckedWorkflow:
                 f"Node ID '#{node_id}'",
             )
         node_class = node_classes.get(node["class_type"])
-        if node_class is None:
-            raise _unknown_class_error(str(node_id), node["class_type"], node_classes)
         checked[str(node_id)] = {**node, "inputs": dict(node.get("inputs") or {})}
-        if getattr(node_class, "OUTPUT_NODE", False) is True:
+        if node_class is None:
+            unknown[str(node_id)] = node["class_type"]
+        elif getattr(node_class, "OUTPUT_NODE", False) is True:
             outputs.append(str(node_id))
-    if not outputs:
+    if not outputs and not unknown:
         raise _prompt_error(
             "prompt_no_outputs",
             "Prompt has no outputs",
@@ -305,12 +316,16 @@ def check_workflow(prompt: Any, node_classes: NodeClasses) -> CheckedWorkflow:
             {"hint": "add an output node such as SaveImage, PreviewImage or PlayAlterSaveJSON"},
         )
     validator = _Validator(checked, node_classes)
-    node_errors: dict[str, dict] = {}
+    node_errors: dict[str, dict] = {
+        node_id: {"errors": [_reason("node_not_found", f"Node {class_type} does not exist", class_type, {})],
+                  "dependent_outputs": [], "class_type": class_type}
+        for node_id, class_type in unknown.items()
+    }
     for output_id in outputs:
         if validator.node(output_id):
             continue
         for node_id in _ancestors(checked, output_id):
-            if validator.reasons.get(node_id):
+            if validator.reasons.get(node_id) or node_id in unknown:
                 entry = node_errors.setdefault(
                     node_id,
                     {
@@ -320,6 +335,8 @@ def check_workflow(prompt: Any, node_classes: NodeClasses) -> CheckedWorkflow:
                     },
                 )
                 entry["dependent_outputs"].append(output_id)
+    if unknown:
+        raise WorkflowValidationError(_unknown_class_error(unknown, node_classes), node_errors)
     if node_errors:
         details = "\n".join(
             f"{reason['message']}: {reason['details']}" for entry in node_errors.values() for reason in entry["errors"]

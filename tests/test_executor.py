@@ -454,5 +454,5 @@ def test_numbered_files_continue_after_the_highest_existing_counter(tmp_path):
     (tmp_path / "runner_00090_.png").write_bytes(b"")
     first = reserve_numbered_file(tmp_path, "run", "json")
     second = reserve_numbered_file(tmp_path, "run", "png")
-    assert (first.filename, second.filename) == ("run_00008_.json", "run_00009_.png")
+    assert (first.filename, second.filename) == ("run_00001_.json", "run_00008_.png")  # one counter per extension
     assert first.path.is_file() and first.subfolder == ""

@@ -56,3 +56,46 @@ def test_audit_workflow_reports_every_face_hidden(t1_path, tmp_path, no_models):
     audit = report["images"][0]["audit"]
     assert audit["still_detected"] == 0 and len(audit["faces"]) == 6
     assert detect_faces(images[0]) == []
+
+
+PNG_TEXT_CHUNKS = (b"tEXt", b"iTXt", b"zTXt")
+
+
+def _png_chunk_types(path: Path) -> list[bytes]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    types, offset = [], 8
+    while offset < len(data):
+        length = int.from_bytes(data[offset:offset + 4], "big")
+        types.append(data[offset + 4:offset + 8])
+        offset += 12 + length
+    return types
+
+
+@pytest.mark.parametrize("name", ["privacy_blur.json", "privacy_audit.json", "privacy_pixelate_levels.json"])
+def test_privacy_workflows_save_pixels_only(name, t1_path, tmp_path, no_models, monkeypatch):
+    """Even with embed_workflow_in_images on (as ComfyUI's core SaveImage always does), no text chunk is written."""
+    from playalter.pipelines.config import reset_settings
+
+    monkeypatch.setenv("PLAYALTER__EMBED_WORKFLOW_IN_IMAGES", "true")
+    reset_settings()
+    workflow = json.loads((API_DIR / name).read_text())
+    assert {node["class_type"] for node in workflow.values()} & {"SaveImage", "PreviewImage"} == set()
+    _, _, result = _run(name, t1_path, tmp_path)
+    assert result.images()
+    for ref in result.images():
+        chunks = _png_chunk_types(Path(ref.path))
+        assert not set(chunks) & set(PNG_TEXT_CHUNKS), chunks
+
+
+def test_blur_workflow_reports_how_many_faces_were_hidden(t1_path, tmp_path, no_models):
+    _, documents, _ = _run("privacy_blur.json", t1_path, tmp_path)
+    assert len(documents) == 1 and len(documents[0]["images"][0]["faces"]) == 6
+
+
+def test_levels_workflow_audits_every_level_when_asked(t1_path, tmp_path, no_models):
+    result = execute(API_DIR / "privacy_pixelate_levels.json", bindings={"image": t1_path, "privacy.audit": True,
+                                                                         "privacy.levels": 2}, output_dir=tmp_path)
+    levels = json.loads(result.json()[0])["levels"]
+    assert len(levels) == 2
+    assert levels[-1]["audit"]["still_detected"] == 0 and len(levels[-1]["audit"]["faces"]) == 6

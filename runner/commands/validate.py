@@ -1,9 +1,18 @@
-"""``playalter validate WORKFLOW.json``: check a workflow without running it (exit 0 valid, 2 invalid)."""
+"""``playalter validate WORKFLOW.json``: check a workflow without running it (exit 0 valid, 2 invalid).
+
+A LoadImage whose file is neither bound with ``--input`` nor in the input
+folder (the shipped workflows name placeholders such as ``example.png``) is
+checked with a stand-in image, and a note says that a run needs
+``--input TITLE=PHOTO``.
+"""
 
 from __future__ import annotations
 
+import io
 import json
 import sys
+from pathlib import Path
+
 from . import add_input_option
 
 
@@ -16,7 +25,39 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
+def _stand_in_png() -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _unbound_images(prompt: dict, bindings: dict, input_dir: Path) -> dict[str, str]:
+    """LoadImage node id -> its title (or id), for images neither bound nor present in ``input_dir``."""
+    from ...nodes.files import resolve_inside
+    from ...pipelines.errors import InvalidParameterError
+    from ..bindings import resolve_binding_key
+
+    bound = {resolve_binding_key(prompt, key)[0] for key in bindings}
+    missing = {}
+    for node_id, node in prompt.items():
+        if node.get("class_type") != "LoadImage" or node_id in bound:
+            continue
+        name = node.get("inputs", {}).get("image")
+        if not isinstance(name, str):
+            continue
+        try:
+            present = resolve_inside(input_dir, name).is_file()
+        except InvalidParameterError:
+            continue  # an unsafe name: validation reports it
+        if not present:
+            missing[node_id] = (node.get("_meta") or {}).get("title") or node_id
+    return missing
+
+
 def run(args) -> int:
+    from ...nodes import compat
     from ..bindings import parse_cli_bindings
     from ..errors import WorkflowValidationError
     from ..executor import validate
@@ -25,10 +66,14 @@ def run(args) -> int:
 
     node_classes = default_node_classes()
     prompt = load_workflow(args.workflow, node_classes)
+    bindings = parse_cli_bindings(prompt, args.input, node_classes)
+    input_dir = Path(args.input_dir) if args.input_dir else compat.folder("input")
+    needed = _unbound_images(prompt, bindings, input_dir)
+    stand_in = _stand_in_png() if needed else b""
     try:
         validate(
             prompt,
-            bindings=parse_cli_bindings(prompt, args.input, node_classes),
+            bindings={**bindings, **{node_id: stand_in for node_id in needed}},
             input_dir=args.input_dir,
             node_classes=node_classes,
         )
@@ -38,4 +83,7 @@ def run(args) -> int:
             sys.stdout.write(json.dumps(error.to_dict(), indent=2) + "\n")
         return 2
     sys.stderr.write(f"valid: {args.workflow} ({len(prompt)} nodes)\n")
+    for node_id, title in needed.items():
+        sys.stderr.write(f"note: LoadImage '{title}' (node {node_id}) names '{prompt[node_id]['inputs']['image']}', "
+                         f"which is not in the input folder: a run needs --input {title}=PHOTO\n")
     return 0

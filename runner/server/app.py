@@ -21,7 +21,7 @@ from aiohttp import web
 
 from ...pipelines import onnx_runtime
 from ...pipelines.config import Section, settings as current_settings
-from . import endpoints, health, openapi
+from . import endpoints, health, openapi, status
 from .auth import DEFAULT_PUBLIC_PATHS, PublicPaths, require_scope, setup_security
 from .connections import LIMITS, SERVER_NAME, ConnectionLimits, request_guard
 from .dispatcher import Dispatcher
@@ -65,6 +65,7 @@ def create_app(settings: Section | None = None) -> web.Application:
 
     app.add_routes(health.routes)
     app.add_routes(endpoints.routes)
+    app.add_routes(status.routes)
     app.add_routes(openapi.routes)
     app.router.add_get("/metrics", _metrics, name="metrics")
     app.router.add_get("/", _index, name="index")

@@ -23,8 +23,6 @@ from typing import Any, Callable
 
 from aiohttp import web
 
-from ... import __version__
-from ...pipelines import models
 from . import schemas
 from ..quoting import excerpt
 from .audit import AUDIT_NOTE
@@ -55,32 +53,6 @@ _FAILURE_STATUS = {
     "timeout": 504,
     "cancelled": 409,
 }
-
-
-# --- service information --------------------------------------------------------------------------
-
-@routes.get("/api/services/status", name="services.status")
-async def services_status(request: web.Request) -> web.Response:
-    settings = request.app[SETTINGS]
-    catalog = request.app[WORKFLOWS]
-    available = await asyncio.to_thread(lambda: {name: models.is_available(name) for name in models.REGISTRY})
-    workflows = set(catalog.names())
-    capabilities = {
-        operation.name: {"enabled": getattr(settings, operation.switch), "scope": operation.scope,
-                         "workflows": {name: name in workflows for name in operation.workflows}}
-        for operation in OPERATIONS.values()
-    }
-    return web.json_response({
-        "version": __version__,
-        "capabilities": capabilities,
-        "models": {
-            name: {"available": available[name], "embedded": spec.embedded, "description": spec.description,
-                   "features": list(spec.features), "licence": spec.licence,
-                   **({} if available[name] else {"how_to_obtain": spec.how_to_obtain})}
-            for name, spec in models.REGISTRY.items()
-        },
-        "workflows": sorted(workflows),
-    })
 
 
 @routes.get("/api/workflows", name="workflows.list")

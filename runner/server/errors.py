@@ -13,7 +13,6 @@ from typing import Any
 
 from aiohttp import web
 
-from ..quoting import excerpt
 from .state import SETTINGS
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""The OpenAPI 3 description of the service (``/openapi.json``) and its offline browser (``/docs``).
+"""The OpenAPI 3 description of the service (``/openapi.json``), its offline browser (``/docs``) and icon.
 
 Request bodies reuse the very schemas the server validates with
 (``schemas.py``). ``/docs`` is a static page whose small script renders this
@@ -46,6 +46,34 @@ RUN_RESULT = {
         "json": {"type": "array", "items": {"$ref": "#/components/schemas/JsonOutput"}},
     },
 }
+WARNINGS = {"type": "array", "items": {"type": "string"},
+            "description": "what the caller should know although the request succeeded; empty when nothing"}
+PRIVACY_RESULT = {
+    "type": "object",
+    "description": "the outputs of the privacy workflow, with how many faces were hidden",
+    "properties": {**RUN_RESULT["properties"],
+                   "faces_hidden": {"type": "integer", "description": "faces detected and masked; 0 means the "
+                                                                      "image came back unchanged (see warnings)"},
+                   "warnings": WARNINGS},
+}
+SWAP_RESULT = {
+    "type": "object",
+    "description": "the outputs of the swap workflow, with the method used",
+    "properties": {**RUN_RESULT["properties"],
+                   "method": {"type": "string", "enum": ["inswapper", "classical"]},
+                   "warnings": {**WARNINGS, "description": "e.g. a fall back to the model-free method"}},
+}
+KEY = {"type": "object", "properties": {
+    "key_id": {"type": "string"}, "name": {"type": "string"}, "tier": {"type": "string"},
+    "scopes": {"type": "array", "items": {"type": "string"}}, "created_at": {"type": "number"},
+    "expires_at": {"type": ["number", "null"]}, "revoked_at": {"type": ["number", "null"]},
+    "status": {"type": "string"},
+}}
+KEY_CREATE_REQUEST = {"type": "object", "properties": {
+    "tier": {"type": "string", "default": "basic"}, "name": {"type": "string"},
+    "scopes": {"type": "array", "items": {"type": "string"}, "description": "default: every non-admin scope"},
+    "expires": {"type": "string", "description": "a duration such as 30d or an ISO date"},
+}}
 ANALYZE_RESULT = {
     "type": "object",
     "description": "the outputs of the analysis workflow, with its face report as `faces`",
@@ -115,7 +143,9 @@ def build_spec(settings) -> dict[str, Any]:
                                      "rate-limit storage, workers, models folder) is down.", None,
                                      _ok("ready to serve", {"type": "object"}), public=True, tag="service")},
         "/api/services/status": {"get": _operation(
-            "Capabilities and models", "Which operations are enabled, which workflows and models are present.",
+            "Capabilities and models", "Which operations are enabled, which workflows and models are present, "
+            "and per capability and option whether it is `usable` now (`reason` says why not, or what is "
+            "degraded, e.g. a swap without InSwapper).",
             None, _ok("status", {"type": "object"}), tag="service")},
         "/api/face/analyze": {"post": _operation(
             "Analyse faces", "Runs the saved workflow `face_analysis_dense` (detection, 468 dense landmarks, "
@@ -127,11 +157,41 @@ def build_spec(settings) -> dict[str, Any]:
             scope="face:analyze", tag="faces")},
         "/api/privacy/mask": {"post": _operation(
             "Anonymise faces", "Runs `privacy_blur`, `privacy_audit` (include_audit) or `privacy_pixelate_levels` "
-            "(create_levels).", schemas.PRIVACY_REQUEST, {**_ok("outputs", result), **_error_responses(*common)},
+            "(create_levels). `faces_hidden` counts the masked faces; an image without a face comes back "
+            "unchanged with a warning.", schemas.PRIVACY_REQUEST,
+            {**_ok("outputs", {"$ref": "#/components/schemas/PrivacyResult"}), **_error_responses(*common)},
             scope="privacy:mask", tag="faces")},
         "/api/face/swap": {"post": _operation(
-            "Swap a face", "Runs the saved workflow `face_swap`.", schemas.SWAP_REQUEST,
-            {**_ok("outputs", result), **_error_responses(*common)}, scope="face:swap", tag="faces")},
+            "Swap a face", "Runs the saved workflow `face_swap`; faces are numbered largest first. A swap "
+            "without the InSwapper model falls back to the model-free warp and says so in `warnings`.",
+            schemas.SWAP_REQUEST,
+            {**_ok("outputs", {"$ref": "#/components/schemas/SwapResult"}), **_error_responses(*common)},
+            scope="face:swap", tag="faces")},
+        "/api/auth/token": {"post": _operation(
+            "Exchange an API key for a session token", "Send the API key; answers a short-lived JWT usable as "
+            "`Authorization: Bearer`. A token cannot be exchanged for another.", None,
+            {**_ok("the token", {"type": "object", "properties": {
+                "token": {"type": "string"}, "token_type": {"type": "string"},
+                "expires_at": {"type": "number"}, "expires_in": {"type": "integer"}}}),
+             **_error_responses(401, 403, 429)}, tag="auth")},
+        "/api/auth/me": {"get": _operation(
+            "Who am I", "The caller's key id, tier, scopes, expiry and remaining rate-limit budget; free.", None,
+            {**_ok("the caller", {"type": "object"}), **_error_responses(401)}, tag="auth")},
+        "/api/keys": {
+            "get": _operation("List API keys", "Every key, without secrets.", None,
+                              {**_ok("keys", {"type": "object", "properties": {"keys": {
+                                  "type": "array", "items": {"$ref": "#/components/schemas/Key"}}}}),
+                               **_error_responses(401, 403)}, scope="admin", tag="auth"),
+            "post": _operation("Create an API key", "The plaintext key is in the answer once (`api_key`).",
+                               KEY_CREATE_REQUEST,
+                               {**_ok("the new key", {"allOf": [{"$ref": "#/components/schemas/Key"}, {
+                                   "type": "object", "properties": {"api_key": {"type": "string"}}}]}, "201"),
+                                **_error_responses(400, 401, 403)}, scope="admin", tag="auth"),
+        },
+        "/api/keys/{key_id}": {"delete": {**_operation(
+            "Revoke an API key", "The key stops working at once.", None,
+            {**_ok("revoked", {"type": "object"}), **_error_responses(401, 403, 404)}, scope="admin", tag="auth"),
+            "parameters": [{"name": "key_id", "in": "path", "required": True, "schema": {"type": "string"}}]}},
         "/api/batch/process": {"post": _operation(
             "Start a batch job",
             f"Up to {settings.server.batch_max_images} images, one item each; answers 202 with the job. "
@@ -183,6 +243,7 @@ def build_spec(settings) -> dict[str, Any]:
                                            "description": "an API key (pa_live_...) or a session JWT"},
                                 "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
             "schemas": {"Error": ERROR, "RunResult": RUN_RESULT, "AnalyzeResult": ANALYZE_RESULT,
+                        "PrivacyResult": PRIVACY_RESULT, "SwapResult": SWAP_RESULT, "Key": KEY,
                         "FaceRecord": schemas.FACE_RECORD, "ImageOutput": IMAGE_OUTPUT,
                         "JsonOutput": JSON_OUTPUT, "Job": JOB},
         },
@@ -198,3 +259,10 @@ async def openapi_document(request: web.Request) -> web.Response:
 @routes.get("/docs", name="docs")
 async def docs_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC_DIR / "docs.html")
+
+
+@routes.get("/favicon.ico", name="favicon")
+async def favicon(request: web.Request) -> web.FileResponse:
+    """The PLAYALTER icon (SVG; browsers accept it under this name)."""
+    return web.FileResponse(STATIC_DIR / "icon.svg", headers={"Content-Type": "image/svg+xml",
+                                                              "Cache-Control": "max-age=86400"})

@@ -16,6 +16,8 @@ from . import schemas
 
 
 REPORT_TITLE = "analysis"  # the Save JSON node of the analysis workflows that holds the face report
+PRIVACY_REPORT_TITLES = ("report", "levels metadata")  # the privacy workflows' Save JSON nodes
+SWAP_REPORT_TITLE = "swap report"
 
 
 @dataclass(frozen=True)
@@ -70,8 +72,42 @@ def _privacy(parameters: dict[str, Any]) -> Plan:
     bindings: dict[str, Any] = {"privacy.mask_type": parameters["mask_type"], "privacy.strength": parameters["strength"]}
     if levels:
         bindings["privacy.levels"] = levels
+        bindings["privacy.audit"] = parameters["include_audit"]
         return Plan("privacy_pixelate_levels", bindings)
     return Plan("privacy_audit" if parameters["include_audit"] else "privacy_blur", bindings)
+
+
+def _json_data(result: dict[str, Any], titles: tuple[str, ...]) -> list[Any]:
+    return [entry["data"] for entry in result["json"] if entry["title"] in titles and isinstance(entry["data"], dict)]
+
+
+def privacy_answer(result: dict[str, Any]) -> dict[str, Any]:
+    """``faces_hidden`` and ``warnings`` at the top level: no face found, or faces the audit still detects."""
+    hidden, still_detected = 0, 0
+    for data in _json_data(result, PRIVACY_REPORT_TITLES):
+        for image in data.get("images", []):
+            hidden += len(image.get("faces") or [])
+            still_detected += (image.get("audit") or {}).get("still_detected", 0)
+        levels = data.get("levels") or []
+        if levels:
+            hidden += levels[-1].get("faces", 0)
+            still_detected += (levels[-1].get("audit") or {}).get("still_detected", 0)
+    warnings = []
+    if hidden == 0:
+        warnings.append("no face was detected, so the image is returned unchanged; try a larger or sharper photo")
+    if still_detected:
+        warnings.append(f"{still_detected} face(s) are still detected after masking; raise the strength or "
+                        "set include_audit to strengthen until none is")
+    return {**result, "faces_hidden": hidden, "warnings": warnings}
+
+
+def swap_answer(result: dict[str, Any]) -> dict[str, Any]:
+    """The swap ``method`` at the top level, with a warning when it fell back to the model-free warp."""
+    images = [image for data in _json_data(result, (SWAP_REPORT_TITLE,)) for image in data.get("images", [])]
+    methods = sorted({image["method"] for image in images if "method" in image})
+    warnings = [f"fell back to the model-free method: {image['reason']}" for image in images
+                if image.get("method") == "classical" and image.get("reason") != "requested"]
+    return {**result, "method": methods[0] if len(methods) == 1 else methods, "warnings": sorted(set(warnings))}
 
 
 def _swap(parameters: dict[str, Any]) -> Plan:
@@ -84,10 +120,10 @@ OPERATIONS: dict[str, Operation] = {
                          schemas.ANALYZE_PARAMETERS, _analyze, ("face_analysis", "face_analysis_dense"), lift_faces),
     "privacy": Operation("privacy", "privacy:mask", "enable_privacy", {"image_base64": "image"},
                          schemas.PRIVACY_PARAMETERS, _privacy,
-                         ("privacy_blur", "privacy_audit", "privacy_pixelate_levels")),
+                         ("privacy_blur", "privacy_audit", "privacy_pixelate_levels"), privacy_answer),
     "swap": Operation("swap", "face:swap", "enable_face_swap",
                       {"source_image_base64": "source", "target_image_base64": "target"},
-                      schemas.SWAP_PARAMETERS, _swap, ("face_swap",)),
+                      schemas.SWAP_PARAMETERS, _swap, ("face_swap",), swap_answer),
     "detect": Operation("detect", "face:analyze", "enable_face_detection", {"image_base64": "image"},
                         schemas.DETECT_PARAMETERS, lambda parameters: Plan("detect_faces"), ("detect_faces",)),
 }

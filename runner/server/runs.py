@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ...pipelines.errors import ModelMissingError, PlayalterError
-from ..executor import NodeExecutionError, RunResult, WorkflowCancelled, WorkflowValidationError, execute
+from ..executor import NodeExecutionError, RunResult, WorkflowValidationError, execute
 
 log = logging.getLogger(__name__)
 

@@ -45,7 +45,7 @@ ANALYZE_PARAMETERS = {
 PRIVACY_PARAMETERS = {
     "mask_type": {"type": "string", "enum": list(MASK_TYPES), "default": "blur",
                   "description": "how faces are hidden (synthetic needs the inswapper_128 and buffalo_l models)"},
-    "strength": {"type": "number", "minimum": 0.0, "maximum": 1.0, "default": 0.8,
+    "strength": {"type": "number", "minimum": 0.0, "maximum": 1.0, "default": 1.0,
                  "description": "0 = light, 1 = complete anonymisation"},
     "create_levels": {"type": ["boolean", "integer"], "minimum": 0, "maximum": MAX_LEVELS, "default": False,
                       "description": "return several privacy levels at once: true for 4, or the number wanted"},
