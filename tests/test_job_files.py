@@ -75,3 +75,13 @@ def test_job_files_and_folders_are_private(tmp_path):
         assert stat.S_IMODE(path.stat().st_mode) == expected, f"{path.relative_to(tmp_path)}"
     assert (store.item_dir(job.id, 0) / "input" / "0.bin").read_bytes() == b"\x00" * 10
     store.close()
+
+
+def test_keys_created_from_the_cli_before_any_start_are_private(tmp_path, capsys):
+    from playalter.runner.cli import main
+
+    database = tmp_path / "fresh" / "keys.sqlite3"
+    assert main(["keys", "create", "--db", str(database), "--tier", "basic"]) == 0
+    capsys.readouterr()
+    assert stat.S_IMODE(database.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(database.stat().st_mode) == 0o600
