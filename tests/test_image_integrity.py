@@ -127,3 +127,30 @@ def test_truncation_is_refused_even_when_the_host_allows_truncated_images(astron
     with pytest.raises(ImageValidationError):
         load_image(data[:len(data) // 2])
     assert ImageFile.LOAD_TRUNCATED_IMAGES is True
+
+
+def test_the_cli_refuses_a_patched_jpeg_and_writes_nothing(astronaut, tmp_path, capsys):
+    from playalter.runner.cli import main
+
+    photo = tmp_path / "patched.jpg"
+    photo.write_bytes(patch_jpeg_size(encoded(astronaut, "JPEG", quality=80), 4000, 4000))
+    assert main(["anonymize", str(photo), "--out", str(tmp_path / "out")]) == 2
+    assert "damaged or truncated" in capsys.readouterr().err
+    assert not list((tmp_path / "out").glob("*.png"))
+
+
+def test_the_http_service_refuses_a_patched_jpeg(astronaut, tmp_path):
+    import asyncio
+
+    from server_app_helpers import b64, bearer, make_settings, running_app
+
+    data = patch_jpeg_size(encoded(astronaut, "JPEG", quality=80), 4000, 4000)
+
+    async def scenario():
+        async with running_app(make_settings(tmp_path)) as (client, _, key):
+            response = await client.post("/api/privacy/mask", headers=bearer(key), json={"image_base64": b64(data)})
+            return response.status, await response.json()
+
+    status, body = asyncio.run(scenario())
+    assert status == 422 and body["error"]["code"] == "invalid_image"  # the documented status of a bad image
+    assert "damaged or truncated" in body["error"]["message"]
