@@ -5,6 +5,11 @@ Environment variables are named ``PLAYALTER__SECTION__KEY`` (or
 ``PLAYALTER__SECURITY__MAX_FILE_SIZE_MB=10`` or ``PLAYALTER__ENABLE_FACE_SWAP=false``.
 Every value is checked against the type of its default; a bad value is a
 ``ConfigError`` naming the key and where the value came from.
+
+``paths.data_dir`` left empty (the default) is the per-user folder
+(``user_dirs.user_data_dir``: ``~/.local/share/playalter`` on Linux), so the
+service's state never depends on the working directory; a relative value
+(``"data"``) is taken relative to the working directory, as configured.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 from .errors import PlayalterError
+from .user_dirs import user_data_dir
 
 ENV_PREFIX = "PLAYALTER__"
 CONFIG_FILE_ENV = "PLAYALTER_CONFIG"
@@ -33,7 +39,7 @@ DEFAULTS: dict[str, Any] = {
         "input_dir": "input",
         "output_dir": "output",
         "workflows_dir": "",
-        "data_dir": "data",
+        "data_dir": "",  # empty: the per-user folder (user_dirs.user_data_dir)
     },
     "detection": {
         "backend": "auto",
@@ -224,6 +230,7 @@ def load_settings(config_path: str | os.PathLike | None = None,
         _merge(values, file_values, "", str(path))
     _merge(values, _env_overrides(environ), "", "environment")
     _check_ranges(values)
+    values["paths"]["data_dir"] = values["paths"]["data_dir"] or str(user_data_dir(environ))
     return Section(values)
 
 

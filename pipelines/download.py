@@ -271,7 +271,8 @@ def _fetch_into(spec: ModelSpec, folder_root: Path, sources: tuple[Download, ...
 
 
 def default_root() -> Path:
-    """Where ``playalter models fetch`` installs by default: the first standalone models root."""
+    """Where ``playalter models fetch`` installs by default: $PLAYALTER_MODELS_DIR (or settings), else the
+    per-user folder; never ./models, which is only searched."""
     return models_roots()[0]
 
 

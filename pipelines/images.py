@@ -11,6 +11,11 @@ JPEG, PNG, BMP, TIFF and WebP and always returns uint8 [H,W,3] RGB:
   picture, and silently taking the first frame would hide the user's mistake.
   The one exception is a camera MPO (a JPEG that carries extra preview or
   depth pictures): its primary picture is used;
+- truncated or inconsistent data is refused, never padded with made-up
+  pixels: Pillow's LOAD_TRUNCATED_IMAGES is forced off while decoding (ComfyUI
+  may switch it on), a JPEG too small for its declared size is refused before
+  decoding, and after decoding a JPEG's scan and a PNG's pixel stream must
+  cover the whole declared picture (``image_integrity``);
 - EXIF orientation is applied;
 - grayscale, 1-bit and palette images become RGB; 16-bit images are scaled
   to 8 bits (not clipped); CMYK is converted to RGB;
@@ -25,17 +30,22 @@ from __future__ import annotations
 
 import io
 import os
+import struct
+import threading
 import warnings
+import zlib
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Mapping
 
 import numpy as np
-from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from .errors import ImageValidationError
+from .image_integrity import check_complete, check_plausible_size
 
 SUPPORTED_FORMATS = ("JPEG", "PNG", "BMP", "TIFF", "WEBP")
-_OPEN_FORMATS = [*SUPPORTED_FORMATS, "MPO"]
+_OPEN_FORMATS = list(SUPPORTED_FORMATS)  # Pillow opens a camera MPO through its JPEG plugin ("MPO" is no key)
 
 # (leading bytes, offset, what it is); checked in order. Only used to name what was sent.
 _SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
@@ -56,6 +66,7 @@ _SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
 )
 
 _WHITE = (255, 255, 255)
+_STRICT_LOCK = threading.Lock()
 
 
 def _limits(max_bytes: int | None) -> tuple[int, int, int]:
@@ -153,13 +164,28 @@ def _open(data: bytes, name: str, min_side: int, max_side: int) -> Image.Image:
     return image
 
 
-def _decode(image: Image.Image, name: str) -> Image.Image:
+@contextmanager
+def _strict_decoding():
+    """Pillow's global LOAD_TRUNCATED_IMAGES off while we decode (a host such as ComfyUI may switch it on)."""
+    with _STRICT_LOCK:
+        previous, ImageFile.LOAD_TRUNCATED_IMAGES = ImageFile.LOAD_TRUNCATED_IMAGES, False
+        try:
+            yield
+        finally:
+            ImageFile.LOAD_TRUNCATED_IMAGES = previous
+
+
+def _decode(image: Image.Image, data: bytes, name: str) -> Image.Image:
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _strict_decoding():
             warnings.simplefilter("ignore")  # e.g. a malformed EXIF block; the pixels still decode
+            check_plausible_size(image, data, name)
             image.load()
+            check_complete(image, data, name)
             return ImageOps.exif_transpose(image)
-    except (OSError, SyntaxError, ValueError, EOFError) as error:
+    except ImageValidationError:
+        raise
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error) as error:
         raise ImageValidationError(
             f"{name} cannot be decoded: it is truncated or damaged ({error})"
         ) from None
@@ -199,7 +225,7 @@ def load_image(source: bytes | bytearray | memoryview | str | os.PathLike, *,
     max_bytes, min_side, max_side = _limits(max_bytes)
     data, name = _read(source, max_bytes)
     image = _open(data, name, min_side, max_side)
-    return _to_rgb(_decode(image, name), name)
+    return _to_rgb(_decode(image, data, name), name)
 
 
 def _as_pil(image: np.ndarray) -> Image.Image:

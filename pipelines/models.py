@@ -8,7 +8,9 @@ Lookup order for a file ``<folder>/<name>``:
 1. folders registered by the host (inside ComfyUI: ``folder_paths`` for
    ``insightface``, ``flame`` and ``mediapipe``, which honours ``extra_model_paths.yaml``);
 2. ``$PLAYALTER_MODELS_DIR`` (or ``paths.models_dir`` in settings);
-3. ``./models``.
+3. the per-user folder's ``models`` (``~/.local/share/playalter/models`` on Linux,
+   see ``user_dirs``), where ``playalter models fetch`` installs unless 2. is set;
+4. ``./models`` (where earlier versions installed).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from .errors import ModelCorruptError, ModelMissingError, ModelUnknownError
+from .user_dirs import user_models_dir
 
 MODELS_DIR_ENV = "PLAYALTER_MODELS_DIR"
 
@@ -235,14 +238,14 @@ def set_host_search_dirs(provider: Callable[[str], Iterable[str]] | None) -> Non
 
 
 def models_roots() -> list[Path]:
-    """Standalone model roots: $PLAYALTER_MODELS_DIR (or settings), then ./models."""
+    """Standalone model roots: $PLAYALTER_MODELS_DIR (or settings), the per-user folder, then ./models."""
     from .config import settings
 
     roots = []
     configured = os.environ.get(MODELS_DIR_ENV) or settings().paths.models_dir
     if configured:
         roots.append(Path(configured).expanduser())
-    roots.append(Path("models").absolute())
+    roots += [user_models_dir(), Path("models").absolute()]
     return roots
 
 

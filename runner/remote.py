@@ -33,6 +33,7 @@ from ..nodes.files import resolve_inside
 from .bindings import apply_bindings
 from .errors import NodeExecutionError, RemoteUnavailableError, WorkflowCancelled, WorkflowValidationError
 from .executor import FileRef, ProgressCallback, ProgressEvent, RunResult, execution_order
+from .output_names import write_new
 from .ui_format import Definitions, object_info_definitions
 
 log = logging.getLogger(__name__)
@@ -241,7 +242,7 @@ class RemoteRunner:
                     Path(output_dir), f"{subfolder}/{entry['filename']}" if subfolder else entry["filename"]
                 )
                 path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(data)
+                path = write_new(path, data)  # never over an earlier download: the server's counter may restart
                 refs.append(FileRef(entry["filename"], subfolder, kind, path))
             return refs
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -13,6 +16,10 @@ import pytest
 # No test downloads a model: models fetched on first use (face_mesh, iris) are fetched by .ci/run
 # before the tests, and the tests that need them skip where they are absent.
 os.environ.setdefault("PLAYALTER__MODELS__AUTO_FETCH", "false")
+# Keys, jobs, secrets and fetched models default to the per-user folder: the tests get their own, never
+# the real user's (models fetched by .ci/run are found through $PLAYALTER_MODELS_DIR or ./models).
+os.environ["PLAYALTER_DATA_HOME"] = tempfile.mkdtemp(prefix="playalter-tests-")
+atexit.register(shutil.rmtree, os.environ["PLAYALTER_DATA_HOME"], ignore_errors=True)
 
 from playalter.pipelines import face_mesh  # noqa: E402 (after the setting above)
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
 
 from playalter.pipelines import config
+from playalter.pipelines.user_dirs import user_data_dir
 from playalter.pipelines.config import ConfigError, load_settings, masked
 from playalter.runner.cli import main
 
@@ -31,7 +33,9 @@ def test_defaults_without_file_or_environment():
     values = load_settings(environ={})
     assert values.security.max_file_size_mb == 10.0
     assert values.enable_face_swap is True
-    assert values.as_dict() == config.DEFAULTS
+    expected = copy.deepcopy(config.DEFAULTS)
+    expected["paths"]["data_dir"] = str(user_data_dir({}))  # empty by default: the per-user folder
+    assert values.as_dict() == expected
 
 
 def test_precedence_defaults_then_file_then_environment(tmp_path):

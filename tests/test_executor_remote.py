@@ -338,3 +338,14 @@ def test_real_comfyui_round_trip(tmp_path):
         runner.execute(failing)
     assert (failed.value.node_id, failed.value.class_type) == ("2", "PlayAlterSaveJSON")
     assert "not valid JSON" in failed.value.message
+
+
+def test_a_download_never_replaces_an_earlier_output(server, tmp_path):
+    """A restarted server numbers from 1 again: the local file of an earlier run stays, the new one goes beside it."""
+    earlier = tmp_path / "remote_00001_.png"
+    earlier.write_bytes(b"earlier run")
+    result = RemoteRunner(server.url).execute(IMAGE_WORKFLOW, bindings={"image": png_bytes()}, output_dir=tmp_path)
+    (image,) = result.outputs["2"]["images"]
+    assert earlier.read_bytes() == b"earlier run"
+    assert image.path == tmp_path / "remote_00001__2.png"
+    assert tuple(np.asarray(Image.open(image.path))[3, 3]) == (10, 200, 30)

@@ -91,8 +91,10 @@ def server():
 
 @pytest.fixture(autouse=True)
 def isolated_models(tmp_path, monkeypatch):
-    """Models roots inside tmp: $PLAYALTER_MODELS_DIR=tmp/env, ./models = tmp/cwd/models; no host dirs."""
+    """Models roots inside tmp: $PLAYALTER_MODELS_DIR=tmp/env, the per-user folder tmp/user/models,
+    ./models = tmp/cwd/models; no host dirs."""
     monkeypatch.setenv("PLAYALTER_MODELS_DIR", str(tmp_path / "env"))
+    monkeypatch.setenv("PLAYALTER_DATA_HOME", str(tmp_path / "user"))
     (tmp_path / "cwd").mkdir()
     monkeypatch.chdir(tmp_path / "cwd")
     monkeypatch.setattr(models, "_host_dirs", None)
@@ -149,14 +151,15 @@ def test_registry_entries_are_complete():
         assert f"playalter models fetch {name}" in spec.how_to_obtain
 
 
-def test_search_order_host_then_env_then_cwd(isolated_models, monkeypatch):
+def test_search_order_host_then_env_then_user_then_cwd(isolated_models, monkeypatch):
     host = isolated_models / "comfy" / "insightface"
     models.set_host_search_dirs(lambda kind: [str(isolated_models / "comfy" / kind)])
     try:
         dirs = models.search_dirs("insightface")
     finally:
         models.set_host_search_dirs(None)
-    assert dirs == [host, isolated_models / "env" / "insightface", isolated_models / "cwd" / "models" / "insightface"]
+    assert dirs == [host, isolated_models / "env" / "insightface", isolated_models / "user" / "models" / "insightface",
+                    isolated_models / "cwd" / "models" / "insightface"]
 
 
 def test_resolve_finds_the_file_in_any_root(isolated_models, monkeypatch):
@@ -176,7 +179,7 @@ def test_missing_model_error_names_feature_paths_and_how_to_obtain(isolated_mode
     assert str(isolated_models / "env" / "insightface" / "inswapper_128.onnx") in message
     assert str(isolated_models / "cwd" / "models" / "insightface" / "inswapper_128.onnx") in message
     assert "How to obtain it: obtain inswapper_128.onnx" in message
-    assert caught.value.feature == "face swap" and len(caught.value.searched) == 2
+    assert caught.value.feature == "face swap" and len(caught.value.searched) == 3
 
 
 def test_flame_error_lists_every_accepted_file(isolated_models):
@@ -552,6 +555,7 @@ def test_models_command_reports_present_missing_and_corrupt(isolated_models, mon
     assert report["buffalo_l"]["state"] == "missing"
     assert report["buffalo_l"]["files"][0]["searched"] == [
         str(isolated_models / "env" / "insightface" / "models" / "buffalo_l" / "det_10g.onnx"),
+        str(isolated_models / "user" / "models" / "insightface" / "models" / "buffalo_l" / "det_10g.onnx"),
         str(isolated_models / "cwd" / "models" / "insightface" / "models" / "buffalo_l" / "det_10g.onnx"),
     ]
     assert report["centerface"]["state"] == "embedded"

@@ -64,17 +64,30 @@ def test_tampering_is_detected_and_names_the_row(tmp_path, statements, bad_row, 
     assert words in result.reason
 
 
-def test_an_anchor_catches_a_rewritten_chain(tmp_path):
+def test_an_anchor_catches_a_chain_rewritten_with_its_checkpoint(tmp_path):
     path = tmp_path / "audit.sqlite3"
     log = filled_log(path)
     anchor = log.verify().head_hash
     log.close()
     tamper(path, "DELETE FROM audit_log", "DELETE FROM audit_head")  # then rebuild a consistent fake history
+    for name in ("audit.sqlite3.checkpoint", "audit.sqlite3.checkpoint-key"):
+        (tmp_path / name).unlink()  # an attacker who can also replace the checkpoint and its key
     forged = filled_log(path, rows=3)
     assert forged.verify().ok
     result = forged.verify(anchor=anchor)
     forged.close()
     assert not result.ok and "anchor" in result.reason
+
+
+def test_a_chain_rebuilt_after_a_wipe_is_caught_by_the_checkpoint(tmp_path):
+    path = tmp_path / "audit.sqlite3"
+    filled_log(path).close()
+    tamper(path, "DELETE FROM audit_log", "DELETE FROM audit_head")
+    rebuilt = filled_log(path, rows=3)  # the service appends on top of the wiped log: the wipe stays on record
+    result = rebuilt.verify()
+    rebuilt.close()
+    assert not result.ok
+    assert "changed outside the service" in result.reason and "held 0 rows" in result.reason
 
 
 def test_parameters_never_keep_payloads_or_secrets():

@@ -1,7 +1,7 @@
 """``playalter anonymize PHOTO ... --out DIR``: hide every face, write a metadata-free PNG per photo.
 
 Works with no downloaded model (the embedded CenterFace detector). Each output is
-<name>_anonymized.png (pixels only: no EXIF, GPS or XMP); --audit also detects again on
+<name>_anonymized.png (photos that share a name get their extension added: photo_bmp_anonymized.png) (pixels only: no EXIF, GPS or XMP); --audit also detects again on
 the result and writes <name>_privacy.json; --auto-strengthen masks re-detected faces
 harder until none is found. Exit code 3 when an audited face is still detectable.
 """
@@ -42,6 +42,7 @@ def run(args) -> int:
     from ...pipelines.detection import detect_faces
     from ...pipelines.images import encode_png, load_image
     from ...pipelines.privacy import AuditSettings, PrivacyOptions, protect
+    from ..output_names import distinct_stems
 
     options = PrivacyOptions(args.mask_type, strength=args.strength, coverage=args.coverage, feather=args.feather,
                              seed=args.seed, color=args.color)
@@ -51,16 +52,16 @@ def run(args) -> int:
     audit = args.audit or args.auto_strengthen
     args.out.mkdir(parents=True, exist_ok=True)
     exposed = 0
-    for photo in args.photos:
+    for photo, stem in zip(args.photos, distinct_stems(args.photos)):
         image = load_image(photo)  # uint8 [H,W,3] RGB, validated
         faces = detect_faces(image, threshold=threshold, max_side=max_side)
         result = protect(image, faces, options, run_audit=audit, auto_strengthen=args.auto_strengthen,
                          audit_settings=AuditSettings(threshold=threshold, max_side=max_side))
-        output = args.out / f"{photo.stem}_anonymized.png"
+        output = args.out / f"{stem}_anonymized.png"
         output.write_bytes(encode_png(result.image))  # pixels only: no EXIF/GPS/XMP
         line = f"{photo}: {len(faces)} face(s) hidden -> {output}"
         if audit:
-            report_path = args.out / f"{photo.stem}_privacy.json"
+            report_path = args.out / f"{stem}_privacy.json"
             report_path.write_text(json.dumps({"image": str(photo), **result.report}, indent=2), encoding="utf-8")
             still = result.report["audit"]["still_detected"]
             exposed += still

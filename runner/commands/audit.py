@@ -1,4 +1,7 @@
-"""``playalter audit verify``: check the hash chain of the HTTP service's audit log."""
+"""``playalter audit verify``: check the hash chain of the HTTP service's audit log against its checkpoint.
+
+Exit codes: 0 intact; 1 verification failed (tampered, wiped, truncated or unreadable); 2 no such file.
+"""
 
 from __future__ import annotations
 
@@ -18,17 +21,13 @@ def run_verify(args) -> int:
     from pathlib import Path
 
     from ...pipelines.config import settings
-    from ..server.audit import AuditLog, audit_db_path
+    from ..server.audit import audit_db_path, verify_database
 
     path = Path(args.db) if args.db else audit_db_path(settings())
     if not path.is_file():
         sys.stderr.write(f"error: no audit log at {path}\n")
         return 2
-    log = AuditLog(path)
-    try:
-        result = log.verify(anchor=args.anchor)
-    finally:
-        log.close()
+    result = verify_database(path, anchor=args.anchor)  # read-only: verifying never changes the log
     if result.ok:
         sys.stdout.write(f"audit log OK: {result.rows} rows, chain intact\nhead: {result.head_hash}\n")
         return 0

@@ -21,7 +21,8 @@ def register(subparsers) -> None:
         description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
     )
     parser.add_argument("photos", nargs="*", type=Path, help="JPEG/PNG/BMP/TIFF/WebP files (default: the sample t1.jpg)")
-    parser.add_argument("--out", type=Path, required=True, help="folder for <name>_faces.png and <name>_faces.json")
+    parser.add_argument("--out", type=Path, required=True, help="folder for <name>_faces.png and <name>_faces.json "
+                        "(photos that share a name get their extension added: photo_bmp_faces.png)")
     parser.add_argument("--backend", choices=BACKENDS, default=None, help="detector (default: settings, 'auto')")
     parser.add_argument("--threshold", type=float, default=None, help="detector confidence 0..1 (default 0.5)")
     parser.add_argument("--max-side", type=int, default=None,
@@ -49,6 +50,7 @@ def run(args) -> int:
     from ...pipelines.detection import detect_faces
     from ...pipelines.draw import draw_faces
     from ...pipelines.images import encode_png, load_image
+    from ..output_names import distinct_stems
 
     detection = settings().detection
     options = {
@@ -59,11 +61,11 @@ def run(args) -> int:
     }
     photos = args.photos or [sample_photo()]
     args.out.mkdir(parents=True, exist_ok=True)
-    for photo in photos:
+    for photo, stem in zip(photos, distinct_stems(photos)):
         image = load_image(photo)  # uint8 [H,W,3] RGB, validated
         faces = detect_faces(image, **options)
-        preview_path = args.out / f"{photo.stem}_faces.png"
-        json_path = args.out / f"{photo.stem}_faces.json"
+        preview_path = args.out / f"{stem}_faces.png"
+        json_path = args.out / f"{stem}_faces.json"
         preview_path.write_bytes(encode_png(draw_faces(image, faces)))
         report = {"image": str(photo), "width": image.shape[1], "height": image.shape[0],
                   "detector": faces[0].detector if faces else None, "face_count": len(faces),

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 
@@ -32,11 +34,21 @@ def register(subparsers) -> None:
     revoke.set_defaults(func=run_revoke)
 
 
+@contextmanager
 def _open_store(args):
+    """The key store, with anything it creates (folder, database) readable by this user only."""
     from ...pipelines.config import settings
     from ..server.keys import KeyStore, keys_db_path
 
-    return KeyStore(args.db or keys_db_path(settings()))
+    previous_umask = os.umask(0o077)
+    try:
+        store = KeyStore(args.db or keys_db_path(settings()))
+        try:
+            yield store
+        finally:
+            store.close()
+    finally:
+        os.umask(previous_umask)
 
 
 def _when(epoch: float | None) -> str:
@@ -49,12 +61,9 @@ def run_create(args) -> int:
     from ..server.keys import DEFAULT_SCOPES, parse_expiry
 
     expires_at = parse_expiry(args.expires) if args.expires else None
-    store = _open_store(args)
-    try:
+    with _open_store(args) as store:
         key_id, plaintext = store.create(args.tier, args.name, args.scopes or DEFAULT_SCOPES, expires_at)
         record = store.get(key_id)
-    finally:
-        store.close()
     if args.json:
         sys.stdout.write(json.dumps({"key_id": key_id, "api_key": plaintext, "tier": record.tier,
                                      "scopes": list(record.scopes), "expires_at": record.expires_at}) + "\n")
@@ -70,11 +79,8 @@ def run_create(args) -> int:
 
 
 def run_list(args) -> int:
-    store = _open_store(args)
-    try:
+    with _open_store(args) as store:
         records = store.list()
-    finally:
-        store.close()
     if args.json:
         rows = [{"key_id": r.key_id, "name": r.name, "tier": r.tier, "scopes": list(r.scopes), "status": r.status(),
                  "created_at": r.created_at, "expires_at": r.expires_at, "revoked_at": r.revoked_at} for r in records]
@@ -94,12 +100,9 @@ def run_list(args) -> int:
 
 
 def run_revoke(args) -> int:
-    store = _open_store(args)
-    try:
+    with _open_store(args) as store:
         revoked = store.revoke(args.key_id)
         record = store.get(args.key_id)
-    finally:
-        store.close()
     if revoked:
         sys.stdout.write(f"revoked key {args.key_id}; its session tokens stop working now\n")
         return 0

@@ -22,7 +22,7 @@ def register(subparsers) -> None:
     fetch = actions.add_parser("fetch", help="download models, resuming a partial download, and verify them")
     fetch.add_argument("names", nargs="+", metavar="NAME", help="model name(s), as listed by 'playalter models'")
     fetch.add_argument("--dir", type=Path, default=None,
-                       help="models root to install into (default: $PLAYALTER_MODELS_DIR, else ./models); "
+                       help="models root to install into (default: $PLAYALTER_MODELS_DIR, else the per-user folder, e.g. ~/.local/share/playalter/models); "
                             "inside ComfyUI use ComfyUI/models")
     fetch.add_argument("--url", default=None,
                        help="download from this URL instead (one NAME only; the registry's sha256 and size "

@@ -8,13 +8,20 @@ id included)``. ``verify`` walks the chain from the genesis hash:
 - an edited row no longer matches its own hash;
 - a deleted, inserted or reordered row breaks the next row's ``prev_hash`` link;
 - rows cut off at the tail are caught by the head record (last id, last hash,
-  row count), which every append updates in the same transaction.
+  row count), which every append updates in the same transaction;
+- emptied or dropped tables, or a database replaced by an older copy, are
+  caught by the signed checkpoint beside the database (``audit_checkpoint``),
+  which every append rewrites.
 
-Someone able to rewrite the database file could recompute the whole chain
-and the head. Against that, record the head hash that ``playalter audit
-verify`` prints somewhere else (a ticket, another host) and pass it back as
-``--anchor``: verification then also proves that this row is still in the
-chain, unchanged.
+``verify_database`` (``playalter audit verify``) opens the database read-only
+and never creates or changes anything; a damaged file is a failed verification
+with a message, not an exception.
+
+Someone able to rewrite the database file, its checkpoint and the checkpoint's
+key could forge a consistent history. Against that, record the head hash that
+``playalter audit verify`` prints somewhere else (a ticket, another host) and
+pass it back as ``--anchor``: verification then also proves that this row is
+still in the chain, unchanged.
 
 ``audit_middleware`` appends one row per authenticated request once its
 handler finishes (also for 4xx/5xx and 429). Handlers enrich the row through
@@ -36,6 +43,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -45,6 +53,7 @@ from typing import Any, Iterable
 
 from aiohttp import web
 
+from .audit_checkpoint import Checkpoint, CheckpointError, Snapshot
 from .context import PRINCIPAL
 
 GENESIS_HASH = "0" * 64
@@ -127,8 +136,10 @@ class AuditLog:
 
     def __init__(self, db_path: str | Path):
         self.db_path = Path(db_path)
-        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        self.db_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.close(os.open(self.db_path, os.O_WRONLY | os.O_CREAT, 0o600))  # SQLite gives -wal/-shm the same mode
         self._lock = threading.Lock()
+        self._checkpoint = Checkpoint(self.db_path)
         self._db = sqlite3.connect(self.db_path, isolation_level=None, check_same_thread=False)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -136,6 +147,29 @@ class AuditLog:
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(_SCHEMA)
         self._pending: list[tuple[dict[str, Any], asyncio.Future]] = []
+        self._start_checkpoint()
+
+    def _start_checkpoint(self) -> None:
+        """A first checkpoint for a new (or older, checkpoint-less) log; a vanished one is recorded as such."""
+        if self._checkpoint.exists():
+            return
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                current = self._head_snapshot()
+                broken = ""
+                if self._checkpoint.key_path.exists():
+                    broken = (f"the checkpoint was missing when the log was opened at {_now_text()} "
+                              f"(the database held {current.rows} rows)")
+                if not self._checkpoint.exists():
+                    self._checkpoint.write(Snapshot(current.rows, current.last_id, current.head, broken))
+            finally:
+                self._db.execute("COMMIT")
+
+    def _head_snapshot(self) -> Snapshot:
+        head = self._db.execute("SELECT last_id, last_hash, row_count FROM audit_head").fetchone()
+        last_id, last_hash, count = tuple(head) if head else (None, GENESIS_HASH, 0)
+        return Snapshot(count, last_id, last_hash)
 
     def close(self) -> None:
         self._flush()
@@ -164,29 +198,8 @@ class AuditLog:
         return await self.enqueue(**row)
 
     def verify(self, anchor: str | None = None) -> VerifyResult:
-        """Walk the chain; the first row that does not check out is named. ``anchor``: a head hash seen earlier."""
-        with self._lock:
-            self._db.execute("BEGIN")
-            try:
-                head = self._db.execute("SELECT last_id, last_hash, row_count FROM audit_head").fetchone()
-                walk = _walk_chain(self._db.execute("SELECT * FROM audit_log ORDER BY id"), anchor)
-            finally:
-                self._db.execute("COMMIT")
-        if walk.failure is not None:
-            return walk.failure
-        head_id, head_hash, head_count = tuple(head) if head else (None, GENESIS_HASH, 0)
-        if (head_id, head_hash, head_count) != (walk.last_id, walk.last_hash, walk.rows):
-            if head_count > walk.rows:
-                what = "rows at the end were removed"
-            else:
-                what = "rows were added or changed at the end without going through the log"
-            return VerifyResult(False, walk.rows, walk.last_id,
-                                f"the log ends at row {walk.last_id} ({walk.rows} rows) but its head record says "
-                                f"row {head_id} ({head_count} rows): {what}", walk.last_hash)
-        if not walk.anchor_seen:
-            return VerifyResult(False, walk.rows, None,
-                                f"anchor {anchor} is not in the chain: the log was rewritten", walk.last_hash)
-        return VerifyResult(True, walk.rows, None, "", walk.last_hash)
+        """``verify_database`` on this log's file."""
+        return verify_database(self.db_path, anchor)
 
     def _flush(self) -> None:
         batch, self._pending = self._pending, []
@@ -207,9 +220,11 @@ class AuditLog:
         """Chain and insert ``rows`` in one transaction; ids follow the head record."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
+            previous_checkpoint = self._checkpoint.raw()
             try:
-                head = self._db.execute("SELECT last_id, last_hash, row_count FROM audit_head").fetchone()
-                last_id, prev_hash, count = tuple(head) if head else (0, GENESIS_HASH, 0)
+                current = self._head_snapshot()
+                broken = self._compare_checkpoint(current)
+                last_id, prev_hash, count = current.last_id or 0, current.head, current.rows
                 ids = []
                 for row in rows:
                     row = {**row, "id": last_id + 1, "prev_hash": prev_hash}
@@ -228,11 +243,98 @@ class AuditLog:
                     " last_hash = excluded.last_hash, row_count = excluded.row_count",
                     (last_id, prev_hash, count),
                 )
+                self._checkpoint.write(Snapshot(count, last_id, prev_hash, broken))
+                self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
+                self._checkpoint.restore(previous_checkpoint)
                 raise
-            self._db.execute("COMMIT")
         return ids
+
+    def _compare_checkpoint(self, current: Snapshot) -> str:
+        """What the checkpoint has on record as broken, plus any difference between it and the database now."""
+        try:
+            saved = self._checkpoint.read()
+        except CheckpointError as error:
+            return f"{error} (noticed at {_now_text()})"
+        if saved is None:
+            return f"the checkpoint was missing at {_now_text()} (the database held {current.rows} rows)"
+        if saved.broken or saved.same_log(current):
+            return saved.broken
+        return (f"at {_now_text()} the database held {current.rows} rows (head {current.head[:16]}) where the "
+                f"checkpoint recorded {saved.rows} (head {saved.head[:16]}): the database was changed outside "
+                "the service (rows removed, tables emptied, or an older copy put back)")
+
+
+def _now_text() -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+
+
+def _read_only(db_path: Path) -> sqlite3.Connection:
+    uri = f"{db_path.resolve().as_uri()}?mode=ro"
+    database = sqlite3.connect(uri, uri=True, isolation_level=None)
+    database.row_factory = sqlite3.Row
+    return database
+
+
+def verify_database(db_path: str | Path, anchor: str | None = None) -> VerifyResult:
+    """Walk the chain and compare it with the head record and the checkpoint; the first fault is named.
+
+    Opens the database read-only: nothing is created or changed. ``anchor``: a head hash seen earlier.
+    """
+    db_path = Path(db_path)
+    try:
+        database = _read_only(db_path)
+        try:
+            database.execute("BEGIN")
+            head = database.execute("SELECT last_id, last_hash, row_count FROM audit_head").fetchone()
+            walk = _walk_chain(database.execute("SELECT * FROM audit_log ORDER BY id"), anchor)
+            database.execute("COMMIT")
+        finally:
+            database.close()
+    except sqlite3.OperationalError as error:
+        if "no such table" in str(error):
+            return VerifyResult(False, 0, None, "the audit tables are missing: the log was wiped or replaced")
+        return VerifyResult(False, 0, None, f"the database cannot be read ({error})")
+    except sqlite3.DatabaseError as error:
+        return VerifyResult(False, 0, None, f"the file is damaged, truncated or not an audit log ({error})")
+    if walk.failure is not None:
+        return walk.failure
+    head_id, head_hash, head_count = tuple(head) if head else (None, GENESIS_HASH, 0)
+    if (head_id, head_hash, head_count) != (walk.last_id, walk.last_hash, walk.rows):
+        if head_count > walk.rows:
+            what = "rows at the end were removed"
+        else:
+            what = "rows were added or changed at the end without going through the log"
+        return VerifyResult(False, walk.rows, walk.last_id,
+                            f"the log ends at row {walk.last_id} ({walk.rows} rows) but its head record says "
+                            f"row {head_id} ({head_count} rows): {what}", walk.last_hash)
+    checkpoint_fault = _checkpoint_fault(Checkpoint(db_path), Snapshot(walk.rows, walk.last_id, walk.last_hash))
+    if checkpoint_fault:
+        return VerifyResult(False, walk.rows, None, checkpoint_fault, walk.last_hash)
+    if not walk.anchor_seen:
+        return VerifyResult(False, walk.rows, None,
+                            f"anchor {anchor} is not in the chain: the log was rewritten", walk.last_hash)
+    return VerifyResult(True, walk.rows, None, "", walk.last_hash)
+
+
+def _checkpoint_fault(checkpoint: Checkpoint, walked: Snapshot) -> str:
+    try:
+        saved = checkpoint.read()
+    except CheckpointError as error:
+        return f"{error}; the log cannot be shown complete"
+    if saved is None:
+        return (f"no checkpoint ({checkpoint.path.name}) beside the database: the log cannot be shown complete "
+                "(the service writes one on every append)")
+    if saved.broken:
+        return f"the log was changed outside the service: {saved.broken}"
+    if saved.rows > walked.rows:
+        return (f"the checkpoint records {saved.rows} rows (last row {saved.last_id}) but the database holds "
+                f"{walked.rows}: rows were removed or the log was wiped")
+    if not saved.same_log(walked):
+        return (f"the checkpoint records {saved.rows} rows ending at hash {saved.head[:16]} but the database "
+                f"holds {walked.rows} ending at {walked.last_hash[:16]}: the log was replaced or changed")
+    return ""
 
 
 def _new_row(key_id, operation, inputs, parameters, outcome, status, duration_ms, at) -> dict[str, Any]:

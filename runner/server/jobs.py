@@ -6,6 +6,10 @@ batch; a single call is a job of one item). Item inputs are written under
 results under ``.../<index>/output/``, so a job survives the process being
 killed: ``recover()`` puts interrupted items back in the queue at start-up
 (or fails them, with a reason, after ``MAX_ATTEMPTS`` interrupted tries).
+An item's input folder is deleted as soon as the item ends, however it ends
+(completed, failed, cancelled, given up after a restart); results stay until
+the job expires. The database, folders and files are created readable by the
+service's user only (0600 files, 0700 folders).
 
 States: job ``queued -> running -> completed | failed | cancelled``;
 item ``queued -> running -> completed | failed | cancelled``. A job whose items
@@ -15,6 +19,7 @@ all ended is ``completed`` when at least one item completed, else ``failed``.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
 import sqlite3
@@ -133,8 +138,10 @@ class JobStore:
 
     def __init__(self, data_dir: Path):
         self.root = Path(data_dir) / "jobs"
-        self.root.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(Path(data_dir) / "jobs.sqlite3", check_same_thread=False, isolation_level=None)
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        db_path = Path(data_dir) / "jobs.sqlite3"
+        os.close(os.open(db_path, os.O_WRONLY | os.O_CREAT, 0o600))  # SQLite gives -wal/-shm the same mode
+        self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._lock = threading.Lock()
         with self._lock:
@@ -155,6 +162,11 @@ class JobStore:
     def input_path(self, item: Item, name: str) -> Path:
         return self.item_dir(item.job_id, item.index) / "input" / item.inputs[name]
 
+    def _drop_inputs(self, items) -> None:
+        """Delete the input folders of ended items ((job id, index) pairs)."""
+        for job_id, index in items:
+            shutil.rmtree(self.item_dir(job_id, index) / "input", ignore_errors=True)
+
     # --- writing -----------------------------------------------------------------------------
 
     def create(self, *, key_id: str | None, operation: str, workflow: str, plan: dict[str, Any],
@@ -174,11 +186,12 @@ class JobStore:
         inputs_per_item = []
         for index, images in enumerate(item_images):
             folder = self.item_dir(job_id, index) / "input"
-            folder.mkdir(parents=True)
+            for directory in (self.root / job_id, folder.parent, folder):
+                directory.mkdir(mode=0o700, exist_ok=True)
             names = {}
             for position, (binding, data) in enumerate(images.items()):
                 names[binding] = f"{position}.bin"
-                (folder / names[binding]).write_bytes(data)
+                _write_private(folder / names[binding], data)
             inputs_per_item.append(names)
         now = time.time()
         try:
@@ -242,6 +255,7 @@ class JobStore:
                 (state, _dumps(result), _dumps(error), now, job_id, index),
             )
             self._settle(job_id, now, ttl_seconds)
+        self._drop_inputs([(job_id, index)])
         return self.get(job_id)
 
     def cancel(self, job_id: str, ttl_seconds: float) -> Job:
@@ -249,11 +263,14 @@ class JobStore:
         now = time.time()
         with self._lock, self._db:
             self._db.execute("BEGIN")
+            cancelled = self._db.execute(
+                "SELECT job_id, idx FROM items WHERE job_id = ? AND state = 'queued'", (job_id,)).fetchall()
             self._db.execute(
                 "UPDATE items SET state = 'cancelled', error = ?, finished_at = ? WHERE job_id = ? AND state = 'queued'",
                 (_dumps({"code": "cancelled", "message": "the job was cancelled"}), now, job_id),
             )
             self._settle(job_id, now, ttl_seconds)
+        self._drop_inputs([tuple(row) for row in cancelled])
         return self.get(job_id)
 
     def _settle(self, job_id: str, now: float, ttl_seconds: float) -> None:
@@ -304,6 +321,10 @@ class JobStore:
             queued = self._db.execute(
                 "SELECT * FROM items WHERE state = 'queued' ORDER BY job_id, idx"
             ).fetchall()
+            ended = self._db.execute(
+                "SELECT job_id, idx FROM items WHERE state IN ('completed', 'failed', 'cancelled')"
+            ).fetchall()
+        self._drop_inputs([tuple(row) for row in ended])  # also those a crash left between finish and clean-up
         return [_item(row) for row in queued]
 
     def delete_expired(self, now: float | None = None) -> int:
@@ -335,6 +356,11 @@ class JobStore:
         with self._lock:
             rows = self._db.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall()
         return {row[0]: row[1] for row in rows}
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as handle:
+        handle.write(data)
 
 
 def _item(row: sqlite3.Row) -> Item:
