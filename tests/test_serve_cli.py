@@ -15,7 +15,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 from PIL import Image
 
 from playalter.runner.commands.serve import cannot_listen_message
