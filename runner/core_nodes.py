@@ -22,6 +22,7 @@ from ..nodes.files import reserve_numbered_file, resolve_inside
 from ..pipelines.config import settings
 from ..pipelines.errors import InvalidParameterError
 from ..pipelines.images import load_image
+from .quoting import excerpt
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 
@@ -43,7 +44,7 @@ def _read_image_bytes(name: str) -> bytes:
         return injected[name]
     path = resolve_inside(compat.folder("input"), name)
     if not path.is_file():
-        raise InvalidParameterError(f"image '{name}' was not found in the input folder {compat.folder('input')}")
+        raise InvalidParameterError(f"image '{excerpt(name)}' was not found in the input folder")
     return path.read_bytes()
 
 
@@ -88,7 +89,7 @@ class LoadImage:
         except InvalidParameterError as error:
             return str(error)
         if not path.is_file():
-            return f"Invalid image file: {image} is not in the input folder {compat.folder('input')}"
+            return f"Invalid image file: {excerpt(image)} is not in the input folder"
         return True
 
     def load_image(self, image: str):

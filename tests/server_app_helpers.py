@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import json
+import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -80,3 +82,13 @@ def parse_sse(text: str) -> list[tuple[str, dict]]:
         if "event" in fields:
             events.append((fields["event"], json.loads(fields["data"])))
     return events
+
+
+async def wait_finished(client, key: str, job_id: str, timeout: float = 120.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = await (await client.get(f"/api/jobs/{job_id}", headers=bearer(key))).json()
+        if job["state"] in ("completed", "failed", "cancelled"):
+            return job
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not finish in {timeout} s")

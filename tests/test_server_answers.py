@@ -14,7 +14,7 @@ from playalter.pipelines.detection import detect_faces
 from playalter.runner.cli import build_parser
 from playalter.runner.server.schemas import PRIVACY_PARAMETERS
 
-from server_app_helpers import b64, bearer, decode_image, make_settings, png_bytes, running_app
+from server_app_helpers import b64, bearer, decode_image, make_settings, png_bytes, running_app, wait_finished
 
 API_DIR = Path(__file__).resolve().parents[1] / "workflows" / "api"
 UNDOCUMENTED = {"/", "/docs", "/openapi.json", "/favicon.ico"}  # pages, not API
@@ -61,6 +61,20 @@ def test_privacy_answer_counts_hidden_faces_and_warns_when_there_is_none(tmp_pat
             assert blank.status == 200
             body = await blank.json()
             assert body["faces_hidden"] == 0 and "no face was detected" in body["warnings"][0]
+
+    run(scenario())
+
+
+def test_batch_privacy_results_count_hidden_faces_like_single_answers(tmp_path, t1_path, no_models):
+    async def scenario():
+        async with running_app(make_settings(tmp_path)) as (client, app, key):
+            batch = await client.post("/api/batch/process", headers=bearer(key), json={
+                "images_base64": [b64(t1_path.read_bytes()), b64(png_bytes())], "operation": "privacy"})
+            assert batch.status == 202, await batch.text()
+            job = await wait_finished(client, key, (await batch.json())["id"])
+            results = [item["result"] for item in job["items"]]
+            assert [result["faces_hidden"] for result in results] == [6, 0]
+            assert results[0]["warnings"] == [] and "no face was detected" in results[1]["warnings"][0]
 
     run(scenario())
 

@@ -25,7 +25,8 @@ from playalter.runner.server.state import DISPATCHER, SECURITY
 from playalter.runner.server.workers import share_cores
 
 from conftest import requires_face_mesh
-from server_app_helpers import b64, bearer, decode_image, make_settings, parse_sse, png_bytes, running_app
+from server_app_helpers import (b64, bearer, decode_image, make_settings, parse_sse, png_bytes, running_app,
+                               wait_finished)
 
 
 def png_of(pixels: np.ndarray) -> bytes:
@@ -43,16 +44,6 @@ async def error_of(response) -> tuple[int, str]:
     body = await response.json()
     assert set(body) == {"error"} and {"code", "message"} <= set(body["error"])
     return response.status, body["error"]["code"]
-
-
-async def wait_finished(client, key: str, job_id: str, timeout: float = 120.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = await (await client.get(f"/api/jobs/{job_id}", headers=bearer(key))).json()
-        if job["state"] in ("completed", "failed", "cancelled"):
-            return job
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"job {job_id} did not finish in {timeout} s")
 
 
 async def _audit_rows(db_path, operation: str, count: int) -> list[sqlite3.Row]:

@@ -307,10 +307,13 @@ def _item_result(dispatcher: Dispatcher, item, with_images: bool) -> dict[str, A
 
 
 def _job_with_results(dispatcher: Dispatcher, job: Job, with_images: bool) -> dict[str, Any]:
+    """The job's state with each completed item's result, reshaped as the operation's single-call answers are."""
     summary = job.to_dict()
+    operation = OPERATIONS.get(job.operation)
+    answer = operation.answer if operation is not None and operation.answer is not None else (lambda result: result)
     for entry, item in zip(summary["items"], job.items):
         if item.state == "completed":
-            entry["result"] = _item_result(dispatcher, item, with_images)
+            entry["result"] = answer(_item_result(dispatcher, item, with_images))
     return summary
 
 
