@@ -162,6 +162,7 @@ function showResult(title, result, original) {
     gallery.appendChild(figure(source, imageCaption(result, image, position), image.filename));
   });
   box.appendChild(gallery);
+  (result.faces || []).filter((face) => face.measurements).forEach((face) => box.appendChild(measurementTable(face)));
   for (const document_ of result.json) {
     const faces = document_.data && Array.isArray(document_.data.faces) ? document_.data.faces : null;
     if (faces) faces.filter((face) => face.measurements).forEach((face) => box.appendChild(measurementTable(face)));
