@@ -66,16 +66,22 @@ class PlayAlterSaveImage:
         }
 
     def save(self, images, filename_prefix: str = "playalter/image"):
-        from PIL import Image
+        return {"ui": {"images": save_pngs(images, "output", filename_prefix)}}
 
-        from .tensors import image_batch_to_numpy
 
-        saved_entries = []
-        for frame in image_batch_to_numpy(images):  # [H,W,3] uint8
-            saved = reserve_numbered_file(compat.folder("output"), filename_prefix, "png")
-            Image.fromarray(frame).save(saved.path, format="PNG", compress_level=4)
-            saved_entries.append({"filename": saved.filename, "subfolder": saved.subfolder, "type": "output"})
-        return {"ui": {"images": saved_entries}}
+def save_pngs(images, folder_kind: str, filename_prefix: str, pnginfo=None, compress_level: int = 4) -> list[dict]:
+    """Each image of an IMAGE batch as a numbered PNG in the ``folder_kind`` folder (metadata only from
+    ``pnginfo``); the ComfyUI ``ui`` entries of the saved files."""
+    from PIL import Image
+
+    from .tensors import image_batch_to_numpy
+
+    entries = []
+    for frame in image_batch_to_numpy(images):  # [H,W,3] uint8
+        saved = reserve_numbered_file(compat.folder(folder_kind), filename_prefix, "png")
+        Image.fromarray(frame).save(saved.path, format="PNG", pnginfo=pnginfo, compress_level=compress_level)
+        entries.append({"filename": saved.filename, "subfolder": saved.subfolder, "type": folder_kind})
+    return entries
 
 
 NODE_CLASS_MAPPINGS = {"PlayAlterSaveJSON": PlayAlterSaveJSON, "PlayAlterSaveImage": PlayAlterSaveImage}

@@ -18,7 +18,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..nodes import compat
-from ..nodes.files import reserve_numbered_file, resolve_inside
+from ..nodes.files import resolve_inside
+from ..nodes.io import save_pngs
 from ..pipelines.config import settings
 from ..pipelines.errors import InvalidParameterError
 from ..pipelines.images import load_image
@@ -125,10 +126,7 @@ class SaveImage:
         }
 
     def save_images(self, images, filename_prefix: str = "ComfyUI", prompt=None, extra_pnginfo=None):
-        from PIL import Image
         from PIL.PngImagePlugin import PngInfo
-
-        from ..nodes.tensors import image_batch_to_numpy
 
         metadata = PngInfo()
         if settings().embed_workflow_in_images:
@@ -136,12 +134,7 @@ class SaveImage:
                 metadata.add_text("prompt", json.dumps(prompt))
             for key, value in (extra_pnginfo or {}).items():
                 metadata.add_text(key, json.dumps(value))
-        saved_entries = []
-        for frame in image_batch_to_numpy(images):  # [H,W,3] uint8
-            saved = reserve_numbered_file(compat.folder(self.folder_kind), filename_prefix, "png")
-            Image.fromarray(frame).save(saved.path, pnginfo=metadata, compress_level=self.compress_level)
-            saved_entries.append({"filename": saved.filename, "subfolder": saved.subfolder, "type": self.folder_kind})
-        return {"ui": {"images": saved_entries}}
+        return {"ui": {"images": save_pngs(images, self.folder_kind, filename_prefix, metadata, self.compress_level)}}
 
 
 class PreviewImage(SaveImage):
