@@ -18,7 +18,7 @@ from ..detection import centerface
 from ..detection.api import finish_faces
 from ..detection.nms import nms
 from ..face import Face
-from .options import PRIVACY_DETECTION, PrivacyDetection
+from .detection_settings import PRIVACY_DETECTION, PrivacyDetection
 
 MERGE_IOU = 0.3
 DARK_LUMA = 70.0
