@@ -65,6 +65,22 @@ def test_privacy_answer_counts_hidden_faces_and_warns_when_there_is_none(tmp_pat
     run(scenario())
 
 
+def test_privacy_thorough_is_a_validated_boolean_that_finds_at_least_as_many_faces(tmp_path, t1_path, no_models):
+    async def scenario():
+        async with running_app(make_settings(tmp_path)) as (client, app, key):
+            image = b64(t1_path.read_bytes())
+            thorough = await client.post("/api/privacy/mask", headers=bearer(key),
+                                         json={"image_base64": image, "thorough": True})
+            assert thorough.status == 200, await thorough.text()
+            assert (await thorough.json())["faces_hidden"] >= 7
+            wrong = await client.post("/api/privacy/mask", headers=bearer(key),
+                                      json={"image_base64": image, "thorough": "yes"})
+            assert wrong.status == 400
+            assert "thorough" in (await wrong.json())["error"]["message"]
+
+    run(scenario())
+
+
 def test_batch_privacy_results_count_hidden_faces_like_single_answers(tmp_path, t1_path, no_models):
     async def scenario():
         async with running_app(make_settings(tmp_path)) as (client, app, key):

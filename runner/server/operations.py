@@ -69,7 +69,8 @@ PRIVACY_LEVELS_DEFAULT = 4
 def _privacy(parameters: dict[str, Any]) -> Plan:
     levels = parameters["create_levels"]
     levels = PRIVACY_LEVELS_DEFAULT if levels is True else int(levels)
-    bindings: dict[str, Any] = {"privacy.mask_type": parameters["mask_type"], "privacy.strength": parameters["strength"]}
+    bindings: dict[str, Any] = {"privacy.mask_type": parameters["mask_type"], "privacy.strength": parameters["strength"],
+                                "detect.thorough": parameters["thorough"]}
     if levels:
         bindings["privacy.levels"] = levels
         bindings["privacy.audit"] = parameters["include_audit"]
