@@ -139,8 +139,10 @@ def test_registry_entries_are_complete():
     assert all(f.sha256 and f.size for f in insightface_files)
     assert models.REGISTRY["flame"].licence_gated and models.REGISTRY["flame"].download is None
     assert models.embedded_path("centerface").name == "centerface.onnx"
-    assert [name for name, spec in models.REGISTRY.items() if spec.fetch_on_first_use] == ["face_mesh", "iris"]
-    for name, filename in (("face_mesh", "face_landmark.tflite"), ("iris", "iris_landmark.tflite")):
+    fetched_on_use = ["face_mesh", "face_detection", "iris"]
+    assert [name for name, spec in models.REGISTRY.items() if spec.fetch_on_first_use] == fetched_on_use
+    for name, filename in (("face_mesh", "face_landmark.tflite"), ("iris", "iris_landmark.tflite"),
+                           ("face_detection", "face_detection_short_range.tflite")):
         spec = models.REGISTRY[name]
         assert spec.files == (models.ModelFile("mediapipe", filename, spec.files[0].sha256, spec.files[0].size),)
         assert spec.licence == "Apache-2.0 (Google MediaPipe)"
