@@ -61,6 +61,16 @@ def covered(boxes: list[list[float]], mask: np.ndarray) -> int:
     return sum(bool(mask[int((y1 + y2) / 2), int((x1 + x2) / 2)]) for x1, y1, x2, y2 in boxes)
 
 
+def with_deface_mask(image: np.ndarray, result) -> tuple[np.ndarray, np.ndarray]:
+    """(output, where deface blurred) from deface_pass's (output, detections)."""
+    output, dets = result
+    return output, deface_mask(image.shape, dets)
+
+
+def with_mask(result) -> tuple[np.ndarray, np.ndarray]:
+    return result.image, result.mask > 0.5
+
+
 def timed(run, repeats: int):
     walls, result = [], None
     for _ in range(repeats):
@@ -92,11 +102,9 @@ def main() -> int:
     centerface = CenterFace(in_shape=None, backend="auto")
     thorough = replace(PRIVACY_DETECTION, thorough=True)
     pipelines = {
-        "deface": lambda image: (lambda out: (out[0], deface_mask(image.shape, out[1])))(deface_pass(centerface, image)),
-        "playalter default": lambda image: (lambda r: (r.image, r.mask > 0.5))(
-            protect(image, find_faces(image), OPTIONS)),
-        "playalter thorough": lambda image: (lambda r: (r.image, r.mask > 0.5))(
-            protect(image, find_faces(image, thorough), OPTIONS)),
+        "deface": lambda image: with_deface_mask(image, deface_pass(centerface, image)),
+        "playalter default": lambda image: with_mask(protect(image, find_faces(image), OPTIONS)),
+        "playalter thorough": lambda image: with_mask(protect(image, find_faces(image, thorough), OPTIONS)),
     }
     blazeface.model_path()  # fetched on first use (playalter models fetch face_detection)
     print(f"{'frame':<20} {'pipeline':<20} {'pasted covered':>15} {'independent left':>17} {'ms':>7}")

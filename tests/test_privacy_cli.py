@@ -62,3 +62,19 @@ def _png(image: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def test_thorough_anonymize_hides_a_lying_face_and_the_audit_agrees(astronaut_image, tmp_path, capsys):
+    """--thorough is accepted and, with the two-detector audit, leaves nothing detectable."""
+    photo = tmp_path / "lying.png"
+    photo.write_bytes(_png(np.ascontiguousarray(np.rot90(astronaut_image))))
+    assert main(["anonymize", str(photo), "--out", str(tmp_path), "--thorough", "--auto-strengthen"]) == 0
+    line = capsys.readouterr().out
+    assert "lying.png: 1 face(s) hidden" in line and "audit: 0 still detectable" in line
+
+
+def test_bad_overview_side_is_a_clear_cli_error(t1_image, tmp_path, capsys):
+    photo = tmp_path / "t1.png"
+    photo.write_bytes(_png(t1_image))
+    assert main(["anonymize", str(photo), "--out", str(tmp_path), "--overview-sides", "10"]) == 2
+    assert "overview sides must be whole numbers of at least 64" in capsys.readouterr().err

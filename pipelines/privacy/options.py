@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from ..errors import InvalidParameterError
-from .detection_settings import PRIVACY_DETECTION, PrivacyDetection  # noqa: F401 (re-exported)
 from .geometry import Shape
 from .strength import check_mask_type, check_strength
 

@@ -54,7 +54,8 @@ def run(args) -> int:
 
     options = PrivacyOptions(args.mask_type, strength=args.strength, coverage=args.coverage, feather=args.feather,
                              seed=args.seed, color=args.color)
-    detection = PrivacyDetection(threshold=args.threshold, overview_sides=tuple(args.overview_sides), thorough=args.thorough)
+    detection = PrivacyDetection(threshold=args.threshold, overview_sides=tuple(args.overview_sides),
+                                 thorough=args.thorough)
     audit = args.audit or args.auto_strengthen
     args.out.mkdir(parents=True, exist_ok=True)
     exposed = 0
