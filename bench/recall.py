@@ -4,7 +4,7 @@
 
 The hard set (tests/privacy_hard_set.py) is made from real photos (the shared fixture faces, t1.jpg,
 skimage's astronaut) pasted into 1920x1080 frames of skimage's coffee photo: two crowds of 20-80 px
-faces, faces turned in the image plane by 30..270 degrees, motion blur, a dark low-contrast frame and a
+faces, faces turned in the image plane by 30..270 degrees (120 px, and 30 px), motion blur, a dark low-contrast frame and a
 crowd at JPEG quality 18.
 
 Per frame and pipeline:
@@ -86,8 +86,10 @@ def frames(crops) -> dict[str, tuple[np.ndarray, list[list[float]]]]:
     crowd_b = hs.crowd(crops, sides=(22, 26, 30, 36, 44, 56), seed=1)
     medium = hs.crowd(crops, sides=(40, 60, 90), seed=2)
     turned = hs.rotated(crops)
+    turned_small = hs.rotated(crops, angles=(90, 180, 270, 90, 180, 270, 135, 225), side=30)
     return {
         "crowd 20-80 px": crowd_a, "crowd 22-56 px": crowd_b, "rotations 30-270": turned,
+        "30 px, turned 90-270": turned_small,
         "motion blur 15 px": (hs.motion_blur(medium[0]), medium[1]), "dark": (hs.dark(medium[0]), medium[1]),
         "crowd JPEG q18": (hs.jpeg(crowd_b[0]), crowd_b[1]),
     }
