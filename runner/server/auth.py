@@ -226,10 +226,11 @@ async def revoke_key(request: web.Request) -> web.Response:
 
 
 def setup_security(app: web.Application, settings, data_dir: str | Path | None = None, *,
-                   public_paths: PublicPaths | None = None) -> SecuritySetup:
+                   public_paths: PublicPaths | None = None, audit=None) -> SecuritySetup:
     """Install auth, audit and rate limiting on ``app``; returns what it built (and a first admin key, if any).
 
-    Call it after adding the app's own outer middlewares (error formatting, metrics).
+    Call it after adding the app's own outer middlewares (error formatting, metrics). ``audit``: a log to use
+    instead of the SQLite one (``db.audit_log.SharedAuditLog`` with a Postgres database).
     """
     data_dir = Path(data_dir or settings.paths.data_dir)
     keystore = KeyStore(keys_db_path(settings, data_dir))
@@ -238,7 +239,7 @@ def setup_security(app: web.Application, settings, data_dir: str | Path | None =
         tokens=TokenService(load_or_create_secret(settings.security.jwt_secret, data_dir),
                             settings.security.jwt_ttl_seconds, keystore),
         limiter=RateLimiter.from_settings(settings),
-        audit=AuditLog(audit_db_path(settings, data_dir)),
+        audit=audit or AuditLog(audit_db_path(settings, data_dir)),
     )
     security.admin_key = keystore.ensure_admin_key()
     if public_paths is None:
