@@ -27,8 +27,6 @@ from skimage import data as skimage_data
 from scale_servers import PostgresCluster, free_port, require_postgres
 from server_app_helpers import COPY_WORKFLOW, parse_sse
 
-from playalter.runner.server.keys import KeyStore
-
 pytestmark = pytest.mark.timeout(600)
 LEASE_SECONDS = 4
 REPO_MODELS = Path(__file__).resolve().parent.parent / "models"
@@ -67,9 +65,9 @@ class Cluster:
             self.env["PLAYALTER__PATHS__MODELS_DIR"] = str(REPO_MODELS)
         self.processes: dict[str, subprocess.Popen] = {}
         self.cli("db", "upgrade")
-        store = KeyStore(root / "shared" / "keys.sqlite3")
-        self.key = store.create("premium", "scale test")[1]
-        store.close()
+        created = self.cli("keys", "create", "--tier", "premium", "--name", "scale test", "--json")
+        assert created.returncode == 0, created.stderr
+        self.key = json.loads(created.stdout)["api_key"]
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "playalter.runner.cli", *args], env=self.env,
@@ -235,3 +233,16 @@ def test_concurrent_audit_appends_from_both_replicas_keep_one_chain(cluster):
         connection.execute("UPDATE audit_log SET outcome = 'forged' WHERE id = 3")
     tampered = cluster.cli("audit", "verify")
     assert tampered.returncode == 1 and "row 3 was modified" in tampered.stdout
+
+
+def test_keys_and_token_revocation_are_shared_by_the_replicas(cluster):
+    api1, api2 = cluster.api
+    created = json.loads(cluster.cli("keys", "create", "--tier", "basic", "--name", "revoked", "--json").stdout)
+    status, body = http("POST", f"{api1}/api/auth/token", {"Authorization": f"Bearer {created['api_key']}"})
+    assert status == 200, body
+    token = {"Authorization": f"Bearer {json.loads(body)['token']}"}
+    assert http("GET", f"{api2}/api/auth/me", token)[0] == 200
+    assert cluster.cli("keys", "revoke", created["key_id"]).returncode == 0
+    status, body = http("GET", f"{api2}/api/auth/me", token)
+    assert status == 401 and json.loads(body)["error"]["code"]
+    assert http("GET", f"{api1}/api/auth/me", {"Authorization": f"Bearer {created['api_key']}"})[0] == 401

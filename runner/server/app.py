@@ -25,7 +25,6 @@ from ...pipelines.config import Section, settings as current_settings
 from . import endpoints, health, openapi, status
 from .auth import DEFAULT_PUBLIC_PATHS, PublicPaths, require_scope, setup_security
 from .connections import LIMITS, SERVER_NAME, ConnectionLimits, request_guard
-from .db.audit_log import SharedAuditLog
 from .db.database import Database
 from .dispatcher import Dispatcher
 from .errors import error_middleware
@@ -70,7 +69,7 @@ def create_app(settings: Section | None = None) -> web.Application:
     app[LIMITS] = ConnectionLimits.from_settings(settings)
     public = DEFAULT_PUBLIC_PATHS | {"/ready"} | ({"/metrics"} if settings.server.metrics_public else set())
     app[SECURITY] = security = setup_security(app, settings, data_dir, public_paths=PublicPaths(exact=public),
-                                              audit=SharedAuditLog(database) if database else None)
+                                              database=database)
     if database is None:
         dispatcher = Dispatcher(settings, store, pool, catalog, audit=security.audit)
     app[DISPATCHER] = dispatcher

@@ -3,7 +3,7 @@
 Checks, each bounded by ``CHECK_TIMEOUT_SECONDS`` and run off the event loop where they touch disk:
 
 - ``databases``: the data folder is writable and the key, audit and job SQLite files open and read (with a
-  Postgres ``database.url``: the key file, and the shared database answers a query);
+  Postgres ``database.url``: the shared database answers a query);
 - ``storage`` (Postgres only): the job folder (``<data_dir>/jobs``, shared by every replica and worker) is writable;
 - ``queue`` (Postgres only): the queue's tables answer; the detail counts waiting items and live workers;
 - ``rate_limit_storage``: the counter storage answers (a Redis PING; memory always does);
@@ -43,7 +43,7 @@ def _databases(settings, store) -> tuple[str, str]:
     data_dir = Path(settings.paths.data_dir).expanduser().resolve()
     if not os.access(data_dir, os.W_OK | os.X_OK):
         return DOWN, "the data folder is missing or not writable"
-    files = [("keys", keys_db_path(settings, data_dir))]
+    files = []
     if store.db.postgres:
         try:
             with store.db.transaction() as tx:
@@ -51,7 +51,8 @@ def _databases(settings, store) -> tuple[str, str]:
         except store.db.errors:
             return DOWN, "the shared database does not answer"
     else:
-        files += [("audit", audit_db_path(settings, data_dir)), ("jobs", data_dir / "jobs.sqlite3")]
+        files += [("keys", keys_db_path(settings, data_dir)), ("audit", audit_db_path(settings, data_dir)),
+                  ("jobs", data_dir / "jobs.sqlite3")]
     for name, path in files:
         try:
             with closing(sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=1.0)) as db:
