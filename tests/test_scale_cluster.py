@@ -25,6 +25,7 @@ from PIL import Image
 from skimage import data as skimage_data
 
 from scale_servers import PostgresCluster, free_port, require_postgres
+from security_app import RedisServer
 from server_app_helpers import COPY_WORKFLOW, parse_sse
 
 pytestmark = pytest.mark.timeout(600)
@@ -45,7 +46,7 @@ def _photos(count: int, side: int) -> list[str]:
 
 
 class Cluster:
-    def __init__(self, root: Path, url: str):
+    def __init__(self, root: Path, url: str, redis_url: str):
         self.root, self.url = root, url
         (root / "workflows").mkdir()
         (root / "workflows" / "copy_image.json").write_text(json.dumps(COPY_WORKFLOW))
@@ -59,7 +60,10 @@ class Cluster:
                     "PLAYALTER__QUEUE__LEASE_SECONDS": str(LEASE_SECONDS),
                     "PLAYALTER__SERVER__ONNX_THREADS": "1",
                     "PLAYALTER__SECURITY__JWT_SECRET": "s" * 48,
+                    "PLAYALTER__RATE_LIMIT__STORAGE": redis_url,
+                    "PLAYALTER__RATE_LIMIT__BASIC_PER_HOUR": "6",
                     "PLAYALTER__RATE_LIMIT__PREMIUM_PER_HOUR": "100000",
+                    "PLAYALTER__SERVER__METRICS_PUBLIC": "true",
                     "PLAYALTER__RATE_LIMIT__MAX_CONCURRENT_JOBS": "50"}
         if REPO_MODELS.is_dir():
             self.env["PLAYALTER__PATHS__MODELS_DIR"] = str(REPO_MODELS)
@@ -112,9 +116,11 @@ class Cluster:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     pg = PostgresCluster(require_postgres())
+    redis = RedisServer(tmp_path_factory.mktemp("redis"))
     try:
-        cluster = Cluster(tmp_path_factory.mktemp("scale"), pg.create_database("playalter"))
+        cluster = Cluster(tmp_path_factory.mktemp("scale"), pg.create_database("playalter"), redis.url)
         try:
+            cluster.pg = pg
             cluster.api = [cluster.start_api("api1"), cluster.start_api("api2")]
             cluster.start("worker1", "worker", "--concurrency", "1")
             cluster.start("worker2", "worker", "--concurrency", "1")
@@ -122,10 +128,11 @@ def cluster(tmp_path_factory):
         finally:
             cluster.stop_all()
     finally:
+        redis.stop()
         pg.destroy()
 
 
-def http(method: str, url: str, headers: dict, body: dict | None = None, timeout: float = 300) -> tuple[int, bytes]:
+def http(method: str, url: str, headers: dict, body: dict | None = None, timeout: float = 120) -> tuple[int, bytes]:
     request = urllib.request.Request(url, method=method, headers={**headers, "Content-Type": "application/json"},
                                      data=None if body is None else json.dumps(body).encode())
     try:
@@ -211,6 +218,115 @@ def test_a_worker_killed_mid_item_has_the_item_finished_by_another_exactly_once(
     audited = [json.loads(row[0]) for row in _rows(cluster, "SELECT parameters FROM audit_log"
                                                             " WHERE operation = 'job.privacy'")]
     assert sorted(row["item"] for row in audited if row["job_id"] == job_id) == [0, 1, 2, 3]
+
+
+def test_cancelling_on_one_replica_stops_the_item_running_on_a_worker(cluster):
+    api1, api2 = cluster.api
+    status, body = http("POST", f"{api1}/api/batch/process", _auth(cluster),
+                        {"operation": "privacy", "images_base64": _photos(2, 4096), "parameters": {"mask_type": "blur"}})
+    assert status == 202, body
+    job_id = json.loads(body)["id"]
+    deadline = time.monotonic() + 120
+    while not _rows(cluster, "SELECT 1 FROM items WHERE job_id = %s AND state = 'running'", job_id):
+        assert time.monotonic() < deadline, "no item started"
+        time.sleep(0.05)
+    status, body = http("DELETE", f"{api2}/api/jobs/{job_id}", _auth(cluster))
+    assert status == 200, body
+    events = _follow(api1, _auth(cluster), job_id)
+    assert events[-1][0] == "done" and events[-1][1]["state"] == "cancelled"
+    items = _rows(cluster, "SELECT state, attempts FROM items WHERE job_id = %s ORDER BY idx", job_id)
+    assert {state for state, _ in items} == {"cancelled"} and any(attempts == 1 for _, attempts in items)
+    audited = [json.loads(row[0]) for row in _rows(cluster, "SELECT parameters FROM audit_log"
+                                                            " WHERE operation = 'job.privacy' AND outcome = 'cancelled'")]
+    assert any(row["job_id"] == job_id for row in audited)
+
+
+def test_rate_limits_are_exact_across_the_replicas(cluster):
+    api1, api2 = cluster.api
+    created = json.loads(cluster.cli("keys", "create", "--tier", "basic", "--name", "limited", "--json").stdout)
+    key = {"Authorization": f"Bearer {created['api_key']}"}
+
+    def batch(base: str, count: int) -> int:
+        return http("POST", f"{base}/api/batch/process", key, {"operation": "privacy", "images_base64":
+                                                                _photos(count, 96), "parameters": {}})[0]
+
+    assert batch(api1, 4) == 202
+    assert batch(api2, 4) == 429  # 4 + 4 > 6 per hour, counted in Redis by both replicas
+    assert batch(api2, 2) == 202
+    assert batch(api1, 1) == 429
+
+
+def test_ready_and_metrics_report_the_queue_the_workers_and_the_items(cluster):
+    deadline = time.monotonic() + 120  # the batches of the tests before have ended
+    while _rows(cluster, "SELECT COUNT(*) FROM items WHERE state IN ('queued', 'running')")[0][0]:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    status, body = http("GET", f"{cluster.api[1]}/ready", {})
+    checks = json.loads(body)["checks"]
+    assert status == 200 and {"databases", "storage", "queue", "rate_limit_storage"} <= set(checks)
+    assert "2 live worker(s)" in checks["queue"]["detail"]
+    status, body = http("GET", f"{cluster.api[0]}/metrics", {})
+    assert status == 200
+    values = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+              for line in body.decode().splitlines() if line.startswith("playalter_")}
+    waiting = _rows(cluster, "SELECT COUNT(*) FROM procrastinate_jobs WHERE status = 'todo'")[0][0]
+    assert values["playalter_queue_depth"] == waiting and values["playalter_queue_workers"] == 2
+    completed = _rows(cluster, "SELECT COUNT(*) FROM items WHERE state = 'completed'")[0][0]
+    assert values['playalter_items{state="completed"}'] == completed > 0
+    rates = [value for name, value in values.items() if name.startswith("playalter_worker_items_per_second{")]
+    assert rates and all(rate > 0 for rate in rates)
+
+
+def _submit(cluster, base: str, count: int, side: int) -> str:
+    status, body = http("POST", f"{base}/api/batch/process", _auth(cluster),
+                        {"operation": "privacy", "images_base64": _photos(count, side), "parameters": {}})
+    assert status == 202, body
+    return json.loads(body)["id"]
+
+
+def _finished(cluster, base: str, job_id: str, timeout: float = 180) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            status, body = http("GET", f"{base}/api/jobs/{job_id}", _auth(cluster), timeout=10)
+        except OSError:
+            status = 0
+        if status == 200 and json.loads(body)["state"] in ("completed", "failed", "cancelled"):
+            return json.loads(body)
+        time.sleep(0.5)
+    raise AssertionError(f"job {job_id} did not finish")
+
+
+def _audited_items(cluster, job_id: str) -> list[int]:
+    rows = [json.loads(row[0]) for row in _rows(cluster, "SELECT parameters FROM audit_log"
+                                                         " WHERE operation LIKE 'job.%%'")]
+    return sorted(row["item"] for row in rows if row["job_id"] == job_id)
+
+
+def test_a_postgres_restart_during_a_batch_loses_no_admitted_item(cluster):
+    job_id = _submit(cluster, cluster.api[0], 8, 1024)
+    deadline = time.monotonic() + 120
+    while not _rows(cluster, "SELECT 1 FROM items WHERE job_id = %s AND state = 'completed'", job_id):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    cluster.pg.stop("fast")
+    time.sleep(2)
+    cluster.pg.start()
+    job = _finished(cluster, cluster.api[1], job_id)
+    assert job["state"] == "completed" and job["progress"]["completed"] == 8, job
+    assert _audited_items(cluster, job_id) == list(range(8))
+
+
+def test_a_replica_killed_after_admitting_a_job_leaves_it_to_the_other(cluster):
+    job_id = _submit(cluster, cluster.api[0], 4, 512)
+    os.kill(cluster.processes["api1"].pid, signal.SIGKILL)
+    cluster.processes["api1"].wait()
+    job = _finished(cluster, cluster.api[1], job_id)
+    assert job["state"] == "completed" and job["progress"]["completed"] == 4
+    status, archive = http("GET", f"{cluster.api[1]}/api/jobs/{job_id}/download", _auth(cluster))
+    assert status == 200 and len([name for name in zipfile.ZipFile(io.BytesIO(archive)).namelist()
+                                  if name.endswith(".png")]) == 4
+    cluster.api[0] = cluster.start_api("api1b")
 
 
 def test_concurrent_audit_appends_from_both_replicas_keep_one_chain(cluster):

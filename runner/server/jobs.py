@@ -247,9 +247,8 @@ class JobStore:
         now = time.time()
         claimable = "('queued', 'running')" if max_attempts is not None else "('queued')"
         with self.db.transaction() as tx:
-            row = tx.execute("SELECT state, attempts FROM items WHERE job_id = ? AND idx = ?"
-                             f" AND state IN {claimable} FOR UPDATE" if tx.postgres else
-                             f"SELECT state, attempts FROM items WHERE job_id = ? AND idx = ? AND state IN {claimable}",
+            _lock_job(tx, job_id)
+            row = tx.execute(f"SELECT state, attempts FROM items WHERE job_id = ? AND idx = ? AND state IN {claimable}",
                              (job_id, index)).fetchone()
             if row is None:
                 return None
@@ -281,6 +280,7 @@ class JobStore:
         state = state or ("completed" if error is None else "failed")
         now = time.time()
         with self.db.transaction() as tx:
+            _lock_job(tx, job_id)
             guard = " AND state = 'running' AND attempts = ?" if attempt is not None else ""
             changed = tx.execute(
                 "UPDATE items SET state = ?, result = ?, error = ?, finished_at = ? WHERE job_id = ? AND idx = ?"
@@ -300,6 +300,7 @@ class JobStore:
         """Cancel the queued items (running ones stop at their next check) and settle the job."""
         now = time.time()
         with self.db.transaction() as tx:
+            _lock_job(tx, job_id)
             cancelled = tx.execute(
                 "SELECT job_id, idx FROM items WHERE job_id = ? AND state = 'queued'", (job_id,)).fetchall()
             tx.execute(
@@ -402,6 +403,14 @@ class JobStore:
         with self.db.transaction() as tx:
             rows = tx.execute("SELECT state, COUNT(*) FROM items GROUP BY state").fetchall()
         return {row[0]: row[1] for row in rows}
+
+
+def _lock_job(tx, job_id: str) -> None:
+    """Serialise the transactions that change a job's items (Postgres row lock; SQLite transactions are serial
+    already): two items ending at once on two workers must not each see the other still running, leaving the
+    job unsettled."""
+    if tx.postgres:
+        tx.execute("SELECT id FROM jobs WHERE id = ? FOR UPDATE", (job_id,))
 
 
 def _interrupted(attempts: int) -> dict[str, str]:

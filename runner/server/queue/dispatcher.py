@@ -6,8 +6,8 @@ checks the workflow and bindings, refuses work while ``server.queue_size`` items
 procrastinate job per item. Events from workers arrive through ``events.Listener`` and go to this replica's
 SSE subscribers; ``wait`` and the job slots also re-read the job every ``POLL_SECONDS``, so a lost
 notification (a database restart) only delays them. Every ``SWEEP_SECONDS`` a replica deletes expired jobs
-and re-enqueues items that are queued in the store but not in the queue (a replica killed between storing a
-job and enqueueing it), so admitted work is never lost.
+and re-enqueues unfinished items that have no queue job (a replica killed between storing a job and
+enqueueing it, a worker that could not record an outcome), so admitted work is never lost.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@
    is cancelled from any replica (``jobs.cancel_requested``, polled every ``CANCEL_POLL_SECONDS``) or after
    ``server.job_timeout_seconds``.
 3. The outcome and the item's audit row are written in one transaction, only if this attempt still holds the
-   item: an item is completed, and audited, exactly once.
+   item: an item is completed, and audited, exactly once. While the database restarts, the write is retried.
 4. Events go out through NOTIFY to the SSE streams of every replica.
 
 Models stay loaded between items: the worker is a long-lived process and the executor keeps its sessions.
@@ -31,6 +31,7 @@ from ..workflows import WorkflowCatalog
 from .events import notify
 
 CANCEL_POLL_SECONDS = 1.0
+PERSIST_SECONDS = 120.0
 
 log = logging.getLogger(__name__)
 
@@ -85,14 +86,28 @@ class ItemRuntime:
                                  outcome="ok" if error is None else error["code"],
                                  duration_ms=(time.perf_counter() - started) * 1000.0)
 
-        updated = self.store.finish_item(job_id, index, result=result, error=error, state=state,
-                                         ttl_seconds=self.ttl, attempt=attempt, also=audit_row)
+        updated = self._persist(lambda: self.store.finish_item(job_id, index, result=result, error=error, state=state,
+                                                               ttl_seconds=self.ttl, attempt=attempt, also=audit_row))
         if updated is None:
             log.warning("job %s item %d: attempt %d was superseded; its outcome is dropped", job_id, index, attempt)
             return
         self._notify(job_id, "item", {"index": index, "state": state, **({"error": error} if error else {})})
         if updated.finished:
             self._notify(job_id, "done", {})
+
+    def _persist(self, write):
+        """``write()``, retried while the database is unreachable (a restart): the outcome of a finished run is
+        not thrown away. Gives up after ``PERSIST_SECONDS``: the queue job fails, and the API replicas' sweep enqueues the
+        item again (``stats.orphans``)."""
+        deadline = time.monotonic() + PERSIST_SECONDS
+        while True:
+            try:
+                return write()
+            except self.db.errors as error:
+                if time.monotonic() > deadline:
+                    raise
+                log.warning("recording an outcome failed (%s); retrying", type(error).__name__)
+                time.sleep(1.0)
 
     def _watch_cancel(self, job_id: str, cancel: threading.Event, finished: threading.Event) -> None:
         while not finished.wait(CANCEL_POLL_SECONDS):

@@ -42,11 +42,13 @@ def throughput(database: Database) -> dict[str, float]:
 
 
 def orphans(database: Database, older_than_seconds: float) -> list[tuple[str, int]]:
-    """Items queued in the store, created over ``older_than_seconds`` ago, with no waiting or running queue job."""
+    """Unfinished items of jobs created over ``older_than_seconds`` ago with no waiting or running queue job: never
+    enqueued (a replica died after storing the job) or dropped by the queue (a worker failed to record an
+    outcome). Enqueued again, they are claimed with a new attempt (bounded by ``queue.max_attempts``)."""
     with database.transaction() as tx:
         rows = tx.execute(
             "SELECT i.job_id, i.idx FROM items i JOIN jobs j ON j.id = i.job_id"
-            " WHERE i.state = 'queued' AND j.created_at < ? AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs p"
+            " WHERE i.state IN ('queued', 'running') AND j.created_at < ? AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs p"
             " WHERE p.queueing_lock = i.job_id || ':' || i.idx AND p.status IN ('todo', 'doing'))",
             (time.time() - older_than_seconds,)).fetchall()
     return [(row[0], row[1]) for row in rows]
