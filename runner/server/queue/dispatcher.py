@@ -167,7 +167,7 @@ class QueuedDispatcher:
         while True:
             await asyncio.sleep(SWEEP_SECONDS)
             try:
-                for job_id in list(self._finish_callbacks) + list(self._listeners):
+                for job_id in set(self._finish_callbacks) | set(self._listeners) | set(self._done):
                     await self._finish(job_id)  # settles jobs whose "done" notification was lost
                 deleted = await asyncio.to_thread(self.store.delete_expired)
                 if deleted:
