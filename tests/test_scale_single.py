@@ -45,3 +45,16 @@ def test_one_postgres_process_runs_items_itself(tmp_path, database_url):
                 checks["queue"]["detail"]
 
     asyncio.run(scenario())
+
+
+def test_a_worker_without_a_shared_database_explains_what_it_needs(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PLAYALTER__")}
+    command = [sys.executable, "-m", "playalter.runner.cli", "worker"]
+    missing = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 2 and "PLAYALTER__DATABASE__URL=postgresql://" in missing.stderr
+    bad_device = subprocess.run([*command, "--device", "gpu0"], env=env, capture_output=True, text=True, timeout=120)
+    assert bad_device.returncode == 2 and "--device must be cpu or cuda:N" in bad_device.stderr
