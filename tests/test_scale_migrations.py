@@ -54,14 +54,14 @@ def test_a_postgres_database_at_the_previous_version_is_upgraded_with_its_rows(p
         database.close()
 
 
-def test_the_db_upgrade_command_creates_jobs_audit_and_queue_tables(postgres, tmp_path):
+def test_db_upgrade_creates_jobs_keys_audit_and_queue_tables(postgres, tmp_path):
     from playalter.pipelines.config import load_settings
     from playalter.runner.server.db.schema import upgrade_all
 
     url = postgres.create_database("command")
     settings = load_settings(config_path=None, environ={"PLAYALTER__DATABASE__URL": url})
-    assert upgrade_all(settings, tmp_path) == {"jobs": [1, 2], "audit": [1], "queue": [1]}
-    assert upgrade_all(settings, tmp_path) == {"jobs": [], "audit": [], "queue": []}
+    assert upgrade_all(settings, tmp_path) == {"jobs": [1, 2], "keys": [1], "audit": [1], "queue": [1]}
+    assert upgrade_all(settings, tmp_path) == {"jobs": [], "keys": [], "audit": [], "queue": []}
 
 
 def test_a_sqlite_jobs_file_from_before_migrations_is_upgraded_in_place(tmp_path):

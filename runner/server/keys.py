@@ -151,6 +151,8 @@ def parse_expiry(text: str, now: float | None = None) -> float:
         raise InvalidParameterError(f"expiry {text!r} is not in the future")
     return expires_at
 
+MIGRATIONS = [[_SCHEMA]]
+
 
 def keys_db_path(settings, data_dir: str | Path | None = None) -> Path:
     """``security.keys_db``, else ``keys.sqlite3`` in ``data_dir`` (default ``paths.data_dir``)."""
@@ -163,7 +165,7 @@ class KeyStore:
     def __init__(self, target: str | Path | Database):
         self._owns_db = not isinstance(target, Database)
         self.db = Database(target) if self._owns_db else target
-        migrations.upgrade(self.db, "keys", [[_SCHEMA]])
+        migrations.upgrade(self.db, "keys", MIGRATIONS)
 
     def close(self) -> None:
         if self._owns_db:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..jobs import MIGRATIONS as JOBS
+from ..keys import MIGRATIONS as KEYS
 from . import migrations
 from .audit_log import MIGRATIONS as AUDIT
 from .database import Database
 
 
 def upgrade_all(settings, data_dir: Path) -> dict[str, list[int]]:
-    """Postgres: jobs, audit and the queue's tables; SQLite: the jobs file (keys and audit files create their
+    """Postgres: jobs, keys, audit and the queue's tables; SQLite: the jobs file (keys and audit files create their
     own tables). Returns the versions applied now, per component; raises MigrationError."""
     from ..queue.engine import install_schema
 
@@ -21,6 +22,7 @@ def upgrade_all(settings, data_dir: Path) -> dict[str, list[int]]:
         try:
             applied = {"jobs": migrations.upgrade(database, "jobs", JOBS)}
             if database.postgres:
+                applied["keys"] = migrations.upgrade(database, "keys", KEYS)
                 applied["audit"] = migrations.upgrade(database, "audit", AUDIT)
                 applied["queue"] = install_schema(database)
             return applied
