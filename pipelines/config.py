@@ -79,6 +79,13 @@ DEFAULTS: dict[str, Any] = {
         "max_connections": 1024,
         "max_connections_per_ip": 64,  # 0: no per-address cap (behind a reverse proxy)
     },
+    "database": {
+        "url": "",  # empty: SQLite files in paths.data_dir; postgresql://...: shared state and the job queue
+    },
+    "queue": {  # with a Postgres database.url: items run in `playalter worker` processes
+        "lease_seconds": 30.0,  # a worker silent this long is dead: its items go to another worker
+        "max_attempts": 2,  # deliveries of one item before it fails with code "interrupted"
+    },
     "swap": {
         "identities_dir": "",
     },
@@ -208,6 +215,10 @@ def _check_ranges(values: dict[str, Any]) -> None:
         raise ConfigError("security.jwt_ttl_seconds must be at least 1")
     if values["rate_limit"]["max_concurrent_jobs"] < 1:
         raise ConfigError("rate_limit.max_concurrent_jobs must be at least 1")
+    if values["database"]["url"] and not values["database"]["url"].startswith(("postgresql://", "postgres://")):
+        raise ConfigError("database.url must be empty (SQLite) or a postgresql:// URL")
+    if values["queue"]["lease_seconds"] < 2 or values["queue"]["max_attempts"] < 1:
+        raise ConfigError("queue.lease_seconds must be at least 2 and queue.max_attempts at least 1")
     if values["logging"]["level"].upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError("logging.level must be DEBUG, INFO, WARNING or ERROR")
 

@@ -1,5 +1,6 @@
 """``playalter audit verify``: check the hash chain of the HTTP service's audit log against its checkpoint.
 
+With a Postgres ``database.url`` (and no ``--db``) it checks the shared log in that database.
 Exit codes: 0 intact; 1 verification failed (tampered, wiped, truncated or unreadable); 2 no such file.
 """
 
@@ -23,11 +24,15 @@ def run_verify(args) -> int:
     from ...pipelines.config import settings
     from ..server.audit import audit_db_path, verify_database
 
-    path = Path(args.db) if args.db else audit_db_path(settings())
-    if not path.is_file():
-        sys.stderr.write(f"error: no audit log at {path}\n")
-        return 2
-    result = verify_database(path, anchor=args.anchor)  # read-only: verifying never changes the log
+    current = settings()
+    if current.database.url and not args.db:
+        result = _verify_shared(current.database.url, args.anchor)
+    else:
+        path = Path(args.db) if args.db else audit_db_path(current)
+        if not path.is_file():
+            sys.stderr.write(f"error: no audit log at {path}\n")
+            return 2
+        result = verify_database(path, anchor=args.anchor)  # read-only: verifying never changes the log
     if result.ok:
         sys.stdout.write(f"audit log OK: {result.rows} rows, chain intact\nhead: {result.head_hash}\n")
         return 0
@@ -35,3 +40,18 @@ def run_verify(args) -> int:
     if result.first_bad_id is not None:
         sys.stdout.write(f"first bad row: {result.first_bad_id}\n")
     return 1
+
+
+def _verify_shared(url: str, anchor: str | None):
+    from ..server.audit import VerifyResult
+    from ..server.db.audit_log import verify_shared
+    from ..server.db.database import Database
+
+    try:
+        database = Database(url)
+    except Exception as error:
+        return VerifyResult(False, 0, None, f"the database cannot be reached ({type(error).__name__})")
+    try:
+        return verify_shared(database, anchor)
+    finally:
+        database.close()

@@ -14,7 +14,8 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("keys", help="manage API keys of the HTTP service")
     actions = parser.add_subparsers(dest="keys_action", metavar="ACTION", required=True)
     database = argparse.ArgumentParser(add_help=False)
-    database.add_argument("--db", help="key database (default: security.keys_db, else <data_dir>/keys.sqlite3)")
+    database.add_argument("--db", help="key database (default: the postgresql database.url, else security.keys_db, "
+                                               "else <data_dir>/keys.sqlite3)")
 
     create = actions.add_parser("create", parents=[database], help="create a key; its secret is printed once")
     create.add_argument("--tier", required=True, choices=("basic", "premium", "enterprise"),
@@ -38,15 +39,20 @@ def register(subparsers) -> None:
 def _open_store(args):
     """The key store, with anything it creates (folder, database) readable by this user only."""
     from ...pipelines.config import settings
+    from ..server.db.database import Database
     from ..server.keys import KeyStore, keys_db_path
 
     previous_umask = os.umask(0o077)
     try:
-        store = KeyStore(args.db or keys_db_path(settings()))
+        current = settings()
+        database = Database(current.database.url) if current.database.url and not args.db else None
+        store = KeyStore(args.db or database or keys_db_path(current))
         try:
             yield store
         finally:
             store.close()
+            if database is not None:
+                database.close()
     finally:
         os.umask(previous_umask)
 

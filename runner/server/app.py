@@ -15,6 +15,7 @@ The app writes the service's JSON-lines logs (``logs.setup_log_files``) under
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from aiohttp import web
@@ -24,11 +25,14 @@ from ...pipelines.config import Section, settings as current_settings
 from . import endpoints, health, openapi, status
 from .auth import DEFAULT_PUBLIC_PATHS, PublicPaths, require_scope, setup_security
 from .connections import LIMITS, SERVER_NAME, ConnectionLimits, request_guard
+from .db.database import Database
 from .dispatcher import Dispatcher
 from .errors import error_middleware
 from .jobs import JobStore
 from .logs import setup_log_files
 from .metrics import Metrics, metrics_middleware
+from .queue.dispatcher import QueuedDispatcher
+from .queue.worker import run_worker
 from .state import DISPATCHER, METRICS, SECURITY, SETTINGS, WORKFLOWS
 from .workers import WorkerPool, share_cores
 from .workflows import WorkflowCatalog
@@ -45,9 +49,14 @@ def create_app(settings: Section | None = None) -> web.Application:
     settings = settings or current_settings()
     data_dir = Path(settings.paths.data_dir).expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    store = JobStore(data_dir)
-    pool = WorkerPool(settings.server.workers, settings.server.queue_size)
+    database = Database(settings.database.url) if settings.database.url else None
+    store = JobStore(data_dir, database)
     catalog = WorkflowCatalog(settings)
+    if database is None:
+        pool = WorkerPool(settings.server.workers, settings.server.queue_size)
+    else:
+        dispatcher = QueuedDispatcher(settings, store, catalog)
+        pool = dispatcher.pool
     metrics = Metrics(store, pool)
 
     log_files = setup_log_files(settings.logging.dir or data_dir / "logs")
@@ -59,8 +68,11 @@ def create_app(settings: Section | None = None) -> web.Application:
     app[METRICS] = metrics
     app[LIMITS] = ConnectionLimits.from_settings(settings)
     public = DEFAULT_PUBLIC_PATHS | {"/ready"} | ({"/metrics"} if settings.server.metrics_public else set())
-    app[SECURITY] = security = setup_security(app, settings, data_dir, public_paths=PublicPaths(exact=public))
-    app[DISPATCHER] = dispatcher = Dispatcher(settings, store, pool, catalog, audit=security.audit)
+    app[SECURITY] = security = setup_security(app, settings, data_dir, public_paths=PublicPaths(exact=public),
+                                              database=database)
+    if database is None:
+        dispatcher = Dispatcher(settings, store, pool, catalog, audit=security.audit)
+    app[DISPATCHER] = dispatcher
     app.middlewares.append(error_middleware)
 
     app.add_routes(health.routes)
@@ -72,14 +84,25 @@ def create_app(settings: Section | None = None) -> web.Application:
     app.router.add_static("/static/", STATIC_DIR, name="static")
 
     async def start(app: web.Application) -> None:
-        share_cores(settings.server.workers, settings.server.onnx_threads)
         await dispatcher.start()
+        if database is None:
+            share_cores(settings.server.workers, settings.server.onnx_threads)
+        elif settings.server.workers > 0:  # this replica also runs items, as a queue worker would
+            embedded.append(asyncio.create_task(run_worker(settings, settings.server.workers,
+                                                           install_signal_handlers=False)))
+
+    embedded: list[asyncio.Task] = []
 
     async def stop(app: web.Application) -> None:
+        for task in embedded:
+            task.cancel()
+        await asyncio.gather(*embedded, return_exceptions=True)
         await dispatcher.stop()
         onnx_runtime.set_default_threads(0)
         metrics.close()
         store.close()
+        if database is not None:
+            database.close()
 
     async def close_logs(app: web.Application) -> None:
         log_files.close()
@@ -98,7 +121,7 @@ async def _server_header(request: web.Request, response: web.StreamResponse) -> 
 async def _metrics(request: web.Request) -> web.Response:
     if not request.app[SETTINGS].server.metrics_public:
         require_scope(request, "admin")
-    return request.app[METRICS].render()
+    return await asyncio.to_thread(request.app[METRICS].render)
 
 
 async def _index(request: web.Request) -> web.FileResponse:

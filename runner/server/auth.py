@@ -37,6 +37,8 @@ from ..quoting import excerpt
 from .audit import AUDIT, AUDIT_NOTE, AuditLog, audit_db_path, audit_middleware
 from .context import AUTH_METHOD, PRINCIPAL
 from .http_errors import json_error
+from .db.audit_log import SharedAuditLog
+from .db.database import Database
 from .keys import (DEFAULT_SCOPES, KeyRecord, KeyStore, Principal, keys_db_path, looks_like_api_key,
                    parse_expiry)
 from .logs import security_event
@@ -226,19 +228,20 @@ async def revoke_key(request: web.Request) -> web.Response:
 
 
 def setup_security(app: web.Application, settings, data_dir: str | Path | None = None, *,
-                   public_paths: PublicPaths | None = None) -> SecuritySetup:
+                   public_paths: PublicPaths | None = None, database: Database | None = None) -> SecuritySetup:
     """Install auth, audit and rate limiting on ``app``; returns what it built (and a first admin key, if any).
 
-    Call it after adding the app's own outer middlewares (error formatting, metrics).
+    Call it after adding the app's own outer middlewares (error formatting, metrics). ``database``: the shared
+    Postgres database that holds the keys and the audit log instead of the SQLite files.
     """
     data_dir = Path(data_dir or settings.paths.data_dir)
-    keystore = KeyStore(keys_db_path(settings, data_dir))
+    keystore = KeyStore(database or keys_db_path(settings, data_dir))
     security = SecuritySetup(
         keystore=keystore,
         tokens=TokenService(load_or_create_secret(settings.security.jwt_secret, data_dir),
                             settings.security.jwt_ttl_seconds, keystore),
         limiter=RateLimiter.from_settings(settings),
-        audit=AuditLog(audit_db_path(settings, data_dir)),
+        audit=SharedAuditLog(database) if database else AuditLog(audit_db_path(settings, data_dir)),
     )
     security.admin_key = keystore.ensure_admin_key()
     if public_paths is None:

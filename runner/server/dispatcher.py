@@ -193,34 +193,13 @@ class Dispatcher:
 
     def _execute(self, job: Job, item: Item, prompt: dict, images: dict[str, bytes],
                  cancel: threading.Event) -> tuple[str, dict | None, dict | None]:
-        """(state, result, error) of one run, stopped through ``cancel`` once the timeout has passed."""
-        timed_out = threading.Event()
-
-        def stop_for_timeout() -> None:
-            timed_out.set()
-            cancel.set()
-
-        timer = threading.Timer(self.timeout, stop_for_timeout)
-        timer.start()
-        try:
-            result = run_item(prompt, job.plan, images, self.store.item_dir(job.id, item.index), self.input_dir,
-                              cancel_event=cancel, on_progress=self._progress_callback(job.id, item.index))
-            return "completed", result, None
-        except WorkflowCancelled as cancelled:
-            if timed_out.is_set():
-                return "failed", None, {"code": "timeout",
-                                        "message": f"processing took longer than {self.timeout:g} s and was stopped"}
-            return "cancelled", None, describe_error(cancelled)
-        except Exception as failure:
-            return "failed", None, describe_error(failure)
-        finally:
-            timer.cancel()
+        return execute(self.store, job, item, prompt, images, cancel, timeout=self.timeout, input_dir=self.input_dir,
+                       on_progress=self._progress_callback(job.id, item.index))
 
     def _progress_callback(self, job_id: str, index: int):
         def on_progress(event) -> None:
-            if event.kind in ("node_start", "node_progress", "node_finish"):
-                data = event.to_dict()
-                del data["kind"]
+            data = progress_data(event)
+            if data is not None:
                 self._emit(job_id, "progress", {"index": index, **data})
 
         return on_progress
@@ -290,3 +269,38 @@ class Dispatcher:
             except Exception:
                 log.exception("the retention sweep failed")
             await asyncio.sleep(min(SWEEP_SECONDS, self.ttl))
+
+
+def execute(store: JobStore, job: Job, item: Item, prompt: dict, images: dict[str, bytes], cancel: threading.Event,
+            *, timeout: float, input_dir: Path, on_progress) -> tuple[str, dict | None, dict | None]:
+    """(state, result, error) of one run, stopped through ``cancel`` once ``timeout`` seconds have passed."""
+    timed_out = threading.Event()
+
+    def stop_for_timeout() -> None:
+        timed_out.set()
+        cancel.set()
+
+    timer = threading.Timer(timeout, stop_for_timeout)
+    timer.start()
+    try:
+        result = run_item(prompt, job.plan, images, store.item_dir(job.id, item.index), input_dir,
+                          cancel_event=cancel, on_progress=on_progress)
+        return "completed", result, None
+    except WorkflowCancelled as cancelled:
+        if timed_out.is_set():
+            return "failed", None, {"code": "timeout",
+                                    "message": f"processing took longer than {timeout:g} s and was stopped"}
+        return "cancelled", None, describe_error(cancelled)
+    except Exception as failure:
+        return "failed", None, describe_error(failure)
+    finally:
+        timer.cancel()
+
+
+def progress_data(event) -> dict[str, Any] | None:
+    """The "progress" event data of an executor event, or None for kinds that are not reported."""
+    if event.kind not in ("node_start", "node_progress", "node_finish"):
+        return None
+    data = event.to_dict()
+    del data["kind"]
+    return data

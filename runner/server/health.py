@@ -2,7 +2,10 @@
 
 Checks, each bounded by ``CHECK_TIMEOUT_SECONDS`` and run off the event loop where they touch disk:
 
-- ``databases``: the data folder is writable and the key, audit and job SQLite files open and read;
+- ``databases``: the data folder is writable and the key, audit and job SQLite files open and read (with a
+  Postgres ``database.url``: the shared database answers a query);
+- ``storage`` (Postgres only): the job folder (``<data_dir>/jobs``, shared by every replica and worker) is writable;
+- ``queue`` (Postgres only): the queue's tables answer; the detail counts waiting items and live workers;
 - ``rate_limit_storage``: the counter storage answers (a Redis PING; memory always does);
 - ``workers``: the worker pool has room in its queue;
 - ``models``: a models folder exists and can be read.
@@ -36,18 +39,43 @@ DOWN = "down"
 routes = web.RouteTableDef()
 
 
-def _databases(settings) -> tuple[str, str]:
+def _databases(settings, store) -> tuple[str, str]:
     data_dir = Path(settings.paths.data_dir).expanduser().resolve()
     if not os.access(data_dir, os.W_OK | os.X_OK):
         return DOWN, "the data folder is missing or not writable"
-    for name, path in (("keys", keys_db_path(settings, data_dir)), ("audit", audit_db_path(settings, data_dir)),
-                       ("jobs", data_dir / "jobs.sqlite3")):
+    files = []
+    if store.db.postgres:
+        try:
+            with store.db.transaction() as tx:
+                tx.execute("SELECT COUNT(*) FROM jobs").fetchone()
+        except store.db.errors:
+            return DOWN, "the shared database does not answer"
+    else:
+        files += [("keys", keys_db_path(settings, data_dir)), ("audit", audit_db_path(settings, data_dir)),
+                  ("jobs", data_dir / "jobs.sqlite3")]
+    for name, path in files:
         try:
             with closing(sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=1.0)) as db:
                 db.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.Error:
             return DOWN, f"the {name} database is missing, unreadable or damaged"
     return OK, "keys, audit and jobs databases readable"
+
+
+def _storage(store) -> tuple[str, str]:
+    if not os.access(store.root, os.W_OK | os.X_OK):
+        return DOWN, "the job folder is missing or not writable"
+    return OK, "the job folder is writable"
+
+
+def _queue(pool) -> tuple[str, str]:
+    try:
+        pool.refresh()
+    except pool.db.errors:
+        return DOWN, "the job queue's tables do not answer"
+    if not pool.workers:
+        return OK, f"{pool.queued} queued, no live worker: items wait until one starts"
+    return OK, f"{pool.queued} queued, {pool.workers} live worker(s)"
 
 
 def _models() -> tuple[str, str]:
@@ -80,14 +108,18 @@ async def _bounded(check) -> dict[str, str]:
 
 
 async def run_checks(app: web.Application) -> dict[str, dict[str, str]]:
-    settings = app[SETTINGS]
-    results = await asyncio.gather(
-        _bounded(asyncio.to_thread(_databases, settings)),
-        _bounded(_rate_limit_storage(app)),
-        _bounded(_workers(app)),
-        _bounded(asyncio.to_thread(_models)),
-    )
-    return dict(zip(("databases", "rate_limit_storage", "workers", "models"), results))
+    settings, dispatcher = app[SETTINGS], app[DISPATCHER]
+    checks = {
+        "databases": asyncio.to_thread(_databases, settings, dispatcher.store),
+        "rate_limit_storage": _rate_limit_storage(app),
+        "workers": _workers(app),
+        "models": asyncio.to_thread(_models),
+    }
+    if dispatcher.store.db.postgres:  # the SQLite checks cover the (local) data folder
+        checks["storage"] = asyncio.to_thread(_storage, dispatcher.store)
+        checks["queue"] = asyncio.to_thread(_queue, dispatcher.pool)
+    results = await asyncio.gather(*(_bounded(check) for check in checks.values()))
+    return dict(zip(checks, results))
 
 
 @routes.get("/health", name="health")

@@ -1,4 +1,6 @@
-"""Jobs and their items, persisted in SQLite (``<data_dir>/jobs.sqlite3``) with their files on disk.
+"""Jobs and their items, persisted in SQLite (``<data_dir>/jobs.sqlite3``) or Postgres (``database.url``), with
+their files on disk under ``<data_dir>/jobs`` (a folder every replica and worker shares in a multi-process
+deployment).
 
 A job runs one saved workflow over one or more items (one item per image of a
 batch; a single call is a job of one item). Item inputs are written under
@@ -11,6 +13,13 @@ An item's input folder is deleted as soon as the item ends, however it ends
 the job expires. The database, folders and files are created readable by the
 service's user only (0600 files, 0700 folders).
 
+With a job queue (Postgres mode) an item is run by a worker process: ``claim``
+marks it running with a new attempt number, and only the holder of the
+latest attempt may record its outcome (``finish_item(..., attempt=n)``), so an
+item re-delivered after a worker died is completed at most once.
+``cancel_requested`` tells workers on other machines to stop a job's running
+items. The schema is versioned (``MIGRATIONS``, see ``db/migrations.py``).
+
 States: job ``queued -> running -> completed | failed | cancelled``;
 item ``queued -> running -> completed | failed | cancelled``. A job whose items
 all ended is ``completed`` when at least one item completed, else ``failed``.
@@ -22,18 +31,20 @@ import json
 import os
 import secrets
 import shutil
-import sqlite3
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+
+from .db import migrations
+from .db.database import Database
 
 MAX_ATTEMPTS = 2
 FINAL_STATES = ("completed", "failed", "cancelled")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
+MIGRATIONS: list[list[str]] = [
+    [  # 1: the schema before migrations existed
+        """CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
     key_id TEXT,
     operation TEXT NOT NULL,
@@ -47,11 +58,11 @@ CREATE TABLE IF NOT EXISTS jobs (
     started_at REAL,
     finished_at REAL,
     expires_at REAL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS jobs_idempotency ON jobs (key_id, idempotency_key)
-    WHERE idempotency_key IS NOT NULL;
-CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state);
-CREATE TABLE IF NOT EXISTS items (
+)""",
+        """CREATE UNIQUE INDEX IF NOT EXISTS jobs_idempotency ON jobs (key_id, idempotency_key)
+    WHERE idempotency_key IS NOT NULL""",
+        """CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state)""",
+        """CREATE TABLE IF NOT EXISTS items (
     job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
     idx INTEGER NOT NULL,
     state TEXT NOT NULL,
@@ -62,8 +73,13 @@ CREATE TABLE IF NOT EXISTS items (
     started_at REAL,
     finished_at REAL,
     PRIMARY KEY (job_id, idx)
-);
-"""
+)""",
+    ],
+    [  # 2: cancellation that reaches workers in other processes
+        "ALTER TABLE jobs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE items ADD COLUMN worker TEXT",  # who ran (or runs) the item, for per-worker throughput
+    ],
+]
 
 
 @dataclass
@@ -136,23 +152,16 @@ class IdempotencyConflict(Exception):
 class JobStore:
     """Thread-safe access to the jobs database and the job folders."""
 
-    def __init__(self, data_dir: Path):
+    def __init__(self, data_dir: Path, database: Database | None = None):
         self.root = Path(data_dir) / "jobs"
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-        db_path = Path(data_dir) / "jobs.sqlite3"
-        os.close(os.open(db_path, os.O_WRONLY | os.O_CREAT, 0o600))  # SQLite gives -wal/-shm the same mode
-        self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._lock = threading.Lock()
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.executescript(_SCHEMA)
+        self.db = database or Database(Path(data_dir) / "jobs.sqlite3")
+        self._owns_db = database is None
+        migrations.upgrade(self.db, "jobs", MIGRATIONS)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        if self._owns_db:
+            self.db.close()
 
     # --- files -------------------------------------------------------------------------------
 
@@ -195,18 +204,17 @@ class JobStore:
             inputs_per_item.append(names)
         now = time.time()
         try:
-            with self._lock, self._db:
-                self._db.execute("BEGIN")
-                self._db.execute(
+            with self.db.transaction() as tx:
+                tx.execute(
                     "INSERT INTO jobs (id, key_id, operation, workflow, plan, state, idempotency_key, request_hash,"
                     " created_at) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
                     (job_id, key_id, operation, workflow, json.dumps(plan), idempotency_key, request_hash, now),
                 )
-                self._db.executemany(
+                tx.executemany(
                     "INSERT INTO items (job_id, idx, state, inputs) VALUES (?, ?, 'queued', ?)",
                     [(job_id, index, json.dumps(names)) for index, names in enumerate(inputs_per_item)],
                 )
-        except sqlite3.IntegrityError:  # the same idempotency key raced in from another request
+        except self.db.integrity_errors:  # the same idempotency key raced in from another request
             shutil.rmtree(self.root / job_id, ignore_errors=True)
             return self.create(key_id=key_id, operation=operation, workflow=workflow, plan=plan,
                                item_images=item_images, idempotency_key=idempotency_key, request_hash=request_hash)
@@ -214,9 +222,9 @@ class JobStore:
 
     def find_idempotent(self, key_id: str | None, idempotency_key: str, request_hash: str | None) -> Job | None:
         """The job this key id created with this idempotency key; IdempotencyConflict if for another request."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT id, request_hash FROM jobs WHERE key_id IS ? AND idempotency_key = ?",
+        with self.db.transaction() as tx:
+            row = tx.execute(
+                "SELECT id, request_hash FROM jobs WHERE key_id IS NOT DISTINCT FROM ? AND idempotency_key = ?",
                 (key_id, idempotency_key),
             ).fetchone()
         if row is None:
@@ -227,55 +235,91 @@ class JobStore:
 
     def start_item(self, job_id: str, index: int) -> bool:
         """Mark a queued item running (and its job); False when it is no longer queued (cancelled)."""
+        return self.claim(job_id, index, max_attempts=None, ttl_seconds=0.0) is not None
+
+    def claim(self, job_id: str, index: int, max_attempts: int | None, ttl_seconds: float,
+              worker: str | None = None) -> int | None:
+        """Mark an item running under a new attempt number and return it; None when it has ended.
+
+        A ``running`` item is claimed again only with ``max_attempts`` (a queue re-delivering the item of a worker
+        that died); once it has had ``max_attempts`` tries it is failed with the reason, and None is returned.
+        """
         now = time.time()
-        with self._lock, self._db:
-            self._db.execute("BEGIN")
-            changed = self._db.execute(
-                "UPDATE items SET state = 'running', attempts = attempts + 1, started_at = ?"
-                " WHERE job_id = ? AND idx = ? AND state = 'queued'",
-                (now, job_id, index),
-            ).rowcount
-            if changed:
-                self._db.execute(
-                    "UPDATE jobs SET state = 'running', started_at = COALESCE(started_at, ?)"
-                    " WHERE id = ? AND state = 'queued'",
-                    (now, job_id),
-                )
-        return bool(changed)
+        claimable = "('queued', 'running')" if max_attempts is not None else "('queued')"
+        with self.db.transaction() as tx:
+            _lock_job(tx, job_id)
+            row = tx.execute(f"SELECT state, attempts FROM items WHERE job_id = ? AND idx = ? AND state IN {claimable}",
+                             (job_id, index)).fetchone()
+            if row is None:
+                return None
+            if max_attempts is not None and row["attempts"] >= max_attempts:
+                tx.execute("UPDATE items SET state = 'failed', error = ?, finished_at = ? WHERE job_id = ? AND idx = ?",
+                           (_dumps(_interrupted(max_attempts)), now, job_id, index))
+                self._settle(tx, job_id, now, ttl_seconds)
+                settled = True
+            else:
+                tx.execute("UPDATE items SET state = 'running', attempts = attempts + 1, started_at = ?, worker = ?"
+                           " WHERE job_id = ? AND idx = ?", (now, worker, job_id, index))
+                tx.execute("UPDATE jobs SET state = 'running', started_at = COALESCE(started_at, ?)"
+                           " WHERE id = ? AND state = 'queued'", (now, job_id))
+                settled = False
+        if settled:
+            self._drop_inputs([(job_id, index)])
+            return None
+        return row["attempts"] + 1
 
     def finish_item(self, job_id: str, index: int, *, result: dict | None = None, error: dict | None = None,
-                    state: str | None = None, ttl_seconds: float) -> Job:
-        """Record an item's outcome; when it was the job's last, settle the job. Returns the job."""
+                    state: str | None = None, ttl_seconds: float, attempt: int | None = None,
+                    also: Callable[[Any], None] | None = None) -> Job | None:
+        """Record an item's outcome; when it was the job's last, settle the job. Returns the job.
+
+        With ``attempt``, only while the item is still running that attempt (else nothing changes and None is
+        returned: another worker took the item over, or it was cancelled). ``also(tx)`` runs in the same
+        transaction when the outcome is recorded (the item's audit row: written exactly once with it).
+        """
         state = state or ("completed" if error is None else "failed")
         now = time.time()
-        with self._lock, self._db:
-            self._db.execute("BEGIN")
-            self._db.execute(
-                "UPDATE items SET state = ?, result = ?, error = ?, finished_at = ? WHERE job_id = ? AND idx = ?",
-                (state, _dumps(result), _dumps(error), now, job_id, index),
-            )
-            self._settle(job_id, now, ttl_seconds)
+        with self.db.transaction() as tx:
+            _lock_job(tx, job_id)
+            guard = " AND state = 'running' AND attempts = ?" if attempt is not None else ""
+            changed = tx.execute(
+                "UPDATE items SET state = ?, result = ?, error = ?, finished_at = ? WHERE job_id = ? AND idx = ?"
+                + guard,
+                (state, _dumps(result), _dumps(error), now, job_id, index) + ((attempt,) if attempt is not None else ()),
+            ).rowcount
+            if changed:
+                self._settle(tx, job_id, now, ttl_seconds)
+                if also is not None:
+                    also(tx)
+        if not changed and attempt is not None:
+            return None
         self._drop_inputs([(job_id, index)])
         return self.get(job_id)
 
     def cancel(self, job_id: str, ttl_seconds: float) -> Job:
         """Cancel the queued items (running ones stop at their next check) and settle the job."""
         now = time.time()
-        with self._lock, self._db:
-            self._db.execute("BEGIN")
-            cancelled = self._db.execute(
+        with self.db.transaction() as tx:
+            _lock_job(tx, job_id)
+            cancelled = tx.execute(
                 "SELECT job_id, idx FROM items WHERE job_id = ? AND state = 'queued'", (job_id,)).fetchall()
-            self._db.execute(
+            tx.execute(
                 "UPDATE items SET state = 'cancelled', error = ?, finished_at = ? WHERE job_id = ? AND state = 'queued'",
                 (_dumps({"code": "cancelled", "message": "the job was cancelled"}), now, job_id),
             )
-            self._settle(job_id, now, ttl_seconds)
+            tx.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", (job_id,))
+            self._settle(tx, job_id, now, ttl_seconds)
         self._drop_inputs([tuple(row) for row in cancelled])
         return self.get(job_id)
 
-    def _settle(self, job_id: str, now: float, ttl_seconds: float) -> None:
+    def cancel_requested(self, job_id: str) -> bool:
+        with self.db.transaction() as tx:
+            row = tx.execute("SELECT cancel_requested FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return row is None or bool(row[0])
+
+    def _settle(self, tx, job_id: str, now: float, ttl_seconds: float) -> None:
         """Inside a transaction: when no item is queued or running, give the job its final state."""
-        states = [row[0] for row in self._db.execute("SELECT state FROM items WHERE job_id = ?", (job_id,))]
+        states = [row[0] for row in tx.execute("SELECT state FROM items WHERE job_id = ?", (job_id,)).fetchall()]
         if any(state in ("queued", "running") for state in states):
             return
         if "completed" in states:
@@ -284,7 +328,7 @@ class JobStore:
             final, error = "cancelled", {"code": "cancelled", "message": "the job was cancelled"}
         else:
             final, error = "failed", {"code": "all_items_failed", "message": "every item of the job failed"}
-        self._db.execute(
+        tx.execute(
             "UPDATE jobs SET state = ?, error = COALESCE(error, ?), finished_at = ?, expires_at = ?"
             " WHERE id = ? AND state NOT IN ('completed', 'failed', 'cancelled')",
             (final, _dumps(error), now, now + ttl_seconds, job_id),
@@ -293,35 +337,32 @@ class JobStore:
     def recover(self, ttl_seconds: float) -> list[Item]:
         """After a restart: requeue interrupted items (fail those tried MAX_ATTEMPTS times); return the queued ones."""
         now = time.time()
-        lost = {"code": "interrupted",
-                "message": f"the server stopped {MAX_ATTEMPTS} times while processing this item; it was not retried"}
         missing = {"code": "inputs_lost", "message": "the item's input files are missing after a restart"}
-        with self._lock, self._db:
-            self._db.execute("BEGIN")
-            self._db.execute(
+        with self.db.transaction() as tx:
+            tx.execute(
                 "UPDATE items SET state = 'failed', error = ?, finished_at = ? WHERE state = 'running' AND attempts >= ?",
-                (_dumps(lost), now, MAX_ATTEMPTS),
+                (_dumps(_interrupted(MAX_ATTEMPTS)), now, MAX_ATTEMPTS),
             )
-            self._db.execute("UPDATE items SET state = 'queued' WHERE state = 'running'")
-            rows = self._db.execute(
+            tx.execute("UPDATE items SET state = 'queued' WHERE state = 'running'")
+            rows = tx.execute(
                 "SELECT job_id, idx, inputs FROM items WHERE state = 'queued' ORDER BY job_id, idx"
             ).fetchall()
             for row in rows:
                 folder = self.item_dir(row["job_id"], row["idx"]) / "input"
                 if not all((folder / name).is_file() for name in json.loads(row["inputs"]).values()):
-                    self._db.execute(
+                    tx.execute(
                         "UPDATE items SET state = 'failed', error = ?, finished_at = ? WHERE job_id = ? AND idx = ?",
                         (_dumps(missing), now, row["job_id"], row["idx"]),
                     )
-            unsettled = self._db.execute(
+            unsettled = tx.execute(
                 "SELECT id FROM jobs WHERE state NOT IN ('completed', 'failed', 'cancelled')"
             ).fetchall()
             for row in unsettled:
-                self._settle(row["id"], now, ttl_seconds)
-            queued = self._db.execute(
+                self._settle(tx, row["id"], now, ttl_seconds)
+            queued = tx.execute(
                 "SELECT * FROM items WHERE state = 'queued' ORDER BY job_id, idx"
             ).fetchall()
-            ended = self._db.execute(
+            ended = tx.execute(
                 "SELECT job_id, idx FROM items WHERE state IN ('completed', 'failed', 'cancelled')"
             ).fetchall()
         self._drop_inputs([tuple(row) for row in ended])  # also those a crash left between finish and clean-up
@@ -330,9 +371,10 @@ class JobStore:
     def delete_expired(self, now: float | None = None) -> int:
         """Delete finished jobs past their retention time, with their files; return how many."""
         now = time.time() if now is None else now
-        with self._lock, self._db:
-            expired = [row[0] for row in self._db.execute("SELECT id FROM jobs WHERE expires_at <= ?", (now,))]
-            self._db.executemany("DELETE FROM jobs WHERE id = ?", [(job_id,) for job_id in expired])
+        with self.db.transaction() as tx:
+            expired = [row[0] for row in tx.execute("SELECT id FROM jobs WHERE expires_at <= ?", (now,)).fetchall()]
+            if expired:
+                tx.executemany("DELETE FROM jobs WHERE id = ?", [(job_id,) for job_id in expired])
         for job_id in expired:
             shutil.rmtree(self.root / job_id, ignore_errors=True)
         return len(expired)
@@ -340,11 +382,11 @@ class JobStore:
     # --- reading -----------------------------------------------------------------------------
 
     def get(self, job_id: str) -> Job | None:
-        with self._lock:
-            row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        with self.db.transaction() as tx:
+            row = tx.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
             if row is None:
                 return None
-            items = self._db.execute("SELECT * FROM items WHERE job_id = ? ORDER BY idx", (job_id,)).fetchall()
+            items = tx.execute("SELECT * FROM items WHERE job_id = ? ORDER BY idx", (job_id,)).fetchall()
         return Job(
             id=row["id"], key_id=row["key_id"], operation=row["operation"], workflow=row["workflow"],
             plan=json.loads(row["plan"]), state=row["state"], created_at=row["created_at"],
@@ -353,9 +395,28 @@ class JobStore:
         )
 
     def count_by_state(self) -> dict[str, int]:
-        with self._lock:
-            rows = self._db.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall()
+        with self.db.transaction() as tx:
+            rows = tx.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall()
         return {row[0]: row[1] for row in rows}
+
+    def items_by_state(self) -> dict[str, int]:
+        with self.db.transaction() as tx:
+            rows = tx.execute("SELECT state, COUNT(*) FROM items GROUP BY state").fetchall()
+        return {row[0]: row[1] for row in rows}
+
+
+def _lock_job(tx, job_id: str) -> None:
+    """Serialise the transactions that change a job's items (Postgres row lock; SQLite transactions are serial
+    already): two items ending at once on two workers must not each see the other still running, leaving the
+    job unsettled."""
+    if tx.postgres:
+        tx.execute("SELECT id FROM jobs WHERE id = ? FOR UPDATE", (job_id,))
+
+
+def _interrupted(attempts: int) -> dict[str, str]:
+    return {"code": "interrupted",
+            "message": f"processing stopped {attempts} times (the server or worker died) on this item; "
+                       "it was not retried"}
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -363,7 +424,7 @@ def _write_private(path: Path, data: bytes) -> None:
         handle.write(data)
 
 
-def _item(row: sqlite3.Row) -> Item:
+def _item(row) -> Item:
     return Item(
         job_id=row["job_id"], index=row["idx"], state=row["state"], attempts=row["attempts"],
         inputs=json.loads(row["inputs"]), result=_loads(row["result"]), error=_loads(row["error"]),

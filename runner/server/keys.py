@@ -1,4 +1,4 @@
-"""API keys: creation, lookup, revocation, stored in SQLite.
+"""API keys: creation, lookup, revocation, stored in SQLite or, with ``database.url``, in the shared Postgres.
 
 A key reads ``pa_live_<key id: 12 hex>_<secret: 43 url-safe chars>``. The
 prefix makes leaked keys easy to recognise (secret scanners, logs); the key id
@@ -12,8 +12,10 @@ random bits, so no guessing attack exists and a fast hash costs nothing in
 safety while keeping authentication in microseconds on every request. The
 stored digest is compared with ``hmac.compare_digest`` (constant time).
 
-The store is safe to share between threads (one connection behind a lock)
-and between processes (SQLite WAL; writes in ``BEGIN IMMEDIATE``).
+The store is safe to share between threads and between processes (SQLite: one
+connection behind a lock, WAL, writes in ``BEGIN IMMEDIATE``; Postgres: a pool,
+first-key creation under an advisory lock). Revoking a key revokes the JWTs
+issued for it on every replica at once: token checks read the key's row.
 """
 
 from __future__ import annotations
@@ -22,15 +24,14 @@ import hashlib
 import hmac
 import re
 import secrets
-import sqlite3
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from ...pipelines.errors import InvalidParameterError
+from .db import migrations
+from .db.database import Database
 
 KEY_PREFIX = "pa_live_"
 KEY_ID_LENGTH = 12
@@ -150,6 +151,8 @@ def parse_expiry(text: str, now: float | None = None) -> float:
         raise InvalidParameterError(f"expiry {text!r} is not in the future")
     return expires_at
 
+MIGRATIONS = [[_SCHEMA]]
+
 
 def keys_db_path(settings, data_dir: str | Path | None = None) -> Path:
     """``security.keys_db``, else ``keys.sqlite3`` in ``data_dir`` (default ``paths.data_dir``)."""
@@ -157,33 +160,31 @@ def keys_db_path(settings, data_dir: str | Path | None = None) -> Path:
 
 
 class KeyStore:
-    def __init__(self, db_path: str | Path):
-        self.db_path = Path(db_path)
-        self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.db_path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.execute(_SCHEMA)
+    """``KeyStore(path)`` (a SQLite file) or ``KeyStore(database)`` (the shared database, owned by the caller)."""
+
+    def __init__(self, target: str | Path | Database):
+        self._owns_db = not isinstance(target, Database)
+        self.db = Database(target) if self._owns_db else target
+        migrations.upgrade(self.db, "keys", MIGRATIONS)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        if self._owns_db:
+            self.db.close()
 
     def create(self, tier: str, name: str = "", scopes=DEFAULT_SCOPES,
                expires_at: float | None = None) -> tuple[str, str]:
         """Store a new key; returns ``(key_id, plaintext)``. The plaintext cannot be recovered later."""
-        with self._write_transaction():
-            return self._insert(tier, name, scopes, expires_at)
+        with self.db.transaction() as tx:
+            return _insert(tx, tier, name, scopes, expires_at)
 
     def ensure_admin_key(self) -> str | None:
         """On a store that never held a key, create one admin key and return its plaintext; else None."""
-        with self._write_transaction():
-            (count,) = self._db.execute("SELECT COUNT(*) FROM api_keys").fetchone()
+        with self.db.transaction() as tx:
+            tx.lock("playalter-keys")
+            (count,) = tx.execute("SELECT COUNT(*) FROM api_keys").fetchone()
             if count:
                 return None
-            return self._insert("enterprise", "admin", (ADMIN_SCOPE,), None)[1]
+            return _insert(tx, "enterprise", "admin", (ADMIN_SCOPE,), None)[1]
 
     def check(self, plaintext: str, now: float | None = None) -> KeyCheck:
         """Check a presented key; the reason is for logs (the secret itself is never logged)."""
@@ -191,13 +192,13 @@ class KeyStore:
         if not match:
             return KeyCheck(None, "malformed")
         key_id = match["key_id"]
-        with self._lock:
-            row = self._db.execute(f"SELECT {_COLUMNS}, key_hash FROM api_keys WHERE key_id = ?", (key_id,)).fetchone()
+        with self.db.transaction() as tx:
+            row = tx.execute(f"SELECT {_COLUMNS}, key_hash FROM api_keys WHERE key_id = ?", (key_id,)).fetchone()
         if row is None:
             return KeyCheck(None, "unknown_key", key_id)
         if not hmac.compare_digest(row[-1], hash_key(plaintext)):
             return KeyCheck(None, "wrong_secret", key_id)
-        return self._usable(_record(row[:-1]), now)
+        return self._usable(_record(tuple(row)[:-1]), now)
 
     def authenticate(self, plaintext: str) -> Principal | None:
         return self.check(plaintext).principal
@@ -210,34 +211,22 @@ class KeyStore:
         return self._usable(record, now)
 
     def get(self, key_id: str) -> KeyRecord | None:
-        with self._lock:
-            row = self._db.execute(f"SELECT {_COLUMNS} FROM api_keys WHERE key_id = ?", (key_id,)).fetchone()
+        with self.db.transaction() as tx:
+            row = tx.execute(f"SELECT {_COLUMNS} FROM api_keys WHERE key_id = ?", (key_id,)).fetchone()
         return _record(row) if row else None
 
     def list(self) -> list[KeyRecord]:
-        with self._lock:
-            rows = self._db.execute(f"SELECT {_COLUMNS} FROM api_keys ORDER BY created_at").fetchall()
+        with self.db.transaction() as tx:
+            rows = tx.execute(f"SELECT {_COLUMNS} FROM api_keys ORDER BY created_at").fetchall()
         return [_record(row) for row in rows]
 
     def revoke(self, key_id: str) -> bool:
         """Revoke a key (and with it every token issued for it). False when no active key has that id."""
-        with self._lock:
-            cursor = self._db.execute(
+        with self.db.transaction() as tx:
+            changed = tx.execute(
                 "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL", (time.time(), key_id)
-            )
-        return cursor.rowcount == 1
-
-    @contextmanager
-    def _write_transaction(self):
-        """Hold the lock and SQLite's write lock (``BEGIN IMMEDIATE``) across a read-then-write."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+            ).rowcount
+        return changed == 1
 
     def _usable(self, record: KeyRecord, now: float | None) -> KeyCheck:
         status = record.status(now)
@@ -245,20 +234,21 @@ class KeyStore:
             return KeyCheck(None, status, record.key_id)
         return KeyCheck(record.principal(), "ok", record.key_id)
 
-    def _insert(self, tier: str, name: str, scopes, expires_at: float | None) -> tuple[str, str]:
-        if tier not in TIERS:
-            raise InvalidParameterError(f"unknown tier {tier!r}; choose one of: {', '.join(TIERS)}")
-        scopes = validate_scopes(scopes)
-        while True:
-            key_id = secrets.token_hex(KEY_ID_LENGTH // 2)
-            if not self._db.execute("SELECT 1 FROM api_keys WHERE key_id = ?", (key_id,)).fetchone():
-                break
-        plaintext = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(SECRET_BYTES)}"
-        self._db.execute(
-            "INSERT INTO api_keys (key_id, key_hash, name, tier, scopes, created_at, expires_at) VALUES (?,?,?,?,?,?,?)",
-            (key_id, hash_key(plaintext), name, tier, " ".join(scopes), time.time(), expires_at),
-        )
-        return key_id, plaintext
+
+def _insert(tx, tier: str, name: str, scopes, expires_at: float | None) -> tuple[str, str]:
+    if tier not in TIERS:
+        raise InvalidParameterError(f"unknown tier {tier!r}; choose one of: {', '.join(TIERS)}")
+    scopes = validate_scopes(scopes)
+    while True:
+        key_id = secrets.token_hex(KEY_ID_LENGTH // 2)
+        if not tx.execute("SELECT 1 FROM api_keys WHERE key_id = ?", (key_id,)).fetchone():
+            break
+    plaintext = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(SECRET_BYTES)}"
+    tx.execute(
+        "INSERT INTO api_keys (key_id, key_hash, name, tier, scopes, created_at, expires_at) VALUES (?,?,?,?,?,?,?)",
+        (key_id, hash_key(plaintext), name, tier, " ".join(scopes), time.time(), expires_at),
+    )
+    return key_id, plaintext
 
 
 def _record(row) -> KeyRecord:

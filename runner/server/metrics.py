@@ -23,6 +23,7 @@ from prometheus_client.core import GaugeMetricFamily
 from ...pipelines import onnx_runtime
 from .jobs import JobStore
 from .logs import performance_log
+from .queue.stats import THROUGHPUT_WINDOW_SECONDS, QueueView, throughput
 from .workers import WorkerPool
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
@@ -42,8 +43,37 @@ class _JobsByState:
         yield family
 
 
+class _ItemsByState:
+    """Items in the store by state; with the job queue, also live workers and each worker's throughput."""
+
+    def __init__(self, store: JobStore, pool):
+        self.store = store
+        self.pool = pool
+
+    def collect(self):
+        family = GaugeMetricFamily("playalter_items", "Job items in the store, by state", labels=["state"])
+        counts = self.store.items_by_state()
+        for state in ("queued", "running", "completed", "failed", "cancelled"):
+            family.add_metric([state], counts.get(state, 0))
+        yield family
+        if not isinstance(self.pool, QueueView):
+            return
+        yield GaugeMetricFamily("playalter_queue_workers", "Queue workers with a recent heartbeat",
+                                value=self.pool.workers)
+        rates = GaugeMetricFamily("playalter_worker_items_per_second",
+                                  f"Items finished per second by each worker over the last "
+                                  f"{THROUGHPUT_WINDOW_SECONDS} s", labels=["worker"])
+        for worker, rate in sorted(throughput(self.store.db).items()):
+            rates.add_metric([worker], rate)
+        yield rates
+
+
 class Metrics:
-    def __init__(self, store: JobStore, pool: WorkerPool):
+    """Prometheus metrics. ``playalter_queue_depth`` (items waiting for a worker) is the autoscaling signal: with
+    the job queue it is the number of waiting queue jobs, the same on every replica (a KEDA prometheus scaler
+    on it scales ``playalter worker`` deployments)."""
+
+    def __init__(self, store: JobStore, pool: WorkerPool | QueueView):
         self.registry = CollectorRegistry()
         self.requests = Counter("playalter_http_requests_total", "HTTP requests",
                                 ["endpoint", "method", "status"], registry=self.registry)
@@ -58,6 +88,8 @@ class Metrics:
         busy = Gauge("playalter_workers_busy", "Workers running an item", registry=self.registry)
         busy.set_function(lambda: pool.running)
         self.registry.register(_JobsByState(store))
+        self.registry.register(_ItemsByState(store, pool))
+        self.pool = pool
         onnx_runtime.add_load_listener(self.observe_model_load)
 
     def observe_model_load(self, model: str, seconds: float) -> None:
@@ -77,6 +109,9 @@ class Metrics:
         return endpoint
 
     def render(self) -> web.Response:
+        """The exposition (reads the database: call it off the event loop)."""
+        if isinstance(self.pool, QueueView):
+            self.pool.refresh()
         return web.Response(body=generate_latest(self.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

@@ -1,0 +1,172 @@
+"""Scale-out cost and gain: queue workers on Postgres against the in-process pool.
+
+    python bench/scale.py [--photos 20] [--repeats 10]
+
+Everything runs as real processes on a throwaway Postgres cluster (tests/scale_servers.py), with one
+onnxruntime thread per worker (``server.onnx_threads=1``) and the privacy (blur) operation on real photos
+(../shared/fixtures/faces, else scikit-image's astronaut), resized to 512 px:
+1. throughput: one API replica (``serve --workers 0``) and 1, then 2, ``playalter worker --concurrency 1``
+   processes; each worker first runs a warm-up batch alone (models loaded once per worker; the first one is
+   paused with SIGSTOP while the second warms up), then the same batch of ``--photos`` images is submitted and
+   timed from the POST to the job's end; items per second and the 2/1 ratio are printed. The ratio needs
+   two idle cores: on a machine shared with other work it measures the contention instead;
+2. latency of one image through the synchronous endpoint (POST /api/privacy/mask), median of ``--repeats``
+   warm calls: ``serve --workers 1`` on SQLite (in-process pool) against the Postgres replica + 1 worker; the
+   difference is what queueing through procrastinate adds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from scale_servers import PostgresCluster, free_port, require_postgres  # noqa: E402
+
+FACES = ROOT.parent / "shared" / "fixtures" / "faces"
+SIDE = 512
+
+
+def photos(count: int) -> list[str]:
+    paths = sorted(path for path in FACES.glob("*") if path.suffix in (".jpg", ".png")) if FACES.is_dir() else []
+    if paths:
+        images = [Image.open(path).convert("RGB") for path in paths]
+    else:
+        from skimage import data
+
+        images = [Image.fromarray(data.astronaut())]
+    encoded = []
+    for index in range(count):
+        buffer = io.BytesIO()
+        images[index % len(images)].resize((SIDE, SIDE)).save(buffer, format="PNG")
+        encoded.append(base64.b64encode(buffer.getvalue()).decode())
+    return encoded
+
+
+def call(method: str, url: str, key: str, body: dict | None = None) -> dict:
+    request = urllib.request.Request(url, method=method, data=None if body is None else json.dumps(body).encode(),
+                                     headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=600) as response:
+        return json.loads(response.read())
+
+
+class Deployment:
+    def __init__(self, root: Path, url: str | None):
+        (root / "input").mkdir(parents=True)
+        self.root = root
+        self.env = {**os.environ, "PLAYALTER__PATHS__DATA_DIR": str(root / "data"),
+                    "PLAYALTER__PATHS__INPUT_DIR": str(root / "input"),
+                    "PLAYALTER__PATHS__MODELS_DIR": str(ROOT / "models"),
+                    "PLAYALTER__SERVER__ONNX_THREADS": "1",
+                    "PLAYALTER__RATE_LIMIT__ENTERPRISE_PER_HOUR": "1000000",
+                    "PLAYALTER__SERVER__QUEUE_SIZE": "1000", "PLAYALTER__SERVER__BATCH_MAX_IMAGES": "100"}
+        if url:
+            self.env["PLAYALTER__DATABASE__URL"] = url
+        self.processes: list[subprocess.Popen] = []
+        created = self.cli("keys", "create", "--tier", "enterprise", "--json")
+        self.key = json.loads(created)["api_key"]
+
+    def cli(self, *args: str) -> str:
+        return subprocess.run([sys.executable, "-m", "playalter.runner.cli", *args], env=self.env, check=True,
+                              capture_output=True, text=True).stdout
+
+    def spawn(self, *args: str) -> subprocess.Popen:
+        process = subprocess.Popen([sys.executable, "-m", "playalter.runner.cli", *args], env=self.env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.processes.append(process)
+        return process
+
+    def serve(self, workers: int) -> str:
+        port = free_port()
+        self.spawn("serve", "--workers", str(workers), "--port", str(port))
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(f"{base}/health", timeout=2)
+                return base
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("the server did not start")
+
+    def batch_seconds(self, base: str, images: list[str]) -> float:
+        started = time.perf_counter()
+        job = call("POST", f"{base}/api/batch/process", self.key,
+                   {"operation": "privacy", "images_base64": images, "parameters": {"mask_type": "blur"}})
+        while job["state"] not in ("completed", "failed", "cancelled"):
+            time.sleep(0.05)
+            job = call("GET", f"{base}/api/jobs/{job['id']}", self.key)
+        assert job["progress"]["completed"] == len(images), job
+        return time.perf_counter() - started
+
+    def single_seconds(self, base: str, image: str, repeats: int) -> float:
+        times = []
+        for _ in range(repeats + 1):  # the first call warms up
+            started = time.perf_counter()
+            call("POST", f"{base}/api/privacy/mask", self.key, {"image_base64": image, "mask_type": "blur"})
+            times.append(time.perf_counter() - started)
+        return statistics.median(times[1:])
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            process.wait(30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--photos", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=10)
+    args = parser.parse_args()
+    images = photos(args.photos)
+    pg = PostgresCluster(require_postgres())
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            queued = Deployment(Path(folder) / "queued", pg.create_database("bench"))
+            local = Deployment(Path(folder) / "local", None)
+            try:
+                api = queued.serve(0)
+                first = queued.spawn("worker", "--concurrency", "1")
+                queued.batch_seconds(api, images[:2])  # warm-up: models loaded
+                one = queued.batch_seconds(api, images)
+                first.send_signal(signal.SIGSTOP)  # paused (well within its lease) while the second one warms up
+                queued.spawn("worker", "--concurrency", "1")
+                queued.batch_seconds(api, images[:2])
+                first.send_signal(signal.SIGCONT)
+                two = queued.batch_seconds(api, images)
+                print(f"throughput, {len(images)} photos of {SIDE} px, privacy blur, 1 onnxruntime thread per worker:")
+                print(f"  1 worker : {len(images) / one:6.2f} items/s ({one:.2f} s)")
+                print(f"  2 workers: {len(images) / two:6.2f} items/s ({two:.2f} s)  speed-up {one / two:.2f}x")
+                queued.stop()
+                queued.processes.clear()
+                api = queued.serve(0)
+                queued.spawn("worker", "--concurrency", "1")
+                through_queue = queued.single_seconds(api, images[0], args.repeats)
+                in_process = local.single_seconds(local.serve(1), images[0], args.repeats)
+                print(f"one image, POST /api/privacy/mask, median of {args.repeats} warm calls:")
+                print(f"  in-process pool (SQLite) : {in_process * 1000:7.1f} ms")
+                print(f"  queue (Postgres + worker): {through_queue * 1000:7.1f} ms"
+                      f"  (+{(through_queue - in_process) * 1000:.1f} ms)")
+            finally:
+                queued.stop()
+                local.stop()
+    finally:
+        pg.destroy()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Storage shared by the service's processes: one SQL interface over SQLite (default) or Postgres, and migrations."""

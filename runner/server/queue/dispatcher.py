@@ -1,0 +1,178 @@
+"""The dispatcher of an API replica in a multi-process deployment: admit, enqueue, report; never execute.
+
+Same interface as ``dispatcher.Dispatcher`` (the endpoints do not know which one they talk to). ``submit``
+checks the workflow and bindings, refuses work while ``server.queue_size`` items already wait
+(``QueueFull``), stores the job (Postgres) and its inputs (the shared ``paths.data_dir``), and defers one
+procrastinate job per item. Events from workers arrive through ``events.Listener`` and go to this replica's
+SSE subscribers; ``wait`` and the job slots also re-read the job every ``POLL_SECONDS``, so a lost
+notification (a database restart) only delays them. Every ``SWEEP_SECONDS`` a replica deletes expired jobs
+and re-enqueues unfinished items that have no queue job (a replica killed between storing a job and
+enqueueing it, a worker that could not record an outcome), so admitted work is never lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+import procrastinate
+
+from ....pipelines.config import Section
+from ..dispatcher import _idempotency_conflict
+from ..errors import ApiError
+from ...executor import validate
+from ..jobs import Job, JobStore
+from ..operations import Plan
+from ..runs import describe_error
+from ..workers import QueueFull
+from ..workflows import WorkflowCatalog
+from . import engine, stats
+from .events import Listener
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 2.0
+SWEEP_SECONDS = 10.0
+ORPHAN_SECONDS = 30.0  # an item queued in the store this long without a queue job is enqueued again
+
+
+class QueuedDispatcher:
+    def __init__(self, settings: Section, store: JobStore, catalog: WorkflowCatalog):
+        self.store = store
+        self.catalog = catalog
+        self.settings = settings
+        self.url = settings.database.url
+        self.input_dir = Path(settings.paths.input_dir).resolve()
+        self.ttl = float(settings.server.result_ttl_seconds)
+        self.pool = stats.QueueView(store.db, settings)
+        self.app = engine.build_app(self.url)
+        self._listeners: dict[str, list[asyncio.Queue]] = {}
+        self._finish_callbacks: dict[str, list[Callable[[], None]]] = {}
+        self._done: dict[str, asyncio.Event] = {}
+        self._tasks: list[asyncio.Task] = []
+        self.listener = Listener(self.url, self._deliver)
+
+    # --- life cycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await asyncio.to_thread(engine.install_schema, self.store.db)
+        await self.app.open_async()
+        self._tasks = [asyncio.create_task(self.listener.run()), asyncio.create_task(self._sweep())]
+        await asyncio.wait_for(self.listener.connected.wait(), 10.0)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.app.close_async()
+
+    # --- submitting ----------------------------------------------------------------------------
+
+    async def submit(self, *, key_id: str | None, operation: str, plan: Plan, item_images: list[dict[str, bytes]],
+                     idempotency_key: str | None = None, request_hash: str | None = None,
+                     admit: Callable[[], Awaitable[None]] | None = None) -> tuple[Job, bool]:
+        if idempotency_key is not None:
+            with _idempotency_conflict():
+                earlier = await asyncio.to_thread(self.store.find_idempotent, key_id, idempotency_key, request_hash)
+            if earlier is not None:
+                return earlier, False
+        prompt = await asyncio.to_thread(self.catalog.load, plan.workflow)
+        await asyncio.to_thread(self._check, prompt, plan, item_images[0])
+        await asyncio.to_thread(self.pool.refresh)
+        if self.pool.queued + len(item_images) > self.pool.capacity:
+            raise QueueFull(max(1, int(POLL_SECONDS * 5)))
+        if admit is not None:
+            await admit()
+        with _idempotency_conflict():
+            job, created = await asyncio.to_thread(
+                self.store.create, key_id=key_id, operation=operation, workflow=plan.workflow,
+                plan=plan.to_dict(), item_images=item_images, idempotency_key=idempotency_key,
+                request_hash=request_hash)
+        if created:
+            self._done.setdefault(job.id, asyncio.Event())
+            for item in job.items:
+                await engine.enqueue(self.app, job.id, item.index)
+        return job, created
+
+    def _check(self, prompt: dict, plan: Plan, images: dict[str, bytes]) -> None:
+        try:
+            validate(prompt, bindings={**plan.bindings, **images}, input_dir=self.input_dir)
+        except Exception as error:
+            described = describe_error(error)
+            if described["code"] == "internal_error":
+                raise
+            raise ApiError(400, described["code"], described["message"], details=described.get("details")) from None
+
+    # --- following and controlling jobs ----------------------------------------------------------
+
+    async def wait(self, job: Job) -> Job:
+        done = self._done.setdefault(job.id, asyncio.Event())
+        while True:
+            current = await asyncio.to_thread(self.store.get, job.id)
+            if current is None or current.finished:
+                return current
+            try:
+                await asyncio.wait_for(done.wait(), POLL_SECONDS)
+            except asyncio.TimeoutError:
+                pass
+
+    def listen(self, job_id: str) -> asyncio.Queue:
+        queue: asyncio.Queue = asyncio.Queue()
+        self._listeners.setdefault(job_id, []).append(queue)
+        return queue
+
+    def unlisten(self, job_id: str, queue: asyncio.Queue) -> None:
+        listeners = self._listeners.get(job_id, [])
+        if queue in listeners:
+            listeners.remove(queue)
+
+    def on_finished(self, job_id: str, callback: Callable[[], None]) -> None:
+        self._finish_callbacks.setdefault(job_id, []).append(callback)
+
+    def is_active(self, job_id: str) -> bool:
+        """Any unfinished job is active: a worker somewhere runs or will run it."""
+        return True
+
+    async def cancel(self, job: Job) -> Job:
+        updated = await asyncio.to_thread(self.store.cancel, job.id, self.ttl)  # workers poll cancel_requested
+        if updated.finished:
+            self._settled(updated)
+        return updated
+
+    # --- events --------------------------------------------------------------------------------
+
+    def _deliver(self, job_id: str, event: str, data: dict[str, Any]) -> None:
+        if event == "done":
+            asyncio.get_running_loop().create_task(self._finish(job_id))
+            return
+        for queue in self._listeners.get(job_id, []):
+            queue.put_nowait((event, data))
+
+    async def _finish(self, job_id: str) -> None:
+        job = await asyncio.to_thread(self.store.get, job_id)
+        if job is not None and job.finished:
+            self._settled(job)
+
+    def _settled(self, job: Job) -> None:
+        for queue in self._listeners.pop(job.id, []):
+            queue.put_nowait(("done", job.to_dict()))
+            queue.put_nowait(None)
+        self._done.pop(job.id, asyncio.Event()).set()
+        for callback in self._finish_callbacks.pop(job.id, []):
+            callback()
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(SWEEP_SECONDS)
+            try:
+                for job_id in set(self._finish_callbacks) | set(self._listeners) | set(self._done):
+                    await self._finish(job_id)  # settles jobs whose "done" notification was lost
+                deleted = await asyncio.to_thread(self.store.delete_expired)
+                if deleted:
+                    log.info("deleted %d expired job(s)", deleted)
+                for job_id, index in await asyncio.to_thread(stats.orphans, self.store.db, ORPHAN_SECONDS):
+                    await engine.enqueue(self.app, job_id, index)
+            except (procrastinate.exceptions.ProcrastinateException, *self.store.db.errors) as error:
+                log.warning("the queue sweep failed (%s); retrying in %g s", type(error).__name__, SWEEP_SECONDS)

@@ -1,0 +1,133 @@
+"""What a worker process does with one queued item (``ItemRuntime.run``, called by the procrastinate task).
+
+1. ``store.claim``: the item becomes ``running`` under a new attempt number (an item already ended is left
+   alone: a re-delivered job is a no-op; one that has had ``queue.max_attempts`` tries is failed, with the
+   reason).
+2. The workflow runs with the same code as the in-process pool (``dispatcher.execute``), stopped when the job
+   is cancelled from any replica (``jobs.cancel_requested``, polled every ``CANCEL_POLL_SECONDS``) or after
+   ``server.job_timeout_seconds``.
+3. The outcome and the item's audit row are written in one transaction, only if this attempt still holds the
+   item: an item is completed, and audited, exactly once. While the database restarts, the write is retried.
+4. Events go out through NOTIFY to the SSE streams of every replica.
+
+Models stay loaded between items: the worker is a long-lived process and the executor keeps its sessions.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+from ..audit import sha256_hex
+from ..db.audit_log import SharedAuditLog
+from ..db.database import Database
+from ..dispatcher import execute, progress_data
+from ..errors import ApiError
+from ..jobs import JobStore
+from ..runs import describe_error
+from ..workflows import WorkflowCatalog
+from .events import notify
+
+CANCEL_POLL_SECONDS = 1.0
+PERSIST_SECONDS = 120.0
+
+log = logging.getLogger(__name__)
+
+
+class ItemRuntime:
+    def __init__(self, settings, database: Database, store: JobStore, audit: SharedAuditLog,
+                 catalog: WorkflowCatalog, worker_name: str):
+        self.db = database
+        self.store = store
+        self.audit = audit
+        self.catalog = catalog
+        self.worker_name = worker_name
+        self.max_attempts = int(settings.queue.max_attempts)
+        self.timeout = float(settings.server.job_timeout_seconds)
+        self.ttl = float(settings.server.result_ttl_seconds)
+        self.input_dir = Path(settings.paths.input_dir).resolve()
+
+    def run(self, job_id: str, index: int) -> None:
+        attempt = self.store.claim(job_id, index, self.max_attempts, self.ttl, worker=self.worker_name)
+        if attempt is None:  # ended already (a re-delivery), or given up after too many attempts
+            job = self.store.get(job_id)
+            if job is not None and job.items[index].state == "failed":
+                self._notify(job_id, "item", {"index": index, "state": "failed", "error": job.items[index].error})
+            if job is not None and job.finished:
+                self._notify(job_id, "done", {})
+            return
+        job = self.store.get(job_id)
+        item = job.items[index]
+        self._notify(job_id, "item", {"index": index, "state": "running"})
+        started = time.perf_counter()
+        cancel, finished = threading.Event(), threading.Event()
+        watcher = threading.Thread(target=self._watch_cancel, args=(job_id, cancel, finished), daemon=True)
+        watcher.start()
+        images: dict[str, bytes] = {}
+        try:
+            images = {name: self.store.input_path(item, name).read_bytes() for name in item.inputs}
+            prompt = self.catalog.load(job.workflow)
+            state, result, error = execute(self.store, job, item, prompt, images, cancel, timeout=self.timeout,
+                                           input_dir=self.input_dir, on_progress=self._progress(job_id, index))
+        except ApiError as failure:  # the workflow is gone from this worker's catalog
+            state, result, error = "failed", None, {"code": failure.code, "message": failure.message}
+        except Exception as failure:  # reading the inputs
+            state, result, error = "failed", None, describe_error(failure)
+        finally:
+            finished.set()
+
+        def audit_row(tx) -> None:
+            self.audit.append_in(tx, key_id=job.key_id, operation=f"job.{job.operation}",
+                                 inputs=[sha256_hex(data) for data in images.values()],
+                                 parameters={"job_id": job.id, "item": index, "workflow": job.workflow,
+                                             **job.plan["bindings"]},
+                                 outcome="ok" if error is None else error["code"],
+                                 duration_ms=(time.perf_counter() - started) * 1000.0)
+
+        updated = self._persist(lambda: self.store.finish_item(job_id, index, result=result, error=error, state=state,
+                                                               ttl_seconds=self.ttl, attempt=attempt, also=audit_row))
+        if updated is None:
+            log.warning("job %s item %d: attempt %d was superseded; its outcome is dropped", job_id, index, attempt)
+            return
+        self._notify(job_id, "item", {"index": index, "state": state, **({"error": error} if error else {})})
+        if updated.finished:
+            self._notify(job_id, "done", {})
+
+    def _persist(self, write):
+        """``write()``, retried while the database is unreachable (a restart): the outcome of a finished run is
+        not thrown away. Gives up after ``PERSIST_SECONDS``: the queue job fails, and the API replicas' sweep enqueues the
+        item again (``stats.orphans``)."""
+        deadline = time.monotonic() + PERSIST_SECONDS
+        while True:
+            try:
+                return write()
+            except self.db.errors as error:
+                if time.monotonic() > deadline:
+                    raise
+                log.warning("recording an outcome failed (%s); retrying", type(error).__name__)
+                time.sleep(1.0)
+
+    def _watch_cancel(self, job_id: str, cancel: threading.Event, finished: threading.Event) -> None:
+        while not finished.wait(CANCEL_POLL_SECONDS):
+            try:
+                if self.store.cancel_requested(job_id):
+                    cancel.set()
+                    return
+            except self.db.errors:
+                log.warning("job %s: cannot check for cancellation (database unavailable)", job_id)
+
+    def _progress(self, job_id: str, index: int):
+        def on_progress(event) -> None:
+            data = progress_data(event)
+            if data is not None:
+                self._notify(job_id, "progress", {"index": index, **data})
+
+        return on_progress
+
+    def _notify(self, job_id: str, event: str, data: dict) -> None:
+        try:
+            notify(self.db, job_id, event, data)
+        except self.db.errors:  # progress is best effort; the outcome is in the database
+            log.warning("job %s: could not publish a %s event", job_id, event)
