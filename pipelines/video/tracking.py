@@ -4,7 +4,9 @@ Each track keeps a smoothed face (box, keypoints, landmarks) and a box velocity 
 For a new frame every track is first moved by its velocity (the prediction); detections are matched to
 predicted boxes greedily by IoU (highest first, at least ``iou_match``). A matched track's face becomes a
 blend of prediction and detection (``smoothing`` is the prediction's weight: steady masks without the lag
-of averaging with the previous place) and its velocity is updated from the measured motion. An unmatched
+of averaging with the previous place) and a share of the prediction's error is added to its velocity: an
+alpha-beta filter per box coordinate, alpha = 1 - smoothing and beta = alpha^2 / (2 - alpha) (Benedict and
+Bordner), so jitter barely moves the velocity and steady motion is followed without a lasting lag. An unmatched
 track is *held*: its predicted face is still masked, growing by ``HELD_GROWTH`` per frame to cover the
 uncertainty, for ``keep_frames`` frames; then it ends. ``update(None)`` (a frame the detector skipped)
 advances every track by its prediction without counting it as lost.
@@ -24,7 +26,6 @@ from ..face import Face
 from ..privacy.self_audit import iou
 
 HELD_GROWTH = 0.05  # fraction of the box size added per frame a face is held or extrapolated
-VELOCITY_GAIN = 0.5  # weight of the newest measured motion in the velocity estimate
 
 
 def _grown(box: np.ndarray, factor: float) -> np.ndarray:
@@ -63,11 +64,6 @@ class Track:
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))  # box change per frame
     missing: int = 0  # frames since the detector last saw it
     since_measured: int = 0  # frames since the last detection matched (missing or skipped)
-    measured: np.ndarray | None = None  # box at the last detection
-
-    def __post_init__(self) -> None:
-        if self.measured is None:
-            self.measured = np.asarray(self.face.bbox, np.float32)
 
     def predicted(self, frames: int = 1) -> Face:
         box = np.asarray(self.face.bbox, np.float32) + self.velocity * frames
@@ -84,6 +80,8 @@ def extrapolate(track: Track, frames_back: int) -> Face:
 class Tracker:
     def __init__(self, smoothing: float = 0.5, keep_frames: int = 10, iou_match: float = 0.3):
         self.smoothing, self.keep_frames, self.iou_match = smoothing, keep_frames, iou_match
+        alpha = 1.0 - smoothing
+        self.velocity_gain = alpha * alpha / (2.0 - alpha)  # Benedict-Bordner: beta for a given alpha
         self.tracks: list[Track] = []
         self.next_ident = 0
 
@@ -135,11 +133,10 @@ class Tracker:
         return [self._output(track) for track in self.tracks], born
 
     def _measure(self, track: Track, prediction: Face, detection: Face) -> None:
-        smoothed = _blend(prediction, detection, self.smoothing if track.missing == 0 else 0.0)
-        box = np.asarray(smoothed.bbox, np.float32)
-        motion = (box - track.measured) / (track.since_measured + 1)
-        track.velocity = (1 - VELOCITY_GAIN) * track.velocity + VELOCITY_GAIN * motion
-        track.face, track.measured, track.missing, track.since_measured = smoothed, box, 0, 0
+        weight = self.smoothing if track.missing == 0 else 0.0
+        residual = np.asarray(detection.bbox, np.float32) - np.asarray(prediction.bbox, np.float32)
+        track.velocity = track.velocity + self.velocity_gain * residual / (track.since_measured + 1)
+        track.face, track.missing, track.since_measured = _blend(prediction, detection, weight), 0, 0
 
     def _output(self, track: Track) -> Face:
         return replace(track.face, extra={**track.face.extra, "track_id": track.ident, "held": track.missing > 0})
