@@ -21,7 +21,9 @@ class VideoOptions:
     smoothing:        0 (none) .. below 1: how much a track's box and landmarks are smoothed
     iou_match:        overlap of a detection with a track's predicted box that continues the track
     scene_cut:        histogram correlation of two frames below which tracks are reset (0 = never)
-    threshold, max_side: detector confidence and input side (None: the detection settings)
+    threshold:        detector confidence (None: the detection setting)
+    max_side:         longest side of the detector's whole-frame pass (640; small, weak candidates are looked
+                      at again in full-resolution windows; None: the detection setting, 1280 by default)
     dense:            MediaPipe dense landmarks (masks follow the face outline; slower)
     """
 
@@ -36,7 +38,7 @@ class VideoOptions:
     iou_match: float = 0.3
     scene_cut: float = 0.5
     threshold: float | None = None
-    max_side: int | None = None
+    max_side: int | None = 640
     dense: bool = False
 
     def __post_init__(self) -> None:
