@@ -94,6 +94,15 @@ def test_rotation_is_kept_and_the_face_is_found_upright(tmp_path, astronaut_imag
     assert not any(detector.faces(frame) for frame in shown_out)
 
 
+def test_odd_sizes_and_lossless_sources_are_encoded(tmp_path, astronaut_image):
+    frames = [window(astronaut_image, (0.4, 0.3), 1.6, (161, 121)) for _ in range(6)]
+    source = write_clip(tmp_path / "odd.mkv", frames, codec="ffv1", pixel_format="yuv444p")
+    assert (probe(source).codec, probe(source).width) == ("ffv1", 161)
+    report = anonymize_video(source, tmp_path / "odd.mp4")
+    info = probe(tmp_path / "odd.mp4")
+    assert report["frames"] == 6 and (info.width, info.height) == (162, 122)  # yuv420p: one edge pixel added
+
+
 def _peak_bytes(source: Path, target: Path) -> int:
     tracemalloc.start()
     try:

@@ -45,7 +45,8 @@ def story_frames(group: np.ndarray, portrait: np.ndarray, count: int = 75) -> li
 
 
 def write_clip(path: Path, frames: list[np.ndarray], pts: list[int] | None = None, time_base=Fraction(1, 25),
-               rotation: int = 0, audio_seconds: float | None = None, codec: str = "libx264") -> Path:
+               rotation: int = 0, audio_seconds: float | None = None, codec: str = "libx264",
+               pixel_format: str = "yuv420p") -> Path:
     """Encode ``frames`` (RGB, displayed orientation; stored turned back by ``rotation``) at ``pts``
     (default 0, 1, 2... in ``time_base``) with a 440 Hz AAC tone of ``audio_seconds``."""
     pts = list(range(len(frames))) if pts is None else pts
@@ -53,7 +54,7 @@ def write_clip(path: Path, frames: list[np.ndarray], pts: list[int] | None = Non
     with av.open(str(path), "w") as container:
         stored = np.rot90(frames[0], -turns)
         video = container.add_stream(codec, rate=round(1 / time_base) if time_base.numerator == 1 else 25)
-        video.width, video.height, video.pix_fmt = stored.shape[1], stored.shape[0], "yuv420p"
+        video.width, video.height, video.pix_fmt = stored.shape[1], stored.shape[0], pixel_format
         video.time_base = time_base
         video.codec_context.time_base = time_base
         if rotation:

@@ -1,7 +1,8 @@
 """Writing a video with PyAV: frames encoded with their own time stamps, audio packets copied as they are.
 
 The output keeps the input's video time base, so each frame's presentation time stamp (variable frame rate
-included) is written unchanged, and the display rotation is written back as a display matrix. Audio is
+included) is written unchanged, and the display rotation is written back as a display matrix. An odd
+width or height gets one edge pixel repeated for chroma-subsampled pixel formats (yuv420p needs even sides). Audio is
 remuxed (packets copied, never decoded), so its codec, samples and duration are those of the input.
 """
 
@@ -18,6 +19,7 @@ from .options import CRF_CODECS, VideoOptions
 
 # Audio codecs the MP4/MOV muxer takes as they are; others need a Matroska (.mkv) output.
 MP4_AUDIO = {"aac", "mp3", "opus", "flac", "alac", "ac3", "eac3"}
+SUBSAMPLED = ("420", "422", "411", "410", "nv12", "nv21")  # pixel formats whose chroma needs even sides
 
 
 def _encoder_options(options: VideoOptions) -> dict[str, str]:
@@ -52,7 +54,10 @@ class Writer:
     def _add_video(self, video_in, options: VideoOptions):
         rate = video_in.average_rate or video_in.guessed_rate or Fraction(25)
         stream = self.container.add_stream(options.codec, rate=rate, options=_encoder_options(options))
-        stream.width, stream.height = video_in.width, video_in.height
+        self.pad = (0, 0)
+        if any(mark in options.pixel_format for mark in SUBSAMPLED):  # chroma needs even sides: pad one pixel
+            self.pad = (video_in.height % 2, video_in.width % 2)
+        stream.width, stream.height = video_in.width + self.pad[1], video_in.height + self.pad[0]
         stream.pix_fmt = options.pixel_format
         stream.time_base = video_in.time_base
         stream.codec_context.time_base = video_in.time_base
@@ -81,6 +86,8 @@ class Writer:
         self.container.mux(packet)
 
     def write(self, rgb: np.ndarray, pts: int) -> None:
+        if any(self.pad):
+            rgb = np.pad(rgb, ((0, self.pad[0]), (0, self.pad[1]), (0, 0)), mode="edge")
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
         frame.pts, frame.time_base = pts, self.time_base
         try:
