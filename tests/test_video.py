@@ -163,3 +163,22 @@ def test_cli_anonymizes_a_video_with_a_per_track_audit(story, tmp_path, capsys, 
     assert len(shown) == 20 and not any(detector.faces(frame) for frame in shown)
     assert main(["anonymize", str(clip), "--out", str(out)]) == 0  # never overwrites
     assert (out / "clip_anonymized_2.mp4").exists() and not any(name.startswith(".") for name in os.listdir(out))
+
+
+def test_an_undecodable_stream_is_refused_naming_its_codec(story, tmp_path, capsys):
+    import av
+
+    garbled = tmp_path / "garbled.mkv"
+    rng = np.random.default_rng(1)
+    with av.open(str(story[1])) as source, av.open(str(garbled), "w") as target:
+        stream = target.add_stream_from_template(source.streams.video[0])
+        for packet in source.demux(source.streams.video[0]):
+            if packet.size:
+                noise = av.Packet(rng.integers(0, 256, packet.size, np.uint8).tobytes())
+                noise.pts, noise.dts, noise.time_base, noise.stream = packet.pts, packet.dts, packet.time_base, stream
+                target.mux(noise)
+    with pytest.raises(VideoError, match=r"garbled\.mkv .*video codec h264"):
+        probe(garbled)
+    assert main(["anonymize", str(garbled), "--out", str(tmp_path / "out")]) == 2
+    assert "video codec h264" in capsys.readouterr().err
+    assert list((tmp_path / "out").iterdir()) == []

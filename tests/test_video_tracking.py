@@ -121,3 +121,20 @@ def test_swap_video_puts_the_source_on_the_chosen_track_only(tmp_path, t1_image,
                       for out, src in zip(shown, original)])  # [frames, 2]
     swapped = int(np.argmax(diffs.sum(axis=0)))
     assert (diffs[:, swapped] > 4 * diffs[:, 1 - swapped]).all()  # one face swapped on every frame, one kept
+
+
+def test_swap_video_command(tmp_path, t1_image, astronaut_image, capsys):
+    import cv2
+
+    from playalter.runner.cli import main
+
+    photo = tmp_path / "me.png"
+    cv2.imwrite(str(photo), cv2.cvtColor(t1_image, cv2.COLOR_RGB2BGR))
+    clip = write_clip(tmp_path / "clip.webm", [window(astronaut_image, (0.4, 0.3), 1.6, (160, 120))] * 6,
+                      codec="libvpx-vp9")
+    out = tmp_path / "out"
+    assert main(["swap-video", str(photo), str(clip), "--out", str(out), "--method", "classical", "--report"]) == 0
+    assert "clip_swapped.mp4" in capsys.readouterr().out
+    assert (out / "clip_swapped.mp4").exists() and (out / "clip_swap.json").exists()
+    assert main(["swap-video", str(photo), str(photo), "--out", str(out)]) == 2
+    assert "me.png is not a video" in capsys.readouterr().err
