@@ -121,7 +121,7 @@ def recall(detector: IndependentDetector, source: Path, output: Path, every: int
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=6.0)
-    parser.add_argument("--sizes", nargs="+", default=["1280x720", "1920x1080"])
+    parser.add_argument("--sizes", nargs="*", default=["1280x720", "1920x1080"])
     parser.add_argument("--memory-minutes", type=float, nargs="*", default=[1.0, 3.0])
     parser.add_argument("--memory-size", default="640x360")
     parser.add_argument("--detect-every", type=int, default=1)

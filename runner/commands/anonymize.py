@@ -1,7 +1,8 @@
 """``playalter anonymize PHOTO|VIDEO ... --out DIR``: hide every face in photos and videos.
 
 Works with no downloaded model (the embedded CenterFace detector). A photo becomes
-<name>_anonymized.png (photos that share a name get their extension added: photo_bmp_anonymized.png) (pixels only: no EXIF, GPS or XMP).
+<name>_anonymized.png, pixels only: no EXIF, GPS or XMP (photos that share a name get
+their extension added: photo_bmp_anonymized.png).
 A video (mp4, mov, mkv, webm, avi) becomes <name>_anonymized.mp4 (.mkv when its codec or
 audio does not fit MP4), streamed frame by frame with faces tracked, the audio copied as it is
 and the frame timing and rotation kept; an existing output is never overwritten. --audit also
