@@ -10,8 +10,8 @@ Speed: ``deface CLIP -o OUT`` (its CLI entry point, its defaults: CenterFace at 
 ellipses, imageio-ffmpeg for reading and writing) against ``playalter.pipelines.video.anonymize_video``
 (blur, defaults: detection on every frame at max_side 640 with refinement windows, tracking,
 look-ahead, audio copied), each in its own process; frames per second = frames / wall time of that process,
-start-up included. Recall: MTCNN (facenet-pytorch, independent of both) runs on every 25th input frame;
-a face (probability >= 0.97) counts as hidden when MTCNN no longer finds it (IoU >= 0.3) in the output.
+start-up included. Recall: BlazeFace (MediaPipe, a different family from both) runs on every 25th input frame;
+a face (score >= 0.9) counts as hidden when BlazeFace no longer finds it (IoU >= 0.3) in the output.
 
 Memory: peak resident set size (VmHWM of the child process) of anonymize_video on a clip of each
 length in --memory-minutes, at --memory-size.
@@ -106,7 +106,7 @@ def run_child(code: str, *arguments: str) -> tuple[float, float, str]:
 
 
 def recall(detector: IndependentDetector, source: Path, output: Path, every: int = 25) -> tuple[int, int]:
-    """(faces MTCNN finds in sampled input frames, of those still found in the output)."""
+    """(faces BlazeFace finds in sampled input frames, of those still found in the output)."""
     inputs, _, _ = read_frames(source)
     outputs, _, _ = read_frames(output)
     total = found = 0
