@@ -33,8 +33,18 @@ def test_a_lost_face_is_held_for_keep_frames():
     assert [len(frame) for frame in stable] == [1, 1, 1, 1, 0, 1]
     held = stable[2][0]
     assert held.extra == {"track_id": 0, "held": True}
-    np.testing.assert_allclose(held.bbox, frames[1][0].bbox)
+    last = frames[1][0].bbox  # the held box moves on with the face and grows: it still covers the last place
+    assert held.bbox[0] <= last[0] and held.bbox[2] > last[2] and held.width > frames[1][0].width
+    assert held.bbox[0] + held.bbox[2] > last[0] + last[2]
     assert stable[5][0].extra == {"track_id": 1, "held": False}
+
+
+def test_lookahead_masks_a_face_before_it_is_first_detected():
+    frames = [[], [], [], [_face(300)], [_face(300)]]
+    stable = stabilize(frames, smoothing=0.0, keep_frames=2, lookahead=2)
+    assert [len(frame) for frame in stable] == [0, 1, 1, 1, 1]
+    assert stable[2][0].extra == {"track_id": 0, "held": True}
+    assert stable[1][0].width > stable[2][0].width > stable[3][0].width
 
 
 @pytest.mark.parametrize("kwargs", [{"smoothing": 1.0}, {"smoothing": -0.1}, {"keep_frames": -1}])

@@ -1,0 +1,50 @@
+"""``swap_video``: one source identity onto chosen tracked faces of every frame, streamed.
+
+The source identity (ArcFace embedding, or the source photo for the classical warp) and the method are
+fixed once, before the first frame, so every frame gets the same identity. Faces are chosen by track, not
+by their order in a frame: ``tracks="all"`` or ``"0,2"`` (tracks are numbered in order of appearance), so
+a chosen person stays swapped however faces reorder. Frames where a chosen track is held (the detector
+lost it for a moment) are swapped at the predicted place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..errors import NoFaceError
+from ..face import Face
+from ..selection import parse_indices
+from ..swap.pipeline import Source, SwapOptions, choose_method, swap_faces, with_embeddings
+from . import stream
+from .anonymize import detector
+from .options import VideoOptions
+
+
+def swap_video(source: Source, target_video: str | Path, output: str | Path,
+               swap_options: SwapOptions = SwapOptions(), video_options: VideoOptions = VideoOptions(),
+               progress: stream.Progress | None = None, cancelled: Callable[[], bool] | None = None,
+               tracks: str = "all") -> dict:
+    """Swap ``source`` onto the chosen tracks of ``target_video``, written to ``output``; the report."""
+    if source.face is None and source.embedding is None:
+        raise NoFaceError("the swap source has no face: use a photo with a clearly visible face")
+    chosen = None if tracks.strip().lower() in ("", "all") else set(parse_indices(tracks))
+    [source] = with_embeddings([source])
+    method, reason = choose_method(swap_options.method, [source])
+    per_frame = dataclasses.replace(swap_options, method=method, pairing="index", target_indices="all",
+                                    similarity_report=False)
+    detect = detector(video_options, dense=video_options.dense or method == "classical")
+
+    def render(image: np.ndarray, faces: list[Face]) -> tuple[np.ndarray, dict[int, bool]]:
+        targets = [face for face in faces if chosen is None or face.extra["track_id"] in chosen]
+        if not targets:
+            return image, {}
+        swapped, _ = swap_faces(image, targets, [source], per_frame)
+        return swapped, {}
+
+    report = stream.run(Path(target_video), Path(output), video_options, detect, render, progress, cancelled)
+    report["swap"] = {"method": method, "reason": reason, "tracks": tracks, "source": source.label}
+    return report
