@@ -159,13 +159,17 @@ VIDEO_ANONYMIZE_OPTIONS = object_schema({
              "description": "noise pattern"},
     "color": {"type": "string", "pattern": "^#[0-9A-Fa-f]{6}$", "default": "#000000",
               "description": "solid fill colour"},
+    "audit": {"type": "boolean", "default": False,
+              "description": "detect again on every masked frame; the report counts, per track, the frames where "
+                             "the face was still found (slower)"},
     **VIDEO_ENCODING,
 })
 VIDEO_SWAP_OPTIONS = object_schema({
     "source_face_index": FACE_INDEX,
-    "target_face_indices": {"type": "array", "items": FACE_INDEX, "maxItems": 64, "default": [],
-                            "description": "which tracked faces of the video to replace (by size in their "
-                                           "first frame, largest first); empty: every face"},
+    "target_tracks": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 4095},
+                      "maxItems": 64, "uniqueItems": True, "default": [],
+                      "description": "which tracked faces of the video to replace, numbered in order of "
+                                     "appearance from 0 (see the report of an anonymisation); empty: every face"},
     **VIDEO_ENCODING,
 })
 

@@ -53,16 +53,22 @@ def _anonymize(options: dict[str, Any], inputs: dict[str, Path], target: Path,
     from ...pipelines.video import anonymize_video
 
     return anonymize_video(inputs["video"], target, privacy_options(options), video_options(options),
-                           progress=progress, cancelled=cancelled)
+                           progress=progress, cancelled=cancelled, run_audit=options["audit"])
 
 
 def _swap(options: dict[str, Any], inputs: dict[str, Path], target: Path,
           progress: Callable, cancelled: Callable[[], bool]) -> dict[str, Any]:
+    from ...pipelines.images import load_image
+    from ...pipelines.swap.pipeline import sources_from_faces
     from ...pipelines.video import swap_video
+    from ...pipelines.video.anonymize import detector
 
-    return swap_video(inputs["source"], inputs["video"], target, source_index=options["source_face_index"],
-                      target_indices=options["target_face_indices"], video_options=video_options(options),
-                      progress=progress, cancelled=cancelled)
+    chosen = video_options(options)
+    photo = load_image(inputs["source"])
+    [source] = sources_from_faces([photo], [detector(chosen)(photo)], str(options["source_face_index"]), False)
+    tracks = ",".join(map(str, options["target_tracks"])) or "all"
+    return swap_video(source, inputs["video"], target, video_options=chosen, progress=progress,
+                      cancelled=cancelled, tracks=tracks)
 
 
 def _direct(pipeline: Callable, output_name: str) -> Callable[..., dict[str, Any]]:
