@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from fractions import Fraction
 from pathlib import Path
 
@@ -128,3 +133,49 @@ def test_a_corrupt_video_is_a_clear_error(tmp_path):
     broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8)
     with pytest.raises(VideoDecodeError, match="broken.mp4 is not a readable video"):
         VideoFile(broken, broken.name).get_components()
+
+
+COMFYUI = Path(os.environ.get("PLAYALTER_COMFYUI", "/work/comfyui"))
+COMFY_PYTHON = Path(os.environ.get("PLAYALTER_COMFY_PYTHON", "/work/venvs/comfy/bin/python"))
+
+
+@pytest.mark.skipif(not (COMFYUI / "main.py").is_file() or not COMFY_PYTHON.is_file(),
+                    reason="no ComfyUI checkout (PLAYALTER_COMFYUI) with its Python (PLAYALTER_COMFY_PYTHON)")
+def test_the_saved_workflow_runs_in_real_comfyui(clip, tmp_path):
+    """A copy of ComfyUI with this pack linked in; POST /prompt; the video keeps its frames and audio."""
+    comfy = tmp_path / "ComfyUI"
+    shutil.copytree(COMFYUI, comfy, symlinks=True, ignore=shutil.ignore_patterns("output", "temp", "user"))
+    (comfy / "custom_nodes" / "ComfyUI-PlayAlter").unlink(missing_ok=True)
+    (comfy / "custom_nodes" / "ComfyUI-PlayAlter").symlink_to(REPO)
+    shutil.copy(clip, comfy / "input" / "clip.mp4")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with open(tmp_path / "comfy.log", "wb") as log:
+        server = subprocess.Popen([str(COMFY_PYTHON), "main.py", "--cpu", "--port", str(port), "--listen",
+                                   "127.0.0.1"], cwd=comfy, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/system_stats", timeout=5).close()
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, (tmp_path / "comfy.log").read_text()
+                time.sleep(0.5)
+        prompt = json.loads(WORKFLOW.read_text())
+        request = urllib.request.Request(f"{url}/prompt", data=json.dumps({"prompt": prompt}).encode(),
+                                         headers={"Content-Type": "application/json"})
+        prompt_id = json.loads(urllib.request.urlopen(request, timeout=30).read())["prompt_id"]
+        deadline = time.monotonic() + 300
+        while (status := json.loads(urllib.request.urlopen(f"{url}/history/{prompt_id}", timeout=30).read())
+               .get(prompt_id, {}).get("status", {})).get("completed") is None:
+            assert time.monotonic() < deadline, "ComfyUI did not finish the prompt"
+            time.sleep(0.5)
+        assert status["status_str"] == "success", status
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    [video] = (comfy / "output" / "playalter").glob("privacy_video_*.mp4")
+    assert count_frames(video) == FRAMES and audio_codec(video) == "aac"
