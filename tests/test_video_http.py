@@ -246,3 +246,28 @@ def test_too_many_concurrent_jobs_are_refused_before_the_upload_is_read(tmp_path
             await wait_finished(client, key, job_id)
 
     run(scenario())
+
+
+def test_a_swap_job_takes_the_source_photo_and_returns_the_video(tmp_path, clip, t1_path):
+    async def scenario():
+        async with running_app(make_settings(tmp_path)) as (client, app, key):
+            video = clip.read_bytes()
+            not_a_photo = await client.post("/api/video/swap", headers=bearer(key),
+                                            data=form(video, None, source=b"GIF89a not really"))
+            assert await error_of(not_a_photo) == (422, "invalid_image")
+            without_source = await client.post("/api/video/swap", headers=bearer(key), data=form(video))
+            status, code = await error_of(without_source)
+            assert (status, code) == (400, "invalid_request")
+            answer = await client.post("/api/video/swap", headers=bearer(key),
+                                       data=form(video, {"target_tracks": [0], "crf": 30},
+                                                 source=t1_path.read_bytes()))
+            assert answer.status == 202, await answer.text()
+            job = await wait_finished(client, key, (await answer.json())["id"], timeout=300)
+            assert job["state"] == "completed", job
+            download = await client.get(f"/api/jobs/{job['id']}/download", headers=bearer(key))
+            (tmp_path / "swapped.mp4").write_bytes(await download.read())
+            assert count_frames(tmp_path / "swapped.mp4") == FRAMES
+            assert audio_codec(tmp_path / "swapped.mp4") == "aac"
+            assert staged_files(app) == []
+
+    run(scenario())

@@ -4,7 +4,8 @@ Single-image endpoints (analyze, privacy mask, swap, a workflow run) wait for
 their one-item job and answer with its result; ``/api/batch/process`` (and a
 workflow run with ``"async": true``) answers 202 with the job at once, to be
 followed through ``/api/jobs/{job_id}`` (polling), ``.../events`` (SSE) and
-``.../download`` (zip).
+``.../download`` (zip). Video jobs (``video.py``) are followed and downloaded
+the same way; their download is the MP4 itself.
 
 Request bodies are read, parsed, checked and base64-decoded on a helper thread,
 never on the event loop.
