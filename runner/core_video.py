@@ -152,7 +152,8 @@ class LoadVideo:
     @classmethod
     def INPUT_TYPES(cls):
         folder = compat.folder("input")
-        files = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES) if folder.is_dir() else []
+        files = sorted(path.name for path in folder.iterdir()
+                       if path.suffix.lower() in VIDEO_SUFFIXES) if folder.is_dir() else []
         return {"required": {"file": (files, {"video_upload": True})}}
 
     @classmethod

@@ -88,6 +88,7 @@ def run(args) -> int:
     for node_id, title in needed.items():
         class_type = prompt[node_id]["class_type"]
         file_input, what = LOADERS[class_type]
-        sys.stderr.write(f"note: {class_type} '{title}' (node {node_id}) names '{prompt[node_id]['inputs'][file_input]}', "
+        name = prompt[node_id]["inputs"][file_input]
+        sys.stderr.write(f"note: {class_type} '{title}' (node {node_id}) names '{name}', "
                          f"which is not in the input folder: a run needs --input {title}={what}\n")
     return 0

@@ -104,7 +104,7 @@ JOB = {
 def _error_responses(*statuses: int) -> dict[str, Any]:
     reasons = {400: "invalid request", 401: "missing or invalid credentials", 403: "missing scope or feature off",
                404: "not found", 409: "conflict", 413: "body too large", 415: "not multipart/form-data",
-               422: "image or video rejected (invalid_image, invalid_video, video_too_long) or no face found",
+               422: "image or video rejected (invalid_image, invalid_video, video_too_long) or no face found (no_face)",
                429: "rate limit or concurrent-job cap reached (see Retry-After)",
                503: "queue full (see Retry-After) or model missing", 504: "processing timed out"}
     error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}

@@ -68,12 +68,11 @@ async def _video_job(request: web.Request, operation: str, scope: str, switch: s
     staged: dict[str, Path] = {}
     try:
         options, digests = await _receive(request, schema, files, staged)
-        info = await _admit_video(request, staged["video"])
+        info, duration = await _admit_video(request, staged["video"])
         if "source" in staged:
             await _check_photo(staged["source"])
-        cost = max(1, math.ceil(info.duration / float(settings.video.seconds_per_unit)))
-        note_audit(request, operation, [], {**options, "frames": info.frames,
-                                            "duration_seconds": round(info.duration, 3)})
+        cost = max(1, math.ceil(duration / float(settings.video.seconds_per_unit)))
+        note_audit(request, operation, [], {**options, "frames": info.frames, "duration_seconds": round(duration, 3)})
         if (note := request.get(AUDIT_NOTE)) is not None:
             note.inputs.extend(digests)
         request_hash = hashlib.sha256(json.dumps([options, digests], sort_keys=True).encode()).hexdigest()
@@ -161,7 +160,8 @@ def _too_large(settings) -> ApiError:
 
 
 async def _admit_video(request: web.Request, path: Path):
-    """The video's probe, or 422 when it cannot be decoded, is too long or has frames too large."""
+    """(the video's probe, its duration in seconds), or 422 when it cannot be decoded, is too long (or of
+    unknown length) or has frames too large."""
     from ...pipelines.errors import PlayalterError
     from ...pipelines.video import probe
 
@@ -170,13 +170,18 @@ async def _admit_video(request: web.Request, path: Path):
         info = await asyncio.to_thread(probe, path)
     except PlayalterError as error:
         raise ApiError(422, error.code, public_text(str(error))) from None
-    if info.duration > settings.video.max_duration_seconds:
-        raise ApiError(422, "video_too_long", f"the video lasts {info.duration:.1f} s, more than the limit of "
+    duration = info.duration if info.duration is not None else (
+        info.frames / info.fps if info.frames and info.fps else None)
+    if duration is None:
+        raise ApiError(422, "invalid_video", "the video's container gives neither its duration nor its frame "
+                       "count; remux it (e.g. ffmpeg -i in -c copy out.mp4) and send it again")
+    if duration > settings.video.max_duration_seconds:
+        raise ApiError(422, "video_too_long", f"the video lasts {duration:.1f} s, more than the limit of "
                        f"{settings.video.max_duration_seconds:g} s (setting video.max_duration_seconds)")
     if max(info.width, info.height) > settings.security.max_image_side:
         raise ApiError(422, "video_frame_too_large", f"the video's frames are {info.width}x{info.height}, larger "
                        f"than {settings.security.max_image_side} px (setting security.max_image_side)")
-    return info
+    return info, duration
 
 
 async def _check_photo(path: Path) -> None:
