@@ -9,7 +9,6 @@ lost it for a moment) are swapped at the predicted place.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Callable
 
@@ -18,7 +17,9 @@ import numpy as np
 from ..errors import NoFaceError
 from ..face import Face
 from ..selection import parse_indices
-from ..swap.pipeline import Source, SwapOptions, choose_method, swap_faces, with_embeddings
+from ..swap import classical, inswapper
+from ..swap.blend import blend
+from ..swap.pipeline import Source, SwapOptions, choose_method, with_embeddings
 from . import stream
 from .anonymize import detector
 from .options import VideoOptions
@@ -34,16 +35,20 @@ def swap_video(source: Source, target_video: str | Path, output: str | Path,
     chosen = None if tracks.strip().lower() in ("", "all") else set(parse_indices(tracks))
     [source] = with_embeddings([source])
     method, reason = choose_method(swap_options.method, [source])
-    per_frame = dataclasses.replace(swap_options, method=method, pairing="index", target_indices="all",
-                                    similarity_report=False)
+    swapper = inswapper.load() if method == "inswapper" else None
     detect = detector(video_options, dense=video_options.dense or method == "classical")
 
     def render(image: np.ndarray, faces: list[Face]) -> tuple[np.ndarray, dict[int, bool]]:
-        targets = [face for face in faces if chosen is None or face.extra["track_id"] in chosen]
-        if not targets:
-            return image, {}
-        swapped, _ = swap_faces(image, targets, [source], per_frame)
-        return swapped, {}
+        output = image
+        for face in faces:
+            if chosen is not None and face.extra["track_id"] not in chosen:
+                continue
+            if swapper is not None:
+                patch = inswapper.swap(swapper, output, face, source.embedding)
+            else:
+                patch = classical.swap(source.image, source.face, output, face)
+            output = blend(output, patch, face, swap_options.blend).image
+        return output, {}
 
     report = stream.run(Path(target_video), Path(output), video_options, detect, render, progress, cancelled)
     report["swap"] = {"method": method, "reason": reason, "tracks": tracks, "source": source.label}

@@ -25,12 +25,23 @@ import numpy as np
 from ..face import Face
 from ..privacy.self_audit import iou
 
+MIN_SIZE_KEPT = 0.5
 HELD_GROWTH = 0.05  # fraction of the box size added per frame a face is held or extrapolated
 
 
 def _grown(box: np.ndarray, factor: float) -> np.ndarray:
     center = (box[:2] + box[2:]) / 2
     half = (box[2:] - box[:2]) / 2 * factor
+    return np.concatenate([center - half, center + half]).astype(np.float32)
+
+
+def _shifted(box: np.ndarray, change: np.ndarray) -> np.ndarray:
+    """``box + change``, its size kept to at least ``MIN_SIZE_KEPT`` of the original (a box clipped at the
+    frame's edge can shrink fast; a prediction must never turn it inside out)."""
+    box = np.asarray(box, np.float32)
+    new = box + change
+    center = (new[:2] + new[2:]) / 2
+    half = np.maximum((new[2:] - new[:2]) / 2, (box[2:] - box[:2]) / 2 * MIN_SIZE_KEPT)
     return np.concatenate([center - half, center + half]).astype(np.float32)
 
 
@@ -66,13 +77,12 @@ class Track:
     since_measured: int = 0  # frames since the last detection matched (missing or skipped)
 
     def predicted(self, frames: int = 1) -> Face:
-        box = np.asarray(self.face.bbox, np.float32) + self.velocity * frames
-        return moved(self.face, box)
+        return moved(self.face, _shifted(self.face.bbox, self.velocity * frames))
 
 
 def extrapolate(track: Track, frames_back: int) -> Face:
     """The track's face ``frames_back`` frames before its first detection, grown for the uncertainty."""
-    box = np.asarray(track.face.bbox, np.float32) - track.velocity * frames_back
+    box = _shifted(track.face.bbox, -track.velocity * frames_back)
     return moved(track.face, _grown(box, 1.0 + HELD_GROWTH * frames_back),
                  {**track.face.extra, "track_id": track.ident, "held": True})
 

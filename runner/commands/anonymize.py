@@ -1,9 +1,13 @@
-"""``playalter anonymize PHOTO ... --out DIR``: hide every face, write a metadata-free PNG per photo.
+"""``playalter anonymize PHOTO|VIDEO ... --out DIR``: hide every face in photos and videos.
 
-Works with no downloaded model (the embedded CenterFace detector). Each output is
-<name>_anonymized.png (photos that share a name get their extension added: photo_bmp_anonymized.png) (pixels only: no EXIF, GPS or XMP); --audit also detects again on
-the result and writes <name>_privacy.json; --auto-strengthen masks re-detected faces
-harder until none is found. Exit code 3 when an audited face is still detectable.
+Works with no downloaded model (the embedded CenterFace detector). A photo becomes
+<name>_anonymized.png (photos that share a name get their extension added: photo_bmp_anonymized.png) (pixels only: no EXIF, GPS or XMP).
+A video (mp4, mov, mkv, webm, avi) becomes <name>_anonymized.mp4 (.mkv when its codec or
+audio does not fit MP4), streamed frame by frame with faces tracked, the audio copied as it is
+and the frame timing and rotation kept; an existing output is never overwritten. --audit also
+detects again on the result and writes <name>_privacy.json (per track for a video);
+--auto-strengthen masks re-detected faces harder until none is found. Exit code 3 when an
+audited face is still detectable.
 """
 
 from __future__ import annotations
@@ -12,16 +16,19 @@ import json
 import sys
 from pathlib import Path
 
+from ..video_cli import ProgressBar, add_video_arguments, is_video, output_path, video_options
+
 
 def register(subparsers) -> None:
     from ...pipelines.privacy.choices import COVERAGES, MASK_TYPES
 
     parser = subparsers.add_parser(
-        "anonymize", help="hide every face in photos (blur, pixelate, noise, solid, synthetic)",
+        "anonymize", help="hide every face in photos and videos (blur, pixelate, noise, solid, synthetic)",
         description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
     )
-    parser.add_argument("photos", nargs="+", type=Path, help="JPEG/PNG/BMP/TIFF/WebP files")
-    parser.add_argument("--out", type=Path, required=True, help="folder for <name>_anonymized.png")
+    parser.add_argument("photos", nargs="+", type=Path, metavar="PHOTO_OR_VIDEO",
+                        help="JPEG/PNG/BMP/TIFF/WebP photos, MP4/MOV/MKV/WebM/AVI videos")
+    parser.add_argument("--out", type=Path, required=True, help="folder for <name>_anonymized.png / .mp4")
     parser.add_argument("--type", dest="mask_type", choices=MASK_TYPES, default="blur", help="how faces are hidden")
     parser.add_argument("--strength", type=float, default=1.0, help="0 (light) .. 1 (complete, default)")
     parser.add_argument("--coverage", choices=COVERAGES, default="face_margin", help="area hidden per face")
@@ -34,37 +41,75 @@ def register(subparsers) -> None:
     parser.add_argument("--threshold", type=float, default=None, help="detector confidence 0..1 (default 0.5)")
     parser.add_argument("--max-side", type=int, default=None,
                         help="longest side the detector sees in one pass (default 1280; 0 = full resolution)")
+    add_video_arguments(parser)
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from ...pipelines.config import settings
-    from ...pipelines.detection import detect_faces
-    from ...pipelines.images import encode_png, load_image
-    from ...pipelines.privacy import AuditSettings, PrivacyOptions, protect
+    from ...pipelines.privacy import PrivacyOptions
     from ..output_names import distinct_stems
 
     options = PrivacyOptions(args.mask_type, strength=args.strength, coverage=args.coverage, feather=args.feather,
                              seed=args.seed, color=args.color)
-    detection = settings().detection
-    threshold = args.threshold if args.threshold is not None else detection.threshold
-    max_side = args.max_side if args.max_side is not None else detection.max_input_side
+    video = video_options(args) if any(is_video(path) for path in args.photos) else None
     audit = args.audit or args.auto_strengthen
     args.out.mkdir(parents=True, exist_ok=True)
     exposed = 0
-    for photo, stem in zip(args.photos, distinct_stems(args.photos)):
-        image = load_image(photo)  # uint8 [H,W,3] RGB, validated
-        faces = detect_faces(image, threshold=threshold, max_side=max_side)
-        result = protect(image, faces, options, run_audit=audit, auto_strengthen=args.auto_strengthen,
-                         audit_settings=AuditSettings(threshold=threshold, max_side=max_side))
-        output = args.out / f"{stem}_anonymized.png"
-        output.write_bytes(encode_png(result.image))  # pixels only: no EXIF/GPS/XMP
-        line = f"{photo}: {len(faces)} face(s) hidden -> {output}"
-        if audit:
-            report_path = args.out / f"{stem}_privacy.json"
-            report_path.write_text(json.dumps({"image": str(photo), **result.report}, indent=2), encoding="utf-8")
-            still = result.report["audit"]["still_detected"]
-            exposed += still
-            line += f", audit: {still} still detectable -> {report_path}"
-        sys.stdout.write(line + "\n")
+    for path, stem in zip(args.photos, distinct_stems(args.photos)):
+        if is_video(path):
+            exposed += _video(path, stem, args, options, video, audit)
+        else:
+            exposed += _photo(path, stem, args, options, audit)
     return 3 if exposed else 0
+
+
+def _photo(photo: Path, stem: str, args, options, audit: bool) -> int:
+    from ...pipelines.config import settings
+    from ...pipelines.detection import detect_faces
+    from ...pipelines.images import encode_png, load_image
+    from ...pipelines.privacy import AuditSettings, protect
+
+    detection = settings().detection
+    threshold = args.threshold if args.threshold is not None else detection.threshold
+    max_side = args.max_side if args.max_side is not None else detection.max_input_side
+    image = load_image(photo)  # uint8 [H,W,3] RGB, validated
+    faces = detect_faces(image, threshold=threshold, max_side=max_side)
+    result = protect(image, faces, options, run_audit=audit, auto_strengthen=args.auto_strengthen,
+                     audit_settings=AuditSettings(threshold=threshold, max_side=max_side))
+    output = args.out / f"{stem}_anonymized.png"
+    output.write_bytes(encode_png(result.image))  # pixels only: no EXIF/GPS/XMP
+    line = f"{photo}: {len(faces)} face(s) hidden -> {output}"
+    still = 0
+    if audit:
+        report_path = args.out / f"{stem}_privacy.json"
+        report_path.write_text(json.dumps({"image": str(photo), **result.report}, indent=2), encoding="utf-8")
+        still = result.report["audit"]["still_detected"]
+        line += f", audit: {still} still detectable -> {report_path}"
+    sys.stdout.write(line + "\n")
+    return still
+
+
+def _video(path: Path, stem: str, args, options, video, audit: bool) -> int:
+    from ...pipelines.video import anonymize_video
+    from ..output_names import write_new
+
+    output = output_path(args.out, f"{stem}_anonymized", path, video.codec)
+    bar = ProgressBar(path.name)
+    try:
+        report = anonymize_video(path, output, options, video, progress=bar, run_audit=audit,
+                                 auto_strengthen=args.auto_strengthen)
+    finally:
+        bar.close()
+    line = (f"{path}: {report['frames']} frames, {len(report['tracks'])} face track(s) hidden "
+            f"({report['fps']} fps, audio {report['audio']}) -> {output}")
+    if not audit:
+        sys.stdout.write(line + "\n")
+        return 0
+    report_path = write_new(args.out / f"{stem}_privacy.json",
+                            json.dumps({"video": str(path), **report}, indent=2).encode("utf-8"))
+    line += f", audit: {report['frames_redetected']} frame(s) with a face re-detected -> {report_path}"
+    tracks = [f"  track {track['track']}: frames {track['first_frame']}-{track['last_frame']}, "
+              f"masked {track['frames_masked']}, detected {track['frames_detected']}, "
+              f"re-detected after masking {track['frames_redetected']}" for track in report["tracks"]]
+    sys.stdout.write("\n".join([line, *tracks]) + "\n")
+    return report["frames_redetected"]
