@@ -89,6 +89,12 @@ DEFAULTS: dict[str, Any] = {
     "swap": {
         "identities_dir": "",
     },
+    "video": {  # the HTTP video jobs (/api/video/...)
+        "max_upload_mb": 500.0,  # an uploaded video larger than this is refused (413) while it streams in
+        "max_duration_seconds": 600.0,  # a longer video is refused (422) before it is queued
+        "seconds_per_unit": 10.0,  # rate-limit cost: one unit per started span of this many seconds of video
+        "job_timeout_seconds": 3600,  # a video job still running after this is stopped (timeout)
+    },
     "models": {
         "auto_fetch": True,  # fetch licence-clean models (face_mesh, iris) on first use
     },
@@ -219,6 +225,10 @@ def _check_ranges(values: dict[str, Any]) -> None:
         raise ConfigError("database.url must be empty (SQLite) or a postgresql:// URL")
     if values["queue"]["lease_seconds"] < 2 or values["queue"]["max_attempts"] < 1:
         raise ConfigError("queue.lease_seconds must be at least 2 and queue.max_attempts at least 1")
+    video = values["video"]
+    for name in ("max_upload_mb", "max_duration_seconds", "seconds_per_unit", "job_timeout_seconds"):
+        if video[name] <= 0:
+            raise ConfigError(f"video.{name} must be positive")
     if values["logging"]["level"].upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError("logging.level must be DEBUG, INFO, WARNING or ERROR")
 

@@ -3,6 +3,7 @@
     {"image": Path("me.jpg")}      the LoadImage with id or title "image" loads this local file
     {"image": b"\\x89PNG..."}       ... these encoded bytes
     {"image": "me.png"}            ... this file name from the run's input folder
+    {"video": Path("clip.mp4")}    the LoadVideo with id or title "video" reads this local file (not copied)
     {"privacy.strength": 0.8}      input "strength" of the node titled "privacy"
     {"12.strength": 0.8}           input "strength" of node 12
 
@@ -28,10 +29,10 @@ from .registry import NodeClasses, declared_inputs, is_link
 
 def apply_bindings(
     prompt: Mapping[str, dict], bindings: Mapping[str, Any] | None, node_classes: NodeClasses
-) -> tuple[dict[str, dict], dict[str, bytes]]:
-    """Return (a copy of ``prompt`` with the bound values, {injected image name: bytes})."""
+) -> tuple[dict[str, dict], dict[str, bytes | Path]]:
+    """Return (a copy of ``prompt`` with the bound values, {injected file name: bytes, or a video's path})."""
     bound = {node_id: {**node, "inputs": dict(node.get("inputs") or {})} for node_id, node in prompt.items()}
-    injected: dict[str, bytes] = {}
+    injected: dict[str, bytes | Path] = {}
     for key, value in (bindings or {}).items():
         node_id, input_name = resolve_binding_key(bound, key)
         node = bound[node_id]
@@ -42,8 +43,9 @@ def apply_bindings(
                 f"'{excerpt(key)}': input '{excerpt(input_name)}' of node {node_id} is connected to another node; "
                 "bind a value of that node instead"
             )
-        if options.get("image_upload"):
-            node["inputs"][input_name] = _image_name(key, node_id, value, injected)
+        if _is_file_input(options):
+            node["inputs"][input_name] = _image_name(key, node_id, value, injected,
+                                                     keep_path=bool(options.get("video_upload")))
         elif isinstance(value, (bytes, bytearray, Path)):
             raise BindingError(
                 f"'{excerpt(key)}': input '{excerpt(input_name)}' of node {node_id} takes a number or text, not a file"
@@ -77,7 +79,7 @@ def parse_cli_bindings(prompt: Mapping[str, dict], pairs: Iterable[str], node_cl
         node_id, input_name = resolve_binding_key(prompt, key)
         node = prompt[node_id]
         input_name = input_name or _default_input(node_id, node, node_classes)
-        if _input_options(node, input_name, node_classes).get("image_upload"):
+        if _is_file_input(_input_options(node, input_name, node_classes)):
             bindings[key] = Path(text)
         else:
             try:
@@ -109,7 +111,7 @@ def _declared(node: Mapping[str, Any], node_classes: NodeClasses) -> dict[str, t
 
 def _default_input(node_id: str, node: Mapping[str, Any], node_classes: NodeClasses) -> str:
     """A bare node name binds the node's image input (LoadImage); anything else needs NAME.INPUT."""
-    images = [name for name, (_, _, options) in _declared(node, node_classes).items() if options.get("image_upload")]
+    images = [name for name, (_, _, options) in _declared(node, node_classes).items() if _is_file_input(options)]
     if len(images) != 1:
         raise BindingError(
             f"node {node_id} ({node.get('class_type')}) has no image to bind; name one of its inputs: {node_id}.INPUT"
@@ -126,14 +128,21 @@ def _input_options(node: Mapping[str, Any], input_name: str, node_classes: NodeC
     return declared[input_name][2] if input_name in declared else {}
 
 
-def _image_name(key: str, node_id: str, value: Any, injected: dict[str, bytes]) -> str:
-    """Register an image value for LoadImage; return the name the node will load."""
+def _is_file_input(options: Mapping[str, Any]) -> bool:
+    return bool(options.get("image_upload") or options.get("video_upload"))
+
+
+def _image_name(key: str, node_id: str, value: Any, injected: dict[str, bytes | Path], keep_path: bool = False) -> str:
+    """Register an image or video value for LoadImage / LoadVideo; return the name the node will load.
+
+    With ``keep_path`` (a video), a local file is handed over as its path, to be read as it streams.
+    """
     if isinstance(value, str):
         return value
     if isinstance(value, Path):
         if not value.is_file():
-            raise BindingError(f"'{excerpt(key)}': the image file {value} does not exist")
-        data, label = value.read_bytes(), value.name
+            raise BindingError(f"'{excerpt(key)}': the file {value} does not exist")
+        data, label = (value if keep_path else value.read_bytes()), value.name
     elif isinstance(value, (bytes, bytearray)):
         data, label = bytes(value), "bytes"
     else:

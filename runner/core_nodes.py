@@ -1,4 +1,5 @@
-"""The few ComfyUI core nodes a saved PLAYALTER workflow uses: LoadImage, SaveImage, PreviewImage.
+"""The few ComfyUI core nodes a saved PLAYALTER workflow uses: LoadImage, SaveImage, PreviewImage,
+and the video nodes of ``core_video.py``.
 
 Same class names, inputs and outputs as ComfyUI's, so a workflow saved in the
 editor runs unchanged. Folders come from ``nodes.compat.folder`` (set per run by
@@ -12,8 +13,6 @@ from __future__ import annotations
 import io
 import json
 import secrets
-import threading
-from collections.abc import Mapping
 
 import numpy as np
 
@@ -23,21 +22,11 @@ from ..nodes.io import save_pngs
 from ..pipelines.config import settings
 from ..pipelines.errors import InvalidParameterError
 from ..pipelines.images import load_image
+from .core_video import VIDEO_DISPLAY_NAMES, VIDEO_NODE_CLASSES
+from .injected_inputs import injected as _injected
 from .quoting import excerpt
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
-
-_local = threading.local()
-
-
-def set_injected_images(images: Mapping[str, bytes] | None) -> None:
-    """Runner side: encoded images that LoadImage finds by name before the input folder, for this thread."""
-    _local.injected = dict(images or {})
-
-
-def _injected() -> dict[str, bytes]:
-    return getattr(_local, "injected", {})
-
 
 def _read_image_bytes(name: str) -> bytes:
     injected = _injected()
@@ -151,9 +140,11 @@ class PreviewImage(SaveImage):
         return super().save_images(images, temp_prefix, prompt, extra_pnginfo)
 
 
-CORE_NODE_CLASSES: dict[str, type] = {"LoadImage": LoadImage, "SaveImage": SaveImage, "PreviewImage": PreviewImage}
+CORE_NODE_CLASSES: dict[str, type] = {"LoadImage": LoadImage, "SaveImage": SaveImage, "PreviewImage": PreviewImage,
+                                      **VIDEO_NODE_CLASSES}
 CORE_DISPLAY_NAMES: dict[str, str] = {
     "LoadImage": "Load Image",
     "SaveImage": "Save Image",
     "PreviewImage": "Preview Image",
+    **VIDEO_DISPLAY_NAMES,
 }

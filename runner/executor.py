@@ -26,8 +26,8 @@ from collections.abc import Callable, Iterable, Mapping
 from ..nodes import compat
 from ..pipelines.errors import PlayalterError
 from .bindings import apply_bindings
-from .core_nodes import set_injected_images
 from .errors import BindingError, NodeExecutionError, WorkflowCancelled, WorkflowValidationError
+from .injected_inputs import set_injected_images
 from .registry import NodeClasses, declared_inputs, default_node_classes, is_link
 from .validation import CheckedWorkflow, check_workflow
 from .workflow import load_workflow

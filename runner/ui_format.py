@@ -10,7 +10,7 @@ Widget values are matched to input names through the node definitions: the
 widget inputs (INT, FLOAT, STRING, BOOLEAN, combos; not ``forceInput``) in
 INPUT_TYPES order, where seed-like INT widgets (``seed``, ``noise_seed`` or
 ``control_after_generate``) carry one extra value ("fixed", "randomize", ...)
-and image inputs (``image_upload``) one more (the upload button). Muted nodes
+and image and video inputs (``image_upload``, ``video_upload``) one more (the upload button). Muted nodes
 (mode 2) are dropped with the links from them; bypassed nodes (mode 4) pass
 each link on to their input of the same type; Reroute nodes are followed;
 PrimitiveNode values are copied into the inputs they feed; Note and
@@ -81,7 +81,7 @@ def object_info_definitions(object_info: Mapping[str, Any]) -> Definitions:
 def extra_widget_values(name: str, input_type: Any, options: Mapping[str, Any]) -> int:
     """How many values after this widget's own the editor stores for it."""
     control = options.get("control_after_generate") or (input_type == "INT" and name in SEED_NAMES)
-    return int(bool(control)) + int(bool(options.get("image_upload")))
+    return int(bool(control)) + int(bool(options.get("image_upload") or options.get("video_upload")))
 
 
 def _widget_inputs(definition: NodeDefinition) -> list[tuple[str, Any, dict]]:
@@ -310,8 +310,8 @@ def _export_widget_values(inputs: Mapping[str, Any], definition: NodeDefinition)
         values.append(value)
         if options.get("control_after_generate") or (input_type == "INT" and name in SEED_NAMES):
             values.append("fixed")
-        if options.get("image_upload"):
-            values.append("image")
+        if options.get("image_upload") or options.get("video_upload"):
+            values.append("image")  # the upload button's value, as the editor stores it for images and videos
     return values
 
 

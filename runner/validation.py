@@ -160,7 +160,7 @@ class _Validator:
                         )
                     )
                     continue
-            if name == "filename_prefix" or options.get("image_upload"):
+            if name == "filename_prefix" or options.get("image_upload") or options.get("video_upload"):
                 problem = _file_name_problem(value)
                 if problem is not None:
                     errors.append(_reason("invalid_file_name", "Invalid file name", f"{name}: {problem}",

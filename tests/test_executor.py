@@ -349,7 +349,8 @@ def test_bound_path_and_input_folder_name(tmp_path):
 
 
 def test_load_image_mask_comes_from_alpha(tmp_path):
-    from playalter.runner.core_nodes import LoadImage, set_injected_images
+    from playalter.runner.core_nodes import LoadImage
+    from playalter.runner.injected_inputs import set_injected_images
 
     set_injected_images({"x": png_bytes(alpha=64)})
     try:

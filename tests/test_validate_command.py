@@ -24,7 +24,7 @@ def run_cli(argv, capsys) -> tuple[int, str, str]:
 def test_shipped_ui_workflows_validate_without_input_and_name_the_binding_a_run_needs(path, tmp_path, capsys):
     code, out, err = run_cli(["validate", str(path), "--input-dir", str(tmp_path)], capsys)
     assert code == 0, err
-    assert "valid:" in err and "a run needs --input " in err and "=PHOTO" in err
+    assert "valid:" in err and "a run needs --input " in err and ("=PHOTO" in err or "=VIDEO" in err)
 
 
 def test_a_bound_or_present_image_needs_no_note(tmp_path, t1_path, capsys):

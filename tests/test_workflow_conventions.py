@@ -31,7 +31,7 @@ def test_the_node_default_order_is_largest_first():
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda path: path.stem)
 def test_face_detect_is_titled_detect_or_detect_and_its_image(path):
     """'detect.threshold=0.3' binds a one-image workflow; 'detect target.threshold=' a swap's target."""
-    images = [node["_meta"]["title"] for node in _nodes(path) if node["class_type"] == "LoadImage"]
+    images = [node["_meta"]["title"] for node in _nodes(path) if node["class_type"] in ("LoadImage", "LoadVideo")]
     detectors = ("PlayAlterFaceDetect", "PlayAlterPrivacyDetect")
     titles = [node["_meta"]["title"] for node in _nodes(path) if node["class_type"] in detectors]
     allowed = {"detect"} if len(images) == 1 else {f"detect {image}" for image in images}

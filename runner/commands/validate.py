@@ -1,9 +1,9 @@
 """``playalter validate WORKFLOW.json``: check a workflow without running it (exit 0 valid, 2 invalid).
 
-A LoadImage whose file is neither bound with ``--input`` nor in the input
-folder (the shipped workflows name placeholders such as ``example.png``) is
-checked with a stand-in image, and a note says that a run needs
-``--input TITLE=PHOTO``.
+A LoadImage (LoadVideo) whose file is neither bound with ``--input`` nor in
+the input folder (the shipped workflows name placeholders such as
+``example.png``) is checked with a stand-in, and a note says that a run needs
+``--input TITLE=PHOTO`` (``=VIDEO``).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 
 from . import add_input_option
+
+LOADERS = {"LoadImage": ("image", "PHOTO"), "LoadVideo": ("file", "VIDEO")}  # class -> (file input, what to bind)
 
 
 def register(subparsers) -> None:
@@ -34,7 +36,7 @@ def _stand_in_png() -> bytes:
 
 
 def _unbound_images(prompt: dict, bindings: dict, input_dir: Path) -> dict[str, str]:
-    """LoadImage node id -> its title (or id), for images neither bound nor present in ``input_dir``."""
+    """Loader node id -> its title (or id), for images and videos neither bound nor present in ``input_dir``."""
     from ...nodes.files import resolve_inside
     from ...pipelines.errors import InvalidParameterError
     from ..bindings import resolve_binding_key
@@ -42,9 +44,9 @@ def _unbound_images(prompt: dict, bindings: dict, input_dir: Path) -> dict[str, 
     bound = {resolve_binding_key(prompt, key)[0] for key in bindings}
     missing = {}
     for node_id, node in prompt.items():
-        if node.get("class_type") != "LoadImage" or node_id in bound:
+        if node.get("class_type") not in LOADERS or node_id in bound:
             continue
-        name = node.get("inputs", {}).get("image")
+        name = node.get("inputs", {}).get(LOADERS[node["class_type"]][0])
         if not isinstance(name, str):
             continue
         try:
@@ -84,6 +86,9 @@ def run(args) -> int:
         return 2
     sys.stderr.write(f"valid: {args.workflow} ({len(prompt)} nodes)\n")
     for node_id, title in needed.items():
-        sys.stderr.write(f"note: LoadImage '{title}' (node {node_id}) names '{prompt[node_id]['inputs']['image']}', "
-                         f"which is not in the input folder: a run needs --input {title}=PHOTO\n")
+        class_type = prompt[node_id]["class_type"]
+        file_input, what = LOADERS[class_type]
+        name = prompt[node_id]["inputs"][file_input]
+        sys.stderr.write(f"note: {class_type} '{title}' (node {node_id}) names '{name}', "
+                         f"which is not in the input folder: a run needs --input {title}={what}\n")
     return 0

@@ -22,7 +22,7 @@ from aiohttp import web
 
 from ...pipelines import onnx_runtime
 from ...pipelines.config import Section, settings as current_settings
-from . import endpoints, health, openapi, status
+from . import endpoints, health, openapi, status, video
 from .auth import DEFAULT_PUBLIC_PATHS, PublicPaths, require_scope, setup_security
 from .connections import LIMITS, SERVER_NAME, ConnectionLimits, request_guard
 from .db.database import Database
@@ -34,6 +34,7 @@ from .metrics import Metrics, metrics_middleware
 from .queue.dispatcher import QueuedDispatcher
 from .queue.worker import run_worker
 from .state import DISPATCHER, METRICS, SECURITY, SETTINGS, WORKFLOWS
+from .video_jobs import direct_runs
 from .workers import WorkerPool, share_cores
 from .workflows import WorkflowCatalog
 
@@ -71,12 +72,13 @@ def create_app(settings: Section | None = None) -> web.Application:
     app[SECURITY] = security = setup_security(app, settings, data_dir, public_paths=PublicPaths(exact=public),
                                               database=database)
     if database is None:
-        dispatcher = Dispatcher(settings, store, pool, catalog, audit=security.audit)
+        dispatcher = Dispatcher(settings, store, pool, catalog, audit=security.audit, direct=direct_runs(settings))
     app[DISPATCHER] = dispatcher
     app.middlewares.append(error_middleware)
 
     app.add_routes(health.routes)
     app.add_routes(endpoints.routes)
+    app.add_routes(video.routes)
     app.add_routes(status.routes)
     app.add_routes(openapi.routes)
     app.router.add_get("/metrics", _metrics, name="metrics")

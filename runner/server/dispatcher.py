@@ -1,5 +1,8 @@
 """Accepting jobs, running their items on the worker pool, and telling listeners how they go.
 
+A job names a saved workflow, or one of the ``direct`` runs the dispatcher was
+given (the video pipelines, ``video_jobs.py``), which get the paths of their
+input files rather than their bytes and their own time limit.
 ``submit`` checks the workflow and bindings once (a bad parameter is a 400
 before anything is queued), reserves queue room for every item (or raises
 ``QueueFull``), stores the job with its inputs, then schedules each item. Items
@@ -10,23 +13,26 @@ Progress goes to subscribers (the SSE endpoint) as events:
 
     {"event": "item", "data": {"index", "state", "error"?}}
     {"event": "progress", "data": {"index", "node_id", "class_type", "nodes_done", "nodes_total", "value", "max"}}
+    {"event": "progress", "data": {"index", "frames_done", "frames_total", "fps", "value", "max"}}  (video)
     {"event": "done", "data": <the job, as GET /api/jobs/{id} returns it>}
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import shutil
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from ...pipelines.config import Section
 from ..executor import WorkflowCancelled, validate
-from .audit import AuditLog, sha256_hex
+from .audit import AuditLog
 from .errors import ApiError
 from .jobs import IdempotencyConflict, Item, Job, JobStore
 from .operations import Plan
@@ -37,6 +43,19 @@ from .workflows import WorkflowCatalog
 log = logging.getLogger(__name__)
 
 SWEEP_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class DirectRun:
+    """A job kind run by a function instead of a saved workflow.
+
+    ``run(plan, inputs, item_dir, cancel_event=..., on_progress=...)`` gets the input files by binding name,
+    writes under ``item_dir / "output"`` and returns the item's result; ``on_progress(data)`` sends a
+    ``progress`` event. It raises ``WorkflowCancelled`` once ``cancel_event`` is set.
+    """
+
+    run: Callable[..., dict[str, Any]]
+    timeout_seconds: float
 
 
 @contextmanager
@@ -50,8 +69,9 @@ def _idempotency_conflict():
 
 class Dispatcher:
     def __init__(self, settings: Section, store: JobStore, pool: WorkerPool, catalog: WorkflowCatalog,
-                 audit: AuditLog | None = None):
+                 audit: AuditLog | None = None, direct: dict[str, DirectRun] | None = None):
         self.store = store
+        self.direct = dict(direct or {})
         self.audit = audit
         self.pool = pool
         self.catalog = catalog
@@ -79,7 +99,7 @@ class Dispatcher:
         for job in jobs.values():
             items = [item for item in resumed if item.job_id == job.id]
             try:
-                prompt = await asyncio.to_thread(self.catalog.load, job.workflow)
+                prompt = await asyncio.to_thread(self._load, job.workflow)
             except ApiError as error:
                 for item in items:
                     await asyncio.to_thread(self.store.finish_item, job.id, item.index, ttl_seconds=self.ttl,
@@ -100,7 +120,8 @@ class Dispatcher:
 
     # --- submitting ----------------------------------------------------------------------------
 
-    async def submit(self, *, key_id: str | None, operation: str, plan: Plan, item_images: list[dict[str, bytes]],
+    async def submit(self, *, key_id: str | None, operation: str, plan: Plan,
+                     item_images: list[dict[str, bytes | Path]],
                      idempotency_key: str | None = None, request_hash: str | None = None,
                      admit: Callable[[], Awaitable[None]] | None = None) -> tuple[Job, bool]:
         """Queue a job of one item per entry of ``item_images``; return (job, created).
@@ -116,8 +137,9 @@ class Dispatcher:
                 earlier = await asyncio.to_thread(self.store.find_idempotent, key_id, idempotency_key, request_hash)
             if earlier is not None:
                 return earlier, False
-        prompt = await asyncio.to_thread(self.catalog.load, plan.workflow)
-        await asyncio.to_thread(self._check, prompt, plan, item_images[0])
+        prompt = await asyncio.to_thread(self._load, plan.workflow)
+        if prompt is not None:  # a direct run's request was checked by its endpoint
+            await asyncio.to_thread(self._check, prompt, plan, item_images[0])
         self.pool.reserve(len(item_images))
         try:
             if admit is not None:
@@ -136,6 +158,10 @@ class Dispatcher:
             self.pool.release(len(item_images))
         return job, created
 
+    def _load(self, workflow: str) -> dict | None:
+        """The saved workflow's prompt; None for a direct run."""
+        return None if workflow in self.direct else self.catalog.load(workflow)
+
     def _check(self, prompt: dict, plan: Plan, images: dict[str, bytes]) -> None:
         try:
             validate(prompt, bindings={**plan.bindings, **images}, input_dir=self.input_dir)
@@ -145,7 +171,7 @@ class Dispatcher:
                 raise
             raise ApiError(400, described["code"], described["message"], details=described.get("details")) from None
 
-    def _schedule(self, job: Job, items: list[Item], prompt: dict) -> None:
+    def _schedule(self, job: Job, items: list[Item], prompt: dict | None) -> None:
         self._finished.setdefault(job.id, asyncio.Event())
         events = self._cancel_events.setdefault(job.id, [])
         for item in items:
@@ -155,7 +181,7 @@ class Dispatcher:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, job: Job, item: Item, prompt: dict, cancel: threading.Event) -> None:
+    async def _run(self, job: Job, item: Item, prompt: dict | None, cancel: threading.Event) -> None:
         try:
             updated = await self.pool.run(self._work, job, item, prompt, cancel)
         except Exception:
@@ -166,16 +192,17 @@ class Dispatcher:
         if updated is not None and updated.finished:
             self._settled(updated)
 
-    def _work(self, job: Job, item: Item, prompt: dict, cancel: threading.Event) -> Job | None:
+    def _work(self, job: Job, item: Item, prompt: dict | None, cancel: threading.Event) -> Job | None:
         """On a worker thread: run one item and record its outcome; return the job as it then stands."""
         if not self.store.start_item(job.id, item.index):
             return None  # cancelled while it waited
         self._emit(job.id, "item", {"index": item.index, "state": "running"})
         started = time.perf_counter()
-        images: dict[str, bytes] = {}
+        digests: list[str] = []
         try:
-            images = {name: self.store.input_path(item, name).read_bytes() for name in item.inputs}
-            state, result, error = self._execute(job, item, prompt, images, cancel)
+            paths = {name: self.store.input_path(item, name) for name in item.inputs}
+            digests = [_file_sha256(path) for path in paths.values()]
+            state, result, error = self._execute(job, item, prompt, paths, cancel)
         except Exception as failure:  # reading the inputs
             state, result, error = "failed", None, describe_error(failure)
         updated = self.store.finish_item(job.id, item.index, result=result, error=error, state=state,
@@ -183,7 +210,7 @@ class Dispatcher:
         shutil.rmtree(self.store.item_dir(job.id, item.index) / "input", ignore_errors=True)
         if self.audit is not None:
             self.audit.append(key_id=job.key_id, operation=f"job.{job.operation}",
-                              inputs=[sha256_hex(data) for data in images.values()],
+                              inputs=digests,
                               parameters={"job_id": job.id, "item": item.index, "workflow": job.workflow,
                                           **job.plan["bindings"]},
                               outcome="ok" if error is None else error["code"],
@@ -191,10 +218,21 @@ class Dispatcher:
         self._emit(job.id, "item", {"index": item.index, "state": state, **({"error": error} if error else {})})
         return updated
 
-    def _execute(self, job: Job, item: Item, prompt: dict, images: dict[str, bytes],
+    def _execute(self, job: Job, item: Item, prompt: dict | None, paths: dict[str, Path],
                  cancel: threading.Event) -> tuple[str, dict | None, dict | None]:
-        return execute(self.store, job, item, prompt, images, cancel, timeout=self.timeout, input_dir=self.input_dir,
-                       on_progress=self._progress_callback(job.id, item.index))
+        """(state, result, error) of one run: a direct run (video) on the input files, else the workflow."""
+        item_dir = self.store.item_dir(job.id, item.index)
+        direct = self.direct.get(job.workflow)
+        if direct is not None:
+            def on_progress(data: dict) -> None:
+                self._emit(job.id, "progress", {"index": item.index, **data})
+
+            return execute(lambda: direct.run(job.plan, paths, item_dir, cancel_event=cancel, on_progress=on_progress),
+                           cancel, direct.timeout_seconds)
+        images = {name: path.read_bytes() for name, path in paths.items()}
+        return execute(lambda: run_item(prompt, job.plan, images, item_dir, self.input_dir, cancel_event=cancel,
+                                        on_progress=self._progress_callback(job.id, item.index)),
+                       cancel, self.timeout)
 
     def _progress_callback(self, job_id: str, index: int):
         def on_progress(event) -> None:
@@ -271,9 +309,10 @@ class Dispatcher:
             await asyncio.sleep(min(SWEEP_SECONDS, self.ttl))
 
 
-def execute(store: JobStore, job: Job, item: Item, prompt: dict, images: dict[str, bytes], cancel: threading.Event,
-            *, timeout: float, input_dir: Path, on_progress) -> tuple[str, dict | None, dict | None]:
-    """(state, result, error) of one run, stopped through ``cancel`` once ``timeout`` seconds have passed."""
+def execute(run: Callable[[], dict[str, Any]], cancel: threading.Event,
+            timeout: float) -> tuple[str, dict | None, dict | None]:
+    """(state, result, error) of ``run()``, stopped through ``cancel`` once ``timeout`` seconds have passed
+    (the in-process pool and the queue workers share it)."""
     timed_out = threading.Event()
 
     def stop_for_timeout() -> None:
@@ -283,9 +322,7 @@ def execute(store: JobStore, job: Job, item: Item, prompt: dict, images: dict[st
     timer = threading.Timer(timeout, stop_for_timeout)
     timer.start()
     try:
-        result = run_item(prompt, job.plan, images, store.item_dir(job.id, item.index), input_dir,
-                          cancel_event=cancel, on_progress=on_progress)
-        return "completed", result, None
+        return "completed", run(), None
     except WorkflowCancelled as cancelled:
         if timed_out.is_set():
             return "failed", None, {"code": "timeout",
@@ -304,3 +341,8 @@ def progress_data(event) -> dict[str, Any] | None:
     data = event.to_dict()
     del data["kind"]
     return data
+
+
+def _file_sha256(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()

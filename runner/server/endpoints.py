@@ -4,7 +4,8 @@ Single-image endpoints (analyze, privacy mask, swap, a workflow run) wait for
 their one-item job and answer with its result; ``/api/batch/process`` (and a
 workflow run with ``"async": true``) answers 202 with the job at once, to be
 followed through ``/api/jobs/{job_id}`` (polling), ``.../events`` (SSE) and
-``.../download`` (zip).
+``.../download`` (zip). Video jobs (``video.py``) are followed and downloaded
+the same way; their download is the MP4 itself.
 
 Request bodies are read, parsed, checked and base64-decoded on a helper thread,
 never on the event loop.
@@ -34,6 +35,7 @@ from .jobs import Job
 from .operations import OPERATIONS, Operation, Plan
 from .ratelimit import AT_ADMISSION, LIMITER, charge, rate_cost
 from .state import DISPATCHER, SETTINGS, WORKFLOWS
+from .video_jobs import VIDEO_OPERATION_PREFIX, VIDEO_RESULT_FIELDS, video_download
 from .workers import QueueFull
 
 routes = web.RouteTableDef()
@@ -88,7 +90,7 @@ async def _run_operation(request: web.Request, operation: Operation, schema: dic
     images = await asyncio.to_thread(
         lambda: {title: schemas.decode_image(body[field], field) for field, title in operation.image_fields.items()})
     parameters = {name: body[name] for name in operation.parameters}
-    _note_audit(request, operation.name, images.values(), parameters)
+    note_audit(request, operation.name, images.values(), parameters)
     job = await _run_now(request, operation.name, operation.plan(parameters), images)
     return await _result_response(request, job, operation.answer)
 
@@ -103,9 +105,9 @@ async def run_workflow(request: web.Request) -> web.Response:
     images = await asyncio.to_thread(lambda: {title: schemas.decode_image(text, f"images.{excerpt(title)}")
                                               for title, text in body["images"].items()})
     plan = Plan(name, bindings=dict(body["inputs"]))
-    _note_audit(request, f"workflow.{name}", images.values(), body["inputs"])
+    note_audit(request, f"workflow.{name}", images.values(), body["inputs"])
     if body["async"]:
-        return await _start_job(request, f"workflow:{name}", plan, [images], raw)
+        return await start_job(request, f"workflow:{name}", plan, [images], hashlib.sha256(raw).hexdigest())
     job = await _run_now(request, f"workflow:{name}", plan, images)
     return await _result_response(request, job)
 
@@ -134,19 +136,23 @@ async def batch_process(request: web.Request) -> web.Response:
     items = await asyncio.to_thread(lambda: [
         {"image": schemas.decode_image(text, f"images_base64.{index}")}
         for index, text in enumerate(body["images_base64"])])
-    _note_audit(request, f"batch.{operation.name}", [item["image"] for item in items], parameters)
-    return await _start_job(request, operation.name, operation.plan(parameters), items, raw)
+    note_audit(request, f"batch.{operation.name}", [item["image"] for item in items], parameters)
+    return await start_job(request, operation.name, operation.plan(parameters), items,
+                            hashlib.sha256(raw).hexdigest())
 
 
-async def _start_job(request: web.Request, operation: str, plan: Plan, items: list[dict[str, bytes]],
-                     raw_body: bytes) -> web.Response:
-    """Queue a job and answer 202 at once; the key's job slot is held until the job ends."""
+async def start_job(request: web.Request, operation: str, plan: Plan, items: list[dict[str, bytes | Path]],
+                     request_hash: str, cost: int | None = None) -> web.Response:
+    """Queue a job and answer 202 at once; the key's job slot is held until the job ends.
+
+    Admitting it costs ``cost`` rate-limit units, by default one per item.
+    """
     slot = _job_slot(request)
     try:
         job, created = await _submit(request, operation, plan, items,
                                      idempotency_key=request.headers.get("Idempotency-Key"),
-                                     request_hash=hashlib.sha256(raw_body).hexdigest(),
-                                     admit=lambda: charge(request, len(items)))
+                                     request_hash=request_hash,
+                                     admit=lambda: charge(request, len(items) if cost is None else cost))
     except BaseException:
         slot.release()
         raise
@@ -213,10 +219,13 @@ async def _send_event(response: web.StreamResponse, event: str, data: dict[str, 
 
 
 @routes.get("/api/jobs/{job_id}/download", name="jobs.download")
-async def download_job(request: web.Request) -> web.Response:
+async def download_job(request: web.Request) -> web.StreamResponse:
+    """A zip of the job's results; for a video job, its video (streamed from disk)."""
     job = await _owned_job(request)
     if not job.finished:
         raise ApiError(409, "job_not_finished", f"job {job.id} is {job.state}; download it once it has finished")
+    if job.operation.startswith(VIDEO_OPERATION_PREFIX):
+        return video_download(request.app[DISPATCHER].store, job)
     archive = await asyncio.to_thread(_zip_results, request.app[DISPATCHER], job)
     return web.Response(body=archive, content_type="application/zip",
                         headers={"Content-Disposition": f'attachment; filename="playalter-{job.id}.zip"'})
@@ -239,7 +248,7 @@ def _check_enabled(request: web.Request, operation: Operation) -> None:
                        f"this server has '{operation.name}' turned off (setting {operation.switch})")
 
 
-def _note_audit(request: web.Request, operation: str, images, parameters: dict[str, Any]) -> None:
+def note_audit(request: web.Request, operation: str, images, parameters: dict[str, Any]) -> None:
     note = request.get(AUDIT_NOTE)
     if note is None:
         return
@@ -303,7 +312,10 @@ def _item_result(dispatcher: Dispatcher, item, with_images: bool) -> dict[str, A
             entry["content_type"] = _content_type(image["filename"])
             entry["base64"] = base64.b64encode((folder / image["file"]).read_bytes()).decode("ascii")
         images.append(entry)
-    return {"seconds": item.result["seconds"], "images": images, "json": item.result["json"]}
+    result = {"seconds": item.result["seconds"], "images": images, "json": item.result["json"]}
+    if "video" in item.result:
+        result["video"] = {key: item.result["video"][key] for key in VIDEO_RESULT_FIELDS}
+    return result
 
 
 def _job_with_results(dispatcher: Dispatcher, job: Job, with_images: bool) -> dict[str, Any]:

@@ -3,7 +3,9 @@ their files on disk under ``<data_dir>/jobs`` (a folder every replica and worker
 deployment).
 
 A job runs one saved workflow over one or more items (one item per image of a
-batch; a single call is a job of one item). Item inputs are written under
+batch; a single call is a job of one item), or one streaming pipeline over a
+video (``video_jobs.py``). Uploads are received into ``jobs/.staging/`` and
+moved into the job when it is created. Item inputs are written under
 ``<data_dir>/jobs/<job id>/<index>/input/`` before the job is accepted and
 results under ``.../<index>/output/``, so a job survives the process being
 killed: ``recover()`` puts interrupted items back in the queue at start-up
@@ -40,6 +42,7 @@ from .db import migrations
 from .db.database import Database
 
 MAX_ATTEMPTS = 2
+STAGING = ".staging"
 FINAL_STATES = ("completed", "failed", "cancelled")
 
 MIGRATIONS: list[list[str]] = [
@@ -171,6 +174,12 @@ class JobStore:
     def input_path(self, item: Item, name: str) -> Path:
         return self.item_dir(item.job_id, item.index) / "input" / item.inputs[name]
 
+    def staging_path(self) -> Path:
+        """A fresh private path for an upload being received; the folder is emptied by ``recover``."""
+        folder = self.root / STAGING
+        folder.mkdir(mode=0o700, exist_ok=True)
+        return folder / f"{secrets.token_hex(12)}.part"
+
     def _drop_inputs(self, items) -> None:
         """Delete the input folders of ended items ((job id, index) pairs)."""
         for job_id, index in items:
@@ -179,9 +188,11 @@ class JobStore:
     # --- writing -----------------------------------------------------------------------------
 
     def create(self, *, key_id: str | None, operation: str, workflow: str, plan: dict[str, Any],
-               item_images: list[dict[str, bytes]], idempotency_key: str | None = None,
+               item_images: list[dict[str, bytes | Path]], idempotency_key: str | None = None,
                request_hash: str | None = None) -> tuple[Job, bool]:
         """Store a new queued job with its input files; return (job, created).
+
+        An input is bytes, or the path of a file in ``staging_path()``'s folder, moved into the job.
 
         With an idempotency key already used by this key id for the same request
         hash, the earlier job is returned with created=False; for another request,
@@ -200,7 +211,10 @@ class JobStore:
             names = {}
             for position, (binding, data) in enumerate(images.items()):
                 names[binding] = f"{position}.bin"
-                _write_private(folder / names[binding], data)
+                if isinstance(data, Path):  # a file staged by the endpoint (an upload streamed to disk)
+                    os.replace(data, folder / names[binding])
+                else:
+                    _write_private(folder / names[binding], data)
             inputs_per_item.append(names)
         now = time.time()
         try:
@@ -366,6 +380,7 @@ class JobStore:
                 "SELECT job_id, idx FROM items WHERE state IN ('completed', 'failed', 'cancelled')"
             ).fetchall()
         self._drop_inputs([tuple(row) for row in ended])  # also those a crash left between finish and clean-up
+        shutil.rmtree(self.root / STAGING, ignore_errors=True)  # uploads a crash cut off before their job existed
         return [_item(row) for row in queued]
 
     def delete_expired(self, now: float | None = None) -> int:

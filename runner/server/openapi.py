@@ -93,7 +93,8 @@ JOB = {
         "items": {"type": "array", "items": {"type": "object", "properties": {
             "index": {"type": "integer"}, "state": {"type": "string"},
             "error": {"type": "object"}, "seconds": {"type": "number"},
-            "result": {"type": "object", "description": "images and JSON outputs, once completed"},
+            "result": {"type": "object", "description": "images and JSON outputs, once completed; for a video "
+                       "job also `video` (filename, content_type, bytes)"},
         }}},
         "error": {"type": "object"},
     },
@@ -102,12 +103,37 @@ JOB = {
 
 def _error_responses(*statuses: int) -> dict[str, Any]:
     reasons = {400: "invalid request", 401: "missing or invalid credentials", 403: "missing scope or feature off",
-               404: "not found", 409: "conflict", 413: "body too large",
-               422: "image rejected (invalid_image) or no face found (no_face)",
+               404: "not found", 409: "conflict", 413: "body too large", 415: "not multipart/form-data",
+               422: "image or video rejected (invalid_image, invalid_video, video_too_long) or no face found (no_face)",
                429: "rate limit or concurrent-job cap reached (see Retry-After)",
                503: "queue full (see Retry-After) or model missing", 504: "processing timed out"}
     error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     return {str(status): {"description": reasons[status], **error} for status in statuses}
+
+
+def _video_body(options: dict[str, Any], photo: bool) -> dict[str, Any]:
+    """A multipart video upload: the file part(s) and the options as JSON text."""
+    parts: dict[str, Any] = {"video": {"type": "string", "format": "binary",
+                                       "description": "the video (mp4, mov, mkv, webm, avi), streamed to disk"}}
+    if photo:
+        parts["source"] = {"type": "string", "format": "binary", "description": "a photo of the source face"}
+    parts["options"] = {**options, "description": "JSON text; every field is optional"}
+    return {"required": True, "content": {"multipart/form-data": {
+        "schema": {"type": "object", "properties": parts, "required": [name for name in parts if name != "options"]},
+        "encoding": {"options": {"contentType": "application/json"}}}}}
+
+
+def _video_operation(summary: str, description: str, options: dict[str, Any], photo: bool, scope: str,
+                     settings) -> dict[str, Any]:
+    limits = (f" Limits: {settings.video.max_upload_mb:g} MB (413 `video_too_large`), "
+              f"{settings.video.max_duration_seconds:g} s (422 `video_too_long`); an undecodable file is 422 "
+              f"`invalid_video`. Costs one rate-limit unit per started {settings.video.seconds_per_unit:g} s of "
+              "video. Follow the job with /api/jobs/{id} and its events; /download sends the MP4.")
+    entry = _operation(summary, description + limits, None,
+                       {**_ok("the job, queued", {"$ref": "#/components/schemas/Job"}, "202"),
+                        **_error_responses(400, 401, 403, 409, 413, 415, 422, 429, 503)}, scope=scope, tag="video")
+    entry["requestBody"] = _video_body(options, photo)
+    return entry
 
 
 def _body(schema: dict[str, Any]) -> dict[str, Any]:
@@ -200,6 +226,14 @@ def build_spec(settings) -> dict[str, Any]:
             schemas.batch_request(settings.server.batch_max_images),
             {**_ok("the job, queued", job, "202"), **_error_responses(400, 401, 403, 409, 413, 429, 503)},
             scope="batch", tag="jobs")},
+        "/api/video/anonymize": {"post": _video_operation(
+            "Anonymise the faces of a video (job)", "Streams the video through the tracker and masker, keeping "
+            "the audio, rotation and frame timing; answers 202 with the job.",
+            schemas.VIDEO_ANONYMIZE_OPTIONS, False, "privacy:mask", settings)},
+        "/api/video/swap": {"post": _video_operation(
+            "Swap a face into a video (job)", "The face of the source photo onto the chosen tracked faces of "
+            "every frame, the audio kept; answers 202 with the job.",
+            schemas.VIDEO_SWAP_OPTIONS, True, "face:swap", settings)},
         "/api/workflows": {"get": _operation(
             "List saved workflows", "Names usable with /api/workflows/{name}/run.", None,
             _ok("names", {"type": "object"}), scope="workflows:run", tag="workflows")},
@@ -221,12 +255,15 @@ def build_spec(settings) -> dict[str, Any]:
         "/api/jobs/{job_id}/events": {"get": {**_operation(
             "Follow a job (Server-Sent Events)",
             "Events: `job` (current state), `item` ({index, state, error?}), `progress` ({index, node_id, "
-            "nodes_done, nodes_total, value, max}), `done` (the final job).", None,
+            "nodes_done, nodes_total, value, max}; for a video job {index, frames_done, frames_total, fps, value, "
+            "max}), `done` (the final job).", None,
             {"200": {"description": "text/event-stream"}, **_error_responses(404)},
             scope="jobs:read", tag="jobs"), "parameters": job_id}},
         "/api/jobs/{job_id}/download": {"get": {**_operation(
-            "Download a finished job as zip", "job.json plus item-<index>/output/<file> for every result image.",
-            None, {"200": {"description": "application/zip"}, **_error_responses(404, 409)},
+            "Download a finished job", "A zip: job.json plus item-<index>/output/<file> for every result image. "
+            "A video job: its MP4 (409 `no_result` when it failed or was cancelled).",
+            None, {"200": {"description": "application/zip, or video/mp4 for a video job"},
+                   **_error_responses(404, 409)},
             scope="jobs:read", tag="jobs"), "parameters": job_id}},
         "/metrics": {"get": _operation(
             "Prometheus metrics", "Public when server.metrics_public is set, else needs an admin key.", None,

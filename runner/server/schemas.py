@@ -13,7 +13,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from ...pipelines.privacy.choices import MASK_TYPES, MAX_LEVELS
+from ...pipelines.privacy.choices import COVERAGES, MASK_TYPES, MAX_LEVELS
 from ...pipelines.privacy.detection_settings import PRIVACY_DETECTION
 from ..quoting import excerpt
 from .errors import ApiError
@@ -140,6 +140,42 @@ WORKFLOW_RUN_REQUEST = object_schema(
                   "description": "answer 202 with a job id at once instead of waiting for the result"},
     }
 )
+
+VIDEO_ENCODING = {
+    "crf": {"type": "integer", "minimum": 0, "maximum": 51, "default": 20,
+            "description": "H.264 quality: lower is better and larger (18-23 is visually lossless to good)"},
+    "detect_every": {"type": "integer", "minimum": 1, "maximum": 30, "default": 1,
+                     "description": "run the face detector on every n-th frame and track in between (faster)"},
+    "keep_lost_frames": {"type": "integer", "minimum": 0, "maximum": 120, "default": 10,
+                         "description": "keep masking a face the detector lost for this many frames"},
+}
+VIDEO_ANONYMIZE_OPTIONS = object_schema({
+    "mask_type": {**PRIVACY_PARAMETERS["mask_type"], "enum": [name for name in MASK_TYPES if name != "synthetic"],
+                  "description": "how faces are hidden"},
+    "strength": PRIVACY_PARAMETERS["strength"],
+    "coverage": {"type": "string", "enum": list(COVERAGES), "default": "face_margin",
+                 "description": "the face, the face plus a margin, or the whole head"},
+    "margin": {"type": "number", "minimum": 0.0, "maximum": 1.0, "default": 0.2,
+               "description": "face_margin and head: growth as a fraction of the face size"},
+    "feather": {"type": "number", "minimum": 0.0, "maximum": 1.0, "default": 0.1,
+                "description": "soft edge width, as a fraction of the face size"},
+    "seed": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1, "default": 0,
+             "description": "noise pattern"},
+    "color": {"type": "string", "pattern": "^#[0-9A-Fa-f]{6}$", "default": "#000000",
+              "description": "solid fill colour"},
+    "audit": {"type": "boolean", "default": False,
+              "description": "detect again on every masked frame; the report counts, per track, the frames where "
+                             "the face was still found (slower)"},
+    **VIDEO_ENCODING,
+})
+VIDEO_SWAP_OPTIONS = object_schema({
+    "source_face_index": FACE_INDEX,
+    "target_tracks": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 4095},
+                      "maxItems": 64, "uniqueItems": True, "default": [],
+                      "description": "which tracked faces of the video to replace, numbered in order of "
+                                     "appearance from 0 (see the report of an anonymisation); empty: every face"},
+    **VIDEO_ENCODING,
+})
 
 
 KEY_CREATE_REQUEST = object_schema(

@@ -26,7 +26,7 @@ from ..db.database import Database
 from ..dispatcher import execute, progress_data
 from ..errors import ApiError
 from ..jobs import JobStore
-from ..runs import describe_error
+from ..runs import describe_error, run_item
 from ..workflows import WorkflowCatalog
 from .events import notify
 
@@ -69,8 +69,11 @@ class ItemRuntime:
         try:
             images = {name: self.store.input_path(item, name).read_bytes() for name in item.inputs}
             prompt = self.catalog.load(job.workflow)
-            state, result, error = execute(self.store, job, item, prompt, images, cancel, timeout=self.timeout,
-                                           input_dir=self.input_dir, on_progress=self._progress(job_id, index))
+            item_dir = self.store.item_dir(job_id, index)
+            state, result, error = execute(
+                lambda: run_item(prompt, job.plan, images, item_dir, self.input_dir, cancel_event=cancel,
+                                 on_progress=self._progress(job_id, index)),
+                cancel, self.timeout)
         except ApiError as failure:  # the workflow is gone from this worker's catalog
             state, result, error = "failed", None, {"code": failure.code, "message": failure.message}
         except Exception as failure:  # reading the inputs
