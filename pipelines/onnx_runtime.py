@@ -42,6 +42,7 @@ CUDA = ("CUDAExecutionProvider", "CPUExecutionProvider")
 DEVICES = ("auto", "cpu", "cuda")
 
 CACHE_FOLDER = "onnx-cache"
+RUNTIME_ENV = "PLAYALTER_RUNTIME"
 
 _sessions: dict[tuple[str, str, int], object] = {}
 _lock = threading.Lock()
@@ -99,11 +100,21 @@ class ExecutionPath:
 
 
 def execution_path(device: str = "auto") -> ExecutionPath:
-    """The path models of ``device`` ("auto", "cpu", "cuda") take, and why (see the module docstring)."""
+    """The path models of ``device`` ("auto", "cpu", "cuda") take, and why (see the module docstring).
+
+    ``$PLAYALTER_RUNTIME=torch`` sends "auto" to torch even where onnxruntime could run (on the CPU when
+    torch sees no accelerator): to compare the two paths, or to avoid an onnxruntime-gpu that misbehaves."""
     if device not in DEVICES:
         raise InvalidParameterError(f"unknown device '{device}'; choose one of {', '.join(DEVICES)}")
     if device == "cpu":
         return ExecutionPath("onnxruntime", CPU, reason="device 'cpu' was requested")
+    if os.environ.get(RUNTIME_ENV, "").strip().lower() == "torch":
+        from . import torch_runtime
+
+        if torch_runtime.missing():
+            raise InvalidParameterError(f"{RUNTIME_ENV}=torch is set but {torch_runtime.missing()}")
+        torch_device, described = torch_runtime.accelerator()
+        return ExecutionPath("torch", torch_device=torch_device or "cpu", reason=f"{RUNTIME_ENV}=torch; {described}")
     problem = cuda_problem()
     if problem is None:
         return ExecutionPath("onnxruntime", CUDA, reason="onnxruntime's CUDA provider works")
@@ -254,6 +265,9 @@ def _onnxruntime_session(source: bytes, providers: tuple[str, ...], threads: int
     options = onnxruntime.SessionOptions()
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3  # errors only: no per-node placement warnings
+    # Idle worker threads sleep instead of spinning: a spinning pool keeps the cores busy after each run,
+    # slowing whatever runs next on them (OpenCV's dense landmarks, the mask, other workers' sessions).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads:
         options.intra_op_num_threads = threads
     cached = _cache_file(source, providers)

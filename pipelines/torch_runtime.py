@@ -43,10 +43,9 @@ def accelerator() -> tuple[str | None, str]:
 
     if cuda_device_count() == 0 and sys.platform != "darwin":
         return None, "no CUDA device or NVIDIA driver found"
-    if importlib.util.find_spec("torch") is None:
-        return None, "torch is not installed"
-    if importlib.util.find_spec("onnx2torch") is None:
-        return None, "onnx2torch is not installed (pip install onnx2torch)"
+    absent = missing()
+    if absent is not None:
+        return None, absent
     import torch
 
     if torch.cuda.is_available():
@@ -55,6 +54,15 @@ def accelerator() -> tuple[str | None, str]:
     if mps is not None and mps.is_available():
         return "mps", f"torch {torch.__version__} on Apple MPS"
     return None, f"torch {torch.__version__} sees no CUDA or MPS device"
+
+
+def missing() -> str | None:
+    """What the torch path lacks here (torch, onnx2torch), or None."""
+    if importlib.util.find_spec("torch") is None:
+        return "torch is not installed"
+    if importlib.util.find_spec("onnx2torch") is None:
+        return "onnx2torch is not installed (pip install onnx2torch)"
+    return None
 
 
 def _arguments(values, skip: set[str]) -> list[Argument]:

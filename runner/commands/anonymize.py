@@ -54,7 +54,7 @@ def run(args) -> int:
     exposed = 0
     for photo, stem in zip(args.photos, distinct_stems(args.photos)):
         image = load_image(photo)  # uint8 [H,W,3] RGB, validated
-        faces = detect_faces(image, threshold=threshold, max_side=max_side)
+        faces = detect_faces(image, threshold=threshold, max_side=max_side, dense="mesh")
         result = protect(image, faces, options, run_audit=audit, auto_strengthen=args.auto_strengthen,
                          audit_settings=AuditSettings(threshold=threshold, max_side=max_side))
         output = args.out / f"{stem}_anonymized.png"
