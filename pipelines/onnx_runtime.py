@@ -117,7 +117,9 @@ def execution_path(device: str = "auto") -> ExecutionPath:
         return ExecutionPath("torch", torch_device=torch_device or "cpu", reason=f"{RUNTIME_ENV}=torch; {described}")
     problem = cuda_problem()
     if problem is None:
-        return ExecutionPath("onnxruntime", CUDA, reason="onnxruntime's CUDA provider works")
+        path = ExecutionPath("onnxruntime", CUDA, reason="onnxruntime's CUDA provider works")
+        _log_path_once(path)
+        return path
     from . import torch_runtime
 
     torch_device, described = torch_runtime.accelerator()
@@ -129,7 +131,8 @@ def execution_path(device: str = "auto") -> ExecutionPath:
     if device == "cuda":
         raise InvalidParameterError(f"device 'cuda' was requested but CUDA cannot be used: {problem}")
     _log_cpu_once(problem)
-    return ExecutionPath("onnxruntime", CPU, reason=f"{problem}; torch: {described}")
+    reason = problem if described == problem else f"{problem}; torch: {described}"
+    return ExecutionPath("onnxruntime", CPU, reason=reason)
 
 
 @lru_cache(maxsize=1)
