@@ -172,3 +172,22 @@ def test_runtime_torch_without_torch_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(torch_runtime, "missing", lambda: "torch is not installed")
     with pytest.raises(InvalidParameterError, match="PLAYALTER_RUNTIME=torch is set but torch is not installed"):
         onnx_runtime.execution_path("auto")
+
+
+def test_batched_centerface_finds_what_one_by_one_finds():
+    import cv2
+    from conftest import shared_face_photos
+
+    photos = shared_face_photos()
+    if len(photos) < 2:
+        pytest.skip("needs ../shared/fixtures/faces")
+    frames = [cv2.resize(cv2.imread(str(path))[..., ::-1], (320, 256)) for path in photos[:3]]
+    frames.append(np.full((200, 180, 3), 90, np.uint8))  # another size: its own batch
+    assert len(frames) >= 2
+    single = [centerface.detect_boxes(frame, 0.3, 0, "cpu") for frame in frames]
+    batched = centerface.detect_boxes_batch(frames, 0.3, 0, "cpu", batch=2)
+    assert sum(len(boxes) for boxes, _ in single) >= 1
+    for (boxes, kps), (batch_boxes, batch_kps) in zip(single, batched):
+        assert boxes.shape == batch_boxes.shape
+        np.testing.assert_allclose(batch_boxes, boxes, atol=1e-3)
+        np.testing.assert_allclose(batch_kps, kps, atol=1e-3)
