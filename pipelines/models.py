@@ -212,6 +212,12 @@ REGISTRY: dict[str, ModelSpec] = {
         "MediaPipe Face Mesh: 468 3D landmarks from a face crop",
         ("dense landmarks (MediaPipe 468 points)",),
     ),
+    "face_detection": _mediapipe(
+        "face_detection", "face_detection_short_range.tflite", "face_detection",
+        "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8", 229714,
+        "MediaPipe BlazeFace short-range face detector (the privacy audit's second detector)",
+        ("privacy audit with a second detector",),
+    ),
     "iris": _mediapipe(
         "iris", "iris_landmark.tflite", "iris_landmark",
         "d1744d2a09c25f501d39eba4faff47e53ecca8852c5ce19bce8eeac39357521f", 2640568,

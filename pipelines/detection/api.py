@@ -135,11 +135,20 @@ def detect_faces(image, backend: str = "auto", threshold: float = 0.5, max_side:
     files = buffalo.paths(FEATURE) if chosen == "buffalo_l" else None
     run_pass, side_rule = _box_detector(chosen, files, device)
     boxes, kps = tiling.detect_with_refinement(run_pass, image, threshold, side_rule(max_side))
-    faces = [Face(bbox=boxes[i, :4], score=float(boxes[i, 4]), kps=kps[i], detector=chosen) for i in range(len(boxes))]
+    analyser = None if files is None or not analyse else lambda face: _analyse_buffalo(files, image, face, device)
+    return finish_faces(image, boxes, kps, chosen, dense, order, analyser)
+
+
+def finish_faces(image: np.ndarray, boxes: np.ndarray, kps: np.ndarray, detector: str, dense: bool = True,
+                 order: str = "largest", analyser: Callable[[Face], None] | None = None) -> list[Face]:
+    """Faces from boxes [N,5] and kps [N,5,2]: analysed (``analyser``), dense landmarks where big
+    enough and wanted, a head pose each, ordered."""
+    faces = [Face(bbox=boxes[i, :4], score=float(boxes[i, 4]), kps=kps[i], detector=detector)
+             for i in range(len(boxes))]
     with_dense = dense and faces and _dense_models_ready()
     for face in faces:
-        if files is not None and analyse:
-            _analyse_buffalo(files, image, face, device)
+        if analyser is not None:
+            analyser(face)
         if with_dense and min(face.width, face.height) >= DENSE_MIN_FACE_SIDE:
             _add_dense_landmarks(image, face, full=dense != "mesh")
         face.pose = pose.estimate(face, image.shape[:2])

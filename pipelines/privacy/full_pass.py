@@ -10,11 +10,12 @@ import numpy as np
 from ..face import Face
 from .masking import anonymize
 from .options import PrivacyOptions
-from .self_audit import AuditSettings, audit
+from .self_audit import AuditSettings, audit, face_from_box
 
 logger = logging.getLogger(__name__)
 
 STRENGTH_STEP = 0.25
+MAX_ROUNDS = 12  # faces the audit adds could in principle keep coming: stop after this many rounds
 _WIDER = {"face": "face_margin", "face_margin": "head"}
 
 
@@ -39,12 +40,13 @@ def stronger(plan: PrivacyOptions) -> PrivacyOptions | None:
 
 def protect(image: np.ndarray, faces: list[Face], options: PrivacyOptions, fits=None, run_audit: bool = False,
             auto_strengthen: bool = False, audit_settings: AuditSettings = AuditSettings()) -> Protected:
-    """Hide the faces; with ``auto_strengthen`` (implies the audit) every face still re-detected is masked
-    harder (``stronger``: strength +0.25 up to 1, then face -> face_margin -> head coverage, then a solid
-    fill) until none is found."""
+    """Hide the faces; with ``auto_strengthen`` (implies the audit) faces the audit found that were not
+    given (``missed``) are masked too, and every face still re-detected is masked harder (``stronger``:
+    strength +0.25 up to 1, then face -> face_margin -> head coverage, then a solid fill) until none is found."""
+    faces, fits = list(faces), None if fits is None else list(fits)
     plans = [options] * len(faces)
     result = anonymize(image, faces, options, fits, plans)
-    report = {"options": options.to_dict(), "faces": result.faces, "audit": None, "rounds": []}
+    report = {"options": options.to_dict(), "faces": result.faces, "audit": None, "rounds": [], "added_by_audit": 0}
     if not (run_audit or auto_strengthen):
         return Protected(result.image, result.mask, report)
     findings = audit(image, faces, result.image, audit_settings)
@@ -52,12 +54,18 @@ def protect(image: np.ndarray, faces: list[Face], options: PrivacyOptions, fits=
         report["rounds"].append({"strengths": [plan.strength for plan in plans],
                                  "coverages": [plan.coverage for plan in plans],
                                  "mask_types": [plan.mask_type for plan in plans],
-                                 "still_detected": findings["still_detected"]})
+                                 "still_detected": findings["still_detected"],
+                                 "missed": len(findings["missed"])})
         raised = [stronger(plan) if entry["detected"] else None for plan, entry in zip(plans, findings["faces"])]
-        if not any(raised):
-            logger.warning("%d face(s) still detected at the strongest setting", findings["still_detected"])
+        added = [face_from_box(miss["bbox"], miss["score"], "+".join(miss["found_by"])) for miss in findings["missed"]]
+        if (not any(raised) and not added) or len(report["rounds"]) > MAX_ROUNDS:
+            logger.warning("%d face(s) still detected at the strongest setting, %d found only by the audit",
+                           findings["still_detected"], len(findings["missed"]))
             break
-        plans = [new or plan for plan, new in zip(plans, raised)]
+        plans = [new or plan for plan, new in zip(plans, raised)] + [options] * len(added)
+        faces += added
+        fits = None if fits is None else fits + [None] * len(added)
+        report["added_by_audit"] += len(added)
         result = anonymize(image, faces, options, fits, plans)
         findings = audit(image, faces, result.image, audit_settings)
     report["faces"] = result.faces
