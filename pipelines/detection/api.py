@@ -139,7 +139,7 @@ def detect_faces(image, backend: str = "auto", threshold: float = 0.5, max_side:
     return finish_faces(image, boxes, kps, chosen, dense, order, analyser)
 
 
-def finish_faces(image: np.ndarray, boxes: np.ndarray, kps: np.ndarray, detector: str, dense: bool = True,
+def finish_faces(image: np.ndarray, boxes: np.ndarray, kps: np.ndarray, detector: str, dense: bool | str = True,
                  order: str = "largest", analyser: Callable[[Face], None] | None = None) -> list[Face]:
     """Faces from boxes [N,5] and kps [N,5,2]: analysed (``analyser``), dense landmarks where big
     enough and wanted, a head pose each, ordered."""
