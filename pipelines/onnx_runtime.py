@@ -209,20 +209,15 @@ def session(model: str | Path | bytes, device: str = "auto", threads: int = 0):
             return cached
         started = time.perf_counter()
         source = model if isinstance(model, bytes) else _read(Path(model))
+        created = _torch_session(source, path, _display_name(model)) if path.runtime == "torch" else None
         try:
-            if path.runtime == "torch":
-                from .torch_runtime import TorchSession
-
-                created = TorchSession(_prepared(source), path.torch_device)
-            else:
-                created = _onnxruntime_session(source, path.providers, threads)
-        except ModelCorruptError:
-            raise
-        except Exception as error:  # onnx / onnxruntime / onnx2torch raise their own types
+            if created is None:
+                created = _onnxruntime_session(source, path.providers if path.runtime != "torch" else CPU, threads)
+        except Exception as error:  # onnx / onnxruntime raise their own types
             where = "the model bytes" if isinstance(model, bytes) else str(model)
             message = str(error).splitlines()[0] if str(error) else type(error).__name__
             raise ModelCorruptError(
-                f"{'torch' if path.runtime == 'torch' else 'onnxruntime'} cannot load {where}: {message}. "
+                f"onnxruntime cannot load {where}: {message}. "
                 "The file is damaged or not the expected model: run 'playalter models' to check it"
             ) from None
         _sessions[key] = created
@@ -231,6 +226,19 @@ def session(model: str | Path | bytes, device: str = "auto", threads: int = 0):
             listener(_display_name(model), seconds)
         logger.debug("loaded %s on %s", model_key, created.get_providers()[0])
         return created
+
+
+def _torch_session(source: bytes, path: ExecutionPath, name: str):
+    """The model converted for torch, or None (one warning) when onnx2torch or torch cannot run it:
+    that model then runs on onnxruntime's CPU."""
+    from .torch_runtime import TorchSession
+
+    try:
+        return TorchSession(_prepared(source), path.torch_device)
+    except Exception as error:  # onnx / onnx2torch / torch raise their own types
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        logger.warning("torch cannot run %s (%s): it runs on onnxruntime's CPU", name, message)
+        return None
 
 
 def _read(path: Path) -> bytes:

@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 import onnx
+
+# onnx2torch's Slice indexes with a list, which torch deprecates; the result is right, the warning noise
+warnings.filterwarnings("ignore", message="Using a non-tuple sequence", category=UserWarning, module=r"onnx2torch\.")
 
 HALF_TOLERANCE = 1e-2  # max |fp16 - fp32| / max |fp32| per output for fp16 to be used
 _CHECK_SIDE = 256  # symbolic spatial dimensions take this size in the fp16 check

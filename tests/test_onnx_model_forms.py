@@ -191,3 +191,25 @@ def test_batched_centerface_finds_what_one_by_one_finds():
         assert boxes.shape == batch_boxes.shape
         np.testing.assert_allclose(batch_boxes, boxes, atol=1e-3)
         np.testing.assert_allclose(batch_kps, kps, atol=1e-3)
+
+
+def test_a_model_torch_cannot_run_falls_back_to_onnxruntime_cpu_with_a_warning(models, monkeypatch, caplog):
+    import logging
+
+    from playalter.pipelines import torch_runtime
+
+    def unsupported(*args, **kwargs):
+        raise NotImplementedError("Converter is not implemented (OperationDescription(domain='', "
+                                  "operation_type='Foo', version=13))")
+
+    monkeypatch.setenv(onnx_runtime.RUNTIME_ENV, "torch")
+    monkeypatch.setattr(torch_runtime, "TorchSession", unsupported)
+    model = models["genderage.onnx"]
+    feeds = feeds_for(model)
+    with caplog.at_level(logging.WARNING, logger=onnx_runtime.__name__):
+        created = onnx_runtime.session(model)
+    assert created.get_providers() == ["CPUExecutionProvider"]
+    assert_close(created.run(None, feeds), reference_outputs(model, feeds))
+    assert [record.getMessage() for record in caplog.records] == [
+        "torch cannot run in-memory model (Converter is not implemented (OperationDescription(domain='', "
+        "operation_type='Foo', version=13))): it runs on onnxruntime's CPU"]
