@@ -111,8 +111,9 @@ def execution_path(device: str = "auto") -> ExecutionPath:
     if os.environ.get(RUNTIME_ENV, "").strip().lower() == "torch":
         from . import torch_runtime
 
-        if torch_runtime.missing():
-            raise InvalidParameterError(f"{RUNTIME_ENV}=torch is set but {torch_runtime.missing()}")
+        absent = torch_runtime.missing()
+        if absent:
+            raise InvalidParameterError(f"{RUNTIME_ENV}=torch is set but {absent}")
         torch_device, described = torch_runtime.accelerator()
         return ExecutionPath("torch", torch_device=torch_device or "cpu", reason=f"{RUNTIME_ENV}=torch; {described}")
     problem = cuda_problem()

