@@ -196,6 +196,7 @@ def test_batched_centerface_finds_what_one_by_one_finds():
         np.testing.assert_allclose(batch_kps, kps, atol=1e-3)
 
 
+@requires_torch_path
 def test_a_model_torch_cannot_run_falls_back_to_onnxruntime_cpu_with_a_warning(models, monkeypatch, caplog):
     import logging
 
