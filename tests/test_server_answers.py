@@ -55,12 +55,28 @@ def test_privacy_answer_counts_hidden_faces_and_warns_when_there_is_none(tmp_pat
                                        json={"image_base64": b64(t1_path.read_bytes())})
             assert masked.status == 200, await masked.text()
             body = await masked.json()
-            assert body["faces_hidden"] == 6 and body["warnings"] == []
+            assert body["faces_hidden"] == 7 and body["warnings"] == []
             blank = await client.post("/api/privacy/mask", headers=bearer(key),
                                       json={"image_base64": b64(png_bytes())})
             assert blank.status == 200
             body = await blank.json()
             assert body["faces_hidden"] == 0 and "no face was detected" in body["warnings"][0]
+
+    run(scenario())
+
+
+def test_privacy_thorough_is_a_validated_boolean_that_finds_at_least_as_many_faces(tmp_path, t1_path, no_models):
+    async def scenario():
+        async with running_app(make_settings(tmp_path)) as (client, app, key):
+            image = b64(t1_path.read_bytes())
+            thorough = await client.post("/api/privacy/mask", headers=bearer(key),
+                                         json={"image_base64": image, "thorough": True})
+            assert thorough.status == 200, await thorough.text()
+            assert (await thorough.json())["faces_hidden"] >= 7
+            wrong = await client.post("/api/privacy/mask", headers=bearer(key),
+                                      json={"image_base64": image, "thorough": "yes"})
+            assert wrong.status == 400
+            assert "thorough" in (await wrong.json())["error"]["message"]
 
     run(scenario())
 
@@ -73,7 +89,7 @@ def test_batch_privacy_results_count_hidden_faces_like_single_answers(tmp_path, 
             assert batch.status == 202, await batch.text()
             job = await wait_finished(client, key, (await batch.json())["id"])
             results = [item["result"] for item in job["items"]]
-            assert [result["faces_hidden"] for result in results] == [6, 0]
+            assert [result["faces_hidden"] for result in results] == [7, 0]
             assert results[0]["warnings"] == [] and "no face was detected" in results[1]["warnings"][0]
 
     run(scenario())
@@ -88,7 +104,7 @@ def test_levels_with_include_audit_return_an_audit_per_level(tmp_path, t1_path, 
             body = await response.json()
             [metadata] = [entry["data"] for entry in body["json"] if entry["title"] == "levels metadata"]
             assert all("still_detected" in level["audit"] for level in metadata["levels"])
-            assert body["faces_hidden"] == 6
+            assert body["faces_hidden"] == 7
 
     run(scenario())
 

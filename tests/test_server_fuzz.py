@@ -23,7 +23,7 @@ from server_app_helpers import make_settings, png_bytes
 FIELDS = {
     "/api/face/analyze": ["image_base64", "include_measurements", "include_landmarks", "include_3d_mesh",
                           "mesh_format", "measurement_model"],
-    "/api/privacy/mask": ["image_base64", "mask_type", "strength", "create_levels", "include_audit"],
+    "/api/privacy/mask": ["image_base64", "mask_type", "strength", "create_levels", "include_audit", "thorough"],
     "/api/face/swap": ["source_image_base64", "target_image_base64", "source_face_index", "target_face_index"],
     "/api/batch/process": ["images_base64", "operation", "parameters"],
     "/api/workflows/copy_image/run": ["images", "inputs", "async"],

@@ -32,7 +32,8 @@ def test_the_node_default_order_is_largest_first():
 def test_face_detect_is_titled_detect_or_detect_and_its_image(path):
     """'detect.threshold=0.3' binds a one-image workflow; 'detect target.threshold=' a swap's target."""
     images = [node["_meta"]["title"] for node in _nodes(path) if node["class_type"] == "LoadImage"]
-    titles = [node["_meta"]["title"] for node in _nodes(path) if node["class_type"] == "PlayAlterFaceDetect"]
+    detectors = ("PlayAlterFaceDetect", "PlayAlterPrivacyDetect")
+    titles = [node["_meta"]["title"] for node in _nodes(path) if node["class_type"] in detectors]
     allowed = {"detect"} if len(images) == 1 else {f"detect {image}" for image in images}
     assert titles and set(titles) <= allowed
 

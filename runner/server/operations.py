@@ -69,7 +69,8 @@ PRIVACY_LEVELS_DEFAULT = 4
 def _privacy(parameters: dict[str, Any]) -> Plan:
     levels = parameters["create_levels"]
     levels = PRIVACY_LEVELS_DEFAULT if levels is True else int(levels)
-    bindings: dict[str, Any] = {"privacy.mask_type": parameters["mask_type"], "privacy.strength": parameters["strength"]}
+    bindings: dict[str, Any] = {"privacy.mask_type": parameters["mask_type"], "privacy.strength": parameters["strength"],
+                                "detect.thorough": parameters["thorough"]}
     if levels:
         bindings["privacy.levels"] = levels
         bindings["privacy.audit"] = parameters["include_audit"]
@@ -81,17 +82,23 @@ def _json_data(result: dict[str, Any], titles: tuple[str, ...]) -> list[Any]:
     return [entry["data"] for entry in result["json"] if entry["title"] in titles and isinstance(entry["data"], dict)]
 
 
+def _still_visible(audit: dict[str, Any] | None) -> int:
+    """Faces an audit still finds: masked faces re-detected plus faces only the audit found."""
+    audit = audit or {}
+    return audit.get("still_detected", 0) + len(audit.get("missed") or [])
+
+
 def privacy_answer(result: dict[str, Any]) -> dict[str, Any]:
     """``faces_hidden`` and ``warnings`` at the top level: no face found, or faces the audit still detects."""
     hidden, still_detected = 0, 0
     for data in _json_data(result, PRIVACY_REPORT_TITLES):
         for image in data.get("images", []):
             hidden += len(image.get("faces") or [])
-            still_detected += (image.get("audit") or {}).get("still_detected", 0)
+            still_detected += _still_visible(image.get("audit"))
         levels = data.get("levels") or []
         if levels:
             hidden += levels[-1].get("faces", 0)
-            still_detected += (levels[-1].get("audit") or {}).get("still_detected", 0)
+            still_detected += _still_visible(levels[-1].get("audit"))
     warnings = []
     if hidden == 0:
         warnings.append("no face was detected, so the image is returned unchanged; try a larger or sharper photo")

@@ -1,0 +1,126 @@
+"""Privacy recall on a generated hard set: deface, PLAYALTER default and PLAYALTER thorough, one run.
+
+    python bench/recall.py [--repeats 1]
+
+The hard set (tests/privacy_hard_set.py) is made from real photos (the shared fixture faces, t1.jpg,
+skimage's astronaut) pasted into 1920x1080 frames of skimage's coffee photo: two crowds of 20-80 px
+faces, faces turned in the image plane by 30..270 degrees, motion blur, a dark low-contrast frame and a
+crowd at JPEG quality 18.
+
+Per frame and pipeline:
+  pasted covered  pasted faces whose centre the pipeline masked (deface: inside its blurred ellipses)
+  independent left  faces an independent detector finds in the input that it still finds, at the same
+                  place, in the output. Independent = not CenterFace: MediaPipe's BlazeFace short-range
+                  (threshold 0.75, windows down to 144 px; OpenCV 5 ships no Haar cascades any more);
+                  the audit, which also runs BlazeFace, is off in every pipeline timed here
+  ms              median wall time of detect + mask (audit off)
+
+deface: ``CenterFace()`` at full resolution, threshold 0.2, ``anonymize_frame`` with its CLI defaults.
+PLAYALTER: ``find_faces`` (PRIVACY_DETECTION, then thorough=True) + ``protect`` (blur, strength 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT.parent))  # import playalter from this checkout
+sys.path.insert(0, str(ROOT / "tests"))  # the hard-set generator
+
+import privacy_hard_set  # noqa: E402
+from privacy import deface_mask, deface_pass  # noqa: E402  (bench/privacy.py)
+
+from playalter.pipelines.detection import blazeface  # noqa: E402
+from playalter.pipelines.detection.nms import iou  # noqa: E402
+from playalter.pipelines.privacy import PrivacyOptions, protect  # noqa: E402
+from playalter.pipelines.privacy.detection_settings import PRIVACY_DETECTION  # noqa: E402
+from playalter.pipelines.privacy.finding import find_faces  # noqa: E402
+
+OPTIONS = PrivacyOptions("blur", strength=1.0)
+
+
+def independent_faces(image: np.ndarray) -> np.ndarray:
+    """[N,4] boxes from a detector that is not CenterFace."""
+    return blazeface.detect_boxes(image, 0.75)[:, :4]
+
+
+def left(before: np.ndarray, output: np.ndarray) -> int:
+    """How many input boxes [N,4] an independent detector still finds at the same place in ``output``."""
+    after = independent_faces(output)
+    return sum(1 for box in before if len(after) and iou(box, after).max() >= 0.3)
+
+
+def covered(boxes: list[list[float]], mask: np.ndarray) -> int:
+    return sum(bool(mask[int((y1 + y2) / 2), int((x1 + x2) / 2)]) for x1, y1, x2, y2 in boxes)
+
+
+def timed(run, repeats: int):
+    walls, result = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = run()
+        walls.append(time.perf_counter() - start)
+    return statistics.median(walls), result
+
+
+def frames(crops) -> dict[str, tuple[np.ndarray, list[list[float]]]]:
+    hs = privacy_hard_set
+    crowd_a = hs.crowd(crops, seed=0)
+    crowd_b = hs.crowd(crops, sides=(22, 26, 30, 36, 44, 56), seed=1)
+    medium = hs.crowd(crops, sides=(40, 60, 90), seed=2)
+    turned = hs.rotated(crops)
+    return {
+        "crowd 20-80 px": crowd_a, "crowd 22-56 px": crowd_b, "rotations 30-270": turned,
+        "motion blur 15 px": (hs.motion_blur(medium[0]), medium[1]), "dark": (hs.dark(medium[0]), medium[1]),
+        "crowd JPEG q18": (hs.jpeg(crowd_b[0]), crowd_b[1]),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=1)
+    args = parser.parse_args()
+    from deface.centerface import CenterFace
+
+    centerface = CenterFace(in_shape=None, backend="auto")
+    thorough = replace(PRIVACY_DETECTION, thorough=True)
+    pipelines = {
+        "deface": lambda image: (lambda out: (out[0], deface_mask(image.shape, out[1])))(deface_pass(centerface, image)),
+        "playalter default": lambda image: (lambda r: (r.image, r.mask > 0.5))(
+            protect(image, find_faces(image), OPTIONS)),
+        "playalter thorough": lambda image: (lambda r: (r.image, r.mask > 0.5))(
+            protect(image, find_faces(image, thorough), OPTIONS)),
+    }
+    blazeface.model_path()  # fetched on first use (playalter models fetch face_detection)
+    print(f"{'frame':<20} {'pipeline':<20} {'pasted covered':>15} {'independent left':>17} {'ms':>7}")
+    totals = {name: [0, 0, 0, 0, 0.0] for name in pipelines}
+    hard = frames(privacy_hard_set.face_crops())
+    for frame_name, (image, boxes) in hard.items():
+        before = independent_faces(image)
+        for name, run in pipelines.items():
+            run(image)  # warm-up
+            wall, (output, mask) = timed(lambda: run(image), args.repeats)
+            hidden, remaining = covered(boxes, mask), left(before, output)
+            total = totals[name]
+            total[0] += hidden
+            total[1] += len(boxes)
+            total[2] += remaining
+            total[3] += len(before)
+            total[4] += wall
+            print(f"{frame_name:<20} {name:<20} {f'{hidden}/{len(boxes)}':>15} {f'{remaining}/{len(before)}':>17} "
+                  f"{wall * 1000:>7.0f}")
+    for name, (hidden, pasted, remaining, found, wall) in totals.items():
+        print(f"{'all (ms per image)':<20} {name:<20} {f'{hidden}/{pasted}':>15} {f'{remaining}/{found}':>17} "
+              f"{wall * 1000 / len(hard):>7.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
