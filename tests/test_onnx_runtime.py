@@ -74,3 +74,29 @@ def test_unloadable_model_file_names_the_file(tmp_path):
     path.write_bytes(b"this is not an onnx model")
     with pytest.raises(ModelCorruptError, match=r"cannot load .*det_10g\.onnx.*playalter models"):
         onnx_runtime.session(path)
+
+
+def test_models_command_says_where_models_run_and_why(monkeypatch, capsys):
+    from playalter.runner.cli import main
+
+    monkeypatch.setattr(onnx_runtime, "available_providers", lambda: ["CPUExecutionProvider"])
+    assert main(["models", "--quick"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("models run on: onnxruntime-cpu (the installed onnxruntime has no CUDA provider")
+
+
+def test_torch_path_is_taken_when_onnxruntime_cannot_use_cuda_but_torch_can(monkeypatch, caplog):
+    from playalter.pipelines import torch_runtime
+
+    monkeypatch.setattr(onnx_runtime, "available_providers", lambda: ["CPUExecutionProvider"])
+    monkeypatch.setattr(torch_runtime, "accelerator", lambda: ("cuda", "torch 2.x on NVIDIA Test GPU"))
+    onnx_runtime._log_path_once.cache_clear()
+    with caplog.at_level(logging.INFO, logger=onnx_runtime.__name__):
+        path = onnx_runtime.execution_path("auto")
+        assert onnx_runtime.execution_path("cuda") == path
+    assert (path.runtime, path.torch_device, path.name) == ("torch", "cuda", "torch-cuda")
+    assert [record.getMessage() for record in caplog.records] == [
+        "models run on torch-cuda: onnxruntime cannot use CUDA (the installed onnxruntime has no CUDA provider); "
+        "torch 2.x on NVIDIA Test GPU"]
+    assert onnx_runtime.execution_path("cpu").name == "onnxruntime-cpu"
+    onnx_runtime._log_path_once.cache_clear()

@@ -239,6 +239,8 @@ def test_health_status_and_docs_are_served(tmp_path):
             assert status["models"]["centerface"]["available"] is True
             assert status["capabilities"]["detect"]["workflows"] == {"detect_faces": True}
             assert "copy_image" in status["workflows"]
+            assert status["execution"] == onnx_runtime.execution_path().to_dict()
+            assert status["execution"]["path"] in ("onnxruntime-cpu", "onnxruntime-cuda", "torch-cuda", "torch-mps")
             spec = await (await client.get("/openapi.json")).json()
             assert spec["openapi"].startswith("3.")
             assert spec["paths"]["/api/batch/process"]["post"]["requestBody"]["content"]["application/json"][

@@ -24,6 +24,7 @@ from ..face import Face
 from . import centerface, scrfd, tiling
 
 FEATURE = "face detection with the buffalo_l backend"
+DENSE_LEVELS = (True, False, "full", "mesh")
 DENSE_MIN_FACE_SIDE = 24.0  # px: smaller faces get no dense landmarks (the 192 px crop would be mostly blur)
 
 logger = logging.getLogger(__name__)
@@ -89,10 +90,10 @@ def _analyse_buffalo(files: dict[str, Path], image: np.ndarray, face: Face, devi
     face.embedding = recognition.embed(image, face, device)
 
 
-def _add_dense_landmarks(image: np.ndarray, face: Face) -> None:
-    """468-point mesh, iris and presence score; the iBUG-68 subset becomes the face's landmarks unless a
-    buffalo_l landmark set is already there."""
-    dense = face_mesh.dense_landmarks(image, face.bbox, face.kps)
+def _add_dense_landmarks(image: np.ndarray, face: Face, full: bool) -> None:
+    """468-point mesh, iris (``full`` only) and presence score; the iBUG-68 subset becomes the face's landmarks
+    unless a buffalo_l landmark set is already there."""
+    dense = face_mesh.dense_landmarks(image, face.bbox, face.kps, with_iris=full, mirror_average=full)
     face.mesh, face.mesh_score, face.iris = dense.points, dense.score, dense.iris
     if face.landmarks is None:
         face.landmarks = face_mesh_scheme.to_ibug68(dense.points[:, :2])
@@ -114,7 +115,7 @@ def _dense_models_ready() -> bool:
 
 def detect_faces(image, backend: str = "auto", threshold: float = 0.5, max_side: int = 1280,
                  order: str = "largest", device: str = "auto", analyse: bool = True,
-                 dense: bool = True) -> list[Face]:
+                 dense: bool | str = True) -> list[Face]:
     """Faces in one uint8 RGB image [H,W,3], ordered.
 
     threshold: detector confidence 0..1.  max_side: longest side the detector sees in one pass
@@ -122,10 +123,14 @@ def detect_faces(image, backend: str = "auto", threshold: float = 0.5, max_side:
     resolution; SCRFD never uses more than its trained 640).  device: "auto", "cpu" or "cuda".
     analyse: with buffalo_l, also compute landmarks, sex/age and the embedding.
     dense: add MediaPipe's 468-point mesh and irises to faces of at least ``DENSE_MIN_FACE_SIDE`` px
-    (models fetched on first use when allowed; without them faces keep what the detector gave).
+    (models fetched on first use when allowed; without them faces keep what the detector gave);
+    dense="mesh" gives the mesh alone, without irises and mirror averaging (the privacy masks' outline:
+    about half the time per face), True or "full" everything.
     Every face gets a head pose from the best landmarks it has.
     """
     _check_options(image, threshold, max_side)
+    if dense not in DENSE_LEVELS:
+        raise InvalidParameterError(f"dense must be true, false, 'full' or 'mesh'; got {dense!r}")
     chosen = resolve_backend(backend)
     files = buffalo.paths(FEATURE) if chosen == "buffalo_l" else None
     run_pass, side_rule = _box_detector(chosen, files, device)
@@ -134,7 +139,7 @@ def detect_faces(image, backend: str = "auto", threshold: float = 0.5, max_side:
     return finish_faces(image, boxes, kps, chosen, dense, order, analyser)
 
 
-def finish_faces(image: np.ndarray, boxes: np.ndarray, kps: np.ndarray, detector: str, dense: bool = True,
+def finish_faces(image: np.ndarray, boxes: np.ndarray, kps: np.ndarray, detector: str, dense: bool | str = True,
                  order: str = "largest", analyser: Callable[[Face], None] | None = None) -> list[Face]:
     """Faces from boxes [N,5] and kps [N,5,2]: analysed (``analyser``), dense landmarks where big
     enough and wanted, a head pose each, ordered."""
@@ -145,7 +150,7 @@ def finish_faces(image: np.ndarray, boxes: np.ndarray, kps: np.ndarray, detector
         if analyser is not None:
             analyser(face)
         if with_dense and min(face.width, face.height) >= DENSE_MIN_FACE_SIDE:
-            _add_dense_landmarks(image, face)
+            _add_dense_landmarks(image, face, full=dense != "mesh")
         face.pose = pose.estimate(face, image.shape[:2])
     return order_faces(faces, order)
 

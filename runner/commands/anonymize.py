@@ -82,7 +82,7 @@ def _photo(photo: Path, stem: str, args, options, audit: bool) -> int:
     detection = PrivacyDetection(threshold=args.threshold, overview_sides=tuple(args.overview_sides),
                                  thorough=args.thorough)
     image = load_image(photo)  # uint8 [H,W,3] RGB, validated
-    faces = find_faces(image, detection)
+    faces = find_faces(image, detection, dense="mesh")  # the masks need the mesh outline only
     result = protect(image, faces, options, run_audit=audit, auto_strengthen=args.auto_strengthen)
     output = args.out / f"{stem}_anonymized.png"
     output.write_bytes(encode_png(result.image))  # pixels only: no EXIF/GPS/XMP

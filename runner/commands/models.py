@@ -126,6 +126,10 @@ def run_list(args) -> int:
         if entry["state"] not in ("present", "embedded"):
             lines.append(f"    get it:     {entry['how_to_obtain']}")
         lines.append("")
+    from ...pipelines import onnx_runtime
+
+    path = onnx_runtime.execution_path()
+    lines.append(f"models run on: {path.name} ({path.reason})\n")
     sys.stdout.write("\n".join(lines))
     return 0
 

@@ -171,7 +171,7 @@ def build_spec(settings) -> dict[str, Any]:
         "/api/services/status": {"get": _operation(
             "Capabilities and models", "Which operations are enabled, which workflows and models are present, "
             "and per capability and option whether it is `usable` now (`reason` says why not, or what is "
-            "degraded, e.g. a swap without InSwapper).",
+            "degraded, e.g. a swap without InSwapper), and `execution`: where models run (`path`) and why (`reason`).",
             None, _ok("status", {"type": "object"}), tag="service")},
         "/api/face/analyze": {"post": _operation(
             "Analyse faces", "Runs the saved workflow `face_analysis_dense` (detection, 468 dense landmarks, "

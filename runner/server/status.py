@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from ... import __version__
-from ...pipelines import models
+from ...pipelines import models, onnx_runtime
 from .operations import OPERATIONS
 from .state import SETTINGS, WORKFLOWS
 
@@ -66,6 +66,7 @@ async def services_status(request: web.Request) -> web.Response:
     available = await asyncio.to_thread(lambda: {name: models.is_available(name) for name in models.REGISTRY})
     obtainable = {name: available[name] or (spec.fetch_on_first_use and settings.models.auto_fetch)
                   for name, spec in models.REGISTRY.items()}  # what a run can use, fetched on first use if need be
+    execution = await asyncio.to_thread(lambda: onnx_runtime.execution_path().to_dict())
     workflows = set(catalog.names())
     capabilities = {}
     for operation in OPERATIONS.values():
@@ -83,4 +84,5 @@ async def services_status(request: web.Request) -> web.Response:
             for name, spec in models.REGISTRY.items()
         },
         "workflows": sorted(workflows),
+        "execution": execution,
     })

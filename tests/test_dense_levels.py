@@ -1,0 +1,44 @@
+"""detect_faces(dense="mesh"): the privacy masks' mesh without irises and mirror averaging, same outline."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from playalter.pipelines import face_regions
+from playalter.pipelines.detection import detect_faces
+from playalter.pipelines.errors import InvalidParameterError
+from playalter.pipelines.privacy import PrivacyOptions, anonymize
+
+from conftest import requires_face_mesh, shared_face_photos
+
+
+def hull_mask(shape: tuple[int, ...], mesh: np.ndarray) -> np.ndarray:
+    mask = np.zeros(shape[:2], np.uint8)
+    cv2.fillConvexPoly(mask, np.round(face_regions.mesh_hull(mesh, 0.2)).astype(np.int32), 1)
+    return mask.astype(bool)
+
+
+@requires_face_mesh
+@pytest.mark.parametrize("photo", shared_face_photos()[:3], ids=lambda path: path.name)
+def test_mesh_level_has_no_iris_and_the_same_outline(photo):
+    image = cv2.cvtColor(cv2.imread(str(photo)), cv2.COLOR_BGR2RGB)
+    full = detect_faces(image, backend="centerface", analyse=False, dense=True)
+    light = detect_faces(image, backend="centerface", analyse=False, dense="mesh")
+    assert len(full) == len(light) >= 1
+    meshed = [(complete, mesh_only) for complete, mesh_only in zip(full, light) if complete.mesh is not None]
+    assert meshed
+    for complete, mesh_only in meshed:
+        assert complete.iris is not None and mesh_only.iris is None
+        assert mesh_only.mesh.shape == (468, 3)
+        first, second = hull_mask(image.shape, complete.mesh), hull_mask(image.shape, mesh_only.mesh)
+        assert (first & second).sum() / (first | second).sum() >= 0.93
+    options = PrivacyOptions("blur")
+    sources = [face["sources"] for face in anonymize(image, light, options).faces]
+    assert "mesh_468" in sources[light.index(meshed[0][1])]
+
+
+def test_unknown_dense_level_is_refused():
+    with pytest.raises(InvalidParameterError, match="dense must be"):
+        detect_faces(np.zeros((64, 64, 3), np.uint8), backend="centerface", dense="iris")
