@@ -35,6 +35,7 @@ from ..executor import WorkflowCancelled, validate
 from .audit import AuditLog
 from .errors import ApiError
 from .jobs import IdempotencyConflict, Item, Job, JobStore
+from .listeners import JobListeners
 from .operations import Plan
 from .runs import describe_error, run_item
 from .workers import WorkerPool
@@ -79,7 +80,7 @@ class Dispatcher:
         self.timeout = float(settings.server.job_timeout_seconds)
         self.ttl = float(settings.server.result_ttl_seconds)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._listeners: dict[str, list[asyncio.Queue]] = {}
+        self.listeners = JobListeners()  # the SSE streams
         self._finished: dict[str, asyncio.Event] = {}
         self._cancel_events: dict[str, list[threading.Event]] = {}
         self._finish_callbacks: dict[str, list[Callable[[], None]]] = {}
@@ -248,8 +249,7 @@ class Dispatcher:
         self._cancel_events.pop(job.id, None)
         for callback in self._finish_callbacks.pop(job.id, []):
             callback()
-        for queue in self._listeners.pop(job.id, []):
-            queue.put_nowait(None)
+        self.listeners.close(job.id)
 
     # --- following and controlling jobs ----------------------------------------------------------
 
@@ -260,17 +260,6 @@ class Dispatcher:
             if finished is not None:
                 await finished.wait()
         return await asyncio.to_thread(self.store.get, job.id)
-
-    def listen(self, job_id: str) -> asyncio.Queue:
-        """A queue of (event, data) for a running job, ending with None after the "done" event."""
-        queue: asyncio.Queue = asyncio.Queue()
-        self._listeners.setdefault(job_id, []).append(queue)
-        return queue
-
-    def unlisten(self, job_id: str, queue: asyncio.Queue) -> None:
-        listeners = self._listeners.get(job_id, [])
-        if queue in listeners:
-            listeners.remove(queue)
 
     def on_finished(self, job_id: str, callback: Callable[[], None]) -> None:
         """Call ``callback()`` on the event loop once the job has finished (at once if it has)."""
@@ -295,8 +284,7 @@ class Dispatcher:
         self._loop.call_soon_threadsafe(self._publish, job_id, event, data)
 
     def _publish(self, job_id: str, event: str, data: dict[str, Any]) -> None:
-        for queue in self._listeners.get(job_id, []):
-            queue.put_nowait((event, data))
+        self.listeners.publish(job_id, event, data)
 
     async def _sweep(self) -> None:
         while True:

@@ -190,7 +190,7 @@ async def job_events(request: web.Request) -> web.StreamResponse:
     """Server-Sent Events: "job" (the current state), then "item" / "progress", then "done"."""
     job = await _owned_job(request)
     dispatcher = request.app[DISPATCHER]
-    queue = dispatcher.listen(job.id)  # before re-reading the job, so that no event falls in between
+    queue = dispatcher.listeners.listen(job.id)  # before re-reading the job, so that no event falls in between
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
                                            "X-Accel-Buffering": "no"})
     await response.prepare(request)
@@ -210,7 +210,7 @@ async def job_events(request: web.Request) -> web.StreamResponse:
                 break
             await _send_event(response, *entry)
     finally:
-        dispatcher.unlisten(job.id, queue)
+        dispatcher.listeners.unlisten(job.id, queue)
     return response
 
 

@@ -24,6 +24,7 @@ from ..dispatcher import _idempotency_conflict
 from ..errors import ApiError
 from ...executor import validate
 from ..jobs import Job, JobStore
+from ..listeners import JobListeners
 from ..operations import Plan
 from ..runs import describe_error
 from ..workers import QueueFull
@@ -48,7 +49,7 @@ class QueuedDispatcher:
         self.ttl = float(settings.server.result_ttl_seconds)
         self.pool = stats.QueueView(store.db, settings)
         self.app = engine.build_app(self.url)
-        self._listeners: dict[str, list[asyncio.Queue]] = {}
+        self.listeners = JobListeners()  # the SSE streams of this replica
         self._finish_callbacks: dict[str, list[Callable[[], None]]] = {}
         self._done: dict[str, asyncio.Event] = {}
         self._tasks: list[asyncio.Task] = []
@@ -118,16 +119,6 @@ class QueuedDispatcher:
             except asyncio.TimeoutError:
                 pass
 
-    def listen(self, job_id: str) -> asyncio.Queue:
-        queue: asyncio.Queue = asyncio.Queue()
-        self._listeners.setdefault(job_id, []).append(queue)
-        return queue
-
-    def unlisten(self, job_id: str, queue: asyncio.Queue) -> None:
-        listeners = self._listeners.get(job_id, [])
-        if queue in listeners:
-            listeners.remove(queue)
-
     def on_finished(self, job_id: str, callback: Callable[[], None]) -> None:
         self._finish_callbacks.setdefault(job_id, []).append(callback)
 
@@ -147,8 +138,7 @@ class QueuedDispatcher:
         if event == "done":
             asyncio.get_running_loop().create_task(self._finish(job_id))
             return
-        for queue in self._listeners.get(job_id, []):
-            queue.put_nowait((event, data))
+        self.listeners.publish(job_id, event, data)
 
     async def _finish(self, job_id: str) -> None:
         job = await asyncio.to_thread(self.store.get, job_id)
@@ -156,9 +146,8 @@ class QueuedDispatcher:
             self._settled(job)
 
     def _settled(self, job: Job) -> None:
-        for queue in self._listeners.pop(job.id, []):
-            queue.put_nowait(("done", job.to_dict()))
-            queue.put_nowait(None)
+        self.listeners.publish(job.id, "done", job.to_dict())
+        self.listeners.close(job.id)
         self._done.pop(job.id, asyncio.Event()).set()
         for callback in self._finish_callbacks.pop(job.id, []):
             callback()
@@ -167,7 +156,7 @@ class QueuedDispatcher:
         while True:
             await asyncio.sleep(SWEEP_SECONDS)
             try:
-                for job_id in set(self._finish_callbacks) | set(self._listeners) | set(self._done):
+                for job_id in set(self._finish_callbacks) | self.listeners.job_ids() | set(self._done):
                     await self._finish(job_id)  # settles jobs whose "done" notification was lost
                 deleted = await asyncio.to_thread(self.store.delete_expired)
                 if deleted:
