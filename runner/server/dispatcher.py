@@ -60,12 +60,32 @@ class DirectRun:
 
 
 @contextmanager
-def _idempotency_conflict():
+def idempotency_conflict():
     try:
         yield
     except IdempotencyConflict:
         raise ApiError(409, "idempotency_key_reused",
                        "this Idempotency-Key was already used for a different request") from None
+
+
+async def earlier_job(store: JobStore, key_id: str | None, idempotency_key: str | None,
+                      request_hash: str | None) -> Job | None:
+    """The job an earlier request with this idempotency key created (ApiError 409 when its body differed)."""
+    if idempotency_key is None:
+        return None
+    with idempotency_conflict():
+        return await asyncio.to_thread(store.find_idempotent, key_id, idempotency_key, request_hash)
+
+
+def check_bindings(prompt: dict, plan: Plan, images: dict[str, bytes], input_dir: Path) -> None:
+    """Validate a workflow with a job's bindings before it is queued: invalid input is ApiError 400."""
+    try:
+        validate(prompt, bindings={**plan.bindings, **images}, input_dir=input_dir)
+    except Exception as error:
+        described = describe_error(error)
+        if described["code"] == "internal_error":
+            raise
+        raise ApiError(400, described["code"], described["message"], details=described.get("details")) from None
 
 
 class Dispatcher:
@@ -133,19 +153,17 @@ class Dispatcher:
         Raises ApiError (unknown workflow 404, invalid bindings 400, idempotency
         conflict 409), QueueFull, or what ``admit`` raised.
         """
-        if idempotency_key is not None:  # a replay gets its job back, even when the queue is full
-            with _idempotency_conflict():
-                earlier = await asyncio.to_thread(self.store.find_idempotent, key_id, idempotency_key, request_hash)
-            if earlier is not None:
-                return earlier, False
+        earlier = await earlier_job(self.store, key_id, idempotency_key, request_hash)
+        if earlier is not None:  # a replay gets its job back, even when the queue is full
+            return earlier, False
         prompt = await asyncio.to_thread(self._load, plan.workflow)
         if prompt is not None:  # a direct run's request was checked by its endpoint
-            await asyncio.to_thread(self._check, prompt, plan, item_images[0])
+            await asyncio.to_thread(check_bindings, prompt, plan, item_images[0], self.input_dir)
         self.pool.reserve(len(item_images))
         try:
             if admit is not None:
                 await admit()
-            with _idempotency_conflict():
+            with idempotency_conflict():
                 job, created = await asyncio.to_thread(
                     self.store.create, key_id=key_id, operation=operation, workflow=plan.workflow,
                     plan=plan.to_dict(), item_images=item_images, idempotency_key=idempotency_key,
@@ -162,15 +180,6 @@ class Dispatcher:
     def _load(self, workflow: str) -> dict | None:
         """The saved workflow's prompt; None for a direct run."""
         return None if workflow in self.direct else self.catalog.load(workflow)
-
-    def _check(self, prompt: dict, plan: Plan, images: dict[str, bytes]) -> None:
-        try:
-            validate(prompt, bindings={**plan.bindings, **images}, input_dir=self.input_dir)
-        except Exception as error:
-            described = describe_error(error)
-            if described["code"] == "internal_error":
-                raise
-            raise ApiError(400, described["code"], described["message"], details=described.get("details")) from None
 
     def _schedule(self, job: Job, items: list[Item], prompt: dict | None) -> None:
         self._finished.setdefault(job.id, asyncio.Event())

@@ -20,13 +20,10 @@ from typing import Any, Awaitable, Callable
 import procrastinate
 
 from ....pipelines.config import Section
-from ..dispatcher import _idempotency_conflict
-from ..errors import ApiError
-from ...executor import validate
+from ..dispatcher import check_bindings, earlier_job, idempotency_conflict
 from ..jobs import Job, JobStore
 from ..listeners import JobListeners
 from ..operations import Plan
-from ..runs import describe_error
 from ..workers import QueueFull
 from ..workflows import WorkflowCatalog
 from . import engine, stats
@@ -74,19 +71,17 @@ class QueuedDispatcher:
     async def submit(self, *, key_id: str | None, operation: str, plan: Plan, item_images: list[dict[str, bytes]],
                      idempotency_key: str | None = None, request_hash: str | None = None,
                      admit: Callable[[], Awaitable[None]] | None = None) -> tuple[Job, bool]:
-        if idempotency_key is not None:
-            with _idempotency_conflict():
-                earlier = await asyncio.to_thread(self.store.find_idempotent, key_id, idempotency_key, request_hash)
-            if earlier is not None:
-                return earlier, False
+        earlier = await earlier_job(self.store, key_id, idempotency_key, request_hash)
+        if earlier is not None:
+            return earlier, False
         prompt = await asyncio.to_thread(self.catalog.load, plan.workflow)
-        await asyncio.to_thread(self._check, prompt, plan, item_images[0])
+        await asyncio.to_thread(check_bindings, prompt, plan, item_images[0], self.input_dir)
         await asyncio.to_thread(self.pool.refresh)
         if self.pool.queued + len(item_images) > self.pool.capacity:
             raise QueueFull(max(1, int(POLL_SECONDS * 5)))
         if admit is not None:
             await admit()
-        with _idempotency_conflict():
+        with idempotency_conflict():
             job, created = await asyncio.to_thread(
                 self.store.create, key_id=key_id, operation=operation, workflow=plan.workflow,
                 plan=plan.to_dict(), item_images=item_images, idempotency_key=idempotency_key,
@@ -96,15 +91,6 @@ class QueuedDispatcher:
             for item in job.items:
                 await engine.enqueue(self.app, job.id, item.index)
         return job, created
-
-    def _check(self, prompt: dict, plan: Plan, images: dict[str, bytes]) -> None:
-        try:
-            validate(prompt, bindings={**plan.bindings, **images}, input_dir=self.input_dir)
-        except Exception as error:
-            described = describe_error(error)
-            if described["code"] == "internal_error":
-                raise
-            raise ApiError(400, described["code"], described["message"], details=described.get("details")) from None
 
     # --- following and controlling jobs ----------------------------------------------------------
 
