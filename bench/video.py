@@ -8,10 +8,11 @@ entering and leaving at the edges, 25 fps, H.264, no audio (tests/video_clips.py
 
 Speed: ``deface CLIP -o OUT`` (its CLI entry point, its defaults: CenterFace at full resolution, threshold 0.2, blurred
 ellipses, imageio-ffmpeg for reading and writing) against ``playalter.pipelines.video.anonymize_video``
-(blur, defaults: detection on every frame at max_side 640 with refinement windows, tracking,
-look-ahead, audio copied), each in its own process; frames per second = frames / wall time of that process,
-start-up included. Recall: BlazeFace (MediaPipe, a different family from both) runs on every 25th input frame;
-a face (score >= 0.9) counts as hidden when BlazeFace no longer finds it (IoU >= 0.3) in the output.
+(blur, defaults: the recall-first privacy detection, every pass on every third frame and the
+smallest overview between, tracking, look-ahead, audio copied), each in its own process; frames per
+second = frames / wall time of that process, start-up included. Recall: MTCNN (facenet-pytorch, a different family from both; tests/mtcnn_judge.py) runs on
+every 25th input frame; a face (probability >= 0.9) counts as hidden when MTCNN no longer finds it (IoU >= 0.3)
+in the output.
 
 Memory: peak resident set size (VmHWM of the child process) of anonymize_video on a clip of each
 length in --memory-minutes, at --memory-size.
@@ -34,7 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT.parent))  # import playalter from this checkout
 sys.path.insert(0, str(ROOT / "tests"))
 
-from video_clips import IndependentDetector, read_frames, window  # noqa: E402
+from mtcnn_judge import MtcnnJudge
+from video_clips import read_frames, window  # noqa: E402
 
 import playalter  # noqa: E402
 from playalter.pipelines.privacy.self_audit import iou  # noqa: E402
@@ -105,8 +107,8 @@ def run_child(code: str, *arguments: str) -> tuple[float, float, str]:
     return wall, peak, "\n".join(lines[:-1])
 
 
-def recall(detector: IndependentDetector, source: Path, output: Path, every: int = 25) -> tuple[int, int]:
-    """(faces BlazeFace finds in sampled input frames, of those still found in the output)."""
+def recall(detector: MtcnnJudge, source: Path, output: Path, every: int = 25) -> tuple[int, int]:
+    """(faces MTCNN finds in sampled input frames, of those still found in the output)."""
     inputs, _, _ = read_frames(source)
     outputs, _, _ = read_frames(output)
     total = found = 0
@@ -127,7 +129,7 @@ def main() -> int:
     parser.add_argument("--detect-every", type=int, default=1)
     args = parser.parse_args()
     photo = t1_photo()
-    detector = IndependentDetector()
+    detector = MtcnnJudge()
     with tempfile.TemporaryDirectory(prefix="bench-video-") as folder:
         folder = Path(folder)
         print(f"{'clip':<16} {'pipeline':<28} {'frames':>6} {'wall s':>7} {'fps':>6} {'peak MiB':>8} "

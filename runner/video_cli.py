@@ -23,11 +23,9 @@ def add_video_arguments(parser) -> None:
 def video_options(args, dense: bool = False):
     from ..pipelines.video import VideoOptions
 
-    detection = {name: getattr(args, name) for name in ("threshold", "max_side")
-                 if getattr(args, name, None) is not None}
     return VideoOptions(codec=args.codec, crf=args.crf, pixel_format=args.pixel_format,
                         detect_every=args.detect_every, lookahead_frames=args.lookahead,
-                        keep_lost_frames=args.keep_lost, dense=dense, **detection)
+                        keep_lost_frames=args.keep_lost, dense=dense)
 
 
 def is_video(path: Path) -> bool:

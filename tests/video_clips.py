@@ -1,5 +1,5 @@
-"""Short test videos made from real photos with PyAV, with a synthetic audio track, and an independent
-face detector (BlazeFace, not the CenterFace detector the pipeline uses) to check the results."""
+"""Short test videos made from real photos with PyAV, with a synthetic audio track (the independent
+face detector that checks the results is ``mtcnn_judge``)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,6 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
-import pytest
-
-from playalter.pipelines.detection import blazeface
 
 SIZE = (320, 240)  # width, height
 SAMPLE_RATE = 16000
@@ -99,18 +96,3 @@ def audio_packets(path: Path) -> tuple[str, list[bytes], float]:
     with av.open(str(path)) as container:
         samples = sum(frame.samples for frame in container.decode(audio=0))
     return codec, payloads, samples / SAMPLE_RATE
-
-
-class IndependentDetector:
-    """MediaPipe's BlazeFace (a different family from the CenterFace detector the pipeline masks with;
-    ``playalter models fetch face_detection``): faces of score >= ``threshold``. Most unmasked faces of the
-    test clips score 0.9-0.98; a star of the astronaut's flag reached 0.82."""
-
-    def __init__(self, threshold: float = 0.9):
-        if not blazeface.is_available():
-            pytest.skip("the BlazeFace model is absent (playalter models fetch face_detection)")
-        self.threshold = threshold
-
-    def faces(self, image: np.ndarray) -> list[tuple[np.ndarray, float]]:
-        boxes = blazeface.detect_boxes(np.ascontiguousarray(image), self.threshold)  # [N,5]
-        return [(box[:4], float(box[4])) for box in boxes]

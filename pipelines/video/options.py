@@ -21,9 +21,10 @@ class VideoOptions:
     smoothing:        0 (none) .. below 1: how much a track's box and landmarks are smoothed
     iou_match:        overlap of a detection with a track's predicted box that continues the track
     scene_cut:        histogram correlation of two frames below which tracks are reset (0 = never)
-    threshold:        detector confidence (None: the detection setting)
-    max_side:         longest side of the detector's whole-frame pass (640; small, weak candidates are looked
-                      at again in full-resolution windows; None: the detection setting, 1280 by default)
+    full_every:       anonymisation: every pass of the privacy detection (full resolution and every overview)
+                      runs on every n-th detected frame, only its smallest overview on the frames between;
+                      keep it at most lookahead_frames + 1 so a face first found by a full pass is also
+                      hidden on the frames before it (1 = every pass on every frame)
     dense:            MediaPipe dense landmarks (masks follow the face outline; slower)
     """
 
@@ -37,14 +38,13 @@ class VideoOptions:
     smoothing: float = 0.5
     iou_match: float = 0.3
     scene_cut: float = 0.5
-    threshold: float | None = None
-    max_side: int | None = 640
+    full_every: int = 3
     dense: bool = False
 
     def __post_init__(self) -> None:
         if self.codec in CRF_CODECS and not 0 <= self.crf <= CRF_CODECS[self.codec]:
             raise InvalidParameterError(f"crf for {self.codec} must be 0..{CRF_CODECS[self.codec]}, got {self.crf}")
-        for name in ("detect_every",):
+        for name in ("detect_every", "full_every"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise InvalidParameterError(f"{name} must be 1 or more, got {getattr(self, name)!r}")
         for name in ("lookahead_frames", "keep_lost_frames"):

