@@ -151,6 +151,21 @@ def test_a_wipe_noticed_by_a_writer_is_not_papered_over_by_later_appends(url):
     assert "the database held 0 rows" in result.stdout and "where the checkpoint recorded 4" in result.stdout
 
 
+def test_a_checkpoint_reset_to_unsigned_under_a_running_writer_is_recorded(url):
+    database = Database(url)
+    try:
+        log = SharedAuditLog(database, SECRET)
+        log.append(key_id="k1", operation="test.one", outcome="ok")
+        _sql(url, "TRUNCATE audit_log, audit_head", "UPDATE audit_checkpoint SET signature = '', key_id = ''")
+        log.append(key_id="k1", operation="test.two", outcome="ok")
+    finally:
+        database.close()
+    result = _verify(url)
+    assert result.returncode == 1
+    assert "the log was changed outside the service: the checkpoint row (audit_checkpoint) was reset to unsigned" \
+        in result.stdout
+
+
 def test_a_log_from_before_the_checkpoint_is_adopted_by_the_first_process(url):
     _fill(url, 2)  # then taken back to audit migration 1, as the previous version left it
     _sql(url, "DROP TABLE audit_checkpoint", "DELETE FROM schema_migrations WHERE component = 'audit' AND version = 2")

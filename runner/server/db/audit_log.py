@@ -18,11 +18,12 @@ that verifies. Before each append the writer compares the log with the
 checkpoint; a difference is recorded in it as ``broken`` and stays there.
 
 Migration 2 creates the row unsigned ("not started"); the first process to
-open the log signs the log as it then is (a ``audit_checkpoint_started``
-security event). A process whose secret is not the one the checkpoint was
-signed with (its ``key_id`` differs) refuses to start instead of recording the
-log as broken. Someone able to write the database who also knows this can put
-an unsigned row back and have the next process start the checkpoint over
+open the log signs the log as it then is (an ``audit_checkpoint_started``
+security event); an unsigned row found by an append is recorded as broken. A
+process whose secret is not the one the checkpoint was signed with (its
+``key_id`` differs) refuses to start instead of recording the log as broken.
+Someone able to write the database who also knows this can put an unsigned row
+back while no process runs and have the next one start the checkpoint over
 (logged as above); against that, keep ``--anchor`` head hashes elsewhere.
 """
 
@@ -127,14 +128,14 @@ class SharedAuditLog:
             saved = _saved(tx, self.signer)
         except CheckpointError as error:
             return f"{error} (noticed at {now_text()})"
-        if saved is None:
-            return ""  # not started yet: this append starts it
+        if saved is None:  # this process found it signed, or signed it, when it opened the log
+            return f"the checkpoint row (audit_checkpoint) was reset to unsigned (noticed at {now_text()})"
         return drift(saved, current)
 
     def _write_checkpoint(self, tx, current: Snapshot, broken: str) -> None:
         snapshot = Snapshot(current.rows, current.last_id, current.head, broken)
         previous = tx.execute("SELECT broken, signature FROM audit_checkpoint").fetchone()
-        if previous is not None and previous[1] == "":
+        if previous is not None and previous[1] == "" and not broken:
             security_event("audit_checkpoint_started", rows=current.rows, last_id=current.last_id)
         if broken and (previous is None or previous[0] != broken):
             security_event("audit_log_tampered", level=logging.ERROR, reason=broken)
