@@ -4,6 +4,7 @@ record, an edited or deleted checkpoint row), with the key outside the database.
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -141,11 +142,15 @@ def test_a_deleted_checkpoint_row_fails_verification_and_stays_recorded(url):
         in recorded.stdout
 
 
-def test_a_wipe_noticed_by_a_writer_is_not_papered_over_by_later_appends(url):
+def test_a_wipe_noticed_by_a_writer_is_not_papered_over_by_later_appends(url, caplog):
     _fill(url, 4)
     _sql(url, "TRUNCATE audit_log, audit_head")
-    _fill(url, 2)
+    with caplog.at_level(logging.WARNING, logger="playalter.security"):
+        _fill(url, 2)
     assert _sql(url, "SELECT COUNT(*) FROM audit_log") == [(2,)]
+    tampered = [record for record in caplog.records if record.getMessage() == "audit_log_tampered"]
+    assert len(tampered) == 1 and tampered[0].levelno == logging.ERROR  # once, when it was noticed
+    assert "where the checkpoint recorded 4" in tampered[0].reason
     result = _verify(url)
     assert result.returncode == 1
     assert "the database held 0 rows" in result.stdout and "where the checkpoint recorded 4" in result.stdout

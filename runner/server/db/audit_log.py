@@ -90,7 +90,9 @@ class SharedAuditLog:
             except CheckpointError:
                 return  # recorded as broken by the next append
             if saved is None:
-                self._write_checkpoint(tx, _head(tx), "")
+                current = _head(tx)
+                self._write_checkpoint(tx, current, "")
+                security_event("audit_checkpoint_started", rows=current.rows, last_id=current.last_id)
 
     def close(self) -> None:
         """The database belongs to the caller."""
@@ -123,22 +125,24 @@ class SharedAuditLog:
         return row["id"]
 
     def _compare_checkpoint(self, tx, current: Snapshot) -> str:
-        """What the checkpoint has on record as broken, plus any difference between it and the log now."""
+        """What the checkpoint has on record as broken, else any difference between it and the log now."""
         try:
             saved = _saved(tx, self.signer)
         except CheckpointError as error:
-            return f"{error} (noticed at {now_text()})"
-        if saved is None:  # this process found it signed, or signed it, when it opened the log
-            return f"the checkpoint row (audit_checkpoint) was reset to unsigned (noticed at {now_text()})"
-        return drift(saved, current)
+            broken = f"{error} (noticed at {now_text()})"
+        else:
+            if saved is not None and saved.broken:
+                return saved.broken
+            if saved is None:  # this process found it signed, or signed it, when it opened the log
+                broken = f"the checkpoint row (audit_checkpoint) was reset to unsigned (noticed at {now_text()})"
+            else:
+                broken = drift(saved, current)
+        if broken:
+            security_event("audit_log_tampered", level=logging.ERROR, reason=broken)
+        return broken
 
     def _write_checkpoint(self, tx, current: Snapshot, broken: str) -> None:
         snapshot = Snapshot(current.rows, current.last_id, current.head, broken)
-        previous = tx.execute("SELECT broken, signature FROM audit_checkpoint").fetchone()
-        if previous is not None and previous[1] == "" and not broken:
-            security_event("audit_checkpoint_started", rows=current.rows, last_id=current.last_id)
-        if broken and (previous is None or previous[0] != broken):
-            security_event("audit_log_tampered", level=logging.ERROR, reason=broken)
         tx.execute("INSERT INTO audit_checkpoint (singleton, row_count, last_id, head, broken, key_id, signature)"
                    " VALUES (1, ?, ?, ?, ?, ?, ?) ON CONFLICT (singleton) DO UPDATE SET"
                    " row_count = excluded.row_count, last_id = excluded.last_id, head = excluded.head,"
