@@ -195,10 +195,14 @@ def test_the_key_is_required_and_must_be_the_same_everywhere(url):
     assert "x" * 40 not in other_key.stdout + other_key.stderr
 
 
-def test_a_worker_without_the_key_refuses_to_start(url):
+def test_serve_and_worker_without_the_key_refuse_to_start(url, tmp_path):
+    from scale_servers import free_port
+
     env = {name: value for name, value in os.environ.items() if not name.startswith("PLAYALTER__")}
-    env["PLAYALTER__DATABASE__URL"] = url
-    worker = subprocess.run([sys.executable, "-m", "playalter.runner.cli", "worker"], env=env,
-                            capture_output=True, text=True, timeout=120)
-    assert worker.returncode == 2
-    assert "security.audit_checkpoint_secret must be set" in worker.stderr and "Traceback" not in worker.stderr
+    env.update(PLAYALTER__DATABASE__URL=url, PLAYALTER__PATHS__DATA_DIR=str(tmp_path))
+    for command in (["worker"], ["serve", "--workers", "0", "--port", str(free_port())]):
+        refused = subprocess.run([sys.executable, "-m", "playalter.runner.cli", *command], env=env,
+                                 capture_output=True, text=True, timeout=120)
+        assert refused.returncode == 2, (command, refused.stderr[-2000:])
+        assert "error: security.audit_checkpoint_secret must be set" in refused.stderr
+        assert "Traceback" not in refused.stderr
