@@ -76,6 +76,7 @@ class Deployment:
                     "PLAYALTER__SERVER__QUEUE_SIZE": "1000", "PLAYALTER__SERVER__BATCH_MAX_IMAGES": "100"}
         if url:
             self.env["PLAYALTER__DATABASE__URL"] = url
+            self.env["PLAYALTER__SECURITY__AUDIT_CHECKPOINT_SECRET"] = "bench-" + "c" * 40
         self.processes: list[subprocess.Popen] = []
         created = self.cli("keys", "create", "--tier", "enterprise", "--json")
         self.key = json.loads(created)["api_key"]

@@ -55,6 +55,7 @@ DEFAULTS: dict[str, Any] = {
         "jwt_ttl_seconds": 900,
         "keys_db": "",
         "audit_db": "",
+        "audit_checkpoint_secret": "",  # with a Postgres database.url: required, the same on every process
     },
     "rate_limit": {
         "storage": "memory://",

@@ -60,6 +60,7 @@ class Cluster:
                     "PLAYALTER__QUEUE__LEASE_SECONDS": str(LEASE_SECONDS),
                     "PLAYALTER__SERVER__ONNX_THREADS": "1",
                     "PLAYALTER__SECURITY__JWT_SECRET": "s" * 48,
+                    "PLAYALTER__SECURITY__AUDIT_CHECKPOINT_SECRET": "a" * 48,
                     "PLAYALTER__RATE_LIMIT__STORAGE": redis_url,
                     "PLAYALTER__RATE_LIMIT__BASIC_PER_HOUR": "6",
                     "PLAYALTER__RATE_LIMIT__PREMIUM_PER_HOUR": "100000",

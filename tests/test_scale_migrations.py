@@ -60,7 +60,7 @@ def test_db_upgrade_creates_jobs_keys_audit_and_queue_tables(postgres, tmp_path)
 
     url = postgres.create_database("command")
     settings = load_settings(config_path=None, environ={"PLAYALTER__DATABASE__URL": url})
-    assert upgrade_all(settings, tmp_path) == {"jobs": [1, 2], "keys": [1], "audit": [1], "queue": [1]}
+    assert upgrade_all(settings, tmp_path) == {"jobs": [1, 2], "keys": [1], "audit": [1, 2], "queue": [1]}
     assert upgrade_all(settings, tmp_path) == {"jobs": [], "keys": [], "audit": [], "queue": []}
 
 

@@ -22,8 +22,8 @@ def database_url():
 
 def test_one_postgres_process_runs_items_itself(tmp_path, database_url):
     async def scenario():
-        settings = make_settings(tmp_path, DATABASE__URL=database_url, SERVER__WORKERS=1,
-                                 QUEUE__LEASE_SECONDS=4)
+        settings = make_settings(tmp_path, DATABASE__URL=database_url, SERVER__WORKERS=1, QUEUE__LEASE_SECONDS=4,
+                                 SECURITY__AUDIT_CHECKPOINT_SECRET="c" * 40)
         async with running_app(settings) as (client, app, key):
             assert key is not None  # the first admin key, now in Postgres
             run = await client.post("/api/workflows/copy_image/run", headers=bearer(key),

@@ -1,6 +1,7 @@
 """``playalter audit verify``: check the hash chain of the HTTP service's audit log against its checkpoint.
 
-With a Postgres ``database.url`` (and no ``--db``) it checks the shared log in that database.
+With a Postgres ``database.url`` (and no ``--db``) it checks the shared log in that database against its
+checkpoint row, whose signature needs ``security.audit_checkpoint_secret``.
 Exit codes: 0 intact; 1 verification failed (tampered, wiped, truncated or unreadable); 2 no such file.
 """
 
@@ -26,7 +27,7 @@ def run_verify(args) -> int:
 
     current = settings()
     if current.database.url and not args.db:
-        result = _verify_shared(current.database.url, args.anchor)
+        result = _verify_shared(current.database.url, current.security.audit_checkpoint_secret, args.anchor)
     else:
         path = Path(args.db) if args.db else audit_db_path(current)
         if not path.is_file():
@@ -42,16 +43,21 @@ def run_verify(args) -> int:
     return 1
 
 
-def _verify_shared(url: str, anchor: str | None):
+def _verify_shared(url: str, secret: str, anchor: str | None):
+    from ...pipelines.config import ConfigError
     from ..server.audit import VerifyResult
-    from ..server.db.audit_log import verify_shared
+    from ..server.db.audit_log import checkpoint_signer, verify_shared
     from ..server.db.database import Database
 
+    try:
+        signer = checkpoint_signer(secret)
+    except ConfigError as error:
+        return VerifyResult(False, 0, None, f"the checkpoint cannot be checked: {error}")
     try:
         database = Database(url)
     except Exception as error:
         return VerifyResult(False, 0, None, f"the database cannot be reached ({type(error).__name__})")
     try:
-        return verify_shared(database, anchor)
+        return verify_shared(database, signer, anchor)
     finally:
         database.close()

@@ -53,7 +53,7 @@ from typing import Any, Iterable
 
 from aiohttp import web
 
-from .audit_checkpoint import Checkpoint, CheckpointError, Snapshot
+from .audit_checkpoint import Checkpoint, CheckpointError, Snapshot, drift, fault, now_text
 from .context import PRINCIPAL
 
 GENESIS_HASH = "0" * 64
@@ -159,7 +159,7 @@ class AuditLog:
                 current = self._head_snapshot()
                 broken = ""
                 if self._checkpoint.key_path.exists():
-                    broken = (f"the checkpoint was missing when the log was opened at {_now_text()} "
+                    broken = (f"the checkpoint was missing when the log was opened at {now_text()} "
                               f"(the database held {current.rows} rows)")
                 if not self._checkpoint.exists():
                     self._checkpoint.write(Snapshot(current.rows, current.last_id, current.head, broken))
@@ -256,18 +256,10 @@ class AuditLog:
         try:
             saved = self._checkpoint.read()
         except CheckpointError as error:
-            return f"{error} (noticed at {_now_text()})"
+            return f"{error} (noticed at {now_text()})"
         if saved is None:
-            return f"the checkpoint was missing at {_now_text()} (the database held {current.rows} rows)"
-        if saved.broken or saved.same_log(current):
-            return saved.broken
-        return (f"at {_now_text()} the database held {current.rows} rows (head {current.head[:16]}) where the "
-                f"checkpoint recorded {saved.rows} (head {saved.head[:16]}): the database was changed outside "
-                "the service (rows removed, tables emptied, or an older copy put back)")
-
-
-def _now_text() -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+            return f"the checkpoint was missing at {now_text()} (the database held {current.rows} rows)"
+        return drift(saved, current)
 
 
 def _read_only(db_path: Path) -> sqlite3.Connection:
@@ -326,15 +318,7 @@ def _checkpoint_fault(checkpoint: Checkpoint, walked: Snapshot) -> str:
     if saved is None:
         return (f"no checkpoint ({checkpoint.path.name}) beside the database: the log cannot be shown complete "
                 "(the service writes one on every append)")
-    if saved.broken:
-        return f"the log was changed outside the service: {saved.broken}"
-    if saved.rows > walked.rows:
-        return (f"the checkpoint records {saved.rows} rows (last row {saved.last_id}) but the database holds "
-                f"{walked.rows}: rows were removed or the log was wiped")
-    if not saved.same_log(walked):
-        return (f"the checkpoint records {saved.rows} rows ending at hash {saved.head[:16]} but the database "
-                f"holds {walked.rows} ending at {walked.last_hash[:16]}: the log was replaced or changed")
-    return ""
+    return fault(saved, walked)
 
 
 def _new_row(key_id, operation, inputs, parameters, outcome, status, duration_ms, at) -> dict[str, Any]:

@@ -1,6 +1,12 @@
-"""The audit log's checkpoint: its row count and head hash, kept in a signed file beside the database.
+"""The audit log's checkpoint: its row count and head hash, signed with HMAC-SHA256 under a key kept
+outside the log's tables.
 
-Every append rewrites ``<audit db>.checkpoint`` (JSON, HMAC-SHA256 with the key in
+``Signer`` signs and checks a ``Snapshot``; ``drift`` (before an append) and
+``fault`` (``playalter audit verify``) compare a signed snapshot with the log.
+Both stores use them: the SQLite log keeps its checkpoint in a file (``Checkpoint``,
+below), the Postgres log in a row of its own (``db.audit_log``).
+
+SQLite: every append rewrites ``<audit db>.checkpoint`` (JSON, HMAC-SHA256 with the key in
 ``<audit db>.checkpoint-key``; both 0600). ``playalter audit verify`` compares it with
 the database, so emptying the tables, dropping them or cutting rows off the end is
 caught without the operator having noted anything. Before each append the writer
@@ -19,8 +25,11 @@ import hmac
 import json
 import os
 import secrets
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+SNAPSHOT_FIELDS = ("rows", "last_id", "head", "broken")
 
 
 class CheckpointError(Exception):
@@ -36,6 +45,54 @@ class Snapshot:
 
     def same_log(self, other: "Snapshot") -> bool:
         return (self.rows, self.last_id, self.head) == (other.rows, other.last_id, other.head)
+
+
+class Signer:
+    """HMAC-SHA256 over a snapshot's fields; ``where`` names the checkpoint in messages."""
+
+    def __init__(self, key: bytes, where: str):
+        self._key = key
+        self.where = where
+
+    @property
+    def key_id(self) -> str:
+        """A public fingerprint of the key: tells a process configured with another key from a forged signature."""
+        return hmac.new(self._key, b"playalter audit checkpoint key id", hashlib.sha256).hexdigest()[:16]
+
+    def sign(self, snapshot: Snapshot) -> str:
+        return _sign(self._key, asdict(snapshot))
+
+    def verified(self, fields: dict, signature) -> Snapshot:
+        """The snapshot of ``fields`` if ``signature`` is theirs under this key; else CheckpointError."""
+        if not isinstance(signature, str) or not hmac.compare_digest(signature, _sign(self._key, fields)):
+            raise CheckpointError(f"the checkpoint {self.where} is not signed by its key: it was edited")
+        return Snapshot(**fields)
+
+
+def now_text() -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+
+
+def drift(saved: Snapshot, current: Snapshot) -> str:
+    """What ``saved`` has on record as broken, else how the log now differs from it ("" when it does not)."""
+    if saved.broken or saved.same_log(current):
+        return saved.broken
+    return (f"at {now_text()} the database held {current.rows} rows (head {current.head[:16]}) where the "
+            f"checkpoint recorded {saved.rows} (head {saved.head[:16]}): the database was changed outside "
+            "the service (rows removed, tables emptied, or an older copy put back)")
+
+
+def fault(saved: Snapshot, walked: Snapshot) -> str:
+    """Why the walked chain is not the log ``saved`` vouches for ("" when it is)."""
+    if saved.broken:
+        return f"the log was changed outside the service: {saved.broken}"
+    if saved.rows > walked.rows:
+        return (f"the checkpoint records {saved.rows} rows (last row {saved.last_id}) but the database holds "
+                f"{walked.rows}: rows were removed or the log was wiped")
+    if not saved.same_log(walked):
+        return (f"the checkpoint records {saved.rows} rows ending at hash {saved.head[:16]} but the database "
+                f"holds {walked.rows} ending at {walked.last_hash[:16]}: the log was replaced or changed")
+    return ""
 
 
 def write_private(path: Path, data: bytes) -> None:
@@ -63,7 +120,7 @@ class Checkpoint:
         """The signed snapshot; None when there is no checkpoint file."""
         try:
             document = json.loads(self.path.read_text(encoding="utf-8"))
-            fields = {name: document[name] for name in ("rows", "last_id", "head", "broken")}
+            fields = {name: document[name] for name in SNAPSHOT_FIELDS}
             signature = document["signature"]
         except FileNotFoundError:
             return None
@@ -73,13 +130,10 @@ class Checkpoint:
             key = self.key_path.read_bytes()
         except OSError:
             raise CheckpointError(f"the checkpoint key {self.key_path.name} is missing") from None
-        if not isinstance(signature, str) or not hmac.compare_digest(signature, _sign(key, fields)):
-            raise CheckpointError(f"the checkpoint {self.path.name} is not signed by its key: it was edited")
-        return Snapshot(**fields)
+        return Signer(key, self.path.name).verified(fields, signature)
 
     def write(self, snapshot: Snapshot) -> None:
-        fields = asdict(snapshot)
-        document = {**fields, "signature": _sign(self._key(), fields)}
+        document = {**asdict(snapshot), "signature": Signer(self._key(), self.path.name).sign(snapshot)}
         write_private(self.path, (json.dumps(document, indent=1) + "\n").encode("utf-8"))
 
     def raw(self) -> bytes | None:

@@ -241,7 +241,8 @@ def setup_security(app: web.Application, settings, data_dir: str | Path | None =
         tokens=TokenService(load_or_create_secret(settings.security.jwt_secret, data_dir),
                             settings.security.jwt_ttl_seconds, keystore),
         limiter=RateLimiter.from_settings(settings),
-        audit=SharedAuditLog(database) if database else AuditLog(audit_db_path(settings, data_dir)),
+        audit=(SharedAuditLog(database, settings.security.audit_checkpoint_secret) if database
+               else AuditLog(audit_db_path(settings, data_dir))),
     )
     security.admin_key = keystore.ensure_admin_key()
     if public_paths is None:

@@ -22,6 +22,7 @@ _TABLE = ("CREATE TABLE IF NOT EXISTS schema_migrations (component TEXT NOT NULL
 
 def applied_version(database: Database, component: str) -> int:
     with database.transaction() as tx:
+        tx.lock("playalter-migrations")
         tx.ddl(_TABLE)
         row = tx.execute("SELECT MAX(version) FROM schema_migrations WHERE component = ?", (component,)).fetchone()
     return row[0] or 0
@@ -31,6 +32,7 @@ def upgrade(database: Database, component: str, steps: list[list[str]]) -> list[
     """Apply the steps (version = position + 1) not applied yet; return the versions applied now."""
     applied = []
     with database.transaction() as tx:
+        tx.lock("playalter-migrations")  # CREATE TABLE IF NOT EXISTS is not safe against itself in Postgres
         tx.ddl(_TABLE)
     for version, statements in enumerate(steps, start=1):
         with database.transaction() as tx:

@@ -32,10 +32,11 @@ async def run_worker(settings, concurrency: int, *, install_signal_handlers: boo
     lease = float(settings.queue.lease_seconds)
     data_dir = Path(settings.paths.data_dir).expanduser().resolve()
     database = Database(url)
+    audit = SharedAuditLog(database, settings.security.audit_checkpoint_secret)
     store = JobStore(data_dir, database)
     await asyncio.to_thread(engine.install_schema, database)
     name = worker_name()
-    runtime = ItemRuntime(settings, database, store, SharedAuditLog(database), WorkflowCatalog(settings), name)
+    runtime = ItemRuntime(settings, database, store, audit, WorkflowCatalog(settings), name)
     share_cores(concurrency, settings.server.onnx_threads)
     app = engine.build_app(url)
     reaper = None
