@@ -21,7 +21,7 @@ from aiohttp import web
 
 from ...pipelines.config import Section
 from ..errors import WorkflowCancelled
-from .dispatcher import DirectRun
+from .item_runs import DirectRun
 from .errors import ApiError
 from .jobs import Job, JobStore
 

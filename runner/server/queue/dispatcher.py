@@ -2,8 +2,9 @@
 
 Same interface as ``dispatcher.Dispatcher`` (the endpoints do not know which one they talk to). ``submit``
 checks the workflow and bindings, refuses work while ``server.queue_size`` items already wait
-(``QueueFull``), stores the job (Postgres) and its inputs (the shared ``paths.data_dir``), and defers one
-procrastinate job per item. Events from workers arrive through ``events.Listener`` and go to this replica's
+(``QueueFull``), stores the job (Postgres) and its inputs (the shared ``paths.data_dir``; a video upload is
+streamed into its staging folder and moved into the job), and defers one procrastinate job per item. A video job
+(``direct``) is an item like any other: a worker runs its pipeline. Events from workers arrive through ``events.Listener`` and go to this replica's
 SSE subscribers; ``wait`` and the job slots also re-read the job every ``POLL_SECONDS``, so a lost
 notification (a database restart) only delays them. Every ``SWEEP_SECONDS`` a replica deletes expired jobs
 and re-enqueues unfinished items that have no queue job (a replica killed between storing a job and
@@ -21,6 +22,7 @@ import procrastinate
 
 from ....pipelines.config import Section
 from ..dispatcher import check_bindings, earlier_job, idempotency_conflict
+from ..item_runs import DirectRun, workflow_prompt
 from ..jobs import Job, JobStore
 from ..listeners import JobListeners
 from ..operations import Plan
@@ -37,9 +39,11 @@ ORPHAN_SECONDS = 30.0  # an item queued in the store this long without a queue j
 
 
 class QueuedDispatcher:
-    def __init__(self, settings: Section, store: JobStore, catalog: WorkflowCatalog):
+    def __init__(self, settings: Section, store: JobStore, catalog: WorkflowCatalog,
+                 direct: dict[str, DirectRun] | None = None):
         self.store = store
         self.catalog = catalog
+        self.direct = dict(direct or {})  # run by the workers; here only told apart from saved workflows
         self.settings = settings
         self.url = settings.database.url
         self.input_dir = Path(settings.paths.input_dir).resolve()
@@ -68,14 +72,16 @@ class QueuedDispatcher:
 
     # --- submitting ----------------------------------------------------------------------------
 
-    async def submit(self, *, key_id: str | None, operation: str, plan: Plan, item_images: list[dict[str, bytes]],
+    async def submit(self, *, key_id: str | None, operation: str, plan: Plan,
+                     item_images: list[dict[str, bytes | Path]],
                      idempotency_key: str | None = None, request_hash: str | None = None,
                      admit: Callable[[], Awaitable[None]] | None = None) -> tuple[Job, bool]:
         earlier = await earlier_job(self.store, key_id, idempotency_key, request_hash)
         if earlier is not None:
             return earlier, False
-        prompt = await asyncio.to_thread(self.catalog.load, plan.workflow)
-        await asyncio.to_thread(check_bindings, prompt, plan, item_images[0], self.input_dir)
+        prompt = await asyncio.to_thread(workflow_prompt, self.catalog, self.direct, plan.workflow)
+        if prompt is not None:  # a direct run's request was checked by its endpoint
+            await asyncio.to_thread(check_bindings, prompt, plan, item_images[0], self.input_dir)
         await asyncio.to_thread(self.pool.refresh)
         if self.pool.queued + len(item_images) > self.pool.capacity:
             raise QueueFull(max(1, int(POLL_SECONDS * 5)))
