@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import signal
+import time
 import urllib.request
 import urllib.error
 import uuid
@@ -196,3 +197,17 @@ def test_a_worker_killed_mid_video_has_the_video_finished_by_the_other_exactly_o
     assert audio_packets(tmp_path / "out.mp4")[0] == "aac"
     assert [outcome for _, _, outcome in _audit(cluster, job["id"])] == ["ok"]
     assert [path.name for path in (cluster.root / "shared" / "jobs" / job["id"]).rglob("*.mp4")] == ["anonymized.mp4"]
+
+
+def test_uploads_cut_off_in_the_shared_staging_folder_are_deleted_and_uploads_arriving_are_kept(cluster):
+    staging = cluster.root / "shared" / "jobs" / ".staging"
+    staging.mkdir(mode=0o700, exist_ok=True)
+    cut_off, arriving = staging / "cut-off.part", staging / "arriving.part"
+    cut_off.write_bytes(b"half an upload of a replica killed an hour ago")
+    arriving.write_bytes(b"an upload still arriving")
+    os.utime(cut_off, (time.time() - 3600,) * 2)
+    deadline = time.monotonic() + 60  # the replicas sweep every 10 s
+    while cut_off.exists():
+        assert time.monotonic() < deadline, "the cut-off upload was not deleted"
+        time.sleep(0.5)
+    assert arriving.read_bytes() == b"an upload still arriving"

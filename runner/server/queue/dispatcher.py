@@ -6,7 +6,8 @@ checks the workflow and bindings, refuses work while ``server.queue_size`` items
 streamed into its staging folder and moved into the job), and defers one procrastinate job per item. A video job
 (``direct``) is an item like any other: a worker runs its pipeline. Events from workers arrive through ``events.Listener`` and go to this replica's
 SSE subscribers; ``wait`` and the job slots also re-read the job every ``POLL_SECONDS``, so a lost
-notification (a database restart) only delays them. Every ``SWEEP_SECONDS`` a replica deletes expired jobs
+notification (a database restart) only delays them. Every ``SWEEP_SECONDS`` a replica deletes expired jobs and
+staged uploads a killed replica left behind (untouched since well past ``server.body_timeout_seconds``),
 and re-enqueues unfinished items that have no queue job (a replica killed between storing a job and
 enqueueing it, a worker that could not record an outcome), so admitted work is never lost.
 """
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 2.0
 SWEEP_SECONDS = 10.0
 ORPHAN_SECONDS = 30.0  # an item queued in the store this long without a queue job is enqueued again
+UPLOAD_GRACE_SECONDS = 300.0  # a staged upload is deleted this long after its body had to have arrived
 
 
 class QueuedDispatcher:
@@ -48,6 +50,7 @@ class QueuedDispatcher:
         self.url = settings.database.url
         self.input_dir = Path(settings.paths.input_dir).resolve()
         self.ttl = float(settings.server.result_ttl_seconds)
+        self.stale_upload_seconds = float(settings.server.body_timeout_seconds) + UPLOAD_GRACE_SECONDS
         self.pool = stats.QueueView(store.db, settings)
         self.app = engine.build_app(self.url)
         self.listeners = JobListeners()  # the SSE streams of this replica
@@ -153,6 +156,9 @@ class QueuedDispatcher:
                 deleted = await asyncio.to_thread(self.store.delete_expired)
                 if deleted:
                     log.info("deleted %d expired job(s)", deleted)
+                dropped = await asyncio.to_thread(self.store.delete_stale_uploads, self.stale_upload_seconds)
+                if dropped:
+                    log.info("deleted %d upload(s) cut off before their job existed", dropped)
                 for job_id, index in await asyncio.to_thread(stats.orphans, self.store.db, ORPHAN_SECONDS):
                     await engine.enqueue(self.app, job_id, index)
             except (procrastinate.exceptions.ProcrastinateException, *self.store.db.errors) as error:
