@@ -1,6 +1,6 @@
 """Video jobs on the job queue: two API replicas (``serve --workers 0``) and two ``playalter worker`` processes on
 one throwaway Postgres cluster, sharing a data folder. A video uploaded to one replica runs on a worker, is
-followed over SSE and downloaded from the other replica; it can be cancelled from either; a worker killed with
+followed over SSE and downloaded from the other replica (anonymisation and swap); it can be cancelled from either; a worker killed with
 kill -9 mid-video has the video finished by the other worker, audited once.
 """
 
@@ -77,14 +77,17 @@ def _rows(cluster, sql: str, *params):
         return connection.execute(sql, params).fetchall()
 
 
-def _submit(cluster, base: str, video: Path, options: dict | None = None) -> dict:
-    """POST the video as multipart/form-data to ``/api/video/anonymize``: (status, body)."""
+def _submit(cluster, base: str, video: Path, options: dict | None = None, operation: str = "anonymize",
+            **files: Path) -> dict:
+    """POST the video (and ``files``: part name -> file) as multipart/form-data to ``/api/video/<operation>``."""
     boundary = uuid.uuid4().hex
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"options\"\r\n"
-            f"Content-Type: application/json\r\n\r\n{json.dumps(options or {})}\r\n"
-            f"--{boundary}\r\nContent-Disposition: form-data; name=\"video\"; filename=\"clip.mp4\"\r\n"
-            f"Content-Type: video/mp4\r\n\r\n").encode() + video.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
-    request = urllib.request.Request(f"{base}/api/video/anonymize", data=body, method="POST", headers={
+    parts = [(f"--{boundary}\r\nContent-Disposition: form-data; name=\"options\"\r\n"
+              f"Content-Type: application/json\r\n\r\n{json.dumps(options or {})}\r\n").encode()]
+    for name, path in {"video": video, **files}.items():
+        parts.append(f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{path.name}\"\r\n"
+                     f"Content-Type: application/octet-stream\r\n\r\n".encode() + path.read_bytes() + b"\r\n")
+    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+    request = urllib.request.Request(f"{base}/api/video/{operation}", data=body, method="POST", headers={
         **_auth(cluster), "Content-Type": f"multipart/form-data; boundary={boundary}"})
     try:
         with urllib.request.urlopen(request, timeout=120) as response:
@@ -124,6 +127,14 @@ def _download(cluster, base: str, job_id: str, target: Path) -> tuple[int, bytes
     return status, body
 
 
+def _report(cluster, base: str, job_id: str) -> dict:
+    status, body = http("GET", f"{base}/api/jobs/{job_id}", _auth(cluster))
+    assert status == 200
+    [report] = [entry["data"] for entry in json.loads(body)["items"][0]["result"]["json"]
+                if entry["title"] == "video report"]
+    return report
+
+
 def _audit(cluster, job_id: str) -> list[tuple[dict, list, str]]:
     rows = _rows(cluster, "SELECT parameters, inputs, outcome FROM audit_log WHERE operation = 'job.video.anonymize'")
     return [(json.loads(parameters), json.loads(inputs), outcome) for parameters, inputs, outcome in rows
@@ -145,6 +156,7 @@ def test_a_video_uploaded_to_one_replica_runs_on_a_worker_and_downloads_from_the
     assert status == 200
     frames, _, _ = read_frames(tmp_path / "out.mp4")
     assert len(frames) == len(read_frames(clips["short"])[0]) == 16
+    assert _report(cluster, api1, job["id"])["tracks"], "faces of the group photo were tracked and masked"
     codec, _, seconds = audio_packets(tmp_path / "out.mp4")
     assert codec == "aac" and seconds == pytest.approx(audio_packets(clips["short"])[2], abs=0.05)
 
@@ -155,6 +167,19 @@ def test_a_video_uploaded_to_one_replica_runs_on_a_worker_and_downloads_from_the
     assert outcome == "ok" and parameters["mask_type"] == "pixelate"
     assert inputs == [hashlib.sha256(clips["short"].read_bytes()).hexdigest()]
     assert not list((cluster.root / "shared" / "jobs" / job["id"]).glob("*/input/*")), "the upload is deleted"
+
+
+def test_a_swap_video_job_runs_on_a_worker_with_its_source_photo(cluster, clips, t1_path, tmp_path):
+    api1, api2 = cluster.api
+    job = _submit(cluster, api2, clips["short"], {"target_tracks": [0]}, "swap", source=t1_path)
+    events = _follow(cluster, api1, job["id"])
+    assert events[-1][0] == "done" and events[-1][1]["state"] == "completed", events
+    status, _ = _download(cluster, api1, job["id"], tmp_path / "swapped.mp4")
+    assert status == 200 and len(read_frames(tmp_path / "swapped.mp4")[0]) == 16
+    assert audio_packets(tmp_path / "swapped.mp4")[0] == "aac"
+    assert _report(cluster, api2, job["id"])["tracks"], "faces of the group photo were tracked and swapped"
+    [(worker,)] = _rows(cluster, "SELECT worker FROM items WHERE job_id = %s", job["id"])
+    assert worker in cluster.worker_pids().values()
 
 
 def test_a_video_job_cancelled_on_one_replica_stops_on_its_worker(cluster, clips):
