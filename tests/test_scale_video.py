@@ -1,7 +1,7 @@
 """Video jobs on the job queue: two API replicas (``serve --workers 0``) and two ``playalter worker`` processes on
-one throwaway Postgres cluster, sharing a data folder. A video uploaded to one replica runs on a worker, is
-followed over SSE and downloaded from the other replica (anonymisation and swap); it can be cancelled from either; a worker killed with
-kill -9 mid-video has the video finished by the other worker, audited once.
+one throwaway Postgres cluster, sharing a data folder. A video (anonymisation or swap) uploaded to one replica
+runs on a worker, is followed over SSE and downloaded from the other replica; it can be cancelled from either; a
+worker killed with kill -9 mid-video has the video finished by the other worker, audited once.
 """
 
 from __future__ import annotations
