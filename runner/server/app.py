@@ -56,7 +56,7 @@ def create_app(settings: Section | None = None) -> web.Application:
     if database is None:
         pool = WorkerPool(settings.server.workers, settings.server.queue_size)
     else:
-        dispatcher = QueuedDispatcher(settings, store, catalog)
+        dispatcher = QueuedDispatcher(settings, store, catalog, direct=direct_runs(settings))
         pool = dispatcher.pool
     metrics = Metrics(store, pool)
 

@@ -6,8 +6,9 @@ input files rather than their bytes and their own time limit.
 ``submit`` checks the workflow and bindings once (a bad parameter is a 400
 before anything is queued), reserves queue room for every item (or raises
 ``QueueFull``), stores the job with its inputs, then schedules each item. Items
-run on worker threads through ``runs.run_item``; each one is stopped at its
-next cancellation check once ``server.job_timeout_seconds`` have passed.
+run on worker threads through ``item_runs.run_stored_item`` (the code queue
+workers run too); each one is stopped at its next cancellation check once
+``server.job_timeout_seconds`` have passed.
 Each item's outcome is appended to the audit log (``job.<operation>`` rows).
 Progress goes to subscribers (the SSE endpoint) as events:
 
@@ -20,43 +21,29 @@ Progress goes to subscribers (the SSE endpoint) as events:
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import shutil
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from ...pipelines.config import Section
-from ..executor import WorkflowCancelled, validate
+from ..executor import validate
 from .audit import AuditLog
 from .errors import ApiError
 from .jobs import IdempotencyConflict, Item, Job, JobStore
 from .listeners import JobListeners
 from .operations import Plan
-from .runs import describe_error, run_item
+from .item_runs import DirectRun, audit_entry, run_stored_item, workflow_prompt
+from .runs import describe_error
 from .workers import WorkerPool
 from .workflows import WorkflowCatalog
 
 log = logging.getLogger(__name__)
 
 SWEEP_SECONDS = 60.0
-
-
-@dataclass(frozen=True)
-class DirectRun:
-    """A job kind run by a function instead of a saved workflow.
-
-    ``run(plan, inputs, item_dir, cancel_event=..., on_progress=...)`` gets the input files by binding name,
-    writes under ``item_dir / "output"`` and returns the item's result; ``on_progress(data)`` sends a
-    ``progress`` event. It raises ``WorkflowCancelled`` once ``cancel_event`` is set.
-    """
-
-    run: Callable[..., dict[str, Any]]
-    timeout_seconds: float
 
 
 @contextmanager
@@ -178,8 +165,7 @@ class Dispatcher:
         return job, created
 
     def _load(self, workflow: str) -> dict | None:
-        """The saved workflow's prompt; None for a direct run."""
-        return None if workflow in self.direct else self.catalog.load(workflow)
+        return workflow_prompt(self.catalog, self.direct, workflow)
 
     def _schedule(self, job: Job, items: list[Item], prompt: dict | None) -> None:
         self._finished.setdefault(job.id, asyncio.Event())
@@ -208,49 +194,16 @@ class Dispatcher:
             return None  # cancelled while it waited
         self._emit(job.id, "item", {"index": item.index, "state": "running"})
         started = time.perf_counter()
-        digests: list[str] = []
-        try:
-            paths = {name: self.store.input_path(item, name) for name in item.inputs}
-            digests = [_file_sha256(path) for path in paths.values()]
-            state, result, error = self._execute(job, item, prompt, paths, cancel)
-        except Exception as failure:  # reading the inputs
-            state, result, error = "failed", None, describe_error(failure)
+        state, result, error, digests = run_stored_item(
+            self.store, job, item, prompt, self.direct.get(job.workflow), input_dir=self.input_dir,
+            timeout=self.timeout, cancel=cancel, emit=lambda event, data: self._emit(job.id, event, data))
         updated = self.store.finish_item(job.id, item.index, result=result, error=error, state=state,
                                          ttl_seconds=self.ttl)
         shutil.rmtree(self.store.item_dir(job.id, item.index) / "input", ignore_errors=True)
         if self.audit is not None:
-            self.audit.append(key_id=job.key_id, operation=f"job.{job.operation}",
-                              inputs=digests,
-                              parameters={"job_id": job.id, "item": item.index, "workflow": job.workflow,
-                                          **job.plan["bindings"]},
-                              outcome="ok" if error is None else error["code"],
-                              duration_ms=(time.perf_counter() - started) * 1000.0)
+            self.audit.append(**audit_entry(job, item.index, digests, error, started))
         self._emit(job.id, "item", {"index": item.index, "state": state, **({"error": error} if error else {})})
         return updated
-
-    def _execute(self, job: Job, item: Item, prompt: dict | None, paths: dict[str, Path],
-                 cancel: threading.Event) -> tuple[str, dict | None, dict | None]:
-        """(state, result, error) of one run: a direct run (video) on the input files, else the workflow."""
-        item_dir = self.store.item_dir(job.id, item.index)
-        direct = self.direct.get(job.workflow)
-        if direct is not None:
-            def on_progress(data: dict) -> None:
-                self._emit(job.id, "progress", {"index": item.index, **data})
-
-            return execute(lambda: direct.run(job.plan, paths, item_dir, cancel_event=cancel, on_progress=on_progress),
-                           cancel, direct.timeout_seconds)
-        images = {name: path.read_bytes() for name, path in paths.items()}
-        return execute(lambda: run_item(prompt, job.plan, images, item_dir, self.input_dir, cancel_event=cancel,
-                                        on_progress=self._progress_callback(job.id, item.index)),
-                       cancel, self.timeout)
-
-    def _progress_callback(self, job_id: str, index: int):
-        def on_progress(event) -> None:
-            data = progress_data(event)
-            if data is not None:
-                self._emit(job_id, "progress", {"index": index, **data})
-
-        return on_progress
 
     def _settled(self, job: Job) -> None:
         self._publish(job.id, "done", job.to_dict())
@@ -305,41 +258,3 @@ class Dispatcher:
                 log.exception("the retention sweep failed")
             await asyncio.sleep(min(SWEEP_SECONDS, self.ttl))
 
-
-def execute(run: Callable[[], dict[str, Any]], cancel: threading.Event,
-            timeout: float) -> tuple[str, dict | None, dict | None]:
-    """(state, result, error) of ``run()``, stopped through ``cancel`` once ``timeout`` seconds have passed
-    (the in-process pool and the queue workers share it)."""
-    timed_out = threading.Event()
-
-    def stop_for_timeout() -> None:
-        timed_out.set()
-        cancel.set()
-
-    timer = threading.Timer(timeout, stop_for_timeout)
-    timer.start()
-    try:
-        return "completed", run(), None
-    except WorkflowCancelled as cancelled:
-        if timed_out.is_set():
-            return "failed", None, {"code": "timeout",
-                                    "message": f"processing took longer than {timeout:g} s and was stopped"}
-        return "cancelled", None, describe_error(cancelled)
-    except Exception as failure:
-        return "failed", None, describe_error(failure)
-    finally:
-        timer.cancel()
-
-
-def progress_data(event) -> dict[str, Any] | None:
-    """The "progress" event data of an executor event, or None for kinds that are not reported."""
-    if event.kind not in ("node_start", "node_progress", "node_finish"):
-        return None
-    data = event.to_dict()
-    del data["kind"]
-    return data
-
-
-def _file_sha256(path: Path) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()

@@ -383,6 +383,20 @@ class JobStore:
         shutil.rmtree(self.root / STAGING, ignore_errors=True)  # uploads a crash cut off before their job existed
         return [_item(row) for row in queued]
 
+    def delete_stale_uploads(self, older_than_seconds: float) -> int:
+        """Delete staged uploads untouched for ``older_than_seconds`` (their request died with its process: with a
+        shared folder, ``recover`` cannot empty it while other replicas receive uploads); return how many."""
+        deadline = time.time() - older_than_seconds
+        deleted = 0
+        for path in (self.root / STAGING).glob("*.part"):
+            try:
+                if path.stat().st_mtime < deadline:
+                    path.unlink()
+                    deleted += 1
+            except FileNotFoundError:  # moved into its job meanwhile
+                continue
+        return deleted
+
     def delete_expired(self, now: float | None = None) -> int:
         """Delete finished jobs past their retention time, with their files; return how many."""
         now = time.time() if now is None else now

@@ -3,15 +3,23 @@
 A video job has one item whose input is the uploaded file (binding ``video``,
 plus ``source`` for a swap). It does not go through a saved workflow: a
 workflow holds every frame in memory, the pipeline (``pipelines.video``)
-streams them. The pipeline writes a hidden partial file and renames it to
-``output/<name>.mp4`` only once complete, and the item's result names the file
-only once the item completed, so a cancelled, failed or interrupted job never
-presents a half-written video; a job resumed after a restart starts the video
+streams them. Each attempt writes into its own hidden folder
+``output/.attempt-<random>/`` (the pipeline there into a partial file, renamed
+when complete), and the finished video is then renamed to ``output/<name>.mp4``;
+the item's result names the file only once the item completed. So a cancelled,
+failed or interrupted job never presents a half-written video, and an attempt
+superseded on the job queue (its worker was taken for dead after the lease but
+still runs) cannot write into the video of the attempt that took over: the new
+attempt deletes the folders of earlier ones, whose writes then go nowhere. A
+job resumed after a restart, or re-delivered to another worker, starts the video
 again from its first frame.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -21,7 +29,7 @@ from aiohttp import web
 
 from ...pipelines.config import Section
 from ..errors import WorkflowCancelled
-from .dispatcher import DirectRun
+from .item_runs import DirectRun
 from .errors import ApiError
 from .jobs import Job, JobStore
 
@@ -30,6 +38,7 @@ ANONYMIZE = "video.anonymize"
 SWAP = "video.swap"
 VIDEO_RESULT_FIELDS = ("filename", "content_type", "bytes")
 REPORT_TITLE = "video report"
+ATTEMPT_PREFIX = ".attempt-"  # output/.attempt-<random>/: where one attempt writes its video
 PROGRESS_INTERVAL_SECONDS = 0.25  # progress events per video at most this often (the last one always)
 
 
@@ -76,14 +85,21 @@ def _direct(pipeline: Callable, output_name: str) -> Callable[..., dict[str, Any
             on_progress: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         output = item_dir / "output"
         output.mkdir(parents=True, exist_ok=True)
+        for earlier in output.glob(f"{ATTEMPT_PREFIX}*"):  # of an attempt killed, or taken over after its lease
+            shutil.rmtree(earlier, ignore_errors=True)
+        scratch = Path(tempfile.mkdtemp(prefix=ATTEMPT_PREFIX, dir=output))
         final = output / f"{output_name}.mp4"
         started = time.perf_counter()
         try:
-            report = pipeline(plan["bindings"], inputs, final, _Progress(on_progress, started), cancel_event.is_set)
+            report = pipeline(plan["bindings"], inputs, scratch / final.name, _Progress(on_progress, started),
+                              cancel_event.is_set)
+            os.replace(scratch / final.name, final)
         except Exception:
             if cancel_event.is_set():
                 raise WorkflowCancelled() from None
             raise
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
         return {"seconds": round(time.perf_counter() - started, 3), "images": [],
                 "json": [{"node": None, "title": REPORT_TITLE, "data": report}],
                 "video": {"file": final.relative_to(item_dir).as_posix(), "filename": final.name,

@@ -2,10 +2,12 @@
 
 Same interface as ``dispatcher.Dispatcher`` (the endpoints do not know which one they talk to). ``submit``
 checks the workflow and bindings, refuses work while ``server.queue_size`` items already wait
-(``QueueFull``), stores the job (Postgres) and its inputs (the shared ``paths.data_dir``), and defers one
-procrastinate job per item. Events from workers arrive through ``events.Listener`` and go to this replica's
+(``QueueFull``), stores the job (Postgres) and its inputs (the shared ``paths.data_dir``; a video upload is
+streamed into its staging folder and moved into the job), and defers one procrastinate job per item. A video job
+(``direct``) is an item like any other: a worker runs its pipeline. Events from workers arrive through ``events.Listener`` and go to this replica's
 SSE subscribers; ``wait`` and the job slots also re-read the job every ``POLL_SECONDS``, so a lost
-notification (a database restart) only delays them. Every ``SWEEP_SECONDS`` a replica deletes expired jobs
+notification (a database restart) only delays them. Every ``SWEEP_SECONDS`` a replica deletes expired jobs and
+staged uploads a killed replica left behind (untouched since well past ``server.body_timeout_seconds``),
 and re-enqueues unfinished items that have no queue job (a replica killed between storing a job and
 enqueueing it, a worker that could not record an outcome), so admitted work is never lost.
 """
@@ -21,6 +23,7 @@ import procrastinate
 
 from ....pipelines.config import Section
 from ..dispatcher import check_bindings, earlier_job, idempotency_conflict
+from ..item_runs import DirectRun, workflow_prompt
 from ..jobs import Job, JobStore
 from ..listeners import JobListeners
 from ..operations import Plan
@@ -34,16 +37,20 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 2.0
 SWEEP_SECONDS = 10.0
 ORPHAN_SECONDS = 30.0  # an item queued in the store this long without a queue job is enqueued again
+UPLOAD_GRACE_SECONDS = 300.0  # a staged upload is deleted this long after its body had to have arrived
 
 
 class QueuedDispatcher:
-    def __init__(self, settings: Section, store: JobStore, catalog: WorkflowCatalog):
+    def __init__(self, settings: Section, store: JobStore, catalog: WorkflowCatalog,
+                 direct: dict[str, DirectRun] | None = None):
         self.store = store
         self.catalog = catalog
+        self.direct = dict(direct or {})  # run by the workers; here only told apart from saved workflows
         self.settings = settings
         self.url = settings.database.url
         self.input_dir = Path(settings.paths.input_dir).resolve()
         self.ttl = float(settings.server.result_ttl_seconds)
+        self.stale_upload_seconds = float(settings.server.body_timeout_seconds) + UPLOAD_GRACE_SECONDS
         self.pool = stats.QueueView(store.db, settings)
         self.app = engine.build_app(self.url)
         self.listeners = JobListeners()  # the SSE streams of this replica
@@ -68,14 +75,16 @@ class QueuedDispatcher:
 
     # --- submitting ----------------------------------------------------------------------------
 
-    async def submit(self, *, key_id: str | None, operation: str, plan: Plan, item_images: list[dict[str, bytes]],
+    async def submit(self, *, key_id: str | None, operation: str, plan: Plan,
+                     item_images: list[dict[str, bytes | Path]],
                      idempotency_key: str | None = None, request_hash: str | None = None,
                      admit: Callable[[], Awaitable[None]] | None = None) -> tuple[Job, bool]:
         earlier = await earlier_job(self.store, key_id, idempotency_key, request_hash)
         if earlier is not None:
             return earlier, False
-        prompt = await asyncio.to_thread(self.catalog.load, plan.workflow)
-        await asyncio.to_thread(check_bindings, prompt, plan, item_images[0], self.input_dir)
+        prompt = await asyncio.to_thread(workflow_prompt, self.catalog, self.direct, plan.workflow)
+        if prompt is not None:  # a direct run's request was checked by its endpoint
+            await asyncio.to_thread(check_bindings, prompt, plan, item_images[0], self.input_dir)
         await asyncio.to_thread(self.pool.refresh)
         if self.pool.queued + len(item_images) > self.pool.capacity:
             raise QueueFull(max(1, int(POLL_SECONDS * 5)))
@@ -147,6 +156,9 @@ class QueuedDispatcher:
                 deleted = await asyncio.to_thread(self.store.delete_expired)
                 if deleted:
                     log.info("deleted %d expired job(s)", deleted)
+                dropped = await asyncio.to_thread(self.store.delete_stale_uploads, self.stale_upload_seconds)
+                if dropped:
+                    log.info("deleted %d upload(s) cut off before their job existed", dropped)
                 for job_id, index in await asyncio.to_thread(stats.orphans, self.store.db, ORPHAN_SECONDS):
                     await engine.enqueue(self.app, job_id, index)
             except (procrastinate.exceptions.ProcrastinateException, *self.store.db.errors) as error:

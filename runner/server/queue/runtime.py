@@ -3,9 +3,10 @@
 1. ``store.claim``: the item becomes ``running`` under a new attempt number (an item already ended is left
    alone: a re-delivered job is a no-op; one that has had ``queue.max_attempts`` tries is failed, with the
    reason).
-2. The workflow runs with the same code as the in-process pool (``dispatcher.execute``), stopped when the job
-   is cancelled from any replica (``jobs.cancel_requested``, polled every ``CANCEL_POLL_SECONDS``) or after
-   ``server.job_timeout_seconds``.
+2. The workflow, or the direct run (a video pipeline, on the upload in the shared data folder), runs with the
+   same code as the in-process pool (``item_runs.run_stored_item``), stopped when the job is cancelled from any
+   replica (``jobs.cancel_requested``, polled every ``CANCEL_POLL_SECONDS``) or after its time limit
+   (``server.job_timeout_seconds``; ``video.job_timeout_seconds`` for a video).
 3. The outcome and the item's audit row are written in one transaction, only if this attempt still holds the
    item: an item is completed, and audited, exactly once. While the database restarts, the write is retried.
 4. Events go out through NOTIFY to the SSE streams of every replica.
@@ -20,13 +21,11 @@ import threading
 import time
 from pathlib import Path
 
-from ..audit import sha256_hex
 from ..db.audit_log import SharedAuditLog
 from ..db.database import Database
-from ..dispatcher import execute, progress_data
 from ..errors import ApiError
+from ..item_runs import DirectRun, audit_entry, run_stored_item, workflow_prompt
 from ..jobs import JobStore
-from ..runs import describe_error, run_item
 from ..workflows import WorkflowCatalog
 from .events import notify
 
@@ -38,11 +37,12 @@ log = logging.getLogger(__name__)
 
 class ItemRuntime:
     def __init__(self, settings, database: Database, store: JobStore, audit: SharedAuditLog,
-                 catalog: WorkflowCatalog, worker_name: str):
+                 catalog: WorkflowCatalog, worker_name: str, direct: dict[str, DirectRun]):
         self.db = database
         self.store = store
         self.audit = audit
         self.catalog = catalog
+        self.direct = direct
         self.worker_name = worker_name
         self.max_attempts = int(settings.queue.max_attempts)
         self.timeout = float(settings.server.job_timeout_seconds)
@@ -65,29 +65,19 @@ class ItemRuntime:
         cancel, finished = threading.Event(), threading.Event()
         watcher = threading.Thread(target=self._watch_cancel, args=(job_id, cancel, finished), daemon=True)
         watcher.start()
-        images: dict[str, bytes] = {}
         try:
-            images = {name: self.store.input_path(item, name).read_bytes() for name in item.inputs}
-            prompt = self.catalog.load(job.workflow)
-            item_dir = self.store.item_dir(job_id, index)
-            state, result, error = execute(
-                lambda: run_item(prompt, job.plan, images, item_dir, self.input_dir, cancel_event=cancel,
-                                 on_progress=self._progress(job_id, index)),
-                cancel, self.timeout)
+            prompt = workflow_prompt(self.catalog, self.direct, job.workflow)
         except ApiError as failure:  # the workflow is gone from this worker's catalog
-            state, result, error = "failed", None, {"code": failure.code, "message": failure.message}
-        except Exception as failure:  # reading the inputs
-            state, result, error = "failed", None, describe_error(failure)
+            state, result, error, digests = "failed", None, {"code": failure.code, "message": failure.message}, []
+        else:
+            state, result, error, digests = run_stored_item(
+                self.store, job, item, prompt, self.direct.get(job.workflow), input_dir=self.input_dir,
+                timeout=self.timeout, cancel=cancel, emit=lambda event, data: self._notify(job_id, event, data))
         finally:
             finished.set()
 
         def audit_row(tx) -> None:
-            self.audit.append_in(tx, key_id=job.key_id, operation=f"job.{job.operation}",
-                                 inputs=[sha256_hex(data) for data in images.values()],
-                                 parameters={"job_id": job.id, "item": index, "workflow": job.workflow,
-                                             **job.plan["bindings"]},
-                                 outcome="ok" if error is None else error["code"],
-                                 duration_ms=(time.perf_counter() - started) * 1000.0)
+            self.audit.append_in(tx, **audit_entry(job, index, digests, error, started))
 
         updated = self._persist(lambda: self.store.finish_item(job_id, index, result=result, error=error, state=state,
                                                                ttl_seconds=self.ttl, attempt=attempt, also=audit_row))
@@ -120,14 +110,6 @@ class ItemRuntime:
                     return
             except self.db.errors:
                 log.warning("job %s: cannot check for cancellation (database unavailable)", job_id)
-
-    def _progress(self, job_id: str, index: int):
-        def on_progress(event) -> None:
-            data = progress_data(event)
-            if data is not None:
-                self._notify(job_id, "progress", {"index": index, **data})
-
-        return on_progress
 
     def _notify(self, job_id: str, event: str, data: dict) -> None:
         try:

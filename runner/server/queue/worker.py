@@ -15,6 +15,7 @@ from pathlib import Path
 from ..db.audit_log import SharedAuditLog
 from ..db.database import Database
 from ..jobs import JobStore
+from ..video_jobs import direct_runs
 from ..workers import share_cores
 from ..workflows import WorkflowCatalog
 from . import engine
@@ -36,7 +37,7 @@ async def run_worker(settings, concurrency: int, *, install_signal_handlers: boo
     store = JobStore(data_dir, database)
     await asyncio.to_thread(engine.install_schema, database)
     name = worker_name()
-    runtime = ItemRuntime(settings, database, store, audit, WorkflowCatalog(settings), name)
+    runtime = ItemRuntime(settings, database, store, audit, WorkflowCatalog(settings), name, direct_runs(settings))
     share_cores(concurrency, settings.server.onnx_threads)
     app = engine.build_app(url)
     reaper = None
