@@ -30,6 +30,7 @@ from video_clips import audio_packets, read_frames, window, write_clip
 pytestmark = pytest.mark.timeout(600)
 SIZE = (160, 120)
 AUDIO_SECONDS = 2.0
+LONG_FRAMES = 480  # several seconds of work even at 160x120: time to cancel or kill its worker mid-video
 
 
 def _frames(photo: np.ndarray, count: int) -> list[np.ndarray]:
@@ -39,12 +40,12 @@ def _frames(photo: np.ndarray, count: int) -> list[np.ndarray]:
 
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory, t1_path) -> dict[str, Path]:
-    """A short clip (16 frames, 2 s of AAC) and a longer one (96 frames), both from the t1 group photo."""
+    """A short clip (16 frames, 2 s of AAC) and a longer one (``LONG_FRAMES``), both from the t1 group photo."""
     folder = tmp_path_factory.mktemp("clips")
     photo = read_rgb(t1_path)
     return {"short": write_clip(folder / "short.mp4", _frames(photo, 16), time_base=Fraction(1, 8),
                                 audio_seconds=AUDIO_SECONDS),
-            "long": write_clip(folder / "long.mp4", _frames(photo, 96), time_base=Fraction(1, 8),
+            "long": write_clip(folder / "long.mp4", _frames(photo, LONG_FRAMES), time_base=Fraction(1, 8),
                                audio_seconds=AUDIO_SECONDS)}
 
 
@@ -201,7 +202,7 @@ def test_a_worker_killed_mid_video_has_the_video_finished_by_the_other_exactly_o
     api1, api2 = cluster.api
     job = _submit(cluster, api1, clips["long"])
     first = _first_progress(cluster, api2, job["id"])
-    assert first["frames_done"] < first["frames_total"] == 96
+    assert first["frames_done"] < first["frames_total"] == LONG_FRAMES
     [(state, dead)] = _rows(cluster, "SELECT state, worker FROM items WHERE job_id = %s", job["id"])
     owners = {worker: name for name, worker in cluster.worker_pids().items()}
     assert state == "running" and dead in owners
@@ -218,7 +219,7 @@ def test_a_worker_killed_mid_video_has_the_video_finished_by_the_other_exactly_o
                                         job["id"])
     assert (state, attempts) == ("completed", 2) and worker != dead
     status, _ = _download(cluster, api2, job["id"], tmp_path / "out.mp4")
-    assert status == 200 and len(read_frames(tmp_path / "out.mp4")[0]) == 96
+    assert status == 200 and len(read_frames(tmp_path / "out.mp4")[0]) == LONG_FRAMES
     assert audio_packets(tmp_path / "out.mp4")[0] == "aac"
     assert [outcome for _, _, outcome in _audit(cluster, job["id"])] == ["ok"]
     assert [path.name for path in (cluster.root / "shared" / "jobs" / job["id"]).rglob("*.mp4")] == ["anonymized.mp4"]
