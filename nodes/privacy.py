@@ -9,7 +9,10 @@ import json
 
 from ..pipelines.privacy.choices import COVERAGES, MASK_TYPES, MAX_LEVELS
 from ..pipelines.privacy.detection_settings import PRIVACY_DETECTION
+from ..pipelines.video.options import VideoOptions
 from .compat import Progress, check_interrupted
+
+TRACKING = VideoOptions()  # temporal: the video pipeline's tracking defaults
 
 CATEGORY = "PLAYALTER/privacy"
 
@@ -113,17 +116,24 @@ class PlayAlterPrivacyMask:
                 "auto_strengthen": ("BOOLEAN", {"default": False,
                                                 "tooltip": "mask re-detected faces harder and mask faces only "
                                                            "the audit found, until none is found"}),
-                "temporal": ("BOOLEAN", {"default": False, "tooltip": "batch = video: smooth masks, hold lost faces"}),
+                "temporal": ("BOOLEAN", {"default": False,
+                                         "tooltip": "batch = video frames, tracked as the video pipeline tracks: "
+                                                    "smooth masks, hold lost faces, mask new faces a few frames "
+                                                    "early, reset at scene cuts"}),
             },
             "optional": {
                 **_SHAPE_OPTIONAL,
-                "keep_frames": ("INT", {"default": 5, "min": 0, "max": 120,
+                "keep_frames": ("INT", {"default": TRACKING.keep_lost_frames, "min": 0, "max": 120,
                                         "tooltip": "temporal: keep masking a lost face for this many frames"}),
+                "lookahead_frames": ("INT", {"default": TRACKING.lookahead_frames, "min": 0, "max": 120,
+                                             "tooltip": "temporal: also mask a new face on this many frames "
+                                                        "before it is first detected"}),
             },
         }
 
     def mask(self, image, faces, mask_type, strength, coverage, feather, seed, color, audit, auto_strengthen,
-             temporal, flame_fit=None, margin=0.2, ears=False, neck=False, keep_frames=5):
+             temporal, flame_fit=None, margin=0.2, ears=False, neck=False, keep_frames=TRACKING.keep_lost_frames,
+             lookahead_frames=TRACKING.lookahead_frames):
         from ..pipelines.privacy import protect_batch
         from .tensors import image_batch_to_numpy, numpy_to_image_batch, numpy_to_mask_batch
 
@@ -132,7 +142,8 @@ class PlayAlterPrivacyMask:
         check_interrupted()
         outputs, masks, report = protect_batch(frames, faces, options, fits=flame_fit, run_audit=audit,
                                                auto_strengthen=auto_strengthen, temporal=temporal,
-                                               keep_frames=keep_frames, on_image=Progress(len(frames)).update)
+                                               keep_frames=keep_frames, lookahead=lookahead_frames,
+                                               on_image=Progress(len(frames)).update)
         return numpy_to_image_batch(outputs), numpy_to_mask_batch(masks), json.dumps(report)
 
 

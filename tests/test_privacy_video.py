@@ -68,6 +68,29 @@ def test_temporal_batch_masks_a_face_the_detector_missed(t1_image):
     assert report["temporal"] and len(report["images"][1]["faces"]) == 6
 
 
+def test_lookahead_is_never_extrapolated_back_across_a_scene_cut():
+    frames = [[], [], [], [_face(300)], [_face(300)]]
+    stable = stabilize(frames, smoothing=0.0, lookahead=4, cuts=[False, False, True, False, False])
+    assert [len(frame) for frame in stable] == [0, 0, 1, 1, 1]  # frame 2 starts the scene of the face
+
+
+def test_temporal_batch_masks_new_faces_early_and_resets_at_a_cut(t1_image, astronaut_image):
+    """The Privacy Mask node's temporal path: the look-ahead of the video pipeline and its scene cuts."""
+    import cv2
+
+    faces = detect_faces(t1_image)
+    other = cv2.resize(astronaut_image, t1_image.shape[1::-1])
+    frames = [other, t1_image, t1_image, t1_image, t1_image]  # a cut between frames 0 and 1
+    detections = [[], [], [], faces, faces]  # the detector finds the faces only from frame 3
+    face = faces[0]
+    rows, cols = slice(int(face.bbox[1]) + 10, int(face.bbox[3]) - 10), slice(int(face.bbox[0]) + 10, int(face.bbox[2]) - 10)
+    outputs, masks, _ = protect_batch(frames, detections, PrivacyOptions("pixelate"), temporal=True)
+    assert all((masks[index][rows, cols] == 1.0).all() for index in (1, 2))  # masked before it was found
+    assert not masks[0].any() and np.array_equal(outputs[0], other)  # nothing carried back across the cut
+    late, late_masks, _ = protect_batch(frames, detections, PrivacyOptions("pixelate"), temporal=True, lookahead=0)
+    assert not late_masks[2].any() and np.array_equal(late[2], t1_image)
+
+
 def test_batch_sizes_must_agree(t1_image):
     with pytest.raises(InvalidParameterError, match="face lists for 1"):
         protect_batch([t1_image, t1_image], [[]], PrivacyOptions())

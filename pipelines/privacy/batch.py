@@ -11,16 +11,23 @@ from ..face import Face
 from .full_pass import protect
 from .options import PrivacyOptions
 from .self_audit import AuditSettings
+from ..video.options import VideoOptions
+from ..video.scenes import SceneCuts
 from .temporal import stabilize
+
+TRACKING = VideoOptions()  # the video pipeline's tracking defaults
 
 
 def protect_batch(images: list[np.ndarray], faces: list[list[Face]], options: PrivacyOptions, fits=None,
                   run_audit: bool = False, auto_strengthen: bool = False, temporal: bool = False,
-                  keep_frames: int = 5, smoothing: float = 0.5,
+                  keep_frames: int = TRACKING.keep_lost_frames, smoothing: float = TRACKING.smoothing,
+                  lookahead: int = TRACKING.lookahead_frames, scene_cut: float = TRACKING.scene_cut,
                   audit_settings: AuditSettings = AuditSettings(),
                   on_image: Callable[[], None] | None = None) -> tuple[list[np.ndarray], list[np.ndarray], dict]:
     """``protect`` over an image batch (FACES: one face list per image). With ``temporal`` the batch is a
-    video: faces are smoothed and lost faces held for ``keep_frames`` frames (``stabilize``).
+    video, tracked as the video pipeline tracks (``stabilize``): faces smoothed, lost faces held for
+    ``keep_frames`` frames, new faces masked ``lookahead`` frames before they are first found, tracks reset
+    where the histogram correlation of two frames drops below ``scene_cut`` (0 = never).
     ``on_image`` is called after each image (progress, cancellation)."""
     if len(faces) != len(images):
         raise InvalidParameterError(
@@ -30,7 +37,9 @@ def protect_batch(images: list[np.ndarray], faces: list[list[Face]], options: Pr
     if len(fits) != len(images):
         raise InvalidParameterError(f"got {len(images)} images but FLAME fits for {len(fits)}")
     if temporal:
-        faces = stabilize(faces, smoothing=smoothing, keep_frames=keep_frames)
+        cuts = SceneCuts(scene_cut)
+        faces = stabilize(faces, smoothing=smoothing, keep_frames=keep_frames, lookahead=lookahead,
+                          cuts=[cuts.is_cut(image) for image in images])
         fits = [None if frame_fits is None else list(frame_fits) + [None] * (len(frame_faces) - len(frame_fits))
                 for frame_fits, frame_faces in zip(fits, faces)]
     outputs, masks, reports = [], [], []
