@@ -182,6 +182,9 @@ def test_audit_names_the_detectors_that_still_find_a_face(astronaut_image):
 
 def test_every_privacy_entry_point_reads_the_one_default():
     import argparse
+    import inspect
+
+    from playalter.pipelines.video import anonymize_video
 
     from playalter.nodes.privacy import PlayAlterPrivacyDetect
     from playalter.runner.commands import anonymize
@@ -194,12 +197,18 @@ def test_every_privacy_entry_point_reads_the_one_default():
     required = PlayAlterPrivacyDetect.INPUT_TYPES()["required"]
     assert required["threshold"][1]["default"] == PRIVACY_DETECTION.threshold
     assert required["thorough"][1]["default"] == PRIVACY_DETECTION.thorough
-    for name in ("privacy_blur", "privacy_audit", "privacy_pixelate_levels"):  # HTTP privacy and batch
-        [detect] = [node for node in json.loads((WORKFLOWS / f"{name}.json").read_text()).values()
-                    if node["_meta"]["title"] == "detect"]
-        assert detect["class_type"] == "PlayAlterPrivacyDetect"
-        assert detect["inputs"]["threshold"] == PRIVACY_DETECTION.threshold
-        assert detect["inputs"]["thorough"] == PRIVACY_DETECTION.thorough
+    hiding = {}  # every saved workflow that hides faces: HTTP privacy, batch, video
+    for path in sorted(WORKFLOWS.glob("*.json")):
+        nodes = json.loads(path.read_text())
+        for node in nodes.values():
+            if node["class_type"] in ("PlayAlterPrivacyMask", "PlayAlterPrivacyLevels"):
+                hiding[path.stem] = nodes[node["inputs"]["faces"][0]]
+    assert {"privacy_blur", "privacy_audit", "privacy_pixelate_levels", "privacy_video"} <= set(hiding)
+    for name, detect in hiding.items():
+        assert detect["class_type"] == "PlayAlterPrivacyDetect", name
+        assert detect["inputs"]["threshold"] == PRIVACY_DETECTION.threshold, name
+        assert detect["inputs"]["thorough"] == PRIVACY_DETECTION.thorough, name
+    assert inspect.signature(anonymize_video).parameters["detection"].default is PRIVACY_DETECTION  # CLI, HTTP
 
 
 def test_privacy_detection_options_are_validated():
