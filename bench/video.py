@@ -10,9 +10,9 @@ Speed: ``deface CLIP -o OUT`` (its CLI entry point, its defaults: CenterFace at 
 ellipses, imageio-ffmpeg for reading and writing) against ``playalter.pipelines.video.anonymize_video``
 (blur, defaults: the recall-first privacy detection, every pass on every third frame and the
 smallest overview between, tracking, look-ahead, audio copied), each in its own process; frames per
-second = frames / wall time of that process, start-up included. Recall: MTCNN (facenet-pytorch, a different family from both; tests/mtcnn_judge.py) runs on
-every 25th input frame; a face (probability >= 0.9) counts as hidden when MTCNN no longer finds it (IoU >= 0.3)
-in the output.
+second = frames / wall time of that process, start-up included. Recall: MTCNN (facenet-pytorch, a
+different family from both; tests/mtcnn_judge.py) runs on every --recall-every-th input frame; a face
+(probability >= 0.9) counts as hidden when MTCNN no longer finds it (IoU >= 0.3) in the output.
 
 Memory: peak resident set size (VmHWM of the child process) of anonymize_video on a clip of each
 length in --memory-minutes, at --memory-size.
@@ -39,7 +39,6 @@ from mtcnn_judge import MtcnnJudge
 from video_clips import read_frames, window  # noqa: E402
 
 import playalter  # noqa: E402
-from playalter.pipelines.privacy.self_audit import iou  # noqa: E402
 
 CHILD_PATH = str(Path(playalter.__file__).parent.parent)  # where the children import playalter from
 
@@ -107,16 +106,15 @@ def run_child(code: str, *arguments: str) -> tuple[float, float, str]:
     return wall, peak, "\n".join(lines[:-1])
 
 
-def recall(detector: MtcnnJudge, source: Path, output: Path, every: int = 25) -> tuple[int, int]:
-    """(faces MTCNN finds in sampled input frames, of those still found in the output)."""
+def recall(detector: MtcnnJudge, source: Path, output: Path, every: int) -> tuple[int, int]:
+    """(faces MTCNN finds in every ``every``-th input frame, of those it still finds in the output)."""
     inputs, _, _ = read_frames(source)
     outputs, _, _ = read_frames(output)
     total = found = 0
     for index in range(0, min(len(inputs), len(outputs)), every):
-        before = detector.faces(inputs[index])
-        after = np.array([box for box, _ in detector.faces(outputs[index])], np.float32).reshape(-1, 4)
+        before = detector.boxes(inputs[index])
         total += len(before)
-        found += sum(bool(len(after)) and iou(np.asarray(box, np.float32), after).max() >= 0.3 for box, _ in before)
+        found += len(detector.still_found(before, outputs[index]))
     return total, found
 
 
@@ -127,6 +125,7 @@ def main() -> int:
     parser.add_argument("--memory-minutes", type=float, nargs="*", default=[1.0, 3.0])
     parser.add_argument("--memory-size", default="640x360")
     parser.add_argument("--detect-every", type=int, default=1)
+    parser.add_argument("--recall-every", type=int, default=10, help="judge every n-th frame (default 10)")
     args = parser.parse_args()
     photo = t1_photo()
     detector = MtcnnJudge()
@@ -144,7 +143,7 @@ def main() -> int:
             wall, rss, _ = run_child(OURS, str(clip), str(ours), str(args.detect_every))
             for name, output, seconds, peak in (("deface (CLI defaults)", theirs, base_wall, base_rss),
                                                 (f"playalter (detect_every {args.detect_every})", ours, wall, rss)):
-                total, still = recall(detector, clip, output)
+                total, still = recall(detector, clip, output, args.recall_every)
                 hidden = f"{total - still}/{total}"
                 print(f"{text:<16} {name:<28} {frames:>6} {seconds:>7.1f} {frames / seconds:>6.2f} {peak:>8.0f} "
                       f"{hidden:>12} {base_wall / seconds:>7.2f}x")
