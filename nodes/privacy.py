@@ -65,7 +65,8 @@ class PlayAlterPrivacyDetect:
             },
             "optional": {
                 "dense_landmarks": ("BOOLEAN", {"default": True,
-                                                "tooltip": "MediaPipe Face Mesh: masks follow the face outline"}),
+                                                "tooltip": "MediaPipe Face Mesh: masks follow the face outline "
+                                                           "(the mesh only: no irises, no mirror pass)"}),
             },
         }
 
@@ -83,7 +84,7 @@ class PlayAlterPrivacyDetect:
         faces = []
         for frame in frames:
             check_interrupted()
-            faces.append(find_faces(frame, detection, dense=dense_landmarks))
+            faces.append(find_faces(frame, detection, dense="mesh" if dense_landmarks else False))
             progress.update()
         previews = [draw_faces(frame, image_faces) for frame, image_faces in zip(frames, faces)]
         count = sum(len(image_faces) for image_faces in faces)

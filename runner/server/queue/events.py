@@ -6,6 +6,9 @@ the client is connected to. A payload must stay under Postgres' 8000 bytes:
 "done" carries only the job id (the replica reads the job from the database).
 The listener reconnects after a database restart; events sent meanwhile are
 lost, which the SSE endpoint and ``wait`` cover by re-reading the job.
+An item's ``progress`` events go out through ``ProgressThrottle``: each is a
+database round trip for the worker and a message for every replica, and a
+photo item makes a dozen of them in a tenth of a second.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from typing import Any, Callable
 
 import psycopg
@@ -21,8 +25,38 @@ from ..db.database import Database
 
 CHANNEL = "playalter_events"
 RECONNECT_SECONDS = 1.0
+PROGRESS_SECONDS = 0.25  # an item's progress events are sent at most this often
 
 log = logging.getLogger(__name__)
+
+
+class ProgressThrottle:
+    """``send(event, data)`` for one item, with its ``progress`` events at most every ``seconds``: the first is
+    sent, later ones within the interval are held back, and the last held back goes out before the next
+    event of another kind or at ``flush()`` (so the final progress, e.g. every frame done, is never lost)."""
+
+    def __init__(self, send: Callable[[str, dict[str, Any]], None], seconds: float = PROGRESS_SECONDS):
+        self.send, self.seconds = send, seconds
+        self.sent_at: float | None = None
+        self.held: dict[str, Any] | None = None
+
+    def __call__(self, event: str, data: dict[str, Any]) -> None:
+        if event != "progress":
+            self.flush()
+            self.send(event, data)
+            return
+        now = time.monotonic()
+        if self.sent_at is None or now - self.sent_at >= self.seconds:
+            self.sent_at, self.held = now, None
+            self.send(event, data)
+        else:
+            self.held = data
+
+    def flush(self) -> None:
+        if self.held is not None:
+            held, self.held = self.held, None
+            self.sent_at = time.monotonic()
+            self.send("progress", held)
 
 
 def notify(database: Database, job_id: str, event: str, data: dict[str, Any] | None = None) -> None:

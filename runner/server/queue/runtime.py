@@ -9,7 +9,8 @@
    (``server.job_timeout_seconds``; ``video.job_timeout_seconds`` for a video).
 3. The outcome and the item's audit row are written in one transaction, only if this attempt still holds the
    item: an item is completed, and audited, exactly once. While the database restarts, the write is retried.
-4. Events go out through NOTIFY to the SSE streams of every replica.
+4. Events go out through NOTIFY to the SSE streams of every replica (an item's progress at most every
+   ``events.PROGRESS_SECONDS``).
 
 Models stay loaded between items: the worker is a long-lived process and the executor keeps its sessions.
 """
@@ -27,7 +28,7 @@ from ..errors import ApiError
 from ..item_runs import DirectRun, audit_entry, run_stored_item, workflow_prompt
 from ..jobs import JobStore
 from ..workflows import WorkflowCatalog
-from .events import notify
+from .events import ProgressThrottle, notify
 
 CANCEL_POLL_SECONDS = 1.0
 PERSIST_SECONDS = 120.0
@@ -62,6 +63,7 @@ class ItemRuntime:
         item = job.items[index]
         self._notify(job_id, "item", {"index": index, "state": "running"})
         started = time.perf_counter()
+        emit = ProgressThrottle(lambda event, data: self._notify(job_id, event, data))
         cancel, finished = threading.Event(), threading.Event()
         watcher = threading.Thread(target=self._watch_cancel, args=(job_id, cancel, finished), daemon=True)
         watcher.start()
@@ -72,9 +74,10 @@ class ItemRuntime:
         else:
             state, result, error, digests = run_stored_item(
                 self.store, job, item, prompt, self.direct.get(job.workflow), input_dir=self.input_dir,
-                timeout=self.timeout, cancel=cancel, emit=lambda event, data: self._notify(job_id, event, data))
+                timeout=self.timeout, cancel=cancel, emit=emit)
         finally:
             finished.set()
+            emit.flush()
 
         def audit_row(tx) -> None:
             self.audit.append_in(tx, **audit_entry(job, index, digests, error, started))
