@@ -105,6 +105,21 @@ def test_odd_sizes_and_lossless_sources_are_encoded(tmp_path, astronaut_image):
     assert report["frames"] == 6 and (info.width, info.height) == (162, 122)  # yuv420p: one edge pixel added
 
 
+def test_faces_cut_by_the_frame_edge_are_pixelated_as_coarsely_as_whole_faces(tmp_path, t1_image, astronaut_image,
+                                                                           detector):
+    """A faster pan: faces enter at the side edges, their boxes cut to a narrow sliver. Pixel blocks sized by
+    the sliver's width left two of them recognisable; they are sized by the face's height as well."""
+    frames = story_frames(t1_image, astronaut_image, count=24)
+    source = write_clip(tmp_path / "fast.mp4", frames)
+    anonymize_video(source, tmp_path / "fast_out.mp4", PrivacyOptions("pixelate"))
+    inputs, _, _ = read_frames(source)
+    outputs, _, _ = read_frames(tmp_path / "fast_out.mp4")
+    seen = [detector.boxes(frame) for frame in inputs]
+    assert sum(map(len, seen)) >= 40
+    assert {index: left for index, (boxes, output) in enumerate(zip(seen, outputs))
+            if (left := detector.still_found(boxes, output))} == {}
+
+
 def _crowd_clip(path: Path, frames: int = 7) -> tuple[list[np.ndarray], Path]:
     """A 1280x480 slow pan over a crowd of 20-48 px faces pasted from the real photos."""
     import cv2

@@ -19,6 +19,16 @@ class Anonymized:
     faces: list[dict]  # per face: index, bbox, mask sources, type, strength, coverage, effect parameters
 
 
+WIDTH_PER_HEIGHT = 0.75  # a detector's face box is about 3/4 as wide as it is high
+
+
+def effect_scale(face: Face) -> float:
+    """The face width the effects scale with (blur sigma, pixel blocks): the box's width, or 3/4 of its
+    height when that is more. A face cut by the frame's side edge keeps its height, so its visible sliver
+    is blurred or pixelated as coarsely as the whole face would be, not by the sliver's own width."""
+    return max(face.width, WIDTH_PER_HEIGHT * face.height, 1.0)
+
+
 def check_image(image: np.ndarray) -> np.ndarray:
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         described = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
@@ -70,7 +80,7 @@ def anonymize(image: np.ndarray, faces: list[Face], options: PrivacyOptions, fit
             replacement = synthetic.swap_region(output, face, (rows, cols), identity, params["opacity"])
         else:
             job = effects.EffectJob(
-                face_width=max(face.width, 1.0),
+                face_width=effect_scale(face),
                 grid_origin=(float(face.bbox[0]) - mask.x0, float(face.bbox[1]) - mask.y0),
                 params=params, rng=rng, color=plan.color,
             )
