@@ -13,7 +13,8 @@ Pipelines, each in its own process (so its peak memory is its own):
               ``overview_sides`` shorter than the image, threshold 0.2; dense="mesh") + ``protect``
               (blur, strength 1, face_margin);
   torch       the same pass with every model run through torch (``PLAYALTER_RUNTIME=torch``): on the
-              GPU when torch sees one, else on the CPU.
+              GPU when torch sees one, else on the CPU. onnx2torch is imported as the tests import it
+              (tests/torchvision_stand_in.py) where torchvision does not load beside this torch.
 
 Columns: median wall and process-CPU time (all threads), faces masked, recall = deface's faces
 scoring >= 0.5 whose centre our mask covers (all of deface's faces in brackets), visible after =
@@ -37,6 +38,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT.parent))  # run from a checkout without installing: import playalter from it
 sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "tests"))  # torchvision_stand_in
 
 DEFACE_DEFAULTS = {"mask_scale": 1.3, "replacewith": "blur", "ellipse": True, "draw_scores": False,
                    "replaceimg": None, "mosaicsize": 20}
@@ -105,10 +107,26 @@ def deface_pass(centerface, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return output, dets
 
 
+def load_onnx2torch() -> str | None:
+    """Import onnx2torch (beside a torchvision stand-in where the real one does not load); why the torch
+    path cannot run, or None."""
+    import importlib.util
+
+    from playalter.pipelines import torch_runtime
+    from torchvision_stand_in import import_beside_stand_in, unreachable
+
+    if importlib.util.find_spec("onnx2torch") is not None:
+        import_beside_stand_in("onnx2torch", {name: unreachable(name) for name in ("ops.nms", "ops.box_convert",
+                                                                                   "ops.roi_align")})
+        torch_runtime.missing.cache_clear()
+    return torch_runtime.missing()
+
+
 def run_pipeline(pipeline: str, repeats: int) -> dict:
     """In a child process: time ``pipeline`` on every image; masks, detections and peak memory."""
     if pipeline == "torch":
         os.environ["PLAYALTER_RUNTIME"] = "torch"
+        load_onnx2torch()
     from deface.centerface import CenterFace
 
     from playalter.pipelines import onnx_runtime
@@ -151,12 +169,9 @@ def main() -> int:
     args = parser.parse_args()
     context = multiprocessing.get_context("spawn")
     runs = {}
-    if "torch" in args.paths:
-        from playalter.pipelines import torch_runtime
-
-        if torch_runtime.missing() is not None:
-            print(f"torch path skipped: {torch_runtime.missing()}")
-            args.paths.remove("torch")
+    if "torch" in args.paths and (missing := load_onnx2torch()) is not None:
+        print(f"torch path skipped: {missing}")
+        args.paths.remove("torch")
     for pipeline in ["deface", *args.paths]:
         with context.Pool(1) as pool:
             runs[pipeline] = pool.apply(run_pipeline, (pipeline, args.repeats))

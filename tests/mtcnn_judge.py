@@ -5,20 +5,17 @@ masks, BlazeFace is the self-audit's second look), with its weights inside the p
 (``pip install --no-deps facenet-pytorch``; its pinned torch and torchvision are not wanted).
 
 facenet-pytorch imports two functions from torchvision, which cannot be imported beside the CPU torch of
-the test command. When it is absent, a stand-in module offers exactly those two (``to_tensor`` and
-``batched_nms``, written here with torch) for the duration of the import, and is removed afterwards, so
-nothing else in the test session sees a torchvision.
+the test command: ``torchvision_stand_in`` offers exactly those two (``to_tensor`` and ``batched_nms``,
+written here with torch) while it imports.
 """
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
-import sys
-import types
 
 import numpy as np
 import pytest
+from torchvision_stand_in import import_beside_stand_in
 
 PROBABILITY = 0.9  # the judge's "a face": facenet-pytorch's own recommended cut
 SAME_FACE_IOU = 0.3
@@ -57,40 +54,13 @@ def _to_tensor(array):
     return torch.from_numpy(np.ascontiguousarray(array).transpose(2, 0, 1) / 255.0).float()
 
 
-def _torchvision_stand_in() -> dict[str, types.ModuleType]:
-    modules = {name: types.ModuleType(name) for name in (
-        "torchvision", "torchvision.transforms", "torchvision.transforms.functional",
-        "torchvision.ops", "torchvision.ops.boxes")}
-    modules["torchvision.transforms.functional"].to_tensor = _to_tensor
-    modules["torchvision.ops.boxes"].batched_nms = _batched_nms
-    return modules
-
-
-def _torchvision_imports() -> bool:
-    try:
-        importlib.import_module("torchvision.ops")
-        return True
-    except Exception:
-        for name in [name for name in sys.modules if name.split(".")[0] == "torchvision"]:
-            del sys.modules[name]
-        return False
-
-
 def load_mtcnn():
     """facenet_pytorch.MTCNN (all faces, 20 px and up, CPU); skips the test when the package is absent."""
     if importlib.util.find_spec("facenet_pytorch") is None:
         pytest.skip("facenet-pytorch is absent (pip install --no-deps facenet-pytorch)")
-    if "facenet_pytorch" not in sys.modules and not _torchvision_imports():
-        stand_in = _torchvision_stand_in()
-        sys.modules.update(stand_in)
-        try:
-            importlib.import_module("facenet_pytorch")
-        finally:
-            for name in stand_in:
-                sys.modules.pop(name, None)
-    from facenet_pytorch import MTCNN
-
-    return MTCNN(keep_all=True, min_face_size=20, device="cpu")
+    facenet = import_beside_stand_in("facenet_pytorch", {"transforms.functional.to_tensor": _to_tensor,
+                                                         "ops.boxes.batched_nms": _batched_nms})
+    return facenet.MTCNN(keep_all=True, min_face_size=20, device="cpu")
 
 
 def _turned_back(box: np.ndarray, k: int, height: int, width: int) -> list[float]:
