@@ -6,6 +6,7 @@ with kill -9 mid-item has its item finished elsewhere exactly once, concurrent a
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import os
@@ -114,12 +115,13 @@ class Cluster:
                 process.kill()
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
+@contextlib.contextmanager
+def two_replicas_two_workers(tmp_path_factory, name: str):
+    """A throwaway Postgres and Redis, two API replicas (``api1``, ``api2``: ``--workers 0``) and two workers."""
     pg = PostgresCluster(require_postgres())
     redis = RedisServer(tmp_path_factory.mktemp("redis"))
     try:
-        cluster = Cluster(tmp_path_factory.mktemp("scale"), pg.create_database("playalter"), redis.url)
+        cluster = Cluster(tmp_path_factory.mktemp(name), pg.create_database("playalter"), redis.url)
         try:
             cluster.pg = pg
             cluster.api = [cluster.start_api("api1"), cluster.start_api("api2")]
@@ -131,6 +133,12 @@ def cluster(tmp_path_factory):
     finally:
         redis.stop()
         pg.destroy()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    with two_replicas_two_workers(tmp_path_factory, "scale") as running:
+        yield running
 
 
 def http(method: str, url: str, headers: dict, body: dict | None = None, timeout: float = 120) -> tuple[int, bytes]:

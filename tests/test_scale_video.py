@@ -21,10 +21,8 @@ import numpy as np
 import pytest
 
 from conftest import read_rgb
-from scale_servers import PostgresCluster, require_postgres
-from security_app import RedisServer
 from server_app_helpers import parse_sse
-from test_scale_cluster import Cluster, http
+from test_scale_cluster import http, two_replicas_two_workers
 from video_clips import audio_packets, read_frames, window, write_clip
 
 pytestmark = pytest.mark.timeout(600)
@@ -51,20 +49,8 @@ def clips(tmp_path_factory, t1_path) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    pg = PostgresCluster(require_postgres())
-    redis = RedisServer(tmp_path_factory.mktemp("redis"))
-    try:
-        cluster = Cluster(tmp_path_factory.mktemp("scale-video"), pg.create_database("playalter"), redis.url)
-        try:
-            cluster.api = [cluster.start_api("api1"), cluster.start_api("api2")]
-            cluster.start("worker1", "worker", "--concurrency", "1")
-            cluster.start("worker2", "worker", "--concurrency", "1")
-            yield cluster
-        finally:
-            cluster.stop_all()
-    finally:
-        redis.stop()
-        pg.destroy()
+    with two_replicas_two_workers(tmp_path_factory, "scale-video") as running:
+        yield running
 
 
 def _auth(cluster) -> dict[str, str]:
