@@ -1,4 +1,4 @@
-"""CenterFace as a static int8 model for the CPU: about 1.7x faster than the fp32 graph, same recall.
+"""CenterFace as a static int8 model for the CPU: 1.6-2x faster than the fp32 graph, same recall.
 
 Form: QDQ, weights int8 per output channel, activations uint8 per tensor (onnxruntime fuses the pairs into
 QLinearConv, which runs on AVX2/AVX512-VNNI integer kernels). The stem (the first nine convolutions, at
@@ -41,8 +41,8 @@ THRESHOLD_MARGIN = 0.02  # int8 scores near the threshold sit up to this much be
 
 
 def prepared(fp32: bytes):
-    """The fp32 model ready to quantize: constant initializers (unused ones dropped), opset 13, batch norms folded, nodes named
-    ``<op>_<first output>`` (the names ``FLOAT_STEM`` uses)."""
+    """The fp32 model ready to quantize: constant initializers (unused ones dropped), opset 13, batch norms
+    folded, nodes named ``<op>_<first output>`` (the names ``FLOAT_STEM`` uses)."""
     import onnx
     from onnx import version_converter
     from onnxruntime.quantization.shape_inference import quant_pre_process
