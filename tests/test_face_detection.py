@@ -136,4 +136,5 @@ def test_non_rgb_input_is_a_clear_error():
 def test_cpu_device_runs_on_the_cpu_provider(astronaut_image):
     onnx_runtime.clear_cache()
     assert len(detect_faces(astronaut_image, device="cpu")) == 1
-    assert centerface._session("cpu").get_providers() == ["CPUExecutionProvider"]
+    session, _ = centerface._session("cpu")
+    assert session.get_providers() == ["CPUExecutionProvider"]
