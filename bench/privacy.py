@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT.parent))  # run from a checkout without installing: import playalter from it
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests"))  # torchvision_stand_in
+from torchvision_stand_in import load_onnx2torch  # noqa: E402
 
 DEFACE_DEFAULTS = {"mask_scale": 1.3, "replacewith": "blur", "ellipse": True, "draw_scores": False,
                    "replaceimg": None, "mosaicsize": 20}
@@ -105,21 +106,6 @@ def deface_pass(centerface, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     dets, _ = centerface(output, threshold=DEFACE_THRESHOLD)
     anonymize_frame(dets, output, **DEFACE_DEFAULTS)
     return output, dets
-
-
-def load_onnx2torch() -> str | None:
-    """Import onnx2torch (beside a torchvision stand-in where the real one does not load); why the torch
-    path cannot run, or None."""
-    import importlib.util
-
-    from playalter.pipelines import torch_runtime
-    from torchvision_stand_in import import_beside_stand_in, unreachable
-
-    if importlib.util.find_spec("onnx2torch") is not None:
-        import_beside_stand_in("onnx2torch", {name: unreachable(name) for name in ("ops.nms", "ops.box_convert",
-                                                                                   "ops.roi_align")})
-        torch_runtime.missing.cache_clear()
-    return torch_runtime.missing()
 
 
 def run_pipeline(pipeline: str, repeats: int) -> dict:

@@ -12,8 +12,6 @@ The torch path runs here on the CPU torch of the test command, converted by onnx
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import onnx
 import onnxruntime
@@ -28,13 +26,10 @@ from playalter.pipelines.torch_runtime import TorchSession
 
 import onnx_models
 import swap_models
-from torchvision_stand_in import import_beside_stand_in, unreachable
+from torchvision_stand_in import load_onnx2torch
 
 TOLERANCE = 1e-4
-if importlib.util.find_spec("onnx2torch") is not None:
-    import_beside_stand_in("onnx2torch", {name: unreachable(name) for name in ("ops.nms", "ops.box_convert",
-                                                                               "ops.roi_align")})
-    torch_runtime.missing.cache_clear()
+load_onnx2torch()
 requires_torch_path = pytest.mark.skipif(torch_runtime.missing() is not None,
                                          reason=f"the torch path is unavailable: {torch_runtime.missing()}")
 

@@ -16,6 +16,7 @@ the session sees a torchvision. Where a real torchvision imports, it is used ins
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 import types
 from typing import Callable
@@ -65,3 +66,15 @@ def unreachable(name: str) -> Callable:
         raise NotImplementedError(f"torchvision.{name} is a test stand-in: no project model uses it")
 
     return fail
+
+
+def load_onnx2torch() -> str | None:
+    """Import onnx2torch, when installed, beside a stand-in for the three torchvision functions it names;
+    what the torch path still lacks (``torch_runtime.missing()``, asked again), or None."""
+    from playalter.pipelines import torch_runtime
+
+    if importlib.util.find_spec("onnx2torch") is not None:
+        import_beside_stand_in("onnx2torch", {name: unreachable(name)
+                                              for name in ("ops.nms", "ops.box_convert", "ops.roi_align")})
+        torch_runtime.missing.cache_clear()
+    return torch_runtime.missing()
