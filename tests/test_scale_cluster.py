@@ -168,10 +168,7 @@ def _follow(base: str, headers: dict, job_id: str) -> list[tuple[str, dict]]:
 
 def test_a_batch_submitted_to_one_replica_is_followed_and_downloaded_on_the_other(cluster):
     api1, api2 = cluster.api
-    status, body = http("POST", f"{api1}/api/batch/process", _auth(cluster),
-                        {"operation": "privacy", "images_base64": _photos(10, 256), "parameters": {"mask_type": "blur"}})
-    assert status == 202, body
-    job_id = json.loads(body)["id"]
+    job_id = _submit(cluster, api1, 10, 256, {"mask_type": "blur"})
     events = _follow(api2, _auth(cluster), job_id)
     assert events[-1][0] == "done"
     assert events[-1][1]["state"] == "completed" and events[-1][1]["progress"]["completed"] == 10
@@ -193,11 +190,7 @@ def test_a_worker_killed_mid_item_has_the_item_finished_by_another_exactly_once(
     api1, api2 = cluster.api
     killed = None
     for _ in range(5):  # until the kill lands while an item runs (items take about a second)
-        status, body = http("POST", f"{api1}/api/batch/process", _auth(cluster),
-                            {"operation": "privacy", "images_base64": _photos(4, 2048),
-                             "parameters": {"mask_type": "blur"}})
-        assert status == 202, body
-        job_id = json.loads(body)["id"]
+        job_id = _submit(cluster, api1, 4, 2048, {"mask_type": "blur"})
         deadline = time.monotonic() + 120
         while killed is None and time.monotonic() < deadline:
             running = _rows(cluster, "SELECT idx, worker FROM items WHERE job_id = %s AND state = 'running'", job_id)
@@ -231,10 +224,7 @@ def test_a_worker_killed_mid_item_has_the_item_finished_by_another_exactly_once(
 
 def test_cancelling_on_one_replica_stops_the_item_running_on_a_worker(cluster):
     api1, api2 = cluster.api
-    status, body = http("POST", f"{api1}/api/batch/process", _auth(cluster),
-                        {"operation": "privacy", "images_base64": _photos(2, 4096), "parameters": {"mask_type": "blur"}})
-    assert status == 202, body
-    job_id = json.loads(body)["id"]
+    job_id = _submit(cluster, api1, 2, 4096, {"mask_type": "blur"})
     deadline = time.monotonic() + 120
     while not _rows(cluster, "SELECT 1 FROM items WHERE job_id = %s AND state = 'running'", job_id):
         assert time.monotonic() < deadline, "no item started"
@@ -286,9 +276,11 @@ def test_ready_and_metrics_report_the_queue_the_workers_and_the_items(cluster):
     assert rates and all(rate > 0 for rate in rates)
 
 
-def _submit(cluster, base: str, count: int, side: int) -> str:
+def _submit(cluster, base: str, count: int, side: int, parameters: dict | None = None) -> str:
+    """Admit a privacy batch of ``count`` photos of ``side`` px on replica ``base``; the job id."""
     status, body = http("POST", f"{base}/api/batch/process", _auth(cluster),
-                        {"operation": "privacy", "images_base64": _photos(count, side), "parameters": {}})
+                        {"operation": "privacy", "images_base64": _photos(count, side),
+                         "parameters": parameters or {}})
     assert status == 202, body
     return json.loads(body)["id"]
 
