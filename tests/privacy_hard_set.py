@@ -125,3 +125,19 @@ def hard_set(crops: list[np.ndarray]) -> dict[str, np.ndarray]:
         "dark": dark(medium),
         "jpeg_q18": jpeg(crowd_b),
     }
+
+
+FACE_FREE = ("coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry", "coins", "moon", "page",
+             "text", "horse", "brick", "grass", "gravel", "colorwheel", "clock", "logo", "retina", "cell")
+
+
+def face_free(name: str) -> np.ndarray:
+    """uint8 RGB [H,W,3] of one of scikit-image's ``FACE_FREE`` photos (grey ones as three equal channels)."""
+    from skimage import data
+
+    image = np.asarray(getattr(data, name)())
+    if image.dtype != np.uint8:
+        image = (image.astype(np.float64) / max(float(image.max()), 1.0) * 255).astype(np.uint8)
+    if image.ndim == 2:
+        image = np.dstack([image] * 3)
+    return np.ascontiguousarray(image[..., :3])

@@ -74,6 +74,13 @@ def test_int8_model_is_built_once_into_the_model_cache_with_a_float_stem():
     assert centerface_int8.model_bytes(fp32) == built and cached.stat().st_mtime_ns == stamp  # read, not rebuilt
 
 
+def test_another_float_stem_is_another_cache_file(monkeypatch):
+    fp32 = centerface._dynamic_model_bytes()
+    shipped = centerface_int8.cache_file(fp32)
+    monkeypatch.setattr(centerface_int8, "FLOAT_STEM", centerface_int8.FLOAT_STEM[:1])
+    assert centerface_int8.cache_file(fp32) != shipped
+
+
 def test_privacy_detection_runs_int8_on_the_cpu_and_the_setting_turns_it_off(monkeypatch, t1_image):
     models = recorded_sessions(monkeypatch)
     int8 = centerface_int8.model_bytes(centerface._dynamic_model_bytes())

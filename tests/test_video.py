@@ -165,9 +165,11 @@ def _peak_bytes(source: Path, target: Path) -> int:
 
 
 def test_memory_does_not_grow_with_the_length(tmp_path, astronaut_image):
-    frames = [window(astronaut_image, (0.3 + 0.002 * (index % 100), 0.3), 1.5, (160, 120)) for index in range(200)]
-    short = write_clip(tmp_path / "short.mp4", frames[:40], audio_seconds=1.6)
-    long = write_clip(tmp_path / "long.mp4", frames, audio_seconds=8.0)
+    frames = [window(astronaut_image, (0.3 + 0.002 * (index % 100), 0.3), 1.5, (160, 120)) for index in range(500)]
+    # The view jumps back every 100 frames (a scene cut, which briefly holds more): the short clip has one
+    # jump, the long one four, so the two peaks compare the same kinds of moments.
+    short = write_clip(tmp_path / "short.mp4", frames[:120], audio_seconds=4.8)
+    long = write_clip(tmp_path / "long.mp4", frames, audio_seconds=20.0)
     _peak_bytes(short, tmp_path / "warm.mp4")  # models and caches loaded once
     peak_short = _peak_bytes(short, tmp_path / "short_out.mp4")
     peak_long = _peak_bytes(long, tmp_path / "long_out.mp4")

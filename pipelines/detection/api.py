@@ -90,14 +90,20 @@ def _analyse_buffalo(files: dict[str, Path], image: np.ndarray, face: Face, devi
     face.embedding = recognition.embed(image, face, device)
 
 
-def _add_dense_landmarks(image: np.ndarray, face: Face, full: bool) -> None:
-    """468-point mesh, iris (``full`` only) and presence score; the iBUG-68 subset becomes the face's landmarks
-    unless a buffalo_l landmark set is already there."""
-    dense = face_mesh.dense_landmarks(image, face.bbox, face.kps, with_iris=full, mirror_average=full)
-    face.mesh, face.mesh_score, face.iris = dense.points, dense.score, dense.iris
-    if face.landmarks is None:
-        face.landmarks = face_mesh_scheme.to_ibug68(dense.points[:, :2])
-        face.landmark_scheme = "68"
+def _add_dense_landmarks(image: np.ndarray, faces: list[Face], full: bool) -> None:
+    """468-point mesh and presence score of each face: with irises and the refined mesh (``full``), else
+    the outline mesh of all faces at once; the iBUG-68 subset becomes a face's landmarks unless a buffalo_l
+    landmark set is already there."""
+    if full:
+        dense = [face_mesh.dense_landmarks(image, face.bbox, face.kps) for face in faces]
+    else:
+        dense = face_mesh.outline_meshes(image, np.array([face.bbox for face in faces]),
+                                         np.array([face.kps for face in faces]))
+    for face, landmarks in zip(faces, dense):
+        face.mesh, face.mesh_score, face.iris = landmarks.points, landmarks.score, landmarks.iris
+        if face.landmarks is None:
+            face.landmarks = face_mesh_scheme.to_ibug68(landmarks.points[:, :2])
+            face.landmark_scheme = "68"
 
 
 def _dense_models_ready() -> bool:
@@ -124,8 +130,8 @@ def detect_faces(image, backend: str = "auto", threshold: float = 0.5, max_side:
     analyse: with buffalo_l, also compute landmarks, sex/age and the embedding.
     dense: add MediaPipe's 468-point mesh and irises to faces of at least ``DENSE_MIN_FACE_SIDE`` px
     (models fetched on first use when allowed; without them faces keep what the detector gave);
-    dense="mesh" gives the mesh alone, without irises and mirror averaging (the privacy masks' outline:
-    about half the time per face), True or "full" everything.
+    dense="mesh" gives the outline mesh alone (``face_mesh.outline_meshes``: the privacy masks' outline, one
+    model call for all faces), True or "full" everything.
     Every face gets a head pose from the best landmarks it has.
     """
     _check_options(image, threshold, max_side)
@@ -145,12 +151,13 @@ def finish_faces(image: np.ndarray, boxes: np.ndarray, kps: np.ndarray, detector
     enough and wanted, a head pose each, ordered."""
     faces = [Face(bbox=boxes[i, :4], score=float(boxes[i, 4]), kps=kps[i], detector=detector)
              for i in range(len(boxes))]
-    with_dense = dense and faces and _dense_models_ready()
-    for face in faces:
-        if analyser is not None:
+    if analyser is not None:
+        for face in faces:
             analyser(face)
-        if with_dense and min(face.width, face.height) >= DENSE_MIN_FACE_SIDE:
-            _add_dense_landmarks(image, face, full=dense != "mesh")
+    if dense and faces and _dense_models_ready():
+        big_enough = [face for face in faces if min(face.width, face.height) >= DENSE_MIN_FACE_SIDE]
+        _add_dense_landmarks(image, big_enough, full=dense != "mesh")
+    for face in faces:
         face.pose = pose.estimate(face, image.shape[:2])
     return order_faces(faces, order)
 

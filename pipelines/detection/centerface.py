@@ -65,7 +65,9 @@ def _blob(image: np.ndarray, scale: float) -> np.ndarray:
     in_w = max(32, int(math.ceil(width * scale / 32)) * 32)
     in_h = max(32, int(math.ceil(height * scale / 32)) * 32)
     resized = cv2.resize(image, (in_w, in_h), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-    return resized.transpose(2, 0, 1).astype(np.float32)
+    # Planes stacked: a C-ordered copy. A transposed view's astype keeps the HWC memory order, and the strided
+    # copy that makes it contiguous cost 7 ms at 1280 x 896.
+    return np.stack(cv2.split(resized)).astype(np.float32)
 
 
 def _decode(outputs: list[np.ndarray], item: int, width: int, height: int,
@@ -100,7 +102,8 @@ def _run(images: list[np.ndarray], scale: float, threshold: float, device: str,
 
     Per image: boxes [N,5] (x1,y1,x2,y2,score) and kps [N,5,2] in its pixels, before NMS."""
     height, width = images[0].shape[:2]
-    blob = np.stack([_blob(image, scale) for image in images])  # [B,3,H,W]
+    blobs = [_blob(image, scale) for image in images]
+    blob = blobs[0][None] if len(blobs) == 1 else np.stack(blobs)  # [B,3,H,W]
     session, margin = _session(device, int8)
     outputs = session.run(_OUTPUTS, {_INPUT: blob})
     return [_decode(outputs, item, width, height, threshold - margin) for item in range(len(images))]

