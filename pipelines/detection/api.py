@@ -130,8 +130,8 @@ def detect_faces(image, backend: str = "auto", threshold: float = 0.5, max_side:
     analyse: with buffalo_l, also compute landmarks, sex/age and the embedding.
     dense: add MediaPipe's 468-point mesh and irises to faces of at least ``DENSE_MIN_FACE_SIDE`` px
     (models fetched on first use when allowed; without them faces keep what the detector gave);
-    dense="mesh" gives the outline mesh alone (``face_mesh.outline_meshes``: the privacy masks' outline, one
-    model call for all faces), True or "full" everything.
+    dense="mesh" gives the outline mesh alone (``face_mesh.outline_meshes``: the privacy masks' outline, the
+    faces batched), True or "full" everything.
     Every face gets a head pose from the best landmarks it has.
     """
     _check_options(image, threshold, max_side)
