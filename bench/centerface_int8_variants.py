@@ -2,7 +2,7 @@
 
     python bench/centerface_int8_variants.py [--float-convs 9 3 2 0] [--repeats 9] [--ranges FILE]
 
-For each count K, the int8 model is built as ``centerface_int8.quantize`` builds it, with only the first K
+For each count K, the int8 model is built by ``centerface_int8.quantize`` with only the first K
 convolutions fp32 (the shipped ranges, the same QDQ recipe). Printed per variant:
   t1 / 1080p ms   median wall time of one model call on t1.jpg (1280 x 896 input) and on the 1920 x 1080
                   bench frame (bench/privacy.py), variants timed in turn in one process, fp32 as baseline;
@@ -45,14 +45,9 @@ ALL_STEM = ("Conv_363", "Conv_366", "Conv_369", "Conv_371", "Conv_374", "Conv_37
 
 
 def variant_session(float_convs: int, ranges: Path):
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
-
     with tempfile.TemporaryDirectory() as folder:
         output = Path(folder) / "int8.onnx"
-        quantize_static(centerface_int8.prepared(centerface._dynamic_model_bytes()), output, None,
-                        quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8,
-                        weight_type=QuantType.QInt8, nodes_to_exclude=list(ALL_STEM[:float_convs]),
-                        calibrate_method=CalibrationMethod.MinMax, calibration_cache_path=ranges)
+        centerface_int8.quantize(centerface._dynamic_model_bytes(), ranges, output, ALL_STEM[:float_convs])
         return onnx_runtime.session(output.read_bytes(), device="cpu")
 
 

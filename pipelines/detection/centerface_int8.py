@@ -71,13 +71,16 @@ def prepared(fp32: bytes):
     return model
 
 
-def quantize(fp32: bytes, ranges: Path, output: Path) -> None:
-    """Write the int8 form of the fp32 CenterFace to ``output``, from the activation ``ranges``."""
+def quantize(fp32: bytes, ranges: Path, output: Path, float_nodes: tuple[str, ...] = FLOAT_STEM) -> None:
+    """Write the int8 form of the fp32 CenterFace to ``output``, from the activation ``ranges``, with the nodes
+    ``float_nodes`` left fp32 (bench/centerface_int8_variants.py tries other choices)."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
+    # The ranges file keeps the MinMax label of the calibration that named its tensors (quantize_static only
+    # loads a cache whose label matches calibrate_method); its values are percentiles.
     quantize_static(prepared(fp32), output, None, quant_format=QuantFormat.QDQ, per_channel=True,
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                    nodes_to_exclude=list(FLOAT_STEM), calibrate_method=CalibrationMethod.MinMax,
+                    nodes_to_exclude=list(float_nodes), calibrate_method=CalibrationMethod.MinMax,
                     calibration_cache_path=ranges)
 
 
