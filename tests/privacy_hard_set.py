@@ -1,8 +1,12 @@
-"""Hard privacy frames made from real photos: crowds of small faces, rotations, blur, darkness, heavy JPEG.
+"""The privacy TUNING set: hard frames made from real photos (crowds of small faces, rotations, blur,
+darkness, heavy JPEG) and face-free photos. Every choice of the privacy detection (int8 ranges, thresholds,
+the cascade's proposal threshold, overview sides) is made on this set; figures quoted in docs come from the
+evaluation set (tests/privacy_eval_set.py), which shares no source face, background or seed with it.
 
-Faces are cut (head and shoulders, square) out of the shared fixture photos and skimage's astronaut
-and pasted, scaled, onto a face-free 1920x1080 background. Used by tests/test_privacy_recall.py and
-bench/recall.py; every frame is reproducible (fixed seeds).
+Faces are cut (head and shoulders, square) out of skimage's astronaut, insightface's t1.jpg and the
+shared fixture photos of even index (``tuning_fixtures``; the odd ones are the evaluation set's) and pasted,
+scaled, onto skimage's coffee photo at 1920x1080. Used by tests/test_privacy_recall.py, bench/recall.py
+and the int8 calibration; every frame is reproducible (fixed seeds).
 """
 
 from __future__ import annotations
@@ -18,23 +22,41 @@ FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "faces"
 CROWD_SIDES = (20, 24, 28, 32, 40, 48, 60, 80)  # face box sides in pixels
 
 
-def face_crops() -> list[np.ndarray]:
-    """Square RGB crops [S,S,3], each holding one real face (box 1.8x enlarged), from the fixture photos
-    and skimage's astronaut; the face box is the crop's central 1/1.8."""
-    from playalter.pipelines.detection import detect_faces
+def fixture_photos() -> list[Path]:
+    """The shared fixture photos, sorted by name ([] when ../shared/fixtures is absent)."""
+    if not FIXTURES.is_dir():
+        return []
+    return sorted(path for path in FIXTURES.iterdir() if path.suffix.lower() in (".jpg", ".png"))
+
+
+def tuning_fixtures() -> list[Path]:
+    """The fixture photos of the tuning set: every other one, from the first."""
+    return fixture_photos()[0::2]
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+
+
+def tuning_photos() -> list[np.ndarray]:
+    """uint8 RGB photos of the tuning set's source faces: the astronaut, t1.jpg, the tuning fixtures."""
     from skimage import data
 
     spec = importlib.util.find_spec("insightface")
     photos = [np.ascontiguousarray(data.astronaut())]
     t1 = Path(spec.origin).parent / "data" / "images" / "t1.jpg" if spec and spec.origin else None
     if t1 is not None and t1.is_file():
-        photos.append(cv2.cvtColor(cv2.imread(str(t1)), cv2.COLOR_BGR2RGB))
-    if FIXTURES.is_dir():
-        for path in sorted(FIXTURES.iterdir()):
-            if path.suffix.lower() in (".jpg", ".png"):
-                photos.append(cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB))
+        photos.append(read_rgb(t1))
+    return photos + [read_rgb(path) for path in tuning_fixtures()]
+
+
+def face_crops(photos: list[np.ndarray] | None = None) -> list[np.ndarray]:
+    """Square RGB crops [S,S,3], each holding one real face (box 1.8x enlarged), from ``photos`` (default:
+    the tuning photos); the face box is the crop's central 1/1.8."""
+    from playalter.pipelines.detection import detect_faces
+
     crops = []
-    for photo in photos:
+    for photo in tuning_photos() if photos is None else photos:
         for face in detect_faces(photo, backend="centerface", threshold=0.6, max_side=0, analyse=False, dense=False):
             x1, y1, x2, y2 = face.bbox
             size = int(round(1.8 * max(x2 - x1, y2 - y1)))

