@@ -1,4 +1,5 @@
-"""CenterFace as a static int8 model for the CPU: about 2x faster per pass than the fp32 graph.
+"""CenterFace as a static int8 model for the CPU: faster per pass than the fp32 graph, by how much depending on
+the CPU's int8 instructions (docs/face-engine.md).
 
 Its scores are not the fp32 model's: most sit within a few hundredths, a few far lower (small faces, dark
 frames), so it never decides alone what the fp32 model would have found: ``centerface_cascade`` has it propose
