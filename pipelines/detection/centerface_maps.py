@@ -1,9 +1,9 @@
 """CenterFace's model call and its output maps -> boxes: shared by the plain pass (``centerface``) and the
 cascade (``centerface_cascade``).
 
-Input ``INPUT``: RGB float32 [B,3,H,W], raw 0..255, H and W multiples of 32. Outputs ``OUTPUTS`` at stride 4 of an input [B,3,H,W]: heatmap [B,1,h,w], log-scale [B,2,h,w] (box height, width),
-offset [B,2,h,w] (centre y, x within the cell), landmarks [B,10,h,w] (5 points as (y, x) pairs relative
-to the box).
+Input ``INPUT``: RGB float32 [B,3,H,W], raw 0..255, H and W multiples of 32. Outputs ``OUTPUTS``, at stride
+4: heatmap [B,1,h,w], log-scale [B,2,h,w] (box height, width), offset [B,2,h,w] (centre y, x within the
+cell), landmarks [B,10,h,w] (5 points as (y, x) pairs relative to the box).
 """
 
 from __future__ import annotations

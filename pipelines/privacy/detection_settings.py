@@ -19,7 +19,8 @@ class PrivacyDetection:
     thorough:      a second look: passes over the frame turned by 90, 180 and 270 degrees, and over a
                    contrast-normalised (CLAHE) copy when the frame is dark
     int8:          on onnxruntime's CPU, the int8 CenterFace proposes and the fp32 one confirms what it is
-                   unsure of (pipelines/detection/centerface_cascade.py: the fp32 model's faces, faster);
+                   unsure of (pipelines/detection/centerface_cascade.py: the fp32 model's faces in each pass,
+                   faster where the CPU has fast int8 instructions);
                    False: the fp32 model alone. The GPU and torch paths always run fp32 alone
     """
 

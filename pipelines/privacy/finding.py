@@ -11,8 +11,9 @@ thorough adds:
   clahe     when the frame is dark (mean luma < ``DARK_LUMA``): its contrast-normalised copy, full and overview
 
 Where models run on onnxruntime's CPU (``detection.int8``, on by default) the int8 CenterFace proposes and
-the fp32 one confirms what it is unsure of (``detection/centerface_cascade.py``): the fp32 model's faces,
-faster; the GPU and torch paths run fp32 alone.
+the fp32 one confirms what it is unsure of (``detection/centerface_cascade.py``): the fp32 model's faces in
+each pass, faster where the CPU has fast int8 instructions (docs/privacy.md, "Speed"); the GPU and torch
+paths run fp32 alone.
 
 ``quick`` runs one pass only, at the smallest overview (full resolution when no overview applies): the
 video pipeline runs it between the frames that get every pass, and its tracker and look-ahead hide the
