@@ -23,7 +23,7 @@ from playalter.pipelines.config import load_settings
 from playalter.runner.server.audit import AUDIT_NOTE
 from playalter.runner.server.auth import require_scope, requires_scope, setup_security
 from playalter.runner.server.context import PRINCIPAL
-from playalter.runner.server.http_errors import json_error
+from playalter.runner.server.errors import json_error
 from playalter.runner.server.ratelimit import LIMITER, rate_cost
 
 RELEASE_JOBS = web.AppKey("release_jobs", asyncio.Event)

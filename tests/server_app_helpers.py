@@ -16,7 +16,7 @@ from PIL import Image
 
 from playalter.pipelines.config import load_settings
 from playalter.runner.server.app import create_app
-from playalter.runner.server.state import SECURITY
+from playalter.runner.server.auth import SECURITY
 
 # A workflow of core nodes only: load the bound image, save it. Fast, and needs no model.
 COPY_WORKFLOW = {

@@ -18,10 +18,10 @@ from PIL import Image
 
 from playalter.pipelines import onnx_runtime
 from playalter.pipelines.detection import centerface
-from playalter.runner.server.auth import KEYSTORE
+from playalter.runner.server.auth import KEYSTORE, SECURITY
+from playalter.runner.server.dispatcher import DISPATCHER
 from playalter.runner.server.jobs import JobStore
 from playalter.runner.server.schemas import FACE_RECORD
-from playalter.runner.server.state import DISPATCHER, SECURITY
 from playalter.runner.server.workers import share_cores
 
 from conftest import requires_face_mesh

@@ -83,8 +83,8 @@ async def _serve(settings, listener: socket.socket) -> None:
     from aiohttp import web
 
     from ..server.app import create_app
+    from ..server.auth import SECURITY
     from ..server.connections import GuardedAppRunner
-    from ..server.state import SECURITY
 
     app = create_app(settings)  # creates the data folder and, on a first start, the admin key
     runner = GuardedAppRunner(app, access_log=None)  # read timeouts and connection caps

@@ -23,20 +23,20 @@ from aiohttp import web
 from ...pipelines import onnx_runtime
 from ...pipelines.config import Section, settings as current_settings
 from . import endpoints, health, openapi, status, video
-from .auth import DEFAULT_PUBLIC_PATHS, PublicPaths, require_scope, setup_security
+from .auth import DEFAULT_PUBLIC_PATHS, SECURITY, PublicPaths, require_scope, setup_security
 from .connections import LIMITS, SERVER_NAME, ConnectionLimits, request_guard
 from .db.database import Database
-from .dispatcher import Dispatcher
+from .dispatcher import DISPATCHER, Dispatcher
 from .errors import error_middleware
 from .jobs import JobStore
 from .logs import setup_log_files
-from .metrics import Metrics, metrics_middleware
+from .metrics import METRICS, Metrics, metrics_middleware
 from .queue.dispatcher import QueuedDispatcher
 from .queue.worker import run_worker
-from .state import DISPATCHER, METRICS, SECURITY, SETTINGS, WORKFLOWS
+from .state import SETTINGS
 from .video_jobs import direct_runs
 from .workers import WorkerPool, share_cores
-from .workflows import WorkflowCatalog
+from .workflows import WORKFLOWS, WorkflowCatalog
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 MEGABYTE = 1 << 20
@@ -62,8 +62,9 @@ def create_app(settings: Section | None = None) -> web.Application:
 
     log_files = setup_log_files(settings.logging.dir or data_dir / "logs")
 
+    errors = error_middleware(settings.security.max_body_mb)
     app = web.Application(client_max_size=int(settings.security.max_body_mb * MEGABYTE),
-                          middlewares=[metrics_middleware(metrics), request_guard, error_middleware])
+                          middlewares=[metrics_middleware(metrics), request_guard, errors])
     app[SETTINGS] = settings
     app[WORKFLOWS] = catalog
     app[METRICS] = metrics
@@ -74,7 +75,7 @@ def create_app(settings: Section | None = None) -> web.Application:
     if database is None:
         dispatcher = Dispatcher(settings, store, pool, catalog, audit=security.audit, direct=direct_runs(settings))
     app[DISPATCHER] = dispatcher
-    app.middlewares.append(error_middleware)
+    app.middlewares.append(errors)
 
     app.add_routes(health.routes)
     app.add_routes(endpoints.routes)

@@ -36,14 +36,13 @@ from ...pipelines.errors import InvalidParameterError
 from ..quoting import excerpt
 from .audit import AUDIT, AUDIT_NOTE, AuditLog, audit_db_path, audit_middleware
 from .context import AUTH_METHOD, PRINCIPAL
-from .http_errors import json_error
 from .db.audit_log import SharedAuditLog
 from .db.database import Database
 from .keys import (DEFAULT_SCOPES, KeyRecord, KeyStore, Principal, keys_db_path, looks_like_api_key,
                    parse_expiry)
 from .logs import security_event
 from . import schemas
-from .errors import ApiError
+from .errors import ApiError, json_error
 from .ratelimit import (AT_ADMISSION, LIMITER, RATE_STATUS, RateLimiter, add_rate_limit_headers, charge, rate_cost,
                         ratelimit_middleware)
 from .tokens import TokenError, TokenService, load_or_create_secret
@@ -76,6 +75,9 @@ class SecuritySetup:
     limiter: RateLimiter
     audit: AuditLog
     admin_key: str | None = field(default=None, repr=False)
+
+
+SECURITY = web.AppKey("security", SecuritySetup)  # set by the application to what setup_security returned
 
 
 def unauthorized(code: str, message: str) -> web.HTTPException:

@@ -32,8 +32,7 @@ from http import HTTPStatus
 
 from aiohttp import web
 
-from .errors import error_response
-from .http_errors import error_body
+from .errors import error_body, error_response
 from .logs import security_event
 
 log = logging.getLogger(__name__)

@@ -29,6 +29,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
+from aiohttp import web
+
 from ...pipelines.config import Section
 from ..executor import validate
 from .audit import AuditLog
@@ -257,4 +259,7 @@ class Dispatcher:
             except Exception:
                 log.exception("the retention sweep failed")
             await asyncio.sleep(min(SWEEP_SECONDS, self.ttl))
+
+
+DISPATCHER = web.AppKey("dispatcher", Dispatcher)  # on Postgres, a queue.dispatcher.QueuedDispatcher (same interface)
 

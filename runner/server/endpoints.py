@@ -29,14 +29,15 @@ from ..quoting import excerpt
 from .audit import AUDIT_NOTE
 from .auth import require_scope
 from .context import PRINCIPAL
-from .dispatcher import Dispatcher
+from .dispatcher import DISPATCHER, Dispatcher
 from .errors import ApiError
 from .jobs import Job
 from .operations import OPERATIONS, Operation, Plan
 from .ratelimit import AT_ADMISSION, LIMITER, charge, rate_cost
-from .state import DISPATCHER, SETTINGS, WORKFLOWS
+from .state import SETTINGS
 from .video_jobs import VIDEO_OPERATION_PREFIX, VIDEO_RESULT_FIELDS, video_download
 from .workers import QueueFull
+from .workflows import WORKFLOWS
 
 routes = web.RouteTableDef()
 

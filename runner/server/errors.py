@@ -1,19 +1,23 @@
 """The one error shape of the HTTP API: ``{"error": {"code": ..., "message": ...}}``.
 
-Handlers raise ``ApiError``; ``error_middleware`` turns it, aiohttp's own HTTP
-errors (404, 405, 413, ...) and any unexpected exception into that shape. An
-unexpected exception is logged with its traceback and answered with a plain
-500 message: a stack trace never reaches the client.
+Two ways to answer an error in that shape:
+
+- a handler raises ``ApiError``; ``error_middleware`` turns it, aiohttp's own
+  HTTP errors (404, 405, 413, ...) and any unexpected exception into that
+  shape. An unexpected exception is logged with its traceback and answered
+  with a plain 500 message: a stack trace never reaches the client.
+- code outside the handlers (the security middlewares, the connection guard)
+  raises ``json_error(...)``, an aiohttp ``HTTPException`` that already
+  carries the JSON body, or writes ``error_body(...)`` itself.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from typing import Any
+from typing import Any, Mapping
 
 from aiohttp import web
-
-from .state import SETTINGS
 
 log = logging.getLogger(__name__)
 
@@ -55,31 +59,47 @@ def error_response(status: int, code: str, message: str, *, details: Any = None,
     return web.json_response({"error": body}, status=status, headers=headers)
 
 
-@web.middleware
-async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except ApiError as error:
-        return error_response(error.status, error.code, error.message, details=error.details, headers=error.headers)
-    except web.HTTPException as error:
-        if error.status < 400:
-            raise
-        if error.content_type == "application/json":
-            raise  # already in our shape (built by the security middlewares)
-        message = _http_message(error, request)
-        headers = {name: value for name, value in error.headers.items() if name in ("Allow", "Retry-After")}
-        return error_response(error.status, _HTTP_CODES.get(error.status, "http_error"), message, headers=headers)
-    except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return error_response(500, "internal_error", "the server failed to handle this request; it has been logged")
+def error_body(code: str, message: str) -> str:
+    return json.dumps({"error": {"code": code, "message": message}})
 
 
-def _http_message(error: web.HTTPException, request: web.Request) -> str:
+def json_error(exception_class: type[web.HTTPException], code: str, message: str,
+               headers: Mapping[str, str] | None = None) -> web.HTTPException:
+    """An ``exception_class`` instance (e.g. ``web.HTTPForbidden``) carrying the JSON error body."""
+    return exception_class(text=error_body(code, message), content_type="application/json",
+                           headers=dict(headers or {}))
+
+
+def error_middleware(max_body_mb: float):
+    """The middleware answering every error in the JSON shape; ``max_body_mb`` is quoted in 413 messages."""
+
+    @web.middleware
+    async def answer_errors(request: web.Request, handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except ApiError as error:
+            return error_response(error.status, error.code, error.message, details=error.details,
+                                  headers=error.headers)
+        except web.HTTPException as error:
+            if error.status < 400:
+                raise
+            if error.content_type == "application/json":
+                raise  # already in our shape (built by json_error)
+            message = _http_message(error, max_body_mb)
+            headers = {name: value for name, value in error.headers.items() if name in ("Allow", "Retry-After")}
+            return error_response(error.status, _HTTP_CODES.get(error.status, "http_error"), message, headers=headers)
+        except Exception:
+            log.exception("unhandled error on %s %s", request.method, request.path)
+            return error_response(500, "internal_error", "the server failed to handle this request; it has been logged")
+
+    return answer_errors
+
+
+def _http_message(error: web.HTTPException, max_body_mb: float) -> str:
     if error.status == 404:  # the path is not quoted: it is the caller's input, and may hold anything
         return "no such endpoint; the API is described at /docs"
     if error.status == 405:
         return f"this method is not allowed on this endpoint; allowed: {error.headers.get('Allow', 'none')}"
     if error.status == 413:
-        limit_mb = request.app[SETTINGS].security.max_body_mb
-        return f"the request body is larger than the limit of {limit_mb:g} MB (setting security.max_body_mb)"
+        return f"the request body is larger than the limit of {max_body_mb:g} MB (setting security.max_body_mb)"
     return error.reason or "request failed"

@@ -28,9 +28,10 @@ from aiohttp import web
 from ... import __version__
 from ...pipelines import models
 from .audit import audit_db_path
+from .dispatcher import DISPATCHER
 from .keys import keys_db_path
 from .ratelimit import LIMITER
-from .state import DISPATCHER, SETTINGS
+from .state import SETTINGS
 
 CHECK_TIMEOUT_SECONDS = 2.0
 OK = "ok"

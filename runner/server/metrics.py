@@ -115,6 +115,9 @@ class Metrics:
         return web.Response(body=generate_latest(self.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
+METRICS = web.AppKey("metrics", Metrics)
+
+
 def metrics_middleware(metrics: Metrics):
     @web.middleware
     async def middleware(request: web.Request, handler) -> web.StreamResponse:

@@ -71,7 +71,7 @@ from limits.strategies import MovingWindowRateLimiter
 from limits.util import WindowStats
 
 from .context import PRINCIPAL
-from .http_errors import json_error
+from .errors import json_error
 from .keys import TIERS, Principal
 from .logs import security_event
 

@@ -1,21 +1,14 @@
-"""Typed keys of the objects the application holds (``app[KEY]``), shared by its modules."""
+"""The key of the settings the application runs with (``app[SETTINGS]``), read by handlers of every part.
+
+The other objects the application holds have their keys next to their types (``dispatcher.DISPATCHER``,
+``workflows.WORKFLOWS``, ``metrics.METRICS``, ``auth.SECURITY``), so this module depends on nothing of the
+service.
+"""
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from ...pipelines.config import Section
 
-if TYPE_CHECKING:
-    from .auth import SecuritySetup
-    from .dispatcher import Dispatcher
-    from .metrics import Metrics
-    from .workflows import WorkflowCatalog
-
 SETTINGS = web.AppKey("settings", Section)
-DISPATCHER = web.AppKey("dispatcher", "Dispatcher")
-METRICS = web.AppKey("metrics", "Metrics")
-WORKFLOWS = web.AppKey("workflows", "WorkflowCatalog")
-SECURITY = web.AppKey("security", "SecuritySetup")  # what setup_security built, the first admin key included

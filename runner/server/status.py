@@ -16,7 +16,8 @@ from aiohttp import web
 from ... import __version__
 from ...pipelines import models, onnx_runtime
 from .operations import OPERATIONS
-from .state import SETTINGS, WORKFLOWS
+from .state import SETTINGS
+from .workflows import WORKFLOWS
 
 routes = web.RouteTableDef()
 

@@ -28,12 +28,13 @@ from . import schemas
 from .audit import AUDIT_NOTE
 from .auth import require_scope
 from .context import PRINCIPAL
+from .dispatcher import DISPATCHER
 from .endpoints import note_audit, start_job
 from .errors import ApiError
 from .operations import Plan
 from .ratelimit import AT_ADMISSION, LIMITER, rate_cost
 from .runs import public_text
-from .state import DISPATCHER, SETTINGS
+from .state import SETTINGS
 from .video_jobs import ANONYMIZE, SWAP
 
 routes = web.RouteTableDef()

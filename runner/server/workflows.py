@@ -12,6 +12,8 @@ import re
 import threading
 from pathlib import Path
 
+from aiohttp import web
+
 from ...pipelines.config import Section
 from .errors import ApiError
 
@@ -56,3 +58,6 @@ class WorkflowCatalog:
         with self._lock:
             self._cache[path] = (modified, prompt)
         return prompt
+
+
+WORKFLOWS = web.AppKey("workflows", WorkflowCatalog)
