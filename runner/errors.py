@@ -7,6 +7,12 @@ from typing import Any
 from ..pipelines.errors import PlayalterError
 
 
+class WorkflowFormatError(PlayalterError):
+    """The file is not a workflow this runner understands."""
+
+    code = "invalid_workflow"
+
+
 class WorkflowValidationError(PlayalterError):
     """The workflow cannot run; nothing was executed.
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 from collections.abc import Callable, Mapping
 
+from .errors import WorkflowFormatError
 from .registry import NodeClasses, declared_inputs, display_name, is_link, is_widget
-from .workflow import WorkflowFormatError
 
 MODE_MUTED = 2
 MODE_BYPASSED = 4

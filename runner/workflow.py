@@ -11,14 +11,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..pipelines.errors import PlayalterError
+from .errors import WorkflowFormatError
 from .registry import NodeClasses, default_node_classes
-
-
-class WorkflowFormatError(PlayalterError):
-    """The file is not a workflow this runner understands."""
-
-    code = "invalid_workflow"
+from .ui_format import ui_to_api
 
 
 def is_ui_format(workflow: Any) -> bool:
@@ -46,8 +41,6 @@ def load_workflow(source: str | os.PathLike | dict, node_classes: NodeClasses | 
             "a workflow is a JSON object (API format: nodes keyed by id; UI format: nodes and links)"
         )
     if is_ui_format(workflow):
-        from .ui_format import ui_to_api
-
         classes = node_classes if node_classes is not None else default_node_classes()
         return ui_to_api(workflow, classes)
     if isinstance(workflow.get("prompt"), dict) and all(isinstance(node, dict) for node in workflow["prompt"].values()):
