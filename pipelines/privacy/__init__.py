@@ -14,6 +14,7 @@ One module per job:
     levels.py     N privacy levels in one call
     temporal.py   stable masks over an image batch treated as video frames
     batch.py      the pass over an image batch (optionally temporal)
+    request.py    privacy_request(): user input -> options, detection and audit (node, CLI, HTTP video alike)
     choices.py    option values (free to import: node widgets use it)
 
 Typical use::
@@ -40,6 +41,7 @@ _EXPORTS = {
     "PRIVACY_DETECTION": "detection_settings", "PrivacyDetection": "detection_settings", "find_faces": "finding",
     "Protected": "full_pass", "protect": "full_pass",
     "protect_batch": "batch",
+    "PrivacyRequest": "request", "privacy_request": "request",
     "STRENGTH_TABLE": "strength", "parameters": "strength",
     "stabilize": "temporal",
     "COVERAGES": "choices", "MASK_TYPES": "choices",

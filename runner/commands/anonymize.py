@@ -61,39 +61,35 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ...pipelines.privacy import PrivacyOptions
-    from ...pipelines.privacy.detection_settings import PrivacyDetection
+    from ...pipelines.privacy.request import privacy_request
     from ..output_names import distinct_stems
 
-    options = PrivacyOptions(args.mask_type, strength=args.strength, coverage=args.coverage, feather=args.feather,
-                             seed=args.seed, color=args.color)
+    request = privacy_request(vars(args))  # the flags' destinations are the builder's names
     video = video_options(args) if any(is_video(path) for path in args.photos) else None
-    audit = args.audit or args.auto_strengthen
     args.out.mkdir(parents=True, exist_ok=True)
     exposed = 0
-    detection = PrivacyDetection(threshold=args.threshold, overview_sides=tuple(args.overview_sides),
-                                 thorough=args.thorough, int8=not args.fp32)
     for path, stem in zip(args.photos, distinct_stems(args.photos)):
         if is_video(path):
-            exposed += _video(path, stem, args, options, video, detection, audit)
+            exposed += _video(path, stem, args, request, video)
         else:
-            exposed += _photo(path, stem, args, options, detection, audit)
+            exposed += _photo(path, stem, args, request)
     return 3 if exposed else 0
 
 
-def _photo(photo: Path, stem: str, args, options, detection, audit: bool) -> int:
+def _photo(photo: Path, stem: str, args, request) -> int:
     from ...pipelines.images import encode_png, load_image
     from ...pipelines.privacy import protect
     from ...pipelines.privacy.finding import find_faces
 
     image = load_image(photo)  # uint8 [H,W,3] RGB, validated
-    faces = find_faces(image, detection, dense="mesh")  # the masks need the mesh outline only
-    result = protect(image, faces, options, run_audit=audit, auto_strengthen=args.auto_strengthen)
+    faces = find_faces(image, request.detection, dense="mesh")  # the masks need the mesh outline only
+    result = protect(image, faces, request.options, run_audit=request.run_audit,
+                     auto_strengthen=request.auto_strengthen)
     output = args.out / f"{stem}_anonymized.png"
     output.write_bytes(encode_png(result.image))  # pixels only: no EXIF/GPS/XMP
     line = f"{photo}: {len(faces)} face(s) hidden -> {output}"
     still = 0
-    if audit:
+    if request.run_audit:
         report_path = args.out / f"{stem}_privacy.json"
         report_path.write_text(json.dumps({"image": str(photo), **result.report}, indent=2), encoding="utf-8")
         still = result.report["audit"]["still_detected"] + len(result.report["audit"]["missed"])
@@ -102,20 +98,20 @@ def _photo(photo: Path, stem: str, args, options, detection, audit: bool) -> int
     return still
 
 
-def _video(path: Path, stem: str, args, options, video, detection, audit: bool) -> int:
+def _video(path: Path, stem: str, args, request, video) -> int:
     from ...pipelines.video import anonymize_video
     from ..output_names import write_new
 
     output = output_path(args.out, f"{stem}_anonymized", path, video.codec)
     bar = ProgressBar(path.name)
     try:
-        report = anonymize_video(path, output, options, video, progress=bar, run_audit=audit,
-                                 auto_strengthen=args.auto_strengthen, detection=detection)
+        report = anonymize_video(path, output, request.options, video, progress=bar, run_audit=request.run_audit,
+                                 auto_strengthen=request.auto_strengthen, detection=request.detection)
     finally:
         bar.close()
     line = (f"{path}: {report['frames']} frames, {len(report['tracks'])} face track(s) hidden "
             f"({report['fps']} fps, audio {report['audio']}) -> {output}")
-    if not audit:
+    if not request.run_audit:
         sys.stdout.write(line + "\n")
         return 0
     report_path = write_new(args.out / f"{stem}_privacy.json",

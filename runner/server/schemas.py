@@ -166,6 +166,21 @@ VIDEO_ANONYMIZE_OPTIONS = object_schema({
     "audit": {"type": "boolean", "default": False,
               "description": "detect again on every masked frame; the report counts, per track, the frames where "
                              "the face was still found (slower)"},
+    "auto_strengthen": {"type": "boolean", "default": False,
+                        "description": "mask faces the audit still finds harder, and mask faces only the audit "
+                                       "found, until none is (implies audit)"},
+    "threshold": {"type": "number", "exclusiveMinimum": 0.0, "exclusiveMaximum": 1.0,
+                  "default": PRIVACY_DETECTION.threshold,
+                  "description": "detector confidence; low finds more faces (the default is recall first)"},
+    "overview_sides": {"type": "array", "items": {"type": "integer", "minimum": 64, "maximum": 4096},
+                       "maxItems": 4, "default": list(PRIVACY_DETECTION.overview_sides),
+                       "description": "besides the full-resolution pass, bigger frames are also detected scaled "
+                                      "down to each of these sides; empty: no overview"},
+    "thorough": {**PRIVACY_PARAMETERS["thorough"],
+                 "description": "a second look for faces: rotated passes and contrast normalisation of dark frames"},
+    "fp32": {"type": "boolean", "default": not PRIVACY_DETECTION.int8,
+             "description": "on the CPU, detect with the fp32 CenterFace alone instead of the faster int8 one "
+                            "with fp32 confirmation (the same faces)"},
     **VIDEO_ENCODING,
 })
 VIDEO_SWAP_OPTIONS = object_schema({
@@ -218,8 +233,9 @@ def _describe(error) -> str:
         return f"missing required field(s): {', '.join(missing)}"
     if check == "enum":
         return f"{excerpt(instance)} is not one of: {', '.join(map(str, expected))}"
-    bounds = {"minimum": "must be at least", "maximum": "must be at most", "minLength": "needs at least",
-              "maxLength": "takes at most", "minItems": "needs at least", "maxItems": "takes at most"}
+    bounds = {"minimum": "must be at least", "maximum": "must be at most", "exclusiveMinimum": "must be more than",
+              "exclusiveMaximum": "must be less than", "minLength": "needs at least", "maxLength": "takes at most",
+              "minItems": "needs at least", "maxItems": "takes at most"}
     if check in bounds:
         unit = {"minLength": " characters", "maxLength": " characters", "minItems": " items",
                 "maxItems": " items"}.get(check, "")

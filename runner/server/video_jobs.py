@@ -42,14 +42,6 @@ ATTEMPT_PREFIX = ".attempt-"  # output/.attempt-<random>/: where one attempt wri
 PROGRESS_INTERVAL_SECONDS = 0.25  # progress events per video at most this often (the last one always)
 
 
-def privacy_options(options: dict[str, Any]):
-    from ...pipelines.privacy import PrivacyOptions
-
-    return PrivacyOptions(mask_type=options["mask_type"], strength=options["strength"],
-                          coverage=options["coverage"], margin=options["margin"], feather=options["feather"],
-                          seed=options["seed"], color=options["color"])
-
-
 def video_options(options: dict[str, Any]):
     from ...pipelines.video import VideoOptions
 
@@ -59,10 +51,13 @@ def video_options(options: dict[str, Any]):
 
 def _anonymize(options: dict[str, Any], inputs: dict[str, Path], target: Path,
                progress: Callable, cancelled: Callable[[], bool]) -> dict[str, Any]:
+    from ...pipelines.privacy.request import privacy_request
     from ...pipelines.video import anonymize_video
 
-    return anonymize_video(inputs["video"], target, privacy_options(options), video_options(options),
-                           progress=progress, cancelled=cancelled, run_audit=options["audit"])
+    request = privacy_request(options)  # the node's and the CLI's builder: the same options mean the same run
+    return anonymize_video(inputs["video"], target, request.options, video_options(options),
+                           progress=progress, cancelled=cancelled, run_audit=request.run_audit,
+                           auto_strengthen=request.auto_strengthen, detection=request.detection)
 
 
 def _swap(options: dict[str, Any], inputs: dict[str, Path], target: Path,
