@@ -33,6 +33,7 @@ from .logs import setup_log_files
 from .metrics import METRICS, Metrics, metrics_middleware
 from .queue.dispatcher import QueuedDispatcher
 from .queue.worker import run_worker
+from .route_docs import documented, page
 from .state import SETTINGS
 from .video_jobs import direct_runs
 from .workers import WorkerPool, share_cores
@@ -121,11 +122,14 @@ async def _server_header(request: web.Request, response: web.StreamResponse) -> 
     response.headers["Server"] = SERVER_NAME
 
 
+@documented("Prometheus metrics", "Public when server.metrics_public is set, else needs an admin key.",
+            tag="service", answer="text/plain; version=0.0.4")
 async def _metrics(request: web.Request) -> web.Response:
     if not request.app[SETTINGS].server.metrics_public:
         require_scope(request, "admin")
     return await asyncio.to_thread(request.app[METRICS].render)
 
 
+@page
 async def _index(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC_DIR / "index.html")

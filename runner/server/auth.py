@@ -45,6 +45,8 @@ from . import schemas
 from .errors import ApiError, json_error
 from .ratelimit import (AT_ADMISSION, LIMITER, RATE_STATUS, RateLimiter, add_rate_limit_headers, charge, rate_cost,
                         ratelimit_middleware)
+from .response_schemas import KEY_LIST, NEW_KEY, TOKEN
+from .route_docs import documented
 from .tokens import TokenError, TokenService, load_or_create_secret
 
 DEFAULT_PUBLIC_PATHS = frozenset({"/", "/health", "/docs", "/openapi.json", "/favicon.ico"})
@@ -154,6 +156,9 @@ def requires_scope(scope: str):
     return decorate
 
 
+@documented("Exchange an API key for a session token", "Send the API key; answers a short-lived JWT usable as "
+            "`Authorization: Bearer`. A token cannot be exchanged for another.", tag="auth", answer="the token",
+            answer_schema=TOKEN, errors=(401, 403, 429))
 async def issue_token(request: web.Request) -> web.Response:
     if request.get(AUTH_METHOD) != "api_key":
         raise json_error(web.HTTPForbidden, "api_key_required",
@@ -167,6 +172,8 @@ async def issue_token(request: web.Request) -> web.Response:
     })
 
 
+@documented("Who am I", "The caller's key id, tier, scopes, expiry and remaining rate-limit budget; free.",
+            tag="auth", answer="the caller", answer_schema={"type": "object"}, errors=(401,))
 @rate_cost(0)
 async def who_am_i(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
@@ -196,11 +203,16 @@ def key_json(record: KeyRecord) -> dict:
     }
 
 
+@documented("List API keys", "Every key, without secrets.", tag="auth", answer="keys", answer_schema=KEY_LIST,
+            errors=(401, 403), scope="admin")
 @requires_scope("admin")
 async def list_keys(request: web.Request) -> web.Response:
     return web.json_response({"keys": [key_json(record) for record in request.app[KEYSTORE].list()]})
 
 
+@documented("Create an API key", "The plaintext key is in the answer once (`api_key`).", tag="auth",
+            body=schemas.KEY_CREATE_REQUEST, answer="the new key", answer_schema=NEW_KEY, status=201,
+            errors=(400, 401, 403), scope="admin")
 @rate_cost(AT_ADMISSION)
 @requires_scope("admin")
 async def create_key(request: web.Request) -> web.Response:
@@ -221,6 +233,8 @@ async def create_key(request: web.Request) -> web.Response:
     return web.json_response({**key_json(record), "api_key": plaintext}, status=201)
 
 
+@documented("Revoke an API key", "The key stops working at once.", tag="auth", answer="revoked",
+            answer_schema={"type": "object"}, errors=(401, 403, 404), scope="admin")
 @requires_scope("admin")
 async def revoke_key(request: web.Request) -> web.Response:
     key_id = request.match_info["key_id"]

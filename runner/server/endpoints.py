@@ -34,14 +34,17 @@ from .errors import ApiError
 from .jobs import Job
 from .operations import OPERATIONS, Operation, Plan
 from .ratelimit import AT_ADMISSION, LIMITER, charge, rate_cost
+from .response_schemas import ref
+from .route_docs import documented
 from .state import SETTINGS
 from .video_jobs import VIDEO_OPERATION_PREFIX, VIDEO_RESULT_FIELDS, video_download
 from .workers import QueueFull
-from .workflows import WORKFLOWS
+from .workflows import NAME_PATTERN, WORKFLOWS
 
 routes = web.RouteTableDef()
 
 SSE_KEEPALIVE_SECONDS = 15.0
+SINGLE_IMAGE_ERRORS = (400, 401, 403, 413, 422, 429, 503, 504)  # the error statuses of a one-item run
 
 # HTTP status of a single-item job that failed, by the item's error code
 _FAILURE_STATUS = {
@@ -59,6 +62,8 @@ _FAILURE_STATUS = {
 
 
 @routes.get("/api/workflows", name="workflows.list")
+@documented("List saved workflows", "Names usable with /api/workflows/{name}/run.", tag="workflows",
+            answer="names", answer_schema={"type": "object"}, scope="workflows:run")
 async def list_workflows(request: web.Request) -> web.Response:
     require_scope(request, "workflows:run")
     return web.json_response({"workflows": request.app[WORKFLOWS].names()})
@@ -67,18 +72,32 @@ async def list_workflows(request: web.Request) -> web.Response:
 # --- single-image operations ----------------------------------------------------------------------
 
 @routes.post("/api/face/analyze", name="face.analyze")
+@documented("Analyse faces", "Runs the saved workflow `face_analysis_dense` (detection, 468 dense landmarks, "
+            "measurements scaled by the iris) or, with FLAME, `face_analysis` (FLAME fit and its measurements). "
+            "An image without a face is 422 `no_face`.", tag="faces",
+            body=schemas.ANALYZE_REQUEST, answer="the faces and the workflow's outputs",
+            answer_schema=ref("AnalyzeResult"), errors=SINGLE_IMAGE_ERRORS, scope="face:analyze")
 @rate_cost(AT_ADMISSION)
 async def face_analyze(request: web.Request) -> web.Response:
     return await _run_operation(request, OPERATIONS["analyze"], schemas.ANALYZE_REQUEST)
 
 
 @routes.post("/api/privacy/mask", name="privacy.mask")
+@documented("Anonymise faces", "Runs `privacy_blur`, `privacy_audit` (include_audit) or `privacy_pixelate_levels` "
+            "(create_levels). `faces_hidden` counts the masked faces; an image without a face comes back "
+            "unchanged with a warning.", tag="faces",
+            body=schemas.PRIVACY_REQUEST, answer="outputs", answer_schema=ref("PrivacyResult"),
+            errors=SINGLE_IMAGE_ERRORS, scope="privacy:mask")
 @rate_cost(AT_ADMISSION)
 async def privacy_mask(request: web.Request) -> web.Response:
     return await _run_operation(request, OPERATIONS["privacy"], schemas.PRIVACY_REQUEST)
 
 
 @routes.post("/api/face/swap", name="face.swap")
+@documented("Swap a face", "Runs the saved workflow `face_swap`; faces are numbered largest first. A swap "
+            "without the InSwapper model falls back to the model-free warp and says so in `warnings`.",
+            tag="faces", body=schemas.SWAP_REQUEST, answer="outputs", answer_schema=ref("SwapResult"),
+            errors=SINGLE_IMAGE_ERRORS, scope="face:swap")
 @rate_cost(AT_ADMISSION)
 async def face_swap(request: web.Request) -> web.Response:
     return await _run_operation(request, OPERATIONS["swap"], schemas.SWAP_REQUEST)
@@ -97,6 +116,11 @@ async def _run_operation(request: web.Request, operation: Operation, schema: dic
 
 
 @routes.post("/api/workflows/{name}/run", name="workflows.run")
+@documented("Run a saved workflow", "Bind images to LoadImage nodes and values to widgets by node id or title.",
+            tag="workflows", body=schemas.WORKFLOW_RUN_REQUEST,
+            answer="outputs (or, with async, the job: 202)", answer_schema=ref("RunResult"),
+            errors=(*SINGLE_IMAGE_ERRORS, 404), scope="workflows:run",
+            path_schemas={"name": {"type": "string", "pattern": NAME_PATTERN.pattern}})
 @rate_cost(AT_ADMISSION)
 async def run_workflow(request: web.Request) -> web.Response:
     require_scope(request, "workflows:run")
@@ -124,6 +148,13 @@ async def _run_now(request: web.Request, operation: str, plan: Plan, images: dic
 # --- batches and jobs -----------------------------------------------------------------------------
 
 @routes.post("/api/batch/process", name="batch.process")
+@documented("Start a batch job", lambda settings: (
+                f"Up to {settings.server.batch_max_images} images, one item each; answers 202 with the job. "
+                "Each image costs one rate-limit unit. An `Idempotency-Key` header makes retries safe: the same "
+                "key and body return the first job (200)."),
+            tag="jobs", body=lambda settings: schemas.batch_request(settings.server.batch_max_images),
+            answer="the job, queued", answer_schema=ref("Job"), status=202,
+            errors=(400, 401, 403, 409, 413, 429, 503), scope="batch")
 @rate_cost(AT_ADMISSION)  # one unit per image
 async def batch_process(request: web.Request) -> web.Response:
     require_scope(request, "batch")
@@ -169,6 +200,8 @@ async def start_job(request: web.Request, operation: str, plan: Plan, items: lis
 
 
 @routes.get("/api/jobs/{job_id}", name="jobs.get")
+@documented("Job state and results", "Poll a job. `?include_images=true` embeds result images as base64.",
+            tag="jobs", answer="the job", answer_schema=ref("Job"), errors=(404,), scope="jobs:read")
 @rate_cost(0)  # polling is free: the work was paid for when the job was submitted
 async def get_job(request: web.Request) -> web.Response:
     job = await _owned_job(request)
@@ -177,6 +210,8 @@ async def get_job(request: web.Request) -> web.Response:
 
 
 @routes.delete("/api/jobs/{job_id}", name="jobs.cancel")
+@documented("Cancel a job", "Queued items are cancelled, running ones stop at their next step.", tag="jobs",
+            answer="the job", answer_schema=ref("Job"), errors=(404,), scope="jobs:read")
 @rate_cost(0)
 async def cancel_job(request: web.Request) -> web.Response:
     job = await _owned_job(request)
@@ -186,6 +221,11 @@ async def cancel_job(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/jobs/{job_id}/events", name="jobs.events")
+@documented("Follow a job (Server-Sent Events)",
+            "Events: `job` (current state), `item` ({index, state, error?}), `progress` ({index, node_id, "
+            "nodes_done, nodes_total, value, max}; for a video job {index, frames_done, frames_total, fps, value, "
+            "max}), `done` (the final job).", tag="jobs", answer="text/event-stream", errors=(404,),
+            scope="jobs:read")
 @rate_cost(0)
 async def job_events(request: web.Request) -> web.StreamResponse:
     """Server-Sent Events: "job" (the current state), then "item" / "progress", then "done"."""
@@ -220,6 +260,9 @@ async def _send_event(response: web.StreamResponse, event: str, data: dict[str, 
 
 
 @routes.get("/api/jobs/{job_id}/download", name="jobs.download")
+@documented("Download a finished job", "A zip: job.json plus item-<index>/output/<file> for every result image. "
+            "A video job: its MP4 (409 `no_result` when it failed or was cancelled).", tag="jobs",
+            answer="application/zip, or video/mp4 for a video job", errors=(404, 409), scope="jobs:read")
 async def download_job(request: web.Request) -> web.StreamResponse:
     """A zip of the job's results; for a video job, its video (streamed from disk)."""
     job = await _owned_job(request)

@@ -31,6 +31,7 @@ from .audit import audit_db_path
 from .dispatcher import DISPATCHER
 from .keys import keys_db_path
 from .ratelimit import LIMITER
+from .route_docs import documented
 from .state import SETTINGS
 
 CHECK_TIMEOUT_SECONDS = 2.0
@@ -124,6 +125,8 @@ async def run_checks(app: web.Application) -> dict[str, dict[str, str]]:
 
 
 @routes.get("/health", name="health")
+@documented("Liveness, queue state and dependency checks", "Always public; 200 while serving, `status` ok or "
+            "degraded.", tag="service", answer="the service is up", answer_schema={"type": "object"})
 async def health(request: web.Request) -> web.Response:
     checks = await run_checks(request.app)
     pool = request.app[DISPATCHER].pool
@@ -138,6 +141,9 @@ async def health(request: web.Request) -> web.Response:
 
 
 @routes.get("/ready", name="ready")
+@documented("Readiness", "Always public; 503 `not_ready` when a dependency (databases, rate-limit storage, "
+            "workers, models folder) is down.", tag="service", answer="ready to serve",
+            answer_schema={"type": "object"})
 async def ready(request: web.Request) -> web.Response:
     checks = await run_checks(request.app)
     ready = all(check["status"] == OK for check in checks.values())

@@ -16,6 +16,7 @@ from aiohttp import web
 from ... import __version__
 from ...pipelines import models, onnx_runtime
 from .operations import OPERATIONS
+from .route_docs import documented
 from .state import SETTINGS
 from .workflows import WORKFLOWS
 
@@ -61,6 +62,10 @@ def capability_status(name: str, enabled: bool, workflows: dict[str, bool],
 
 
 @routes.get("/api/services/status", name="services.status")
+@documented("Capabilities and models", "Which operations are enabled, which workflows and models are present, "
+            "and per capability and option whether it is `usable` now (`reason` says why not, or what is "
+            "degraded, e.g. a swap without InSwapper), and `execution`: where models run (`path`) and why "
+            "(`reason`).", tag="service", answer="status", answer_schema={"type": "object"})
 async def services_status(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     catalog = request.app[WORKFLOWS]

@@ -33,6 +33,8 @@ from .endpoints import note_audit, start_job
 from .errors import ApiError
 from .operations import Plan
 from .ratelimit import AT_ADMISSION, LIMITER, rate_cost
+from .response_schemas import ref
+from .route_docs import Upload, documented
 from .runs import public_text
 from .state import SETTINGS
 from .video_jobs import ANONYMIZE, SWAP
@@ -43,9 +45,26 @@ MEGABYTE = 1 << 20
 CHUNK_BYTES = 1 << 20  # written to disk one mebibyte at a time, on a helper thread
 MAX_OPTIONS_BYTES = 64 * 1024
 MULTIPART_OVERHEAD_BYTES = 1 << 20  # part headers, the options and a source photo, on top of the video
+VIDEO_PART = "the video (mp4, mov, mkv, webm, avi), streamed to disk"
+VIDEO_JOB_ERRORS = (400, 401, 403, 409, 413, 415, 422, 429, 503)
+
+
+def _described_with_limits(description: str):
+    """The operation's description followed by the video limits and cost of ``settings``."""
+    return lambda settings: (
+        f"{description} Limits: {settings.video.max_upload_mb:g} MB (413 `video_too_large`), "
+        f"{settings.video.max_duration_seconds:g} s (422 `video_too_long`); an undecodable file is 422 "
+        f"`invalid_video`. Costs one rate-limit unit per started {settings.video.seconds_per_unit:g} s of "
+        "video. Follow the job with /api/jobs/{id} and its events; /download sends the MP4.")
 
 
 @routes.post("/api/video/anonymize", name="video.anonymize")
+@documented("Anonymise the faces of a video (job)", _described_with_limits(
+                "Streams the video through the tracker and masker, keeping the audio, rotation and frame timing; "
+                "answers 202 with the job."),
+            tag="video", upload=Upload({"video": VIDEO_PART}, schemas.VIDEO_ANONYMIZE_OPTIONS),
+            answer="the job, queued", answer_schema=ref("Job"), status=202, errors=VIDEO_JOB_ERRORS,
+            scope="privacy:mask")
 @rate_cost(AT_ADMISSION)  # one unit per started video.seconds_per_unit seconds of video
 async def video_anonymize(request: web.Request) -> web.Response:
     return await _video_job(request, ANONYMIZE, "privacy:mask", "enable_privacy",
@@ -53,6 +72,13 @@ async def video_anonymize(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/video/swap", name="video.swap")
+@documented("Swap a face into a video (job)", _described_with_limits(
+                "The face of the source photo onto the chosen tracked faces of every frame, the audio kept; "
+                "answers 202 with the job."),
+            tag="video", upload=Upload({"video": VIDEO_PART, "source": "a photo of the source face"},
+                                       schemas.VIDEO_SWAP_OPTIONS),
+            answer="the job, queued", answer_schema=ref("Job"), status=202, errors=VIDEO_JOB_ERRORS,
+            scope="face:swap")
 @rate_cost(AT_ADMISSION)
 async def video_swap(request: web.Request) -> web.Response:
     return await _video_job(request, SWAP, "face:swap", "enable_face_swap", schemas.VIDEO_SWAP_OPTIONS,

@@ -1,0 +1,105 @@
+"""JSON Schemas of the service's answers, for the OpenAPI document's ``components``.
+
+Request bodies are in ``schemas.py`` (the server validates with them); these
+describe what comes back. ``ref(name)`` points at one of ``COMPONENTS``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .schemas import FACE_RECORD
+
+
+def ref(name: str) -> dict[str, str]:
+    """A JSON Schema reference to ``COMPONENTS[name]``."""
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
+        "code": {"type": "string", "description": "stable, machine-readable"},
+        "message": {"type": "string", "description": "what went wrong and what to do, for people"},
+        "details": {"description": "more context when there is some (node errors of a workflow, job id)"},
+    }}},
+}
+IMAGE_OUTPUT = {"type": "object", "properties": {
+    "node": {"type": "string"}, "title": {"type": "string"}, "filename": {"type": "string"},
+    "content_type": {"type": "string"}, "base64": {"type": "string"},
+}}
+JSON_OUTPUT = {"type": "object", "properties": {
+    "node": {"type": "string"}, "title": {"type": "string"}, "data": {"description": "the parsed JSON output"},
+}}
+RUN_RESULT = {
+    "type": "object",
+    "description": "the outputs of the saved workflow that ran",
+    "properties": {
+        "job_id": {"type": "string"},
+        "workflow": {"type": "string"},
+        "seconds": {"type": "number"},
+        "images": {"type": "array", "items": ref("ImageOutput")},
+        "json": {"type": "array", "items": ref("JsonOutput")},
+    },
+}
+WARNINGS = {"type": "array", "items": {"type": "string"},
+            "description": "what the caller should know although the request succeeded; empty when nothing"}
+PRIVACY_RESULT = {
+    "type": "object",
+    "description": "the outputs of the privacy workflow, with how many faces were hidden",
+    "properties": {**RUN_RESULT["properties"],
+                   "faces_hidden": {"type": "integer", "description": "faces detected and masked; 0 means the "
+                                                                      "image came back unchanged (see warnings)"},
+                   "warnings": WARNINGS},
+}
+SWAP_RESULT = {
+    "type": "object",
+    "description": "the outputs of the swap workflow, with the method used",
+    "properties": {**RUN_RESULT["properties"],
+                   "method": {"type": "string", "enum": ["inswapper", "classical"]},
+                   "warnings": {**WARNINGS, "description": "e.g. a fall back to the model-free method"}},
+}
+KEY = {"type": "object", "properties": {
+    "key_id": {"type": "string"}, "name": {"type": "string"}, "tier": {"type": "string"},
+    "scopes": {"type": "array", "items": {"type": "string"}}, "created_at": {"type": "number"},
+    "expires_at": {"type": ["number", "null"]}, "revoked_at": {"type": ["number", "null"]},
+    "status": {"type": "string"},
+}}
+ANALYZE_RESULT = {
+    "type": "object",
+    "description": "the outputs of the analysis workflow, with its face report as `faces`",
+    "properties": {**RUN_RESULT["properties"],
+                   "faces": {"type": "array", "items": ref("FaceRecord")}},
+}
+JOB = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "operation": {"type": "string"},
+        "workflow": {"type": "string"},
+        "state": {"type": "string", "enum": ["queued", "running", "completed", "failed", "cancelled"]},
+        "created_at": {"type": "number"}, "finished_at": {"type": ["number", "null"]},
+        "expires_at": {"type": ["number", "null"], "description": "results are deleted after this time"},
+        "progress": {"type": "object", "description": "item counts: total, queued, running, completed, ..."},
+        "items": {"type": "array", "items": {"type": "object", "properties": {
+            "index": {"type": "integer"}, "state": {"type": "string"},
+            "error": {"type": "object"}, "seconds": {"type": "number"},
+            "result": {"type": "object", "description": "images and JSON outputs, once completed; for a video "
+                       "job also `video` (filename, content_type, bytes)"},
+        }}},
+        "error": {"type": "object"},
+    },
+}
+TOKEN = {"type": "object", "properties": {
+    "token": {"type": "string"}, "token_type": {"type": "string"},
+    "expires_at": {"type": "number"}, "expires_in": {"type": "integer"},
+}}
+KEY_LIST = {"type": "object", "properties": {"keys": {"type": "array", "items": ref("Key")}}}
+NEW_KEY = {"allOf": [ref("Key"), {"type": "object", "properties": {"api_key": {"type": "string"}}}]}
+
+COMPONENTS: dict[str, Any] = {
+    "Error": ERROR, "RunResult": RUN_RESULT, "AnalyzeResult": ANALYZE_RESULT, "PrivacyResult": PRIVACY_RESULT,
+    "SwapResult": SWAP_RESULT, "Key": KEY, "FaceRecord": FACE_RECORD, "ImageOutput": IMAGE_OUTPUT,
+    "JsonOutput": JSON_OUTPUT, "Job": JOB,
+}
