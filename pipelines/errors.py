@@ -65,3 +65,15 @@ class ModelSourcesFailedError(ModelDownloadError):
             f"could not fetch '{model}'; every source failed:\n" + "\n".join(self.failures)
             + f"\nHow to obtain it by hand: {how_to_obtain}"
         )
+
+
+class VideoError(PlayalterError):
+    """The video cannot be read or written; the message names the file's problem (codec, damage)."""
+
+    code = "invalid_video"
+
+
+class VideoCancelledError(PlayalterError):
+    """The caller cancelled; nothing was written at the target."""
+
+    code = "cancelled"

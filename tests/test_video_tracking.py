@@ -10,7 +10,7 @@ from video_clips import read_frames, window, write_clip
 from playalter.pipelines.errors import InvalidParameterError
 from playalter.pipelines.face import Face
 from playalter.pipelines.video import VideoOptions, stream
-from playalter.pipelines.video.tracking import Tracker
+from playalter.pipelines.tracking.tracker import Tracker
 
 
 def _face(x: float, y: float = 40.0, size: float = 40.0) -> Face:

@@ -8,20 +8,18 @@ import numpy as np
 
 from ..errors import InvalidParameterError
 from ..face import Face
+from ..tracking import settings as tracking
+from ..tracking.scenes import SceneCuts
 from .full_pass import protect
 from .options import PrivacyOptions
 from .self_audit import AuditSettings
-from ..video.options import VideoOptions
-from ..video.scenes import SceneCuts
 from .temporal import stabilize
-
-TRACKING = VideoOptions()  # the video pipeline's tracking defaults
 
 
 def protect_batch(images: list[np.ndarray], faces: list[list[Face]], options: PrivacyOptions, fits=None,
                   run_audit: bool = False, auto_strengthen: bool = False, temporal: bool = False,
-                  keep_frames: int = TRACKING.keep_lost_frames, smoothing: float = TRACKING.smoothing,
-                  lookahead: int = TRACKING.lookahead_frames, scene_cut: float = TRACKING.scene_cut,
+                  keep_frames: int = tracking.KEEP_LOST_FRAMES, smoothing: float = tracking.SMOOTHING,
+                  lookahead: int = tracking.LOOKAHEAD_FRAMES, scene_cut: float = tracking.SCENE_CUT,
                   audit_settings: AuditSettings = AuditSettings(),
                   on_image: Callable[[], None] | None = None) -> tuple[list[np.ndarray], list[np.ndarray], dict]:
     """``protect`` over an image batch (FACES: one face list per image). With ``temporal`` the batch is a

@@ -10,11 +10,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .settings import SCENE_CUT
+
 THUMBNAIL_SIDE = 96
 
 
 class SceneCuts:
-    def __init__(self, threshold: float = 0.5):
+    def __init__(self, threshold: float = SCENE_CUT):
         self.threshold = threshold
         self.previous: np.ndarray | None = None
 

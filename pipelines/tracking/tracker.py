@@ -22,8 +22,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ..detection.nms import iou
 from ..face import Face
-from ..privacy.self_audit import iou
+from .settings import IOU_MATCH, KEEP_LOST_FRAMES, SMOOTHING
 
 MIN_SIZE_KEPT = 0.5
 HELD_GROWTH = 0.05  # fraction of the box size added per frame a face is held or extrapolated
@@ -88,7 +89,8 @@ def extrapolate(track: Track, frames_back: int) -> Face:
 
 
 class Tracker:
-    def __init__(self, smoothing: float = 0.5, keep_frames: int = 10, iou_match: float = 0.3):
+    def __init__(self, smoothing: float = SMOOTHING, keep_frames: int = KEEP_LOST_FRAMES,
+                 iou_match: float = IOU_MATCH):
         self.smoothing, self.keep_frames, self.iou_match = smoothing, keep_frames, iou_match
         alpha = 1.0 - smoothing
         self.velocity_gain = alpha * alpha / (2.0 - alpha)  # Benedict-Bordner: beta for a given alpha

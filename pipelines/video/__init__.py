@@ -2,12 +2,9 @@
 
 One module per job:
     options.py    VideoOptions (encoder, detection cadence, tracking) and VideoInfo
-    errors.py     VideoError (invalid_video) and VideoCancelledError (cancelled)
     decode.py     probe() and Reader: PyAV decoding, audio packets handed on
     encode.py     Writer: encoding with the input's time stamps and rotation, audio remuxed
-    scenes.py     scene-cut detection
-    tracking.py   face tracks: IoU + constant velocity, smoothing, held and extrapolated faces
-    stream.py     the streaming pass: look-ahead buffer, render, encode, partial file renamed when done
+    stream.py     the streaming pass: tracking loop, render, encode, partial file renamed when done
     anonymize.py  anonymize_video()
     swap.py       swap_video()
 
@@ -19,6 +16,8 @@ Typical use::
     report = video.anonymize_video("clip.mp4", "out.mp4", PrivacyOptions("pixelate"), video.VideoOptions(),
                                    progress=lambda done, total: ..., cancelled=lambda: False)
 
+Faces are tracked by ``pipelines.tracking``, shared with the privacy image batch. The errors
+(``VideoError``: invalid_video, ``VideoCancelledError``: cancelled) live in ``pipelines.errors``.
 Names are imported on first use, so the options can be read without loading PyAV.
 """
 
@@ -26,16 +25,16 @@ from __future__ import annotations
 
 import importlib
 
+from ..errors import VideoCancelledError, VideoError
+
 _EXPORTS = {
     "VideoOptions": "options", "VideoInfo": "options", "VIDEO_SUFFIXES": "options",
-    "VideoError": "errors", "VideoCancelledError": "errors",
     "probe": "decode",
-    "Tracker": "tracking",
     "anonymize_video": "anonymize",
     "swap_video": "swap",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted([*_EXPORTS, "VideoCancelledError", "VideoError"])
 
 
 def __getattr__(name: str):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from ..errors import InvalidParameterError
+from ..tracking import settings as tracking
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi")
 CRF_CODECS = {"libx264": 51, "libx265": 51, "libvpx-vp9": 63, "libaom-av1": 63, "libsvtav1": 63}
@@ -33,11 +34,11 @@ class VideoOptions:
     pixel_format: str = "yuv420p"
     preset: str = "veryfast"
     detect_every: int = 1
-    lookahead_frames: int = 8
-    keep_lost_frames: int = 10
-    smoothing: float = 0.5
-    iou_match: float = 0.3
-    scene_cut: float = 0.5
+    lookahead_frames: int = tracking.LOOKAHEAD_FRAMES
+    keep_lost_frames: int = tracking.KEEP_LOST_FRAMES
+    smoothing: float = tracking.SMOOTHING
+    iou_match: float = tracking.IOU_MATCH
+    scene_cut: float = tracking.SCENE_CUT
     full_every: int = 3
     dense: bool = False
 

@@ -1,12 +1,12 @@
 """The streaming pass shared by anonymisation and swap: decode, track, look ahead, render, encode.
 
 Per decoded frame: turn it upright (display rotation), check for a scene cut (which resets the tracks),
-detect faces (every ``detect_every``-th frame, and on every cut) and update the tracker. The frame then
-waits in a look-ahead buffer of ``lookahead_frames`` frames: a track born on frame k adds its face,
-extrapolated backwards, to the buffered frames before k (never across a scene cut), so a face is hidden
-before the detector first finds it. The oldest frame leaves the buffer rendered (``render``), is turned
-back to its stored orientation and encoded with its own time stamp; audio packets are copied as they are
-read. At most ``lookahead_frames + 1`` frames are held, so memory does not grow with the video's length.
+detect faces (every ``detect_every``-th frame, and on every cut) and hand them to the shared tracking loop
+(``tracking.loop.TrackingLoop``), whose look-ahead buffer of ``lookahead_frames`` frames lets a face be
+hidden before the detector first finds it. The oldest frame leaves the buffer rendered (``render``), is
+turned back to its stored orientation and encoded with its own time stamp; audio packets are copied as
+they are read. At most ``lookahead_frames + 1`` frames are held, so memory does not grow with the video's
+length.
 
 The output is written to a hidden partial file beside the target and renamed onto the target only when
 complete; on an error or a cancellation the partial file is removed, so no half-written video is ever
@@ -18,35 +18,26 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from ..errors import VideoCancelledError, VideoError
 from ..face import Face
+from ..tracking.loop import TrackedFrame, TrackingLoop
+from ..tracking.scenes import SceneCuts
+from ..tracking.tracker import Tracker
 from .decode import Reader
 from .encode import Writer
-from .errors import VideoCancelledError, VideoError
 from .options import VideoOptions
-from .scenes import SceneCuts
-from .tracking import Tracker, extrapolate
 
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[int, "int | None"], None]
 # render(upright rgb, faces) -> (upright rgb, {track_id: True when the face was still found after rendering})
 Render = Callable[[np.ndarray, list[Face]], tuple[np.ndarray, dict[int, bool]]]
-
-
-@dataclass
-class _Pending:
-    index: int
-    pts: int
-    image: np.ndarray  # upright
-    faces: list[Face]
-    detected: set[int] = field(default_factory=set)  # track ids the detector found on this frame
 
 
 @dataclass
@@ -74,46 +65,40 @@ def partial_path(target: Path) -> Path:
 class _Pass:
     def __init__(self, options: VideoOptions, detect: Callable[[np.ndarray], list[Face]], render: Render):
         self.options, self.detect, self.render = options, detect, render
-        self.tracker = Tracker(options.smoothing, options.keep_lost_frames, options.iou_match)
+        self.tracking = TrackingLoop(Tracker(options.smoothing, options.keep_lost_frames, options.iou_match),
+                                     options.lookahead_frames)
         self.cuts = SceneCuts(options.scene_cut)
-        self.pending: deque[_Pending] = deque()
-        self.scene_start = 0
         self.scenes = 1
         self.stats: dict[int, _TrackStats] = {}
         self.written = 0
 
     def add(self, index: int, image: np.ndarray, pts: int) -> None:
+        """Track frame ``index`` (upright); ``pts`` is its time stamp."""
         if self.cuts.is_cut(image):
-            self.tracker.reset()
-            self.scene_start, self.scenes = index, self.scenes + 1
-        measure = index == self.scene_start or (index - self.scene_start) % self.options.detect_every == 0
-        faces, born = self.tracker.update(self.detect(image) if measure else None)
-        item = _Pending(index, pts, image, faces)
-        if measure:
-            item.detected = {face.extra["track_id"] for face in faces if not face.extra["held"]}
-        for track in born:
-            self.stats[track.ident] = _TrackStats(index, index)
-            for earlier in self.pending:
-                if earlier.index >= self.scene_start:
-                    earlier.faces.append(extrapolate(track, index - earlier.index))
-        self.pending.append(item)
+            self.tracking.start_scene(index)
+            self.scenes += 1
+        measure = (index - self.tracking.scene_start) % self.options.detect_every == 0
+        self.tracking.add(index, self.detect(image) if measure else None, (image, pts))
 
     def ready(self, flush: bool = False):
-        while self.pending and (flush or len(self.pending) > self.options.lookahead_frames):
-            yield self._rendered(self.pending.popleft())
+        for frame in self.tracking.ready(flush):
+            yield self._rendered(frame)
 
-    def _rendered(self, item: _Pending) -> tuple[np.ndarray, int]:
-        output, found_again = self.render(item.image, item.faces)
-        for face in item.faces:
-            stats = self.stats[face.extra["track_id"]]
-            stats.first, stats.last = min(stats.first, item.index), max(stats.last, item.index)
+    def _rendered(self, frame: TrackedFrame) -> tuple[np.ndarray, int]:
+        image, pts = frame.payload
+        output, found_again = self.render(image, frame.faces)
+        detected = frame.detected()
+        for face in frame.faces:
+            ident = face.extra["track_id"]
+            stats = self.stats.setdefault(ident, _TrackStats(frame.index, frame.index))
+            stats.first, stats.last = min(stats.first, frame.index), max(stats.last, frame.index)
             stats.masked += 1
-            stats.detected += face.extra["track_id"] in item.detected
-            stats.held += face.extra["track_id"] not in item.detected
+            stats.detected += ident in detected
+            stats.held += ident not in detected
         for ident, again in found_again.items():
             self.stats[ident].redetected += bool(again)
         self.written += 1
-        return output, item.pts
+        return output, pts
 
 
 def run(source: Path, target: Path, options: VideoOptions, detect: Callable[[np.ndarray], list[Face]],
