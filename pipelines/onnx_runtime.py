@@ -31,7 +31,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
-from . import onnx_graph
+from . import cuda_driver, onnx_graph
 from .errors import InvalidParameterError, ModelCorruptError
 from .user_dirs import user_data_dir
 
@@ -156,8 +156,7 @@ def cuda_problem() -> str | None:
     """Why the CUDA provider cannot be used here, or None when it can. Probed once per process."""
     if "CUDAExecutionProvider" not in available_providers():
         return "the installed onnxruntime has no CUDA provider"
-    count = cuda_device_count()
-    if count == 0:
+    if cuda_driver.device_count() == 0:
         return "no CUDA device or NVIDIA driver found"
     provider = _cuda_provider_library()
     try:
@@ -165,25 +164,6 @@ def cuda_problem() -> str | None:
     except OSError as error:
         return f"the CUDA provider cannot load its CUDA/cuDNN libraries ({error})"
     return None
-
-
-def cuda_device_count() -> int:
-    """CUDA devices the NVIDIA driver reports (0 without a driver)."""
-    return _cuda_device_count()
-
-
-def _cuda_device_count() -> int:
-    names = ("nvcuda.dll",) if sys.platform == "win32" else ("libcuda.so.1", "libcuda.so")
-    for name in names:
-        try:
-            driver = ctypes.CDLL(name)
-        except OSError:
-            continue
-        count = ctypes.c_int(0)
-        if driver.cuInit(0) != 0 or driver.cuDeviceGetCount(ctypes.byref(count)) != 0:
-            return 0
-        return count.value
-    return 0
 
 
 def _cuda_provider_library() -> Path:

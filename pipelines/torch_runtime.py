@@ -22,6 +22,8 @@ from functools import lru_cache
 import numpy as np
 import onnx
 
+from . import cuda_driver
+
 # onnx2torch's Slice indexes with a list, which torch deprecates; the result is right, the warning noise
 warnings.filterwarnings("ignore", message="Using a non-tuple sequence", category=UserWarning, module=r"onnx2torch\.")
 
@@ -43,9 +45,7 @@ def accelerator() -> tuple[str | None, str]:
     """(torch device name "cuda" / "mps", its description) when torch can use one, else (None, why not).
 
     torch is imported only where an accelerator can exist (an NVIDIA driver reports a device, or macOS)."""
-    from .onnx_runtime import cuda_device_count
-
-    if cuda_device_count() == 0 and sys.platform != "darwin":
+    if cuda_driver.device_count() == 0 and sys.platform != "darwin":
         return None, "no CUDA device or NVIDIA driver found"
     absent = missing()
     if absent is not None:

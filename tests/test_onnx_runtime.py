@@ -7,7 +7,7 @@ import logging
 import pytest
 from onnx import TensorProto, helper
 
-from playalter.pipelines import onnx_runtime
+from playalter.pipelines import cuda_driver, onnx_runtime
 from playalter.pipelines.errors import InvalidParameterError, ModelCorruptError
 
 
@@ -35,7 +35,7 @@ def fresh_probe():
 
 def test_listed_but_unusable_cuda_falls_back_to_cpu_with_one_log_line(monkeypatch, caplog):
     monkeypatch.setattr(onnx_runtime, "available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
-    monkeypatch.setattr(onnx_runtime, "_cuda_device_count", lambda: 0)
+    monkeypatch.setattr(cuda_driver, "device_count", lambda: 0)
     with caplog.at_level(logging.INFO, logger=onnx_runtime.__name__):
         for _ in range(3):
             assert onnx_runtime.choose_providers("auto") == ("CPUExecutionProvider",)
@@ -45,7 +45,7 @@ def test_listed_but_unusable_cuda_falls_back_to_cpu_with_one_log_line(monkeypatc
 
 def test_cuda_is_chosen_when_device_and_provider_library_work(monkeypatch):
     monkeypatch.setattr(onnx_runtime, "available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
-    monkeypatch.setattr(onnx_runtime, "_cuda_device_count", lambda: 1)
+    monkeypatch.setattr(cuda_driver, "device_count", lambda: 1)
     monkeypatch.setattr(onnx_runtime.ctypes, "CDLL", lambda *args, **kwargs: object())
     assert onnx_runtime.choose_providers("auto") == ("CUDAExecutionProvider", "CPUExecutionProvider")
     assert onnx_runtime.choose_providers("cpu") == ("CPUExecutionProvider",)
