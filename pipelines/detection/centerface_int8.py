@@ -9,8 +9,8 @@ Form: QDQ, weights int8 per output channel, activations uint8 per tensor (onnxru
 QLinearConv, which runs on AVX2/AVX512-VNNI integer kernels). The stem (the first three convolutions, at
 1/2 resolution, up to the 16-channel projection) stays fp32: quantized, it lost faces on dark,
 low-contrast frames. Keeping more of it fp32 only costs time: the next six convolutions write the largest
-tensors of the model, and fp32 moves four times the bytes. Keeping the output heads fp32 as well changes
-nothing measurable (on the tuning set the lowest int8 score of the fp32 model's faces stays 0.07).
+tensors of the model, and fp32 moves four times the bytes. The output heads are quantized too: keeping
+them fp32 changes nothing measurable on the tuning set (docs/face-engine.md).
 
 Calibration: the activation ranges ship as ``pipelines/data/centerface_int8_ranges.json`` (onnxruntime's
 calibration-cache format), written by ``bench/centerface_int8_ranges.py`` from the privacy tuning set only
