@@ -237,9 +237,8 @@ def outline_meshes(image: np.ndarray, boxes: np.ndarray, kps: np.ndarray) -> lis
     every face, batched, the crop placed from the detector as MediaPipe places a face it has just
     detected; step 2, again batched, only for the faces step 1 doubted (presence below
     ``PRESENCE_THRESHOLD``: mostly profiles, whose detector eye keypoints misplace the crop). The privacy
-    masks' outline, at about a quarter of ``dense_landmarks``' time per face (the 6 faces of t1.jpg).
-    Against ``dense_landmarks``' mesh, the privacy mask (face_margin) of t1.jpg, the astronaut and the
-    shared fixture photos kept at least 96 % of its area."""
+    masks' outline, at a fraction of ``dense_landmarks``' time per face and nearly its mask
+    (docs/face-engine.md)."""
     if not len(boxes):
         return []
     net = _net(model_paths()[0])

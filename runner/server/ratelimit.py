@@ -113,9 +113,9 @@ class InProcessLimiter:
 
     Why not ``limits``' asyncio memory storage: it trims old entries in a task that holds the key's lock
     across an ``asyncio.to_thread`` call, scheduled on nearly every hit, so the next request on the same key
-    waits for a thread hand-off. Measured with bench/server_auth.py on the loaded 2-core machine: +3.1 ms at
-    p50 instead of +0.3 ms. The synchronous storage trims on a timer thread (at most every 10 ms) and its
-    acquire runs start to finish on the event loop, which also keeps the limit exact under concurrency.
+    waits for a thread hand-off (the cost: docs/http-security.md, "Cost"). The synchronous storage trims on
+    a timer thread (at most every 10 ms) and its acquire runs start to finish on the event loop, which also
+    keeps the limit exact under concurrency.
     """
 
     def __init__(self, strategy: MovingWindowRateLimiter):
