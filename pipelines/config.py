@@ -6,9 +6,13 @@ Environment variables are named ``PLAYALTER__SECTION__KEY`` (or
 Every value is checked against the type of its default; a bad value is a
 ``ConfigError`` naming the key and where the value came from.
 
+This module is the one loader. It declares the engine's own settings; a higher
+layer adds its own with ``add_settings``, and from then on they are loaded,
+checked and shown with the engine's. A name belongs to one layer only.
+
 ``paths.data_dir`` left empty (the default) is the per-user folder
-(``user_dirs.user_data_dir``: ``~/.local/share/playalter`` on Linux), so the
-service's state never depends on the working directory; a relative value
+(``user_dirs.user_data_dir``: ``~/.local/share/playalter`` on Linux), so
+saved state never depends on the working directory; a relative value
 (``"data"``) is taken relative to the working directory, as configured.
 """
 
@@ -19,7 +23,7 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 from .errors import PlayalterError
@@ -29,16 +33,10 @@ ENV_PREFIX = "PLAYALTER__"
 CONFIG_FILE_ENV = "PLAYALTER_CONFIG"
 
 DEFAULTS: dict[str, Any] = {
-    "enable_face_detection": True,
-    "enable_flame": True,
-    "enable_privacy": True,
-    "enable_face_swap": True,
-    "embed_workflow_in_images": False,
     "paths": {
         "models_dir": "",
         "input_dir": "input",
         "output_dir": "output",
-        "workflows_dir": "",
         "data_dir": "",  # empty: the per-user folder (user_dirs.user_data_dir)
     },
     "detection": {
@@ -46,55 +44,13 @@ DEFAULTS: dict[str, Any] = {
         "threshold": 0.5,
         "max_input_side": 1280,
     },
-    "security": {
+    "security": {  # the checks of every decoded image
         "max_file_size_mb": 10.0,
         "min_image_side": 64,
         "max_image_side": 4096,
-        "max_body_mb": 64.0,
-        "jwt_secret": "",
-        "jwt_ttl_seconds": 900,
-        "keys_db": "",
-        "audit_db": "",
-        "audit_checkpoint_secret": "",  # with a Postgres database.url: required, the same on every process
-    },
-    "rate_limit": {
-        "storage": "memory://",
-        "basic_per_hour": 100,
-        "premium_per_hour": 500,
-        "enterprise_per_hour": 2000,
-        "max_concurrent_jobs": 4,
-    },
-    "server": {
-        "host": "127.0.0.1",
-        "port": 8188,
-        "workers": 2,
-        "queue_size": 32,
-        "job_timeout_seconds": 300,
-        "batch_max_images": 10,
-        "result_ttl_seconds": 86400,
-        "metrics_public": False,
-        "onnx_threads": 0,
-        "header_timeout_seconds": 10.0,  # request line + headers, from the first byte (or the connection)
-        "body_timeout_seconds": 60.0,  # the whole body, from the end of the headers
-        "keepalive_timeout_seconds": 75.0,  # idle keep-alive connection
-        "max_connections": 1024,
-        "max_connections_per_ip": 64,  # 0: no per-address cap (behind a reverse proxy)
-    },
-    "database": {
-        "url": "",  # empty: SQLite files in paths.data_dir; postgresql://...: shared state and the job queue
-    },
-    "queue": {  # with a Postgres database.url: items run in `playalter worker` processes
-        "lease_seconds": 30.0,  # a worker silent this long is dead: its items go to another worker
-        "max_attempts": 2,  # deliveries of one item before it fails with code "interrupted"
     },
     "swap": {
         "identities_dir": "",
-    },
-    "video": {  # the HTTP video jobs (/api/video/...)
-        "max_upload_mb": 500.0,  # an uploaded video larger than this is refused (413) while it streams in
-        "max_duration_seconds": 600.0,  # a longer video is refused (422) before it is queued
-        "seconds_per_unit": 10.0,  # rate-limit cost: one unit per started span of this many seconds of video
-        "job_timeout_seconds": 3600,  # a video job still running after this is stopped (timeout)
     },
     "models": {
         "auto_fetch": True,  # fetch licence-clean models (face_mesh, iris) on first use
@@ -102,9 +58,9 @@ DEFAULTS: dict[str, Any] = {
     "logging": {
         "level": "INFO",
         "json_file": "",
-        "dir": "",  # the service's general/errors/performance/security logs; default <data_dir>/logs
     },
 }
+"""Every setting known in this process: the engine's, plus those ``add_settings`` added."""
 
 _SECRET_MARKERS = ("secret", "password", "token", "api_key", "private_key")
 
@@ -205,7 +161,7 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     return overrides
 
 
-def _check_ranges(values: dict[str, Any]) -> None:
+def _check_engine_ranges(values: dict[str, Any]) -> None:
     security = values["security"]
     if security["max_file_size_mb"] <= 0:
         raise ConfigError("security.max_file_size_mb must be positive")
@@ -215,23 +171,30 @@ def _check_ranges(values: dict[str, Any]) -> None:
         raise ConfigError("detection.threshold must be between 0 and 1")
     if values["detection"]["backend"] not in ("auto", "centerface", "buffalo_l"):
         raise ConfigError("detection.backend must be one of: auto, centerface, buffalo_l")
-    for tier in ("basic", "premium", "enterprise"):
-        if values["rate_limit"][f"{tier}_per_hour"] < 1:
-            raise ConfigError(f"rate_limit.{tier}_per_hour must be at least 1")
-    if values["security"]["jwt_ttl_seconds"] < 1:
-        raise ConfigError("security.jwt_ttl_seconds must be at least 1")
-    if values["rate_limit"]["max_concurrent_jobs"] < 1:
-        raise ConfigError("rate_limit.max_concurrent_jobs must be at least 1")
-    if values["database"]["url"] and not values["database"]["url"].startswith(("postgresql://", "postgres://")):
-        raise ConfigError("database.url must be empty (SQLite) or a postgresql:// URL")
-    if values["queue"]["lease_seconds"] < 2 or values["queue"]["max_attempts"] < 1:
-        raise ConfigError("queue.lease_seconds must be at least 2 and queue.max_attempts at least 1")
-    video = values["video"]
-    for name in ("max_upload_mb", "max_duration_seconds", "seconds_per_unit", "job_timeout_seconds"):
-        if video[name] <= 0:
-            raise ConfigError(f"video.{name} must be positive")
     if values["logging"]["level"].upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError("logging.level must be DEBUG, INFO, WARNING or ERROR")
+
+
+_RANGE_CHECKS: list[Callable[[dict[str, Any]], None]] = [_check_engine_ranges]
+
+
+def add_settings(defaults: Mapping[str, Any], check_ranges: Callable[[dict[str, Any]], None]) -> None:
+    """Add a higher layer's settings (new sections, or new keys in existing ones) and the check of their
+    values to every later load. A name that is already taken raises ``ValueError``."""
+    _add_defaults(DEFAULTS, defaults, "")
+    _RANGE_CHECKS.append(check_ranges)
+    reset_settings()
+
+
+def _add_defaults(target: dict[str, Any], additions: Mapping[str, Any], prefix: str) -> None:
+    for name, value in additions.items():
+        key = f"{prefix}{name}"
+        if isinstance(value, Mapping) and isinstance(target.get(name), dict):
+            _add_defaults(target[name], value, f"{key}.")
+        elif name in target:
+            raise ValueError(f"setting '{key}' is already defined")
+        else:
+            target[name] = copy.deepcopy(value)
 
 
 def load_settings(config_path: str | os.PathLike | None = None,
@@ -251,7 +214,8 @@ def load_settings(config_path: str | os.PathLike | None = None,
             raise ConfigError(f"config file {path} must hold a JSON object")
         _merge(values, file_values, "", str(path))
     _merge(values, _env_overrides(environ), "", "environment")
-    _check_ranges(values)
+    for check_ranges in _RANGE_CHECKS:
+        check_ranges(values)
     values["paths"]["data_dir"] = values["paths"]["data_dir"] or str(user_data_dir(environ))
     return Section(values)
 
