@@ -22,7 +22,7 @@ import threading
 import time
 from pathlib import Path
 
-from ..db.audit_log import SharedAuditLog
+from ..db.audit_log import AuditLog
 from ..db.database import Database
 from ..errors import ApiError
 from ..item_runs import DirectRun, audit_entry, run_stored_item, workflow_prompt
@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 
 class ItemRuntime:
-    def __init__(self, settings, database: Database, store: JobStore, audit: SharedAuditLog,
+    def __init__(self, settings, database: Database, store: JobStore, audit: AuditLog,
                  catalog: WorkflowCatalog, worker_name: str, direct: dict[str, DirectRun]):
         self.db = database
         self.store = store
