@@ -22,8 +22,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..progress_bar import FrameProgress
-from ..video_cli import add_video_arguments, is_video, output_path, video_options
+from ..video_cli import ProgressBar, add_video_arguments, is_video, output_path, video_options
 
 
 def register(subparsers) -> None:
@@ -104,7 +103,7 @@ def _video(path: Path, stem: str, args, request, video) -> int:
     from ..output_names import write_new
 
     output = output_path(args.out, f"{stem}_anonymized", path, video.codec)
-    bar = FrameProgress(path.name)
+    bar = ProgressBar(path.name)
     try:
         report = anonymize_video(path, output, request.options, video, progress=bar, run_audit=request.run_audit,
                                  auto_strengthen=request.auto_strengthen, detection=request.detection)

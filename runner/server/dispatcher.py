@@ -6,10 +6,11 @@ input files rather than their bytes and their own time limit.
 ``submit`` checks the workflow and bindings once (a bad parameter is a 400
 before anything is queued), reserves queue room for every item (or raises
 ``QueueFull``), stores the job with its inputs, then schedules each item. Items
-run on worker threads through ``item_runs.run_stored_item`` (the code queue
-workers run too); each one is stopped at its next cancellation check once
+run on worker threads through ``item_runs.ItemRunner`` (the code queue workers
+run too); each one is stopped at its next cancellation check once
 ``server.job_timeout_seconds`` have passed.
-Each item's outcome is appended to the audit log (``job.<operation>`` rows).
+Each item's outcome is recorded in the job store, then appended to the audit
+log (``job.<operation>`` rows).
 Progress goes to subscribers (the SSE endpoint) as events:
 
     {"event": "item", "data": {"index", "state", "error"?}}
@@ -22,9 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
 import threading
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Awaitable, Callable
@@ -33,12 +32,12 @@ from aiohttp import web
 
 from ...pipelines.config import Section
 from ..executor import validate
-from .db.audit_log import AuditLog
+from .audit import AuditLog
 from .errors import ApiError
 from .jobs import IdempotencyConflict, Item, Job, JobStore
 from .listeners import JobListeners
 from .operations import Plan
-from .item_runs import DirectRun, audit_entry, run_stored_item, workflow_prompt
+from .item_runs import DirectRun, ItemRunner, Outcome, workflow_prompt
 from .runs import describe_error
 from .workers import WorkerPool
 from .workflows import WorkflowCatalog
@@ -86,7 +85,8 @@ class Dispatcher:
         self.pool = pool
         self.catalog = catalog
         self.input_dir = Path(settings.paths.input_dir).resolve()
-        self.timeout = float(settings.server.job_timeout_seconds)
+        self.items = ItemRunner(store, self.direct, input_dir=self.input_dir,
+                                timeout=float(settings.server.job_timeout_seconds))
         self.ttl = float(settings.server.result_ttl_seconds)
         self._loop: asyncio.AbstractEventLoop | None = None
         self.listeners = JobListeners()  # the SSE streams
@@ -194,18 +194,16 @@ class Dispatcher:
         """On a worker thread: run one item and record its outcome; return the job as it then stands."""
         if not self.store.start_item(job.id, item.index):
             return None  # cancelled while it waited
-        self._emit(job.id, "item", {"index": item.index, "state": "running"})
-        started = time.perf_counter()
-        state, result, error, digests = run_stored_item(
-            self.store, job, item, prompt, self.direct.get(job.workflow), input_dir=self.input_dir,
-            timeout=self.timeout, cancel=cancel, emit=lambda event, data: self._emit(job.id, event, data))
-        updated = self.store.finish_item(job.id, item.index, result=result, error=error, state=state,
-                                         ttl_seconds=self.ttl)
-        shutil.rmtree(self.store.item_dir(job.id, item.index) / "input", ignore_errors=True)
-        if self.audit is not None:
-            self.audit.append(**audit_entry(job, item.index, digests, error, started))
-        self._emit(job.id, "item", {"index": item.index, "state": state, **({"error": error} if error else {})})
-        return updated
+
+        def record(outcome: Outcome) -> Job:
+            updated = self.store.finish_item(job.id, item.index, result=outcome.result, error=outcome.error,
+                                             state=outcome.state, ttl_seconds=self.ttl)  # deletes the inputs
+            if self.audit is not None:
+                self.audit.append(**outcome.audit)
+            return updated
+
+        return self.items.run(job, item, lambda: prompt, cancel=cancel,
+                              emit=lambda event, data: self._emit(job.id, event, data), record=record)
 
     def _settled(self, job: Job) -> None:
         self._publish(job.id, "done", job.to_dict())

@@ -1,9 +1,21 @@
-"""Running one stored item: the same code on the in-process pool (``dispatcher.Dispatcher``) and on a queue
-worker (``queue.runtime.ItemRuntime``); they differ only in how they claim the item and record its outcome.
+"""The life of one stored item, the same on the in-process pool (``dispatcher.Dispatcher``) and on a queue
+worker (``queue.runtime.ItemRuntime``): ``ItemRunner.run`` announces the item running, runs it, has its
+outcome and its ``job.<operation>`` audit row recorded, and announces how it ended.
+
+Its callers differ only where their storage and transport differ:
+
+- they claim the item before calling ``run`` (the pool with ``JobStore.start_item``, a worker with
+  ``JobStore.claim`` and attempt numbers);
+- ``record(outcome)`` writes the outcome and the audit row (the pool: the job store, then its audit log; a
+  worker: both in one transaction, only while its attempt still holds the item, or not at all);
+- ``emit(event, data)`` sends the events (to the local SSE streams, or through NOTIFY to every replica's):
+
+    {"event": "item", "data": {"index", "state": "running"}}
+    {"event": "progress", "data": {"index", ...}}            (any number)
+    {"event": "item", "data": {"index", "state", "error"?}}   (once the outcome is recorded)
 
 An item runs a saved workflow on its input files' bytes, or one of the ``direct`` runs (the video pipelines,
-``video_jobs.py``) on their paths, under the job's time limit and cancellation event. ``emit(event, data)``
-sends its ``progress`` events (to the local SSE streams, or through NOTIFY to every replica's).
+``video_jobs.py``) on their paths, under the job's time limit and cancellation event.
 """
 
 from __future__ import annotations
@@ -16,6 +28,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..executor import WorkflowCancelled
+from .errors import ApiError
 from .jobs import Item, Job, JobStore
 from .runs import describe_error, run_item
 from .workflows import WorkflowCatalog
@@ -36,39 +49,77 @@ class DirectRun:
     timeout_seconds: float
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """How an item run ended: its final state, its result or error, and the fields of its audit row."""
+
+    state: str  # "completed", "failed" or "cancelled"
+    result: dict | None
+    error: dict | None
+    audit: dict[str, Any]  # keyword arguments of the audit log's append
+
+
 def workflow_prompt(catalog: WorkflowCatalog, direct: dict[str, DirectRun], workflow: str) -> dict | None:
     """The saved workflow's prompt; None for a direct run. ApiError 400/404 for an unknown workflow."""
     return None if workflow in direct else catalog.load(workflow)
 
 
-def run_stored_item(store: JobStore, job: Job, item: Item, prompt: dict | None, direct: DirectRun | None, *,
-                    input_dir: Path, timeout: float, cancel: threading.Event,
+class ItemRunner:
+    """Runs claimed items of ``store``: saved workflows (stopped after ``timeout`` seconds) and ``direct`` runs."""
+
+    def __init__(self, store: JobStore, direct: dict[str, DirectRun], *, input_dir: Path, timeout: float):
+        self.store = store
+        self.direct = direct
+        self.input_dir = input_dir
+        self.timeout = timeout
+
+    def run(self, job: Job, item: Item, load_prompt: Callable[[], dict | None], *, cancel: threading.Event,
+            emit: Emit, record: Callable[[Outcome], Job | None]) -> Job | None:
+        """Run an item its caller has claimed; return the job as ``record`` left it (None: not recorded).
+
+        ``load_prompt()`` gives the item's workflow (``workflow_prompt``); its ApiError fails the item.
+        """
+        emit("item", {"index": item.index, "state": "running"})
+        started = time.perf_counter()
+        try:
+            prompt = load_prompt()
+        except ApiError as failure:  # the workflow is gone from this process's catalog
+            state, result, error, digests = "failed", None, {"code": failure.code, "message": failure.message}, []
+        else:
+            state, result, error, digests = self._run_stored(job, item, prompt, cancel, emit)
+        updated = record(Outcome(state, result, error, audit_entry(job, item.index, digests, error, started)))
+        if updated is not None:
+            emit("item", {"index": item.index, "state": state, **({"error": error} if error else {})})
+        return updated
+
+    def _run_stored(self, job: Job, item: Item, prompt: dict | None, cancel: threading.Event,
                     emit: Emit) -> tuple[str, dict | None, dict | None, list[str]]:
-    """(state, result, error, the inputs' SHA-256) of one item run from its input files in the job store."""
-    digests: list[str] = []
-    try:
-        paths = {name: store.input_path(item, name) for name in item.inputs}
-        digests = [_file_sha256(path) for path in paths.values()]
-        item_dir = store.item_dir(job.id, item.index)
-        if direct is not None:
-            def on_direct_progress(data: dict[str, Any]) -> None:
-                emit("progress", {"index": item.index, **data})
+        """(state, result, error, the inputs' SHA-256) of one item run from its input files in the job store."""
+        digests: list[str] = []
+        try:
+            paths = {name: self.store.input_path(item, name) for name in item.inputs}
+            digests = [_file_sha256(path) for path in paths.values()]
+            item_dir = self.store.item_dir(job.id, item.index)
+            direct = self.direct.get(job.workflow)
+            if direct is not None:
+                def on_direct_progress(data: dict[str, Any]) -> None:
+                    emit("progress", {"index": item.index, **data})
 
-            return (*execute(lambda: direct.run(job.plan, paths, item_dir, cancel_event=cancel,
-                                                on_progress=on_direct_progress),
-                             cancel, direct.timeout_seconds), digests)
-        images = {name: path.read_bytes() for name, path in paths.items()}
+                return (*execute(lambda: direct.run(job.plan, paths, item_dir, cancel_event=cancel,
+                                                    on_progress=on_direct_progress),
+                                 cancel, direct.timeout_seconds), digests)
+            images = {name: path.read_bytes() for name, path in paths.items()}
 
-        def on_progress(event) -> None:
-            data = progress_data(event)
-            if data is not None:
-                emit("progress", {"index": item.index, **data})
+            def on_progress(event) -> None:
+                data = progress_data(event)
+                if data is not None:
+                    emit("progress", {"index": item.index, **data})
 
-        return (*execute(lambda: run_item(prompt, job.plan, images, item_dir, input_dir, cancel_event=cancel,
-                                          on_progress=on_progress),
-                         cancel, timeout), digests)
-    except Exception as failure:  # reading the inputs
-        return "failed", None, describe_error(failure), digests
+            return (*execute(lambda: run_item(prompt, job.plan, images, item_dir, self.input_dir,
+                                              cancel_event=cancel, on_progress=on_progress),
+                             cancel, self.timeout), digests)
+        except Exception as failure:  # reading the inputs
+            return "failed", None, describe_error(failure), digests
 
 
 def audit_entry(job: Job, index: int, digests: list[str], error: dict | None, started: float) -> dict[str, Any]:

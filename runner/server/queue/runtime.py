@@ -4,7 +4,7 @@
    alone: a re-delivered job is a no-op; one that has had ``queue.max_attempts`` tries is failed, with the
    reason).
 2. The workflow, or the direct run (a video pipeline, on the upload in the shared data folder), runs with the
-   same code as the in-process pool (``item_runs.run_stored_item``), stopped when the job is cancelled from any
+   same code as the in-process pool (``item_runs.ItemRunner``), stopped when the job is cancelled from any
    replica (``jobs.cancel_requested``, polled every ``CANCEL_POLL_SECONDS``) or after its time limit
    (``server.job_timeout_seconds``; ``video.job_timeout_seconds`` for a video).
 3. The outcome and the item's audit row are written in one transaction, only if this attempt still holds the
@@ -20,13 +20,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
-from ..db.audit_log import AuditLog
+from ..db.audit_log import SharedAuditLog
 from ..db.database import Database
-from ..errors import ApiError
-from ..item_runs import DirectRun, audit_entry, run_stored_item, workflow_prompt
-from ..jobs import JobStore
+from ..item_runs import DirectRun, ItemRunner, Outcome, workflow_prompt
+from ..jobs import Job, JobStore
 from ..workflows import WorkflowCatalog
 from .events import ProgressThrottle, notify
 
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 
 
 class ItemRuntime:
-    def __init__(self, settings, database: Database, store: JobStore, audit: AuditLog,
+    def __init__(self, settings, database: Database, store: JobStore, audit: SharedAuditLog,
                  catalog: WorkflowCatalog, worker_name: str, direct: dict[str, DirectRun]):
         self.db = database
         self.store = store
@@ -46,9 +47,9 @@ class ItemRuntime:
         self.direct = direct
         self.worker_name = worker_name
         self.max_attempts = int(settings.queue.max_attempts)
-        self.timeout = float(settings.server.job_timeout_seconds)
         self.ttl = float(settings.server.result_ttl_seconds)
-        self.input_dir = Path(settings.paths.input_dir).resolve()
+        self.items = ItemRunner(store, direct, input_dir=Path(settings.paths.input_dir).resolve(),
+                                timeout=float(settings.server.job_timeout_seconds))
 
     def run(self, job_id: str, index: int) -> None:
         attempt = self.store.claim(job_id, index, self.max_attempts, self.ttl, worker=self.worker_name)
@@ -60,35 +61,27 @@ class ItemRuntime:
                 self._notify(job_id, "done", {})
             return
         job = self.store.get(job_id)
-        item = job.items[index]
-        self._notify(job_id, "item", {"index": index, "state": "running"})
-        started = time.perf_counter()
+
+        def record(outcome: Outcome) -> Job | None:
+            def audit_row(tx) -> None:
+                self.audit.append_in(tx, **outcome.audit)
+
+            updated = self._persist(lambda: self.store.finish_item(
+                job_id, index, result=outcome.result, error=outcome.error, state=outcome.state,
+                ttl_seconds=self.ttl, attempt=attempt, also=audit_row))
+            if updated is None:
+                log.warning("job %s item %d: attempt %d was superseded; its outcome is dropped", job_id, index, attempt)
+            return updated
+
         emit = ProgressThrottle(lambda event, data: self._notify(job_id, event, data))
-        cancel, finished = threading.Event(), threading.Event()
-        watcher = threading.Thread(target=self._watch_cancel, args=(job_id, cancel, finished), daemon=True)
-        watcher.start()
-        try:
-            prompt = workflow_prompt(self.catalog, self.direct, job.workflow)
-        except ApiError as failure:  # the workflow is gone from this worker's catalog
-            state, result, error, digests = "failed", None, {"code": failure.code, "message": failure.message}, []
-        else:
-            state, result, error, digests = run_stored_item(
-                self.store, job, item, prompt, self.direct.get(job.workflow), input_dir=self.input_dir,
-                timeout=self.timeout, cancel=cancel, emit=emit)
-        finally:
-            finished.set()
-            emit.flush()
-
-        def audit_row(tx) -> None:
-            self.audit.append_in(tx, **audit_entry(job, index, digests, error, started))
-
-        updated = self._persist(lambda: self.store.finish_item(job_id, index, result=result, error=error, state=state,
-                                                               ttl_seconds=self.ttl, attempt=attempt, also=audit_row))
-        if updated is None:
-            log.warning("job %s item %d: attempt %d was superseded; its outcome is dropped", job_id, index, attempt)
-            return
-        self._notify(job_id, "item", {"index": index, "state": state, **({"error": error} if error else {})})
-        if updated.finished:
+        with self._cancel_watch(job_id) as cancel:
+            try:
+                updated = self.items.run(job, job.items[index],
+                                         lambda: workflow_prompt(self.catalog, self.direct, job.workflow),
+                                         cancel=cancel, emit=emit, record=record)
+            finally:
+                emit.flush()  # a progress event still held back when no item event followed it
+        if updated is not None and updated.finished:
             self._notify(job_id, "done", {})
 
     def _persist(self, write):
@@ -104,6 +97,16 @@ class ItemRuntime:
                     raise
                 log.warning("recording an outcome failed (%s); retrying", type(error).__name__)
                 time.sleep(1.0)
+
+    @contextmanager
+    def _cancel_watch(self, job_id: str) -> Iterator[threading.Event]:
+        """An event set once the job is cancelled from any replica, polled while the block runs."""
+        cancel, finished = threading.Event(), threading.Event()
+        threading.Thread(target=self._watch_cancel, args=(job_id, cancel, finished), daemon=True).start()
+        try:
+            yield cancel
+        finally:
+            finished.set()
 
     def _watch_cancel(self, job_id: str, cancel: threading.Event, finished: threading.Event) -> None:
         while not finished.wait(CANCEL_POLL_SECONDS):
