@@ -27,8 +27,8 @@ from aiohttp.test_utils import TestServer
 
 from playalter.pipelines.config import load_settings
 from playalter.runner.server.app import create_app
+from playalter.runner.server.auth import SECURITY
 from playalter.runner.server.operations import OPERATIONS
-from playalter.runner.server.state import SECURITY
 
 
 def default_photo() -> Path:
