@@ -6,6 +6,7 @@ code is loaded here.
 """
 
 if __package__:
+    from . import runner  # noqa: F401  (config.json and PLAYALTER__* may hold the runner's settings here too)
     from .nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS
 else:  # run as a plain module: pytest does this to the repository root when its folder name has a hyphen
     NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS = {}, {}

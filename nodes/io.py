@@ -43,6 +43,8 @@ class PlayAlterSaveJSON:
 
 
 class PlayAlterSaveImage:
+    """The pack's one PNG writer; the runner's ComfyUI core SaveImage and PreviewImage are built on it."""
+
     DESCRIPTION = (
         "Saves images to the output folder as {prefix}_{counter:05}_.png with pixels only: unlike the core "
         "Save Image inside ComfyUI, no workflow, prompt or input file names are embedded. Use it for "
@@ -52,6 +54,9 @@ class PlayAlterSaveImage:
     RETURN_TYPES = ()
     FUNCTION = "save"
     OUTPUT_NODE = True
+    default_prefix = "playalter/image"
+    folder_kind = "output"
+    compress_level = 4
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -60,28 +65,27 @@ class PlayAlterSaveImage:
                 "images": ("IMAGE", {"tooltip": "the images to save"}),
                 "filename_prefix": (
                     "STRING",
-                    {"default": "playalter/image", "tooltip": "file name start; may contain a subfolder"},
+                    {"default": cls.default_prefix, "tooltip": "file name start; may contain a subfolder"},
                 ),
             }
         }
 
     def save(self, images, filename_prefix: str = "playalter/image"):
-        return {"ui": {"images": save_pngs(images, "output", filename_prefix)}}
+        return self.write_pngs(images, filename_prefix)
 
+    def write_pngs(self, images, filename_prefix: str, pnginfo=None) -> dict:
+        """Each image of an IMAGE batch as a numbered PNG in this node's folder, with no metadata but
+        ``pnginfo``; the ComfyUI result listing the saved files."""
+        from PIL import Image
 
-def save_pngs(images, folder_kind: str, filename_prefix: str, pnginfo=None, compress_level: int = 4) -> list[dict]:
-    """Each image of an IMAGE batch as a numbered PNG in the ``folder_kind`` folder (metadata only from
-    ``pnginfo``); the ComfyUI ``ui`` entries of the saved files."""
-    from PIL import Image
+        from .tensors import image_batch_to_numpy
 
-    from .tensors import image_batch_to_numpy
-
-    entries = []
-    for frame in image_batch_to_numpy(images):  # [H,W,3] uint8
-        saved = reserve_numbered_file(compat.folder(folder_kind), filename_prefix, "png")
-        Image.fromarray(frame).save(saved.path, format="PNG", pnginfo=pnginfo, compress_level=compress_level)
-        entries.append({"filename": saved.filename, "subfolder": saved.subfolder, "type": folder_kind})
-    return entries
+        entries = []
+        for frame in image_batch_to_numpy(images):  # [H,W,3] uint8
+            saved = reserve_numbered_file(compat.folder(self.folder_kind), filename_prefix, "png")
+            Image.fromarray(frame).save(saved.path, format="PNG", pnginfo=pnginfo, compress_level=self.compress_level)
+            entries.append({"filename": saved.filename, "subfolder": saved.subfolder, "type": self.folder_kind})
+        return {"ui": {"images": entries}}
 
 
 NODE_CLASS_MAPPINGS = {"PlayAlterSaveJSON": PlayAlterSaveJSON, "PlayAlterSaveImage": PlayAlterSaveImage}

@@ -1,8 +1,8 @@
 """Settings: defaults < ``config.json`` < environment variables.
 
 Environment variables are named ``PLAYALTER__SECTION__KEY`` (or
-``PLAYALTER__KEY`` for top-level switches), e.g.
-``PLAYALTER__SECURITY__MAX_FILE_SIZE_MB=10`` or ``PLAYALTER__ENABLE_FACE_SWAP=false``.
+``PLAYALTER__KEY`` for top-level ones), e.g.
+``PLAYALTER__SECURITY__MAX_FILE_SIZE_MB=10`` or ``PLAYALTER__MODELS__AUTO_FETCH=false``.
 Every value is checked against the type of its default; a bad value is a
 ``ConfigError`` naming the key and where the value came from.
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..nodes import compat
 from ..nodes.files import resolve_inside
-from ..nodes.io import save_pngs
+from ..nodes.io import PlayAlterSaveImage
 from ..pipelines.config import settings
 from ..pipelines.errors import InvalidParameterError
 from ..pipelines.images import load_image
@@ -89,30 +89,20 @@ class LoadImage:
         return numpy_to_image_batch([rgb]), numpy_to_mask_batch([mask])
 
 
-class SaveImage:
+class SaveImage(PlayAlterSaveImage):
+    """ComfyUI's core Save Image on the pack's PNG writer, adding the workflow metadata ComfyUI embeds."""
+
     DESCRIPTION = (
         "Saves images to the output folder as {prefix}_{counter:05}_.png. The PNGs carry no metadata "
         "unless the embed_workflow_in_images setting asks for the workflow (as ComfyUI writes it)."
     )
     CATEGORY = "image"
-    RETURN_TYPES = ()
     FUNCTION = "save_images"
-    OUTPUT_NODE = True
-    folder_kind = "output"
-    compress_level = 4
+    default_prefix = "ComfyUI"
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {
-            "required": {
-                "images": ("IMAGE", {"tooltip": "the images to save"}),
-                "filename_prefix": (
-                    "STRING",
-                    {"default": "ComfyUI", "tooltip": "file name start; may contain a subfolder"},
-                ),
-            },
-            "hidden": {"prompt": "PROMPT", "extra_pnginfo": "EXTRA_PNGINFO"},
-        }
+        return {**super().INPUT_TYPES(), "hidden": {"prompt": "PROMPT", "extra_pnginfo": "EXTRA_PNGINFO"}}
 
     def save_images(self, images, filename_prefix: str = "ComfyUI", prompt=None, extra_pnginfo=None):
         from PIL.PngImagePlugin import PngInfo
@@ -123,7 +113,7 @@ class SaveImage:
                 metadata.add_text("prompt", json.dumps(prompt))
             for key, value in (extra_pnginfo or {}).items():
                 metadata.add_text(key, json.dumps(value))
-        return {"ui": {"images": save_pngs(images, self.folder_kind, filename_prefix, metadata, self.compress_level)}}
+        return self.write_pngs(images, filename_prefix, metadata)
 
 
 class PreviewImage(SaveImage):

@@ -3,9 +3,10 @@
 The HTTP service's (switches per capability, request and key security, rate
 limits, server, database, queue, video jobs, log folder, saved-workflow folder)
 and the workflow engine's (``embed_workflow_in_images``). Importing the
-``runner`` package adds them, so every runner process loads, checks and shows
-them with the engine's through ``pipelines.config.settings()``, and
-``config.json`` or ``PLAYALTER__SERVER__PORT`` is never an unknown setting there.
+``runner`` package adds them (the pack's ComfyUI entry imports it too), so every
+process loads, checks and shows them with the engine's through
+``pipelines.config.settings()``, and one ``config.json`` serves the CLI, the
+service and ComfyUI alike.
 """
 
 from __future__ import annotations

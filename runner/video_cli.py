@@ -1,9 +1,7 @@
-"""What the video commands share: the encoder and tracking options, a progress bar, output names."""
+"""What the video commands share: the encoder and tracking options, output names."""
 
 from __future__ import annotations
 
-import sys
-import time
 from pathlib import Path
 
 
@@ -49,35 +47,3 @@ def output_path(folder: Path, stem: str, source: Path, codec: str) -> Path:
         number += 1
         candidate = path.with_name(f"{path.stem}_{number}{path.suffix}")
     return candidate
-
-
-class ProgressBar:
-    """``bar(done, total)`` redraws one stderr line: frames, frames per second, time left."""
-
-    def __init__(self, name: str, stream=None, every: float = 0.5):
-        self.name, self.stream, self.every = name, stream or sys.stderr, every
-        self.started = time.monotonic()
-        self.drawn = 0.0
-
-    def __call__(self, done: int, total: int | None) -> None:
-        now = time.monotonic()
-        if now - self.drawn < self.every and done != total:
-            return
-        self.drawn = now
-        fps = done / max(now - self.started, 1e-6)
-        if total:
-            left = max(total - done, 0) / fps if fps > 0 else 0
-            text = f"{done}/{total} frames ({100 * min(done, total) // total}%)  {fps:.1f} fps  {_clock(left)} left"
-        else:
-            text = f"{done} frames  {fps:.1f} fps"
-        self.stream.write(f"\r{self.name}: {text}   ")
-        self.stream.flush()
-
-    def close(self) -> None:
-        self.stream.write("\n")
-        self.stream.flush()
-
-
-def _clock(seconds: float) -> str:
-    minutes, seconds = divmod(int(round(seconds)), 60)
-    return f"{minutes // 60}:{minutes % 60:02d}:{seconds:02d}" if minutes >= 60 else f"{minutes}:{seconds:02d}"

@@ -12,7 +12,7 @@ import stat
 import pytest
 
 from playalter.runner.cli import main as playalter
-from playalter.runner.server.audit import AuditLog, verify_database
+from playalter.runner.server.db.audit_log import AuditLog, verify_database
 
 
 def filled_log(path, rows: int = 5) -> AuditLog:
@@ -81,6 +81,16 @@ def test_an_older_copy_put_back_fails(tmp_path, capsys):
     code, output = verify_cli(path, capsys)
     assert code == 1 and "records 4 rows" in output
 
+
+def test_another_log_of_the_same_length_put_in_its_place_fails(log_path, tmp_path, capsys):
+    other = tmp_path / "other" / "audit.sqlite3"
+    log = AuditLog(other)
+    for index in range(5):
+        log.append(key_id="someone-else", operation=f"op{index}", outcome="ok")
+    log.close()
+    shutil.copy(other, log_path)
+    code, output = verify_cli(log_path, capsys)
+    assert code == 1 and "records 5 rows ending at hash" in output and "the log was replaced or changed" in output
 
 def test_an_edited_or_missing_checkpoint_fails(log_path, capsys):
     checkpoint = log_path.with_name("audit.sqlite3.checkpoint")

@@ -151,3 +151,9 @@ def test_config_command_reports_bad_values(monkeypatch, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error: setting 'server.port' from environment variable PLAYALTER__SERVER__PORT")
     assert "Traceback" not in err
+
+
+def test_a_setting_belongs_to_one_layer():
+    with pytest.raises(ValueError, match="setting 'server.port' is already defined"):
+        config.add_settings({"server": {"port": 1}}, lambda values: None)
+    assert config.DEFAULTS["server"]["port"] == 8188

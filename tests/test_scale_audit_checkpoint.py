@@ -17,7 +17,7 @@ import pytest
 from scale_servers import PostgresCluster, require_postgres
 
 from playalter.pipelines.config import ConfigError
-from playalter.runner.server.db.audit_log import SharedAuditLog
+from playalter.runner.server.db.audit_log import AuditLog
 from playalter.runner.server.db.database import Database
 
 pytestmark = pytest.mark.timeout(300)
@@ -26,11 +26,11 @@ SECRET = "k" * 40
 _APPENDER = """
 import sys, time
 from pathlib import Path
-from playalter.runner.server.db.audit_log import SharedAuditLog
+from playalter.runner.server.db.audit_log import AuditLog
 from playalter.runner.server.db.database import Database
 url, secret, name, gate = sys.argv[1:]
 database = Database(url)
-log = SharedAuditLog(database, secret)
+log = AuditLog(database, secret)
 Path(f"{gate}-{name}").touch()
 while not Path(gate).exists():
     time.sleep(0.01)
@@ -64,7 +64,7 @@ def _verify(url: str, secret: str | None = SECRET) -> subprocess.CompletedProces
 def _fill(url: str, rows: int, secret: str = SECRET) -> None:
     database = Database(url)
     try:
-        log = SharedAuditLog(database, secret)
+        log = AuditLog(database, secret)
         for number in range(rows):
             log.append(key_id="k1", operation="test.fill", parameters={"n": number}, outcome="ok")
     finally:
@@ -159,7 +159,7 @@ def test_a_wipe_noticed_by_a_writer_is_not_papered_over_by_later_appends(url, ca
 def test_a_checkpoint_reset_to_unsigned_under_a_running_writer_is_recorded(url):
     database = Database(url)
     try:
-        log = SharedAuditLog(database, SECRET)
+        log = AuditLog(database, SECRET)
         log.append(key_id="k1", operation="test.one", outcome="ok")
         _sql(url, "TRUNCATE audit_log, audit_head", "UPDATE audit_checkpoint SET signature = '', key_id = ''")
         log.append(key_id="k1", operation="test.two", outcome="ok")

@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import recognition
 from ..detection import blazeface, detect_faces
-from ..detection.nms import nms
+from ..detection.nms import iou, nms
 from ..errors import ModelMissingError
 from ..face import Face
 
@@ -35,18 +35,6 @@ class AuditSettings:
     similarity: bool = True  # compute ArcFace similarity when the model is present
     second_detector: bool = True  # also re-detect with BlazeFace
     second_threshold: float = 0.75  # BlazeFace confidence that counts as "detected"
-
-
-def iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """IoU of one box (4,) with boxes [N,4] -> [N]."""
-    if len(boxes) == 0:
-        return np.zeros(0, np.float32)
-    width = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
-    height = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
-    overlap = width * height
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    return overlap / np.maximum(area + areas - overlap, 1e-9)
 
 
 def _redetect(masked: np.ndarray, settings: AuditSettings) -> tuple[dict[str, np.ndarray], str | None]:

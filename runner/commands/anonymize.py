@@ -22,7 +22,8 @@ import json
 import sys
 from pathlib import Path
 
-from ..video_cli import ProgressBar, add_video_arguments, is_video, output_path, video_options
+from ..progress_bar import FrameProgress
+from ..video_cli import add_video_arguments, is_video, output_path, video_options
 
 
 def register(subparsers) -> None:
@@ -103,7 +104,7 @@ def _video(path: Path, stem: str, args, request, video) -> int:
     from ..output_names import write_new
 
     output = output_path(args.out, f"{stem}_anonymized", path, video.codec)
-    bar = ProgressBar(path.name)
+    bar = FrameProgress(path.name)
     try:
         report = anonymize_video(path, output, request.options, video, progress=bar, run_audit=request.run_audit,
                                  auto_strengthen=request.auto_strengthen, detection=request.detection)

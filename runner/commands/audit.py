@@ -23,7 +23,7 @@ def run_verify(args) -> int:
     from pathlib import Path
 
     from ...pipelines.config import settings
-    from ..server.audit import audit_db_path, verify_database
+    from ..server.db.audit_log import audit_db_path, verify_database
 
     current = settings()
     if current.database.url and not args.db:
@@ -45,12 +45,12 @@ def run_verify(args) -> int:
 
 def _verify_shared(url: str, secret: str, anchor: str | None):
     from ...pipelines.config import ConfigError
-    from ..server.audit import VerifyResult
-    from ..server.db.audit_log import checkpoint_signer, verify_shared
+    from ..server.audit_checkpoint import RowCheckpoint
+    from ..server.db.audit_log import VerifyResult, verify_log
     from ..server.db.database import Database
 
     try:
-        signer = checkpoint_signer(secret)
+        checkpoint = RowCheckpoint(secret)
     except ConfigError as error:
         return VerifyResult(False, 0, None, f"the checkpoint cannot be checked: {error}")
     try:
@@ -58,6 +58,6 @@ def _verify_shared(url: str, secret: str, anchor: str | None):
     except Exception as error:
         return VerifyResult(False, 0, None, f"the database cannot be reached ({type(error).__name__})")
     try:
-        return verify_shared(database, signer, anchor)
+        return verify_log(database, checkpoint, anchor)
     finally:
         database.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 
@@ -134,44 +133,10 @@ def run_list(args) -> int:
     return 0
 
 
-class ProgressBar:
-    """A one-line progress bar on stderr (a line per 10% when stderr is not a terminal)."""
-
-    def __init__(self, label: str, stream=None):
-        self.label = label
-        self.stream = stream or sys.stderr
-        self.interactive = self.stream.isatty()
-        self.started = time.monotonic()
-        self.last_shown = -1.0
-        self.last_decile = -1
-
-    def __call__(self, done: int, total: int | None) -> None:
-        now = time.monotonic()
-        fraction = done / total if total else None
-        if self.interactive:
-            if now - self.last_shown < 0.1 and done != total:
-                return
-            self.last_shown = now
-            self.stream.write("\r" + self._line(done, total, fraction, now))
-            if done == total:
-                self.stream.write("\n")
-        elif fraction is not None and int(fraction * 10) != self.last_decile:
-            self.last_decile = int(fraction * 10)
-            self.stream.write(self._line(done, total, fraction, now) + "\n")
-        self.stream.flush()
-
-    def _line(self, done: int, total: int | None, fraction: float | None, now: float) -> str:
-        speed = done / max(now - self.started, 1e-6) / 1e6
-        if fraction is None:
-            return f"{self.label}  {done / 1e6:.1f} MB  {speed:.1f} MB/s"
-        filled = int(fraction * 30)
-        return (f"{self.label}  [{'#' * filled}{'.' * (30 - filled)}] {fraction * 100:5.1f}%  "
-                f"{done / 1e6:.1f}/{total / 1e6:.1f} MB  {speed:.1f} MB/s")
-
-
 def run_fetch(args) -> int:
     from ...pipelines import download, models
     from ...pipelines.errors import InvalidParameterError
+    from ..progress_bar import DownloadProgress
 
     if args.url and len(args.names) > 1:
         raise InvalidParameterError("--url names the source of one model: give a single NAME with it")
@@ -179,7 +144,7 @@ def run_fetch(args) -> int:
     for spec in specs:
         if not (spec.embedded or spec.licence_gated):
             sys.stderr.write(f"{spec.name}: {spec.licence}\n")
-        installed = download.fetch(spec.name, args.dir, url=args.url, progress=ProgressBar(spec.name))
+        installed = download.fetch(spec.name, args.dir, url=args.url, progress=DownloadProgress(spec.name))
         for path in installed:
             sys.stdout.write(f"installed {path}\n")
     return 0

@@ -13,7 +13,8 @@ import json
 import sys
 from pathlib import Path
 
-from ..video_cli import ProgressBar, add_video_arguments, is_video, output_path, video_options
+from ..progress_bar import FrameProgress
+from ..video_cli import add_video_arguments, is_video, output_path, video_options
 
 
 def register(subparsers) -> None:
@@ -55,7 +56,7 @@ def run(args) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     for path, stem in zip(args.videos, distinct_stems(args.videos)):
         output = output_path(args.out, f"{stem}_swapped", path, video.codec)
-        bar = ProgressBar(path.name)
+        bar = FrameProgress(path.name)
         try:
             report = swap_video(source, path, output, options, video, progress=bar, tracks=args.tracks)
         finally:

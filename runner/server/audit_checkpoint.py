@@ -1,21 +1,36 @@
-"""The audit log's checkpoint: its row count and head hash, signed with HMAC-SHA256 under a key kept
-outside the log's tables.
+"""The audit log's checkpoint: its row count, last id and head hash, signed with HMAC-SHA256 under a key kept
+outside the log's tables, so that emptying the tables, dropping them, cutting rows off the end or putting an
+older copy back is caught by ``playalter audit verify`` without the operator having noted anything.
 
 ``Signer`` signs and checks a ``Snapshot``; ``drift`` (before an append) and
 ``fault`` (``playalter audit verify``) compare a signed snapshot with the log.
-Both stores use them: the SQLite log keeps its checkpoint in a file (``Checkpoint``,
-below), the Postgres log in a row of its own (``db.audit_log``).
+Before each append the writer compares the log with the checkpoint; a
+difference (someone changed the log behind the service) is recorded in the
+checkpoint as ``broken`` and stays there, so later appends cannot paper over it.
 
-SQLite: every append rewrites ``<audit db>.checkpoint`` (JSON, HMAC-SHA256 with the key in
-``<audit db>.checkpoint-key``; both 0600). ``playalter audit verify`` compares it with
-the database, so emptying the tables, dropping them or cutting rows off the end is
-caught without the operator having noted anything. Before each append the writer
-compares the database with the checkpoint; a difference (someone changed the
-database behind the service) is recorded in the checkpoint as ``broken`` and stays
-there, so later appends cannot paper over it.
+Where the checkpoint is kept depends on where the log is (``db.audit_log``):
 
-Someone able to rewrite the database AND the checkpoint AND its key can still forge
-a consistent history: against that, keep ``--anchor`` head hashes elsewhere.
+- ``FileCheckpoint``, for a log in a SQLite file of its own:
+  ``<audit db>.checkpoint`` (JSON) signed with the key in
+  ``<audit db>.checkpoint-key``, both 0600, rewritten by every append.
+- ``RowCheckpoint``, for the log in the shared database: the row of
+  ``audit_checkpoint``, rewritten by every append in the same transaction and
+  under the same lock, signed under ``security.audit_checkpoint_secret``, a
+  key every replica and worker is given and the database never holds, so
+  someone who can only write to the database cannot produce a checkpoint that
+  verifies. The audit migration creates the row unsigned ("not started"); the
+  first process to open the log signs the log as it then is (an
+  ``audit_checkpoint_started`` security event). A process whose secret is not
+  the one the checkpoint was signed with (its ``key_id`` differs) refuses to
+  start instead of recording the log as broken.
+
+Both answer the same questions inside the log's transaction: ``read``,
+``write``, ``start`` (when a log is opened), and the words for a checkpoint that
+is not there (``missing_at_append``, ``missing_at_verify``).
+
+Someone able to rewrite the log AND the checkpoint AND its key (or who can put
+an unsigned row back while no process runs) can still forge a consistent
+history: against that, keep ``--anchor`` head hashes elsewhere.
 """
 
 from __future__ import annotations
@@ -26,14 +41,24 @@ import json
 import os
 import secrets
 import time
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Iterator
+
+from ...pipelines.config import ConfigError
+from .logs import security_event
 
 SNAPSHOT_FIELDS = ("rows", "last_id", "head", "broken")
+MIN_SECRET_LENGTH = 32
 
 
 class CheckpointError(Exception):
-    """The checkpoint file exists but cannot be trusted (unreadable, forged, or its key is gone)."""
+    """The checkpoint exists but cannot be trusted (unreadable, forged, or its key is gone)."""
+
+
+class OtherSecretError(CheckpointError):
+    """The checkpoint row was signed under another secret than this process's (or its key id was edited)."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +116,7 @@ def fault(saved: Snapshot, walked: Snapshot) -> str:
                 f"{walked.rows}: rows were removed or the log was wiped")
     if not saved.same_log(walked):
         return (f"the checkpoint records {saved.rows} rows ending at hash {saved.head[:16]} but the database "
-                f"holds {walked.rows} ending at {walked.last_hash[:16]}: the log was replaced or changed")
+                f"holds {walked.rows} ending at {walked.head[:16]}: the log was replaced or changed")
     return ""
 
 
@@ -108,15 +133,16 @@ def write_private(path: Path, data: bytes) -> None:
         raise
 
 
-class Checkpoint:
+class FileCheckpoint:
+    """The checkpoint of a SQLite audit file: ``<db>.checkpoint``, signed with the key in ``<db>.checkpoint-key``
+    (created with the first checkpoint). The methods take the log's transaction like ``RowCheckpoint``'s; the
+    file is outside it, and ``kept_if_rolled_back`` puts it back when the transaction fails."""
+
     def __init__(self, db_path: str | Path):
         self.path = Path(f"{db_path}.checkpoint")
         self.key_path = Path(f"{db_path}.checkpoint-key")
 
-    def exists(self) -> bool:
-        return self.path.exists()
-
-    def read(self) -> Snapshot | None:
+    def read(self, tx) -> Snapshot | None:
         """The signed snapshot; None when there is no checkpoint file."""
         try:
             document = json.loads(self.path.read_text(encoding="utf-8"))
@@ -132,21 +158,43 @@ class Checkpoint:
             raise CheckpointError(f"the checkpoint key {self.key_path.name} is missing") from None
         return Signer(key, self.path.name).verified(fields, signature)
 
-    def write(self, snapshot: Snapshot) -> None:
+    def write(self, tx, snapshot: Snapshot) -> None:
         document = {**asdict(snapshot), "signature": Signer(self._key(), self.path.name).sign(snapshot)}
         write_private(self.path, (json.dumps(document, indent=1) + "\n").encode("utf-8"))
 
-    def raw(self) -> bytes | None:
-        try:
-            return self.path.read_bytes()
-        except FileNotFoundError:
-            return None
+    def start(self, tx, current: Snapshot) -> None:
+        """A first checkpoint for a new (or older, checkpoint-less) log; one that vanished is recorded as such."""
+        if self.path.exists():
+            return
+        broken = ""
+        if self.key_path.exists():
+            broken = (f"the checkpoint was missing when the log was opened at {now_text()} "
+                      f"(the database held {current.rows} rows)")
+        self.write(tx, Snapshot(current.rows, current.last_id, current.head, broken))
 
-    def restore(self, raw: bytes | None) -> None:
-        if raw is None:
-            self.path.unlink(missing_ok=True)
-        else:
-            write_private(self.path, raw)
+    def missing_at_append(self, current: Snapshot) -> str:
+        return f"the checkpoint was missing at {now_text()} (the database held {current.rows} rows)"
+
+    @property
+    def missing_at_verify(self) -> str:
+        return (f"no checkpoint ({self.path.name}) beside the database: the log cannot be shown complete "
+                "(the service writes one on every append)")
+
+    @contextmanager
+    def kept_if_rolled_back(self) -> Iterator[None]:
+        """Put the checkpoint file back as it was when the block fails (its transaction is rolled back)."""
+        try:
+            previous = self.path.read_bytes()
+        except FileNotFoundError:
+            previous = None
+        try:
+            yield
+        except BaseException:
+            if previous is None:
+                self.path.unlink(missing_ok=True)
+            else:
+                write_private(self.path, previous)
+            raise
 
     def _key(self) -> bytes:
         try:
@@ -154,6 +202,69 @@ class Checkpoint:
         except FileNotFoundError:
             write_private(self.key_path, secrets.token_bytes(32))
             return self.key_path.read_bytes()
+
+
+class RowCheckpoint:
+    """``RowCheckpoint(secret)``: the checkpoint row of the shared database, signed under
+    ``security.audit_checkpoint_secret``; ConfigError when the secret is unset or short."""
+
+    def __init__(self, secret: str):
+        if len(secret) < MIN_SECRET_LENGTH:
+            raise ConfigError(
+                f"security.audit_checkpoint_secret must be set (at least {MIN_SECRET_LENGTH} characters, the same "
+                "on every API replica and worker) when database.url is a Postgres database: it signs the audit "
+                "log's checkpoint outside the database. Generate one with: "
+                "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'")
+        self.signer = Signer(secret.encode("utf-8"), "row (audit_checkpoint)")
+
+    def read(self, tx) -> Snapshot | None:
+        """The signed snapshot; None while it is not started; CheckpointError when it is missing or forged."""
+        row = tx.execute("SELECT row_count, last_id, head, broken, key_id, signature FROM audit_checkpoint").fetchone()
+        if row is None:
+            raise CheckpointError("the checkpoint row (audit_checkpoint) is missing: it was deleted")
+        *values, key_id, signature = tuple(row)
+        if signature == "":
+            return None
+        if key_id != self.signer.key_id:
+            raise OtherSecretError(f"the checkpoint row (audit_checkpoint) was signed with another "
+                                   f"security.audit_checkpoint_secret (key id {key_id}, this process has "
+                                   f"{self.signer.key_id}), or its key id was edited")
+        return self.signer.verified(dict(zip(SNAPSHOT_FIELDS, values)), signature)
+
+    def write(self, tx, snapshot: Snapshot) -> None:
+        tx.execute("INSERT INTO audit_checkpoint (singleton, row_count, last_id, head, broken, key_id, signature)"
+                   " VALUES (1, ?, ?, ?, ?, ?, ?) ON CONFLICT (singleton) DO UPDATE SET"
+                   " row_count = excluded.row_count, last_id = excluded.last_id, head = excluded.head,"
+                   " broken = excluded.broken, key_id = excluded.key_id, signature = excluded.signature",
+                   (snapshot.rows, snapshot.last_id, snapshot.head, snapshot.broken, self.signer.key_id,
+                    self.signer.sign(snapshot)))
+
+    def start(self, tx, current: Snapshot) -> None:
+        """Sign the log as it is when the row is not started yet; ConfigError when it was signed with another
+        secret. A missing or forged row is left for the next append to record as broken."""
+        try:
+            saved = self.read(tx)
+        except OtherSecretError as error:
+            raise ConfigError(f"{error}: give every replica and worker the same "
+                              "security.audit_checkpoint_secret") from None
+        except CheckpointError:
+            return
+        if saved is None:
+            self.write(tx, Snapshot(current.rows, current.last_id, current.head))
+            security_event("audit_checkpoint_started", rows=current.rows, last_id=current.last_id)
+
+    def missing_at_append(self, current: Snapshot) -> str:
+        # this process found the row signed, or signed it, when it opened the log
+        return f"the checkpoint row (audit_checkpoint) was reset to unsigned (noticed at {now_text()})"
+
+    @property
+    def missing_at_verify(self) -> str:
+        return ("the checkpoint (audit_checkpoint) is not started: no API replica or worker has opened the log "
+                "since it was created, or its row was reset in the database")
+
+    def kept_if_rolled_back(self):
+        """The row is rolled back with its transaction."""
+        return nullcontext()
 
 
 def _sign(key: bytes, fields: dict) -> str:

@@ -34,9 +34,9 @@ from aiohttp import web
 
 from ...pipelines.errors import InvalidParameterError
 from ..quoting import excerpt
-from .audit import AUDIT, AUDIT_NOTE, AuditLog, audit_db_path, audit_middleware
+from .audit import AUDIT, AUDIT_NOTE, audit_middleware
 from .context import AUTH_METHOD, PRINCIPAL
-from .db.audit_log import SharedAuditLog
+from .db.audit_log import AuditLog, audit_db_path
 from .db.database import Database
 from .keys import (DEFAULT_SCOPES, KeyRecord, KeyStore, Principal, keys_db_path, looks_like_api_key,
                    parse_expiry)
@@ -257,7 +257,7 @@ def setup_security(app: web.Application, settings, data_dir: str | Path | None =
         tokens=TokenService(load_or_create_secret(settings.security.jwt_secret, data_dir),
                             settings.security.jwt_ttl_seconds, keystore),
         limiter=RateLimiter.from_settings(settings),
-        audit=(SharedAuditLog(database, settings.security.audit_checkpoint_secret) if database
+        audit=(AuditLog(database, settings.security.audit_checkpoint_secret) if database
                else AuditLog(audit_db_path(settings, data_dir))),
     )
     security.admin_key = keystore.ensure_admin_key()

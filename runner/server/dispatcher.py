@@ -32,7 +32,7 @@ from aiohttp import web
 
 from ...pipelines.config import Section
 from ..executor import validate
-from .audit import AuditLog
+from .db.audit_log import AuditLog
 from .errors import ApiError
 from .jobs import IdempotencyConflict, Item, Job, JobStore
 from .listeners import JobListeners

@@ -27,7 +27,7 @@ from aiohttp import web
 
 from ... import __version__
 from ...pipelines import models
-from .audit import audit_db_path
+from .db.audit_log import audit_db_path
 from .dispatcher import DISPATCHER
 from .keys import keys_db_path
 from .ratelimit import LIMITER

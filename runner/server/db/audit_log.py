@@ -1,216 +1,292 @@
-"""The hash-chained audit log in the shared database (``database.url`` set): the same rows and chain as
-``audit.AuditLog``, written by every API replica and worker.
+"""The append-only, hash-chained audit log of every authenticated operation, on ``database.Database``: in a SQLite
+file of its own (default) or in the shared Postgres database (``database.url``), with the same rows and chain.
 
-Appends are serialised across processes by a transaction-scoped advisory lock
-taken before the head record is read: each append reads the head, chains its
-rows after it and moves the head in the same transaction, so concurrent writers
-can neither fork the chain nor lose a row (a writer that dies mid-append rolls
-back and releases the lock). ``verify`` walks the chain and compares it with the
-head record and the checkpoint, as ``audit.verify_database`` does for SQLite.
+Each row records who (key id), what (operation, sha256 of each input, the
+parameters with secrets and payloads stripped), when, the outcome and the
+duration, and stores ``hash = sha256(prev_hash + canonical JSON of the row,
+id included)``. ``verify`` walks the chain from the genesis hash:
 
-The checkpoint (row count, last id, head hash, ``broken``) is the row of
-``audit_checkpoint``, rewritten by every append in the same transaction, under
-the same lock, and signed with HMAC-SHA256 under ``security.audit_checkpoint_secret``:
-a key every replica and worker is given and the database never holds, so
-someone who can only write to the database (TRUNCATE, DELETE of the last rows
-and a matching head record, an edited checkpoint) cannot produce a checkpoint
-that verifies. Before each append the writer compares the log with the
-checkpoint; a difference is recorded in it as ``broken`` and stays there.
+- an edited row no longer matches its own hash;
+- a deleted, inserted or reordered row breaks the next row's ``prev_hash`` link;
+- rows cut off at the tail are caught by the head record (last id, last hash,
+  row count), which every append moves in the same transaction;
+- emptied or dropped tables, or a database replaced by an older copy, are
+  caught by the signed checkpoint (``audit_checkpoint``), which every append
+  rewrites after comparing it with the log.
 
-Migration 2 creates the row unsigned ("not started"); the first process to
-open the log signs the log as it then is (an ``audit_checkpoint_started``
-security event); an unsigned row found by an append is recorded as broken. A
-process whose secret is not the one the checkpoint was signed with (its
-``key_id`` differs) refuses to start instead of recording the log as broken.
-Someone able to write the database who also knows this can put an unsigned row
-back while no process runs and have the next one start the checkpoint over
-(logged as above); against that, keep ``--anchor`` head hashes elsewhere.
+Where the log lives:
+
+- ``AuditLog(path)``: a SQLite file of its own (``audit_db_path``), checkpoint
+  in a file beside it. The file holds the log's two tables and nothing else
+  (no ``schema_migrations``): ``verify_database`` reads a file without them as
+  a wiped log, and never creates or changes anything (a damaged file is a
+  failed verification with a message, not an exception).
+- ``AuditLog(database, secret)``: the shared database, written by every API
+  replica and worker; tables from ``MIGRATIONS``, checkpoint in a row signed
+  under ``secret`` (``security.audit_checkpoint_secret``). Appends are
+  serialised across processes by a transaction-scoped advisory lock taken
+  before the head record is read, so concurrent writers can neither fork the
+  chain nor lose a row (a writer that dies mid-append rolls back and releases
+  the lock). ``append_in`` writes a row inside the caller's transaction (an
+  item's outcome and its audit row commit together).
+
+Rows from the event loop (``enqueue``, ``record``): with SQLite they are
+group-committed on the loop thread, every row queued during one loop iteration
+in one transaction; WAL mode with ``synchronous=NORMAL`` makes a commit a plain
+write (no fsync), cheaper than handing the rows to a writer thread and back.
+With Postgres a commit is a round trip to the server, so each row is appended
+on an executor thread instead. ``append`` writes at once, from any thread.
+
+Someone able to rewrite the log, its checkpoint and the checkpoint's key could
+forge a consistent history. Against that, record the head hash that
+``playalter audit verify`` prints somewhere else (a ticket, another host) and
+pass it back as ``--anchor``: verification then also proves that this row is
+still in the chain, unchanged.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
+import sqlite3
+import time
+from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from pathlib import Path
+from typing import Any, Iterable
 
-from ....pipelines.config import ConfigError
-from ..audit import _SCHEMA, GENESIS_HASH, VerifyResult, _new_row, _walk_chain, row_hash
-from ..audit_checkpoint import SNAPSHOT_FIELDS, CheckpointError, Signer, Snapshot, drift, fault, now_text
+from ..audit_checkpoint import CheckpointError, FileCheckpoint, RowCheckpoint, Snapshot, drift, fault, now_text
 from ..logs import security_event
 from . import migrations
 from .database import Database
 
-MIN_SECRET_LENGTH = 32
-MIGRATIONS = [
-    [statement.strip() for statement in _SCHEMA.split(";") if statement.strip()],
+GENESIS_HASH = "0" * 64
+MAX_PARAMETER_TEXT = 256
+_OMITTED_NAME_MARKERS = ("base64", "image", "password", "secret", "token", "api_key", "authorization", "cookie")
+_LOCK = "playalter-audit"
+
+LOG_TABLES = [
+    "CREATE TABLE IF NOT EXISTS audit_log (id INTEGER PRIMARY KEY, time REAL NOT NULL, key_id TEXT,"
+    " operation TEXT NOT NULL, inputs TEXT NOT NULL, parameters TEXT NOT NULL, outcome TEXT NOT NULL,"
+    " status INTEGER, duration_ms REAL NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS audit_head (singleton INTEGER PRIMARY KEY CHECK (singleton = 1),"
+    " last_id INTEGER NOT NULL, last_hash TEXT NOT NULL, row_count INTEGER NOT NULL)",
+]
+MIGRATIONS = [  # the shared database's; a SQLite audit file gets LOG_TABLES only (its checkpoint is a file)
+    LOG_TABLES,
     ["CREATE TABLE IF NOT EXISTS audit_checkpoint (singleton INTEGER PRIMARY KEY CHECK (singleton = 1),"
      " row_count INTEGER NOT NULL, last_id INTEGER, head TEXT NOT NULL, broken TEXT NOT NULL,"
      " key_id TEXT NOT NULL, signature TEXT NOT NULL)",
      "INSERT INTO audit_checkpoint (singleton, row_count, last_id, head, broken, key_id, signature)"
      " VALUES (1, 0, NULL, '', '', '', '')"],
 ]
-_INSERT = ("INSERT INTO audit_log (id, time, key_id, operation, inputs, parameters, outcome, status, duration_ms,"
-           " prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_COLUMNS = ("id", "time", "key_id", "operation", "inputs", "parameters", "outcome", "status", "duration_ms",
+            "prev_hash", "hash")
+_HASHED_COLUMNS = _COLUMNS[:-2]
+_INSERT = f"INSERT INTO audit_log ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
+_MOVE_HEAD = ("INSERT INTO audit_head (singleton, last_id, last_hash, row_count) VALUES (1, ?, ?, ?)"
+              " ON CONFLICT (singleton) DO UPDATE SET last_id = excluded.last_id,"
+              " last_hash = excluded.last_hash, row_count = excluded.row_count")
 
 
-class OtherSecretError(CheckpointError):
-    """The checkpoint was signed under another secret than this process's (or its key id was edited)."""
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    rows: int
+    first_bad_id: int | None = None
+    reason: str = ""
+    head_hash: str = GENESIS_HASH
 
 
-def checkpoint_signer(secret: str) -> Signer:
-    """The signer for ``security.audit_checkpoint_secret``; ConfigError when it is unset or short."""
-    if len(secret) < MIN_SECRET_LENGTH:
-        raise ConfigError(
-            f"security.audit_checkpoint_secret must be set (at least {MIN_SECRET_LENGTH} characters, the same on "
-            "every API replica and worker) when database.url is a Postgres database: it signs the audit log's "
-            "checkpoint outside the database. Generate one with: "
-            "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'")
-    return Signer(secret.encode("utf-8"), "row (audit_checkpoint)")
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-class SharedAuditLog:
-    """``SharedAuditLog(database, secret)``: applies the audit migrations and starts (or checks) the checkpoint;
-    ConfigError when ``secret`` is unusable or is not the one the checkpoint was signed with."""
+def row_hash(prev_hash: str, row: dict[str, Any]) -> str:
+    content = canonical_json({name: row[name] for name in _HASHED_COLUMNS})
+    return hashlib.sha256((prev_hash + content).encode("utf-8")).hexdigest()
 
-    def __init__(self, database: Database, secret: str):
-        self.db = database
-        self.signer = checkpoint_signer(secret)
-        migrations.upgrade(database, "audit", MIGRATIONS)
-        self._start_checkpoint()
 
-    def _start_checkpoint(self) -> None:
+def sanitize_parameters(value: Any, name: str = "") -> Any:
+    """A JSON-safe copy without secrets or payloads: such fields become ``[omitted]``, long text is cut."""
+    if any(marker in name.lower() for marker in _OMITTED_NAME_MARKERS):
+        return "[omitted]"
+    if isinstance(value, dict):
+        return {str(key): sanitize_parameters(item, str(key)) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [sanitize_parameters(item) for item in value]
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return f"[{len(value)} bytes omitted]"
+    if isinstance(value, str) and len(value) > MAX_PARAMETER_TEXT:
+        return f"[{len(value)} characters omitted]"
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)[:MAX_PARAMETER_TEXT]
+
+
+def audit_db_path(settings, data_dir: str | Path | None = None) -> Path:
+    """``security.audit_db``, else ``audit.sqlite3`` in ``data_dir`` (default ``paths.data_dir``)."""
+    return Path(settings.security.audit_db or Path(data_dir or settings.paths.data_dir) / "audit.sqlite3")
+
+
+class AuditLog:
+    """``AuditLog(path)``: the log in a SQLite file of its own, its checkpoint in a file beside it.
+    ``AuditLog(database, secret)``: the log in the shared database (owned by the caller), its checkpoint a row
+    signed under ``secret``; ConfigError when ``secret`` is unusable or is not the one the checkpoint was signed
+    with.
+
+    The row fields of ``append``, ``append_in``, ``enqueue`` and ``record``: ``key_id``, ``operation`` and
+    ``outcome``; optional ``inputs`` (sha256 hex digests), ``parameters`` (sanitized before storing),
+    ``status``, ``duration_ms`` and ``at`` (epoch seconds, default now).
+    """
+
+    def __init__(self, target: str | Path | Database, secret: str = ""):
+        self._owns_db = not isinstance(target, Database)
+        if self._owns_db:
+            self.db_path: Path | None = Path(target)
+            self.db = Database(self.db_path)
+            self.checkpoint: FileCheckpoint | RowCheckpoint = FileCheckpoint(self.db_path)
+            with self.db.transaction() as tx:
+                for statement in LOG_TABLES:
+                    tx.ddl(statement)
+        else:
+            self.db_path, self.db = None, target
+            self.checkpoint = RowCheckpoint(secret)
+            migrations.upgrade(self.db, "audit", MIGRATIONS)
+        self._pending: list[tuple[dict[str, Any], asyncio.Future]] = []
         with self.db.transaction() as tx:
-            tx.lock("playalter-audit")
-            try:
-                saved = _saved(tx, self.signer)
-            except OtherSecretError as error:
-                raise ConfigError(f"{error}: give every replica and worker the same "
-                                  "security.audit_checkpoint_secret") from None
-            except CheckpointError:
-                return  # recorded as broken by the next append
-            if saved is None:
-                current = _head(tx)
-                self._write_checkpoint(tx, current, "")
-                security_event("audit_checkpoint_started", rows=current.rows, last_id=current.last_id)
+            tx.lock(_LOCK)
+            self.checkpoint.start(tx, _head(tx))
 
     def close(self) -> None:
-        """The database belongs to the caller."""
+        """Commit the rows still queued; close the SQLite file of its own (a shared database is the caller's)."""
+        self._flush()
+        if self._owns_db:
+            self.db.close()
 
-    def append(self, *, key_id: str | None, operation: str, inputs=(), parameters: dict | None = None,
-               outcome: str, status: int | None = None, duration_ms: float = 0.0, at: float | None = None) -> int:
-        """Append one row now (inputs are sha256 hex digests); returns its id."""
+    def append(self, **fields) -> int:
+        """Append one row now; returns its id."""
         with self.db.transaction() as tx:
-            return self.append_in(tx, key_id=key_id, operation=operation, inputs=inputs, parameters=parameters,
-                                  outcome=outcome, status=status, duration_ms=duration_ms, at=at)
+            return self.append_in(tx, **fields)
 
-    def append_in(self, tx, *, key_id: str | None, operation: str, inputs=(), parameters: dict | None = None,
-                  outcome: str, status: int | None = None, duration_ms: float = 0.0, at: float | None = None) -> int:
+    def append_in(self, tx, **fields) -> int:
         """``append`` inside the caller's transaction (the row commits, or not, with the caller's changes)."""
-        row = _new_row(key_id, operation, inputs, parameters, outcome, status, duration_ms, at)
-        tx.lock("playalter-audit")
-        current = _head(tx)
-        broken = self._compare_checkpoint(tx, current)
-        last_id, prev_hash, count = current.last_id or 0, current.head, current.rows
-        row = {**row, "id": last_id + 1, "prev_hash": prev_hash}
-        row["hash"] = row_hash(prev_hash, row)
-        tx.execute(_INSERT, tuple(row[name] for name in ("id", "time", "key_id", "operation", "inputs",
-                                                         "parameters", "outcome", "status", "duration_ms",
-                                                         "prev_hash", "hash")))
-        tx.execute("INSERT INTO audit_head (singleton, last_id, last_hash, row_count) VALUES (1, ?, ?, ?)"
-                   " ON CONFLICT (singleton) DO UPDATE SET last_id = excluded.last_id,"
-                   " last_hash = excluded.last_hash, row_count = excluded.row_count",
-                   (row["id"], row["hash"], count + 1))
-        self._write_checkpoint(tx, Snapshot(count + 1, row["id"], row["hash"]), broken)
-        return row["id"]
+        return self._chain(tx, [_new_row(**fields)])[0]
+
+    def enqueue(self, **fields) -> asyncio.Future:
+        """Have one row appended from the running loop; the future gets its id (SQLite: with the next group
+        commit on the loop; Postgres: on an executor thread)."""
+        loop = asyncio.get_running_loop()
+        if self.db.postgres:
+            return loop.run_in_executor(None, partial(self.append, **fields))
+        done = loop.create_future()
+        self._pending.append((_new_row(**fields), done))
+        if len(self._pending) == 1:
+            loop.call_soon(self._flush)
+        return done
+
+    async def record(self, **fields) -> int:
+        """``enqueue`` and wait until the row is committed."""
+        return await self.enqueue(**fields)
+
+    def verify(self, anchor: str | None = None) -> VerifyResult:
+        """``verify_log`` on this log."""
+        return verify_log(self.db, self.checkpoint, anchor)
+
+    def _flush(self) -> None:
+        batch, self._pending = self._pending, []
+        if not batch:
+            return
+        try:
+            with self.db.transaction() as tx:
+                ids = self._chain(tx, [row for row, _ in batch])
+        except Exception as error:  # the requests waiting on these rows see the failure
+            for _, done in batch:
+                if not done.done():
+                    done.set_exception(error)
+            return
+        for row_id, (_, done) in zip(ids, batch):
+            if not done.done():
+                done.set_result(row_id)
+
+    def _chain(self, tx, rows: list[dict[str, Any]]) -> list[int]:
+        """Chain ``rows`` after the head record, move it and rewrite the checkpoint, all in ``tx``; their ids."""
+        tx.lock(_LOCK)
+        with self.checkpoint.kept_if_rolled_back():
+            current = _head(tx)
+            broken = self._compare_checkpoint(tx, current)
+            last_id, prev_hash, count = current.last_id or 0, current.head, current.rows
+            ids = []
+            for row in rows:
+                row = {**row, "id": last_id + 1, "prev_hash": prev_hash}
+                row["hash"] = row_hash(prev_hash, row)
+                tx.execute(_INSERT, tuple(row[name] for name in _COLUMNS))
+                last_id, prev_hash, count = row["id"], row["hash"], count + 1
+                ids.append(last_id)
+            tx.execute(_MOVE_HEAD, (last_id, prev_hash, count))
+            self.checkpoint.write(tx, Snapshot(count, last_id, prev_hash, broken))
+        return ids
 
     def _compare_checkpoint(self, tx, current: Snapshot) -> str:
-        """What the checkpoint has on record as broken, else any difference between it and the log now."""
+        """What the checkpoint has on record as broken, else any difference between it and the log now (logged
+        as a security event when first noticed)."""
         try:
-            saved = _saved(tx, self.signer)
+            saved = self.checkpoint.read(tx)
         except CheckpointError as error:
             broken = f"{error} (noticed at {now_text()})"
         else:
             if saved is not None and saved.broken:
                 return saved.broken
-            if saved is None:  # this process found it signed, or signed it, when it opened the log
-                broken = f"the checkpoint row (audit_checkpoint) was reset to unsigned (noticed at {now_text()})"
-            else:
-                broken = drift(saved, current)
+            broken = self.checkpoint.missing_at_append(current) if saved is None else drift(saved, current)
         if broken:
             security_event("audit_log_tampered", level=logging.ERROR, reason=broken)
         return broken
 
-    def _write_checkpoint(self, tx, current: Snapshot, broken: str) -> None:
-        snapshot = Snapshot(current.rows, current.last_id, current.head, broken)
-        tx.execute("INSERT INTO audit_checkpoint (singleton, row_count, last_id, head, broken, key_id, signature)"
-                   " VALUES (1, ?, ?, ?, ?, ?, ?) ON CONFLICT (singleton) DO UPDATE SET"
-                   " row_count = excluded.row_count, last_id = excluded.last_id, head = excluded.head,"
-                   " broken = excluded.broken, key_id = excluded.key_id, signature = excluded.signature",
-                   (snapshot.rows, snapshot.last_id, snapshot.head, snapshot.broken, self.signer.key_id,
-                    self.signer.sign(snapshot)))
 
-    def enqueue(self, **row) -> asyncio.Future:
-        """``append`` on a thread of the running loop; the future gets the row's id."""
-        return asyncio.get_running_loop().run_in_executor(None, partial(self.append, **row))
-
-    async def record(self, **row) -> int:
-        return await self.enqueue(**row)
-
-    def verify(self, anchor: str | None = None) -> VerifyResult:
-        return verify_shared(self.db, self.signer, anchor)
-
-
-def _head(tx) -> Snapshot:
-    head = tx.execute("SELECT last_id, last_hash, row_count FROM audit_head").fetchone()
-    last_id, last_hash, count = tuple(head) if head else (None, GENESIS_HASH, 0)
-    return Snapshot(count, last_id, last_hash)
-
-
-def _saved(tx, signer: Signer) -> Snapshot | None:
-    """The signed checkpoint; None while it is not started; CheckpointError when it is missing or forged."""
-    row = tx.execute("SELECT row_count, last_id, head, broken, key_id, signature FROM audit_checkpoint").fetchone()
-    if row is None:
-        raise CheckpointError("the checkpoint row (audit_checkpoint) is missing: it was deleted")
-    *values, key_id, signature = tuple(row)
-    if signature == "":
-        return None
-    if key_id != signer.key_id:
-        raise OtherSecretError(f"the checkpoint row (audit_checkpoint) was signed with another "
-                               f"security.audit_checkpoint_secret (key id {key_id}, this process has "
-                               f"{signer.key_id}), or its key id was edited")
-    return signer.verified(dict(zip(SNAPSHOT_FIELDS, values)), signature)
-
-
-def verify_shared(database: Database, signer: Signer, anchor: str | None = None) -> VerifyResult:
-    """Walk the chain and compare it with the head record and the checkpoint (one repeatable-read snapshot;
-    nothing is written)."""
+def verify_database(db_path: str | Path, anchor: str | None = None) -> VerifyResult:
+    """``verify_log`` on a SQLite audit file and its checkpoint file, opened read-only: nothing is created or
+    changed."""
     try:
-        with database.transaction() as tx:
-            if tx.postgres:
-                tx.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            head = tx.execute("SELECT last_id, last_hash, row_count FROM audit_head").fetchone()
-            walk = _walk_chain(_as_dicts(tx.execute("SELECT * FROM audit_log ORDER BY id").fetchall()), anchor)
+        database = Database(db_path, read_only=True)
+    except sqlite3.Error as error:
+        return VerifyResult(False, 0, None, f"the database cannot be read ({error})")
+    try:
+        return verify_log(database, FileCheckpoint(db_path), anchor)
+    finally:
+        database.close()
+
+
+def verify_log(database: Database, checkpoint: FileCheckpoint | RowCheckpoint,
+               anchor: str | None = None) -> VerifyResult:
+    """Walk the chain and compare it with the head record and the checkpoint, in one read-only snapshot of the
+    database; the first fault is named. ``anchor``: a head hash seen earlier, which must still be in the chain."""
+    try:
+        with database.snapshot() as tx:
+            head = _head(tx)
+            walk = _walk_chain(tx.execute("SELECT * FROM audit_log ORDER BY id"), anchor)
             try:
-                saved = _saved(tx, signer)
-                checkpoint_fault = ""
+                saved, checkpoint_fault = checkpoint.read(tx), ""
             except CheckpointError as error:
                 saved, checkpoint_fault = None, f"{error}; the log cannot be shown complete"
     except database.errors as error:
-        return VerifyResult(False, 0, None, f"the audit tables cannot be read ({type(error).__name__})")
+        return VerifyResult(False, 0, None, _unreadable(database, error))
     if walk.failure is not None:
         return walk.failure
-    head_id, head_hash, head_count = tuple(head) if head else (None, GENESIS_HASH, 0)
-    if (head_id, head_hash, head_count) != (walk.last_id, walk.last_hash, walk.rows):
+    walked = Snapshot(walk.rows, walk.last_id, walk.last_hash)
+    if not head.same_log(walked):
+        if head.rows > walk.rows:
+            what = "rows at the end were removed"
+        else:
+            what = "rows were added or changed at the end without going through the log"
         return VerifyResult(False, walk.rows, walk.last_id,
                             f"the log ends at row {walk.last_id} ({walk.rows} rows) but its head record says "
-                            f"row {head_id} ({head_count} rows): rows were removed or added outside the log",
-                            walk.last_hash)
-    if saved is None and not checkpoint_fault:
-        checkpoint_fault = ("the checkpoint (audit_checkpoint) is not started: no API replica or worker has opened "
-                            "the log since it was created, or its row was reset in the database")
-    elif saved is not None:
-        checkpoint_fault = fault(saved, Snapshot(walk.rows, walk.last_id, walk.last_hash))
+                            f"row {head.last_id} ({head.rows} rows): {what}", walk.last_hash)
+    if saved is not None:
+        checkpoint_fault = fault(saved, walked)
+    elif not checkpoint_fault:
+        checkpoint_fault = checkpoint.missing_at_verify
     if checkpoint_fault:
         return VerifyResult(False, walk.rows, None, checkpoint_fault, walk.last_hash)
     if not walk.anchor_seen:
@@ -219,5 +295,59 @@ def verify_shared(database: Database, signer: Signer, anchor: str | None = None)
     return VerifyResult(True, walk.rows, None, "", walk.last_hash)
 
 
-def _as_dicts(rows) -> list[dict[str, Any]]:
-    return [dict(zip(row.keys(), row)) for row in rows]
+def _unreadable(database: Database, error: Exception) -> str:
+    if database.postgres:  # the type only: the server's message can name the host or the user
+        return f"the audit tables cannot be read ({type(error).__name__})"
+    if "no such table" in str(error):
+        return "the audit tables are missing: the log was wiped or replaced"
+    if isinstance(error, sqlite3.OperationalError):
+        return f"the database cannot be read ({error})"
+    return f"the file is damaged, truncated or not an audit log ({error})"
+
+
+def _head(tx) -> Snapshot:
+    head = tx.execute("SELECT last_id, last_hash, row_count FROM audit_head").fetchone()
+    last_id, last_hash, count = tuple(head) if head else (None, GENESIS_HASH, 0)
+    return Snapshot(count, last_id, last_hash)
+
+
+def _new_row(*, key_id: str | None, operation: str, outcome: str, inputs=(), parameters: dict | None = None,
+             status: int | None = None, duration_ms: float = 0.0, at: float | None = None) -> dict[str, Any]:
+    return {
+        "time": round(time.time() if at is None else at, 6),
+        "key_id": key_id,
+        "operation": operation,
+        "inputs": canonical_json(list(inputs)),
+        "parameters": canonical_json(sanitize_parameters(parameters or {})),
+        "outcome": outcome,
+        "status": status,
+        "duration_ms": round(float(duration_ms), 3),
+    }
+
+
+@dataclass
+class _Walk:
+    rows: int = 0
+    last_id: int | None = None
+    last_hash: str = GENESIS_HASH
+    anchor_seen: bool = False
+    failure: VerifyResult | None = None
+
+
+def _walk_chain(rows: Iterable, anchor: str | None) -> _Walk:
+    walk = _Walk(anchor_seen=anchor is None)
+    for row in rows:
+        row = dict(row)
+        if row["prev_hash"] != walk.last_hash:
+            after = f"row {walk.last_id}" if walk.last_id is not None else "the start of the log"
+            walk.failure = VerifyResult(False, walk.rows + 1, row["id"],
+                                        f"row {row['id']} does not follow {after}: rows between them were "
+                                        "deleted, inserted or reordered", walk.last_hash)
+            return walk
+        if row_hash(walk.last_hash, row) != row["hash"]:
+            walk.failure = VerifyResult(False, walk.rows + 1, row["id"],
+                                        f"row {row['id']} was modified after it was written", walk.last_hash)
+            return walk
+        walk.rows, walk.last_id, walk.last_hash = walk.rows + 1, row["id"], row["hash"]
+        walk.anchor_seen = walk.anchor_seen or row["hash"] == anchor
+    return walk

@@ -81,9 +81,13 @@ class Transaction:
 
 
 class Database:
-    """``Database(url_or_path)``: a ``postgresql://`` URL, or the path of a SQLite file (created 0600)."""
+    """``Database(url_or_path)``: a ``postgresql://`` URL, or the path of a SQLite file (created 0600).
 
-    def __init__(self, target: str | os.PathLike):
+    ``read_only`` (SQLite): open an existing file as it is, creating and changing nothing, to read it with
+    ``snapshot`` (its ``transaction`` fails).
+    """
+
+    def __init__(self, target: str | os.PathLike, *, read_only: bool = False):
         self.url = str(target)
         self.postgres = is_postgres(self.url)
         self._lock = threading.Lock()
@@ -97,14 +101,18 @@ class Database:
                                         kwargs={"row_factory": _row_factory}, check=ConnectionPool.check_connection)
         else:
             path = Path(target)
-            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))  # SQLite gives -wal/-shm the same mode
             self.integrity_errors = (sqlite3.IntegrityError,)
             self.errors = (sqlite3.Error,)
-            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            if read_only:
+                self._db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False,
+                                           isolation_level=None)
+            else:
+                path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))  # SQLite gives -wal/-shm the same mode
+                self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=5000")
             self._db.execute("PRAGMA foreign_keys=ON")
 
@@ -122,6 +130,23 @@ class Database:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Transaction]:
+        """A read-only transaction that sees one state of the database throughout, to check tables against each
+        other: Postgres REPEATABLE READ; SQLite a deferred BEGIN, which takes no write lock."""
+        if self.postgres:
+            with self._pool.connection() as connection:
+                connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                yield Transaction(connection, True)
+            return
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                yield Transaction(self._db, False)
+            finally:
+                if self._db.in_transaction:  # some errors (a damaged file) have ended it already
+                    self._db.execute("ROLLBACK")  # it wrote nothing: ending it either way is the same
 
     def close(self) -> None:
         if self.postgres:

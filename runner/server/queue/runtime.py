@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from ..db.audit_log import SharedAuditLog
+from ..db.audit_log import AuditLog
 from ..db.database import Database
 from ..item_runs import DirectRun, ItemRunner, Outcome, workflow_prompt
 from ..jobs import Job, JobStore
@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 
 class ItemRuntime:
-    def __init__(self, settings, database: Database, store: JobStore, audit: SharedAuditLog,
+    def __init__(self, settings, database: Database, store: JobStore, audit: AuditLog,
                  catalog: WorkflowCatalog, worker_name: str, direct: dict[str, DirectRun]):
         self.db = database
         self.store = store

@@ -12,7 +12,7 @@ import os
 import socket
 from pathlib import Path
 
-from ..db.audit_log import SharedAuditLog
+from ..db.audit_log import AuditLog
 from ..db.database import Database
 from ..jobs import JobStore
 from ..video_jobs import direct_runs
@@ -33,7 +33,7 @@ async def run_worker(settings, concurrency: int, *, install_signal_handlers: boo
     lease = float(settings.queue.lease_seconds)
     data_dir = Path(settings.paths.data_dir).expanduser().resolve()
     database = Database(url)
-    audit = SharedAuditLog(database, settings.security.audit_checkpoint_secret)
+    audit = AuditLog(database, settings.security.audit_checkpoint_secret)
     store = JobStore(data_dir, database)
     await asyncio.to_thread(engine.install_schema, database)
     name = worker_name()
