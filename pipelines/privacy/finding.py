@@ -10,10 +10,10 @@ thorough adds:
             faces lying or upside down
   clahe     when the frame is dark (mean luma < ``DARK_LUMA``): its contrast-normalised copy, full and overview
 
-Where models run on onnxruntime's CPU (``detection.int8``, on by default) the int8 CenterFace proposes and
-the fp32 one confirms what it is unsure of (``detection/centerface_cascade.py``): the fp32 model's faces in
-each pass, faster where the CPU has fast int8 instructions (docs/privacy.md, "Speed"); the GPU and torch
-paths run fp32 alone.
+Where models run on onnxruntime's CPU and ``detection.runs_int8()`` (by default: where the CPU has fast int8
+instructions) the int8 CenterFace proposes and the fp32 one confirms what it is unsure of
+(``detection/centerface_cascade.py``): the fp32 model's faces in each pass; the GPU and torch paths run fp32
+alone.
 
 ``quick`` runs one pass only, at the smallest overview (full resolution when no overview applies): the
 video pipeline runs it between the frames that get every pass, and its tracker and look-ahead hide the
@@ -51,7 +51,7 @@ def _rotated_pass(image: np.ndarray, turn: int, detection: PrivacyDetection, sid
                   device: str) -> tuple[np.ndarray, np.ndarray]:
     height, width = image.shape[:2]
     boxes, kps = centerface.detect_boxes(cv2.rotate(image, ROTATIONS[turn]), detection.threshold, side, device,
-                                         detection.int8)
+                                         detection.runs_int8())
     corners = np.stack([boxes[:, [0, 1]], boxes[:, [2, 3]]], axis=1)  # [N,2,2]
     back = _unrotate(corners, turn, height, width)
     boxes = np.concatenate([back.min(axis=1), back.max(axis=1), boxes[:, 4:5]], axis=1).astype(np.float32)
@@ -72,12 +72,13 @@ def _passes(image: np.ndarray, detection: PrivacyDetection, device: str,
             quick: bool) -> list[tuple[np.ndarray, np.ndarray]]:
     longest = max(image.shape[:2])
     overviews = [side for side in detection.overview_sides if longest > side]
+    int8 = detection.runs_int8()
     if quick:
-        return [centerface.detect_boxes(image, detection.threshold, min(overviews, default=0), device, detection.int8)]
+        return [centerface.detect_boxes(image, detection.threshold, min(overviews, default=0), device, int8)]
     sources = [image, _clahe(image)] if detection.thorough and is_dark(image) else [image]
     found = []
     for source in sources:
-        found += [centerface.detect_boxes(source, detection.threshold, side, device, detection.int8,
+        found += [centerface.detect_boxes(source, detection.threshold, side, device, int8,
                                           small_faces=side == 0)
                   for side in [0, *overviews]]
     if detection.thorough:

