@@ -25,11 +25,11 @@ import cv2
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT.parent))  # run from a checkout without installing: import playalter from it
 
-from playalter.pipelines import face_mesh  # noqa: E402
-from playalter.pipelines.detection import detect_faces  # noqa: E402
-from playalter.pipelines.face_measurements import measure_face  # noqa: E402
+from playalter.pipelines.engine import face_mesh
+from playalter.pipelines.engine.detection import detect_faces  # noqa: E402
+from playalter.pipelines.engine.face_measurements import measure_face  # noqa: E402
 from playalter.pipelines.flame.measurements import measure_landmarks  # noqa: E402
-from playalter.pipelines.metric_face import face_mesh_mm  # noqa: E402
+from playalter.pipelines.engine.metric_face import face_mesh_mm  # noqa: E402
 
 
 def t1_image():

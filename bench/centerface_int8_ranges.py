@@ -1,8 +1,8 @@
-"""Write pipelines/data/centerface_int8_ranges.json: the activation ranges of the int8 CenterFace.
+"""Write pipelines/engine/data/centerface_int8_ranges.json: the activation ranges of the int8 CenterFace.
 
     python bench/centerface_int8_ranges.py [--percentile 99.9999] [--out FILE]
 
-Calibration of the prepared fp32 CenterFace (pipelines/detection/centerface_int8.py) on real photos:
+Calibration of the prepared fp32 CenterFace (pipelines/engine/detection/centerface_int8.py) on real photos:
 the tuning set's (tests/privacy_hard_set.py): insightface's t1.jpg, skimage's astronaut and coffee, the tuning
 fixture faces and its 1920x1080 crowd, each at full size and, when longer than 640 px, at the 640 overview the privacy
 pass also runs. onnxruntime's MinMax calibration names the tensors to quantize; each range is then the
@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import privacy_hard_set  # noqa: E402
 
-from playalter.pipelines.detection import centerface, centerface_int8, centerface_maps  # noqa: E402
+from playalter.pipelines.engine.detection import centerface, centerface_int8, centerface_maps  # noqa: E402
 
 OVERVIEW = 640
 BINS = 1 << 16

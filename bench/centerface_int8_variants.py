@@ -35,9 +35,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 from detection import read_rgb, t1_image  # noqa: E402  (bench/detection.py)
 from privacy import frame  # noqa: E402  (bench/privacy.py)
 
-from playalter.pipelines import onnx_runtime  # noqa: E402
-from playalter.pipelines.detection import centerface, centerface_int8, centerface_maps  # noqa: E402
-from playalter.pipelines.detection.nms import iou, nms  # noqa: E402
+from playalter.pipelines.runtime import onnx_runtime
+from playalter.pipelines.engine.detection import centerface, centerface_int8, centerface_maps  # noqa: E402
+from playalter.pipelines.engine.detection.nms import iou, nms  # noqa: E402
 
 DEFACE_THRESHOLD = 0.2
 ALL_STEM = ("Conv_363", "Conv_366", "Conv_369", "Conv_371", "Conv_374", "Conv_377", "Conv_379", "Conv_382",

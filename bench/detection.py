@@ -25,7 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT.parent))  # run from a checkout without installing: import playalter from it
 
-from playalter.pipelines.detection import detect_faces  # noqa: E402
+from playalter.pipelines.engine.detection import detect_faces  # noqa: E402
 
 THRESHOLD = 0.5
 COLLAGE_SIDE = 4096

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from playalter.runner import executor as executor_module
+from playalter.runner.engine import executor as executor_module
 
 
 def paired_median_ms(
@@ -92,7 +92,7 @@ class End:
 
 
 def chain_scenario(runs: int) -> tuple[float, float, float]:
-    from playalter.runner.executor import execute
+    from playalter.runner.engine.executor import execute
 
     length = 20
     prompt = {"0": {"class_type": "Start", "inputs": {"value": 0}}}
@@ -112,8 +112,8 @@ def chain_scenario(runs: int) -> tuple[float, float, float]:
 
 def load_save_scenario(image_bytes: bytes, out: Path, runs: int) -> tuple[float, float, float]:
     from playalter.nodes import compat
-    from playalter.runner.core_nodes import LoadImage, SaveImage, set_injected_images
-    from playalter.runner.executor import execute
+    from playalter.runner.engine.core_nodes import LoadImage, SaveImage, set_injected_images
+    from playalter.runner.engine.executor import execute
 
     prompt = {
         "1": {"class_type": "LoadImage", "inputs": {"image": "x.png"}, "_meta": {"title": "image"}},
@@ -131,9 +131,9 @@ def load_save_scenario(image_bytes: bytes, out: Path, runs: int) -> tuple[float,
 
 
 def detect_scenario(image_bytes: bytes, out: Path, runs: int) -> tuple[float, float, float] | None:
-    from playalter.runner.core_nodes import LoadImage, set_injected_images
-    from playalter.runner.executor import execute
-    from playalter.runner.registry import default_node_classes
+    from playalter.runner.engine.core_nodes import LoadImage, set_injected_images
+    from playalter.runner.engine.executor import execute
+    from playalter.runner.engine.registry import default_node_classes
 
     classes = default_node_classes()
     detect_class = classes.get("PlayAlterFaceDetect")

@@ -35,9 +35,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT.parent))  # run from a checkout without installing: import playalter from it
 
-from playalter.pipelines import onnx_runtime, torch_runtime  # noqa: E402
-from playalter.pipelines.detection import centerface  # noqa: E402
-from playalter.pipelines.detection.api import finish_faces  # noqa: E402
+from playalter.pipelines.runtime import onnx_runtime, torch_runtime
+from playalter.pipelines.engine.detection import centerface  # noqa: E402
+from playalter.pipelines.engine.detection.api import finish_faces  # noqa: E402
 from playalter.pipelines.privacy import PrivacyOptions, protect  # noqa: E402
 
 THRESHOLD = 0.5

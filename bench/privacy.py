@@ -146,7 +146,7 @@ def worker(pipeline: str, connection) -> None:
     """A pipeline's own process: runs one timed pass per request, then sends its last results. Only deface's
     own process holds deface's session: another onnxruntime session in the process, even idle, slowed ours
     (t1's int8 full pass: 66 ms alone, 105 ms beside an idle session with default options)."""
-    from playalter.pipelines import onnx_runtime
+    from playalter.pipelines.runtime import onnx_runtime
 
     one_pass, photos, last = one_pass_of(pipeline), images(), {}
     for image in photos.values():

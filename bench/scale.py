@@ -84,11 +84,11 @@ class Deployment:
         self.key = json.loads(created)["api_key"]
 
     def cli(self, *args: str) -> str:
-        return subprocess.run([sys.executable, "-m", "playalter.runner.cli", *args], env=self.env, check=True,
+        return subprocess.run([sys.executable, "-m", "playalter.runner.cli.main", *args], env=self.env, check=True,
                               capture_output=True, text=True).stdout
 
     def spawn(self, *args: str) -> subprocess.Popen:
-        process = subprocess.Popen([sys.executable, "-m", "playalter.runner.cli", *args], env=self.env,
+        process = subprocess.Popen([sys.executable, "-m", "playalter.runner.cli.main", *args], env=self.env,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.processes.append(process)
         return process

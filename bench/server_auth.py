@@ -33,8 +33,8 @@ from pathlib import Path
 
 from aiohttp import ClientSession, TCPConnector, web
 
-from playalter.pipelines.config import load_settings
-from playalter.runner.server.auth import setup_security
+from playalter.pipelines.core.config import load_settings
+from playalter.runner.server.http.auth import setup_security
 
 
 async def ping(request: web.Request) -> web.Response:

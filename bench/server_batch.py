@@ -25,10 +25,10 @@ from pathlib import Path
 import aiohttp
 from aiohttp.test_utils import TestServer
 
-from playalter.pipelines.config import load_settings
-from playalter.runner.server.app import create_app
-from playalter.runner.server.auth import SECURITY
-from playalter.runner.server.operations import OPERATIONS
+from playalter.pipelines.core.config import load_settings
+from playalter.runner.server.http.app import create_app
+from playalter.runner.server.http.auth import SECURITY
+from playalter.runner.server.jobs.operations import OPERATIONS
 
 
 def default_photo() -> Path:

@@ -23,8 +23,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the stand-in model builder lives with the tests
 
-from playalter.pipelines import align  # noqa: E402
-from playalter.pipelines.detection import detect_faces  # noqa: E402
+from playalter.pipelines.engine import align
+from playalter.pipelines.engine.detection import detect_faces  # noqa: E402
 from playalter.pipelines.swap import classical, inswapper  # noqa: E402
 from playalter.pipelines.swap.blend import BlendOptions, blend  # noqa: E402
 from swap_models import build_inswapper  # noqa: E402

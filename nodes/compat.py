@@ -88,7 +88,7 @@ def folder(kind: str) -> Path:
         return Path(chosen)
     if kind == "temp":
         return Path(tempfile.gettempdir()) / "playalter" / "temp"
-    from ..pipelines.config import settings
+    from ..pipelines.core.config import settings
 
     return Path(getattr(settings().paths, f"{kind}_dir"))
 

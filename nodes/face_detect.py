@@ -5,7 +5,7 @@ Nodes only convert tensors and call ``pipelines``; everything heavy is imported 
 
 from __future__ import annotations
 
-from ..pipelines.choices import BACKENDS, MASK_SHAPES, ORDERS, REPORT_MESH_FORMATS
+from ..pipelines.core.choices import BACKENDS, MASK_SHAPES, ORDERS, REPORT_MESH_FORMATS
 from .compat import Progress, check_interrupted
 
 CATEGORY = "PLAYALTER/faces"
@@ -46,9 +46,9 @@ class PlayAlterFaceDetect:
         }
 
     def detect(self, image, backend, threshold, max_side, order, analyse=True, dense_landmarks=True):
-        from ..pipelines.detection import detect_faces_batch
-        from ..pipelines.draw import draw_faces
-        from ..pipelines.face import faces_to_json
+        from ..pipelines.engine.detection import detect_faces_batch
+        from ..pipelines.engine.draw import draw_faces
+        from ..pipelines.engine.face import faces_to_json
         from .tensors import image_batch_to_numpy, numpy_to_image_batch
 
         frames = image_batch_to_numpy(image)
@@ -87,8 +87,8 @@ class PlayAlterFaceSelect:
 
     @classmethod
     def VALIDATE_INPUTS(cls, indices=""):
-        from ..pipelines.errors import InvalidParameterError
-        from ..pipelines.selection import parse_indices
+        from ..pipelines.core.errors import InvalidParameterError
+        from ..pipelines.engine.selection import parse_indices
 
         try:
             parse_indices(indices)
@@ -97,8 +97,8 @@ class PlayAlterFaceSelect:
         return True
 
     def select(self, faces, order, indices, min_size, max_count):
-        from ..pipelines.face import faces_to_json
-        from ..pipelines.selection import select_faces
+        from ..pipelines.engine.face import faces_to_json
+        from ..pipelines.engine.selection import select_faces
 
         chosen = [
             select_faces(image_faces, indices=indices, min_size=min_size, max_count=max_count,
@@ -130,8 +130,8 @@ class PlayAlterFacesToMask:
         }
 
     def to_mask(self, faces, image, shape, grow):
-        from ..pipelines.errors import InvalidParameterError
-        from ..pipelines.face_mask import faces_mask
+        from ..pipelines.core.errors import InvalidParameterError
+        from ..pipelines.engine.face_mask import faces_mask
         from .tensors import numpy_to_mask_batch
 
         batch, height, width = int(image.shape[0]), int(image.shape[1]), int(image.shape[2])
@@ -179,7 +179,7 @@ class PlayAlterFaceReport:
                mesh_format="none", require_face=False):
         import json
 
-        from ..pipelines.face_report import faces_report
+        from ..pipelines.engine.face_report import faces_report
 
         chosen = measurements if include_measurements else None
         return (json.dumps(faces_report(faces, chosen, include_landmarks, mesh_format, require_face)),)

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from ..pipelines.errors import InvalidParameterError
+from ..pipelines.core.errors import InvalidParameterError
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ def _output_directory():
 
         return Path(folder_paths.get_output_directory())
     except ImportError:
-        from ..pipelines.config import settings
+        from ..pipelines.core.config import settings
 
         return Path(settings().paths.output_dir)
 
@@ -63,7 +63,7 @@ class PlayAlterFLAMEFit:
             export_mesh="none", include_mesh_in_json=False):
         from ..pipelines.flame.api import fit_batch, flame_linear_model
         from ..pipelines.flame.fitting import FitOptions
-        from ..pipelines.flame.mesh_io import draw_fit, write_mesh
+        from ..pipelines.engine.mesh_io import draw_fit, write_mesh
         from ..pipelines.flame.result import fits_to_json
         from ..pipelines.flame.schemes import to_ibug68
         from .tensors import image_batch_to_numpy, numpy_to_image_batch
@@ -121,8 +121,8 @@ class PlayAlterFaceMeasurements:
         }
 
     def measure(self, flame_fit=None, faces=None, export_mesh="none"):
-        from ..pipelines.errors import InvalidParameterError
-        from ..pipelines.face_mesh_export import export_face_mesh
+        from ..pipelines.core.errors import InvalidParameterError
+        from ..pipelines.engine.face_mesh_export import export_face_mesh
         from ..pipelines.flame.measurements import measure_fit, measure_landmarks, measurements_to_json
 
         if flame_fit is None and faces is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ..pipelines.errors import InvalidParameterError
+from ..pipelines.core.errors import InvalidParameterError
 from . import compat
 from .files import reserve_numbered_file
 

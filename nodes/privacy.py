@@ -64,8 +64,8 @@ class PlayAlterPrivacyDetect:
         }
 
     def detect(self, image, threshold, thorough, dense_landmarks=True):
-        from ..pipelines.draw import draw_faces
-        from ..pipelines.face import faces_to_json
+        from ..pipelines.engine.draw import draw_faces
+        from ..pipelines.engine.face import faces_to_json
         from ..pipelines.privacy.finding import find_faces
         from ..pipelines.privacy.request import privacy_request
         from .tensors import image_batch_to_numpy, numpy_to_image_batch
@@ -175,7 +175,7 @@ class PlayAlterPrivacyLevels:
 
     def levels(self, image, faces, mask_type, coverage, feather, seed, color, strength, levels, flame_fit=None,
                margin=0.2, ears=False, neck=False, audit=False):
-        from ..pipelines.errors import NoFaceError
+        from ..pipelines.core.errors import NoFaceError
         from ..pipelines.privacy import audit as audit_level
         from ..pipelines.privacy import create_levels, level_strengths
         from ..pipelines.privacy.request import privacy_request
@@ -222,7 +222,7 @@ class PlayAlterPrivacyAudit:
         }
 
     def audit(self, original, anonymized, faces, threshold):
-        from ..pipelines.errors import InvalidParameterError
+        from ..pipelines.core.errors import InvalidParameterError
         from ..pipelines.privacy import AuditSettings, audit
         from .tensors import image_batch_to_numpy
 

@@ -18,7 +18,7 @@ _BLENDS = ["feather", "poisson"]
 
 
 def _first_error(*checks) -> str | bool:
-    from ..pipelines.errors import InvalidParameterError
+    from ..pipelines.core.errors import InvalidParameterError
 
     try:
         for check in checks:
@@ -29,7 +29,7 @@ def _first_error(*checks) -> str | bool:
 
 
 def _check_indices(text: str) -> None:
-    from ..pipelines.selection import parse_indices
+    from ..pipelines.engine.selection import parse_indices
 
     if text.strip().lower() not in ("", "all"):
         parse_indices(text)
@@ -87,7 +87,7 @@ class PlayAlterFaceSwap:
     def swap(self, target, method, source_indices, target_indices, pairing, average_sources, color_correction,
              blend_mode, feather, occlusion, mouth, sharpen, denoise, source=None, source_faces=None,
              target_faces=None, identity=None, reference_identity=None, enabled=True):
-        from ..pipelines.errors import InvalidParameterError
+        from ..pipelines.core.errors import InvalidParameterError
         from ..pipelines.swap.blend import BlendOptions
         from ..pipelines.swap.pipeline import SwapOptions, swap_batch
         from .tensors import image_batch_to_numpy, numpy_to_image_batch

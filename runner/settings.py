@@ -1,4 +1,4 @@
-"""The runner's own settings, added to the engine's (``pipelines/config.py``, the one loader).
+"""The runner's own settings, added to the engine's (``pipelines/core/config.py``, the one loader).
 
 The HTTP service's (switches per capability, request and key security, rate
 limits, server, database, queue, video jobs, log folder, saved-workflow folder)
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..pipelines.config import ConfigError, add_settings
+from ..pipelines.core.config import ConfigError, add_settings
 
 RUNNER_DEFAULTS: dict[str, Any] = {
     "enable_face_detection": True,

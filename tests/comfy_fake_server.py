@@ -19,9 +19,9 @@ from pathlib import Path
 from aiohttp import web
 
 from playalter.nodes import compat
-from playalter.runner.errors import NodeExecutionError, WorkflowCancelled, WorkflowValidationError
-from playalter.runner.executor import execute
-from playalter.runner.validation import check_workflow
+from playalter.runner.engine.errors import NodeExecutionError, WorkflowCancelled, WorkflowValidationError
+from playalter.runner.engine.executor import execute
+from playalter.runner.engine.validation import check_workflow
 
 
 def _free_port() -> int:

@@ -21,7 +21,7 @@ os.environ.setdefault("PLAYALTER__MODELS__AUTO_FETCH", "false")
 os.environ["PLAYALTER_DATA_HOME"] = tempfile.mkdtemp(prefix="playalter-tests-")
 atexit.register(shutil.rmtree, os.environ["PLAYALTER_DATA_HOME"], ignore_errors=True)
 
-from playalter.pipelines import face_mesh  # noqa: E402 (after the setting above)
+from playalter.pipelines.engine import face_mesh
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_FIXTURES = REPO_ROOT.parent / "shared" / "fixtures"
@@ -32,7 +32,7 @@ requires_face_mesh = pytest.mark.skipif(
 
 
 def _face_mesh_available() -> bool:
-    from playalter.pipelines import face_mesh
+    from playalter.pipelines.engine import face_mesh
 
     return face_mesh.is_available()
 
@@ -92,7 +92,7 @@ def shared_face_photos() -> list[Path]:
 
 
 def _face_mesh_available() -> bool:
-    from playalter.pipelines import face_mesh
+    from playalter.pipelines.engine import face_mesh
 
     return face_mesh.is_available()
 

@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse
 
 from conftest import SHARED_FIXTURES
-from playalter.pipelines.flame.mesh_io import read_obj
+from playalter.pipelines.engine.mesh_io import read_obj
 
 N_VERTICES, N_FACES = 5023, 9976
 

@@ -114,7 +114,7 @@ class MtcnnJudge:
         """Of the faces ``before`` [N,5] the judge found in a frame, those it still finds in ``after`` (the same
         frame masked), as boxes [x1,y1,x2,y2]. A detection of ``after`` overlapping no face of ``before``
         (the judge sometimes calls a blurred patch or a pile of poker chips a face) is no face left behind."""
-        from playalter.pipelines.detection.nms import iou
+        from playalter.pipelines.engine.detection.nms import iou
 
         found = self.boxes(after, turns)
         return [box[:4].tolist() for box in before if len(found) and iou(box, found).max() >= SAME_FACE_IOU]

@@ -31,7 +31,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from playalter.pipelines.pose import IBUG_POSE_INDICES, SIX_POINT_MODEL
+from playalter.pipelines.engine.pose import IBUG_POSE_INDICES, SIX_POINT_MODEL
 
 OPSET = 13
 STRIDES = (8, 16, 32)
@@ -168,7 +168,8 @@ BUFFALO_L = {
 def use_models_dir(monkeypatch, root: Path) -> None:
     """Point model lookup at ``root`` only (also as the working directory, so ./models is inside it)
     and forget cached settings and sessions."""
-    from playalter.pipelines import config, onnx_runtime
+    from playalter.pipelines.core import config
+    from playalter.pipelines.runtime import onnx_runtime
 
     monkeypatch.setenv("PLAYALTER_MODELS_DIR", str(root))
     monkeypatch.chdir(root)

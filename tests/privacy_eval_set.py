@@ -38,7 +38,7 @@ import numpy as np
 
 import privacy_hard_set as hard
 from mtcnn_judge import SAME_FACE_IOU, MtcnnJudge
-from playalter.pipelines.detection.nms import iou
+from playalter.pipelines.engine.detection.nms import iou
 
 FRAME_H, FRAME_W = hard.FRAME_H, hard.FRAME_W
 VIDEO_H, VIDEO_W = 720, 1280

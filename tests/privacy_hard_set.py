@@ -54,7 +54,7 @@ def tuning_photos() -> list[np.ndarray]:
 def face_crops(photos: list[np.ndarray] | None = None) -> list[np.ndarray]:
     """Square RGB crops [S,S,3], each holding one real face (box 1.8x enlarged), from ``photos`` (default:
     the tuning photos); the face box is the crop's central 1/1.8."""
-    from playalter.pipelines.detection import detect_faces
+    from playalter.pipelines.engine.detection import detect_faces
 
     crops = []
     for photo in tuning_photos() if photos is None else photos:

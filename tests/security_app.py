@@ -19,12 +19,12 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from playalter.pipelines.config import load_settings
-from playalter.runner.server.audit import AUDIT_NOTE
-from playalter.runner.server.auth import require_scope, requires_scope, setup_security
-from playalter.runner.server.context import PRINCIPAL
+from playalter.pipelines.core.config import load_settings
+from playalter.runner.server.http.audit import AUDIT_NOTE
+from playalter.runner.server.http.auth import require_scope, requires_scope, setup_security
+from playalter.runner.server.security.context import PRINCIPAL
 from playalter.runner.server.errors import json_error
-from playalter.runner.server.ratelimit import LIMITER, rate_cost
+from playalter.runner.server.security.ratelimit import LIMITER, rate_cost
 
 RELEASE_JOBS = web.AppKey("release_jobs", asyncio.Event)
 

@@ -23,7 +23,7 @@ class ServeProcess:
                    "PLAYALTER__SERVER__WORKERS": "1",
                    **{f"PLAYALTER__{name}": str(value) for name, value in settings.items()}}
         self._stderr = open(self.stderr_path, "wb")
-        self.process = subprocess.Popen([sys.executable, "-m", "playalter.runner.cli", "serve", "--port", "0"],
+        self.process = subprocess.Popen([sys.executable, "-m", "playalter.runner.cli.main", "serve", "--port", "0"],
                                         cwd=workdir, env=environ, stdout=subprocess.PIPE, stderr=self._stderr)
         banner = self._read_banner(deadline=time.monotonic() + 120)
         self.port = int(re.search(r"serving on http://127\.0\.0\.1:(\d+)", banner).group(1))

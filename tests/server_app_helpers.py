@@ -14,9 +14,9 @@ import numpy as np
 from aiohttp.test_utils import TestClient, TestServer
 from PIL import Image
 
-from playalter.pipelines.config import load_settings
-from playalter.runner.server.app import create_app
-from playalter.runner.server.auth import SECURITY
+from playalter.pipelines.core.config import load_settings
+from playalter.runner.server.http.app import create_app
+from playalter.runner.server.http.auth import SECURITY
 
 # A workflow of core nodes only: load the bound image, save it. Fast, and needs no model.
 COPY_WORKFLOW = {

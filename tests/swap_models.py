@@ -60,7 +60,7 @@ def build_inswapper(path: Path, seed: int = 0) -> dict[str, np.ndarray]:
 
 def install_inswapper(models_root: Path, monkeypatch, seed: int = 0) -> dict[str, np.ndarray]:
     """Build the stand-in where the registry looks ($PLAYALTER_MODELS_DIR/insightface/inswapper_128.onnx)."""
-    from playalter.pipelines import config
+    from playalter.pipelines.core import config
 
     weights = build_inswapper(models_root / "insightface" / "inswapper_128.onnx", seed)
     monkeypatch.setenv("PLAYALTER_MODELS_DIR", str(models_root))

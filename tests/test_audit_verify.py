@@ -11,8 +11,8 @@ import stat
 
 import pytest
 
-from playalter.runner.cli import main as playalter
-from playalter.runner.server.db.audit_log import AuditLog, verify_database
+from playalter.runner.cli.main import main as playalter
+from playalter.runner.server.storage.audit_log import AuditLog, verify_database
 
 
 def filled_log(path, rows: int = 5) -> AuditLog:

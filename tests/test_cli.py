@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 from playalter import __version__
-from playalter.runner.cli import main
+from playalter.runner.cli.main import main
 
 
 def test_help_lists_the_subcommands(capsys):
@@ -26,7 +26,7 @@ def test_version(capsys):
 
 
 def test_console_script_module_runs():
-    result = subprocess.run([sys.executable, "-m", "playalter.runner.cli", "version"],
+    result = subprocess.run([sys.executable, "-m", "playalter.runner.cli.main", "version"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and result.stdout.strip() == f"playalter {__version__}"
 

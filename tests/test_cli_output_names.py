@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from playalter.runner.cli import main
-from playalter.runner.output_names import distinct_stems, write_new
+from playalter.runner.cli.main import main
+from playalter.runner.engine.output_names import distinct_stems, write_new
 
 
 @pytest.fixture()

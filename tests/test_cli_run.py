@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from playalter.runner import executor
-from playalter.runner.cli import main
-from playalter.runner.errors import WorkflowCancelled
+from playalter.runner.engine import executor
+from playalter.runner.cli.main import main
+from playalter.runner.engine.errors import WorkflowCancelled
 
 WORKFLOW = {
     "1": {"class_type": "LoadImage", "inputs": {"image": "example.png"}, "_meta": {"title": "image"}},
@@ -147,8 +147,8 @@ def test_convert_to_ui_and_back(workflow_file, tmp_path, capsys):
 def test_progress_bar_on_a_terminal_fills_with_node_steps():
     import io
 
-    from playalter.runner.executor import ProgressEvent
-    from playalter.runner.progress_bar import ProgressBar
+    from playalter.runner.engine.executor import ProgressEvent
+    from playalter.runner.cli.progress_bar import ProgressBar
 
     class Terminal(io.StringIO):
         def isatty(self):

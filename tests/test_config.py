@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from playalter.pipelines import config
-from playalter.pipelines.user_dirs import user_data_dir
-from playalter.pipelines.config import ConfigError, load_settings, masked
-from playalter.runner.cli import main
+from playalter.pipelines.core import config
+from playalter.pipelines.core.user_dirs import user_data_dir
+from playalter.pipelines.core.config import ConfigError, load_settings, masked
+from playalter.runner.cli.main import main
 
 
 @pytest.fixture(autouse=True)

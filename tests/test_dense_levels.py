@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from playalter.pipelines import face_regions
-from playalter.pipelines.detection import detect_faces
-from playalter.pipelines.errors import InvalidParameterError
+from playalter.pipelines.engine import face_regions
+from playalter.pipelines.engine.detection import detect_faces
+from playalter.pipelines.core.errors import InvalidParameterError
 from playalter.pipelines.privacy import PrivacyOptions, anonymize
 
 from conftest import requires_face_mesh, shared_face_photos
@@ -46,7 +46,7 @@ def test_unknown_dense_level_is_refused():
 
 @requires_face_mesh
 def test_outline_meshes_of_a_batch_match_each_face_alone(t1_image):
-    from playalter.pipelines import face_mesh
+    from playalter.pipelines.engine import face_mesh
 
     faces = detect_faces(t1_image, backend="centerface", analyse=False, dense=False)
     boxes, kps = np.array([face.bbox for face in faces]), np.array([face.kps for face in faces])

@@ -11,9 +11,9 @@ import pytest
 from PIL import Image
 
 from executor_nodes import TEST_NODES, Add, Slow
-from playalter.runner.core_nodes import CORE_NODE_CLASSES
-from playalter.runner.errors import BindingError, NodeExecutionError, WorkflowCancelled, WorkflowValidationError
-from playalter.runner.executor import execute, validate
+from playalter.runner.engine.core_nodes import CORE_NODE_CLASSES
+from playalter.runner.engine.errors import BindingError, NodeExecutionError, WorkflowCancelled, WorkflowValidationError
+from playalter.runner.engine.executor import execute, validate
 
 NODES = {**TEST_NODES, **CORE_NODE_CLASSES}
 
@@ -322,7 +322,7 @@ def test_bound_bytes_are_loaded_and_saved_with_comfyui_names(tmp_path):
 
 
 def test_saved_images_carry_the_workflow_only_when_the_setting_asks(tmp_path, monkeypatch):
-    from playalter.pipelines import config
+    from playalter.pipelines.core import config
 
     photo = tmp_path / "holiday_of_alice.png"
     photo.write_bytes(png_bytes())
@@ -349,8 +349,8 @@ def test_bound_path_and_input_folder_name(tmp_path):
 
 
 def test_load_image_mask_comes_from_alpha(tmp_path):
-    from playalter.runner.core_nodes import LoadImage
-    from playalter.runner.injected_inputs import set_injected_images
+    from playalter.runner.engine.core_nodes import LoadImage
+    from playalter.runner.engine.injected_inputs import set_injected_images
 
     set_injected_images({"x": png_bytes(alpha=64)})
     try:
@@ -441,7 +441,7 @@ def _text_node(text: str) -> type:
 
 
 def test_default_registry_has_pack_and_core_nodes():
-    from playalter.runner.registry import default_node_classes
+    from playalter.runner.engine.registry import default_node_classes
 
     classes = default_node_classes()
     assert {"LoadImage", "SaveImage", "PreviewImage", "PlayAlterSaveJSON"} <= set(classes)

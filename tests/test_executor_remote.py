@@ -13,14 +13,14 @@ from PIL import Image
 
 from comfy_fake_server import FakeComfyUI
 from executor_nodes import TEST_NODES, Slow
-from playalter.runner.core_nodes import CORE_NODE_CLASSES
-from playalter.runner.errors import (
+from playalter.runner.engine.core_nodes import CORE_NODE_CLASSES
+from playalter.runner.engine.errors import (
     NodeExecutionError,
     RemoteUnavailableError,
     WorkflowCancelled,
     WorkflowValidationError,
 )
-from playalter.runner.remote import RemoteRunner, remote_validation_error
+from playalter.runner.engine.remote import RemoteRunner, remote_validation_error
 
 NODES = {**TEST_NODES, **CORE_NODE_CLASSES}
 
@@ -208,7 +208,7 @@ def test_unreachable_server_is_remote_unavailable():
 
 
 def test_definitions_from_object_info_convert_ui_workflows(server):
-    from playalter.runner.ui_format import api_to_ui, ui_to_api
+    from playalter.runner.engine.ui_format import api_to_ui, ui_to_api
 
     runner = RemoteRunner(server.url)
     prompt = {
@@ -239,7 +239,7 @@ class ScriptedSocket:
 
 
 def follow(messages, history=None):
-    from playalter.runner.remote import _Follower
+    from playalter.runner.engine.remote import _Follower
 
     class Runner:
         url = "http://fake"

@@ -11,13 +11,14 @@ import pytest
 
 import flame_synthetic
 from conftest import requires_face_mesh
-from playalter.pipelines import config, models
-from playalter.pipelines.detection import detect_faces
-from playalter.pipelines.errors import NoFaceError
-from playalter.pipelines.face import Face
-from playalter.pipelines.face_report import faces_report
-from playalter.runner.executor import execute
-from playalter.runner.workflow import load_workflow
+from playalter.pipelines.core import config
+from playalter.pipelines import models
+from playalter.pipelines.engine.detection import detect_faces
+from playalter.pipelines.core.errors import NoFaceError
+from playalter.pipelines.engine.face import Face
+from playalter.pipelines.engine.face_report import faces_report
+from playalter.runner.engine.executor import execute
+from playalter.runner.engine.workflow import load_workflow
 
 REPO = Path(__file__).resolve().parents[1]
 API = REPO / "workflows" / "api" / "face_analysis_dense.json"
@@ -93,7 +94,7 @@ def test_dense_analysis_workflow_measures_the_astronaut_at_adult_scale(astronaut
 
 
 def test_dense_analysis_workflow_without_a_face_fails_with_no_face(tmp_path):
-    from playalter.runner.errors import NodeExecutionError
+    from playalter.runner.engine.errors import NodeExecutionError
 
     with pytest.raises(NodeExecutionError) as caught:
         _run(API, _png(np.full((256, 256, 3), 128, dtype=np.uint8)), tmp_path)
@@ -166,7 +167,7 @@ def test_flame_fit_and_measurements_accept_faces_with_dense_points(astronaut_ima
 @requires_face_mesh
 def test_flame_analysis_workflow_reports_flame_measurements_and_the_dense_mesh(astronaut_image, tmp_path,
                                                                                monkeypatch, shared_fixtures):
-    from playalter.pipelines import face_mesh
+    from playalter.pipelines.engine import face_mesh
 
     mediapipe = face_mesh.model_paths()[0].parent
     flame_synthetic.write_synthetic_flame(tmp_path / "models" / "flame" / "generic_model.pkl")

@@ -6,9 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
-from playalter.pipelines import config, onnx_runtime
-from playalter.pipelines.detection import centerface, detect_faces, detect_faces_batch, order_faces, resolve_backend
-from playalter.pipelines.errors import InvalidParameterError
+from playalter.pipelines.core import config
+from playalter.pipelines.runtime import onnx_runtime
+from playalter.pipelines.engine.detection import centerface, detect_faces, detect_faces_batch, order_faces, resolve_backend
+from playalter.pipelines.core.errors import InvalidParameterError
 
 from conftest import read_rgb, shared_face_photos
 from onnx_models import use_models_dir

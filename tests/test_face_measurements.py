@@ -6,15 +6,15 @@ import cv2
 import numpy as np
 import pytest
 
-from playalter.pipelines import face_mesh_scheme
-from playalter.pipelines.detection.api import detect_faces
-from playalter.pipelines.errors import InvalidParameterError
-from playalter.pipelines.face import Face
-from playalter.pipelines.face_measurements import DISTANCES, measure_face
-from playalter.pipelines.face_mesh_export import draw_face_mesh, export_face_mesh
+from playalter.pipelines.engine import face_mesh_scheme
+from playalter.pipelines.engine.detection.api import detect_faces
+from playalter.pipelines.core.errors import InvalidParameterError
+from playalter.pipelines.engine.face import Face
+from playalter.pipelines.engine.face_measurements import DISTANCES, measure_face
+from playalter.pipelines.engine.face_mesh_export import draw_face_mesh, export_face_mesh
 from playalter.pipelines.flame.measurements import measure_landmarks
-from playalter.pipelines.flame.mesh_io import read_obj
-from playalter.pipelines.metric_face import face_mesh_mm
+from playalter.pipelines.engine.mesh_io import read_obj
+from playalter.pipelines.engine.metric_face import face_mesh_mm
 
 from conftest import read_rgb, requires_face_mesh, shared_face_photos
 
@@ -212,7 +212,7 @@ def test_a_tiny_face_is_measured_but_marked_invalid(shared_fixtures):
 def test_every_measurement_is_documented():
     from pathlib import Path
 
-    from playalter.pipelines.face_measurements import INDICES
+    from playalter.pipelines.engine.face_measurements import INDICES
 
     text = (Path(__file__).resolve().parents[1] / "docs" / "measurements.md").read_text(encoding="utf-8")
     names = [item.name for item in DISTANCES] + [item[0] for item in INDICES] + ["interpupillary_distance", "symmetry"]

@@ -11,9 +11,9 @@ import torch
 
 from playalter.nodes import compat
 from playalter.nodes.face_detect import PlayAlterFaceDetect, PlayAlterFaceSelect, PlayAlterFacesToMask
-from playalter.pipelines import config
-from playalter.pipelines.errors import InvalidParameterError
-from playalter.pipelines.face import Face, faces_from_json
+from playalter.pipelines.core import config
+from playalter.pipelines.core.errors import InvalidParameterError
+from playalter.pipelines.engine.face import Face, faces_from_json
 
 from onnx_models import use_models_dir
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from playalter.pipelines import pose
-from playalter.pipelines.detection import detect_faces
+from playalter.pipelines.engine import pose
+from playalter.pipelines.engine.detection import detect_faces
 
 from conftest import read_rgb
 

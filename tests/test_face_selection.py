@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from playalter.pipelines.errors import InvalidParameterError
-from playalter.pipelines.face import Face
-from playalter.pipelines.selection import parse_indices, select_faces
+from playalter.pipelines.core.errors import InvalidParameterError
+from playalter.pipelines.engine.face import Face
+from playalter.pipelines.engine.selection import parse_indices, select_faces
 
 
 def _face(x: float, y: float, side: float, score: float = 0.9) -> Face:

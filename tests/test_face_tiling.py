@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from playalter.pipelines.detection import tiling
+from playalter.pipelines.engine.detection import tiling
 
 HEIGHT, WIDTH, SIDE = 2000, 4000, 1000  # coarse scale 0.25
 

@@ -10,9 +10,10 @@ import pytest
 
 import flame_synthetic
 from conftest import read_rgb, requires_face_mesh
-from playalter.pipelines import config, models
-from playalter.pipelines.errors import ModelMissingError
-from playalter.pipelines.face import Face
+from playalter.pipelines.core import config
+from playalter.pipelines import models
+from playalter.pipelines.core.errors import ModelMissingError
+from playalter.pipelines.engine.face import Face
 from playalter.pipelines.flame.fitting import Camera, FitOptions, fit_landmarks, fit_views
 from playalter.pipelines.flame.loading import load_flame
 from playalter.pipelines.flame.model import from_flame, load_sfm
@@ -289,7 +290,7 @@ def test_fit_faces_uses_the_dense_mesh_when_a_face_has_one(flame_model):
 @pytest.mark.parametrize("photo", ["exp_1.jpg", "ibug300w_image_0010.png"])  # yaw about +30 and -40 degrees
 def test_dense_fit_on_a_real_photo_reprojects_the_mesh_and_turns_the_head_the_right_way(
         flame_model, shared_fixtures, photo):
-    from playalter.pipelines.detection.api import detect_faces
+    from playalter.pipelines.engine.detection.api import detect_faces
     from playalter.pipelines.flame.api import fit_faces
     from playalter.pipelines.flame.lbs import rodrigues
 

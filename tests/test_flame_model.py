@@ -9,14 +9,15 @@ import numpy as np
 import pytest
 
 import flame_synthetic
-from playalter.pipelines import config, models
-from playalter.pipelines.errors import ModelCorruptError, ModelMissingError
+from playalter.pipelines.core import config
+from playalter.pipelines import models
+from playalter.pipelines.core.errors import ModelCorruptError, ModelMissingError
 from playalter.pipelines.flame import landmarks
 from playalter.pipelines.flame.lbs import lbs, rodrigues
 from playalter.pipelines.flame.loading import load_flame, load_registered_flame
 from playalter.pipelines.flame.measurements import measure_landmarks, measure_mesh
-from playalter.pipelines.flame.mesh_io import read_obj
-from playalter.pipelines.face import Face
+from playalter.pipelines.engine.mesh_io import read_obj
+from playalter.pipelines.engine.face import Face
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from playalter.pipelines.face import Face
+from playalter.pipelines.engine.face import Face
 from playalter.pipelines.flame.schemes import GROUPS_106, from_5, from_106, to_ibug68
 
 

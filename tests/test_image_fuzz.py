@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from PIL import Image
 
-from playalter.pipelines.errors import ImageValidationError
+from playalter.pipelines.core.errors import ImageValidationError
 from playalter.pipelines.images import load_image
 
 MAX_SIDE = 4096

@@ -14,7 +14,7 @@ import zlib
 import pytest
 from PIL import Image, ImageFile
 
-from playalter.pipelines.errors import ImageValidationError
+from playalter.pipelines.core.errors import ImageValidationError
 from playalter.pipelines.images import load_image
 
 
@@ -129,7 +129,7 @@ def test_truncation_is_refused_even_when_the_host_allows_truncated_images(astron
 
 
 def test_the_cli_refuses_a_patched_jpeg_and_writes_nothing(astronaut, tmp_path, capsys):
-    from playalter.runner.cli import main
+    from playalter.runner.cli.main import main
 
     photo = tmp_path / "patched.jpg"
     photo.write_bytes(patch_jpeg_size(encoded(astronaut, "JPEG", quality=80), 4000, 4000))

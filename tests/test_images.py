@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from playalter.pipelines import config
-from playalter.pipelines.errors import ImageValidationError
+from playalter.pipelines.core import config
+from playalter.pipelines.core.errors import ImageValidationError
 from playalter.pipelines.images import encode_jpeg, encode_png, load_image, sniff_format
 
 

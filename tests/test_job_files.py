@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import stat
 
-from playalter.runner.server.jobs import JobStore
+from playalter.runner.server.jobs.store import JobStore
 
 PLAN = {"bindings": {}, "hide_titles": []}
 
@@ -78,7 +78,7 @@ def test_job_files_and_folders_are_private(tmp_path):
 
 
 def test_keys_created_from_the_cli_before_any_start_are_private(tmp_path, capsys):
-    from playalter.runner.cli import main
+    from playalter.runner.cli.main import main
 
     database = tmp_path / "fresh" / "keys.sqlite3"
     assert main(["keys", "create", "--db", str(database), "--tier", "basic"]) == 0

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from playalter.pipelines import config
-from playalter.pipelines.config import ConfigError
-from playalter.pipelines.log import setup_logging
+from playalter.pipelines.core import config
+from playalter.pipelines.core.config import ConfigError
+from playalter.pipelines.core.log import setup_logging
 
 REPO = Path(__file__).resolve().parents[1]
 

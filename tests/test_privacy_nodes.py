@@ -14,8 +14,8 @@ from playalter.nodes.privacy import (
     NODE_CLASS_MAPPINGS, PlayAlterPrivacyAudit, PlayAlterPrivacyLevels, PlayAlterPrivacyMask,
 )
 from playalter.nodes.tensors import image_batch_to_numpy, numpy_to_image_batch
-from playalter.pipelines.detection import detect_faces
-from playalter.pipelines.errors import InvalidParameterError
+from playalter.pipelines.engine.detection import detect_faces
+from playalter.pipelines.core.errors import InvalidParameterError
 
 WORKFLOWS = Path(__file__).resolve().parents[1] / "workflows" / "api"
 PRIVACY_WORKFLOWS = ("privacy_blur.json", "privacy_pixelate_levels.json", "privacy_audit.json")

@@ -18,8 +18,8 @@ import pytest
 
 import privacy_hard_set as hard
 from mtcnn_judge import MtcnnJudge
-from playalter.pipelines.detection import blazeface
-from playalter.pipelines.detection.nms import iou
+from playalter.pipelines.engine.detection import blazeface
+from playalter.pipelines.engine.detection.nms import iou
 from playalter.pipelines.privacy import PrivacyOptions, protect
 from playalter.pipelines.privacy.detection_settings import PRIVACY_DETECTION, PrivacyDetection
 from playalter.pipelines.privacy.finding import find_faces
@@ -128,7 +128,7 @@ def test_thorough_looks_again_at_dark_frames_with_normalised_contrast(crops):
 
 
 def test_recall_first_defaults_find_more_than_the_analysis_defaults(crops):
-    from playalter.pipelines.detection import detect_faces
+    from playalter.pipelines.engine.detection import detect_faces
 
     image, pasted = _frame(crops, "motion_blur")
     analysis = detect_faces(image, backend="centerface", analyse=False, dense=False)  # 0.5 at 1280
@@ -176,7 +176,7 @@ def test_every_privacy_entry_point_reads_the_one_default():
     from playalter.pipelines.video import anonymize_video
 
     from playalter.nodes.privacy import PlayAlterPrivacyDetect
-    from playalter.runner.commands import anonymize
+    from playalter.runner.cli.commands import anonymize
 
     parser = argparse.ArgumentParser()
     anonymize.register(parser.add_subparsers())
@@ -201,7 +201,7 @@ def test_every_privacy_entry_point_reads_the_one_default():
 
 
 def test_privacy_detection_options_are_validated():
-    from playalter.pipelines.errors import InvalidParameterError
+    from playalter.pipelines.core.errors import InvalidParameterError
 
     with pytest.raises(InvalidParameterError, match="threshold"):
         PrivacyDetection(threshold=1.5)

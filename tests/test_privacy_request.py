@@ -14,11 +14,11 @@ from test_video_http import form
 
 from playalter.nodes.privacy import PlayAlterPrivacyDetect, PlayAlterPrivacyMask
 from playalter.nodes.tensors import numpy_to_image_batch
-from playalter.pipelines.errors import InvalidParameterError
+from playalter.pipelines.core.errors import InvalidParameterError
 from playalter.pipelines.privacy import PRIVACY_DETECTION, PrivacyOptions, batch, finding, full_pass
 from playalter.pipelines.privacy.request import PrivacyRequest, privacy_request
 from playalter.pipelines.video import anonymize as video_anonymize
-from playalter.runner.cli import main
+from playalter.runner.cli.main import main
 
 # One user input, as the HTTP video options name it; the CLI flags and node inputs below say the same
 CHOSEN = {"mask_type": "pixelate", "strength": 0.8, "coverage": "head", "feather": 0.2, "seed": 7,

@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from playalter.pipelines.detection import detect_faces
-from playalter.pipelines.errors import ModelMissingError
+from playalter.pipelines.engine.detection import detect_faces
+from playalter.pipelines.core.errors import ModelMissingError
 from playalter.pipelines.privacy import PrivacyOptions, anonymize, audit, parameters, protect
 from playalter.pipelines.privacy.synthetic import COSINE_BOUND, synthetic_identity
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from playalter.pipelines.detection import detect_faces
-from playalter.pipelines.errors import InvalidParameterError
-from playalter.pipelines.face import Face
+from playalter.pipelines.engine.detection import detect_faces
+from playalter.pipelines.core.errors import InvalidParameterError
+from playalter.pipelines.engine.face import Face
 from playalter.pipelines.privacy import PrivacyOptions, protect_batch, stabilize
 
 

@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from playalter.pipelines.detection import detect_faces
-from playalter.runner.executor import execute
+from playalter.pipelines.engine.detection import detect_faces
+from playalter.runner.engine.executor import execute
 
 API_DIR = Path(__file__).resolve().parents[1] / "workflows" / "api"
 
 
 @pytest.fixture
 def no_models(tmp_path, monkeypatch):
-    from playalter.pipelines.config import reset_settings
+    from playalter.pipelines.core.config import reset_settings
 
     monkeypatch.setenv("PLAYALTER_MODELS_DIR", str(tmp_path / "no-models"))
     reset_settings()
@@ -75,7 +75,7 @@ def _png_chunk_types(path: Path) -> list[bytes]:
 @pytest.mark.parametrize("name", ["privacy_blur.json", "privacy_audit.json", "privacy_pixelate_levels.json"])
 def test_privacy_workflows_save_pixels_only(name, t1_path, tmp_path, no_models, monkeypatch):
     """Even with embed_workflow_in_images on (as ComfyUI's core SaveImage always does), no text chunk is written."""
-    from playalter.pipelines.config import reset_settings
+    from playalter.pipelines.core.config import reset_settings
 
     monkeypatch.setenv("PLAYALTER__EMBED_WORKFLOW_IN_IMAGES", "true")
     reset_settings()

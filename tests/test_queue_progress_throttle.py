@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from playalter.runner.server.queue.events import ProgressThrottle
+from playalter.runner.server.jobs.queue.events import ProgressThrottle
 
 
 def test_a_burst_of_progress_sends_the_first_and_the_last_before_the_outcome():

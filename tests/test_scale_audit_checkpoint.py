@@ -16,9 +16,9 @@ import pytest
 
 from scale_servers import PostgresCluster, require_postgres
 
-from playalter.pipelines.config import ConfigError
-from playalter.runner.server.db.audit_log import AuditLog
-from playalter.runner.server.db.database import Database
+from playalter.pipelines.core.config import ConfigError
+from playalter.runner.server.storage.audit_log import AuditLog
+from playalter.runner.server.storage.database import Database
 
 pytestmark = pytest.mark.timeout(300)
 SECRET = "k" * 40
@@ -26,8 +26,8 @@ SECRET = "k" * 40
 _APPENDER = """
 import sys, time
 from pathlib import Path
-from playalter.runner.server.db.audit_log import AuditLog
-from playalter.runner.server.db.database import Database
+from playalter.runner.server.storage.audit_log import AuditLog
+from playalter.runner.server.storage.database import Database
 url, secret, name, gate = sys.argv[1:]
 database = Database(url)
 log = AuditLog(database, secret)
@@ -57,7 +57,7 @@ def _verify(url: str, secret: str | None = SECRET) -> subprocess.CompletedProces
     env["PLAYALTER__DATABASE__URL"] = url
     if secret is not None:
         env["PLAYALTER__SECURITY__AUDIT_CHECKPOINT_SECRET"] = secret
-    return subprocess.run([sys.executable, "-m", "playalter.runner.cli", "audit", "verify"], env=env,
+    return subprocess.run([sys.executable, "-m", "playalter.runner.cli.main", "audit", "verify"], env=env,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -201,7 +201,7 @@ def test_serve_and_worker_without_the_key_refuse_to_start(url, tmp_path):
     env = {name: value for name, value in os.environ.items() if not name.startswith("PLAYALTER__")}
     env.update(PLAYALTER__DATABASE__URL=url, PLAYALTER__PATHS__DATA_DIR=str(tmp_path))
     for command in (["worker"], ["serve", "--workers", "0", "--port", str(free_port())]):
-        refused = subprocess.run([sys.executable, "-m", "playalter.runner.cli", *command], env=env,
+        refused = subprocess.run([sys.executable, "-m", "playalter.runner.cli.main", *command], env=env,
                                  capture_output=True, text=True, timeout=120)
         assert refused.returncode == 2, (command, refused.stderr[-2000:])
         assert "error: security.audit_checkpoint_secret must be set" in refused.stderr

@@ -76,13 +76,13 @@ class Cluster:
         self.key = json.loads(created.stdout)["api_key"]
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "playalter.runner.cli", *args], env=self.env,
+        return subprocess.run([sys.executable, "-m", "playalter.runner.cli.main", *args], env=self.env,
                               capture_output=True, text=True, timeout=120)
 
     def start(self, name: str, *args: str) -> None:
         log = open(self.root / f"{name}.log", "w")
         env = {**self.env, "PLAYALTER__LOGGING__DIR": str(self.root / "logs" / name)}
-        self.processes[name] = subprocess.Popen([sys.executable, "-m", "playalter.runner.cli", *args], env=env,
+        self.processes[name] = subprocess.Popen([sys.executable, "-m", "playalter.runner.cli.main", *args], env=env,
                                                 stdout=log, stderr=subprocess.STDOUT)
 
     def start_api(self, name: str) -> str:

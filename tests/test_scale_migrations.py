@@ -8,9 +8,9 @@ import pytest
 
 from scale_servers import PostgresCluster, require_postgres
 
-from playalter.runner.server.db import migrations
-from playalter.runner.server.db.database import Database
-from playalter.runner.server.jobs import MIGRATIONS, JobStore
+from playalter.runner.server.storage import migrations
+from playalter.runner.server.storage.database import Database
+from playalter.runner.server.jobs.store import MIGRATIONS, JobStore
 
 OLD_ROW = ("job1", None, "detect", "detect_faces", '{"bindings": {}}', "completed", 1.0)
 
@@ -55,8 +55,8 @@ def test_a_postgres_database_at_the_previous_version_is_upgraded_with_its_rows(p
 
 
 def test_db_upgrade_creates_jobs_keys_audit_and_queue_tables(postgres, tmp_path):
-    from playalter.pipelines.config import load_settings
-    from playalter.runner.server.db.schema import upgrade_all
+    from playalter.pipelines.core.config import load_settings
+    from playalter.runner.server.database_schema import upgrade_all
 
     url = postgres.create_database("command")
     settings = load_settings(config_path=None, environ={"PLAYALTER__DATABASE__URL": url})

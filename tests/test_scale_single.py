@@ -53,7 +53,7 @@ def test_a_worker_without_a_shared_database_explains_what_it_needs(tmp_path):
     import sys
 
     env = {key: value for key, value in os.environ.items() if not key.startswith("PLAYALTER__")}
-    command = [sys.executable, "-m", "playalter.runner.cli", "worker"]
+    command = [sys.executable, "-m", "playalter.runner.cli.main", "worker"]
     missing = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert missing.returncode == 2 and "PLAYALTER__DATABASE__URL=postgresql://" in missing.stderr
     bad_device = subprocess.run([*command, "--device", "gpu0"], env=env, capture_output=True, text=True, timeout=120)

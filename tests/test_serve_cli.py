@@ -17,13 +17,13 @@ from pathlib import Path
 
 from PIL import Image
 
-from playalter.runner.commands.serve import cannot_listen_message
+from playalter.runner.cli.commands.serve import cannot_listen_message
 
 REPO_PARENT = Path(__file__).resolve().parents[2]
 
 
 def serve_command(*arguments: str) -> list[str]:
-    return [sys.executable, "-m", "playalter.runner.cli", "serve", *arguments]
+    return [sys.executable, "-m", "playalter.runner.cli.main", "serve", *arguments]
 
 
 def environment(tmp_path: Path) -> dict[str, str]:

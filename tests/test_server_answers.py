@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from playalter.nodes.privacy import PlayAlterPrivacyMask
-from playalter.pipelines.detection import detect_faces
-from playalter.runner.cli import build_parser
+from playalter.pipelines.engine.detection import detect_faces
+from playalter.runner.cli.main import build_parser
 from playalter.runner.server.schemas import PRIVACY_PARAMETERS
 
 from server_app_helpers import b64, bearer, decode_image, make_settings, png_bytes, running_app, wait_finished
@@ -22,7 +22,7 @@ UNDOCUMENTED = {"/", "/docs", "/openapi.json", "/favicon.ico"}  # pages, not API
 
 @pytest.fixture
 def no_models(tmp_path, monkeypatch):
-    from playalter.pipelines.config import reset_settings
+    from playalter.pipelines.core.config import reset_settings
 
     monkeypatch.setenv("PLAYALTER_MODELS_DIR", str(tmp_path / "no-models"))
     monkeypatch.setenv("PLAYALTER__MODELS__AUTO_FETCH", "false")

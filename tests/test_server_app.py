@@ -16,13 +16,13 @@ import pytest
 from jsonschema import Draft202012Validator
 from PIL import Image
 
-from playalter.pipelines import onnx_runtime
-from playalter.pipelines.detection import centerface
-from playalter.runner.server.auth import KEYSTORE, SECURITY
-from playalter.runner.server.dispatcher import DISPATCHER
-from playalter.runner.server.jobs import JobStore
+from playalter.pipelines.runtime import onnx_runtime
+from playalter.pipelines.engine.detection import centerface
+from playalter.runner.server.http.auth import KEYSTORE, SECURITY
+from playalter.runner.server.jobs.dispatcher import DISPATCHER
+from playalter.runner.server.jobs.store import JobStore
 from playalter.runner.server.schemas import FACE_RECORD
-from playalter.runner.server.workers import share_cores
+from playalter.runner.server.jobs.workers import share_cores
 
 from conftest import requires_face_mesh
 from server_app_helpers import (b64, bearer, decode_image, make_settings, parse_sse, png_bytes, running_app,

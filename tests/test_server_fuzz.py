@@ -15,8 +15,8 @@ import pytest
 from aiohttp import web
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from playalter.runner.server.app import create_app
-from playalter.runner.server.auth import SECURITY
+from playalter.runner.server.http.app import create_app
+from playalter.runner.server.http.auth import SECURITY
 
 from server_app_helpers import make_settings, png_bytes
 

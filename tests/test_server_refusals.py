@@ -9,11 +9,11 @@ import json
 
 import pytest
 
-from playalter.pipelines.errors import ModelMissingError
-from playalter.runner.errors import NodeExecutionError
-from playalter.runner.server.auth import KEYSTORE
-from playalter.runner.server.ratelimit import LIMITER
-from playalter.runner.server.runs import describe_error
+from playalter.pipelines.core.errors import ModelMissingError
+from playalter.runner.engine.errors import NodeExecutionError
+from playalter.runner.server.http.auth import KEYSTORE
+from playalter.runner.server.security.ratelimit import LIMITER
+from playalter.runner.server.jobs.runs import describe_error
 
 from server_app_helpers import b64, bearer, make_settings, png_bytes, running_app
 

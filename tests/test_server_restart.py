@@ -24,7 +24,7 @@ class Server:
 
     def __init__(self, workdir: Path, env: dict[str, str]):
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "playalter.runner.cli", "serve", "--port", "0", "--workers", "1"],
+            [sys.executable, "-m", "playalter.runner.cli.main", "serve", "--port", "0", "--workers", "1"],
             cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=open(workdir / "serve.log", "ab"), text=True)
         lines: queue.Queue = queue.Queue()
         threading.Thread(target=lambda: [lines.put(line) for line in self.process.stdout], daemon=True).start()

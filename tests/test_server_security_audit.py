@@ -12,8 +12,8 @@ import pytest
 from aiohttp import ClientTimeout
 from aiohttp.test_utils import TestClient, TestServer
 
-from playalter.runner.cli import main as playalter
-from playalter.runner.server.db.audit_log import AuditLog, sanitize_parameters
+from playalter.runner.cli.main import main as playalter
+from playalter.runner.server.storage.audit_log import AuditLog, sanitize_parameters
 
 from security_app import bearer, build_app, serve
 

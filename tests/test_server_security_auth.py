@@ -11,13 +11,13 @@ import jwt
 import pytest
 from yarl import URL
 
-from playalter.pipelines.config import ConfigError
-from playalter.pipelines.errors import InvalidParameterError
-from playalter.pipelines.log import JsonFormatter
-from playalter.runner.server.keys import KeyStore, parse_expiry
+from playalter.pipelines.core.config import ConfigError
+from playalter.pipelines.core.errors import InvalidParameterError
+from playalter.pipelines.core.log import JsonFormatter
+from playalter.runner.server.security.keys import KeyStore, parse_expiry
 from playalter.runner.server.logs import (PERFORMANCE_LOGGER, SECURITY_LOGGER, redact_record, security_event,
                                          setup_log_files)
-from playalter.runner.server.tokens import TokenError, TokenService, load_or_create_secret
+from playalter.runner.server.security.tokens import TokenError, TokenService, load_or_create_secret
 
 from security_app import bearer, build_app, serve
 
@@ -220,7 +220,7 @@ def test_log_files_are_json_lines_split_by_concern_and_redacted(tmp_path):
     try:
         security_event("auth_failed", reason="wrong_secret", key_id="0123456789ab", path="/api/ping")
         logging.getLogger(PERFORMANCE_LOGGER).info("request", extra={"operation": "privacy.mask", "duration_ms": 12.5})
-        logging.getLogger("playalter.runner.server.app").error("worker crashed while holding %s", key)
+        logging.getLogger("playalter.runner.server.http.app").error("worker crashed while holding %s", key)
         try:
             raise ValueError(f"bad header X-API-Key: {key}")
         except ValueError:

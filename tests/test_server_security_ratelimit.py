@@ -12,9 +12,9 @@ from contextlib import AsyncExitStack
 import pytest
 from aiohttp import web
 
-from playalter.runner.server.keys import Principal
+from playalter.runner.server.security.keys import Principal
 from playalter.runner.server.logs import SECURITY_LOGGER
-from playalter.runner.server.ratelimit import RateLimiter
+from playalter.runner.server.security.ratelimit import RateLimiter
 
 from security_app import RELEASE_JOBS, RedisServer, bearer, build_app, serve
 

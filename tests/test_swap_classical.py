@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from playalter.pipelines.detection import detect_faces
-from playalter.pipelines.errors import InvalidParameterError, NoFaceError
+from playalter.pipelines.engine.detection import detect_faces
+from playalter.pipelines.core.errors import InvalidParameterError, NoFaceError
 from playalter.pipelines.swap import classical, landmarks
 from playalter.pipelines.swap.blend import (BlendOptions, Patch, blend, occluder_mask, outline_mask, protected_mask,
                                             region)
@@ -131,7 +131,7 @@ def test_dense_68_landmarks_drive_mouth_interior(t1_faces):
 
 
 def test_swap_reports_classical_when_inswapper_is_absent(t1_image, t1_faces, tmp_path, monkeypatch):
-    from playalter.pipelines import config
+    from playalter.pipelines.core import config
 
     monkeypatch.setenv("PLAYALTER_MODELS_DIR", str(tmp_path))
     config.reset_settings()

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from playalter.pipelines.detection import detect_faces
+from playalter.pipelines.engine.detection import detect_faces
 from playalter.pipelines.swap.compatibility import WEIGHTS, compatibility
 
 from conftest import read_rgb, requires_face_mesh, shared_face_photos

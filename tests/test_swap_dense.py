@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from playalter.pipelines import face_mesh
-from playalter.pipelines.detection import detect_faces
-from playalter.pipelines.face_mesh_scheme import IBUG68
+from playalter.pipelines.engine import face_mesh
+from playalter.pipelines.engine.detection import detect_faces
+from playalter.pipelines.engine.face_mesh_scheme import IBUG68
 from playalter.pipelines.swap import classical
 from playalter.pipelines.swap.blend import BlendOptions, blend
 from playalter.pipelines.swap.pipeline import Source, SwapOptions, swap_faces

@@ -8,9 +8,9 @@ import json
 import numpy as np
 import pytest
 
-from playalter.pipelines import config
-from playalter.pipelines.errors import InvalidParameterError, NoFaceError
-from playalter.pipelines.face import Face
+from playalter.pipelines.core import config
+from playalter.pipelines.core.errors import InvalidParameterError, NoFaceError
+from playalter.pipelines.engine.face import Face
 from playalter.pipelines.swap import identity, pairing
 
 

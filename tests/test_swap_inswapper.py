@@ -10,9 +10,9 @@ import json
 import numpy as np
 import pytest
 
-from playalter.pipelines import align
-from playalter.pipelines.detection import detect_faces
-from playalter.pipelines.errors import InvalidParameterError, ModelCorruptError, ModelMissingError
+from playalter.pipelines.engine import align
+from playalter.pipelines.engine.detection import detect_faces
+from playalter.pipelines.core.errors import InvalidParameterError, ModelCorruptError, ModelMissingError
 from playalter.pipelines.swap import identity, inswapper
 from playalter.pipelines.swap.blend import BlendOptions, blend
 from playalter.pipelines.swap.pipeline import Source, SwapOptions, swap_batch, swap_faces
@@ -105,7 +105,7 @@ def test_saved_identity_drives_inswapper(stand_in, t1_image, t1_faces, tmp_path)
 
 
 def test_missing_model_is_a_clear_error(tmp_path, monkeypatch, t1_image, t1_faces):
-    from playalter.pipelines import config
+    from playalter.pipelines.core import config
 
     monkeypatch.setenv("PLAYALTER_MODELS_DIR", str(tmp_path / "empty"))
     config.reset_settings()
@@ -139,7 +139,7 @@ def test_inswapper_without_embedding_is_a_clear_error(stand_in, t1_image, t1_fac
 def test_report_similarities_with_a_stand_in_arcface(stand_in, t1_image, t1_faces, monkeypatch):
     """recognition.embed is monkeypatched with a fixed random projection of the aligned crop: the
     report's plumbing (which image and which face get embedded) is what is checked here."""
-    from playalter.pipelines import recognition
+    from playalter.pipelines.engine import recognition
 
     projection = np.random.default_rng(11).normal(size=(32 * 32 * 3, 512)).astype(np.float32)
 

@@ -13,8 +13,8 @@ from playalter.nodes import NODE_CLASS_MAPPINGS
 from playalter.nodes.swap import (PlayAlterFaceCompatibility, PlayAlterFaceSwap, PlayAlterLoadFaceIdentity,
                                   PlayAlterSaveFaceIdentity)
 from playalter.nodes.tensors import image_batch_to_numpy, numpy_to_image_batch
-from playalter.pipelines import config
-from playalter.pipelines.detection import detect_faces
+from playalter.pipelines.core import config
+from playalter.pipelines.engine.detection import detect_faces
 
 WORKFLOWS = Path(__file__).resolve().parents[1] / "workflows" / "api"
 SWAP_DEFAULTS = dict(method="classical", source_indices="0", target_indices="0", pairing="index",

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from playalter.pipelines import download, models
-from playalter.pipelines.config import load_settings
-from playalter.pipelines.user_dirs import user_data_dir
+from playalter.pipelines.models import download
+from playalter.pipelines import models
+from playalter.pipelines.core.config import load_settings
+from playalter.pipelines.core.user_dirs import user_data_dir
 
 
 def test_platform_conventions():

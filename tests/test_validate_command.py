@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from playalter.runner.cli import main
-from playalter.runner.executor import validate
-from playalter.runner.errors import WorkflowValidationError
+from playalter.runner.cli.main import main
+from playalter.runner.engine.executor import validate
+from playalter.runner.engine.errors import WorkflowValidationError
 
 WORKFLOWS = Path(__file__).resolve().parents[1] / "workflows"
 

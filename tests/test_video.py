@@ -13,10 +13,10 @@ import pytest
 from mtcnn_judge import MtcnnJudge
 from video_clips import audio_packets, read_frames, story_frames, window, write_clip
 
-from playalter.pipelines.cpu_features import fast_int8
+from playalter.pipelines.runtime.cpu_features import fast_int8
 from playalter.pipelines.privacy import PrivacyOptions
 from playalter.pipelines.video import VideoCancelledError, VideoError, VideoOptions, anonymize_video, probe
-from playalter.runner.cli import main
+from playalter.runner.cli.main import main
 
 CUT = 40  # story_frames(count=75): the scene cut
 

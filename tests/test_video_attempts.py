@@ -11,7 +11,7 @@ from mp4_clip import count_frames, write_clip
 from server_app_helpers import make_settings
 
 from playalter.runner.server.schemas import VIDEO_ANONYMIZE_OPTIONS, validate
-from playalter.runner.server.video_jobs import ANONYMIZE, direct_runs
+from playalter.runner.server.jobs.video_jobs import ANONYMIZE, direct_runs
 
 FRAMES = 24
 

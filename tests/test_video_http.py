@@ -19,8 +19,8 @@ from test_server_restart import Server
 from server_app_helpers import bearer, make_settings, parse_sse, running_app, wait_finished
 from test_server_app import _audit_rows, error_of, run
 
-from playalter.runner.server.auth import SECURITY
-from playalter.runner.server.dispatcher import DISPATCHER
+from playalter.runner.server.http.auth import SECURITY
+from playalter.runner.server.jobs.dispatcher import DISPATCHER
 
 FRAMES = 12
 

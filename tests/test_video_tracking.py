@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from video_clips import read_frames, window, write_clip
 
-from playalter.pipelines.errors import InvalidParameterError
-from playalter.pipelines.face import Face
+from playalter.pipelines.core.errors import InvalidParameterError
+from playalter.pipelines.engine.face import Face
 from playalter.pipelines.video import VideoOptions, stream
 from playalter.pipelines.tracking.tracker import Tracker
 
@@ -100,7 +100,7 @@ def test_invalid_video_options_are_refused(kwargs):
 
 
 def test_swap_video_puts_the_source_on_the_chosen_track_only(tmp_path, t1_image, astronaut_image):
-    from playalter.pipelines.detection import detect_faces
+    from playalter.pipelines.engine.detection import detect_faces
     from playalter.pipelines.swap.pipeline import Source, SwapOptions
     from playalter.pipelines.video import swap_video
 
@@ -126,7 +126,7 @@ def test_swap_video_puts_the_source_on_the_chosen_track_only(tmp_path, t1_image,
 def test_swap_video_command(tmp_path, t1_image, astronaut_image, capsys):
     import cv2
 
-    from playalter.runner.cli import main
+    from playalter.runner.cli.main import main
 
     photo = tmp_path / "me.png"
     cv2.imwrite(str(photo), cv2.cvtColor(t1_image, cv2.COLOR_RGB2BGR))

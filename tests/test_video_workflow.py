@@ -24,10 +24,10 @@ from mp4_clip import audio_codec, count_frames, write_clip
 from playalter.nodes import compat
 from playalter.nodes.face_detect import PlayAlterFaceDetect
 from playalter.nodes.privacy import PlayAlterPrivacyMask
-from playalter.runner.core_video import (CreateVideo, GetVideoComponents, LoadVideo, SaveVideo, VideoDecodeError,
+from playalter.runner.engine.core_video import (CreateVideo, GetVideoComponents, LoadVideo, SaveVideo, VideoDecodeError,
                                          VideoFile)
-from playalter.runner.executor import execute
-from playalter.runner.workflow import load_workflow
+from playalter.runner.engine.executor import execute
+from playalter.runner.engine.workflow import load_workflow
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW = REPO / "workflows" / "api" / "privacy_video.json"
@@ -67,7 +67,7 @@ def test_the_saved_workflow_masks_every_frame_and_keeps_count_rate_and_audio(cli
 
 
 def test_playalter_run_binds_the_video_by_title(clip, tmp_path):
-    completed = subprocess.run([sys.executable, "-m", "playalter.runner.cli", "run", str(WORKFLOW),
+    completed = subprocess.run([sys.executable, "-m", "playalter.runner.cli.main", "run", str(WORKFLOW),
                                 "--input", f"video={clip}", "--out", str(tmp_path / "out")],
                                capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stderr

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from executor_nodes import TEST_NODES
-from playalter.runner.core_nodes import CORE_NODE_CLASSES
-from playalter.runner.executor import execute
-from playalter.runner.registry import default_node_classes
-from playalter.runner.ui_format import api_to_ui, ui_to_api
-from playalter.runner.workflow import WorkflowFormatError, load_workflow
+from playalter.runner.engine.core_nodes import CORE_NODE_CLASSES
+from playalter.runner.engine.executor import execute
+from playalter.runner.engine.registry import default_node_classes
+from playalter.runner.engine.ui_format import api_to_ui, ui_to_api
+from playalter.runner.engine.workflow import WorkflowFormatError, load_workflow
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data"
@@ -145,7 +145,7 @@ def _workflow_names() -> list[str]:
 
 def with_widget_defaults(api: dict, node_classes: dict) -> dict:
     """``api`` with omitted widget inputs set to their declared defaults, as the editor always stores a value."""
-    from playalter.runner.registry import declared_inputs, is_widget
+    from playalter.runner.engine.registry import declared_inputs, is_widget
 
     filled = {}
     for node_id, node in api.items():

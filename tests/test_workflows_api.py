@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from playalter.runner.errors import NodeExecutionError
-from playalter.runner.executor import execute
-from playalter.runner.workflow import load_workflow
+from playalter.runner.engine.errors import NodeExecutionError
+from playalter.runner.engine.executor import execute
+from playalter.runner.engine.workflow import load_workflow
 
 API_DIR = Path(__file__).resolve().parents[1] / "workflows" / "api"
 ROLES = ("image", "source", "target")
@@ -32,7 +32,7 @@ def _workflows() -> list[Path]:
 @pytest.fixture
 def isolated_settings(tmp_path, monkeypatch):
     """No model files (only embedded ones) and a data folder of this test's own."""
-    from playalter.pipelines.config import reset_settings
+    from playalter.pipelines.core.config import reset_settings
 
     monkeypatch.setenv("PLAYALTER_MODELS_DIR", str(tmp_path / "no-models"))
     monkeypatch.setenv("PLAYALTER__PATHS__DATA_DIR", str(tmp_path / "data"))

@@ -5,7 +5,7 @@ against the CUDA build and do not load beside it. Two test-side packages import 
 functions the tests never reach through it, or can supply themselves:
 
 - facenet-pytorch (the independent judge, ``mtcnn_judge``) uses ``to_tensor`` and ``batched_nms``;
-- onnx2torch (the torch execution path, ``pipelines/torch_runtime.py``) imports ``nms``, ``box_convert``
+- onnx2torch (the torch execution path, ``pipelines/runtime/torch_runtime.py``) imports ``nms``, ``box_convert``
   and ``roi_align`` for the ONNX operators of those names, which no model of the project contains.
 
 ``import_beside_stand_in(package, functions)`` imports ``package`` with stand-in ``torchvision`` modules
@@ -71,7 +71,7 @@ def unreachable(name: str) -> Callable:
 def load_onnx2torch() -> str | None:
     """Import onnx2torch, when installed, beside a stand-in for the three torchvision functions it names;
     what the torch path still lacks (``torch_runtime.missing()``, asked again), or None."""
-    from playalter.pipelines import torch_runtime
+    from playalter.pipelines.runtime import torch_runtime
 
     if importlib.util.find_spec("onnx2torch") is not None:
         import_beside_stand_in("onnx2torch", {name: unreachable(name)

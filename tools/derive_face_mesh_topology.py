@@ -13,7 +13,7 @@ Run once (needs ../shared/fixtures/faces, the MediaPipe models and scipy):
    each vertex matched to the nearest reflected vertex (optimal one-to-one assignment); the map must be
    an involution (mirror[mirror[i]] == i), which the tool asserts.
 
-Writes pipelines/data/face_mesh_topology.json: {"triangles": [[a, b, c], ...], "mirror": [468 ints]}.
+Writes pipelines/engine/data/face_mesh_topology.json: {"triangles": [[a, b, c], ...], "mirror": [468 ints]}.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial import Delaunay
 
-from playalter.pipelines.detection.api import detect_faces
-from playalter.pipelines.metric_face import LEFT_EYE, RIGHT_EYE, metric_face
+from playalter.pipelines.engine.detection.api import detect_faces
+from playalter.pipelines.engine.metric_face import LEFT_EYE, RIGHT_EYE, metric_face
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT.parent / "shared" / "fixtures" / "faces"

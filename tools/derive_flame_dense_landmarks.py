@@ -37,10 +37,10 @@ import cv2
 import numpy as np
 from scipy.interpolate import RBFInterpolator
 
-from playalter.pipelines import face_mesh_scheme
-from playalter.pipelines.detection.api import detect_faces
+from playalter.pipelines.engine import face_mesh_scheme
+from playalter.pipelines.engine.detection.api import detect_faces
 from playalter.pipelines.flame import landmarks
-from playalter.pipelines.flame.mesh_io import read_obj
+from playalter.pipelines.engine.mesh_io import read_obj
 
 HEAD_VERTICES = 3931  # FLAME vertices 0..3930 are the head surface, then two eyeballs
 MAX_SURFACE_DISTANCE = 0.004  # metres

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from playalter.pipelines.flame.mesh_io import read_obj
+from playalter.pipelines.engine.mesh_io import read_obj
 
 HEAD_VERTICES = 3931  # FLAME vertices 0..3930 are the head surface, then two eyeballs of 546 vertices
 RES = 0.0005  # metres per pixel of the frontal rendering

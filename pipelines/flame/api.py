@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 
-from ..errors import InvalidParameterError
-from ..face import Face
+from ..core.errors import InvalidParameterError
+from ..engine.face import Face
 from .fitting import Camera, FitOptions, fit_views
 from .loading import load_registered_flame
 from .model import LinearModel, from_flame

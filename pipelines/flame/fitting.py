@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from ..errors import InvalidParameterError
+from ..core.errors import InvalidParameterError
 from .lbs import lbs, rigid_transforms, rodrigues, rotation_to_axis_angle
 from .model import Embedding, LinearModel
 

@@ -1,6 +1,6 @@
 """FLAME's forward model in numpy: blend shapes, pose correctives and linear blend skinning.
 
-Follows the structure of smplx's ``lbs.py`` for one head (no batch dimension); ``tests/test_flame_lbs.py``
+Follows the structure of smplx's ``lbs.py`` for one head (no batch dimension); ``tests/test_flame_model.py``
 checks it against smplx's torch ``lbs`` on the same arrays. Shapes are written next to every array;
 V vertices, J = 5 joints (root, neck, jaw, left eye, right eye), K shape + expression coefficients.
 """

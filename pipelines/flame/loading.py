@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ModelCorruptError
+from ..core.errors import ModelCorruptError
 
 log = logging.getLogger(__name__)
 

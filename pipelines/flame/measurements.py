@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InvalidParameterError
-from ..face import Face
-from ..face_measurements import measure_face
-from ..metric_face import IPD_PRIOR_MM, IPD_PRIOR_SD_MM
+from ..core.errors import InvalidParameterError
+from ..engine.face import Face
+from ..engine.face_measurements import measure_face
+from ..engine.metric_face import IPD_PRIOR_MM, IPD_PRIOR_SD_MM
 from .landmarks import ANTHROPOMETRIC_POINTS
 from .loading import N_VERTICES
 from .result import FlameFit

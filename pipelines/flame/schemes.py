@@ -27,8 +27,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..errors import InvalidParameterError
-from ..face import Face
+from ..core.errors import InvalidParameterError
+from ..engine.face import Face
 from .model import Embedding, LinearModel
 
 GROUPS_106 = {

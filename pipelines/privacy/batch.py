@@ -6,8 +6,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import InvalidParameterError
-from ..face import Face
+from ..core.errors import InvalidParameterError
+from ..engine.face import Face
 from ..tracking import settings as tracking
 from ..tracking.scenes import SceneCuts
 from .full_pass import protect

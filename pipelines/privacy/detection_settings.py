@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from ..cpu_features import fast_int8
-from ..errors import InvalidParameterError
+from ..runtime.cpu_features import fast_int8
+from ..core.errors import InvalidParameterError
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,7 @@ class PrivacyDetection:
     thorough:      a second look: passes over the frame turned by 90, 180 and 270 degrees, and over a
                    contrast-normalised (CLAHE) copy when the frame is dark
     int8:          on onnxruntime's CPU, the int8 CenterFace proposes and the fp32 one confirms what it is
-                   unsure of (pipelines/detection/centerface_cascade.py: the fp32 model's faces in each pass);
+                   unsure of (pipelines/engine/detection/centerface_cascade.py: the fp32 model's faces in each pass);
                    None (default): only where the CPU has fast int8 instructions (``cpu_features.fast_int8``),
                    since elsewhere the cascade costs more than it saves; False: the fp32 model alone.
                    The GPU and torch paths always run fp32 alone

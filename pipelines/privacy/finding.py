@@ -25,10 +25,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..detection import centerface
-from ..detection.api import finish_faces
-from ..detection.nms import nms
-from ..face import Face
+from ..engine.detection import centerface
+from ..engine.detection.api import finish_faces
+from ..engine.detection.nms import nms
+from ..engine.face import Face
 from .detection_settings import PRIVACY_DETECTION, PrivacyDetection
 
 MERGE_IOU = 0.3

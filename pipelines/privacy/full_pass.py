@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..face import Face
+from ..engine.face import Face
 from .masking import anonymize
 from .options import PrivacyOptions
 from .self_audit import AuditSettings, audit, face_from_box

@@ -35,9 +35,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..errors import InvalidParameterError
-from .. import face_regions
-from ..face import Face
+from ..core.errors import InvalidParameterError
+from ..engine import face_regions
+from ..engine.face import Face
 from .choices import COVERAGES
 
 

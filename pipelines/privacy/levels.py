@@ -12,8 +12,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import InvalidParameterError
-from ..face import Face
+from ..core.errors import InvalidParameterError
+from ..engine.face import Face
 from .choices import MAX_LEVELS
 from .masking import anonymize
 from .options import PrivacyOptions

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ImageValidationError, InvalidParameterError
-from ..face import Face
+from ..core.errors import ImageValidationError, InvalidParameterError
+from ..engine.face import Face
 from . import effects, geometry, strength, synthetic
 from .options import PrivacyOptions
 

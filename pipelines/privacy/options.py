@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from ..errors import InvalidParameterError
+from ..core.errors import InvalidParameterError
 from .geometry import Shape
 from .strength import check_mask_type, check_strength
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from ..errors import InvalidParameterError
+from ..core.errors import InvalidParameterError
 from .detection_settings import PRIVACY_DETECTION, PrivacyDetection
 from .options import PrivacyOptions
 

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import recognition
-from ..detection import blazeface, detect_faces
-from ..detection.nms import iou, nms
-from ..errors import ModelMissingError
-from ..face import Face
+from ..engine import recognition
+from ..engine.detection import blazeface, detect_faces
+from ..engine.detection.nms import iou, nms
+from ..core.errors import ModelMissingError
+from ..engine.face import Face
 
 IOU_MATCH = 0.3
 logger = logging.getLogger(__name__)

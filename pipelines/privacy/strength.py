@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import InvalidParameterError
+from ..core.errors import InvalidParameterError
 from .choices import MASK_TYPES
 
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .. import models, recognition
-from ..face import Face
+from .. import models
+from ..engine import recognition
+from ..engine.face import Face
 
 FEATURE = "synthetic-face privacy"
 COSINE_BOUND = 0.10  # the synthetic identity's cosine to the original never exceeds this

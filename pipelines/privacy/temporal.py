@@ -10,8 +10,8 @@ and no face is extrapolated back across one.
 
 from __future__ import annotations
 
-from ..errors import InvalidParameterError
-from ..face import Face
+from ..core.errors import InvalidParameterError
+from ..engine.face import Face
 from ..tracking.loop import TrackingLoop
 from ..tracking.tracker import Tracker
 

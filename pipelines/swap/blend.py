@@ -41,8 +41,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..errors import InvalidParameterError
-from ..face import Face
+from ..core.errors import InvalidParameterError
+from ..engine.face import Face
 from . import landmarks
 
 COLOR_MODES = ("lab", "histogram", "none")

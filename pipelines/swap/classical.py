@@ -14,7 +14,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..face import Face
+from ..engine.face import Face
 from . import landmarks
 from .blend import Patch, region
 

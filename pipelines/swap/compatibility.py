@@ -32,10 +32,10 @@ import math
 import cv2
 import numpy as np
 
-from .. import face_regions, metric_face
-from .. import pose as head_pose
-from ..align import similarity_transform
-from ..face import Face
+from ..engine import face_regions, metric_face
+from ..engine import pose as head_pose
+from ..engine.align import similarity_transform
+from ..engine.face import Face
 from . import identity, landmarks
 from .blend import occluder_mask, outline_mask, region, skin_sample_mask
 

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InvalidParameterError, NoFaceError
-from ..face import Face
+from ..core.errors import InvalidParameterError, NoFaceError
+from ..engine.face import Face
 
 FORMAT = "playalter.face_identity"
 VERSION = 1
@@ -115,7 +115,7 @@ def from_faces(faces: list[Face], name: str = "", sources: list[str] | None = No
 
 def identities_dir() -> Path:
     """Where named identities live: settings swap.identities_dir, else <paths.data_dir>/face_identities."""
-    from ..config import settings
+    from ..core.config import settings
 
     configured = settings().swap.identities_dir
     return Path(configured) if configured else Path(settings().paths.data_dir) / "face_identities"
@@ -180,7 +180,7 @@ def load(path: str | Path) -> FaceIdentity:
 
 def recognition_available() -> bool:
     """True when ArcFace embeddings can be computed (buffalo_l installed)."""
-    from .. import recognition
+    from ..engine import recognition
 
     return recognition.is_available()
 
@@ -192,7 +192,7 @@ def can_embed(face: Face) -> bool:
 
 def embed(image: np.ndarray, face: Face) -> np.ndarray:
     """(512,) normalised ArcFace embedding computed from the image (ModelMissingError without buffalo_l)."""
-    from .. import recognition
+    from ..engine import recognition
 
     return _checked_embedding(recognition.embed(image, face), "face embedding")
 

@@ -19,9 +19,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .. import align, models, onnx_runtime
-from ..errors import ModelCorruptError
-from ..face import Face
+from ..engine import align
+from .. import models
+from ..runtime import onnx_runtime
+from ..core.errors import ModelCorruptError
+from ..engine.face import Face
 from .blend import Patch, region
 
 MODEL = "inswapper_128"

@@ -15,9 +15,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .. import face_regions
-from ..align import alignment_matrix
-from ..face import Face
+from ..engine import face_regions
+from ..engine.align import alignment_matrix
+from ..engine.face import Face
 
 # Symmetric frontal face contour in the 112x112 ArcFace frame, clockwise from the
 # right temple over the chin to the left temple, then the forehead arc. [26,2]

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InvalidParameterError, NoFaceError
-from ..face import Face
-from ..recognition import similarity
-from ..selection import parse_indices
+from ..core.errors import InvalidParameterError, NoFaceError
+from ..engine.face import Face
+from ..engine.recognition import similarity
+from ..engine.selection import parse_indices
 
 PAIRING_MODES = ("index", "order", "identity")
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import InvalidParameterError, NoFaceError
-from ..face import Face
+from ..core.errors import InvalidParameterError, NoFaceError
+from ..engine.face import Face
 from . import classical, identity, inswapper, pairing, report
 from .blend import BlendOptions, blend
 
@@ -144,7 +144,7 @@ def swap_faces(target_image: np.ndarray, target_faces: list[Face], sources: list
 def detect_all(images: list[np.ndarray], faces: list[list[Face]] | None, side: str) -> list[list[Face]]:
     """The given FACES (checked against the batch size), or faces detected with the default settings."""
     if faces is None:
-        from ..detection import detect_faces
+        from ..engine.detection import detect_faces
 
         return [detect_faces(image) for image in images]
     if len(faces) != len(images):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..face import Face
+from ..engine.face import Face
 from . import identity
 
 

@@ -15,7 +15,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from ..face import Face
+from ..engine.face import Face
 from .tracker import Tracker, extrapolate
 
 

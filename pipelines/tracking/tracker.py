@@ -22,8 +22,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..detection.nms import iou
-from ..face import Face
+from ..engine.detection.nms import iou
+from ..engine.face import Face
 from .settings import IOU_MATCH, KEEP_LOST_FRAMES, SMOOTHING
 
 MIN_SIZE_KEPT = 0.5

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import importlib
 
-from ..errors import VideoCancelledError, VideoError
+from ..core.errors import VideoCancelledError, VideoError
 
 _EXPORTS = {
     "VideoOptions": "options", "VideoInfo": "options", "VIDEO_SUFFIXES": "options",

@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..face import Face
+from ..engine.face import Face
 from ..privacy import AuditSettings, PrivacyOptions, protect
 from ..privacy.detection_settings import PRIVACY_DETECTION, PrivacyDetection
 from . import stream
@@ -26,8 +26,8 @@ from .options import VideoOptions
 
 def detector(options: VideoOptions, dense: bool | None = None, analyse: bool = False) -> Callable:
     """detect(rgb) -> faces, with the detection settings (precision first: the swap's detector)."""
-    from ..config import settings
-    from ..detection import detect_faces
+    from ..core.config import settings
+    from ..engine.detection import detect_faces
 
     configured = settings().detection
     use_dense = options.dense if dense is None else dense

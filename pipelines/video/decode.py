@@ -13,7 +13,7 @@ from typing import Callable, Iterator
 import av
 import numpy as np
 
-from ..errors import VideoError
+from ..core.errors import VideoError
 from .options import VideoInfo
 
 

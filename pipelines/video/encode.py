@@ -14,7 +14,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from ..errors import VideoError
+from ..core.errors import VideoError
 from .options import CRF_CODECS, VideoOptions
 
 # Audio codecs the MP4/MOV muxer takes as they are; others need a Matroska (.mkv) output.

@@ -24,8 +24,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import VideoCancelledError, VideoError
-from ..face import Face
+from ..core.errors import VideoCancelledError, VideoError
+from ..engine.face import Face
 from ..tracking.loop import TrackedFrame, TrackingLoop
 from ..tracking.scenes import SceneCuts
 from ..tracking.tracker import Tracker

@@ -14,9 +14,9 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import NoFaceError
-from ..face import Face
-from ..selection import parse_indices
+from ..core.errors import NoFaceError
+from ..engine.face import Face
+from ..engine.selection import parse_indices
 from ..swap import classical, inswapper
 from ..swap.blend import blend
 from ..swap.pipeline import Source, SwapOptions, choose_method, with_embeddings

@@ -26,7 +26,7 @@ import traceback
 from logging.handlers import WatchedFileHandler
 from pathlib import Path
 
-from ...pipelines.log import JsonFormatter
+from ...pipelines.core.log import JsonFormatter
 
 ROOT_LOGGER = __name__.split(".")[0]
 SECURITY_LOGGER = f"{ROOT_LOGGER}.security"

@@ -15,9 +15,9 @@ from jsonschema import Draft202012Validator
 
 from ...pipelines.privacy.choices import COVERAGES, MASK_TYPES, MAX_LEVELS
 from ...pipelines.privacy.detection_settings import PRIVACY_DETECTION
-from ..quoting import excerpt
+from ..engine.quoting import excerpt
 from .errors import ApiError
-from .keys import SCOPES, TIERS
+from .security.keys import SCOPES, TIERS
 
 MAX_JSON_DEPTH = 32  # levels of arrays / objects in a request body; real requests use 3
 

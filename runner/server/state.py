@@ -9,6 +9,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ...pipelines.config import Section
+from ...pipelines.core.config import Section
 
 SETTINGS = web.AppKey("settings", Section)

@@ -1,0 +1,1 @@
+"""The face engine: detection, landmarks, dense mesh, pose, identity and the per-face report."""

@@ -1,0 +1,1 @@
+"""The ``playalter`` command: one module per subcommand in ``commands/``."""

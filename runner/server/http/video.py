@@ -1,0 +1,221 @@
+"""The video job endpoints: ``POST /api/video/anonymize`` and ``POST /api/video/swap``.
+
+The request is ``multipart/form-data``: the video file (part ``video``), for a
+swap the source face photo (part ``source``), and the options as JSON text
+(part ``options``, checked against ``schemas.VIDEO_*_OPTIONS``). The video is
+streamed to disk under the job store's staging folder as it arrives, never
+held in memory, and refused (413) once it passes ``video.max_upload_mb``.
+It is then probed: a file PyAV cannot decode is 422 ``invalid_video``, one
+longer than ``video.max_duration_seconds`` 422 ``video_too_long``. Only then
+is the job admitted and charged, one rate-limit unit per started
+``video.seconds_per_unit`` seconds of video, and answered 202 like a batch
+job; the dispatcher runs it with the streaming pipeline (``video_jobs.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from aiohttp import BodyPartReader, web
+
+from .. import schemas
+from .audit import AUDIT_NOTE
+from .auth import require_scope
+from ..security.context import PRINCIPAL
+from ..jobs.dispatcher import DISPATCHER
+from .endpoints import note_audit, start_job
+from ..errors import ApiError
+from ..jobs.operations import Plan
+from ..security.ratelimit import AT_ADMISSION, LIMITER, rate_cost
+from ..response_schemas import ref
+from ..route_docs import Upload, documented
+from ..jobs.runs import public_text
+from ..state import SETTINGS
+from ..jobs.video_jobs import ANONYMIZE, SWAP
+
+routes = web.RouteTableDef()
+
+MEGABYTE = 1 << 20
+CHUNK_BYTES = 1 << 20  # written to disk one mebibyte at a time, on a helper thread
+MAX_OPTIONS_BYTES = 64 * 1024
+MULTIPART_OVERHEAD_BYTES = 1 << 20  # part headers, the options and a source photo, on top of the video
+VIDEO_PART = "the video (mp4, mov, mkv, webm, avi), streamed to disk"
+VIDEO_JOB_ERRORS = (400, 401, 403, 409, 413, 415, 422, 429, 503)
+
+
+def _described_with_limits(description: str):
+    """The operation's description followed by the video limits and cost of ``settings``."""
+    return lambda settings: (
+        f"{description} Limits: {settings.video.max_upload_mb:g} MB (413 `video_too_large`), "
+        f"{settings.video.max_duration_seconds:g} s (422 `video_too_long`); an undecodable file is 422 "
+        f"`invalid_video`. Costs one rate-limit unit per started {settings.video.seconds_per_unit:g} s of "
+        "video. Follow the job with /api/jobs/{id} and its events; /download sends the MP4.")
+
+
+@routes.post("/api/video/anonymize", name="video.anonymize")
+@documented("Anonymise the faces of a video (job)", _described_with_limits(
+                "Streams the video through the tracker and masker, keeping the audio, rotation and frame timing; "
+                "answers 202 with the job."),
+            tag="video", upload=Upload({"video": VIDEO_PART}, schemas.VIDEO_ANONYMIZE_OPTIONS),
+            answer="the job, queued", answer_schema=ref("Job"), status=202, errors=VIDEO_JOB_ERRORS,
+            scope="privacy:mask")
+@rate_cost(AT_ADMISSION)  # one unit per started video.seconds_per_unit seconds of video
+async def video_anonymize(request: web.Request) -> web.Response:
+    return await _video_job(request, ANONYMIZE, "privacy:mask", "enable_privacy",
+                            schemas.VIDEO_ANONYMIZE_OPTIONS, ("video",))
+
+
+@routes.post("/api/video/swap", name="video.swap")
+@documented("Swap a face into a video (job)", _described_with_limits(
+                "The face of the source photo onto the chosen tracked faces of every frame, the audio kept; "
+                "answers 202 with the job."),
+            tag="video", upload=Upload({"video": VIDEO_PART, "source": "a photo of the source face"},
+                                       schemas.VIDEO_SWAP_OPTIONS),
+            answer="the job, queued", answer_schema=ref("Job"), status=202, errors=VIDEO_JOB_ERRORS,
+            scope="face:swap")
+@rate_cost(AT_ADMISSION)
+async def video_swap(request: web.Request) -> web.Response:
+    return await _video_job(request, SWAP, "face:swap", "enable_face_swap", schemas.VIDEO_SWAP_OPTIONS,
+                            ("video", "source"))
+
+
+async def _video_job(request: web.Request, operation: str, scope: str, switch: str, schema: dict[str, Any],
+                     files: tuple[str, ...]) -> web.Response:
+    require_scope(request, scope)
+    settings = request.app[SETTINGS]
+    if not getattr(settings, switch):
+        raise ApiError(403, "feature_disabled", f"this server has '{operation}' turned off (setting {switch})")
+    request.app[LIMITER].job_slot(request[PRINCIPAL]).release()  # 429 before a long upload, not after it
+    staged: dict[str, Path] = {}
+    try:
+        options, digests = await _receive(request, schema, files, staged)
+        info, duration = await _admit_video(request, staged["video"])
+        if "source" in staged:
+            await _check_photo(staged["source"])
+        cost = max(1, math.ceil(duration / float(settings.video.seconds_per_unit)))
+        note_audit(request, operation, [], {**options, "frames": info.frames, "duration_seconds": round(duration, 3)})
+        if (note := request.get(AUDIT_NOTE)) is not None:
+            note.inputs.extend(digests)
+        request_hash = hashlib.sha256(json.dumps([options, digests], sort_keys=True).encode()).hexdigest()
+        return await start_job(request, operation, Plan(operation, options), [staged], request_hash, cost=cost)
+    finally:  # moved into the job when it was created; otherwise not wanted any more
+        for path in staged.values():
+            path.unlink(missing_ok=True)
+
+
+async def _receive(request: web.Request, schema: dict[str, Any], files: tuple[str, ...],
+                   staged: dict[str, Path]) -> tuple[dict[str, Any], list[str]]:
+    """Read the multipart body: (the checked options, the files' SHA-256 in ``files`` order).
+
+    Each file part is streamed into a staging file recorded in ``staged`` (the caller deletes them).
+    """
+    settings = request.app[SETTINGS]
+    video_limit = int(settings.video.max_upload_mb * MEGABYTE)
+    limits = {"video": video_limit, "source": int(settings.security.max_file_size_mb * MEGABYTE)}
+    if request.content_type != "multipart/form-data":
+        raise ApiError(415, "unsupported_media_type",
+                       f"send the video as multipart/form-data with the part(s) {', '.join(files)} "
+                       "and optionally options (JSON text)")
+    if request.content_length is not None and request.content_length > video_limit + MULTIPART_OVERHEAD_BYTES:
+        raise _too_large(settings)
+    reader = await request.multipart()
+    options_text: bytes | None = None
+    digests: dict[str, str] = {}
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader) or part.name not in (*files, "options"):
+            raise ApiError(400, "invalid_request", f"unexpected form part; send {', '.join(files)} and options")
+        if part.name in staged or (part.name == "options" and options_text is not None):
+            raise ApiError(400, "invalid_request", f"the form part {part.name} was sent twice")
+        if part.name == "options":
+            options_text = await _read_small(part, MAX_OPTIONS_BYTES)
+            continue
+        staged[part.name] = request.app[DISPATCHER].store.staging_path()
+        digests[part.name] = await _stream_to_file(part, staged[part.name], limits[part.name], settings)
+    missing = [name for name in files if name not in staged]
+    if missing:
+        raise ApiError(400, "invalid_request", f"missing form part(s): {', '.join(missing)}")
+    options = await asyncio.to_thread(
+        lambda: schemas.validate(schema, schemas.parse_json(options_text) if options_text else {}, "options"))
+    return options, [digests[name] for name in files]
+
+
+async def _read_small(part: BodyPartReader, limit: int) -> bytes:
+    data = bytearray()
+    while chunk := await part.read_chunk():
+        data += chunk
+        if len(data) > limit:
+            raise ApiError(413, "options_too_large", f"the options part is larger than {limit // 1024} KB")
+    return bytes(data)
+
+
+async def _stream_to_file(part: BodyPartReader, path: Path, limit: int, settings) -> str:
+    """Copy a file part to ``path`` (created 0600) chunk by chunk; return its SHA-256. 413 past ``limit``."""
+    digest = hashlib.sha256()
+    size = 0
+    handle = await asyncio.to_thread(lambda: os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600),
+                                                        "wb"))
+    try:
+        buffer = bytearray()
+        while chunk := await part.read_chunk(CHUNK_BYTES):
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(settings) if part.name == "video" else ApiError(
+                    413, "file_too_large", f"the {part.name} photo is larger than "
+                    f"{settings.security.max_file_size_mb:g} MB (setting security.max_file_size_mb)")
+            digest.update(chunk)
+            buffer += chunk
+            if len(buffer) >= CHUNK_BYTES:
+                await asyncio.to_thread(handle.write, bytes(buffer))
+                buffer.clear()
+        await asyncio.to_thread(handle.write, bytes(buffer))
+    finally:
+        await asyncio.to_thread(handle.close)
+    if size == 0:
+        raise ApiError(400, "invalid_request", f"the form part {part.name} is empty")
+    return digest.hexdigest()
+
+
+def _too_large(settings) -> ApiError:
+    return ApiError(413, "video_too_large", f"the video is larger than the limit of "
+                    f"{settings.video.max_upload_mb:g} MB (setting video.max_upload_mb)")
+
+
+async def _admit_video(request: web.Request, path: Path):
+    """(the video's probe, its duration in seconds), or 422 when it cannot be decoded, is too long (or of
+    unknown length) or has frames too large."""
+    from ....pipelines.core.errors import PlayalterError
+    from ....pipelines.video import probe
+
+    settings = request.app[SETTINGS]
+    try:
+        info = await asyncio.to_thread(probe, path)
+    except PlayalterError as error:
+        raise ApiError(422, error.code, public_text(str(error))) from None
+    duration = info.duration if info.duration is not None else (
+        info.frames / info.fps if info.frames and info.fps else None)
+    if duration is None:
+        raise ApiError(422, "invalid_video", "the video's container gives neither its duration nor its frame "
+                       "count; remux it (e.g. ffmpeg -i in -c copy out.mp4) and send it again")
+    if duration > settings.video.max_duration_seconds:
+        raise ApiError(422, "video_too_long", f"the video lasts {duration:.1f} s, more than the limit of "
+                       f"{settings.video.max_duration_seconds:g} s (setting video.max_duration_seconds)")
+    if max(info.width, info.height) > settings.security.max_image_side:
+        raise ApiError(422, "video_frame_too_large", f"the video's frames are {info.width}x{info.height}, larger "
+                       f"than {settings.security.max_image_side} px (setting security.max_image_side)")
+    return info, duration
+
+
+async def _check_photo(path: Path) -> None:
+    from ....pipelines.core.errors import PlayalterError
+    from ....pipelines.images import load_image
+
+    try:
+        await asyncio.to_thread(load_image, path)
+    except PlayalterError as error:
+        raise ApiError(422, error.code, f"source: {public_text(str(error))}") from None

@@ -1,0 +1,1 @@
+"""Jobs and their items: stored, dispatched to the worker pool or the queue, run, followed."""

@@ -1,0 +1,136 @@
+"""The seed endpoints as saved workflows: which workflow runs and what is bound to it.
+
+Every endpoint ends in the same place: a saved workflow run by the executor
+with per-run bindings (images by LoadImage title, widget values as
+``"<node title>.<input>"``). An ``Operation`` turns a request's parameters into
+a ``Plan``; adding an endpoint of this kind is adding an entry here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ....pipelines import models
+from .. import schemas
+
+
+REPORT_TITLE = "analysis"  # the Save JSON node of the analysis workflows that holds the face report
+PRIVACY_REPORT_TITLES = ("report", "levels metadata")  # the privacy workflows' Save JSON nodes
+SWAP_REPORT_TITLE = "swap report"
+
+
+@dataclass(frozen=True)
+class Plan:
+    workflow: str  # name in the workflow catalogue
+    bindings: dict[str, Any] = field(default_factory=dict)  # widget bindings shared by every item
+    hide_titles: tuple[str, ...] = ()  # output nodes left out of the response
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"bindings": self.bindings, "hide_titles": list(self.hide_titles)}
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    scope: str  # the API-key scope a caller needs
+    switch: str  # the settings flag that turns the capability on or off
+    image_fields: dict[str, str]  # request field -> LoadImage title it binds
+    parameters: dict[str, Any]  # JSON Schema properties of the parameters
+    plan: Callable[[dict[str, Any]], Plan]
+    workflows: tuple[str, ...]  # every workflow ``plan`` may choose
+    answer: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # reshapes a single-call answer
+
+
+def _analyze(parameters: dict[str, Any]) -> Plan:
+    """FLAME fit + measurements when FLAME is asked for (or installed, with "auto"), else the dense mesh."""
+    bindings: dict[str, Any] = {
+        "report.include_measurements": parameters["include_measurements"],
+        "report.include_landmarks": parameters["include_landmarks"],
+        "report.mesh_format": parameters["mesh_format"] if parameters["include_3d_mesh"] else "none",
+    }
+    model = parameters["measurement_model"]
+    if model == "flame" or (model == "auto" and models.is_available("flame")):
+        bindings["flame fit.include_mesh_in_json"] = parameters["include_3d_mesh"]
+        return Plan("face_analysis", bindings, ("measurements json",))
+    return Plan("face_analysis_dense", bindings)
+
+
+def lift_faces(result: dict[str, Any]) -> dict[str, Any]:
+    """The analysis report's face records moved to the answer's top level as ``faces``."""
+    reports = [entry for entry in result["json"] if entry["title"] == REPORT_TITLE]
+    faces = [face for entry in reports for face in entry["data"]["faces"]]
+    return {**result, "faces": faces, "json": [entry for entry in result["json"] if entry["title"] != REPORT_TITLE]}
+
+
+PRIVACY_LEVELS_DEFAULT = 4
+
+
+def _privacy(parameters: dict[str, Any]) -> Plan:
+    levels = parameters["create_levels"]
+    levels = PRIVACY_LEVELS_DEFAULT if levels is True else int(levels)
+    bindings: dict[str, Any] = {"privacy.mask_type": parameters["mask_type"], "privacy.strength": parameters["strength"],
+                                "detect.thorough": parameters["thorough"]}
+    if levels:
+        bindings["privacy.levels"] = levels
+        bindings["privacy.audit"] = parameters["include_audit"]
+        return Plan("privacy_pixelate_levels", bindings)
+    return Plan("privacy_audit" if parameters["include_audit"] else "privacy_blur", bindings)
+
+
+def _json_data(result: dict[str, Any], titles: tuple[str, ...]) -> list[Any]:
+    return [entry["data"] for entry in result["json"] if entry["title"] in titles and isinstance(entry["data"], dict)]
+
+
+def _still_visible(audit: dict[str, Any] | None) -> int:
+    """Faces an audit still finds: masked faces re-detected plus faces only the audit found."""
+    audit = audit or {}
+    return audit.get("still_detected", 0) + len(audit.get("missed") or [])
+
+
+def privacy_answer(result: dict[str, Any]) -> dict[str, Any]:
+    """``faces_hidden`` and ``warnings`` at the top level: no face found, or faces the audit still detects."""
+    hidden, still_detected = 0, 0
+    for data in _json_data(result, PRIVACY_REPORT_TITLES):
+        for image in data.get("images", []):
+            hidden += len(image.get("faces") or [])
+            still_detected += _still_visible(image.get("audit"))
+        levels = data.get("levels") or []
+        if levels:
+            hidden += levels[-1].get("faces", 0)
+            still_detected += _still_visible(levels[-1].get("audit"))
+    warnings = []
+    if hidden == 0:
+        warnings.append("no face was detected, so the image is returned unchanged; try a larger or sharper photo")
+    if still_detected:
+        warnings.append(f"{still_detected} face(s) are still detected after masking; raise the strength or "
+                        "set include_audit to strengthen until none is")
+    return {**result, "faces_hidden": hidden, "warnings": warnings}
+
+
+def swap_answer(result: dict[str, Any]) -> dict[str, Any]:
+    """The swap ``method`` at the top level, with a warning when it fell back to the model-free warp."""
+    images = [image for data in _json_data(result, (SWAP_REPORT_TITLE,)) for image in data.get("images", [])]
+    methods = sorted({image["method"] for image in images if "method" in image})
+    warnings = [f"fell back to the model-free method: {image['reason']}" for image in images
+                if image.get("method") == "classical" and image.get("reason") != "requested"]
+    return {**result, "method": methods[0] if len(methods) == 1 else methods, "warnings": sorted(set(warnings))}
+
+
+def _swap(parameters: dict[str, Any]) -> Plan:
+    return Plan("face_swap", {"swap.source_indices": str(parameters["source_face_index"]),
+                              "swap.target_indices": str(parameters["target_face_index"])})
+
+
+OPERATIONS: dict[str, Operation] = {
+    "analyze": Operation("analyze", "face:analyze", "enable_face_detection", {"image_base64": "image"},
+                         schemas.ANALYZE_PARAMETERS, _analyze, ("face_analysis", "face_analysis_dense"), lift_faces),
+    "privacy": Operation("privacy", "privacy:mask", "enable_privacy", {"image_base64": "image"},
+                         schemas.PRIVACY_PARAMETERS, _privacy,
+                         ("privacy_blur", "privacy_audit", "privacy_pixelate_levels"), privacy_answer),
+    "swap": Operation("swap", "face:swap", "enable_face_swap",
+                      {"source_image_base64": "source", "target_image_base64": "target"},
+                      schemas.SWAP_PARAMETERS, _swap, ("face_swap",), swap_answer),
+    "detect": Operation("detect", "face:analyze", "enable_face_detection", {"image_base64": "image"},
+                        schemas.DETECT_PARAMETERS, lambda parameters: Plan("detect_faces"), ("detect_faces",)),
+}
