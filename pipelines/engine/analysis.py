@@ -11,9 +11,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..core.errors import ModelCorruptError
 from ..models import buffalo
 from ..runtime import onnx_runtime
-from ..core.errors import ModelCorruptError
 
 _RAW_MEAN, _RAW_STD = 127.5, 128.0  # used only by models that do not normalise themselves
 

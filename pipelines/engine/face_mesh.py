@@ -27,9 +27,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import face_mesh_scheme
 from .. import models
 from ..models.download import ensure
+from . import face_mesh_scheme
 
 FEATURE = "dense face landmarks"
 MESH_SIZE = 192

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import face_mesh_scheme
 from ..core.errors import InvalidParameterError
+from . import face_mesh_scheme
 from .face import Face
 
 IRIS_DIAMETER_MM = 11.71  # Rüfer et al. 2005, white-to-white corneal diameter, adults

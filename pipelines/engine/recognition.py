@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import align
 from ..models import buffalo
 from ..runtime import onnx_runtime
+from . import align
 from .face import Face
 
 FEATURE = "face identity (ArcFace embedding)"

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ..core.choices import ORDERS
-from .detection.api import order_faces
 from ..core.errors import InvalidParameterError
+from .detection.api import order_faces
 from .face import Face
 
 

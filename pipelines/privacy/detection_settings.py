@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from ..runtime.cpu_features import fast_int8
 from ..core.errors import InvalidParameterError
+from ..runtime.cpu_features import fast_int8
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.errors import ModelMissingError
 from ..engine import recognition
 from ..engine.detection import blazeface, detect_faces
 from ..engine.detection.nms import iou, nms
-from ..core.errors import ModelMissingError
 from ..engine.face import Face
 
 IOU_MATCH = 0.3

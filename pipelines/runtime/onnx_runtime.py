@@ -31,9 +31,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
-from . import cuda_driver, onnx_graph
 from ..core.errors import InvalidParameterError, ModelCorruptError
 from ..core.user_dirs import user_data_dir
+from . import cuda_driver, onnx_graph
 
 logger = logging.getLogger(__name__)
 

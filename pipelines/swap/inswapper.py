@@ -19,11 +19,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..engine import align
 from .. import models
-from ..runtime import onnx_runtime
 from ..core.errors import ModelCorruptError
+from ..engine import align
 from ..engine.face import Face
+from ..runtime import onnx_runtime
 from .blend import Patch, region
 
 MODEL = "inswapper_128"

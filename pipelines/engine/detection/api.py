@@ -16,11 +16,11 @@ import numpy as np
 
 import logging
 
-from .. import analysis, face_mesh, face_mesh_scheme, pose, recognition
-from ...models import buffalo
 from ...core.choices import BACKENDS, ORDERS
 from ...core.config import settings
 from ...core.errors import InvalidParameterError, ModelMissingError
+from ...models import buffalo
+from .. import analysis, face_mesh, face_mesh_scheme, pose, recognition
 from ..face import Face
 from . import centerface, scrfd, tiling
 

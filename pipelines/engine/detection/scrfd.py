@@ -19,8 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ...runtime import onnx_runtime
 from ...core.errors import ModelCorruptError
+from ...runtime import onnx_runtime
 from .nms import nms
 
 STRIDES = (8, 16, 32)

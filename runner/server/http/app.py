@@ -20,24 +20,24 @@ from pathlib import Path
 
 from aiohttp import web
 
-from ....pipelines.runtime import onnx_runtime
 from ....pipelines.core.config import Section, settings as current_settings
-from . import endpoints, health, openapi, status, video
-from .auth import DEFAULT_PUBLIC_PATHS, SECURITY, PublicPaths, require_scope, setup_security
-from .connections import LIMITS, SERVER_NAME, ConnectionLimits, request_guard
-from ..storage.database import Database
-from ..jobs.dispatcher import DISPATCHER, Dispatcher
+from ....pipelines.runtime import onnx_runtime
 from ..errors import error_middleware
-from ..jobs.store import JobStore
-from ..logs import setup_log_files
-from .metrics import METRICS, Metrics, metrics_middleware
+from ..jobs.dispatcher import DISPATCHER, Dispatcher
 from ..jobs.queue.dispatcher import QueuedDispatcher
 from ..jobs.queue.worker import run_worker
-from ..route_docs import documented, page
-from ..state import SETTINGS
+from ..jobs.store import JobStore
 from ..jobs.video_jobs import direct_runs
 from ..jobs.workers import WorkerPool, share_cores
 from ..jobs.workflows import WORKFLOWS, WorkflowCatalog
+from ..logs import setup_log_files
+from ..route_docs import documented, page
+from ..state import SETTINGS
+from ..storage.database import Database
+from . import endpoints, health, openapi, status, video
+from .auth import DEFAULT_PUBLIC_PATHS, SECURITY, PublicPaths, require_scope, setup_security
+from .connections import LIMITS, SERVER_NAME, ConnectionLimits, request_guard
+from .metrics import METRICS, Metrics, metrics_middleware
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 MEGABYTE = 1 << 20

@@ -34,20 +34,20 @@ from aiohttp import web
 
 from ....pipelines.core.errors import InvalidParameterError
 from ...engine.quoting import excerpt
-from .audit import AUDIT, AUDIT_NOTE, audit_middleware
-from ..security.context import AUTH_METHOD, PRINCIPAL
-from ..storage.audit_log import AuditLog, audit_db_path
-from ..storage.database import Database
-from ..security.keys import (DEFAULT_SCOPES, KeyRecord, KeyStore, Principal, keys_db_path, looks_like_api_key,
-                   parse_expiry)
-from ..logs import security_event
 from .. import schemas
 from ..errors import ApiError, json_error
-from ..security.ratelimit import (AT_ADMISSION, LIMITER, RATE_STATUS, RateLimiter, add_rate_limit_headers, charge, rate_cost,
-                        ratelimit_middleware)
+from ..logs import security_event
 from ..response_schemas import KEY_LIST, NEW_KEY, TOKEN
 from ..route_docs import documented
+from ..security.context import AUTH_METHOD, PRINCIPAL
+from ..security.keys import (DEFAULT_SCOPES, KeyRecord, KeyStore, Principal, keys_db_path, looks_like_api_key,
+                   parse_expiry)
+from ..security.ratelimit import (AT_ADMISSION, LIMITER, RATE_STATUS, RateLimiter, add_rate_limit_headers, charge, rate_cost,
+                        ratelimit_middleware)
 from ..security.tokens import TokenError, TokenService, load_or_create_secret
+from ..storage.audit_log import AuditLog, audit_db_path
+from ..storage.database import Database
+from .audit import AUDIT, AUDIT_NOTE, audit_middleware
 
 DEFAULT_PUBLIC_PATHS = frozenset({"/", "/health", "/docs", "/openapi.json", "/favicon.ico"})
 DEFAULT_PUBLIC_PREFIXES = ("/static/", "/docs/")

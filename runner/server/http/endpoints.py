@@ -24,22 +24,22 @@ from typing import Any, Callable
 
 from aiohttp import web
 
-from .. import schemas
 from ...engine.quoting import excerpt
-from .audit import AUDIT_NOTE
-from .auth import require_scope
-from ..security.context import PRINCIPAL
-from ..jobs.dispatcher import DISPATCHER, Dispatcher
+from .. import schemas
 from ..errors import ApiError
-from ..jobs.store import Job
+from ..jobs.dispatcher import DISPATCHER, Dispatcher
 from ..jobs.operations import OPERATIONS, Operation, Plan
-from ..security.ratelimit import AT_ADMISSION, LIMITER, charge, rate_cost
-from ..response_schemas import ref
-from ..route_docs import documented
-from ..state import SETTINGS
+from ..jobs.store import Job
 from ..jobs.video_jobs import VIDEO_OPERATION_PREFIX, VIDEO_RESULT_FIELDS, video_download
 from ..jobs.workers import QueueFull
 from ..jobs.workflows import NAME_PATTERN, WORKFLOWS
+from ..response_schemas import ref
+from ..route_docs import documented
+from ..security.context import PRINCIPAL
+from ..security.ratelimit import AT_ADMISSION, LIMITER, charge, rate_cost
+from ..state import SETTINGS
+from .audit import AUDIT_NOTE
+from .auth import require_scope
 
 routes = web.RouteTableDef()
 

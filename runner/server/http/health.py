@@ -27,12 +27,12 @@ from aiohttp import web
 
 from .... import __version__
 from ....pipelines import models
-from ..storage.audit_log import audit_db_path
 from ..jobs.dispatcher import DISPATCHER
+from ..route_docs import documented
 from ..security.keys import keys_db_path
 from ..security.ratelimit import LIMITER
-from ..route_docs import documented
 from ..state import SETTINGS
+from ..storage.audit_log import audit_db_path
 
 CHECK_TIMEOUT_SECONDS = 2.0
 OK = "ok"

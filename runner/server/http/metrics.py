@@ -21,10 +21,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from prometheus_client.core import GaugeMetricFamily
 
 from ....pipelines.runtime import onnx_runtime
-from ..jobs.store import JobStore
-from ..logs import performance_log
 from ..jobs.queue.stats import THROUGHPUT_WINDOW_SECONDS, QueueView, throughput
+from ..jobs.store import JobStore
 from ..jobs.workers import WorkerPool
+from ..logs import performance_log
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 

@@ -17,10 +17,10 @@ from typing import Any
 from aiohttp import web
 
 from .... import __version__
-from .auth import PUBLIC
 from ..response_schemas import COMPONENTS, ref
 from ..route_docs import RouteDoc, Upload, is_page, page, route_doc
 from ..state import SETTINGS
+from .auth import PUBLIC
 
 routes = web.RouteTableDef()
 STATIC_DIR = Path(__file__).resolve().parent / "static"

@@ -17,9 +17,9 @@ from .... import __version__
 from ....pipelines import models
 from ....pipelines.runtime import onnx_runtime
 from ..jobs.operations import OPERATIONS
+from ..jobs.workflows import WORKFLOWS
 from ..route_docs import documented
 from ..state import SETTINGS
-from ..jobs.workflows import WORKFLOWS
 
 routes = web.RouteTableDef()
 

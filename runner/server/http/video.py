@@ -25,19 +25,19 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 
 from .. import schemas
-from .audit import AUDIT_NOTE
-from .auth import require_scope
-from ..security.context import PRINCIPAL
-from ..jobs.dispatcher import DISPATCHER
-from .endpoints import note_audit, start_job
 from ..errors import ApiError
+from ..jobs.dispatcher import DISPATCHER
 from ..jobs.operations import Plan
-from ..security.ratelimit import AT_ADMISSION, LIMITER, rate_cost
+from ..jobs.runs import public_text
+from ..jobs.video_jobs import ANONYMIZE, SWAP
 from ..response_schemas import ref
 from ..route_docs import Upload, documented
-from ..jobs.runs import public_text
+from ..security.context import PRINCIPAL
+from ..security.ratelimit import AT_ADMISSION, LIMITER, rate_cost
 from ..state import SETTINGS
-from ..jobs.video_jobs import ANONYMIZE, SWAP
+from .audit import AUDIT_NOTE
+from .auth import require_scope
+from .endpoints import note_audit, start_job
 
 routes = web.RouteTableDef()
 

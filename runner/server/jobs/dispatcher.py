@@ -32,13 +32,13 @@ from aiohttp import web
 
 from ....pipelines.core.config import Section
 from ...engine.executor import validate
-from ..storage.audit_log import AuditLog
 from ..errors import ApiError
-from .store import IdempotencyConflict, Item, Job, JobStore
+from ..storage.audit_log import AuditLog
+from .item_runs import DirectRun, ItemRunner, Outcome, workflow_prompt
 from .listeners import JobListeners
 from .operations import Plan
-from .item_runs import DirectRun, ItemRunner, Outcome, workflow_prompt
 from .runs import describe_error
+from .store import IdempotencyConflict, Item, Job, JobStore
 from .workers import WorkerPool
 from .workflows import WorkflowCatalog
 

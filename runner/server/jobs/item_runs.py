@@ -29,8 +29,8 @@ from typing import Any, Callable
 
 from ...engine.executor import WorkflowCancelled
 from ..errors import ApiError
-from .store import Item, Job, JobStore
 from .runs import describe_error, run_item
+from .store import Item, Job, JobStore
 from .workflows import WorkflowCatalog
 
 Emit = Callable[[str, dict[str, Any]], None]

@@ -29,8 +29,8 @@ from aiohttp import web
 
 from ....pipelines.core.config import Section
 from ...engine.errors import WorkflowCancelled
-from .item_runs import DirectRun
 from ..errors import ApiError
+from .item_runs import DirectRun
 from .store import Job, JobStore
 
 VIDEO_OPERATION_PREFIX = "video."

@@ -70,10 +70,10 @@ from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from limits.util import WindowStats
 
-from .context import PRINCIPAL
 from ..errors import json_error
-from .keys import TIERS, Principal
 from ..logs import security_event
+from .context import PRINCIPAL
+from .keys import TIERS, Principal
 
 log = logging.getLogger(__name__)
 

@@ -57,9 +57,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Iterable
 
-from .audit_checkpoint import CheckpointError, FileCheckpoint, RowCheckpoint, Snapshot, drift, fault, now_text
 from ..logs import security_event
 from . import migrations
+from .audit_checkpoint import CheckpointError, FileCheckpoint, RowCheckpoint, Snapshot, drift, fault, now_text
 from .database import Database
 
 GENESIS_HASH = "0" * 64

@@ -24,9 +24,9 @@ import procrastinate
 from .....pipelines.core.config import Section
 from ..dispatcher import check_bindings, earlier_job, idempotency_conflict
 from ..item_runs import DirectRun, workflow_prompt
-from ..store import Job, JobStore
 from ..listeners import JobListeners
 from ..operations import Plan
+from ..store import Job, JobStore
 from ..workers import QueueFull
 from ..workflows import WorkflowCatalog
 from . import engine, stats
