@@ -7,14 +7,10 @@ from __future__ import annotations
 
 import json
 
+from ..pipelines.swap.choices import BLEND_MODES, COLOR_MODES, METHODS, PAIRING_MODES
 from .compat import Progress, check_interrupted
 
 CATEGORY = "PLAYALTER/swap"
-
-_METHODS = ["auto", "inswapper", "classical"]
-_PAIRINGS = ["index", "order", "identity"]
-_COLORS = ["lab", "histogram", "none"]
-_BLENDS = ["feather", "poisson"]
 
 
 def _first_error(*checks) -> str | bool:
@@ -54,14 +50,14 @@ class PlayAlterFaceSwap:
         return {
             "required": {
                 "target": ("IMAGE", {"tooltip": "image(s) whose faces get replaced"}),
-                "method": (_METHODS, {"default": "auto"}),
+                "method": (list(METHODS), {"default": "auto"}),
                 "source_indices": ("STRING", {"default": "0", "tooltip": "source faces per source image: 0,2 / all"}),
                 "target_indices": ("STRING", {"default": "0", "tooltip": "target faces to replace: 0,2 / all"}),
-                "pairing": (_PAIRINGS, {"default": "index"}),
+                "pairing": (list(PAIRING_MODES), {"default": "index"}),
                 "average_sources": ("BOOLEAN", {"default": False,
                                                 "tooltip": "average every chosen source face into one identity"}),
-                "color_correction": (_COLORS, {"default": "lab"}),
-                "blend_mode": (_BLENDS, {"default": "feather"}),
+                "color_correction": (list(COLOR_MODES), {"default": "lab"}),
+                "blend_mode": (list(BLEND_MODES), {"default": "feather"}),
                 "feather": ("FLOAT", {"default": 0.06, "min": 0.0, "max": 1.0, "step": 0.01,
                                       "tooltip": "edge softness as a fraction of the face size"}),
                 "occlusion": ("BOOLEAN", {"default": True, "tooltip": "keep hands/hair/objects over the face"}),
@@ -88,8 +84,8 @@ class PlayAlterFaceSwap:
              blend_mode, feather, occlusion, mouth, sharpen, denoise, source=None, source_faces=None,
              target_faces=None, identity=None, reference_identity=None, enabled=True):
         from ..pipelines.core.errors import InvalidParameterError
-        from ..pipelines.swap.blend import BlendOptions
-        from ..pipelines.swap.pipeline import SwapOptions, swap_batch
+        from ..pipelines.swap.pipeline import swap_batch
+        from ..pipelines.swap.request import swap_request
         from .tensors import image_batch_to_numpy, numpy_to_image_batch
 
         if not enabled:
@@ -98,11 +94,11 @@ class PlayAlterFaceSwap:
             return target, json.dumps(report)
         if source is None and identity is None:
             raise InvalidParameterError("Face Swap needs a source image or a saved identity: connect one of them")
-        options = SwapOptions(
-            method=method, pairing=pairing, target_indices=target_indices,
-            blend=BlendOptions(color=color_correction, mode=blend_mode, feather=feather, occlusion=occlusion,
-                               mouth=mouth, sharpen=sharpen, denoise=denoise),
-        )
+        options = swap_request({  # the CLI's and the HTTP video job's builder: the same inputs mean the same swap
+            "method": method, "pairing": pairing, "target_indices": target_indices,
+            "color_correction": color_correction, "blend_mode": blend_mode, "feather": feather,
+            "occlusion": occlusion, "mouth": mouth, "sharpen": sharpen, "denoise": denoise,
+        })
         targets = image_batch_to_numpy(target)
         progress = Progress(len(targets))
         check_interrupted()

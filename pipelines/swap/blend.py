@@ -44,9 +44,7 @@ import numpy as np
 from ..core.errors import InvalidParameterError
 from ..engine.face import Face
 from . import landmarks
-
-COLOR_MODES = ("lab", "histogram", "none")
-BLEND_MODES = ("feather", "poisson")
+from .choices import BLEND_MODES, COLOR_MODES
 
 
 @dataclass(frozen=True)

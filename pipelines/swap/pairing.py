@@ -20,8 +20,7 @@ from ..core.errors import InvalidParameterError, NoFaceError
 from ..engine.face import Face
 from ..engine.recognition import similarity
 from ..engine.selection import parse_indices
-
-PAIRING_MODES = ("index", "order", "identity")
+from .choices import PAIRING_MODES
 
 
 def chosen_indices(text: str, count: int, side: str) -> list[int]:

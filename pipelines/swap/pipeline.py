@@ -19,10 +19,9 @@ from ..core.errors import InvalidParameterError, NoFaceError
 from ..engine.face import Face
 from . import classical, identity, inswapper, pairing, report
 from .blend import BlendOptions, blend
+from .choices import METHODS
 
 logger = logging.getLogger(__name__)
-
-METHODS = ("auto", "inswapper", "classical")
 
 
 @dataclass

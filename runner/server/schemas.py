@@ -15,6 +15,7 @@ from jsonschema import Draft202012Validator
 
 from ...pipelines.privacy.choices import COVERAGES, MASK_TYPES, MAX_LEVELS
 from ...pipelines.privacy.detection_settings import PRIVACY_DETECTION
+from ...pipelines.swap.choices import BLEND_MODES, COLOR_MODES, METHODS
 from ..engine.quoting import excerpt
 from .errors import ApiError
 from .security.keys import SCOPES, TIERS
@@ -183,12 +184,32 @@ VIDEO_ANONYMIZE_OPTIONS = object_schema({
                             "int8 instructions and the int8 one proposes with fp32 confirmation (the same faces)"},
     **VIDEO_ENCODING,
 })
+SWAP_BLENDING = {  # the Face Swap node's method and blending inputs, with its defaults
+    "method": {"type": "string", "enum": list(METHODS), "default": "auto",
+               "description": "inswapper (needs inswapper_128 and buffalo_l), the model-free landmark warp "
+                              "(classical), or auto: InSwapper when it can run, else the warp"},
+    "color_correction": {"type": "string", "enum": list(COLOR_MODES), "default": "lab",
+                         "description": "colour of the swapped face matched to the target's: LAB mean and spread, "
+                                        "histogram matching, or none"},
+    "blend_mode": {"type": "string", "enum": list(BLEND_MODES), "default": "feather",
+                   "description": "feathered edge, or Poisson blending"},
+    "feather": {"type": "number", "minimum": 0.0, "maximum": 1.0, "default": 0.06,
+                "description": "edge softness, as a fraction of the face size"},
+    "occlusion": {"type": "boolean", "default": True,
+                  "description": "keep hands, hair and objects in front of the target face"},
+    "mouth": {"type": "boolean", "default": True, "description": "keep the target's mouth interior"},
+    "sharpen": {"type": "number", "minimum": 0.0, "maximum": 1.0, "default": 0.3,
+                "description": "sharpening of the swapped face"},
+    "denoise": {"type": "number", "minimum": 0.0, "maximum": 1.0, "default": 0.0,
+                "description": "noise reduction of the swapped face"},
+}
 VIDEO_SWAP_OPTIONS = object_schema({
     "source_face_index": FACE_INDEX,
     "target_tracks": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 4095},
                       "maxItems": 64, "uniqueItems": True, "default": [],
                       "description": "which tracked faces of the video to replace, numbered in order of "
                                      "appearance from 0 (see the report of an anonymisation); empty: every face"},
+    **SWAP_BLENDING,
     **VIDEO_ENCODING,
 })
 

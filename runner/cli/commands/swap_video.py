@@ -2,7 +2,9 @@
 
 The source face (--source-face, largest first) is put onto the chosen tracked faces of every
 frame (--tracks: "all" or track numbers in order of appearance, e.g. "0,2"), with the same
-identity on every frame. Each video becomes <name>_swapped.mp4 (.mkv when its codec or audio
+identity on every frame. The face is blended in as by the Face Swap node (colour correction,
+feather or Poisson blend, occluders and the mouth kept, sharpening, noise reduction; docs/swap.md).
+Each video becomes <name>_swapped.mp4 (.mkv when its codec or audio
 does not fit MP4), streamed with the audio copied and the frame timing and rotation kept; an
 existing output is never overwritten. Uses InSwapper when installed, else the landmark warp.
 """
@@ -18,7 +20,8 @@ from ..video_options import add_video_arguments, is_video, output_path, video_op
 
 
 def register(subparsers) -> None:
-    from ....pipelines.swap.pipeline import METHODS
+    from ....pipelines.swap.blend import BlendOptions
+    from ....pipelines.swap.choices import BLEND_MODES, COLOR_MODES, METHODS
 
     parser = subparsers.add_parser(
         "swap-video", help="put one face onto the tracked faces of videos",
@@ -30,6 +33,20 @@ def register(subparsers) -> None:
     parser.add_argument("--source-face", type=int, default=0, help="which face of the source photo (largest first)")
     parser.add_argument("--tracks", default="all", help='tracked faces to swap: "all" or e.g. "0,2" (default all)')
     parser.add_argument("--method", choices=METHODS, default="auto", help="inswapper, classical or auto")
+    parser.add_argument("--color-correction", choices=COLOR_MODES, default=BlendOptions.color,
+                        help=f"colour of the swapped face matched to the target's (default {BlendOptions.color})")
+    parser.add_argument("--blend-mode", choices=BLEND_MODES, default=BlendOptions.mode,
+                        help=f"how the face is put in (default {BlendOptions.mode})")
+    parser.add_argument("--feather", type=float, default=BlendOptions.feather,
+                        help=f"edge softness, fraction of the face size 0..1 (default {BlendOptions.feather})")
+    parser.add_argument("--no-occlusion", dest="occlusion", action="store_false",
+                        help="paste over hands, hair and objects in front of the face instead of keeping them")
+    parser.add_argument("--no-mouth", dest="mouth", action="store_false",
+                        help="swap the mouth interior too instead of keeping the target's")
+    parser.add_argument("--sharpen", type=float, default=BlendOptions.sharpen,
+                        help=f"sharpening of the swapped face 0..1 (default {BlendOptions.sharpen})")
+    parser.add_argument("--denoise", type=float, default=BlendOptions.denoise,
+                        help=f"noise reduction of the swapped face 0..1 (default {BlendOptions.denoise})")
     parser.add_argument("--report", action="store_true", help="write <name>_swap.json with the per-track report")
     add_video_arguments(parser)
     parser.set_defaults(func=run)
@@ -39,14 +56,15 @@ def run(args) -> int:
     from ....pipelines.engine.detection import detect_faces
     from ....pipelines.core.errors import ImageValidationError, NoFaceError
     from ....pipelines.images import load_image
-    from ....pipelines.swap.pipeline import Source, SwapOptions
+    from ....pipelines.swap.pipeline import Source
+    from ....pipelines.swap.request import swap_request
     from ....pipelines.video import swap_video
     from ...engine.output_names import distinct_stems, write_new
 
     for path in args.videos:
         if not is_video(path):
             raise ImageValidationError(f"{path.name} is not a video (mp4, mov, mkv, webm, avi)")
-    options = SwapOptions(method=args.method)
+    options = swap_request(vars(args))  # the flags' destinations are the builder's names
     video = video_options(args)
     image = load_image(args.source)
     faces = detect_faces(image)

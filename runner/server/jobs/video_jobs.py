@@ -64,15 +64,17 @@ def _swap(options: dict[str, Any], inputs: dict[str, Path], target: Path,
           progress: Callable, cancelled: Callable[[], bool]) -> dict[str, Any]:
     from ....pipelines.images import load_image
     from ....pipelines.swap.pipeline import sources_from_faces
+    from ....pipelines.swap.request import swap_request
     from ....pipelines.video import swap_video
     from ....pipelines.video.anonymize import detector
 
+    swap_options = swap_request(options)  # the node's and the CLI's builder: the same options mean the same swap
     chosen = video_options(options)
     photo = load_image(inputs["source"])
     [source] = sources_from_faces([photo], [detector(chosen)(photo)], str(options["source_face_index"]), False)
     tracks = ",".join(map(str, options["target_tracks"])) or "all"
-    return swap_video(source, inputs["video"], target, video_options=chosen, progress=progress,
-                      cancelled=cancelled, tracks=tracks)
+    return swap_video(source, inputs["video"], target, swap_options=swap_options, video_options=chosen,
+                      progress=progress, cancelled=cancelled, tracks=tracks)
 
 
 def _direct(pipeline: Callable, output_name: str) -> Callable[..., dict[str, Any]]:

@@ -1,0 +1,55 @@
+"""User input -> the options of a swap: the one builder the node, the CLI and the HTTP video job share.
+
+Every entry point names its inputs alike (node inputs, CLI flag destinations, JSON fields), so one
+mapping of those names gives the same options everywhere:
+
+    method, pairing, target_indices                                          -> SwapOptions
+    color_correction, blend_mode, feather, occlusion, mouth, sharpen, denoise -> its BlendOptions
+
+A name left out takes its default (that of ``SwapOptions`` and ``BlendOptions``); names not listed are
+not read, so a caller may pass all of its inputs. Which source face is used is not read here: each entry
+point finds its source its own way (source photos and indices on the node, one face of one photo for a
+video). A video swaps chosen tracks instead of ``pairing`` and ``target_indices``, so its entry points
+leave those two out.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from ..core.errors import InvalidParameterError
+from ..engine.selection import parse_indices
+from .blend import BlendOptions
+from .pipeline import SwapOptions
+
+BLEND_FIELDS = {"color_correction": "color", "blend_mode": "mode", "feather": "feather", "occlusion": "occlusion",
+                "mouth": "mouth", "sharpen": "sharpen", "denoise": "denoise"}  # input name -> BlendOptions field
+SWITCHES = ("occlusion", "mouth")  # must be true or false
+FRACTIONS = ("feather", "sharpen", "denoise")  # must be numbers from 0 to 1
+
+
+def swap_request(values: Mapping[str, Any]) -> SwapOptions:
+    """The validated swap options of ``values`` (see the module docstring for the names);
+    InvalidParameterError naming the input when one is wrong."""
+    for name in SWITCHES:
+        if name in values and not isinstance(values[name], bool):
+            raise InvalidParameterError(f"{name} must be true or false, got {values[name]!r}")
+    for name in FRACTIONS:
+        if name in values and (isinstance(values[name], bool) or not isinstance(values[name], (int, float))):
+            raise InvalidParameterError(f"{name} must be a number from 0 to 1, got {values[name]!r}")
+    if "target_indices" in values:
+        _check_indices(values["target_indices"])
+    blend = BlendOptions(**{field: values[name] for name, field in BLEND_FIELDS.items() if name in values})
+    return SwapOptions(blend=blend, **{name: values[name] for name in ("method", "pairing", "target_indices")
+                                       if name in values})
+
+
+def _check_indices(text: Any) -> None:
+    """``target_indices`` is "all" (or empty) or face numbers like "0,2"."""
+    if not isinstance(text, str):
+        raise InvalidParameterError(f"target_indices must be text such as \"0,2\" or \"all\", got {text!r}")
+    if text.strip().lower() not in ("", "all"):
+        try:
+            parse_indices(text)
+        except InvalidParameterError as error:
+            raise InvalidParameterError(f"target_indices: {error}") from None
