@@ -27,7 +27,7 @@ LAYERS = [
     ("pipelines.video",),
     ("pipelines",),
     ("nodes",),
-    ("runner.settings",),
+    ("runner.settings", "runner.installation"),
     ("runner.engine",),
     ("runner.server.errors", "runner.server.logs", "runner.server.state", "runner.server.route_docs"),
     ("runner.server.storage",),

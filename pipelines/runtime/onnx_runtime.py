@@ -10,6 +10,9 @@ Execution path, probed once per process (``execution_path``):
    (``torch_runtime``): every ComfyUI install has a CUDA-enabled torch;
 3. else onnxruntime on the CPU. ONE log line says which path runs and why.
 
+Two onnxruntime builds installed together, or a CPU-only build beside an NVIDIA GPU (``packages``), is
+warned about once, with the command that fixes it, and named in the path's reason.
+
 Every model is prepared before onnxruntime sees it (``onnx_graph``: initializers listed as graph
 inputs become constants, so batch norms fold and weights pre-pack), all graph optimisations are on,
 and the optimised graph is kept on disk (``<user data>/onnx-cache``, keyed by the model's sha256, the
@@ -33,7 +36,7 @@ from typing import Callable
 
 from ..core.errors import InvalidParameterError, ModelCorruptError
 from ..core.user_dirs import user_data_dir
-from . import cuda_driver, onnx_graph
+from . import cuda_driver, onnx_graph, packages
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +111,9 @@ def execution_path(device: str = "auto") -> ExecutionPath:
         raise InvalidParameterError(f"unknown device '{device}'; choose one of {', '.join(DEVICES)}")
     if device == "cpu":
         return ExecutionPath("onnxruntime", CPU, reason="device 'cpu' was requested")
+    packages.warn_once()
+    package_problem = packages.problem()
+    note = f"; {package_problem}" if package_problem else ""
     if os.environ.get(RUNTIME_ENV, "").strip().lower() == "torch":
         from . import torch_runtime
 
@@ -115,10 +121,11 @@ def execution_path(device: str = "auto") -> ExecutionPath:
         if absent:
             raise InvalidParameterError(f"{RUNTIME_ENV}=torch is set but {absent}")
         torch_device, described = torch_runtime.accelerator()
-        return ExecutionPath("torch", torch_device=torch_device or "cpu", reason=f"{RUNTIME_ENV}=torch; {described}")
+        return ExecutionPath("torch", torch_device=torch_device or "cpu",
+                             reason=f"{RUNTIME_ENV}=torch; {described}{note}")
     problem = cuda_problem()
     if problem is None:
-        path = ExecutionPath("onnxruntime", CUDA, reason="onnxruntime's CUDA provider works")
+        path = ExecutionPath("onnxruntime", CUDA, reason=f"onnxruntime's CUDA provider works{note}")
         _log_path_once(path)
         return path
     from . import torch_runtime
@@ -126,14 +133,14 @@ def execution_path(device: str = "auto") -> ExecutionPath:
     torch_device, described = torch_runtime.accelerator()
     if torch_device is not None:
         path = ExecutionPath("torch", torch_device=torch_device,
-                             reason=f"onnxruntime cannot use CUDA ({problem}); {described}")
+                             reason=f"onnxruntime cannot use CUDA ({problem}); {described}{note}")
         _log_path_once(path)
         return path
     if device == "cuda":
-        raise InvalidParameterError(f"device 'cuda' was requested but CUDA cannot be used: {problem}")
+        raise InvalidParameterError(f"device 'cuda' was requested but CUDA cannot be used: {problem}{note}")
     _log_cpu_once(problem)
     reason = problem if described == problem else f"{problem}; torch: {described}"
-    return ExecutionPath("onnxruntime", CPU, reason=reason)
+    return ExecutionPath("onnxruntime", CPU, reason=reason + note)
 
 
 @lru_cache(maxsize=1)

@@ -97,9 +97,45 @@ TOKEN = {"type": "object", "properties": {
 }}
 KEY_LIST = {"type": "object", "properties": {"keys": {"type": "array", "items": ref("Key")}}}
 NEW_KEY = {"allOf": [ref("Key"), {"type": "object", "properties": {"api_key": {"type": "string"}}}]}
+_NAME_TO_VERSION = {"type": "object", "additionalProperties": {"type": "string"}}
+_FOLDER = {"type": "object", "properties": {"path": {"type": "string"}, "exists": {"type": "boolean"}}}
+INSTALLATION = {
+    "type": "object",
+    "description": "the facts `playalter doctor` prints",
+    "properties": {
+        "playalter": {"type": "string"},
+        "packages": {"type": "object", "properties": {
+            "python": {"type": "object", "properties": {"version": {"type": "string"},
+                                                        "executable": {"type": "string"}}},
+            "torch": {"type": ["string", "null"]},
+            "numpy": {"type": ["string", "null"]},
+            "opencv": {**_NAME_TO_VERSION, "description": "installed distributions providing cv2"},
+            "onnxruntime": {**_NAME_TO_VERSION, "description": "installed onnxruntime builds; more than one "
+                                                               "is a problem"},
+        }},
+        "onnxruntime_problem": {
+            "type": ["object", "null"],
+            "description": "two onnxruntime builds together, or a CPU-only one beside an NVIDIA GPU",
+            "properties": {"message": {"type": "string"}, "fix": {"type": "string", "description": "the command"}},
+        },
+        "execution": {"type": "object", "properties": {"path": {"type": ["string", "null"]},
+                                                       "reason": {"type": "string"}}},
+        "models": {"type": "object", "properties": {
+            "present": {"type": "array", "items": {"type": "string"}},
+            "missing": {"type": "array", "items": {"type": "object", "properties": {
+                "name": {"type": "string"}, "how_to_obtain": {"type": "string"}}}},
+            "search_dirs": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+        }},
+        "comfyui": {"type": "object", "description": "the ComfyUI install around the pack (root null: none)",
+                    "properties": {"root": {"type": ["string", "null"]}, "pack": {"type": "string"},
+                                   "models": _FOLDER, "input": _FOLDER, "output": _FOLDER}},
+        "extras": {"type": "object", "additionalProperties": {"type": "object", "properties": {
+            "installed": {"type": "boolean"}, "missing": {"type": "array", "items": {"type": "string"}}}}},
+    },
+}
 
 COMPONENTS: dict[str, Any] = {
     "Error": ERROR, "RunResult": RUN_RESULT, "AnalyzeResult": ANALYZE_RESULT, "PrivacyResult": PRIVACY_RESULT,
     "SwapResult": SWAP_RESULT, "Key": KEY, "FaceRecord": FACE_RECORD, "ImageOutput": IMAGE_OUTPUT,
-    "JsonOutput": JSON_OUTPUT, "Job": JOB,
+    "JsonOutput": JSON_OUTPUT, "Job": JOB, "Installation": INSTALLATION,
 }

@@ -3,7 +3,8 @@
 Per capability: whether it is switched on, its workflows, and whether it is
 ``usable`` (``reason`` says why not, or what is degraded); per option whose
 model may be absent (synthetic faces, FLAME, the 3D mesh, InSwapper) the
-same. The web page greys out what is not usable, with the reason.
+same. The web page greys out what is not usable, with the reason. ``installation`` holds the facts
+``playalter doctor`` prints (``runner/installation.py``).
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from aiohttp import web
 
 from .... import __version__
 from ....pipelines import models
+from ... import installation
 from ....pipelines.runtime import onnx_runtime
 from ..jobs.operations import OPERATIONS
 from ..jobs.workflows import WORKFLOWS
+from ..response_schemas import ref
 from ..route_docs import documented
 from ..state import SETTINGS
 
@@ -66,7 +69,9 @@ def capability_status(name: str, enabled: bool, workflows: dict[str, bool],
 @documented("Capabilities and models", "Which operations are enabled, which workflows and models are present, "
             "and per capability and option whether it is `usable` now (`reason` says why not, or what is "
             "degraded, e.g. a swap without InSwapper), and `execution`: where models run (`path`) and why "
-            "(`reason`).", tag="service", answer="status", answer_schema={"type": "object"})
+            "(`reason`); `installation`: versions, onnxruntime builds, models, ComfyUI folders and extras, as "
+            "`playalter doctor` prints them.", tag="service", answer="status",
+            answer_schema={"type": "object", "properties": {"installation": ref("Installation")}})
 async def services_status(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     catalog = request.app[WORKFLOWS]
@@ -74,6 +79,7 @@ async def services_status(request: web.Request) -> web.Response:
     obtainable = {name: available[name] or (spec.fetch_on_first_use and settings.models.auto_fetch)
                   for name, spec in models.REGISTRY.items()}  # what a run can use, fetched on first use if need be
     execution = await asyncio.to_thread(lambda: onnx_runtime.execution_path().to_dict())
+    installed = await asyncio.to_thread(installation.facts)
     workflows = set(catalog.names())
     capabilities = {}
     for operation in OPERATIONS.values():
@@ -92,4 +98,5 @@ async def services_status(request: web.Request) -> web.Response:
         },
         "workflows": sorted(workflows),
         "execution": execution,
+        "installation": installed,
     })
