@@ -16,7 +16,8 @@ from .. import models
 from ..core.errors import PlayalterError
 from . import onnx_runtime, packages
 
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+# Not resolved: a pack linked into custom_nodes/ is imported through the link, which is where ComfyUI is.
+PACKAGE_ROOT = Path(__file__).absolute().parents[2]
 
 
 def package_versions() -> dict:
