@@ -12,6 +12,7 @@ import pkgutil
 import sys
 
 from . import commands
+from .extras import MissingExtra
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         setup_logging()
         return int(args.func(args) or 0)
-    except PlayalterError as error:
+    except (PlayalterError, MissingExtra) as error:
         sys.stderr.write(f"error: {error}\n")
         return 2
     except KeyboardInterrupt:

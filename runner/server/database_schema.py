@@ -14,8 +14,6 @@ from .storage.database import Database
 def upgrade_all(settings, data_dir: Path) -> dict[str, list[int]]:
     """Postgres: jobs, keys, audit and the queue's tables; SQLite: the jobs file (keys and audit files create their
     own tables). Returns the versions applied now, per component; raises MigrationError."""
-    from .jobs.queue.engine import install_schema
-
     url = settings.database.url
     try:
         database = Database(url or Path(data_dir).resolve() / "jobs.sqlite3")
@@ -24,6 +22,8 @@ def upgrade_all(settings, data_dir: Path) -> dict[str, list[int]]:
             if database.postgres:
                 applied["keys"] = migrations.upgrade(database, "keys", KEYS)
                 applied["audit"] = migrations.upgrade(database, "audit", AUDIT)
+                from .jobs.queue.engine import install_schema  # procrastinate: the scale extra, Postgres only
+
                 applied["queue"] = install_schema(database)
             return applied
         finally:

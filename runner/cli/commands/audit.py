@@ -23,6 +23,9 @@ def run_verify(args) -> int:
     from pathlib import Path
 
     from ....pipelines.core.config import settings
+    from ..extras import require
+
+    require("server")
     from ...server.storage.audit_log import audit_db_path, verify_database
 
     current = settings()
@@ -45,6 +48,9 @@ def run_verify(args) -> int:
 
 def _verify_shared(url: str, secret: str, anchor: str | None):
     from ....pipelines.core.config import ConfigError
+    from ..extras import require
+
+    require("scale")
     from ...server.storage.audit_checkpoint import RowCheckpoint
     from ...server.storage.audit_log import VerifyResult, verify_log
     from ...server.storage.database import Database

@@ -18,10 +18,15 @@ def run_upgrade(args) -> int:
     from pathlib import Path
 
     from ....pipelines.core.config import settings
-    from ...server.storage import migrations
-    from ...server.database_schema import upgrade_all
+    from ..extras import require
 
+    require("server")
     current = settings()
+    if current.database.url:
+        require("scale")
+    from ...server.database_schema import upgrade_all
+    from ...server.storage import migrations
+
     try:
         applied = upgrade_all(current, Path(current.paths.data_dir).expanduser())
     except migrations.MigrationError as error:

@@ -39,12 +39,17 @@ def register(subparsers) -> None:
 def _open_store(args):
     """The key store, with anything it creates (folder, database) readable by this user only."""
     from ....pipelines.core.config import settings
+    from ..extras import require
+
+    require("server")
+    current = settings()
+    if current.database.url and not args.db:
+        require("scale")
     from ...server.storage.database import Database
     from ...server.security.keys import KeyStore, keys_db_path
 
     previous_umask = os.umask(0o077)
     try:
-        current = settings()
         database = Database(current.database.url) if current.database.url and not args.db else None
         store = KeyStore(args.db or database or keys_db_path(current))
         try:
@@ -64,6 +69,9 @@ def _when(epoch: float | None) -> str:
 
 
 def run_create(args) -> int:
+    from ..extras import require
+
+    require("server")
     from ...server.security.keys import DEFAULT_SCOPES, parse_expiry
 
     expires_at = parse_expiry(args.expires) if args.expires else None

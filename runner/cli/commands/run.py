@@ -37,6 +37,10 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    if args.remote:
+        from ..extras import require
+
+        require("server")  # websocket-client, ComfyUI's progress channel
     from ...engine.bindings import parse_cli_bindings
     from ...engine.errors import NodeExecutionError, RemoteUnavailableError, WorkflowCancelled
     from ..progress_bar import ProgressBar

@@ -34,11 +34,16 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from ....pipelines.core.config import load_settings
+    from ..extras import require
+
+    require("server")
 
     overrides = {"PLAYALTER__SERVER__HOST": args.host, "PLAYALTER__SERVER__PORT": args.port,
                  "PLAYALTER__SERVER__WORKERS": args.workers}
     environ = {**os.environ, **{name: str(value) for name, value in overrides.items() if value is not None}}
     settings = load_settings(environ=environ)
+    if settings.database.url:
+        require("scale")
     host, port = settings.server.host, settings.server.port
     try:
         listener = listen(host, port)

@@ -36,12 +36,16 @@ def run(args) -> int:
         sys.stderr.write("error: --concurrency must be at least 1\n")
         return EXIT_NOT_CONFIGURED
     from ....pipelines.core.config import settings
-    from ...server.jobs.queue.worker import run_worker
+    from ..extras import require
 
     current = settings()
     if not current.database.url:
         sys.stderr.write("error: a worker needs a shared database: set PLAYALTER__DATABASE__URL=postgresql://...\n")
         return EXIT_NOT_CONFIGURED
+    require("server")
+    require("scale")
+    from ...server.jobs.queue.worker import run_worker
+
     logging.basicConfig(level=current.logging.level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     asyncio.run(run_worker(current, args.concurrency))
     return 0

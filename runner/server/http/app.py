@@ -24,8 +24,6 @@ from ....pipelines.core.config import Section, settings as current_settings
 from ....pipelines.runtime import onnx_runtime
 from ..errors import error_middleware
 from ..jobs.dispatcher import DISPATCHER, Dispatcher
-from ..jobs.queue.dispatcher import QueuedDispatcher
-from ..jobs.queue.worker import run_worker
 from ..jobs.store import JobStore
 from ..jobs.video_jobs import direct_runs
 from ..jobs.workers import WorkerPool, share_cores
@@ -56,7 +54,9 @@ def create_app(settings: Section | None = None) -> web.Application:
     catalog = WorkflowCatalog(settings)
     if database is None:
         pool = WorkerPool(settings.server.workers, settings.server.queue_size)
-    else:
+    else:  # the job queue on Postgres: procrastinate and psycopg come with the scale extra
+        from ..jobs.queue.dispatcher import QueuedDispatcher
+
         dispatcher = QueuedDispatcher(settings, store, catalog, direct=direct_runs(settings))
         pool = dispatcher.pool
     metrics = Metrics(store, pool)
@@ -92,6 +92,8 @@ def create_app(settings: Section | None = None) -> web.Application:
         if database is None:
             share_cores(settings.server.workers, settings.server.onnx_threads)
         elif settings.server.workers > 0:  # this replica also runs items, as a queue worker would
+            from ..jobs.queue.worker import run_worker
+
             embedded.append(asyncio.create_task(run_worker(settings, settings.server.workers,
                                                            install_signal_handlers=False)))
 

@@ -1,11 +1,14 @@
-"""What the shared database says about the queue: depth, running items, live workers, throughput, orphans."""
+"""What the shared database says about the queue: depth, running items, live workers, throughput, orphans.
+
+Plain SQL, no procrastinate import at load: the service's metrics import this module in every deployment,
+and procrastinate (the ``scale`` extra) is only there where the queue is.
+"""
 
 from __future__ import annotations
 
 import time
 
 from ...storage.database import Database
-from .engine import QUEUE
 
 THROUGHPUT_WINDOW_SECONDS = 300
 
@@ -20,6 +23,8 @@ class QueueView:
         self.queued = self.running = self.workers = 0
 
     def refresh(self) -> None:
+        from .engine import QUEUE
+
         with self.db.transaction() as tx:
             self.queued = tx.execute("SELECT COUNT(*) FROM procrastinate_jobs WHERE queue_name = ? AND status = 'todo'",
                                      (QUEUE,)).fetchone()[0]
