@@ -16,8 +16,8 @@ from aiohttp import web
 
 from .... import __version__
 from ....pipelines import models
-from ... import installation
 from ....pipelines.runtime import onnx_runtime
+from ... import installation
 from ..jobs.operations import OPERATIONS
 from ..jobs.workflows import WORKFLOWS
 from ..response_schemas import ref
