@@ -120,6 +120,15 @@ def test_doctor_prints_the_picture_and_exits_0(monkeypatch, capsys):
         assert expected in out, expected
 
 
+def test_doctor_gives_the_command_for_a_missing_extra(monkeypatch, capsys):
+    monkeypatch.setitem(installation.EXTRAS, "scale", ("psycopg", "no_such_module_for_the_test"))
+    assert main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    assert "extra server: installed" in out
+    assert "extra scale:  not installed (missing: no_such_module_for_the_test)" in out
+    assert f"    install it: {sys.executable} -m pip install" in out
+
+
 def test_doctor_json_has_every_fact(capsys):
     assert main(["doctor", "--json"]) == 0
     facts = json.loads(capsys.readouterr().out)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import sys
 
+from ..extras import install_command
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -66,8 +68,11 @@ def describe(facts: dict) -> list[str]:
             lines.append(f"  outside ComfyUI, models are not looked for there: set PLAYALTER_MODELS_DIR={comfy_models}")
     lines.append("")
     for extra, state in facts["extras"].items():
-        status = "installed" if state["installed"] else f"not installed (missing: {', '.join(state['missing'])})"
-        lines.append(f"extra {extra + ':':<7} {status}")
+        if state["installed"]:
+            lines.append(f"extra {extra + ':':<7} installed")
+        else:
+            lines += [f"extra {extra + ':':<7} not installed (missing: {', '.join(state['missing'])})",
+                      f"    install it: {install_command(extra)}"]
     return lines
 
 
