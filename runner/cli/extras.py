@@ -17,11 +17,8 @@ import sys
 import tomllib
 from pathlib import Path
 
-# The modules each extra provides, as imported by runner/server and runner/engine/remote.py.
-MODULES = {
-    "server": ("aiohttp", "jwt", "limits", "coredis", "prometheus_client", "jsonschema", "websocket"),
-    "scale": ("psycopg", "psycopg_pool", "procrastinate"),
-}
+from ..installation import EXTRAS
+
 PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 
 
@@ -38,7 +35,7 @@ class MissingExtra(Exception):
 
 def require(extra: str) -> None:
     """Raise ``MissingExtra`` when one of the extra's modules cannot be imported."""
-    for module in MODULES[extra]:
+    for module in EXTRAS[extra]:
         if importlib.util.find_spec(module) is None:
             raise MissingExtra(extra, module)
 
