@@ -212,9 +212,11 @@ def comfyui(tmp_path_factory, t1_path):
     _provide_inputs(root, t1_path)
     installed = ComfyUI(root, python, torch_before, torch_after,
                         f"exit {check.returncode}: {(check.stdout + check.stderr).strip()}")
-    installed.start()
-    yield installed
-    installed.stop()
+    try:
+        installed.start()
+        yield installed
+    finally:
+        installed.stop()
 
 
 def test_install_leaves_torch_alone_and_pip_check_clean(comfyui):
