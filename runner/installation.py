@@ -19,11 +19,16 @@ EXTRAS = {
 }
 
 
+def missing_modules(extra: str) -> list[str]:
+    """The modules of ``extra`` that cannot be found."""
+    return [module for module in EXTRAS[extra] if importlib.util.find_spec(module) is None]
+
+
 def extras() -> dict:
     """Per extra: ``installed``, and the ``missing`` modules."""
     found = {}
-    for extra, modules in EXTRAS.items():
-        missing = [module for module in modules if importlib.util.find_spec(module) is None]
+    for extra in EXTRAS:
+        missing = missing_modules(extra)
         found[extra] = {"installed": not missing, "missing": missing}
     return found
 

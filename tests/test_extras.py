@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from playalter.pipelines.core import config
+from playalter.runner import installation
 from playalter.runner.cli import extras
 from playalter.runner.cli.main import main
 
@@ -42,7 +43,7 @@ def test_the_extras_modules_are_what_pyproject_installs():
     core = " ".join(project["dependencies"]).lower()
     for name in ("aiohttp", "pyjwt", "limits", "prometheus", "jsonschema", "websocket", "psycopg", "procrastinate"):
         assert name not in core, f"{name} is the service's, not the node pack's"
-    assert set(extras.EXTRAS) <= set(project["optional-dependencies"])
+    assert set(installation.EXTRAS) <= set(project["optional-dependencies"])
     assert any(extra.startswith("playalter[") and "server" in extra and "scale" in extra
                for extra in project["optional-dependencies"]["test"])
 

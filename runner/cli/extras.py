@@ -10,14 +10,13 @@ the exact pip command for the Python that runs ``playalter``, not a traceback fr
 from __future__ import annotations
 
 import importlib.metadata
-import importlib.util
 import re
 import shlex
 import sys
 import tomllib
 from pathlib import Path
 
-from ..installation import EXTRAS
+from ..installation import missing_modules
 
 PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 
@@ -35,9 +34,9 @@ class MissingExtra(Exception):
 
 def require(extra: str) -> None:
     """Raise ``MissingExtra`` when one of the extra's modules cannot be imported."""
-    for module in EXTRAS[extra]:
-        if importlib.util.find_spec(module) is None:
-            raise MissingExtra(extra, module)
+    missing = missing_modules(extra)
+    if missing:
+        raise MissingExtra(extra, missing[0])
 
 
 def install_command(extra: str) -> str:
