@@ -5,7 +5,8 @@ Two ways to answer an error in that shape:
 - a handler raises ``ApiError``; ``error_middleware`` turns it, aiohttp's own
   HTTP errors (404, 405, 413, ...) and any unexpected exception into that
   shape. An unexpected exception is logged with its traceback and answered
-  with a plain 500 message: a stack trace never reaches the client.
+  with a plain 500 message: a stack trace never reaches the client. A fault of the machine (a full disk, a
+  database outage, ``faults.py``) is not a bug: it is answered 507 or 503 and logged once while it lasts.
 - code outside the handlers (the security middlewares, the connection guard)
   raises ``json_error(...)``, an aiohttp ``HTTPException`` that already
   carries the JSON body, or writes ``error_body(...)`` itself.
@@ -18,6 +19,8 @@ import logging
 from typing import Any, Mapping
 
 from aiohttp import web
+
+from .faults import fault_answer
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +91,10 @@ def error_middleware(max_body_mb: float):
             message = _http_message(error, max_body_mb)
             headers = {name: value for name, value in error.headers.items() if name in ("Allow", "Retry-After")}
             return error_response(error.status, _HTTP_CODES.get(error.status, "http_error"), message, headers=headers)
-        except Exception:
+        except Exception as error:
+            fault = fault_answer(error)  # a full disk or a database outage: logged once while it lasts
+            if fault is not None:
+                return error_response(fault.status, fault.code, fault.message, headers=fault.headers)
             log.exception("unhandled error on %s %s", request.method, request.path)
             return error_response(500, "internal_error", "the server failed to handle this request; it has been logged")
 

@@ -1,0 +1,130 @@
+"""Faults of the machine under the service, told apart from bugs, answered as what they are and logged once.
+
+Three kinds, each answered in the API's error shape, never as a 500:
+
+- ``storage_full``: the disk under the data folder is full (``ENOSPC``, ``EDQUOT``, SQLite's "database or disk is
+  full", Postgres' ``disk_full``): 507 ``insufficient_storage``;
+- ``database_unavailable``: SQLite locked past its busy timeout, unreadable or damaged; Postgres stopped,
+  restarting or out of pooled connections: 503 ``database_unavailable`` with ``Retry-After``;
+- ``rate_limit_storage``: Redis does not answer (``security/ratelimit.py`` answers 503 ``rate_limit_unavailable``).
+
+``OUTAGES`` logs one WARNING when a kind of fault begins, without a traceback, and one INFO when it ends, with how
+long it lasted and how many failures it caused: the night's log shows two lines per outage, not one traceback per
+request. A fault ends when the code that found it sees the same dependency work again (a database transaction
+commits, the free-space check passes, Redis answers).
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import sqlite3
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
+
+STORAGE_FULL = "storage_full"
+DATABASE_UNAVAILABLE = "database_unavailable"
+RATE_LIMIT_STORAGE = "rate_limit_storage"
+RETRY_AFTER_SECONDS = 5
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+_POSTGRES_DISK_FULL = "53100"
+
+
+def fault_of(error: BaseException) -> str | None:
+    """``STORAGE_FULL`` or ``DATABASE_UNAVAILABLE`` when ``error`` (or what caused it) is one; else None."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        kind = _own_fault(error)
+        if kind is not None:
+            return kind
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _own_fault(error: BaseException) -> str | None:
+    if isinstance(error, OSError) and error.errno in _NO_SPACE:
+        return STORAGE_FULL
+    if isinstance(error, sqlite3.OperationalError):
+        return STORAGE_FULL if "disk is full" in str(error) else DATABASE_UNAVAILABLE
+    if type(error) is sqlite3.DatabaseError:  # "file is not a database", "database disk image is malformed"
+        return DATABASE_UNAVAILABLE
+    psycopg = sys.modules.get("psycopg")  # a psycopg error can only come from an imported psycopg
+    if psycopg is not None and isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError)):
+        return STORAGE_FULL if getattr(error, "sqlstate", None) == _POSTGRES_DISK_FULL else DATABASE_UNAVAILABLE
+    return None
+
+
+@dataclass(frozen=True)
+class FaultAnswer:
+    """What a request that met a fault is answered (``errors.error_middleware`` writes it in the error shape)."""
+
+    status: int
+    code: str
+    message: str
+    headers: dict[str, str] = field(default_factory=lambda: {"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+ANSWERS = {
+    STORAGE_FULL: FaultAnswer(507, "insufficient_storage", "the server's disk is full; the request was not "
+                              "processed, retry once space has been freed"),
+    DATABASE_UNAVAILABLE: FaultAnswer(503, "database_unavailable",
+                                      "the service's database is unavailable; retry shortly"),
+}
+
+
+def fault_answer(error: BaseException) -> FaultAnswer | None:
+    """The answer to a request that failed on ``error`` when it is a fault (noted in ``OUTAGES``); else None."""
+    kind = fault_of(error)
+    if kind is None:
+        return None
+    OUTAGES.failed(kind, error)
+    return ANSWERS[kind]
+
+
+def fault_description(error: BaseException) -> dict[str, str] | None:
+    """An item's error (``{"code", "message"}``) when its run failed on a fault (noted in ``OUTAGES``); else None."""
+    answer = fault_answer(error)
+    return None if answer is None else {"code": answer.code, "message": answer.message}
+
+
+class Outages:
+    """The faults going on now: one WARNING as each begins, one INFO as it ends. Thread-safe."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._ongoing: dict[str, list] = {}  # kind -> [started (monotonic), failures]
+
+    def failed(self, kind: str, error: BaseException) -> None:
+        with self._lock:
+            ongoing = self._ongoing.get(kind)
+            if ongoing is not None:
+                ongoing[1] += 1
+                return
+            self._ongoing[kind] = [time.monotonic(), 1]
+        log.warning("%s: %s (%s); requests that need it are refused until it ends", kind,
+                    type(error).__name__, _first_line(error), extra={"event": "outage_started", "fault": kind})
+
+    def recovered(self, kind: str) -> None:
+        if kind not in self._ongoing:  # unlocked fast path: the common case, nothing going on
+            return
+        with self._lock:
+            ongoing = self._ongoing.pop(kind, None)
+        if ongoing is not None:
+            log.info("%s ended after %.1f s and %d failure(s)", kind, time.monotonic() - ongoing[0], ongoing[1],
+                     extra={"event": "outage_ended", "fault": kind})
+
+    def ongoing(self, kind: str) -> bool:
+        return kind in self._ongoing
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0][:200] if text else ""
+
+
+OUTAGES = Outages()
