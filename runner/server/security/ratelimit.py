@@ -71,6 +71,7 @@ from limits.strategies import MovingWindowRateLimiter
 from limits.util import WindowStats
 
 from ..errors import json_error
+from ..faults import OUTAGES, RATE_LIMIT_STORAGE
 from ..logs import security_event
 from .context import PRINCIPAL
 from .keys import TIERS, Principal
@@ -280,7 +281,7 @@ async def ratelimit_middleware(request: web.Request, handler):
     limiter = request.app[LIMITER]
     cost = await request_cost(request)
     if cost == AT_ADMISSION:
-        status = await _reach(limiter, limiter.peek(principal))
+        status = await _reach(limiter.peek(principal))
         _record(request, principal, status, 1)
     else:
         await charge(request, cost)
@@ -297,18 +298,20 @@ async def charge(request: web.Request, cost: int) -> None:
     if principal is None:
         return
     limiter = request.app[LIMITER]
-    status = await _reach(limiter, limiter.hit(principal, cost))
+    status = await _reach(limiter.hit(principal, cost))
     _record(request, principal, status, cost)
 
 
-async def _reach(limiter: RateLimiter, query: Awaitable[RateStatus]) -> RateStatus:
+async def _reach(query: Awaitable[RateStatus]) -> RateStatus:
     try:
-        return await query
-    except StorageError:
-        log.exception("rate-limit storage %s unreachable", limiter.storage_uri.split("@")[-1])
+        status = await query
+    except StorageError as error:  # logged once while the outage lasts, not once per request
+        OUTAGES.failed(RATE_LIMIT_STORAGE, error)
         raise json_error(web.HTTPServiceUnavailable, "rate_limit_unavailable",
                          "rate limiting is temporarily unavailable; retry shortly",
                          {"Retry-After": str(STORAGE_RETRY_AFTER_SECONDS)}) from None
+    OUTAGES.recovered(RATE_LIMIT_STORAGE)
+    return status
 
 
 def _record(request: web.Request, principal: Principal, status: RateStatus, cost: int) -> None:

@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+from ..faults import DATABASE_UNAVAILABLE, OUTAGES
+
 _PLACEHOLDER = re.compile(r"\?")
 _REAL = re.compile(r"\bREAL\b")
 
@@ -118,6 +120,13 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
+        """One transaction, committed when the block ends; a commit ends a database outage (``faults.OUTAGES``)."""
+        with self._transaction() as tx:
+            yield tx
+        OUTAGES.recovered(DATABASE_UNAVAILABLE)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Transaction]:
         if self.postgres:
             with self._pool.connection() as connection:  # commits on success, rolls back on an exception
                 yield Transaction(connection, True)
@@ -126,10 +135,11 @@ class Database:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield Transaction(self._db, False)
+                self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:  # a full disk or an I/O error may have ended it already
+                    self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
 
     @contextmanager
     def snapshot(self) -> Iterator[Transaction]:
