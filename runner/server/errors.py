@@ -19,10 +19,14 @@ import logging
 from typing import Any, Mapping
 
 from aiohttp import web
+from aiohttp.http_exceptions import ContentEncodingError
 
+from ..engine.quoting import excerpt
 from .faults import fault_answer
 
 log = logging.getLogger(__name__)
+
+CLIENT_CLOSED_REQUEST = 499  # nginx's status for a client that left before its answer was complete
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -91,6 +95,14 @@ def error_middleware(max_body_mb: float):
             message = _http_message(error, max_body_mb)
             headers = {name: value for name, value in error.headers.items() if name in ("Allow", "Retry-After")}
             return error_response(error.status, _HTTP_CODES.get(error.status, "http_error"), message, headers=headers)
+        except web.RequestPayloadError as error:
+            return _unreadable_body(request, error)
+        except ConnectionResetError:
+            if not _client_gone(request):
+                raise
+            log.info("the client closed the connection during %s %s", request.method, request.path)
+            return error_response(CLIENT_CLOSED_REQUEST, "client_closed_request",
+                                  "the client closed the connection before the answer was complete")
         except Exception as error:
             fault = fault_answer(error)  # a full disk or a database outage: logged once while it lasts
             if fault is not None:
@@ -101,6 +113,23 @@ def error_middleware(max_body_mb: float):
     return answer_errors
 
 
+def _unreadable_body(request: web.Request, error: web.RequestPayloadError) -> web.Response:
+    """400 for a body aiohttp cannot read: bytes that do not match their Content-Encoding, or broken framing.
+
+    The connection is closed after the answer, since the rest of the body cannot be read either.
+    """
+    if isinstance(error.__cause__, ContentEncodingError):
+        encoding = excerpt(request.headers.get("Content-Encoding", ""))
+        message = (f"the request body cannot be decoded as its Content-Encoding '{encoding}' says; "
+                   "send it compressed as declared, or uncompressed without the header")
+    else:
+        message = "the request body is malformed or incomplete (its chunks or length do not match its headers)"
+    request.content.feed_eof()  # read no further: aiohttp would try to read the rest after the answer, and fail again
+    response = error_response(400, "invalid_body", message)
+    response.force_close()
+    return response
+
+
 def _http_message(error: web.HTTPException, max_body_mb: float) -> str:
     if error.status == 404:  # the path is not quoted: it is the caller's input, and may hold anything
         return "no such endpoint; the API is described at /docs"
@@ -109,3 +138,8 @@ def _http_message(error: web.HTTPException, max_body_mb: float) -> str:
     if error.status == 413:
         return f"the request body is larger than the limit of {max_body_mb:g} MB (setting security.max_body_mb)"
     return error.reason or "request failed"
+
+
+def _client_gone(request: web.Request) -> bool:
+    """Whether the client's connection is closed or closing (a reset then comes from writing to it)."""
+    return request.transport is None or request.transport.is_closing()

@@ -162,7 +162,8 @@ VIDEO_ANONYMIZE_OPTIONS = object_schema({
                 "description": "soft edge width, as a fraction of the face size"},
     "seed": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1, "default": 0,
              "description": "noise pattern"},
-    "color": {"type": "string", "pattern": "^#[0-9A-Fa-f]{6}$", "default": "#000000",
+    # maxLength: JSON Schema's pattern is searched, and Python's "$" also matches before a final newline
+    "color": {"type": "string", "pattern": "^#[0-9A-Fa-f]{6}$", "maxLength": 7, "default": "#000000",
               "description": "solid fill colour"},
     "audit": {"type": "boolean", "default": False,
               "description": "detect again on every masked frame; the report counts, per track, the frames where "

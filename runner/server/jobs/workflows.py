@@ -15,9 +15,11 @@ from pathlib import Path
 from aiohttp import web
 
 from ....pipelines.core.config import Section
+from ...engine.quoting import excerpt
 from ..errors import ApiError
 
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+# matched whole with fullmatch: "$" would also match before a final newline ("privacy_blur\n")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 BUILTIN_DIR = Path(__file__).resolve().parents[3] / "workflows" / "api"
 
 
@@ -31,18 +33,18 @@ class WorkflowCatalog:
 
     def names(self) -> list[str]:
         found = {path.stem for folder in self.folders if folder.is_dir() for path in folder.glob("*.json")}
-        return sorted(name for name in found if NAME_PATTERN.match(name))
+        return sorted(name for name in found if NAME_PATTERN.fullmatch(name))
 
     def path(self, name: str) -> Path:
         """The file of workflow ``name``; ApiError 400 for a malformed name, 404 for an unknown one."""
-        if not NAME_PATTERN.match(name):
+        if not NAME_PATTERN.fullmatch(name):
             raise ApiError(400, "invalid_workflow_name",
                            "a workflow name is 1-64 letters, digits, '_' or '-' (no paths); see GET /api/workflows")
         for folder in self.folders:
             candidate = folder / f"{name}.json"
             if candidate.is_file() and candidate.resolve().parent == folder.resolve():
                 return candidate
-        raise ApiError(404, "workflow_not_found", f"no saved workflow named '{name}'; see GET /api/workflows")
+        raise ApiError(404, "workflow_not_found", f"no saved workflow named '{excerpt(name)}'; see GET /api/workflows")
 
     def load(self, name: str) -> dict:
         """The workflow in API format (UI-format files are converted), cached until the file changes."""

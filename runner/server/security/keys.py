@@ -42,8 +42,9 @@ ADMIN_SCOPE = "admin"
 SCOPES = ("face:analyze", "privacy:mask", "face:swap", "batch", "workflows:run", "jobs:read", ADMIN_SCOPE)
 DEFAULT_SCOPES = tuple(scope for scope in SCOPES if scope != ADMIN_SCOPE)
 
-_KEY_PATTERN = re.compile(rf"^{KEY_PREFIX}(?P<key_id>[0-9a-f]{{{KEY_ID_LENGTH}}})_(?P<secret>[A-Za-z0-9_-]{{32,}})$")
-_DURATION_PATTERN = re.compile(r"^(?P<count>\d+)\s*(?P<unit>[smhdw])$")
+# matched whole with fullmatch ("$" would also match before a final newline)
+_KEY_PATTERN = re.compile(rf"{KEY_PREFIX}(?P<key_id>[0-9a-f]{{{KEY_ID_LENGTH}}})_(?P<secret>[A-Za-z0-9_-]{{32,}})")
+_DURATION_PATTERN = re.compile(r"(?P<count>\d+)\s*(?P<unit>[smhdw])")
 _DURATION_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 _COLUMNS = "key_id, name, tier, scopes, created_at, expires_at, revoked_at"
@@ -134,7 +135,7 @@ def parse_expiry(text: str, now: float | None = None) -> float:
     """``30d`` / ``12h`` / ``90m`` / ``2w`` from now, or an ISO date/datetime (UTC when no zone): epoch seconds."""
     now = time.time() if now is None else now
     text = text.strip()
-    match = _DURATION_PATTERN.match(text.lower())
+    match = _DURATION_PATTERN.fullmatch(text.lower())
     if match:
         expires_at = now + int(match["count"]) * _DURATION_SECONDS[match["unit"]]
     else:
@@ -188,7 +189,7 @@ class KeyStore:
 
     def check(self, plaintext: str, now: float | None = None) -> KeyCheck:
         """Check a presented key; the reason is for logs (the secret itself is never logged)."""
-        match = _KEY_PATTERN.match(plaintext)
+        match = _KEY_PATTERN.fullmatch(plaintext)
         if not match:
             return KeyCheck(None, "malformed")
         key_id = match["key_id"]
