@@ -102,10 +102,10 @@ def check_interrupted() -> None:
 
 
 def _register_comfy_model_folders() -> None:
-    """Search ComfyUI/models/{insightface,flame,mediapipe} first, then any extra_model_paths.yaml entries."""
+    """Search ComfyUI/models/{insightface,flame,mediapipe,dlib} first, then any extra_model_paths.yaml entries."""
     if _folder_paths is None:
         return
-    for kind in ("insightface", "flame", "mediapipe"):
+    for kind in ("insightface", "flame", "mediapipe", "dlib"):
         _folder_paths.add_model_folder_path(kind, os.path.join(_folder_paths.models_dir, kind), is_default=True)
 
     def comfy_dirs(kind: str) -> list[str]:

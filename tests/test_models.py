@@ -126,13 +126,13 @@ def test_registry_entries_are_complete():
         assert spec.name == name and spec.licence and spec.source and spec.how_to_obtain and spec.features
         for option in spec.options:
             for model_file in option:
-                assert model_file.folder in ("insightface", "flame", "mediapipe")
+                assert model_file.folder in ("insightface", "flame", "mediapipe", "dlib")
                 if model_file.sha256 is not None:
                     assert re.fullmatch(r"[0-9a-f]{64}", model_file.sha256)
                     assert model_file.size and model_file.size > 0
         for source in spec.sources:
             assert source.url.startswith("https://") and not (source.is_zip and source.member)
-            if source.member or source.is_zip:  # the archive itself is verified when downloaded whole
+            if source.member or source.is_zip or source.is_tar:  # the archive itself is verified when downloaded whole
                 assert source.sha256 and source.size
         if spec.fetch_on_first_use:  # licence-clean, one verifiable file, somewhere to get it
             assert not (spec.licence_gated or spec.embedded) and spec.sources
@@ -141,7 +141,7 @@ def test_registry_entries_are_complete():
     assert all(f.sha256 and f.size for f in insightface_files)
     assert models.REGISTRY["flame"].licence_gated and models.REGISTRY["flame"].download is None
     assert models.embedded_path("centerface").name == "centerface.onnx"
-    fetched_on_use = ["face_mesh", "face_detection", "iris"]
+    fetched_on_use = ["face_mesh", "face_detection", "identity", "iris"]
     assert [name for name, spec in models.REGISTRY.items() if spec.fetch_on_first_use] == fetched_on_use
     for name, filename in (("face_mesh", "face_landmark.tflite"), ("iris", "iris_landmark.tflite"),
                            ("face_detection", "face_detection_short_range.tflite")):

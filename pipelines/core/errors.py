@@ -39,6 +39,12 @@ class ModelMissingError(PlayalterError, FileNotFoundError):
         )
 
 
+class DependencyMissingError(PlayalterError):
+    """A feature needs an optional Python package that is not installed; the message names the pip command."""
+
+    code = "dependency_missing"
+
+
 class ModelCorruptError(PlayalterError):
     code = "model_corrupt"
 

