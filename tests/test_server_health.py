@@ -29,7 +29,7 @@ def test_redis_down_makes_the_service_not_ready_and_health_says_which_dependency
             ready = await client.get("/ready")
             body = await ready.json()
             assert ready.status == 200 and body["status"] == "ready", body
-            assert set(body["checks"]) == {"databases", "rate_limit_storage", "workers", "models"}
+            assert set(body["checks"]) == {"databases", "disk_space", "rate_limit_storage", "workers", "models"}
 
             async def one() -> str:
                 response = await client.get("/api/workflows", headers=bearer(key))
@@ -64,7 +64,7 @@ def test_a_damaged_database_or_a_missing_models_folder_is_reported(tmp_path, mon
         async with running_app(settings) as (client, app, key):
             body = await (await client.get("/ready")).json()
             assert {name: check["status"] for name, check in body["checks"].items()} == {
-                "databases": "ok", "rate_limit_storage": "ok", "workers": "ok", "models": "ok"}
+                "databases": "ok", "disk_space": "ok", "rate_limit_storage": "ok", "workers": "ok", "models": "ok"}
             (tmp_path / "data" / "jobs.sqlite3").rename(tmp_path / "data" / "jobs.moved")
             models.rmdir()
             monkeypatch.chdir(tmp_path)  # no ./models either

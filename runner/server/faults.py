@@ -77,6 +77,11 @@ ANSWERS = {
 }
 
 
+def answer_for_code(code: str) -> FaultAnswer | None:
+    """The fault answer whose error code is ``code`` (an item that failed on a fault), else None."""
+    return next((answer for answer in ANSWERS.values() if answer.code == code), None)
+
+
 def fault_answer(error: BaseException) -> FaultAnswer | None:
     """The answer to a request that failed on ``error`` when it is a fault (noted in ``OUTAGES``); else None."""
     kind = fault_of(error)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import sys
 import traceback
 from logging.handlers import WatchedFileHandler
 from pathlib import Path
@@ -96,6 +97,35 @@ LOG_FILES = (  # logger, file, lowest level
 )
 
 
+class LogFile(WatchedFileHandler):
+    """A JSON-lines log file that never fails or stalls the code that logs: a record that cannot be written (a full
+    disk) is dropped, said once on stderr until writing works again, and the file is reopened for the next."""
+
+    def __init__(self, path: str):
+        super().__init__(path, encoding="utf-8")
+        self.dropping = False
+        self._failure: BaseException | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._failure = None
+        super().emit(record)  # a failure goes to handleError
+        name = Path(self.baseFilename).name
+        if self._failure is not None and not self.dropping:
+            sys.stderr.write(f"playalter: cannot write {name} ({self._failure}); its records are dropped until it can\n")
+        elif self._failure is None and self.dropping:
+            sys.stderr.write(f"playalter: writing {name} works again\n")
+        self.dropping = self._failure is not None
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        self._failure = sys.exc_info()[1]
+        if self.stream is not None:
+            try:
+                self.stream.close()  # drops the unwritten buffer; the next record reopens the file
+            except OSError:
+                pass
+            self.stream = None
+
+
 class LogFiles:
     """The handlers ``setup_log_files`` installed; ``close()`` removes them (an app's cleanup does)."""
 
@@ -119,7 +149,7 @@ def setup_log_files(log_dir: str | Path) -> LogFiles:
         path = str((log_dir / file_name).resolve())
         if any(getattr(handler, "baseFilename", None) == path for handler in logger.handlers):
             continue
-        handler = WatchedFileHandler(path, encoding="utf-8")
+        handler = LogFile(path)
         os.chmod(path, 0o600)
         handler.setLevel(level)
         handler.setFormatter(JsonFormatter())

@@ -4,6 +4,8 @@ Checks, each bounded by ``CHECK_TIMEOUT_SECONDS`` and run off the event loop whe
 
 - ``databases``: the data folder is writable and the key, audit and job SQLite files open and read (with a
   Postgres ``database.url``: the shared database answers a query);
+- ``disk_space``: the data and log folders' filesystems have ``storage.min_free_mb`` free (below it, new work is
+  refused with 507: ``storage/disk_space.py``);
 - ``storage`` (Postgres only): the job folder (``<data_dir>/jobs``, shared by every replica and worker) is writable;
 - ``queue`` (Postgres only): the queue's tables answer; the detail counts waiting items and live workers;
 - ``rate_limit_storage``: the counter storage answers (a Redis PING; memory always does);
@@ -33,6 +35,7 @@ from ..security.keys import keys_db_path
 from ..security.ratelimit import LIMITER
 from ..state import SETTINGS
 from ..storage.audit_log import audit_db_path
+from ..storage.disk_space import BelowReserve, DiskSpace
 
 CHECK_TIMEOUT_SECONDS = 2.0
 OK = "ok"
@@ -62,6 +65,14 @@ def _databases(settings, store) -> tuple[str, str]:
         except sqlite3.Error:
             return DOWN, f"the {name} database is missing, unreadable or damaged"
     return OK, "keys, audit and jobs databases readable"
+
+
+def _disk_space(disk: DiskSpace) -> tuple[str, str]:
+    try:
+        disk.require()
+    except BelowReserve as below:
+        return DOWN, f"{below.strerror}: new work is refused with 507"
+    return OK, f"at least {disk.min_free_mb:g} MB free (storage.min_free_mb)"
 
 
 def _storage(store) -> tuple[str, str]:
@@ -113,6 +124,7 @@ async def run_checks(app: web.Application) -> dict[str, dict[str, str]]:
     settings, dispatcher = app[SETTINGS], app[DISPATCHER]
     checks = {
         "databases": asyncio.to_thread(_databases, settings, dispatcher.store),
+        "disk_space": asyncio.to_thread(_disk_space, dispatcher.store.disk),
         "rate_limit_storage": _rate_limit_storage(app),
         "workers": _workers(app),
         "models": asyncio.to_thread(_models),
@@ -141,8 +153,8 @@ async def health(request: web.Request) -> web.Response:
 
 
 @routes.get("/ready", name="ready")
-@documented("Readiness", "Always public; 503 `not_ready` when a dependency (databases, rate-limit storage, "
-            "workers, models folder) is down.", tag="service", answer="ready to serve",
+@documented("Readiness", "Always public; 503 `not_ready` when a dependency (databases, free disk space, "
+            "rate-limit storage, workers, models folder) is down.", tag="service", answer="ready to serve",
             answer_schema={"type": "object"})
 async def ready(request: web.Request) -> web.Response:
     checks = await run_checks(request.app)

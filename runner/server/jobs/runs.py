@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 from ....pipelines.core.errors import ModelMissingError, PlayalterError
 from ...engine.executor import NodeExecutionError, RunResult, WorkflowValidationError, execute
+from ..faults import fault_description
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,9 @@ def describe_error(error: BaseException) -> dict[str, Any]:
     Messages and details never carry server paths (folders are named by their last part only, see
     ``public_text``); a missing model is named with how to install it, not with the folders searched.
     """
+    fault = fault_description(error)  # a full disk or a database outage, whichever node met it
+    if fault is not None:
+        return fault
     cause = error.__cause__ if isinstance(error, NodeExecutionError) else error
     if isinstance(cause, ModelMissingError):
         described = {"code": cause.code, "message": _model_missing_message(cause)}
