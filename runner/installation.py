@@ -12,10 +12,12 @@ import importlib.util
 from .. import __version__
 from ..pipelines.runtime import installation
 
-# The modules each extra provides, as imported by runner/server and runner/engine/remote.py.
+# The modules each extra provides, as imported by runner/server, runner/engine/remote.py and (identity)
+# pipelines/engine/dlib_descriptor.py.
 EXTRAS = {
     "server": ("aiohttp", "jwt", "limits", "coredis", "prometheus_client", "jsonschema", "websocket"),
     "scale": ("psycopg", "psycopg_pool", "procrastinate"),
+    "identity": ("dlib",),
 }
 
 

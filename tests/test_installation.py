@@ -135,7 +135,7 @@ def test_doctor_json_has_every_fact(capsys):
     assert set(facts) == FACT_KEYS
     assert set(facts["packages"]) == {"python", "torch", "numpy", "opencv", "onnxruntime"}
     assert facts["execution"] == onnx_runtime.execution_path().to_dict()
-    assert set(facts["extras"]) == {"server", "scale"} and facts["extras"]["server"]["installed"] is True
+    assert set(facts["extras"]) == {"server", "scale", "identity"} and facts["extras"]["server"]["installed"] is True
     assert facts["comfyui"]["pack"] == str(Path(installation.__file__).absolute().parents[1])
     Draft202012Validator(INSTALLATION).validate(facts)
 
