@@ -5,14 +5,18 @@ under) is resolved with ``resolve_inside``: absolute paths, ``..`` and symlinks
 that lead out of the folder are refused. Saved files are numbered like
 ComfyUI's: ``{prefix}_{counter:05}_.{ext}``, the counter one past the highest
 already in the folder for that extension, so an image and the JSON saved beside
-it under one prefix get the same number.
+it under one prefix get the same number. A saved file's content is written
+beside it and renamed over it once complete (``write_whole``): a full disk or a
+crash never leaves a half-written file under its name.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO, Callable
 
 from ..pipelines.core.errors import InvalidParameterError
 
@@ -64,3 +68,19 @@ def reserve_numbered_file(root: Path, filename_prefix: str, extension: str) -> S
             counter += 1
             continue
         return SavedFile(path=path, filename=filename, subfolder=subfolder)
+
+
+def write_whole(saved: SavedFile, write: Callable[[BinaryIO], None]) -> None:
+    """Fill the file ``reserve_numbered_file`` created: ``write(handle)`` into a hidden file beside it, flushed to
+    disk, then renamed over it. On failure both are removed and the error raised."""
+    partial = saved.path.with_name(f".{saved.path.name}.part")
+    try:
+        with open(partial, "xb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(partial, saved.path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        saved.path.unlink(missing_ok=True)
+        raise

@@ -6,7 +6,7 @@ import json
 
 from ..pipelines.core.errors import InvalidParameterError
 from . import compat
-from .files import reserve_numbered_file
+from .files import reserve_numbered_file, write_whole
 
 
 class PlayAlterSaveJSON:
@@ -37,7 +37,7 @@ class PlayAlterSaveJSON:
         except (TypeError, ValueError) as error:
             raise InvalidParameterError(f"json_text is not valid JSON ({error}); connect a JSON output") from error
         saved = reserve_numbered_file(compat.folder("output"), filename_prefix, "json")
-        saved.path.write_text(json_text, encoding="utf-8")
+        write_whole(saved, lambda handle: handle.write(json_text.encode("utf-8")))
         file_entry = {"filename": saved.filename, "subfolder": saved.subfolder, "type": "output"}
         return {"ui": {"json": [json_text], "files": [file_entry]}}
 
@@ -83,7 +83,8 @@ class PlayAlterSaveImage:
         entries = []
         for frame in image_batch_to_numpy(images):  # [H,W,3] uint8
             saved = reserve_numbered_file(compat.folder(self.folder_kind), filename_prefix, "png")
-            Image.fromarray(frame).save(saved.path, format="PNG", pnginfo=pnginfo, compress_level=self.compress_level)
+            write_whole(saved, lambda handle: Image.fromarray(frame).save(
+                handle, format="PNG", pnginfo=pnginfo, compress_level=self.compress_level))
             entries.append({"filename": saved.filename, "subfolder": saved.subfolder, "type": self.folder_kind})
         return {"ui": {"images": entries}}
 
