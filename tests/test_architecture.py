@@ -34,6 +34,7 @@ LAYERS = [
     ("runner.server.storage",),
     ("runner.server.security",),
     ("runner.server.schemas", "runner.server.response_schemas"),
+    ("runner.server.webhooks",),
     ("runner.server.jobs",),
     ("runner.server.database_schema",),
     ("runner.server.http",),

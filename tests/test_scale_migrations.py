@@ -30,10 +30,11 @@ def _columns(database: Database, table: str) -> set[str]:
 def test_an_empty_postgres_database_gets_every_step_once(postgres):
     database = Database(postgres.create_database("empty"))
     try:
-        assert migrations.upgrade(database, "jobs", MIGRATIONS) == [1, 2]
+        assert migrations.upgrade(database, "jobs", MIGRATIONS) == [1, 2, 3]
         assert migrations.upgrade(database, "jobs", MIGRATIONS) == []
-        assert migrations.applied_version(database, "jobs") == 2
-        assert {"cancel_requested"} <= _columns(database, "jobs") and {"worker"} <= _columns(database, "items")
+        assert migrations.applied_version(database, "jobs") == 3
+        assert {"cancel_requested", "webhook_url"} <= _columns(database, "jobs")
+        assert {"worker"} <= _columns(database, "items")
     finally:
         database.close()
 
@@ -45,10 +46,10 @@ def test_a_postgres_database_at_the_previous_version_is_upgraded_with_its_rows(p
         with database.transaction() as tx:
             tx.execute("INSERT INTO jobs (id, key_id, operation, workflow, plan, state, created_at)"
                        " VALUES (?, ?, ?, ?, ?, ?, ?)", OLD_ROW)
-        store = JobStore(tmp_path, database)  # applies step 2 at start
+        store = JobStore(tmp_path, database)  # applies steps 2 and 3 at start
         job = store.get("job1")
-        assert (job.state, job.operation) == ("completed", "detect")
-        assert migrations.applied_version(database, "jobs") == 2
+        assert (job.state, job.operation, job.webhook_url) == ("completed", "detect", None)
+        assert migrations.applied_version(database, "jobs") == 3
         assert store.cancel_requested("job1") is False
     finally:
         database.close()
@@ -60,8 +61,9 @@ def test_db_upgrade_creates_jobs_keys_audit_and_queue_tables(postgres, tmp_path)
 
     url = postgres.create_database("command")
     settings = load_settings(config_path=None, environ={"PLAYALTER__DATABASE__URL": url})
-    assert upgrade_all(settings, tmp_path) == {"jobs": [1, 2], "keys": [1], "audit": [1, 2], "queue": [1]}
-    assert upgrade_all(settings, tmp_path) == {"jobs": [], "keys": [], "audit": [], "queue": []}
+    assert upgrade_all(settings, tmp_path) == {"jobs": [1, 2, 3], "webhooks": [1], "keys": [1], "audit": [1, 2],
+                                               "queue": [1]}
+    assert upgrade_all(settings, tmp_path) == {"jobs": [], "webhooks": [], "keys": [], "audit": [], "queue": []}
 
 
 def test_a_sqlite_jobs_file_from_before_migrations_is_upgraded_in_place(tmp_path):
@@ -75,7 +77,8 @@ def test_a_sqlite_jobs_file_from_before_migrations_is_upgraded_in_place(tmp_path
     store = JobStore(tmp_path)
     try:
         assert store.get("job1").state == "completed"
-        assert migrations.applied_version(store.db, "jobs") == 2
+        assert migrations.applied_version(store.db, "jobs") == 3
+        assert migrations.applied_version(store.db, "webhooks") == 1
         assert store.cancel_requested("job1") is False
     finally:
         store.close()

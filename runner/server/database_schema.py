@@ -9,16 +9,18 @@ from .security.keys import MIGRATIONS as KEYS
 from .storage import migrations
 from .storage.audit_log import MIGRATIONS as AUDIT
 from .storage.database import Database
+from .webhooks.deliveries import MIGRATIONS as WEBHOOKS
 
 
 def upgrade_all(settings, data_dir: Path) -> dict[str, list[int]]:
-    """Postgres: jobs, keys, audit and the queue's tables; SQLite: the jobs file (keys and audit files create their
-    own tables). Returns the versions applied now, per component; raises MigrationError."""
+    """Postgres: jobs, webhooks, keys, audit and the queue's tables; SQLite: the jobs file's jobs and webhooks (keys
+    and audit files create their own tables). Returns the versions applied now, per component; raises MigrationError."""
     url = settings.database.url
     try:
         database = Database(url or Path(data_dir).resolve() / "jobs.sqlite3")
         try:
-            applied = {"jobs": migrations.upgrade(database, "jobs", JOBS)}
+            applied = {"jobs": migrations.upgrade(database, "jobs", JOBS),
+                       "webhooks": migrations.upgrade(database, "webhooks", WEBHOOKS)}
             if database.postgres:
                 applied["keys"] = migrations.upgrade(database, "keys", KEYS)
                 applied["audit"] = migrations.upgrade(database, "audit", AUDIT)

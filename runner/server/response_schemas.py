@@ -89,6 +89,25 @@ JOB = {
                        "job also `video` (filename, content_type, bytes)"},
         }}},
         "error": {"type": "object"},
+        "webhook_url": {"type": "string", "description": "where the job's end is announced, when it was given"},
+        "webhooks": {"type": "array", "description": "only in GET /api/jobs/{id} of a job with a webhook_url: the "
+                     "deliveries of its events", "items": ref("WebhookDelivery")},
+    },
+}
+WEBHOOK_DELIVERY = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string", "description": "the webhook-id header, the same on every attempt"},
+        "event": {"type": "string", "enum": ["job.completed", "job.failed", "job.cancelled"]},
+        "url": {"type": "string"},
+        "state": {"type": "string", "enum": ["pending", "delivered", "failed"]},
+        "next_attempt_at": {"type": ["number", "null"], "description": "epoch seconds of the next try, if any"},
+        "attempts": {"type": "array", "items": {"type": "object", "properties": {
+            "number": {"type": "integer"}, "at": {"type": "number"},
+            "status": {"type": ["integer", "null"], "description": "the receiver's HTTP status; null: no answer"},
+            "error": {"type": ["string", "null"], "description": "why the attempt failed"},
+            "response": {"type": ["string", "null"], "description": "the answer's first kB"},
+            "duration_ms": {"type": "number"}}}},
     },
 }
 TOKEN = {"type": "object", "properties": {
@@ -137,5 +156,5 @@ INSTALLATION = {
 COMPONENTS: dict[str, Any] = {
     "Error": ERROR, "RunResult": RUN_RESULT, "AnalyzeResult": ANALYZE_RESULT, "PrivacyResult": PRIVACY_RESULT,
     "SwapResult": SWAP_RESULT, "Key": KEY, "FaceRecord": FACE_RECORD, "ImageOutput": IMAGE_OUTPUT,
-    "JsonOutput": JSON_OUTPUT, "Job": JOB, "Installation": INSTALLATION,
+    "JsonOutput": JSON_OUTPUT, "Job": JOB, "WebhookDelivery": WEBHOOK_DELIVERY, "Installation": INSTALLATION,
 }

@@ -36,6 +36,7 @@ class RouteDoc:
     ``scope``: the API-key scope it needs (whether it needs a key at all comes from the app's public paths).
     ``body``: the JSON Schema of a JSON request body (the one the handler validates with); ``upload``: a
     multipart one instead. ``path_schemas``: schemas of path parameters that are more than a string.
+    ``respond_async``: sent with ``Prefer: respond-async``, it answers 202 with the job and its ``Location``.
     """
 
     summary: str
@@ -49,6 +50,7 @@ class RouteDoc:
     body: dict[str, Any] | SettingsSchema | None = None
     upload: Upload | None = None
     path_schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
+    respond_async: bool = False
 
 
 def documented(summary: str, description: str | SettingsText, **details: Any):

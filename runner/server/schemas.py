@@ -27,6 +27,9 @@ IMAGE_BASE64 = {
     "minLength": 1,
     "description": "the encoded image (JPEG, PNG, WebP, BMP or TIFF) in base64; a data: URL prefix is accepted",
 }
+WEBHOOK_URL = {"type": "string", "minLength": 1, "maxLength": 2048,
+               "description": "an http(s) URL told when the job ends (job.completed, job.failed, job.cancelled), "
+                              "signed per Standard Webhooks; its host must resolve to public addresses"}
 FACE_INDEX = {"type": "integer", "minimum": 0, "maximum": 63, "default": 0,
               "description": "which face, in the engine's order (largest first)"}
 
@@ -109,10 +112,14 @@ def object_schema(properties: dict[str, Any], required: tuple[str, ...] = ()) ->
     return {"type": "object", "properties": properties, "required": list(required), "additionalProperties": False}
 
 
-ANALYZE_REQUEST = object_schema({"image_base64": IMAGE_BASE64, **ANALYZE_PARAMETERS}, ("image_base64",))
-PRIVACY_REQUEST = object_schema({"image_base64": IMAGE_BASE64, **PRIVACY_PARAMETERS}, ("image_base64",))
+ASYNC_WEBHOOK_URL = {**WEBHOOK_URL, "description": "with `Prefer: respond-async` only: " + WEBHOOK_URL["description"]}
+ANALYZE_REQUEST = object_schema({"image_base64": IMAGE_BASE64, **ANALYZE_PARAMETERS, "webhook_url": ASYNC_WEBHOOK_URL},
+                                ("image_base64",))
+PRIVACY_REQUEST = object_schema({"image_base64": IMAGE_BASE64, **PRIVACY_PARAMETERS, "webhook_url": ASYNC_WEBHOOK_URL},
+                                ("image_base64",))
 SWAP_REQUEST = object_schema(
-    {"source_image_base64": IMAGE_BASE64, "target_image_base64": IMAGE_BASE64, **SWAP_PARAMETERS},
+    {"source_image_base64": IMAGE_BASE64, "target_image_base64": IMAGE_BASE64, **SWAP_PARAMETERS,
+     "webhook_url": ASYNC_WEBHOOK_URL},
     ("source_image_base64", "target_image_base64"),
 )
 BATCH_OPERATIONS = {"analyze": ANALYZE_PARAMETERS, "privacy": PRIVACY_PARAMETERS, "detect": DETECT_PARAMETERS}
@@ -125,6 +132,7 @@ def batch_request(max_images: int) -> dict[str, Any]:
             "operation": {"type": "string", "enum": sorted(BATCH_OPERATIONS)},
             "parameters": {"type": "object", "default": {},
                            "description": "the operation's parameters, as for its single-image endpoint"},
+            "webhook_url": WEBHOOK_URL,
         },
         ("images_base64", "operation"),
     )
@@ -138,7 +146,10 @@ WORKFLOW_RUN_REQUEST = object_schema(
                    "additionalProperties": {"type": ["number", "string", "boolean"]},
                    "description": "'<node id or title>.<input>' -> value, e.g. {\"privacy.strength\": 0.8}"},
         "async": {"type": "boolean", "default": False,
-                  "description": "answer 202 with a job id at once instead of waiting for the result"},
+                  "description": "answer 202 with a job id at once instead of waiting for the result (as "
+                                 "`Prefer: respond-async` does)"},
+        "webhook_url": {**WEBHOOK_URL, "description": "with async or `Prefer: respond-async` only: "
+                                                      + WEBHOOK_URL["description"]},
     }
 )
 
@@ -184,6 +195,7 @@ VIDEO_ANONYMIZE_OPTIONS = object_schema({
              "description": "on the CPU, detect with the fp32 CenterFace alone, also where the CPU has fast "
                             "int8 instructions and the int8 one proposes with fp32 confirmation (the same faces)"},
     **VIDEO_ENCODING,
+    "webhook_url": WEBHOOK_URL,
 })
 SWAP_BLENDING = {  # the Face Swap node's method and blending inputs, with its defaults
     "method": {"type": "string", "enum": list(METHODS), "default": "auto",
@@ -212,6 +224,7 @@ VIDEO_SWAP_OPTIONS = object_schema({
                                      "appearance from 0 (see the report of an anonymisation); empty: every face"},
     **SWAP_BLENDING,
     **VIDEO_ENCODING,
+    "webhook_url": WEBHOOK_URL,
 })
 
 

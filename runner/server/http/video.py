@@ -10,6 +10,8 @@ longer than ``video.max_duration_seconds`` 422 ``video_too_long``. Only then
 is the job admitted and charged, one rate-limit unit per started
 ``video.seconds_per_unit`` seconds of video, and answered 202 like a batch
 job; the dispatcher runs it with the streaming pipeline (``video_jobs.py``).
+A ``webhook_url`` in the options is told when it ends (it is not one of the
+pipeline's options, nor in the audit row).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from ..state import SETTINGS
 from .audit import AUDIT_NOTE
 from .auth import require_scope
 from .endpoints import note_audit, start_job
+from .webhooks import checked_webhook_url
 
 routes = web.RouteTableDef()
 
@@ -95,6 +98,7 @@ async def _video_job(request: web.Request, operation: str, scope: str, switch: s
     staged: dict[str, Path] = {}
     try:
         options, digests = await _receive(request, schema, files, staged)
+        webhook_url = await checked_webhook_url(request, options.pop("webhook_url", None))
         info, duration = await _admit_video(request, staged["video"])
         if "source" in staged:
             await _check_photo(staged["source"])
@@ -103,7 +107,8 @@ async def _video_job(request: web.Request, operation: str, scope: str, switch: s
         if (note := request.get(AUDIT_NOTE)) is not None:
             note.inputs.extend(digests)
         request_hash = hashlib.sha256(json.dumps([options, digests], sort_keys=True).encode()).hexdigest()
-        return await start_job(request, operation, Plan(operation, options), [staged], request_hash, cost=cost)
+        return await start_job(request, operation, Plan(operation, options), [staged], request_hash, cost=cost,
+                               webhook_url=webhook_url)
     finally:  # moved into the job when it was created; otherwise not wanted any more
         for path in staged.values():
             path.unlink(missing_ok=True)

@@ -78,7 +78,8 @@ class QueuedDispatcher:
     async def submit(self, *, key_id: str | None, operation: str, plan: Plan,
                      item_images: list[dict[str, bytes | Path]],
                      idempotency_key: str | None = None, request_hash: str | None = None,
-                     admit: Callable[[], Awaitable[None]] | None = None) -> tuple[Job, bool]:
+                     admit: Callable[[], Awaitable[None]] | None = None,
+                     webhook_url: str | None = None) -> tuple[Job, bool]:
         earlier = await earlier_job(self.store, key_id, idempotency_key, request_hash)
         if earlier is not None:
             return earlier, False
@@ -94,7 +95,7 @@ class QueuedDispatcher:
             job, created = await asyncio.to_thread(
                 self.store.create, key_id=key_id, operation=operation, workflow=plan.workflow,
                 plan=plan.to_dict(), item_images=item_images, idempotency_key=idempotency_key,
-                request_hash=request_hash)
+                request_hash=request_hash, webhook_url=webhook_url)
         if created:
             self._done.setdefault(job.id, asyncio.Event())
             for item in job.items:

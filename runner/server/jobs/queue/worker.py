@@ -1,5 +1,6 @@
 """A queue worker: runs procrastinate's worker for the ``items`` queue with an ``ItemRuntime``, plus the
-stalled-job reaper (every ``lease/3`` seconds, jobs of workers silent for a lease go back to the queue).
+stalled-job reaper (every ``lease/3`` seconds, jobs of workers silent for a lease go back to the queue) and,
+unless the process sends them already (``playalter serve``), a webhook deliverer.
 
 Used by ``playalter worker`` and, with ``server.workers`` > 0, inside ``playalter serve`` on Postgres.
 """
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from ...storage.audit_log import AuditLog
 from ...storage.database import Database
+from ...webhooks.deliverer import WebhookDeliverer
 from ..store import JobStore
 from ..video_jobs import direct_runs
 from ..workers import share_cores
@@ -28,7 +30,8 @@ def worker_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-async def run_worker(settings, concurrency: int, *, install_signal_handlers: bool = True) -> None:
+async def run_worker(settings, concurrency: int, *, install_signal_handlers: bool = True,
+                     webhooks: bool = True) -> None:
     url = settings.database.url
     lease = float(settings.queue.lease_seconds)
     data_dir = Path(settings.paths.data_dir).expanduser().resolve()
@@ -40,18 +43,22 @@ async def run_worker(settings, concurrency: int, *, install_signal_handlers: boo
     runtime = ItemRuntime(settings, database, store, audit, WorkflowCatalog(settings), name, direct_runs(settings))
     share_cores(concurrency, settings.server.onnx_threads)
     app = engine.build_app(url)
-    reaper = None
+    background: list[asyncio.Task] = []
     try:
         async with app.open_async():
-            reaper = asyncio.create_task(_reap(app, lease))
+            background.append(asyncio.create_task(_reap(app, lease)))
+            if webhooks:
+                deliverer = WebhookDeliverer(database, audit, allow_private=settings.webhooks.allow_private_targets)
+                background.append(asyncio.create_task(deliverer.run()))
             log.info("worker %s: %d item(s) at a time", name, concurrency)
             await app.run_worker_async(queues=[engine.QUEUE], concurrency=concurrency, name=name,
                                        additional_context={engine.RUNTIME: runtime},
                                        update_heartbeat_interval=max(0.5, lease / 4), stalled_worker_timeout=lease,
                                        install_signal_handlers=install_signal_handlers, delete_jobs="successful")
     finally:
-        if reaper is not None:
-            reaper.cancel()
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         database.close()
 
 

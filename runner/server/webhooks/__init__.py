@@ -1,0 +1,1 @@
+"""Webhooks: signed, durable, retried deliveries of job events (Standard Webhooks)."""
