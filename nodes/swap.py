@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+from ..pipelines.engine.embedding import PREFERENCES as IDENTITY_MODELS
 from ..pipelines.swap.choices import BLEND_MODES, COLOR_MODES, METHODS, PAIRING_MODES
 from .compat import Progress, check_interrupted
 
@@ -37,7 +38,7 @@ class PlayAlterFaceSwap:
         "the source's ArcFace embedding are available, else a model-free landmark warp; the report says which "
         "ran. Faces are detected internally unless FACES are connected. Indices like \"0,2\" or \"all\" choose "
         "faces; pairing 'order' maps the i-th source onto the i-th target, 'identity' finds the target face "
-        "closest to reference_identity. With enabled = false the target passes through unchanged (use it to gate "
+        "nearest to the person of reference_identity or reference_image (its largest face). With enabled = false the target passes through unchanged (use it to gate "
         "the swap on Face Compatibility)."
     )
     CATEGORY = CATEGORY
@@ -72,6 +73,12 @@ class PlayAlterFaceSwap:
                 "target_faces": ("FACES",),
                 "identity": ("FACE_IDENTITY", {"tooltip": "a saved identity instead of the source photo"}),
                 "reference_identity": ("FACE_IDENTITY", {"tooltip": "pairing 'identity': the person to replace"}),
+                "reference_image": ("IMAGE", {"tooltip": "pairing 'identity': a photo of the person to replace "
+                                                         "(its largest face)"}),
+                "identity_model": (list(IDENTITY_MODELS), {"default": "auto",
+                                                           "tooltip": "model that compares faces with "
+                                                                      "reference_image: auto = ArcFace when "
+                                                                      "buffalo_l is installed, else dlib"}),
                 "enabled": ("BOOLEAN", {"default": True, "tooltip": "false: pass the target through unchanged"}),
             },
         }
@@ -82,7 +89,8 @@ class PlayAlterFaceSwap:
 
     def swap(self, target, method, source_indices, target_indices, pairing, average_sources, color_correction,
              blend_mode, feather, occlusion, mouth, sharpen, denoise, source=None, source_faces=None,
-             target_faces=None, identity=None, reference_identity=None, enabled=True):
+             target_faces=None, identity=None, reference_identity=None, reference_image=None,
+             identity_model="auto", enabled=True):
         from ..pipelines.core.errors import InvalidParameterError
         from ..pipelines.swap.pipeline import swap_batch
         from ..pipelines.swap.request import swap_request
@@ -105,10 +113,24 @@ class PlayAlterFaceSwap:
         outputs, reports = swap_batch(
             [] if source is None else image_batch_to_numpy(source), targets, source_faces, target_faces, options,
             source_indices=source_indices, average_sources=average_sources, saved_identity=identity,
-            reference=None if reference_identity is None else reference_identity.embedding,
+            reference=_reference(reference_identity, reference_image, identity_model),
             on_image=lambda _: progress.update(),
         )
         return numpy_to_image_batch(outputs), json.dumps({"images": reports})
+
+
+def _reference(saved_identity, image, identity_model: str):
+    """The person to look for: a saved identity, else the largest face of a photo (IMAGE), else None."""
+    if saved_identity is not None:
+        from ..pipelines.swap.identity import reference_of
+
+        return reference_of([saved_identity])
+    if image is None:
+        return None
+    from ..pipelines.engine import embedding, reference
+    from .tensors import image_batch_to_numpy
+
+    return reference.from_photos(image_batch_to_numpy(image), embedding.resolve_space(identity_model))
 
 
 class PlayAlterFaceCompatibility:
@@ -177,9 +199,10 @@ def _fit(fits, image_number: int, face_index: int):
 
 class PlayAlterSaveFaceIdentity:
     DESCRIPTION = (
-        "Average the chosen faces of every image in the batch (several photos of one person) into one ArcFace "
-        "identity and save it under a name, so later swaps can load it instead of analysing photos again. "
-        "Needs ArcFace embeddings (buffalo_l)."
+        "Average the chosen faces of every image in the batch (several photos of one person) into one identity "
+        "and save it under a name, so later swaps or face-by-reference choices can load it instead of analysing "
+        "photos again. The file records its model: ArcFace (buffalo_l; what a swap needs) or dlib (licence-clean; "
+        "for choosing faces). auto = ArcFace when buffalo_l is installed, else dlib."
     )
     CATEGORY = CATEGORY
     FUNCTION = "save"
@@ -196,7 +219,10 @@ class PlayAlterSaveFaceIdentity:
                 "indices": ("STRING", {"default": "0", "tooltip": "faces per image to average: 0 / 0,2 / all"}),
                 "file_format": (["json", "npz"], {"default": "json"}),
             },
-            "optional": {"faces": ("FACES",)},
+            "optional": {"faces": ("FACES",),
+                         "identity_model": (list(IDENTITY_MODELS), {"default": "auto",
+                                                                    "tooltip": "the model whose embedding is "
+                                                                               "saved"})},
         }
 
     @classmethod
@@ -205,16 +231,19 @@ class PlayAlterSaveFaceIdentity:
 
         return _first_error(lambda: _check_indices(indices), lambda: identity.path_for(name))
 
-    def save(self, images, name, indices, file_format, faces=None):
+    def save(self, images, name, indices, file_format, faces=None, identity_model="auto"):
+        from ..pipelines.engine import embedding, reference
         from ..pipelines.swap import identity
         from ..pipelines.swap.pipeline import sources_from_faces, detect_all
         from .tensors import image_batch_to_numpy
 
         frames = image_batch_to_numpy(images)
         sources = sources_from_faces(frames, detect_all(frames, faces, "source"), indices, average=False)
-        embeddings = [identity.embedding_of(source.image, source.face) for source in sources]
-        built = identity.FaceIdentity(identity.average(embeddings), count=len(embeddings), name=name,
-                                      sources=[source.label for source in sources])
+        carried = identity_model == "auto" and all(source.face.embedding is not None for source in sources)
+        space = embedding.ARCFACE if carried else embedding.resolve_space(identity_model)  # detector's ArcFace
+        embeddings = [reference.face_embedding(source.image, source.face, space) for source in sources]
+        built = identity.FaceIdentity(identity.average(embeddings, space), count=len(embeddings), name=name,
+                                      space=space.name, sources=[source.label for source in sources])
         path = identity.save(built, identity.path_for(name, f".{file_format}"))
         return {"ui": {"text": [str(path)]}, "result": (built, str(path))}
 

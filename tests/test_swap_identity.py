@@ -10,7 +10,10 @@ import pytest
 
 from playalter.pipelines.core import config
 from playalter.pipelines.core.errors import InvalidParameterError, NoFaceError
+from playalter.pipelines.engine import embedding
+from playalter.pipelines.engine.embedding import ARCFACE, DLIB
 from playalter.pipelines.engine.face import Face
+from playalter.pipelines.engine.reference import Reference
 from playalter.pipelines.swap import identity, pairing
 
 
@@ -98,9 +101,28 @@ def test_identity_pairing_picks_the_closest_target():
     person = _unit(7)
     lookalike = person + 0.3 * _unit(8)
     faces = [_face(0, _unit(9)), _face(200, lookalike / np.linalg.norm(lookalike)), _face(400, _unit(10))]
-    pairs = pairing.pair(1, faces, "identity", "all", reference=person)
+    image = np.zeros((120, 500, 3), np.uint8)  # the faces carry their ArcFace embeddings: nothing is embedded
+    reference = Reference(ARCFACE, (person,), ("person",))
+    pairs = pairing.pair(1, faces, "identity", "all", reference=reference, target_image=image)
     assert pairs == [pairing.Pair(0, 1)]
     with pytest.raises(InvalidParameterError, match="needs a reference"):
-        pairing.pair(1, faces, "identity", "all")
-    with pytest.raises(InvalidParameterError, match="embeddings of the target faces"):
-        pairing.pair(1, [dataclasses.replace(faces[0], embedding=None)], "identity", "all", reference=person)
+        pairing.pair(1, faces, "identity", "all", target_image=image)
+    with pytest.raises(InvalidParameterError, match="needs the target image"):
+        pairing.pair(1, faces, "identity", "all", reference=reference)
+
+
+def test_identities_record_their_space_and_are_never_compared_across_spaces(tmp_path):
+    dlib_vector = np.random.default_rng(3).normal(scale=0.1, size=128).astype(np.float32)
+    saved = identity.save(identity.FaceIdentity(dlib_vector, name="dee", space=DLIB.name), tmp_path / "dee.json")
+    loaded = identity.load(saved)
+    assert loaded.space == DLIB.name and json.loads(saved.read_text())["space"] == DLIB.name
+    np.testing.assert_allclose(loaded.embedding, dlib_vector, atol=1e-6)  # Euclidean space: not normalised
+    older = {**identity.FaceIdentity(_unit(1)).to_dict(), "model": "arcface"}
+    del older["space"]  # a file written before spaces were recorded is ArcFace's
+    assert identity.FaceIdentity.from_dict(older).space == ARCFACE.name
+    with pytest.raises(InvalidParameterError, match="512 values"):
+        identity.FaceIdentity(dlib_vector)  # a 128-value vector is not an ArcFace embedding
+    with pytest.raises(InvalidParameterError, match="cannot be compared"):
+        identity.reference_of([loaded, identity.FaceIdentity(_unit(2), name="arc")])
+    with pytest.raises(InvalidParameterError, match="cannot be compared"):
+        embedding.distance(dlib_vector, _unit(2), DLIB)  # an ArcFace vector measured in dlib's space

@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 from playalter.pipelines.engine import align
+from playalter.pipelines.engine.embedding import ARCFACE
+from playalter.pipelines.engine.reference import Reference
 from playalter.pipelines.engine.detection import detect_faces
 from playalter.pipelines.core.errors import InvalidParameterError, ModelCorruptError, ModelMissingError
 from playalter.pipelines.swap import identity, inswapper
@@ -179,5 +181,5 @@ def test_identity_pairing_finds_the_reference_person(stand_in, t1_image, t1_face
     targets = [dataclasses.replace(face, embedding=person) for face, person in zip(t1_faces, people)]
     _, report = swap_faces(t1_image, targets, [Source(None, None, _embedding(40))],
                            SwapOptions(pairing="identity", target_indices="all", blend=PLAIN),
-                           reference=people[4] + 0.2 * _embedding(41))
+                           reference=Reference(ARCFACE, (people[4] + 0.2 * _embedding(41),), ("person",)))
     assert [entry["target_index"] for entry in report["swaps"]] == [4]

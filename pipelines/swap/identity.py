@@ -1,16 +1,19 @@
-"""A face identity: one L2-normalised ArcFace embedding, averaged over source photos.
+"""A face identity: one embedding, averaged over photos of one person, with the embedding space it is in.
 
-An identity is what InSwapper needs from the source side, so saving it lets a
-workflow swap the same person again without re-analysing the source photos.
-It is stored as a small JSON file (about 10 KB) or ``.npz``:
+An identity is what InSwapper needs from the source side (an ArcFace identity), and what face-by-reference
+looks for (an identity in any space), so saving it lets a workflow find or swap the same person again
+without re-analysing the photos. It is stored as a small JSON file (about 10 KB) or ``.npz``:
 
-    {"format": "playalter.face_identity", "version": 1, "embedding": [512 floats],
-     "count": 3, "name": "...", "model": "arcface", "created": "2026-...Z",
+    {"format": "playalter.face_identity", "version": 1, "embedding": [D floats],
+     "space": "arcface_w600k_r50", "count": 3, "name": "...", "created": "2026-...Z",
      "sources": [...free text...]}
 
-Averaging: each embedding is normalised, the mean is taken and normalised
-again (the centroid of the directions on the unit sphere), which is how several
-photos of one person are combined into one identity.
+``space`` names the model that made the embedding (``engine/embedding.py``); files written before it was
+recorded say ``"model": "arcface"`` and are ArcFace's. Identities of different spaces are never compared.
+
+Averaging: ArcFace embeddings (compared by cosine) are each normalised, the mean is taken and normalised
+again (the centroid of the directions on the unit sphere); dlib descriptors (compared by Euclidean
+distance) are averaged as they are.
 """
 
 from __future__ import annotations
@@ -24,28 +27,31 @@ from pathlib import Path
 import numpy as np
 
 from ..core.errors import InvalidParameterError, NoFaceError
+from ..engine import embedding as spaces
+from ..engine.embedding import ARCFACE, EmbeddingSpace
 from ..engine.face import Face
+from ..engine.reference import Reference
 
 FORMAT = "playalter.face_identity"
 VERSION = 1
-EMBEDDING_SIZE = 512
 SUFFIXES = (".json", ".npz")
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
 
 
 @dataclass
 class FaceIdentity:
-    """embedding: (512,) float32, L2-normalised. count: how many faces were averaged."""
+    """embedding: (D,) float32 in the space ``space`` (ArcFace's L2-normalised). count: faces averaged."""
 
     embedding: np.ndarray
     count: int = 1
     name: str = ""
-    model: str = "arcface"
+    space: str = ARCFACE.name
     created: str = ""
     sources: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.embedding = _checked_embedding(self.embedding, "identity embedding")
+        self.space = spaces.space_named(self.space).name
+        self.embedding = _checked_embedding(self.embedding, "identity embedding", spaces.space_named(self.space))
         if self.count < 1:
             raise InvalidParameterError(f"an identity averages at least one face, got count={self.count}")
         if not self.created:
@@ -56,7 +62,7 @@ class FaceIdentity:
             "format": FORMAT,
             "version": VERSION,
             "name": self.name,
-            "model": self.model,
+            "space": self.space,
             "count": self.count,
             "created": self.created,
             "sources": list(self.sources),
@@ -77,28 +83,45 @@ class FaceIdentity:
             sources = [str(item) for item in data.get("sources", [])]
         except (KeyError, TypeError, ValueError) as error:
             raise InvalidParameterError(f"{origin} is malformed: {error!r}") from None
-        return cls(embedding=embedding, count=count, name=str(data.get("name", "")),
-                   model=str(data.get("model", "arcface")), created=str(data.get("created", "")), sources=sources)
+        space = str(data.get("space", data.get("model", "arcface")))  # "model": files before spaces were recorded
+        return cls(embedding=embedding, count=count, name=str(data.get("name", "")), space=space,
+                   created=str(data.get("created", "")), sources=sources)
+
+    @property
+    def embedding_space(self) -> EmbeddingSpace:
+        return spaces.space_named(self.space)
 
 
-def _checked_embedding(values, what: str) -> np.ndarray:
-    embedding = np.asarray(values, dtype=np.float32).reshape(-1)  # (512,)
-    if embedding.shape != (EMBEDDING_SIZE,):
-        raise InvalidParameterError(f"{what} must have {EMBEDDING_SIZE} values, got {embedding.size}")
+def _checked_embedding(values, what: str, space: EmbeddingSpace = ARCFACE) -> np.ndarray:
+    """(D,) float32 of ``space``: finite, not all zeros; L2-normalised where the space compares by cosine."""
+    embedding = np.asarray(values, dtype=np.float32).reshape(-1)  # (D,)
+    if embedding.shape != (space.dimension,):
+        raise InvalidParameterError(
+            f"{what} must have the {space.dimension} values of {space.name}, got {embedding.size}")
     if not np.all(np.isfinite(embedding)):
         raise InvalidParameterError(f"{what} contains NaN or infinite values")
     norm = float(np.linalg.norm(embedding))
     if norm < 1e-6:
         raise InvalidParameterError(f"{what} is all zeros")
-    return embedding / norm
+    return embedding / norm if space.metric == "cosine" else embedding
 
 
-def average(embeddings: list[np.ndarray]) -> np.ndarray:
-    """(512,) normalised centroid of several embeddings (each normalised first)."""
+def average(embeddings: list[np.ndarray], space: EmbeddingSpace = ARCFACE) -> np.ndarray:
+    """(D,) centroid of several embeddings of ``space`` (for cosine: of the normalised ones, normalised)."""
     if not embeddings:
         raise NoFaceError("no source face to build an identity from: check that the source photos show a face")
-    stacked = np.stack([_checked_embedding(item, "face embedding") for item in embeddings])  # [N,512]
-    return _checked_embedding(stacked.mean(axis=0), "averaged embedding")
+    stacked = np.stack([_checked_embedding(item, "face embedding", space) for item in embeddings])  # [N,D]
+    return _checked_embedding(stacked.mean(axis=0), "averaged embedding", space)
+
+
+def reference_of(identities: list["FaceIdentity"]) -> Reference:
+    """The people of saved identities as a ``Reference``; all must be in one embedding space."""
+    if not identities:
+        raise InvalidParameterError("no identity given to look for")
+    for other in identities[1:]:
+        spaces.require_same_space(identities[0].space, other.space)
+    return Reference(identities[0].embedding_space, tuple(item.embedding for item in identities),
+                     tuple(item.name or f"identity {number}" for number, item in enumerate(identities)))
 
 
 def from_faces(faces: list[Face], name: str = "", sources: list[str] | None = None) -> FaceIdentity:

@@ -5,9 +5,9 @@ Modes:
   paired in order; one source index goes onto every chosen target;
 - ``order``: the i-th chosen source face goes onto the i-th chosen target face
   (faces are in the detector's order, e.g. left to right), as many as both have;
-- ``identity``: the one source identity goes onto the chosen target face whose
-  embedding is closest to a reference embedding (e.g. a photo of the person to
-  replace); needs target embeddings.
+- ``identity``: the one source identity goes onto the chosen target face nearest
+  to a reference person (a photo or a saved identity of the person to replace,
+  ``engine/reference.py``), in the reference's embedding space.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.errors import InvalidParameterError, NoFaceError
+from ..engine import reference as references
 from ..engine.face import Face
-from ..engine.recognition import similarity
+from ..engine.reference import Reference
 from ..engine.selection import parse_indices
 from .choices import PAIRING_MODES
 
@@ -43,8 +44,9 @@ class Pair:
 
 
 def pair(source_count: int, target_faces: list[Face], mode: str, target_indices: str,
-         reference: np.ndarray | None = None) -> list[Pair]:
-    """Pairs (source position, target face index) for one target image."""
+         reference: Reference | None = None, target_image: np.ndarray | None = None) -> list[Pair]:
+    """Pairs (source position, target face index) for one target image (``target_image`` [H,W,3] uint8:
+    mode ``identity`` embeds its faces)."""
     if mode not in PAIRING_MODES:
         raise InvalidParameterError(f"pairing mode '{mode}' is unknown; choose {', '.join(PAIRING_MODES)}")
     if source_count == 0:
@@ -55,7 +57,7 @@ def pair(source_count: int, target_faces: list[Face], mode: str, target_indices:
     if mode == "order":
         return [Pair(position, target) for position, target in enumerate(targets[:source_count])]
     if mode == "identity":
-        return [Pair(0, closest(target_faces, targets, reference))]
+        return [Pair(0, closest(target_image, target_faces, targets, reference))]
     if source_count == 1:
         return [Pair(0, target) for target in targets]
     if source_count != len(targets):
@@ -66,15 +68,10 @@ def pair(source_count: int, target_faces: list[Face], mode: str, target_indices:
     return [Pair(position, target) for position, target in enumerate(targets)]
 
 
-def closest(faces: list[Face], candidates: list[int], reference: np.ndarray | None) -> int:
-    """Index of the candidate face whose embedding is most similar (cosine) to ``reference``."""
+def closest(image: np.ndarray | None, faces: list[Face], candidates: list[int], reference: Reference | None) -> int:
+    """Index of the candidate face nearest to the reference person(s)."""
     if reference is None:
-        raise InvalidParameterError("pairing mode 'identity' needs a reference face or identity to look for")
-    missing = [index for index in candidates if faces[index].embedding is None]
-    if missing:
-        raise InvalidParameterError(
-            f"pairing mode 'identity' needs ArcFace embeddings of the target faces; faces {missing} have none "
-            "(detect with the buffalo_l backend)"
-        )
-    scores = [similarity(faces[index].embedding, np.asarray(reference, np.float32)) for index in candidates]
-    return candidates[int(np.argmax(scores))]
+        raise InvalidParameterError("pairing mode 'identity' needs a reference photo or identity to look for")
+    if image is None:
+        raise InvalidParameterError("pairing mode 'identity' needs the target image to embed its faces")
+    return references.closest(image, faces, candidates, reference)

@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..core.errors import InvalidParameterError, NoFaceError
+from ..engine.embedding import ARCFACE
 from ..engine.face import Face
+from ..engine.reference import Reference
 from . import classical, identity, inswapper, pairing, report
 from .blend import BlendOptions, blend
 from .choices import METHODS
@@ -103,15 +105,11 @@ def choose_method(requested: str, sources: list[Source]) -> tuple[str, str]:
 
 
 def swap_faces(target_image: np.ndarray, target_faces: list[Face], sources: list[Source],
-               options: SwapOptions, reference: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
-    """Swap the chosen faces of one target image [H,W,3] uint8; returns (image, report dict)."""
-    if options.pairing == "identity":  # pairing compares target embeddings with the reference
-        target_faces = [
-            dataclasses.replace(face, embedding=identity.embed(target_image, face))
-            if face.embedding is None and identity.recognition_available() else face
-            for face in target_faces
-        ]
-    pairs = pairing.pair(len(sources), target_faces, options.pairing, options.target_indices, reference)
+               options: SwapOptions, reference: Reference | None = None) -> tuple[np.ndarray, dict]:
+    """Swap the chosen faces of one target image [H,W,3] uint8; returns (image, report dict). Pairing
+    ``identity`` swaps the face nearest to ``reference``."""
+    pairs = pairing.pair(len(sources), target_faces, options.pairing, options.target_indices, reference,
+                         target_image)
     sources = with_embeddings(sources)
     method, reason = choose_method(options.method, sources)
     swapper = inswapper.load() if method == "inswapper" else None
@@ -156,9 +154,15 @@ def detect_all(images: list[np.ndarray], faces: list[list[Face]] | None, side: s
 def swap_batch(source_images: list[np.ndarray], target_images: list[np.ndarray],
                source_faces: list[list[Face]] | None, target_faces: list[list[Face]] | None,
                options: SwapOptions, source_indices: str = "0", average_sources: bool = False,
-               saved_identity: identity.FaceIdentity | None = None, reference: np.ndarray | None = None,
+               saved_identity: identity.FaceIdentity | None = None, reference: Reference | None = None,
                on_image=None) -> tuple[list[np.ndarray], list[dict]]:
-    """Swap onto every target image; sources come from the source photos or from a saved identity."""
+    """Swap onto every target image; sources come from the source photos or from a saved identity (an
+    ArcFace one: InSwapper takes ArcFace embeddings)."""
+    if saved_identity is not None and saved_identity.space != ARCFACE.name:
+        raise InvalidParameterError(
+            f"identity '{saved_identity.name}' is in the space {saved_identity.space}, but a swap needs an ArcFace "
+            f"identity ({ARCFACE.name}, what InSwapper takes); save it again with the ArcFace model (buffalo_l), "
+            "or use it as a reference to choose faces")
     if saved_identity is not None:
         sources = [Source(None, None, saved_identity.embedding, f"identity '{saved_identity.name}'")]
     else:
