@@ -70,8 +70,8 @@ class FaultAnswer:
 
 
 ANSWERS = {
-    STORAGE_FULL: FaultAnswer(507, "insufficient_storage", "the server's disk is full; the request was not "
-                              "processed, retry once space has been freed"),
+    STORAGE_FULL: FaultAnswer(507, "insufficient_storage", "the server's disk is full; retry once space has "
+                              "been freed"),
     DATABASE_UNAVAILABLE: FaultAnswer(503, "database_unavailable",
                                       "the service's database is unavailable; retry shortly"),
 }

@@ -16,6 +16,7 @@ from typing import Iterable
 from ..faults import OUTAGES, STORAGE_FULL
 
 MEGABYTE = 1 << 20
+SPACE_BACK_MB = 1.0  # a full-disk outage has ended once this much is free, even with no reserve (min_free_mb 0)
 
 
 class BelowReserve(OSError):
@@ -43,4 +44,5 @@ class DiskSpace:
         free_mb = self.free_mb()
         if free_mb < self.min_free_mb:
             raise BelowReserve(free_mb, self.min_free_mb)
-        OUTAGES.recovered(STORAGE_FULL)
+        if free_mb >= max(self.min_free_mb, SPACE_BACK_MB):
+            OUTAGES.recovered(STORAGE_FULL)
