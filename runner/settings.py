@@ -1,7 +1,7 @@
 """The runner's own settings, added to the engine's (``pipelines/core/config.py``, the one loader).
 
 The HTTP service's (switches per capability, request and key security, rate
-limits, server, database, queue, video jobs, log folder, saved-workflow folder)
+limits, server, database, queue, video jobs, free-space reserve, log folder, saved-workflow folder)
 and the workflow engine's (``embed_workflow_in_images``). Importing the
 ``runner`` package adds them (the pack's ComfyUI entry imports it too), so every
 process loads, checks and shows them with the engine's through
@@ -68,6 +68,12 @@ RUNNER_DEFAULTS: dict[str, Any] = {
         "seconds_per_unit": 10.0,  # rate-limit cost: one unit per started span of this many seconds of video
         "job_timeout_seconds": 3600,  # a video job still running after this is stopped (timeout)
     },
+    "storage": {
+        # new work is refused (507) while less is free under the data or log folder, so that admitted work can
+        # still record its results, audit rows and logs; the default holds one request body of the default
+        # security.max_body_mb
+        "min_free_mb": 64.0,
+    },
     "logging": {
         "dir": "",  # the service's general/errors/performance/security logs; default <data_dir>/logs
     },
@@ -87,6 +93,8 @@ def check_runner_ranges(values: dict[str, Any]) -> None:
         raise ConfigError("database.url must be empty (SQLite) or a postgresql:// URL")
     if values["queue"]["lease_seconds"] < 2 or values["queue"]["max_attempts"] < 1:
         raise ConfigError("queue.lease_seconds must be at least 2 and queue.max_attempts at least 1")
+    if values["storage"]["min_free_mb"] < 0:
+        raise ConfigError("storage.min_free_mb must be 0 or more")
     video = values["video"]
     for name in ("max_upload_mb", "max_duration_seconds", "seconds_per_unit", "job_timeout_seconds"):
         if video[name] <= 0:

@@ -32,6 +32,7 @@ from ..logs import setup_log_files
 from ..route_docs import documented, page
 from ..state import SETTINGS
 from ..storage.database import Database
+from ..storage.disk_space import DiskSpace
 from . import endpoints, health, openapi, status, video
 from .auth import DEFAULT_PUBLIC_PATHS, SECURITY, PublicPaths, require_scope, setup_security
 from .connections import LIMITS, SERVER_NAME, ConnectionLimits, request_guard
@@ -50,7 +51,8 @@ def create_app(settings: Section | None = None) -> web.Application:
     data_dir = Path(settings.paths.data_dir).expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     database = Database(settings.database.url) if settings.database.url else None
-    store = JobStore(data_dir, database)
+    log_dir = Path(settings.logging.dir or data_dir / "logs")
+    store = JobStore(data_dir, database, DiskSpace([data_dir, log_dir], settings.storage.min_free_mb))
     catalog = WorkflowCatalog(settings)
     if database is None:
         pool = WorkerPool(settings.server.workers, settings.server.queue_size)
@@ -61,7 +63,7 @@ def create_app(settings: Section | None = None) -> web.Application:
         pool = dispatcher.pool
     metrics = Metrics(store, pool)
 
-    log_files = setup_log_files(settings.logging.dir or data_dir / "logs")
+    log_files = setup_log_files(log_dir)
 
     errors = error_middleware(settings.security.max_body_mb)
     app = web.Application(client_max_size=int(settings.security.max_body_mb * MEGABYTE),

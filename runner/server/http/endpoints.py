@@ -27,6 +27,7 @@ from aiohttp import web
 from ...engine.quoting import excerpt
 from .. import schemas
 from ..errors import ApiError
+from ..faults import answer_for_code
 from ..jobs.dispatcher import DISPATCHER, Dispatcher
 from ..jobs.operations import OPERATIONS, Operation, Plan
 from ..jobs.store import Job
@@ -44,7 +45,7 @@ from .auth import require_scope
 routes = web.RouteTableDef()
 
 SSE_KEEPALIVE_SECONDS = 15.0
-SINGLE_IMAGE_ERRORS = (400, 401, 403, 413, 422, 429, 503, 504)  # the error statuses of a one-item run
+SINGLE_IMAGE_ERRORS = (400, 401, 403, 413, 422, 429, 503, 504, 507)  # the error statuses of a one-item run
 
 # HTTP status of a single-item job that failed, by the item's error code
 _FAILURE_STATUS = {
@@ -339,6 +340,10 @@ async def _result_response(request: web.Request, job: Job,
     item = job.items[0]
     if item.state != "completed":
         error = item.error or {"code": "failed", "message": "processing failed"}
+        fault = answer_for_code(error["code"])  # a full disk or a database outage: retry later
+        if fault is not None:
+            raise ApiError(fault.status, fault.code, error["message"], details={"job_id": job.id},
+                           headers=fault.headers)
         raise ApiError(_FAILURE_STATUS.get(error["code"], 500), error["code"], error["message"],
                        details={"job_id": job.id, **(error.get("details") or {})})
     result = await asyncio.to_thread(_item_result, request.app[DISPATCHER], item, True)

@@ -32,7 +32,8 @@ ERROR_REASONS = {
     404: "not found", 409: "conflict", 413: "body too large", 415: "not multipart/form-data",
     422: "image or video rejected (invalid_image, invalid_video, video_too_long) or no face found (no_face)",
     429: "rate limit or concurrent-job cap reached (see Retry-After)",
-    503: "queue full (see Retry-After) or model missing", 504: "processing timed out",
+    503: "queue full, database unavailable (see Retry-After) or model missing", 504: "processing timed out",
+    507: "the server's disk is full (insufficient_storage, see Retry-After)",
 }
 PATH_PARAMETER = re.compile(r"\{(\w+)\}")
 

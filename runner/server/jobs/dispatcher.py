@@ -10,7 +10,10 @@ run on worker threads through ``item_runs.ItemRunner`` (the code queue workers
 run too); each one is stopped at its next cancellation check once
 ``server.job_timeout_seconds`` have passed.
 Each item's outcome is recorded in the job store, then appended to the audit
-log (``job.<operation>`` rows).
+log (``job.<operation>`` rows). When that fails on a fault (a full disk, a
+database outage: ``faults.py``), whoever waits for the job is answered 507 or
+503 at once, and the item is recorded as failed, with its audit row, as soon
+as the store can write again (retried every ``RECORD_RETRY_SECONDS``).
 Progress goes to subscribers (the SSE endpoint) as events:
 
     {"event": "item", "data": {"index", "state", "error"?}}
@@ -24,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Awaitable, Callable
@@ -33,8 +37,9 @@ from aiohttp import web
 from ....pipelines.core.config import Section
 from ...engine.executor import validate
 from ..errors import ApiError
+from ..faults import FaultAnswer, fault_answer
 from ..storage.audit_log import AuditLog
-from .item_runs import DirectRun, ItemRunner, Outcome, workflow_prompt
+from .item_runs import DirectRun, ItemRunner, Outcome, audit_entry, workflow_prompt
 from .listeners import JobListeners
 from .operations import Plan
 from .runs import describe_error
@@ -45,6 +50,7 @@ from .workflows import WorkflowCatalog
 log = logging.getLogger(__name__)
 
 SWEEP_SECONDS = 60.0
+RECORD_RETRY_SECONDS = 2.0
 
 
 @contextmanager
@@ -91,6 +97,7 @@ class Dispatcher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.listeners = JobListeners()  # the SSE streams
         self._finished: dict[str, asyncio.Event] = {}
+        self._unrecorded: dict[str, FaultAnswer] = {}  # jobs whose item outcome waits for the store to write
         self._cancel_events: dict[str, list[threading.Event]] = {}
         self._finish_callbacks: dict[str, list[Callable[[], None]]] = {}
         self._tasks: set[asyncio.Task] = set()
@@ -180,15 +187,48 @@ class Dispatcher:
             task.add_done_callback(self._tasks.discard)
 
     async def _run(self, job: Job, item: Item, prompt: dict | None, cancel: threading.Event) -> None:
+        started = time.perf_counter()
         try:
             updated = await self.pool.run(self._work, job, item, prompt, cancel)
-        except Exception:
-            log.exception("job %s item %d: the worker failed outside the run", job.id, item.index)
-            updated = await asyncio.to_thread(
-                self.store.finish_item, job.id, item.index, ttl_seconds=self.ttl,
-                error={"code": "internal_error", "message": "processing failed unexpectedly; it has been logged"})
+        except Exception as error:
+            updated = await self._record_failure(job, item, error, started)
         if updated is not None and updated.finished:
             self._settled(updated)
+
+    async def _record_failure(self, job: Job, item: Item, error: Exception, started: float) -> Job | None:
+        """Record an item that failed outside its run (its outcome could not be stored), with its audit row.
+
+        A fault (full disk, database outage) is retried every ``RECORD_RETRY_SECONDS`` until it ends; whoever
+        waits for the job is answered meanwhile. Anything else is a bug: logged, the item left to ``recover``.
+        """
+        answer = fault_answer(error)
+        if answer is None:
+            log.exception("job %s item %d: the worker failed outside the run", job.id, item.index)
+        failure = ({"code": answer.code, "message": answer.message} if answer is not None else
+                   {"code": "internal_error", "message": "processing failed unexpectedly; it has been logged"})
+        updated = None
+        while True:
+            try:
+                if updated is None:
+                    updated = await asyncio.to_thread(self.store.finish_item, job.id, item.index,
+                                                      ttl_seconds=self.ttl, error=failure)
+                if self.audit is not None:
+                    await asyncio.to_thread(self.audit.append, **audit_entry(job, item.index, [], failure, started))
+                return updated
+            except Exception as unrecorded:
+                answer = fault_answer(unrecorded)
+                if answer is None:
+                    log.exception("job %s item %d: its failure could not be recorded", job.id, item.index)
+                    return None
+                self._answer_now(job.id, answer)
+                await asyncio.sleep(RECORD_RETRY_SECONDS)
+
+    def _answer_now(self, job_id: str, answer: FaultAnswer) -> None:
+        """Wake whoever waits for the job: it is answered ``answer`` before the job has its final state."""
+        self._unrecorded[job_id] = answer
+        finished = self._finished.get(job_id)
+        if finished is not None:
+            finished.set()
 
     def _work(self, job: Job, item: Item, prompt: dict | None, cancel: threading.Event) -> Job | None:
         """On a worker thread: run one item and record its outcome; return the job as it then stands."""
@@ -206,6 +246,7 @@ class Dispatcher:
                               emit=lambda event, data: self._emit(job.id, event, data), record=record)
 
     def _settled(self, job: Job) -> None:
+        self._unrecorded.pop(job.id, None)
         self._publish(job.id, "done", job.to_dict())
         self._finished.pop(job.id, asyncio.Event()).set()
         self._cancel_events.pop(job.id, None)
@@ -216,11 +257,14 @@ class Dispatcher:
     # --- following and controlling jobs ----------------------------------------------------------
 
     async def wait(self, job: Job) -> Job:
-        """The job once it has finished."""
+        """The job once it has finished; ApiError 507 or 503 when its outcome cannot be stored (a fault)."""
         if not job.finished:
             finished = self._finished.get(job.id)
             if finished is not None:
                 await finished.wait()
+            unrecorded = self._unrecorded.get(job.id)
+            if unrecorded is not None:
+                raise ApiError(unrecorded.status, unrecorded.code, unrecorded.message, headers=unrecorded.headers)
         return await asyncio.to_thread(self.store.get, job.id)
 
     def on_finished(self, job_id: str, callback: Callable[[], None]) -> None:

@@ -40,6 +40,7 @@ from typing import Any, Callable
 
 from ..storage import migrations
 from ..storage.database import Database
+from ..storage.disk_space import DiskSpace
 
 MAX_ATTEMPTS = 2
 STAGING = ".staging"
@@ -153,9 +154,14 @@ class IdempotencyConflict(Exception):
 
 
 class JobStore:
-    """Thread-safe access to the jobs database and the job folders."""
+    """Thread-safe access to the jobs database and the job folders.
 
-    def __init__(self, data_dir: Path, database: Database | None = None):
+    With ``disk``, new jobs and staged uploads are refused (``BelowReserve``, an ``ENOSPC`` error) while the free
+    space is below its reserve.
+    """
+
+    def __init__(self, data_dir: Path, database: Database | None = None, disk: DiskSpace | None = None):
+        self.disk = disk
         self.root = Path(data_dir) / "jobs"
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.db = database or Database(Path(data_dir) / "jobs.sqlite3")
@@ -176,6 +182,7 @@ class JobStore:
 
     def staging_path(self) -> Path:
         """A fresh private path for an upload being received; the folder is emptied by ``recover``."""
+        self._require_space()
         folder = self.root / STAGING
         folder.mkdir(mode=0o700, exist_ok=True)
         return folder / f"{secrets.token_hex(12)}.part"
@@ -202,20 +209,13 @@ class JobStore:
             earlier = self.find_idempotent(key_id, idempotency_key, request_hash)
             if earlier is not None:
                 return earlier, False
+        self._require_space()
         job_id = secrets.token_hex(12)
-        inputs_per_item = []
-        for index, images in enumerate(item_images):
-            folder = self.item_dir(job_id, index) / "input"
-            for directory in (self.root / job_id, folder.parent, folder):
-                directory.mkdir(mode=0o700, exist_ok=True)
-            names = {}
-            for position, (binding, data) in enumerate(images.items()):
-                names[binding] = f"{position}.bin"
-                if isinstance(data, Path):  # a file staged by the endpoint (an upload streamed to disk)
-                    os.replace(data, folder / names[binding])
-                else:
-                    _write_private(folder / names[binding], data)
-            inputs_per_item.append(names)
+        try:
+            inputs_per_item = [self._write_inputs(job_id, index, images) for index, images in enumerate(item_images)]
+        except BaseException:  # a full disk: no half-written job is left behind
+            shutil.rmtree(self.root / job_id, ignore_errors=True)
+            raise
         now = time.time()
         try:
             with self.db.transaction() as tx:
@@ -232,7 +232,28 @@ class JobStore:
             shutil.rmtree(self.root / job_id, ignore_errors=True)
             return self.create(key_id=key_id, operation=operation, workflow=workflow, plan=plan,
                                item_images=item_images, idempotency_key=idempotency_key, request_hash=request_hash)
+        except BaseException:  # the database is full or down: the job does not exist, nor do its files
+            shutil.rmtree(self.root / job_id, ignore_errors=True)
+            raise
         return self.get(job_id), True
+
+    def _require_space(self) -> None:
+        if self.disk is not None:
+            self.disk.require()
+
+    def _write_inputs(self, job_id: str, index: int, images: dict[str, bytes | Path]) -> dict[str, str]:
+        """Write (or move in) one item's input files; their file names by binding."""
+        folder = self.item_dir(job_id, index) / "input"
+        for directory in (self.root / job_id, folder.parent, folder):
+            directory.mkdir(mode=0o700, exist_ok=True)
+        names = {}
+        for position, (binding, data) in enumerate(images.items()):
+            names[binding] = f"{position}.bin"
+            if isinstance(data, Path):  # a file staged by the endpoint (an upload streamed to disk)
+                os.replace(data, folder / names[binding])
+            else:
+                _write_private(folder / names[binding], data)
+        return names
 
     def find_idempotent(self, key_id: str | None, idempotency_key: str, request_hash: str | None) -> Job | None:
         """The job this key id created with this idempotency key; IdempotencyConflict if for another request."""
