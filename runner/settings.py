@@ -74,6 +74,9 @@ RUNNER_DEFAULTS: dict[str, Any] = {
         # security.max_body_mb
         "min_free_mb": 64.0,
     },
+    "webhooks": {  # job events sent to a caller's webhook_url (Standard Webhooks)
+        "allow_private_targets": False,  # also loopback, private and link-local addresses (receivers on this network)
+    },
     "logging": {
         "dir": "",  # the service's general/errors/performance/security logs; default <data_dir>/logs
     },

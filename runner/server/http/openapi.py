@@ -36,6 +36,12 @@ ERROR_REASONS = {
     507: "the server's disk is full (insufficient_storage, see Retry-After)",
 }
 PATH_PARAMETER = re.compile(r"\{(\w+)\}")
+PREFER_PARAMETER = {"name": "Prefer", "in": "header", "required": False, "schema": {"type": "string"},
+                    "description": "`respond-async`: answer 202 with the job at once instead of waiting for the "
+                                   "result (RFC 7240)"}
+ASYNC_ANSWER = {"description": "with `Prefer: respond-async`: the job, queued (`Preference-Applied: respond-async`)",
+                "headers": {"Location": {"description": "the job: /api/jobs/{id}", "schema": {"type": "string"}}},
+                "content": {"application/json": {"schema": ref("Job")}}}
 
 
 def build_spec(app: web.Application) -> dict[str, Any]:
@@ -92,6 +98,9 @@ def _operation(doc: RouteDoc, path: str, settings, public: bool) -> dict[str, An
         entry["security"] = []
     parameters = [{"name": name, "in": "path", "required": True,
                    "schema": doc.path_schemas.get(name, {"type": "string"})} for name in PATH_PARAMETER.findall(path)]
+    if doc.respond_async:
+        entry["responses"]["202"] = ASYNC_ANSWER
+        parameters.append(PREFER_PARAMETER)
     if parameters:
         entry["parameters"] = parameters
     return entry

@@ -140,7 +140,8 @@ class Dispatcher:
     async def submit(self, *, key_id: str | None, operation: str, plan: Plan,
                      item_images: list[dict[str, bytes | Path]],
                      idempotency_key: str | None = None, request_hash: str | None = None,
-                     admit: Callable[[], Awaitable[None]] | None = None) -> tuple[Job, bool]:
+                     admit: Callable[[], Awaitable[None]] | None = None,
+                     webhook_url: str | None = None) -> tuple[Job, bool]:
         """Queue a job of one item per entry of ``item_images``; return (job, created).
 
         ``admit`` is awaited once the job passed every check and has room in the queue, just before it is
@@ -163,7 +164,7 @@ class Dispatcher:
                 job, created = await asyncio.to_thread(
                     self.store.create, key_id=key_id, operation=operation, workflow=plan.workflow,
                     plan=plan.to_dict(), item_images=item_images, idempotency_key=idempotency_key,
-                    request_hash=request_hash)
+                    request_hash=request_hash, webhook_url=webhook_url)
         except BaseException:
             self.pool.release(len(item_images))
             raise

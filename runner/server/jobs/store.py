@@ -20,7 +20,8 @@ marks it running with a new attempt number, and only the holder of the
 latest attempt may record its outcome (``finish_item(..., attempt=n)``), so an
 item re-delivered after a worker died is completed at most once.
 ``cancel_requested`` tells workers on other machines to stop a job's running
-items. The schema is versioned (``MIGRATIONS``, see ``db/migrations.py``).
+items. The schema is versioned (``MIGRATIONS``, see ``db/migrations.py``). A job created with a
+``webhook_url`` has its event stored (``webhooks/deliveries.py``) in the transaction that settles it.
 
 States: job ``queued -> running -> completed | failed | cancelled``;
 item ``queued -> running -> completed | failed | cancelled``. A job whose items
@@ -41,6 +42,7 @@ from typing import Any, Callable
 from ..storage import migrations
 from ..storage.database import Database
 from ..storage.disk_space import DiskSpace
+from ..webhooks import deliveries
 
 MAX_ATTEMPTS = 2
 STAGING = ".staging"
@@ -83,6 +85,9 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE jobs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE items ADD COLUMN worker TEXT",  # who ran (or runs) the item, for per-worker throughput
     ],
+    [  # 3: where the job's end is announced (webhooks/deliveries.py stores the event when it settles)
+        "ALTER TABLE jobs ADD COLUMN webhook_url TEXT",
+    ],
 ]
 
 
@@ -121,16 +126,14 @@ class Job:
     finished_at: float | None = None
     expires_at: float | None = None
     items: list[Item] = field(default_factory=list)
+    webhook_url: str | None = None
 
     @property
     def finished(self) -> bool:
         return self.state in FINAL_STATES
 
     def counts(self) -> dict[str, int]:
-        counts = {state: 0 for state in ("queued", "running", *FINAL_STATES)}
-        for item in self.items:
-            counts[item.state] += 1
-        return counts
+        return _counts([item.state for item in self.items])
 
     def to_dict(self) -> dict[str, Any]:
         summary: dict[str, Any] = {
@@ -146,6 +149,8 @@ class Job:
         }
         if self.error:
             summary["error"] = self.error
+        if self.webhook_url:
+            summary["webhook_url"] = self.webhook_url
         return summary
 
 
@@ -167,6 +172,7 @@ class JobStore:
         self.db = database or Database(Path(data_dir) / "jobs.sqlite3")
         self._owns_db = database is None
         migrations.upgrade(self.db, "jobs", MIGRATIONS)
+        migrations.upgrade(self.db, "webhooks", deliveries.MIGRATIONS)
 
     def close(self) -> None:
         if self._owns_db:
@@ -196,8 +202,9 @@ class JobStore:
 
     def create(self, *, key_id: str | None, operation: str, workflow: str, plan: dict[str, Any],
                item_images: list[dict[str, bytes | Path]], idempotency_key: str | None = None,
-               request_hash: str | None = None) -> tuple[Job, bool]:
-        """Store a new queued job with its input files; return (job, created).
+               request_hash: str | None = None, webhook_url: str | None = None) -> tuple[Job, bool]:
+        """Store a new queued job with its input files; return (job, created). With ``webhook_url``, its end is
+        announced there (a delivery stored when it settles).
 
         An input is bytes, or the path of a file in ``staging_path()``'s folder, moved into the job.
 
@@ -221,8 +228,9 @@ class JobStore:
             with self.db.transaction() as tx:
                 tx.execute(
                     "INSERT INTO jobs (id, key_id, operation, workflow, plan, state, idempotency_key, request_hash,"
-                    " created_at) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
-                    (job_id, key_id, operation, workflow, json.dumps(plan), idempotency_key, request_hash, now),
+                    " created_at, webhook_url) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
+                    (job_id, key_id, operation, workflow, json.dumps(plan), idempotency_key, request_hash, now,
+                     webhook_url),
                 )
                 tx.executemany(
                     "INSERT INTO items (job_id, idx, state, inputs) VALUES (?, ?, 'queued', ?)",
@@ -231,7 +239,8 @@ class JobStore:
         except self.db.integrity_errors:  # the same idempotency key raced in from another request
             shutil.rmtree(self.root / job_id, ignore_errors=True)
             return self.create(key_id=key_id, operation=operation, workflow=workflow, plan=plan,
-                               item_images=item_images, idempotency_key=idempotency_key, request_hash=request_hash)
+                               item_images=item_images, idempotency_key=idempotency_key, request_hash=request_hash,
+                               webhook_url=webhook_url)
         except BaseException:  # the database is full or down: the job does not exist, nor do its files
             shutil.rmtree(self.root / job_id, ignore_errors=True)
             raise
@@ -353,7 +362,8 @@ class JobStore:
         return row is None or bool(row[0])
 
     def _settle(self, tx, job_id: str, now: float, ttl_seconds: float) -> None:
-        """Inside a transaction: when no item is queued or running, give the job its final state."""
+        """Inside a transaction: when no item is queued or running, give the job its final state, and store the
+        webhook event of a job that has a webhook URL (once: only the transaction that ends the job gets here)."""
         states = [row[0] for row in tx.execute("SELECT state FROM items WHERE job_id = ?", (job_id,)).fetchall()]
         if any(state in ("queued", "running") for state in states):
             return
@@ -363,11 +373,18 @@ class JobStore:
             final, error = "cancelled", {"code": "cancelled", "message": "the job was cancelled"}
         else:
             final, error = "failed", {"code": "all_items_failed", "message": "every item of the job failed"}
-        tx.execute(
+        ended = tx.execute(
             "UPDATE jobs SET state = ?, error = COALESCE(error, ?), finished_at = ?, expires_at = ?"
             " WHERE id = ? AND state NOT IN ('completed', 'failed', 'cancelled')",
             (final, _dumps(error), now, now + ttl_seconds, job_id),
-        )
+        ).rowcount
+        if not ended:
+            return
+        row = tx.execute("SELECT operation, key_id, webhook_url, error FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row["webhook_url"]:
+            summary = {"id": job_id, "operation": row["operation"], "state": final, "error": _loads(row["error"]),
+                       "progress": {"total": len(states), **_counts(states)}}
+            deliveries.enqueue_in(tx, job=summary, key_id=row["key_id"], url=row["webhook_url"], at=now)
 
     def recover(self, ttl_seconds: float) -> list[Item]:
         """After a restart: requeue interrupted items (fail those tried MAX_ATTEMPTS times); return the queued ones."""
@@ -441,7 +458,7 @@ class JobStore:
             id=row["id"], key_id=row["key_id"], operation=row["operation"], workflow=row["workflow"],
             plan=json.loads(row["plan"]), state=row["state"], created_at=row["created_at"],
             error=_loads(row["error"]), started_at=row["started_at"], finished_at=row["finished_at"],
-            expires_at=row["expires_at"], items=[_item(item) for item in items],
+            expires_at=row["expires_at"], items=[_item(item) for item in items], webhook_url=row["webhook_url"],
         )
 
     def count_by_state(self) -> dict[str, int]:
@@ -461,6 +478,14 @@ def _lock_job(tx, job_id: str) -> None:
     job unsettled."""
     if tx.postgres:
         tx.execute("SELECT id FROM jobs WHERE id = ? FOR UPDATE", (job_id,))
+
+
+def _counts(states: list[str]) -> dict[str, int]:
+    """How many items are in each state."""
+    counts = {state: 0 for state in ("queued", "running", *FINAL_STATES)}
+    for state in states:
+        counts[state] += 1
+    return counts
 
 
 def _interrupted(attempts: int) -> dict[str, str]:
