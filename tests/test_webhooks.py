@@ -179,6 +179,31 @@ def test_rotation_keeps_the_old_secret_for_a_day_and_sends_both_signatures(tmp_p
 
 # --- durability, backoff, targets at delivery, one sender per event ---------------------------------------
 
+def test_each_way_a_job_ends_stores_one_event(tmp_path):
+    store = JobStore(tmp_path)
+    url = "https://hooks.example.com/h"
+    completed = _stored_job(store, url)
+    failed, _ = store.create(key_id="k1", operation="detect", workflow="copy_image", plan={"bindings": {}},
+                             item_images=[{"image": b"x"}], webhook_url=url)
+    store.finish_item(failed.id, 0, error={"code": "invalid_image", "message": "not an image"}, ttl_seconds=3600)
+    cancelled, _ = store.create(key_id="k1", operation="detect", workflow="copy_image", plan={"bindings": {}},
+                                item_images=[{"image": b"x"}, {"image": b"y"}], webhook_url=url)
+    store.cancel(cancelled.id, 3600)
+    store.cancel(cancelled.id, 3600)  # settling again stores nothing more
+    silent, _ = store.create(key_id="k1", operation="detect", workflow="copy_image", plan={"bindings": {}},
+                             item_images=[{"image": b"x"}])
+    store.finish_item(silent.id, 0, result={"images": [], "json": [], "seconds": 0.0}, ttl_seconds=3600)
+    with store.db.transaction() as tx:
+        rows = tx.execute("SELECT job_id, event, body FROM webhook_deliveries ORDER BY created_at").fetchall()
+    assert [(row["job_id"], row["event"]) for row in rows] == [
+        (completed, "job.completed"), (failed.id, "job.failed"), (cancelled.id, "job.cancelled")]
+    failed_event = json.loads(rows[1]["body"])["data"]
+    assert failed_event["error"]["code"] == "all_items_failed" and failed_event["progress"]["failed"] == 1
+    assert json.loads(rows[2]["body"])["data"]["progress"] == {"total": 2, "queued": 0, "running": 0,
+                                                               "completed": 0, "failed": 0, "cancelled": 2}
+    store.close()
+
+
 def test_failed_attempts_back_off_survive_a_restart_and_end_failed(tmp_path):
     async def scenario():
         async with webhook_receiver() as receiver:
