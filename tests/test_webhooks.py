@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 
 import pytest
@@ -15,7 +16,7 @@ import pytest
 from playalter.runner.server.http.auth import SECURITY
 from playalter.runner.server.jobs.store import JobStore
 from playalter.runner.server.storage.database import Database
-from playalter.runner.server.webhooks import deliveries
+from playalter.runner.server.webhooks import deliveries, sender
 from playalter.runner.server.webhooks.deliverer import WebhookDeliverer
 from playalter.runner.server.webhooks.signing import PREVIOUS_SECRET_SECONDS, SecretStore
 from playalter.runner.server.webhooks.targets import WebhookTargetError, address_refusal, check_url
@@ -254,6 +255,24 @@ def test_at_delivery_a_private_address_redirects_and_long_answers_are_handled(tm
             assert [entry.path for entry in receiver.received] == ["/hook"]  # the redirect was not followed
             assert deliveries.for_job(store.db, redirected)[0]["attempts"][0]["status"] == 302
             store.close()
+
+    asyncio.run(scenario())
+
+
+def test_the_connection_goes_to_the_address_that_was_checked():
+    async def scenario():
+        async with webhook_receiver() as receiver:
+            port = receiver.url.split(":")[2].split("/")[0]
+            loop = asyncio.get_running_loop()
+            answers = iter([[(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", int(port)))]])
+
+            async def rebinding_dns(host, *args, **kwargs):  # a second look-up would point elsewhere
+                assert host == "hooks.rebind.test"
+                return next(answers, [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("192.0.2.1", int(port)))])
+
+            loop.getaddrinfo = rebinding_dns
+            attempt = await sender.post(f"http://hooks.rebind.test:{port}/hook", b"{}", {}, allow_private=True)
+            assert attempt.status == 200 and receiver.received[0].headers["Host"].startswith("hooks.rebind.test")
 
     asyncio.run(scenario())
 
