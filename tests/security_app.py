@@ -106,11 +106,11 @@ def free_port() -> int:
 class RedisServer:
     """A throwaway ``redis-server`` on a free port, data in a temp dir."""
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, port: int | None = None):
         binary = shutil.which("redis-server")
         if binary is None:
             raise FileNotFoundError("redis-server")
-        self.port = free_port()
+        self.port = port or free_port()  # a port: Redis started again where the service expects it
         self.process = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
              "--dir", str(workdir)],

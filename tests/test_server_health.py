@@ -72,7 +72,7 @@ def test_a_damaged_database_or_a_missing_models_folder_is_reported(tmp_path, mon
             body = await response.json()
             assert response.status == 503
             assert body["checks"]["databases"] == {
-                "status": "down", "detail": "the jobs database is missing, unreadable or damaged"}
+                "status": "down", "detail": "the jobs database is missing, unreadable, damaged or locked"}
             assert body["checks"]["models"]["status"] == "down"
             assert str(tmp_path) not in await response.text()
 

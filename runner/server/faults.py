@@ -8,10 +8,10 @@ Three kinds, each answered in the API's error shape, never as a 500:
   restarting or out of pooled connections: 503 ``database_unavailable`` with ``Retry-After``;
 - ``rate_limit_storage``: Redis does not answer (``security/ratelimit.py`` answers 503 ``rate_limit_unavailable``).
 
-``OUTAGES`` logs one WARNING when a kind of fault begins, without a traceback, and one INFO when it ends, with how
-long it lasted and how many failures it caused: the night's log shows two lines per outage, not one traceback per
-request. A fault ends when the code that found it sees the same dependency work again (a database transaction
-commits, the free-space check passes, Redis answers).
+``OUTAGES`` logs one WARNING when something the service needs goes out (the disk, one database, Redis), without a
+traceback, and one INFO when it is back, with how long it was out and how many failures it caused: the night's log
+shows two lines per outage, not one traceback per request. It is back when the code that found it out sees it work
+again: a transaction of that database commits, the free-space check passes, Redis answers.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ STORAGE_FULL = "storage_full"
 DATABASE_UNAVAILABLE = "database_unavailable"
 RATE_LIMIT_STORAGE = "rate_limit_storage"
 RETRY_AFTER_SECONDS = 5
+DISK = "disk"
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 _POSTGRES_DISK_FULL = "53100"
 
@@ -83,48 +84,49 @@ def answer_for_code(code: str) -> FaultAnswer | None:
 
 
 def fault_answer(error: BaseException) -> FaultAnswer | None:
-    """The answer to a request that failed on ``error`` when it is a fault (noted in ``OUTAGES``); else None."""
+    """The answer to a request that failed on ``error`` when it is a fault (a full disk noted in ``OUTAGES``); else
+    None."""
     kind = fault_of(error)
     if kind is None:
         return None
-    OUTAGES.failed(kind, error)
+    if kind == STORAGE_FULL:  # a database notes its own outages (``Database.transaction``)
+        OUTAGES.failed(kind, DISK, error)
     return ANSWERS[kind]
 
 
 def fault_description(error: BaseException) -> dict[str, str] | None:
-    """An item's error (``{"code", "message"}``) when its run failed on a fault (noted in ``OUTAGES``); else None."""
+    """An item's error (``{"code", "message"}``) when its run failed on a fault; else None."""
     answer = fault_answer(error)
     return None if answer is None else {"code": answer.code, "message": answer.message}
 
 
 class Outages:
-    """The faults going on now: one WARNING as each begins, one INFO as it ends. Thread-safe."""
+    """The outages going on now, by what is out (``source``: "disk", "database jobs.sqlite3", "database postgres",
+    "rate-limit storage"): one WARNING as each begins, one INFO as it ends. Thread-safe."""
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._ongoing: dict[str, list] = {}  # kind -> [started (monotonic), failures]
+        self._ongoing: dict[str, list] = {}  # source -> [started (monotonic), failures]
 
-    def failed(self, kind: str, error: BaseException) -> None:
+    def failed(self, kind: str, source: str, error: BaseException) -> None:
         with self._lock:
-            ongoing = self._ongoing.get(kind)
+            ongoing = self._ongoing.get(source)
             if ongoing is not None:
                 ongoing[1] += 1
                 return
-            self._ongoing[kind] = [time.monotonic(), 1]
-        log.warning("%s: %s (%s); requests that need it are refused until it ends", kind,
-                    type(error).__name__, _first_line(error), extra={"event": "outage_started", "fault": kind})
+            self._ongoing[source] = [time.monotonic(), 1]
+        log.warning("%s: %s is out (%s: %s); what needs it is refused until it is back", kind, source,
+                    type(error).__name__, _first_line(error),
+                    extra={"event": "outage_started", "fault": kind, "source": source})
 
-    def recovered(self, kind: str) -> None:
-        if kind not in self._ongoing:  # unlocked fast path: the common case, nothing going on
+    def recovered(self, source: str) -> None:
+        if source not in self._ongoing:  # unlocked fast path: the common case, nothing going on
             return
         with self._lock:
-            ongoing = self._ongoing.pop(kind, None)
+            ongoing = self._ongoing.pop(source, None)
         if ongoing is not None:
-            log.info("%s ended after %.1f s and %d failure(s)", kind, time.monotonic() - ongoing[0], ongoing[1],
-                     extra={"event": "outage_ended", "fault": kind})
-
-    def ongoing(self, kind: str) -> bool:
-        return kind in self._ongoing
+            log.info("%s is back after %.1f s and %d failure(s)", source, time.monotonic() - ongoing[0], ongoing[1],
+                     extra={"event": "outage_ended", "source": source})
 
 
 def _first_line(error: BaseException) -> str:

@@ -2,7 +2,8 @@
 
 Checks, each bounded by ``CHECK_TIMEOUT_SECONDS`` and run off the event loop where they touch disk:
 
-- ``databases``: the data folder is writable and the key, audit and job SQLite files open and read (with a
+- ``databases``: the data folder is writable and the key, audit and job SQLite files open, read and take the write
+  lock within a second (with a
   Postgres ``database.url``: the shared database answers a query);
 - ``disk_space``: the data and log folders' filesystems have ``storage.min_free_mb`` free (below it, new work is
   refused with 507: ``storage/disk_space.py``);
@@ -58,13 +59,16 @@ def _databases(settings, store) -> tuple[str, str]:
     else:
         files += [("keys", keys_db_path(settings, data_dir)), ("audit", audit_db_path(settings, data_dir)),
                   ("jobs", data_dir / "jobs.sqlite3")]
-    for name, path in files:
+    for name, path in files:  # each read under the write lock the service takes, so a locked file is seen too
         try:
-            with closing(sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=1.0)) as db:
+            with closing(sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=rw", uri=True, timeout=1.0,
+                                         isolation_level=None)) as db:
+                db.execute("BEGIN IMMEDIATE")
                 db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                db.execute("ROLLBACK")
         except sqlite3.Error:
-            return DOWN, f"the {name} database is missing, unreadable or damaged"
-    return OK, "keys, audit and jobs databases readable"
+            return DOWN, f"the {name} database is missing, unreadable, damaged or locked"
+    return OK, "keys, audit and jobs databases readable and writable"
 
 
 def _disk_space(disk: DiskSpace) -> tuple[str, str]:

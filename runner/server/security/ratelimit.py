@@ -306,7 +306,7 @@ async def _reach(query: Awaitable[RateStatus]) -> RateStatus:
     try:
         status = await query
     except StorageError as error:  # logged once while the outage lasts, not once per request
-        OUTAGES.failed(RATE_LIMIT_STORAGE, error)
+        OUTAGES.failed(RATE_LIMIT_STORAGE, RATE_LIMIT_STORAGE, error)
         raise json_error(web.HTTPServiceUnavailable, "rate_limit_unavailable",
                          "rate limiting is temporarily unavailable; retry shortly",
                          {"Retry-After": str(STORAGE_RETRY_AFTER_SECONDS)}) from None

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from ..faults import DATABASE_UNAVAILABLE, OUTAGES
+from ..faults import DATABASE_UNAVAILABLE, OUTAGES, fault_of
 
 _PLACEHOLDER = re.compile(r"\?")
 _REAL = re.compile(r"\bREAL\b")
@@ -92,6 +92,7 @@ class Database:
     def __init__(self, target: str | os.PathLike, *, read_only: bool = False):
         self.url = str(target)
         self.postgres = is_postgres(self.url)
+        self.outage_name = "database postgres" if self.postgres else f"database {Path(target).name}"  # no address
         self._lock = threading.Lock()
         if self.postgres:
             import psycopg
@@ -120,10 +121,16 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
-        """One transaction, committed when the block ends; a commit ends a database outage (``faults.OUTAGES``)."""
-        with self._transaction() as tx:
-            yield tx
-        OUTAGES.recovered(DATABASE_UNAVAILABLE)
+        """One transaction, committed when the block ends. Failing to reach the database begins an outage of it
+        in ``faults.OUTAGES`` (logged once), a commit ends it."""
+        try:
+            with self._transaction() as tx:
+                yield tx
+        except Exception as error:
+            if fault_of(error) == DATABASE_UNAVAILABLE:
+                OUTAGES.failed(DATABASE_UNAVAILABLE, self.outage_name, error)
+            raise
+        OUTAGES.recovered(self.outage_name)
 
     @contextmanager
     def _transaction(self) -> Iterator[Transaction]:

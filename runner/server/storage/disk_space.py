@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 from typing import Iterable
 
-from ..faults import OUTAGES, STORAGE_FULL
+from ..faults import DISK, OUTAGES
 
 MEGABYTE = 1 << 20
 SPACE_BACK_MB = 1.0  # a full-disk outage has ended once this much is free, even with no reserve (min_free_mb 0)
@@ -45,4 +45,4 @@ class DiskSpace:
         if free_mb < self.min_free_mb:
             raise BelowReserve(free_mb, self.min_free_mb)
         if free_mb >= max(self.min_free_mb, SPACE_BACK_MB):
-            OUTAGES.recovered(STORAGE_FULL)
+            OUTAGES.recovered(DISK)
