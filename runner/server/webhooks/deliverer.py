@@ -73,19 +73,12 @@ class WebhookDeliverer:
     async def attempt(self, delivery: Delivery) -> str | None:
         """Sign and send one claimed delivery and record how it went; the delivery's state after it (None: it
         could not be recorded, and goes to another sender once the lease ends)."""
-        timestamp = int(time.time())
-        if delivery.key_id is None:
-            outcome = Attempt(None, "the job has no API key whose secret could sign it", "", 0.0)
-        else:
-            secrets_in_use = await asyncio.to_thread(self.secrets.signing, delivery.key_id)
-            headers = {"webhook-id": delivery.id, "webhook-timestamp": str(timestamp),
-                       "webhook-signature": signature_header(secrets_in_use, delivery.id, timestamp, delivery.body)}
-            outcome = await sender.post(delivery.url, delivery.body, headers, allow_private=self.allow_private)
         try:
+            outcome = await self._send(delivery)
             state = await asyncio.to_thread(deliveries.record, self.db, delivery, self.worker, outcome, self.clock())
         except self.db.errors as error:
-            log.warning("webhook %s: attempt %d could not be recorded (%s)", delivery.id, delivery.attempt,
-                        type(error).__name__)
+            log.warning("webhook %s: attempt %d could not be signed or recorded (%s)", delivery.id,
+                        delivery.attempt, type(error).__name__)
             return None
         if state is None:
             log.warning("webhook %s: the lease ran out during attempt %d; its outcome is dropped", delivery.id,
@@ -103,3 +96,13 @@ class WebhookDeliverer:
                 log.warning("webhook %s: attempt %d is not in the audit log (%s)", delivery.id, delivery.attempt,
                             type(error).__name__)
         return state
+
+    async def _send(self, delivery: Delivery) -> Attempt:
+        """Sign the delivery with its key's secrets in use now and POST it."""
+        if delivery.key_id is None:
+            return Attempt(None, "the job has no API key whose secret could sign it", "", 0.0)
+        timestamp = int(time.time())
+        secrets_in_use = await asyncio.to_thread(self.secrets.signing, delivery.key_id)
+        headers = {"webhook-id": delivery.id, "webhook-timestamp": str(timestamp),
+                   "webhook-signature": signature_header(secrets_in_use, delivery.id, timestamp, delivery.body)}
+        return await sender.post(delivery.url, delivery.body, headers, allow_private=self.allow_private)
