@@ -5,8 +5,9 @@ Nodes only convert tensors and call ``pipelines``; everything heavy is imported 
 
 from __future__ import annotations
 
-from ..pipelines.core.choices import BACKENDS, MASK_SHAPES, ORDERS, REPORT_MESH_FORMATS
+from ..pipelines.core.choices import BACKENDS, MASK_SHAPES, ORDERS, PEOPLE, REPORT_MESH_FORMATS
 from .compat import Progress, check_interrupted
+from .identity import REFERENCE_INPUTS, reference_from_inputs
 
 CATEGORY = "PLAYALTER/faces"
 
@@ -65,7 +66,9 @@ class PlayAlterFaceDetect:
 class PlayAlterFaceSelect:
     DESCRIPTION = (
         "Keep some of the faces of every image: re-order them, pick indices such as \"0,2\" (counted from 0 "
-        "after ordering), drop faces smaller than min_size pixels, keep at most max_count (0 = all)."
+        "after ordering), drop faces smaller than min_size pixels, keep at most max_count (0 = all). By "
+        "reference: people 'only' keeps the faces of the person(s) in reference_image or reference_identity, "
+        "'everyone_except' every other face (connect the image the faces were found on)."
     )
     CATEGORY = CATEGORY
     FUNCTION = "select"
@@ -82,7 +85,14 @@ class PlayAlterFaceSelect:
                 "min_size": ("INT", {"default": 0, "min": 0, "max": 8192,
                                      "tooltip": "minimum face size in pixels (sqrt of box area)"}),
                 "max_count": ("INT", {"default": 0, "min": 0, "max": 1024, "tooltip": "0 = no limit"}),
-            }
+            },
+            "optional": {
+                "image": ("IMAGE", {"tooltip": "by reference: the image(s) the faces were detected on"}),
+                "people": (list(PEOPLE), {"default": "everyone",
+                                          "tooltip": "by reference: only the reference people, or everyone "
+                                                     "except them"}),
+                **REFERENCE_INPUTS,
+            },
         }
 
     @classmethod
@@ -96,16 +106,40 @@ class PlayAlterFaceSelect:
             return str(error)
         return True
 
-    def select(self, faces, order, indices, min_size, max_count):
+    def select(self, faces, order, indices, min_size, max_count, image=None, people="everyone",
+               reference_image=None, reference_identity=None, identity_model="auto"):
         from ..pipelines.engine.face import faces_to_json
         from ..pipelines.engine.selection import select_faces
 
+        if people != "everyone":
+            faces = _by_reference(faces, image, people,
+                                  reference_from_inputs(reference_identity, reference_image, identity_model))
         chosen = [
             select_faces(image_faces, indices=indices, min_size=min_size, max_count=max_count,
                          order=None if order == "keep" else order)
             for image_faces in faces
         ]
         return chosen, sum(len(image_faces) for image_faces in chosen), faces_to_json(chosen)
+
+
+def _by_reference(faces, image, people: str, reference):
+    """The faces of each image that ``people`` keeps ("only" the reference people, or "everyone_except" them)."""
+    from ..pipelines.core.errors import InvalidParameterError
+    from ..pipelines.engine.reference import acted_on
+    from .tensors import image_batch_to_numpy
+
+    if image is None:
+        raise InvalidParameterError("choosing faces by reference needs the image the faces were detected on: "
+                                    "connect it to Face Select's image input")
+    frames = image_batch_to_numpy(image)
+    if len(frames) != len(faces):
+        raise InvalidParameterError(f"Face Select got faces for {len(faces)} images but an IMAGE batch of "
+                                    f"{len(frames)}: connect the image the faces were detected on")
+    chosen = []
+    for frame, image_faces in zip(frames, faces):
+        keep, _ = acted_on(frame, image_faces, reference, people)
+        chosen.append([face for face, flag in zip(image_faces, keep) if flag])
+    return chosen
 
 
 class PlayAlterFacesToMask:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import json
 
-from ..pipelines.engine.embedding import PREFERENCES as IDENTITY_MODELS
 from ..pipelines.swap.choices import BLEND_MODES, COLOR_MODES, METHODS, PAIRING_MODES
 from .compat import Progress, check_interrupted
+from .identity import IDENTITY_MODEL_INPUT, reference_from_inputs
 
 CATEGORY = "PLAYALTER/swap"
 
@@ -75,10 +75,7 @@ class PlayAlterFaceSwap:
                 "reference_identity": ("FACE_IDENTITY", {"tooltip": "pairing 'identity': the person to replace"}),
                 "reference_image": ("IMAGE", {"tooltip": "pairing 'identity': a photo of the person to replace "
                                                          "(its largest face)"}),
-                "identity_model": (list(IDENTITY_MODELS), {"default": "auto",
-                                                           "tooltip": "model that compares faces with "
-                                                                      "reference_image: auto = ArcFace when "
-                                                                      "buffalo_l is installed, else dlib"}),
+                "identity_model": IDENTITY_MODEL_INPUT,
                 "enabled": ("BOOLEAN", {"default": True, "tooltip": "false: pass the target through unchanged"}),
             },
         }
@@ -113,24 +110,10 @@ class PlayAlterFaceSwap:
         outputs, reports = swap_batch(
             [] if source is None else image_batch_to_numpy(source), targets, source_faces, target_faces, options,
             source_indices=source_indices, average_sources=average_sources, saved_identity=identity,
-            reference=_reference(reference_identity, reference_image, identity_model),
+            reference=reference_from_inputs(reference_identity, reference_image, identity_model),
             on_image=lambda _: progress.update(),
         )
         return numpy_to_image_batch(outputs), json.dumps({"images": reports})
-
-
-def _reference(saved_identity, image, identity_model: str):
-    """The person to look for: a saved identity, else the largest face of a photo (IMAGE), else None."""
-    if saved_identity is not None:
-        from ..pipelines.swap.identity import reference_of
-
-        return reference_of([saved_identity])
-    if image is None:
-        return None
-    from ..pipelines.engine import embedding, reference
-    from .tensors import image_batch_to_numpy
-
-    return reference.from_photos(image_batch_to_numpy(image), embedding.resolve_space(identity_model))
 
 
 class PlayAlterFaceCompatibility:
@@ -219,10 +202,7 @@ class PlayAlterSaveFaceIdentity:
                 "indices": ("STRING", {"default": "0", "tooltip": "faces per image to average: 0 / 0,2 / all"}),
                 "file_format": (["json", "npz"], {"default": "json"}),
             },
-            "optional": {"faces": ("FACES",),
-                         "identity_model": (list(IDENTITY_MODELS), {"default": "auto",
-                                                                    "tooltip": "the model whose embedding is "
-                                                                               "saved"})},
+            "optional": {"faces": ("FACES",), "identity_model": IDENTITY_MODEL_INPUT},
         }
 
     @classmethod

@@ -26,13 +26,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import models
+from ..core.choices import IDENTITY_MODELS
 from ..core.errors import DependencyMissingError, InvalidParameterError
 from ..models import buffalo
 from ..models.download import ensure
 from . import dlib_descriptor, recognition
 from .face import Face
 
-PREFERENCES = ("auto", "arcface", "dlib")
+PREFERENCES = IDENTITY_MODELS  # what resolve_space takes
 
 
 @dataclass(frozen=True)
@@ -70,8 +71,8 @@ def resolve_space(prefer: str = "auto") -> EmbeddingSpace:
     """The space to embed with: ``"auto"`` = ArcFace when buffalo_l is installed, else dlib;
     ``"arcface"`` or ``"dlib"`` force one. A missing model or a missing dlib is a clear error that
     names the fix (the dlib model is fetched here on first use)."""
-    if prefer not in PREFERENCES:
-        raise InvalidParameterError(f"identity model '{prefer}' is unknown; choose {', '.join(PREFERENCES)}")
+    if prefer not in IDENTITY_MODELS:
+        raise InvalidParameterError(f"identity model '{prefer}' is unknown; choose {', '.join(IDENTITY_MODELS)}")
     if prefer == "arcface" or (prefer == "auto" and buffalo.is_available()):
         buffalo.paths(recognition.FEATURE)  # ModelMissingError naming buffalo_l when absent
         return ARCFACE

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.choices import PEOPLE
 from ..core.errors import InvalidParameterError, NoFaceError
 from . import embedding
 from .detection.api import detect_faces, order_faces
@@ -46,15 +47,17 @@ def face_embedding(image: np.ndarray, face: Face, space: EmbeddingSpace) -> np.n
     return embedding.embed(image, face, space)
 
 
-def reference_face(image: np.ndarray, face_index: int | None = None, faces: list[Face] | None = None) -> Face:
-    """The face of a reference photo: ``face_index`` in largest-first order, by default the largest one."""
+def chosen_face(image: np.ndarray, face_index: int | None = None, faces: list[Face] | None = None,
+                what: str = "reference photo") -> Face:
+    """One face of a photo: ``face_index`` in largest-first order, by default the largest one; ``faces``
+    are the photo's detected faces (detected here when None); ``what`` names the photo in errors."""
     found = order_faces(detect_faces(image) if faces is None else list(faces), "largest")
     if not found:
-        raise NoFaceError("no face was found in the reference photo: use a photo where the person's face is clear")
+        raise NoFaceError(f"no face was found in the {what}: use a photo where the person's face is clear")
     index = 0 if face_index is None else int(face_index)
     if not 0 <= index < len(found):
         raise InvalidParameterError(
-            f"reference face index {index} does not exist: the reference photo has {len(found)} face(s), "
+            f"face index {index} of the {what} does not exist: it has {len(found)} face(s), "
             f"numbered 0 to {len(found) - 1} from the largest")
     return found[index]
 
@@ -63,7 +66,7 @@ def from_photos(images: list[np.ndarray], space: EmbeddingSpace, face_index: int
     """One person per photo (uint8 RGB [H,W,3]): its largest face, or the face at ``face_index``."""
     embeddings = []
     for image in images:
-        embeddings.append(face_embedding(image, reference_face(image, face_index), space))
+        embeddings.append(face_embedding(image, chosen_face(image, face_index), space))
     return Reference(space, tuple(embeddings), tuple(f"reference photo {number}" for number in range(len(images))))
 
 
@@ -79,6 +82,20 @@ def distances(image: np.ndarray, faces: list[Face], reference: Reference) -> np.
 def matches(image: np.ndarray, faces: list[Face], reference: Reference) -> list[bool]:
     """For each face: is it one of the reference people?"""
     return [embedding.same_person(value, reference.space) for value in distances(image, faces, reference)]
+
+
+def acted_on(image: np.ndarray, faces: list[Face], reference: Reference | None, mode: str) -> tuple[list[bool], np.ndarray]:
+    """For each face: is it acted on under ``mode`` (``PEOPLE``: everyone, everyone_except the reference
+    people, only them), and [N] its distance to the nearest reference person (NaN for ``everyone``)."""
+    if mode not in PEOPLE:
+        raise InvalidParameterError(f"people '{mode}' is unknown; choose {', '.join(PEOPLE)}")
+    if mode == "everyone":
+        return [True] * len(faces), np.full(len(faces), np.nan)
+    if reference is None:
+        raise InvalidParameterError(f"people '{mode}' needs a reference: a photo or saved identity of each person")
+    values = distances(image, faces, reference)  # [N]
+    is_person = [embedding.same_person(value, reference.space) for value in values]
+    return [match if mode == "only" else not match for match in is_person], values
 
 
 def closest(image: np.ndarray, faces: list[Face], candidates: list[int], reference: Reference) -> int:

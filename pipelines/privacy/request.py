@@ -6,6 +6,10 @@ mapping of those names gives the same options everywhere:
     mask_type, strength, coverage, margin, feather, ears, neck, seed, color   -> PrivacyOptions
     threshold, overview_sides, thorough, fp32                                  -> PrivacyDetection
     audit, auto_strengthen                                                     -> the self-audit
+    people, reference                                                          -> People (who is hidden)
+
+``reference`` is a ``Reference`` (engine/reference.py) that the entry point builds from its own input
+(a photo, an IMAGE, a saved identity): each reads pictures its own way.
 
 A name left out takes its default (that of ``PrivacyOptions`` and ``PRIVACY_DETECTION``); names not
 listed are not read, so a caller may pass all of its inputs.
@@ -19,6 +23,7 @@ from typing import Any, Mapping
 from ..core.errors import InvalidParameterError
 from .detection_settings import PRIVACY_DETECTION, PrivacyDetection
 from .options import PrivacyOptions
+from .people import People
 
 OPTION_FIELDS = ("mask_type", "strength", "coverage", "margin", "feather", "ears", "neck", "seed", "color")
 SWITCHES = ("ears", "neck", "thorough", "fp32", "audit", "auto_strengthen")  # must be true or false
@@ -30,12 +35,14 @@ class PrivacyRequest:
 
     run_audit:       detect again on the result and report; always true with ``auto_strengthen``
     auto_strengthen: mask faces the audit still finds harder, and mask faces only the audit found, until none is
+    people:          who is hidden: everyone, everyone except the reference people, or only them
     """
 
     options: PrivacyOptions
     detection: PrivacyDetection
     run_audit: bool
     auto_strengthen: bool
+    people: People = People()
 
 
 def privacy_request(values: Mapping[str, Any]) -> PrivacyRequest:
@@ -52,4 +59,5 @@ def privacy_request(values: Mapping[str, Any]) -> PrivacyRequest:
         int8=False if values.get("fp32", False) else PRIVACY_DETECTION.int8,
     )
     auto_strengthen = values.get("auto_strengthen", False)
-    return PrivacyRequest(options, detection, values.get("audit", False) or auto_strengthen, auto_strengthen)
+    people = People(values.get("people", "everyone"), values.get("reference"))
+    return PrivacyRequest(options, detection, values.get("audit", False) or auto_strengthen, auto_strengthen, people)
