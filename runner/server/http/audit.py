@@ -19,6 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ..errors import CLIENT_CLOSED_REQUEST
 from ..security.context import PRINCIPAL
 from ..storage.audit_log import AuditLog
 
@@ -78,12 +79,12 @@ async def audit_middleware(request: web.Request, handler):
         outcome = "ok" if status < 400 else _error_code(status, error.body)
         raise
     except asyncio.CancelledError:
-        status, outcome = 499, "client_closed_request"
+        status, outcome = CLIENT_CLOSED_REQUEST, "client_closed_request"
         raise
     finally:
         row = dict(key_id=principal.key_id, operation=note.operation, inputs=note.inputs,
                    parameters=note.parameters, outcome=note.outcome or outcome, status=status,
                    duration_ms=(time.perf_counter() - started) * 1000.0, at=started_at)
         committed = request.app[AUDIT].enqueue(**row)
-        if status != 499:  # a cancelled request cannot wait: its row is still written with the next commit
+        if status != CLIENT_CLOSED_REQUEST:  # a cancelled request cannot wait: its row goes with the next commit
             await committed

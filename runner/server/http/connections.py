@@ -17,6 +17,7 @@ module adds them around aiohttp's own protocol, without a second server in front
 - aiohttp answers requests it cannot parse (a header line over 8190 bytes, bad framing) itself, in plain
   text quoting the offending bytes, and logs the raw bytes; ``JsonErrorRequestHandler`` answers our JSON
   error instead, quoting nothing, and logs only the client address and the kind of error.
+  ``expectation_failed_as_json`` does the same for its 417 to an unknown ``Expect`` header.
 
 Refused and dropped connections are ``security_event``s (``connection_refused``, ``slow_client``).
 """
@@ -32,6 +33,7 @@ from http import HTTPStatus
 
 from aiohttp import web
 
+from ...engine.quoting import excerpt
 from ..errors import error_body, error_response
 from ..logs import security_event
 
@@ -249,6 +251,21 @@ class GuardedAppRunner(web.AppRunner):
         self.app[TRACKER] = tracker
         server = await super()._make_server()
         return GuardedServer(server, tracker)
+
+
+async def expectation_failed_as_json(request: web.Request, response: web.StreamResponse) -> None:
+    """An ``on_response_prepare`` hook: aiohttp's own 417 in the JSON error shape, quoting at most 40 characters.
+
+    aiohttp answers an ``Expect`` header other than ``100-continue`` itself, before any middleware runs (so
+    before authentication), in plain text that echoes the whole header.
+    """
+    if response.status != 417 or response.content_type == "application/json":
+        return
+    expect = excerpt(request.headers.get("Expect", ""))
+    body = error_body("expectation_failed", f"the Expect header '{expect}' is not supported; only '100-continue' is")
+    response.text = body
+    response.content_type = "application/json"
+    response.headers["Content-Length"] = str(len(response.body))  # aiohttp counted the plain text already
 
 
 @web.middleware

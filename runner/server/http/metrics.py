@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from aiohttp import web
@@ -21,6 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from prometheus_client.core import GaugeMetricFamily
 
 from ....pipelines.runtime import onnx_runtime
+from ..errors import CLIENT_CLOSED_REQUEST
 from ..jobs.queue.stats import THROUGHPUT_WINDOW_SECONDS, QueueView, throughput
 from ..jobs.store import JobStore
 from ..jobs.workers import WorkerPool
@@ -129,6 +131,9 @@ def metrics_middleware(metrics: Metrics):
             return response
         except web.HTTPException as error:
             status = error.status
+            raise
+        except asyncio.CancelledError:  # the client left and aiohttp cancelled the handler (handler_cancellation)
+            status = CLIENT_CLOSED_REQUEST
             raise
         finally:
             seconds = time.perf_counter() - started

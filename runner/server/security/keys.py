@@ -30,6 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ....pipelines.core.errors import InvalidParameterError
+from ...engine.quoting import excerpt
 from ..storage import migrations
 from ..storage.database import Database
 
@@ -143,13 +144,14 @@ def parse_expiry(text: str, now: float | None = None) -> float:
             moment = datetime.fromisoformat(text)
         except ValueError:
             raise InvalidParameterError(
-                f"cannot read expiry {text!r}: use a duration like 30d, 12h, 90m, 2w or an ISO date like 2027-01-31"
+                f"cannot read expiry '{excerpt(text)}': use a duration like 30d, 12h, 90m, 2w or an ISO date "
+                "like 2027-01-31"
             ) from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=timezone.utc)
         expires_at = moment.timestamp()
     if expires_at <= now:
-        raise InvalidParameterError(f"expiry {text!r} is not in the future")
+        raise InvalidParameterError(f"expiry '{excerpt(text)}' is not in the future")
     return expires_at
 
 MIGRATIONS = [[_SCHEMA]]

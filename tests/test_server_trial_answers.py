@@ -1,0 +1,186 @@
+"""The four answers an attacker's trial found wrong, and the exception texts that reached responses.
+
+A corrupt Content-Encoding is 400 in the error shape, an unknown Expect header is a JSON 417 quoting at most
+40 characters, an event stream whose client leaves is 499 (not a 500), a workflow name with a final newline
+is 400; messages say in the project's words what Python or Pillow said in theirs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+import zlib
+
+from contextlib import asynccontextmanager
+
+import pytest
+from aiohttp import ClientSession, web
+from aiohttp.test_utils import TestServer
+
+from playalter.runner.engine.quoting import EXCERPT_CHARACTERS
+from playalter.runner.server.http import endpoints
+from playalter.runner.server.http.app import create_app
+from playalter.pipelines.core.errors import InvalidParameterError
+from playalter.runner.server.http.auth import KEYSTORE, SECURITY
+from playalter.runner.server.http.connections import GuardedAppRunner
+from playalter.runner.server.jobs.dispatcher import DISPATCHER
+from playalter.runner.server.security.keys import parse_expiry
+
+from server_app_helpers import b64, bearer, make_settings, png_bytes, running_app
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+def log_records(tmp_path, name: str) -> list[dict]:
+    path = tmp_path / "data" / "logs" / name
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
+
+
+async def audit_row(app, operation: str) -> sqlite3.Row:
+    """The first audit row of ``operation``, once the log (which writes on its own thread) has it."""
+    deadline = time.monotonic() + 10
+    while True:
+        with sqlite3.connect(app[SECURITY].audit.db_path) as db:
+            db.row_factory = sqlite3.Row
+            row = db.execute("SELECT * FROM audit_log WHERE operation = ?", (operation,)).fetchone()
+        if row is not None or time.monotonic() > deadline:
+            return row
+        await asyncio.sleep(0.05)
+
+
+CORRUPT_BODIES = [
+    pytest.param("deflate", b"\xff\x00garbage that is not deflate", id="deflate-garbage"),
+    pytest.param("gzip", b"\x1f\x8b\x09\x00not a gzip header", id="gzip-bad-header"),
+    pytest.param("gzip", b'{"image_base64": "QQ=="}', id="gzip-on-plain-json"),
+]
+
+
+@pytest.mark.parametrize("encoding, body", CORRUPT_BODIES)
+def test_a_body_that_does_not_match_its_content_encoding_is_400_without_a_traceback(tmp_path, encoding, body):
+    async def scenario():
+        async with running_app(make_settings(tmp_path)) as (client, _, key):
+            for path in ("/api/privacy/mask", "/api/keys"):
+                response = await client.post(path, data=body, headers={
+                    **bearer(key), "Content-Type": "application/json", "Content-Encoding": encoding})
+                error = (await response.json())["error"]
+                assert response.status == 400, error
+                assert error["code"] == "invalid_body" and f"Content-Encoding '{encoding}'" in error["message"]
+            # the same body sent as declared is read
+            valid = await client.post("/api/privacy/mask", data=zlib.compress(b'{"image_base64": 5}'), headers={
+                **bearer(key), "Content-Type": "application/json", "Content-Encoding": "deflate"})
+            assert (await valid.json())["error"]["code"] == "invalid_request"  # the schema, not the encoding
+
+    run(scenario())
+    errors = log_records(tmp_path, "errors.jsonl")
+    assert not [record for record in errors if record["level"] == "ERROR"], errors
+
+
+@pytest.mark.parametrize("path", ["/api/privacy/mask", "/no/such/endpoint"])
+def test_an_unknown_expect_header_is_a_json_417_quoting_at_most_40_characters_before_auth(tmp_path, path):
+    attack = "<script>alert(1)</script>" + "x" * 3000
+
+    async def scenario():
+        async with running_app(make_settings(tmp_path)) as (client, _, key):
+            response = await client.post(path, data=b"{}", headers={"Expect": attack})  # no credentials
+            assert response.status == 417
+            assert response.content_type == "application/json"
+            error = (await response.json())["error"]
+            assert error["code"] == "expectation_failed"
+            quoted = error["message"].split("'")[1]
+            assert quoted.startswith("<script>alert(1)</script>xxx") and "(3025 characters)" in quoted
+            assert len(quoted.split("...")[0]) == EXCERPT_CHARACTERS
+            # the usual Expect still works, and auth then applies
+            normal = await client.post(path, data=b"{}", headers={"Expect": "100-continue"})
+            assert normal.status in (401, 404)
+
+    run(scenario())
+
+
+@asynccontextmanager
+async def served(settings, runner: str):
+    """(base URL, app, admin key): the app behind ``playalter serve``'s runner, or aiohttp's test server (which
+    cancels a handler when its client leaves, where the served app finds out at its next write)."""
+    app = create_app(settings)
+    if runner == "test server":
+        async with TestServer(app) as server:
+            yield str(server.make_url("")).rstrip("/"), app, app[SECURITY].admin_key
+        return
+    served_runner = GuardedAppRunner(app, access_log=None)
+    await served_runner.setup()
+    site = web.TCPSite(served_runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        host, port = served_runner.addresses[0][:2]
+        yield f"http://{host}:{port}", app, app[SECURITY].admin_key
+    finally:
+        await served_runner.cleanup()
+
+
+@pytest.mark.parametrize("runner", ["serve", "test server"])
+def test_an_event_stream_whose_client_leaves_is_recorded_as_499_not_as_a_server_error(tmp_path, monkeypatch, runner):
+    monkeypatch.setattr(endpoints, "SSE_KEEPALIVE_SECONDS", 0.05)  # a write soon after the client left
+
+    async def scenario():
+        async with served(make_settings(tmp_path), runner) as (url, app, key), ClientSession() as session:
+            images = [b64(png_bytes(seed=seed)) for seed in range(8)]
+            async with session.post(f"{url}/api/batch/process", headers=bearer(key),
+                                    json={"images_base64": images, "operation": "detect"}) as created:
+                job_id = (await created.json())["id"]
+            host, port = url.removeprefix("http://").split(":")
+            reader, writer = await asyncio.open_connection(host, int(port))
+            writer.write(f"GET /api/jobs/{job_id}/events HTTP/1.1\r\nHost: test\r\n"
+                         f"Authorization: Bearer {key}\r\n\r\n".encode())
+            await writer.drain()
+            await asyncio.wait_for(reader.readuntil(b"event: job"), 10)
+            writer.close()
+            await writer.wait_closed()
+            row = await audit_row(app, "jobs.events")
+            assert (row["status"], row["outcome"]) == (499, "client_closed_request")
+            async with session.get(f"{url}/metrics", headers=bearer(key)) as response:
+                metrics = await response.text()
+            counted = [line for line in metrics.splitlines()
+                       if line.startswith('playalter_http_requests_total{endpoint="/api/jobs/{job_id}/events"')]
+            assert counted and all('status="499"' in line for line in counted), counted
+            await app[DISPATCHER].wait(await asyncio.to_thread(app[DISPATCHER].store.get, job_id))
+
+    run(scenario())
+    assert not [record for record in log_records(tmp_path, "errors.jsonl") if record["level"] == "ERROR"]
+
+
+@pytest.mark.parametrize("name", ["privacy_blur%0A", "privacy_blur%0D%0A", "%0Aprivacy_blur", "privacy%00blur",
+                                  "a" * 65])
+def test_a_workflow_name_with_a_newline_or_too_long_is_400(tmp_path, name):
+    async def scenario():
+        async with running_app(make_settings(tmp_path)) as (client, _, key):
+            response = await client.post(f"/api/workflows/{name}/run", json={}, headers=bearer(key))
+            error = (await response.json())["error"]
+            assert (response.status, error["code"]) == (400, "invalid_workflow_name")
+
+    run(scenario())
+
+
+def test_an_unknown_workflow_name_is_quoted_by_the_quoting_rules(tmp_path):
+    async def scenario():
+        async with running_app(make_settings(tmp_path)) as (client, _, key):
+            response = await client.post(f"/api/workflows/{'a' * 64}/run", json={}, headers=bearer(key))
+            error = (await response.json())["error"]
+            assert (response.status, error["code"]) == (404, "workflow_not_found")
+            assert f"'{'a' * EXCERPT_CHARACTERS}... (64 characters)'" in error["message"]
+
+    run(scenario())
+
+
+def test_an_api_key_with_a_final_newline_is_refused_and_an_expiry_is_quoted_by_the_rules(tmp_path):
+    """HTTP headers cannot carry a newline, but the key store also serves the CLI."""
+    async def scenario():
+        async with running_app(make_settings(tmp_path)) as (_, app, key):
+            assert app[KEYSTORE].check(key).principal is not None
+            assert app[KEYSTORE].check(key + "\n").principal is None
+
+    run(scenario())
+    with pytest.raises(InvalidParameterError, match=r"'x{40}\.\.\. \(5000 characters\)'"):
+        parse_expiry("x" * 5000, now=0)
