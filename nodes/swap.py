@@ -73,10 +73,10 @@ class PlayAlterFaceSwap:
                 "target_faces": ("FACES",),
                 "identity": ("FACE_IDENTITY", {"tooltip": "a saved identity instead of the source photo"}),
                 "reference_identity": ("FACE_IDENTITY", {"tooltip": "pairing 'identity': the person to replace"}),
+                "enabled": ("BOOLEAN", {"default": True, "tooltip": "false: pass the target through unchanged"}),
                 "reference_image": ("IMAGE", {"tooltip": "pairing 'identity': a photo of the person to replace "
                                                          "(its largest face)"}),
                 "identity_model": IDENTITY_MODEL_INPUT,
-                "enabled": ("BOOLEAN", {"default": True, "tooltip": "false: pass the target through unchanged"}),
             },
         }
 

@@ -21,7 +21,7 @@ from playalter.runner.engine.executor import execute
 from playalter.runner.engine.workflow import load_workflow
 
 API_DIR = Path(__file__).resolve().parents[1] / "workflows" / "api"
-ROLES = ("image", "source", "target")
+ROLES = ("image", "source", "target", "reference")
 
 
 def _workflows() -> list[Path]:

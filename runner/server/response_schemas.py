@@ -60,6 +60,19 @@ SWAP_RESULT = {
                    "method": {"type": "string", "enum": ["inswapper", "classical"]},
                    "warnings": {**WARNINGS, "description": "e.g. a fall back to the model-free method"}},
 }
+COMPARE_RESULT = {
+    "type": "object",
+    "description": "the outputs of the face_compare workflow, with its answer at the top level",
+    "properties": {**RUN_RESULT["properties"],
+                   "distance": {"type": "number", "description": "between the two faces, in the model's metric"},
+                   "same_person": {"type": "boolean", "description": "distance below threshold"},
+                   "threshold": {"type": "number", "description": "the model's same-person distance"},
+                   "metric": {"type": "string", "enum": ["cosine", "euclidean"]},
+                   "model": {"type": "object", "description": "the identity model that judged, and its licence",
+                             "properties": {"name": {"type": "string"}, "licence": {"type": "string"}},
+                             "required": ["name", "licence"]}},
+    "required": ["distance", "same_person", "threshold", "model"],
+}
 KEY = {"type": "object", "properties": {
     "key_id": {"type": "string"}, "name": {"type": "string"}, "tier": {"type": "string"},
     "scopes": {"type": "array", "items": {"type": "string"}}, "created_at": {"type": "number"},
@@ -155,6 +168,6 @@ INSTALLATION = {
 
 COMPONENTS: dict[str, Any] = {
     "Error": ERROR, "RunResult": RUN_RESULT, "AnalyzeResult": ANALYZE_RESULT, "PrivacyResult": PRIVACY_RESULT,
-    "SwapResult": SWAP_RESULT, "Key": KEY, "FaceRecord": FACE_RECORD, "ImageOutput": IMAGE_OUTPUT,
+    "SwapResult": SWAP_RESULT, "CompareResult": COMPARE_RESULT, "Key": KEY, "FaceRecord": FACE_RECORD, "ImageOutput": IMAGE_OUTPUT,
     "JsonOutput": JSON_OUTPUT, "Job": JOB, "WebhookDelivery": WEBHOOK_DELIVERY, "Installation": INSTALLATION,
 }

@@ -13,6 +13,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from ...pipelines.core.choices import IDENTITY_MODELS
 from ...pipelines.privacy.choices import COVERAGES, MASK_TYPES, MAX_LEVELS
 from ...pipelines.privacy.detection_settings import PRIVACY_DETECTION
 from ...pipelines.swap.choices import BLEND_MODES, COLOR_MODES, METHODS
@@ -65,6 +66,14 @@ SWAP_PARAMETERS = {
     "target_face_index": FACE_INDEX,
 }
 DETECT_PARAMETERS: dict[str, Any] = {}
+COMPARE_PARAMETERS = {
+    "face_index": {**FACE_INDEX, "description": "which face of image_base64, largest first (default: the largest)"},
+    "reference_face_index": {**FACE_INDEX, "description": "which face of reference_base64, largest first "
+                                                          "(default: the largest)"},
+    "identity_model": {"type": "string", "enum": list(IDENTITY_MODELS), "default": "auto",
+                       "description": "auto: ArcFace when buffalo_l is installed, else dlib's descriptor; a model "
+                                      "that cannot be had is 503 (model_missing / dependency_missing)"},
+}
 
 _NUMBER_OR_NULL = {"type": ["number", "null"]}
 POINTS = {"type": "array", "items": {"type": "array", "items": {"type": "number"}}}
@@ -121,6 +130,11 @@ SWAP_REQUEST = object_schema(
     {"source_image_base64": IMAGE_BASE64, "target_image_base64": IMAGE_BASE64, **SWAP_PARAMETERS,
      "webhook_url": ASYNC_WEBHOOK_URL},
     ("source_image_base64", "target_image_base64"),
+)
+COMPARE_REQUEST = object_schema(
+    {"image_base64": IMAGE_BASE64, "reference_base64": IMAGE_BASE64, **COMPARE_PARAMETERS,
+     "webhook_url": ASYNC_WEBHOOK_URL},
+    ("image_base64", "reference_base64"),
 )
 BATCH_OPERATIONS = {"analyze": ANALYZE_PARAMETERS, "privacy": PRIVACY_PARAMETERS, "detect": DETECT_PARAMETERS}
 
