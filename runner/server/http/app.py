@@ -33,7 +33,9 @@ from ..route_docs import documented, page
 from ..state import SETTINGS
 from ..storage.database import Database
 from ..storage.disk_space import DiskSpace
-from . import endpoints, health, openapi, status, video
+from ..webhooks.deliverer import WebhookDeliverer
+from ..webhooks.signing import SecretStore
+from . import endpoints, health, openapi, status, video, webhooks
 from .auth import DEFAULT_PUBLIC_PATHS, SECURITY, PublicPaths, require_scope, setup_security
 from .connections import LIMITS, SERVER_NAME, ConnectionLimits, request_guard
 from .metrics import METRICS, Metrics, metrics_middleware
@@ -78,11 +80,14 @@ def create_app(settings: Section | None = None) -> web.Application:
     if database is None:
         dispatcher = Dispatcher(settings, store, pool, catalog, audit=security.audit, direct=direct_runs(settings))
     app[DISPATCHER] = dispatcher
+    app[webhooks.WEBHOOK_SECRETS] = SecretStore(store.db)
+    deliverer = WebhookDeliverer(store.db, security.audit, allow_private=settings.webhooks.allow_private_targets)
     app.middlewares.append(errors)
 
     app.add_routes(health.routes)
     app.add_routes(endpoints.routes)
     app.add_routes(video.routes)
+    app.add_routes(webhooks.routes)
     app.add_routes(status.routes)
     app.add_routes(openapi.routes)
     app.router.add_get("/metrics", _metrics, name="metrics")
@@ -91,13 +96,14 @@ def create_app(settings: Section | None = None) -> web.Application:
 
     async def start(app: web.Application) -> None:
         await dispatcher.start()
+        embedded.append(asyncio.create_task(deliverer.run()))
         if database is None:
             share_cores(settings.server.workers, settings.server.onnx_threads)
         elif settings.server.workers > 0:  # this replica also runs items, as a queue worker would
             from ..jobs.queue.worker import run_worker
 
             embedded.append(asyncio.create_task(run_worker(settings, settings.server.workers,
-                                                           install_signal_handlers=False)))
+                                                           install_signal_handlers=False, webhooks=False)))
 
     embedded: list[asyncio.Task] = []
 

@@ -2,10 +2,12 @@
 
 Single-image endpoints (analyze, privacy mask, swap, a workflow run) wait for
 their one-item job and answer with its result; ``/api/batch/process`` (and a
-workflow run with ``"async": true``) answers 202 with the job at once, to be
+single call sent with ``Prefer: respond-async``, or a workflow run with
+``"async": true``) answers 202 with the job and its ``Location`` at once, to be
 followed through ``/api/jobs/{job_id}`` (polling), ``.../events`` (SSE) and
-``.../download`` (zip). Video jobs (``video.py``) are followed and downloaded
-the same way; their download is the MP4 itself.
+``.../download`` (zip), or told of its end at its ``webhook_url``
+(``webhooks/``). Video jobs (``video.py``) are followed and downloaded the
+same way; their download is the MP4 itself.
 
 Request bodies are read, parsed, checked and base64-decoded on a helper thread,
 never on the event loop.
@@ -39,8 +41,10 @@ from ..route_docs import documented
 from ..security.context import PRINCIPAL
 from ..security.ratelimit import AT_ADMISSION, LIMITER, charge, rate_cost
 from ..state import SETTINGS
+from ..webhooks import deliveries
 from .audit import AUDIT_NOTE
 from .auth import require_scope
+from .webhooks import checked_webhook_url
 
 routes = web.RouteTableDef()
 
@@ -77,7 +81,8 @@ async def list_workflows(request: web.Request) -> web.Response:
             "measurements scaled by the iris) or, with FLAME, `face_analysis` (FLAME fit and its measurements). "
             "An image without a face is 422 `no_face`.", tag="faces",
             body=schemas.ANALYZE_REQUEST, answer="the faces and the workflow's outputs",
-            answer_schema=ref("AnalyzeResult"), errors=SINGLE_IMAGE_ERRORS, scope="face:analyze")
+            answer_schema=ref("AnalyzeResult"), errors=SINGLE_IMAGE_ERRORS, scope="face:analyze",
+            respond_async=True)
 @rate_cost(AT_ADMISSION)
 async def face_analyze(request: web.Request) -> web.Response:
     return await _run_operation(request, OPERATIONS["analyze"], schemas.ANALYZE_REQUEST)
@@ -88,7 +93,7 @@ async def face_analyze(request: web.Request) -> web.Response:
             "(create_levels). `faces_hidden` counts the masked faces; an image without a face comes back "
             "unchanged with a warning.", tag="faces",
             body=schemas.PRIVACY_REQUEST, answer="outputs", answer_schema=ref("PrivacyResult"),
-            errors=SINGLE_IMAGE_ERRORS, scope="privacy:mask")
+            errors=SINGLE_IMAGE_ERRORS, scope="privacy:mask", respond_async=True)
 @rate_cost(AT_ADMISSION)
 async def privacy_mask(request: web.Request) -> web.Response:
     return await _run_operation(request, OPERATIONS["privacy"], schemas.PRIVACY_REQUEST)
@@ -98,7 +103,7 @@ async def privacy_mask(request: web.Request) -> web.Response:
 @documented("Swap a face", "Runs the saved workflow `face_swap`; faces are numbered largest first. A swap "
             "without the InSwapper model falls back to the model-free warp and says so in `warnings`.",
             tag="faces", body=schemas.SWAP_REQUEST, answer="outputs", answer_schema=ref("SwapResult"),
-            errors=SINGLE_IMAGE_ERRORS, scope="face:swap")
+            errors=SINGLE_IMAGE_ERRORS, scope="face:swap", respond_async=True)
 @rate_cost(AT_ADMISSION)
 async def face_swap(request: web.Request) -> web.Response:
     return await _run_operation(request, OPERATIONS["swap"], schemas.SWAP_REQUEST)
@@ -107,20 +112,40 @@ async def face_swap(request: web.Request) -> web.Response:
 async def _run_operation(request: web.Request, operation: Operation, schema: dict) -> web.Response:
     require_scope(request, operation.scope)
     _check_enabled(request, operation)
-    body, _ = await _read_body(request, schema)
+    body, raw = await _read_body(request, schema)
+    asynchronous = prefers_async(request)
+    webhook_url = await _single_call_webhook(request, body, asynchronous)
     images = await asyncio.to_thread(
         lambda: {title: schemas.decode_image(body[field], field) for field, title in operation.image_fields.items()})
     parameters = {name: body[name] for name in operation.parameters}
     note_audit(request, operation.name, images.values(), parameters)
+    if asynchronous:
+        return await start_job(request, operation.name, operation.plan(parameters), [images],
+                               hashlib.sha256(raw).hexdigest(), webhook_url=webhook_url)
     job = await _run_now(request, operation.name, operation.plan(parameters), images)
     return await _result_response(request, job, operation.answer)
+
+
+def prefers_async(request: web.Request) -> bool:
+    """Whether the request says ``Prefer: respond-async`` (RFC 7240: comma-separated preferences, names in any
+    case, possibly with values or parameters, in one or several ``Prefer`` headers)."""
+    return any(preference.split(";")[0].split("=")[0].strip().lower() == "respond-async"
+               for header in request.headers.getall("Prefer", ()) for preference in header.split(","))
+
+
+async def _single_call_webhook(request: web.Request, body: dict[str, Any], asynchronous: bool) -> str | None:
+    """The checked ``webhook_url`` of a single call; 400 when it comes with a call that waits for its result."""
+    if body.get("webhook_url") is not None and not asynchronous:
+        raise ApiError(400, "invalid_request", "webhook_url is for calls answered at once with their job: send the "
+                       "header 'Prefer: respond-async' with it")
+    return await checked_webhook_url(request, body.get("webhook_url"))
 
 
 @routes.post("/api/workflows/{name}/run", name="workflows.run")
 @documented("Run a saved workflow", "Bind images to LoadImage nodes and values to widgets by node id or title.",
             tag="workflows", body=schemas.WORKFLOW_RUN_REQUEST,
-            answer="outputs (or, with async, the job: 202)", answer_schema=ref("RunResult"),
-            errors=(*SINGLE_IMAGE_ERRORS, 404), scope="workflows:run",
+            answer="outputs", answer_schema=ref("RunResult"),
+            errors=(*SINGLE_IMAGE_ERRORS, 404), scope="workflows:run", respond_async=True,
             path_schemas={"name": {"type": "string", "pattern": NAME_PATTERN.pattern}})
 @rate_cost(AT_ADMISSION)
 async def run_workflow(request: web.Request) -> web.Response:
@@ -130,10 +155,13 @@ async def run_workflow(request: web.Request) -> web.Response:
     body, raw = await _read_body(request, schemas.WORKFLOW_RUN_REQUEST)
     images = await asyncio.to_thread(lambda: {title: schemas.decode_image(text, f"images.{excerpt(title)}")
                                               for title, text in body["images"].items()})
+    asynchronous = body["async"] or prefers_async(request)
+    webhook_url = await _single_call_webhook(request, body, asynchronous)
     plan = Plan(name, bindings=dict(body["inputs"]))
     note_audit(request, f"workflow.{name}", images.values(), body["inputs"])
-    if body["async"]:
-        return await start_job(request, f"workflow:{name}", plan, [images], hashlib.sha256(raw).hexdigest())
+    if asynchronous:
+        return await start_job(request, f"workflow:{name}", plan, [images], hashlib.sha256(raw).hexdigest(),
+                               webhook_url=webhook_url)
     job = await _run_now(request, f"workflow:{name}", plan, images)
     return await _result_response(request, job)
 
@@ -166,25 +194,27 @@ async def batch_process(request: web.Request) -> web.Response:
     _check_enabled(request, operation)
     parameters = schemas.validate(schemas.object_schema(operation.parameters), body["parameters"],
                                   "body.parameters")
+    webhook_url = await checked_webhook_url(request, body.get("webhook_url"))
     items = await asyncio.to_thread(lambda: [
         {"image": schemas.decode_image(text, f"images_base64.{index}")}
         for index, text in enumerate(body["images_base64"])])
     note_audit(request, f"batch.{operation.name}", [item["image"] for item in items], parameters)
     return await start_job(request, operation.name, operation.plan(parameters), items,
-                            hashlib.sha256(raw).hexdigest())
+                            hashlib.sha256(raw).hexdigest(), webhook_url=webhook_url)
 
 
 async def start_job(request: web.Request, operation: str, plan: Plan, items: list[dict[str, bytes | Path]],
-                     request_hash: str, cost: int | None = None) -> web.Response:
-    """Queue a job and answer 202 at once; the key's job slot is held until the job ends.
+                     request_hash: str, cost: int | None = None, webhook_url: str | None = None) -> web.Response:
+    """Queue a job and answer 202 at once with its ``Location``; the key's job slot is held until the job ends.
 
-    Admitting it costs ``cost`` rate-limit units, by default one per item.
+    Admitting it costs ``cost`` rate-limit units, by default one per item. ``webhook_url`` (checked by
+    ``checked_webhook_url``) is told when the job ends.
     """
     slot = _job_slot(request)
     try:
         job, created = await _submit(request, operation, plan, items,
                                      idempotency_key=request.headers.get("Idempotency-Key"),
-                                     request_hash=request_hash,
+                                     request_hash=request_hash, webhook_url=webhook_url,
                                      admit=lambda: charge(request, len(items) if cost is None else cost))
     except BaseException:
         slot.release()
@@ -194,14 +224,17 @@ async def start_job(request: web.Request, operation: str, plan: Plan, items: lis
     else:
         slot.release()
     location = f"/api/jobs/{job.id}"
+    headers = {"Location": location, **({"Preference-Applied": "respond-async"} if prefers_async(request) else {})}
     return web.json_response(
         {**job.to_dict(), "links": {"self": location, "events": f"{location}/events",
                                     "download": f"{location}/download"}},
-        status=202 if created else 200, headers={"Location": location})
+        status=202 if created else 200, headers=headers)
 
 
 @routes.get("/api/jobs/{job_id}", name="jobs.get")
-@documented("Job state and results", "Poll a job. `?include_images=true` embeds result images as base64.",
+@documented("Job state and results", "Poll a job. `?include_images=true` embeds result images as base64. A job "
+            "with a `webhook_url` also lists its `webhooks`: each event's delivery, attempts (HTTP status, error, "
+            "the answer's first kB) and next try.",
             tag="jobs", answer="the job", answer_schema=ref("Job"), errors=(404,), scope="jobs:read")
 @rate_cost(0)  # polling is free: the work was paid for when the job was submitted
 async def get_job(request: web.Request) -> web.Response:
@@ -375,6 +408,8 @@ def _job_with_results(dispatcher: Dispatcher, job: Job, with_images: bool) -> di
     for entry, item in zip(summary["items"], job.items):
         if item.state == "completed":
             entry["result"] = answer(_item_result(dispatcher, item, with_images))
+    if job.webhook_url:
+        summary["webhooks"] = deliveries.for_job(dispatcher.store.db, job.id)
     return summary
 
 
