@@ -37,7 +37,7 @@ from ..webhooks.deliverer import WebhookDeliverer
 from ..webhooks.signing import SecretStore
 from . import endpoints, health, openapi, status, video, webhooks
 from .auth import DEFAULT_PUBLIC_PATHS, SECURITY, PublicPaths, require_scope, setup_security
-from .connections import LIMITS, SERVER_NAME, ConnectionLimits, request_guard
+from .connections import LIMITS, SERVER_NAME, ConnectionLimits, expectation_failed_as_json, request_guard
 from .metrics import METRICS, Metrics, metrics_middleware
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -125,6 +125,7 @@ def create_app(settings: Section | None = None) -> web.Application:
     app.on_cleanup.insert(0, stop)  # before the security layer closes the audit log
     app.on_cleanup.append(close_logs)
     app.on_response_prepare.append(_server_header)
+    app.on_response_prepare.append(expectation_failed_as_json)
     return app
 
 
