@@ -62,12 +62,12 @@ def chosen_face(image: np.ndarray, face_index: int | None = None, faces: list[Fa
     return found[index]
 
 
-def from_photos(images: list[np.ndarray], space: EmbeddingSpace, face_index: int | None = None) -> Reference:
+def from_photos(images: list[np.ndarray], space: EmbeddingSpace, face_index: int | None = None,
+                labels: list[str] | None = None) -> Reference:
     """One person per photo (uint8 RGB [H,W,3]): its largest face, or the face at ``face_index``."""
-    embeddings = []
-    for image in images:
-        embeddings.append(face_embedding(image, chosen_face(image, face_index), space))
-    return Reference(space, tuple(embeddings), tuple(f"reference photo {number}" for number in range(len(images))))
+    embeddings = tuple(face_embedding(image, chosen_face(image, face_index), space) for image in images)
+    labels = labels or [f"reference photo {number}" for number in range(len(images))]
+    return Reference(space, embeddings, tuple(labels))
 
 
 def distances(image: np.ndarray, faces: list[Face], reference: Reference) -> np.ndarray:

@@ -1,8 +1,8 @@
 """``playalter swap-video SOURCE_PHOTO VIDEO ... --out DIR``: one face onto the people of videos.
 
 The source face (--source-face, largest first) is put onto the chosen tracked faces of every
-frame (--tracks: "all" or track numbers in order of appearance, e.g. "0,2"), with the same
-identity on every frame. The face is blended in as by the Face Swap node (colour correction,
+frame (--tracks: "all" or track numbers in order of appearance, e.g. "0,2"; or --reference: the tracks of
+the person in a photo or saved identity file), with the same identity on every frame. The face is blended in as by the Face Swap node (colour correction,
 feather or Poisson blend, occluders and the mouth kept, sharpening, noise reduction; docs/swap.md).
 Each video becomes <name>_swapped.mp4 (.mkv when its codec or audio
 does not fit MP4), streamed with the audio copied and the frame timing and rotation kept; an
@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from ..progress_bar import FrameProgress
+from ..reference_args import add_identity_model_argument, reference_from_paths
 from ..video_options import add_video_arguments, is_video, output_path, video_options
 
 
@@ -32,6 +33,10 @@ def register(subparsers) -> None:
     parser.add_argument("--out", type=Path, required=True, help="folder for <name>_swapped.mp4")
     parser.add_argument("--source-face", type=int, default=0, help="which face of the source photo (largest first)")
     parser.add_argument("--tracks", default="all", help='tracked faces to swap: "all" or e.g. "0,2" (default all)')
+    parser.add_argument("--reference", type=Path, action="append", default=[], metavar="PHOTO_OR_IDENTITY",
+                        help="swap the tracks of this person instead of --tracks: a photo (its largest face) or a "
+                             "saved identity file (.json/.npz); repeat for several people")
+    add_identity_model_argument(parser)
     parser.add_argument("--method", choices=METHODS, default="auto", help="inswapper, classical or auto")
     parser.add_argument("--color-correction", choices=COLOR_MODES, default=BlendOptions.color,
                         help=f"colour of the swapped face matched to the target's (default {BlendOptions.color})")
@@ -71,12 +76,14 @@ def run(args) -> int:
     if not 0 <= args.source_face < len(faces):
         raise NoFaceError(f"the source photo has {len(faces)} face(s); --source-face {args.source_face} does not exist")
     source = Source(image, faces[args.source_face], None, f"{args.source.name} face {args.source_face}")
+    reference = reference_from_paths(args.reference, args.identity_model) if args.reference else None
     args.out.mkdir(parents=True, exist_ok=True)
     for path, stem in zip(args.videos, distinct_stems(args.videos)):
         output = output_path(args.out, f"{stem}_swapped", path, video.codec)
         bar = FrameProgress(path.name)
         try:
-            report = swap_video(source, path, output, options, video, progress=bar, tracks=args.tracks)
+            report = swap_video(source, path, output, options, video, progress=bar, tracks=args.tracks,
+                                reference=reference)
         finally:
             bar.close()
         line = (f"{path}: {report['frames']} frames, {len(report['tracks'])} face track(s), "
