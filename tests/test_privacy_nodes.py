@@ -15,7 +15,7 @@ from playalter.nodes.privacy import (
 )
 from playalter.nodes.tensors import image_batch_to_numpy, numpy_to_image_batch
 from playalter.pipelines.engine.detection import detect_faces
-from playalter.pipelines.core.errors import InvalidParameterError
+from playalter.pipelines.core.errors import InvalidParameterError, PlayalterError
 
 WORKFLOWS = Path(__file__).resolve().parents[1] / "workflows" / "api"
 PRIVACY_WORKFLOWS = ("privacy_blur.json", "privacy_pixelate_levels.json", "privacy_audit.json")
@@ -53,6 +53,22 @@ def test_mask_node_returns_image_mask_and_audit(t1_batch, t1_image):
     result = image_batch_to_numpy(out)[0]
     outside = mask[0].numpy() == 0
     np.testing.assert_array_equal(result[outside], t1_image[outside])
+
+
+def test_mask_node_reports_recognisable_faces_and_names_the_model(t1_batch):
+    from playalter.pipelines.engine import embedding
+
+    try:
+        embedding.resolve_space()
+    except PlayalterError as missing:
+        pytest.skip(f"no identity model: {missing}")
+    image, faces = t1_batch
+    values = {**_defaults(PlayAlterPrivacyMask), "audit": True, "mask_type": "blur", "strength": 0.0}
+    values.pop("flame_fit", None)
+    report = json.loads(PlayAlterPrivacyMask().mask(image, faces, **values)[2])["images"][0]["audit"]
+    assert report["identity"]["model"]["name"] in embedding.SPACES
+    assert report["still_recognisable"] >= 1 and not report["all_hidden"]
+    assert {"identity_distance", "recognisable", "identity_rank"} <= set(report["faces"][0])
 
 
 def test_levels_node_returns_a_batch_of_levels(t1_batch, t1_image):

@@ -84,10 +84,10 @@ def test_synthetic_faces_use_arcface_when_faces_carry_no_embedding(models_dir, m
     assert np.any(result.image != t1_image)
 
 
-def test_audit_reports_arcface_similarity_when_the_model_is_present(models_dir, t1_image, t1_faces):
+def test_audit_prefers_arcface_when_the_model_is_present(models_dir, t1_image, t1_faces):
     write_buffalo_l(models_dir)
     untouched = audit(t1_image, t1_faces, t1_image)
-    assert untouched["recognition"] == "arcface"
-    assert all(entry["similarity"] == pytest.approx(1.0, abs=1e-4) for entry in untouched["faces"])
+    assert untouched["identity"]["model"]["name"] == "arcface_w600k_r50"
+    assert all(entry["identity_distance"] == pytest.approx(0.0, abs=1e-4) for entry in untouched["faces"])
     hidden = protect(t1_image, t1_faces, PrivacyOptions("solid"), run_audit=True).report["audit"]
-    assert all(entry["similarity"] < 0.9 for entry in hidden["faces"])
+    assert all(entry["identity_distance"] > 0.1 for entry in hidden["faces"])

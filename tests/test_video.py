@@ -215,6 +215,7 @@ def test_cli_anonymizes_a_video_with_a_per_track_audit(story, tmp_path, capsys, 
     assert "fps" in captured.err and "left" in captured.err  # the progress bar
     report = (out / "clip_privacy.json").read_text()
     assert '"frames_redetected": 0' in report and '"all_hidden": true' in report
+    assert '"frames_recognisable": 0' in report and '"min_identity_distance"' in report  # per track
     shown, _, _ = read_frames(output)
     seen = [detector.boxes(frame) for frame in story[0][CUT:CUT + 20]]
     assert len(shown) == 20 and sum(len(boxes) > 0 for boxes in seen) >= 10

@@ -41,8 +41,9 @@ def stronger(plan: PrivacyOptions) -> PrivacyOptions | None:
 def protect(image: np.ndarray, faces: list[Face], options: PrivacyOptions, fits=None, run_audit: bool = False,
             auto_strengthen: bool = False, audit_settings: AuditSettings = AuditSettings()) -> Protected:
     """Hide the faces; with ``auto_strengthen`` (implies the audit) faces the audit found that were not
-    given (``missed``) are masked too, and every face still re-detected is masked harder (``stronger``:
-    strength +0.25 up to 1, then face -> face_margin -> head coverage, then a solid fill) until none is found."""
+    given (``missed``) are masked too, and every face still re-detected or still recognisable is masked
+    harder (``stronger``: strength +0.25 up to 1, then face -> face_margin -> head coverage, then a solid
+    fill) until none is found and none recognised."""
     faces, fits = list(faces), None if fits is None else list(fits)
     plans = [options] * len(faces)
     result = anonymize(image, faces, options, fits, plans)
@@ -55,12 +56,15 @@ def protect(image: np.ndarray, faces: list[Face], options: PrivacyOptions, fits=
                                  "coverages": [plan.coverage for plan in plans],
                                  "mask_types": [plan.mask_type for plan in plans],
                                  "still_detected": findings["still_detected"],
+                                 "still_recognisable": findings["still_recognisable"],
                                  "missed": len(findings["missed"])})
-        raised = [stronger(plan) if entry["detected"] else None for plan, entry in zip(plans, findings["faces"])]
+        raised = [stronger(plan) if entry["detected"] or entry["recognisable"] else None
+                  for plan, entry in zip(plans, findings["faces"])]
         added = [face_from_box(miss["bbox"], miss["score"], "+".join(miss["found_by"])) for miss in findings["missed"]]
         if (not any(raised) and not added) or len(report["rounds"]) > MAX_ROUNDS:
-            logger.warning("%d face(s) still detected at the strongest setting, %d found only by the audit",
-                           findings["still_detected"], len(findings["missed"]))
+            logger.warning("%d face(s) still detected and %d recognisable at the strongest setting, %d found only "
+                           "by the audit", findings["still_detected"], findings["still_recognisable"],
+                           len(findings["missed"]))
             break
         plans = [new or plan for plan, new in zip(plans, raised)] + [options] * len(added)
         faces += added

@@ -1,29 +1,40 @@
-"""The privacy self-audit: do two detectors of different families still find a face, does ArcFace still know it?
+"""The privacy self-audit: do two detectors of different families still find a face, is it still recognisable?
 
 The masked image is run through the embedded CenterFace again and through BlazeFace (MediaPipe's
 short-range detector, another family, fetched like the face-mesh model; skipped with a note when it
 cannot be had). Each original face is matched to the re-detection with the highest IoU, per detector;
 IoU >= ``iou_match`` means it is still detected, and ``detected_by`` names who found it. Detections
 that match no original face are faces the first detection *missed*: they are listed under ``missed``
-with the detector(s) that found them, and ``auto_strengthen`` masks them too. When the ArcFace model
-is present, each original face and the same place in the masked image are embedded and their cosine
-similarity is reported: same-person pairs typically score above 0.3, so near 0 means the identity is gone.
+with the detector(s) that found them, and ``auto_strengthen`` masks them too.
+
+Recognisable? Each original face and the same box in the masked image are embedded by the identity model
+(``engine/embedding.py``: ArcFace when buffalo_l is installed, else dlib's descriptor) and their distance is
+judged against the model's same-person distance (for dlib 0.6, which the tuning set's rule gives too:
+docs/privacy.md, "Recognisable?"). A face is ``recognisable`` when the output is nearer to it than that; None
+when the model cannot read the face at all: its input embedding is itself that near an empty face's (a
+uniform grey crop), as for a profile the alignment cannot find, so no output could be told from an empty
+face. ``identity_rank`` is 1 + the number of gallery faces nearer to the output than the input face is
+(rank 1: someone holding the gallery would pick the right person). The gallery is the photo's other faces
+and the embeddings the caller gives (``AuditSettings.gallery``). Without an identity model the report says
+why (``identity.unavailable``) and judges detection alone.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
-from ..core.errors import ModelMissingError
-from ..engine import recognition
+from ..core.errors import DependencyMissingError, ModelDownloadError, ModelMissingError
+from ..engine import embedding
 from ..engine.detection import blazeface, detect_faces
 from ..engine.detection.nms import iou, nms
 from ..engine.face import Face
 
 IOU_MATCH = 0.3
+_NOT_JUDGED = {"identity_distance": None, "recognisable": None, "identity_rank": None}
 logger = logging.getLogger(__name__)
 
 
@@ -32,7 +43,9 @@ class AuditSettings:
     threshold: float = 0.5  # CenterFace confidence that counts as "detected"
     iou_match: float = IOU_MATCH
     max_side: int = 1280
-    similarity: bool = True  # compute ArcFace similarity when the model is present
+    identity: bool = True  # ask whether hidden faces are still recognisable, when an identity model is there
+    identity_model: str = "auto"  # embedding.resolve_space's preference: "auto", "arcface" or "dlib"
+    gallery: tuple = ()  # further faces to rank the true identity among: embeddings (D,) of the model's space
     second_detector: bool = True  # also re-detect with BlazeFace
     second_threshold: float = 0.75  # BlazeFace confidence that counts as "detected"
 
@@ -72,12 +85,53 @@ def _missed(found: dict[str, np.ndarray], matched: dict[str, set[int]]) -> list[
     return missed
 
 
+def identity_space(settings: AuditSettings) -> tuple[embedding.EmbeddingSpace | None, str | None]:
+    """The identity model the audit embeds with, or None and why none can be had."""
+    if not settings.identity:
+        return None, "not asked for"
+    try:
+        return embedding.resolve_space(settings.identity_model), None
+    except (DependencyMissingError, ModelMissingError, ModelDownloadError) as error:
+        logger.warning("the privacy audit cannot tell whether hidden faces are recognisable: %s", error)
+        return None, str(error)
+
+
+@lru_cache(maxsize=4)
+def _empty_face(space: embedding.EmbeddingSpace) -> np.ndarray:
+    """(D,) embedding of an empty face: a uniform grey crop, the reference for what a model cannot read."""
+    grey = np.full((300, 300, 3), 128, np.uint8)  # [300,300,3]
+    return embedding.embed(grey, face_from_box([75.0, 75.0, 225.0, 225.0], 1.0, "empty"), space)
+
+
+def reidentify(original: np.ndarray, faces: list[Face], masked: np.ndarray, space: embedding.EmbeddingSpace,
+               gallery: tuple = ()) -> list[dict]:
+    """Per face: ``identity_distance`` between its input and output embeddings, ``recognisable`` (None when
+    the model cannot read the face) and ``identity_rank`` among the other faces and ``gallery``."""
+    if not faces:
+        return []
+    before = np.stack([embedding.embed(original, face, space) for face in faces])  # [N,D]
+    after = np.stack([embedding.embed(masked, face, space) for face in faces])  # [N,D]
+    empty = _empty_face(space)  # (D,)
+    extra = [np.asarray(vector, np.float32).reshape(-1) for vector in gallery]  # G x (D,)
+    entries = []
+    for index in range(len(faces)):
+        kept = embedding.distance(before[index], after[index], space)
+        others = [before[other] for other in range(len(faces)) if other != index] + extra
+        nearer = sum(embedding.distance(after[index], other, space) < kept for other in others)
+        readable = not embedding.same_person(embedding.distance(before[index], empty, space), space)
+        entries.append({"identity_distance": round(kept, 4),
+                        "recognisable": embedding.same_person(kept, space) if readable else None,
+                        "identity_rank": 1 + int(nearer)})
+    return entries
+
+
 def audit(original: np.ndarray, faces: list[Face], masked: np.ndarray,
           settings: AuditSettings = AuditSettings()) -> dict:
-    """JSON-able report: per original face, which detectors still find it (and ArcFace similarity when
-    available); faces found on the output that match no original face (``missed``)."""
+    """JSON-able report: per original face, which detectors still find it and whether it is still
+    recognisable; faces found on the output that match no original face (``missed``)."""
     found, second_note = _redetect(masked, settings)
-    identify = settings.similarity and recognition.is_available()
+    space, identity_note = identity_space(settings)
+    identities = reidentify(original, faces, masked, space, settings.gallery) if space is not None else None
     matched: dict[str, set[int]] = {name: set() for name in found}
     entries = []
     for index, face in enumerate(faces):
@@ -99,13 +153,11 @@ def audit(original: np.ndarray, faces: list[Face], masked: np.ndarray,
             "detected_by": detected_by,
             "iou": round(best_iou, 3),
             "score": round(best_score, 3) if best_score is not None else None,
-            "similarity": None,
+            **(identities[index] if identities is not None else _NOT_JUDGED),
         }
-        if identify:
-            before = face.embedding if face.embedding is not None else recognition.embed(original, face)
-            entry["similarity"] = round(recognition.similarity(before, recognition.embed(masked, face)), 4)
         entries.append(entry)
     still = sum(entry["detected"] for entry in entries)
+    recognisable = sum(entry["recognisable"] is True for entry in entries)
     missed = _missed(found, matched)
     return {
         "detector": "centerface",
@@ -114,11 +166,13 @@ def audit(original: np.ndarray, faces: list[Face], masked: np.ndarray,
         "threshold": settings.threshold,
         "second_threshold": settings.second_threshold,
         "iou_match": settings.iou_match,
-        "recognition": "arcface" if identify else "unavailable (buffalo_l not installed)",
+        "identity": ({"model": space.describe(), "gallery": len(faces) - 1 + len(settings.gallery)}
+                     if space is not None else {"model": None, "unavailable": identity_note}),
         "faces": entries,
         "still_detected": still,
+        "still_recognisable": recognisable,
         "missed": missed,
-        "all_hidden": still == 0 and not missed,
+        "all_hidden": still == 0 and recognisable == 0 and not missed,
         "other_detections": len(missed),
     }
 

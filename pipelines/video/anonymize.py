@@ -7,7 +7,8 @@ in a crowd) is found on the next full frame; the tracker then holds it on the fr
 look-ahead hides it on the frames before it was first found. Without ``VideoOptions.dense`` no MediaPipe
 mesh is run: the mask is shaped from the five keypoints and the box with its margin. Each frame is
 masked by ``privacy.protect`` (the same masks, strengths and self-audit as for photos); with the audit,
-every frame is detected again after masking and each track counts the frames where it was found.
+every frame is detected again after masking and each track counts the frames where it was found and the
+frames where it was still recognisable, with its smallest identity distance (its most recognisable frame).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Callable
 import numpy as np
 
 from ..engine.face import Face
-from ..privacy import AuditSettings, PrivacyOptions, protect
+from ..privacy import PrivacyOptions, protect
 from ..privacy.detection_settings import PRIVACY_DETECTION, PrivacyDetection
 from . import stream
 from .options import VideoOptions
@@ -65,17 +66,23 @@ def anonymize_video(source: str | Path, target: str | Path, privacy_options: Pri
     privacy options, per-track results and, with the audit, ``all_hidden``."""
     audit = run_audit or auto_strengthen
     detect = PrivacyDetector(detection, video_options.full_every, video_options.dense)
-    audit_settings = AuditSettings(similarity=False)
+    identities: dict[int, dict] = {}  # track id -> frames recognisable, smallest identity distance
+    identity_model: dict = {}
 
     def render(image: np.ndarray, faces: list[Face]) -> tuple[np.ndarray, dict[int, bool]]:
-        result = protect(image, faces, privacy_options, run_audit=audit, auto_strengthen=auto_strengthen,
-                         audit_settings=audit_settings)
+        result = protect(image, faces, privacy_options, run_audit=audit, auto_strengthen=auto_strengthen)
         if not audit:
             return result.image, {}
+        identity_model.update(result.report["audit"]["identity"])
         found: dict[int, bool] = {}
         for face, entry in zip(faces, result.report["audit"]["faces"]):
             ident = face.extra["track_id"]
             found[ident] = found.get(ident, False) or entry["detected"]
+            track = identities.setdefault(ident, {"frames_recognisable": 0, "min_identity_distance": None})
+            track["frames_recognisable"] += entry["recognisable"] is True
+            distance, nearest = entry["identity_distance"], track["min_identity_distance"]
+            if distance is not None and (nearest is None or distance < nearest):
+                track["min_identity_distance"] = distance
         return result.image, found
 
     report = stream.run(Path(source), Path(target), video_options, detect, render, progress, cancelled)
@@ -83,6 +90,10 @@ def anonymize_video(source: str | Path, target: str | Path, privacy_options: Pri
     report["detection"] = detect.detection.to_dict()
     report["audit"] = audit
     if audit:
+        for track in report["tracks"]:
+            track.update(identities.get(track["track"], {"frames_recognisable": 0, "min_identity_distance": None}))
+        report["identity"] = identity_model
         report["frames_redetected"] = sum(track["frames_redetected"] for track in report["tracks"])
-        report["all_hidden"] = report["frames_redetected"] == 0
+        report["frames_recognisable"] = sum(track["frames_recognisable"] for track in report["tracks"])
+        report["all_hidden"] = report["frames_redetected"] == 0 and report["frames_recognisable"] == 0
     return report

@@ -94,8 +94,12 @@ def _photo(photo: Path, stem: str, args, request) -> int:
     if request.run_audit:
         report_path = args.out / f"{stem}_privacy.json"
         report_path.write_text(json.dumps({"image": str(photo), **result.report}, indent=2), encoding="utf-8")
-        still = result.report["audit"]["still_detected"] + len(result.report["audit"]["missed"])
-        line += f", audit: {still} still detectable -> {report_path}"
+        findings = result.report["audit"]
+        still = findings["still_detected"] + len(findings["missed"])
+        line += f", audit: {still} still detectable, {findings['still_recognisable']} recognisable"
+        model = findings["identity"]["model"]
+        line += f" ({model['name'] if model else 'no identity model'}) -> {report_path}"
+        still += findings["still_recognisable"]
     sys.stdout.write(line + "\n")
     return still
 
@@ -118,9 +122,11 @@ def _video(path: Path, stem: str, args, request, video) -> int:
         return 0
     report_path = write_new(args.out / f"{stem}_privacy.json",
                             json.dumps({"video": str(path), **report}, indent=2).encode("utf-8"))
-    line += f", audit: {report['frames_redetected']} frame(s) with a face re-detected -> {report_path}"
+    line += (f", audit: {report['frames_redetected']} frame(s) with a face re-detected, "
+             f"{report['frames_recognisable']} with a face recognisable -> {report_path}")
     tracks = [f"  track {track['track']}: frames {track['first_frame']}-{track['last_frame']}, "
               f"masked {track['frames_masked']}, detected {track['frames_detected']}, "
-              f"re-detected after masking {track['frames_redetected']}" for track in report["tracks"]]
+              f"re-detected after masking {track['frames_redetected']}, "
+              f"recognisable {track['frames_recognisable']}" for track in report["tracks"]]
     sys.stdout.write("\n".join([line, *tracks]) + "\n")
-    return report["frames_redetected"]
+    return report["frames_redetected"] + report["frames_recognisable"]

@@ -18,6 +18,7 @@ from .. import schemas
 REPORT_TITLE = "analysis"  # the Save JSON node of the analysis workflows that holds the face report
 PRIVACY_REPORT_TITLES = ("report", "levels metadata")  # the privacy workflows' Save JSON nodes
 SWAP_REPORT_TITLE = "swap report"
+COMPARE_TITLE = "similarity"  # the face_compare workflow's Save JSON node
 
 
 @dataclass(frozen=True)
@@ -82,29 +83,38 @@ def _json_data(result: dict[str, Any], titles: tuple[str, ...]) -> list[Any]:
     return [entry["data"] for entry in result["json"] if entry["title"] in titles and isinstance(entry["data"], dict)]
 
 
-def _still_visible(audit: dict[str, Any] | None) -> int:
-    """Faces an audit still finds: masked faces re-detected plus faces only the audit found."""
+def _still_visible(audit: dict[str, Any] | None) -> tuple[int, int]:
+    """Faces an audit still finds (masked faces re-detected plus faces only the audit found), and masked
+    faces it still recognises."""
     audit = audit or {}
-    return audit.get("still_detected", 0) + len(audit.get("missed") or [])
+    return audit.get("still_detected", 0) + len(audit.get("missed") or []), audit.get("still_recognisable", 0)
 
 
 def privacy_answer(result: dict[str, Any]) -> dict[str, Any]:
-    """``faces_hidden`` and ``warnings`` at the top level: no face found, or faces the audit still detects."""
-    hidden, still_detected = 0, 0
+    """``faces_hidden`` and ``warnings`` at the top level: no face found, or faces the audit still detects
+    or recognises."""
+    hidden, still_detected, still_recognisable = 0, 0, 0
+    audits = []
     for data in _json_data(result, PRIVACY_REPORT_TITLES):
         for image in data.get("images", []):
             hidden += len(image.get("faces") or [])
-            still_detected += _still_visible(image.get("audit"))
+            audits.append(image.get("audit"))
         levels = data.get("levels") or []
         if levels:
             hidden += levels[-1].get("faces", 0)
-            still_detected += _still_visible(levels[-1].get("audit"))
+            audits.append(levels[-1].get("audit"))
+    for audit in audits:
+        detected, recognisable = _still_visible(audit)
+        still_detected, still_recognisable = still_detected + detected, still_recognisable + recognisable
     warnings = []
     if hidden == 0:
         warnings.append("no face was detected, so the image is returned unchanged; try a larger or sharper photo")
     if still_detected:
         warnings.append(f"{still_detected} face(s) are still detected after masking; raise the strength or "
                         "set include_audit to strengthen until none is")
+    if still_recognisable:
+        warnings.append(f"{still_recognisable} face(s) are still recognisable after masking; raise the strength "
+                        "or set include_audit to strengthen until none is")
     return {**result, "faces_hidden": hidden, "warnings": warnings}
 
 
@@ -122,6 +132,18 @@ def _swap(parameters: dict[str, Any]) -> Plan:
                               "swap.target_indices": str(parameters["target_face_index"])})
 
 
+def _compare(parameters: dict[str, Any]) -> Plan:
+    return Plan("face_compare", {"compare.face_index": parameters["face_index"],
+                                 "compare.reference_face_index": parameters["reference_face_index"],
+                                 "compare.identity_model": parameters["identity_model"]})
+
+
+def compare_answer(result: dict[str, Any]) -> dict[str, Any]:
+    """The comparison (distance, same_person, threshold, metric, model) at the answer's top level."""
+    [comparison] = _json_data(result, (COMPARE_TITLE,))
+    return {**result, **comparison}
+
+
 OPERATIONS: dict[str, Operation] = {
     "analyze": Operation("analyze", "face:analyze", "enable_face_detection", {"image_base64": "image"},
                          schemas.ANALYZE_PARAMETERS, _analyze, ("face_analysis", "face_analysis_dense"), lift_faces),
@@ -131,6 +153,9 @@ OPERATIONS: dict[str, Operation] = {
     "swap": Operation("swap", "face:swap", "enable_face_swap",
                       {"source_image_base64": "source", "target_image_base64": "target"},
                       schemas.SWAP_PARAMETERS, _swap, ("face_swap",), swap_answer),
+    "compare": Operation("compare", "face:analyze", "enable_face_detection",
+                         {"image_base64": "image", "reference_base64": "reference"},
+                         schemas.COMPARE_PARAMETERS, _compare, ("face_compare",), compare_answer),
     "detect": Operation("detect", "face:analyze", "enable_face_detection", {"image_base64": "image"},
                         schemas.DETECT_PARAMETERS, lambda parameters: Plan("detect_faces"), ("detect_faces",)),
 }
