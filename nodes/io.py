@@ -34,8 +34,11 @@ class PlayAlterSaveJSON:
     def save(self, json_text: str, filename_prefix: str = "playalter"):
         try:
             json.loads(json_text)
-        except (TypeError, ValueError) as error:
-            raise InvalidParameterError(f"json_text is not valid JSON ({error}); connect a JSON output") from error
+        except json.JSONDecodeError as error:
+            raise InvalidParameterError(f"json_text is not valid JSON (line {error.lineno}, column {error.colno}); "
+                                        "connect a JSON output") from None
+        except (TypeError, ValueError):
+            raise InvalidParameterError("json_text is not valid JSON; connect a JSON output") from None
         saved = reserve_numbered_file(compat.folder("output"), filename_prefix, "json")
         write_whole(saved, lambda handle: handle.write(json_text.encode("utf-8")))
         file_entry = {"filename": saved.filename, "subfolder": saved.subfolder, "type": "output"}

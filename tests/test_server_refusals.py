@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from playalter.pipelines.core.errors import ModelMissingError
+from playalter.pipelines.core.errors import InvalidParameterError, ModelMissingError
 from playalter.runner.engine.errors import NodeExecutionError
 from playalter.runner.server.http.auth import KEYSTORE
 from playalter.runner.server.security.ratelimit import LIMITER
@@ -120,10 +120,16 @@ def test_item_errors_name_a_missing_model_and_how_to_get_it_but_no_server_folder
         assert described["code"] == "model_missing"
         assert "flame2023" in described["message"] and "https://flame.is.tue.mpg.de/" in described["message"]
         assert "/srv/" not in json.dumps(described) and "/home/" not in json.dumps(described)
+    unreadable = InvalidParameterError("cannot read '/srv/data/jobs/a1/output/x'")
+    with_path = NodeExecutionError("2", "SaveImage", str(unreadable), "InvalidParameterError", unreadable.code)
+    with_path.__cause__ = unreadable
+    assert "/srv/" not in describe_error(with_path)["message"]
+    assert ".../x" in describe_error(with_path)["message"]
+    # an exception that is not ours is a bug: named, never quoted (Python's text may hold paths and values)
     too_long = NodeExecutionError("2", "SaveImage", "[Errno 36] File name too long: '/srv/data/jobs/a1/output/x'",
                                   "OSError")
-    assert "/srv/" not in describe_error(too_long)["message"]
-    assert ".../x" in describe_error(too_long)["message"]
+    too_long.__cause__ = OSError(36, "File name too long")
+    assert describe_error(too_long)["message"] == "node 2 (SaveImage) failed unexpectedly; the error has been logged"
 
 
 def test_refused_requests_cost_nothing_only_admitted_work_counts(tmp_path):

@@ -19,6 +19,7 @@ import pytest
 from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 
+from playalter.runner.engine.errors import NodeExecutionError
 from playalter.runner.engine.quoting import EXCERPT_CHARACTERS
 from playalter.runner.server.http import endpoints
 from playalter.runner.server.http.app import create_app
@@ -26,6 +27,7 @@ from playalter.pipelines.core.errors import InvalidParameterError
 from playalter.runner.server.http.auth import KEYSTORE, SECURITY
 from playalter.runner.server.http.connections import GuardedAppRunner
 from playalter.runner.server.jobs.dispatcher import DISPATCHER
+from playalter.runner.server.jobs.runs import describe_error
 from playalter.runner.server.security.keys import parse_expiry
 
 from server_app_helpers import b64, bearer, make_settings, png_bytes, running_app
@@ -184,3 +186,85 @@ def test_an_api_key_with_a_final_newline_is_refused_and_an_expiry_is_quoted_by_t
     run(scenario())
     with pytest.raises(InvalidParameterError, match=r"'x{40}\.\.\. \(5000 characters\)'"):
         parse_expiry("x" * 5000, now=0)
+
+
+# --- exception texts in our own words -------------------------------------------------------------
+
+PYTHON_AND_PILLOW_TEXTS = ("int too large", "convert to float", "image file is truncated", "bytes not processed",
+                           "could not convert", "Traceback", "Expecting value", "Exceeds the limit")
+
+
+def assert_own_words(text: str) -> None:
+    assert not [phrase for phrase in PYTHON_AND_PILLOW_TEXTS if phrase in text], text
+
+
+@pytest.mark.parametrize("value, problem", [
+    (10 ** 400, "an integer of 1329 bits"),
+    ("1e999", "1e999"),
+    ("nan", "nan"),
+    ("abc", "abc"),
+])
+def test_a_number_a_float_cannot_hold_is_refused_in_our_words(tmp_path, value, problem):
+    async def scenario():
+        async with running_app(make_settings(tmp_path)) as (client, _, key):
+            body = json.dumps({"images": {"image": b64(png_bytes())}, "inputs": {"privacy.strength": value}})
+            response = await client.post("/api/workflows/privacy_blur/run", data=body, headers=bearer(key))
+            text = await response.text()
+            assert response.status == 400, text
+            error = json.loads(text)["error"]
+            assert error["code"] == "workflow_invalid"
+            assert f"Failed to convert an input value to a FLOAT value: strength, {problem}" in error["message"]
+            reason = error["details"]["node_errors"]["3"]["errors"][0]
+            assert reason["type"] == "invalid_input_type"
+            assert_own_words(text)
+
+    run(scenario())
+
+
+def test_a_truncated_image_is_refused_in_our_words(tmp_path):
+    async def scenario():
+        async with running_app(make_settings(tmp_path)) as (client, _, key):
+            truncated = b64(png_bytes()[:300])  # Pillow: "image file is truncated (... bytes not processed)"
+            response = await client.post("/api/privacy/mask", json={"image_base64": truncated}, headers=bearer(key))
+            text = await response.text()
+            assert response.status == 422, text
+            error = json.loads(text)["error"]
+            assert error["code"] == "invalid_image" and "truncated or damaged" in error["message"]
+            assert_own_words(text)
+
+    run(scenario())
+
+
+def test_a_body_with_a_number_too_long_to_read_is_refused_in_our_words(tmp_path):
+    async def scenario():
+        async with running_app(make_settings(tmp_path)) as (client, _, key):
+            for body in (b'{"image_base64": ' + b"9" * 5000 + b"}", b'{"image_base64": }'):
+                response = await client.post("/api/privacy/mask", data=body, headers=bearer(key))
+                text = await response.text()
+                assert response.status == 400 and json.loads(text)["error"]["code"] == "invalid_json", text
+                assert_own_words(text)
+
+    run(scenario())
+
+
+def test_an_unexpected_failure_inside_a_node_is_named_not_quoted(caplog):
+    try:
+        try:
+            1 / 0
+        except ZeroDivisionError as cause:
+            raise NodeExecutionError("7", "PlayAlterFaceDetect", f"ZeroDivisionError: {cause}",
+                                     "ZeroDivisionError") from cause
+    except NodeExecutionError as error:
+        described = describe_error(error)
+    assert described["code"] == "node_failed"
+    assert described["message"] == "node 7 (PlayAlterFaceDetect) failed unexpectedly; the error has been logged"
+    assert "division by zero" not in json.dumps(described)
+    assert "division by zero" in caplog.text  # kept for the operator
+
+
+def test_a_save_json_node_given_broken_json_says_where_in_our_words():
+    from playalter.nodes.io import PlayAlterSaveJSON
+
+    with pytest.raises(InvalidParameterError) as raised:
+        PlayAlterSaveJSON().save("{\n  'single quotes'}")
+    assert str(raised.value) == "json_text is not valid JSON (line 2, column 3); connect a JSON output"

@@ -185,9 +185,10 @@ def _decode(image: Image.Image, data: bytes, name: str) -> Image.Image:
             return ImageOps.exif_transpose(image)
     except ImageValidationError:
         raise
-    except (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error) as error:
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error):
+        # Pillow's own text ("image file is truncated (0 bytes not processed)") is not for the user
         raise ImageValidationError(
-            f"{name} cannot be decoded: it is truncated or damaged ({error})"
+            f"{name} cannot be decoded: it is truncated or damaged; send the original file"
         ) from None
 
 

@@ -15,15 +15,28 @@ nothing.
 from __future__ import annotations
 
 import inspect
+import logging
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
+from ...pipelines.core.errors import PlayalterError
 from .errors import WorkflowValidationError
 from .quoting import excerpt, short_value
 from .registry import NodeClasses, declared_inputs
 
-_CONVERTERS = {"INT": int, "FLOAT": float, "STRING": str, "BOOLEAN": bool}
+def _finite_float(value: Any) -> float:
+    """``float(value)``, refusing infinities and NaN (which would pass every min/max check)."""
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError("not a finite number")
+    return number
+
+
+_CONVERTERS = {"INT": int, "FLOAT": _finite_float, "STRING": str, "BOOLEAN": bool}
+log = logging.getLogger(__name__)
+
 MAX_FILE_NAME_CHARACTERS = 200  # per folder or file name; file systems allow 255 bytes, and a counter is added
 MAX_PATH_CHARACTERS = 1000
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
@@ -41,6 +54,22 @@ def _prompt_error(
     return WorkflowValidationError(
         {"type": kind, "message": message, "details": details, "extra_info": extra_info or {}}
     )
+
+
+def _own_words(error: Exception) -> str:
+    """A node's own check failed: our errors say why in our words; anything else is logged, named by kind only."""
+    if isinstance(error, PlayalterError):
+        return str(error)
+    log.warning("a node's input check raised %s", type(error).__name__, exc_info=error)
+    return f"the node's input check failed unexpectedly ({type(error).__name__}); the error has been logged"
+
+
+def _conversion_problem(value: Any, input_type: str) -> str:
+    """Why ``value`` does not convert to ``input_type``, in our words (Python says "int too large to convert
+    to float")."""
+    if input_type in ("INT", "FLOAT") and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"not a finite number that a {input_type} can hold"
+    return f"{excerpt(value)} is not a {input_type} value"
 
 
 def _unknown_class_error(unknown: dict[str, str], node_classes: NodeClasses) -> dict:
@@ -106,7 +135,8 @@ class _Validator:
             raise
         except Exception as error:  # the node's own INPUT_TYPES / VALIDATE_INPUTS raised
             extra = {"exception_type": type(error).__name__}
-            errors = [_reason("exception_during_validation", "Exception when validating node", str(error), extra)]
+            errors = [_reason("exception_during_validation", "Exception when validating node",
+                              _own_words(error), extra)]
             ancestors_valid = True
         self.visiting.discard(node_id)
         self.reasons[node_id] = errors
@@ -145,7 +175,7 @@ class _Validator:
             if converter is not None:
                 try:
                     value = inputs[name] = converter(value)
-                except (TypeError, ValueError) as error:
+                except (TypeError, ValueError, OverflowError):
                     errors.append(
                         _reason(
                             "invalid_input_type",
@@ -155,7 +185,7 @@ class _Validator:
                                 "input_name": name,
                                 "input_config": config,
                                 "received_value": short_value(value),
-                                "exception_message": excerpt(str(error), 80),
+                                "exception_message": _conversion_problem(value, input_type),
                             },
                         )
                     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import binascii
 import json
+import sys
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -304,31 +305,41 @@ def _defaults(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def parse_json(body: bytes) -> Any:
-    """Request bytes -> JSON value, or ApiError 400 (not JSON, NaN or Infinity, nested too deeply)."""
+    """Request bytes -> JSON value, or ApiError 400 (not JSON, NaN or Infinity, nested too deeply).
+
+    The messages say where and what in our words; Python's parser texts ("Expecting value") are not quoted.
+    """
     if not body:
         raise ApiError(400, "invalid_request", "the request needs a JSON body")
     try:
         value = json.loads(body, parse_constant=_refuse_constant)
     except json.JSONDecodeError as error:
         raise ApiError(400, "invalid_json",
-                       f"the body is not valid JSON: {error.msg} (line {error.lineno} column {error.colno})") from None
+                       f"the body is not valid JSON (line {error.lineno} column {error.colno})") from None
     except RecursionError:
         raise ApiError(400, "invalid_json", f"the body is nested more than {MAX_JSON_DEPTH} levels deep") from None
-    except (ValueError, UnicodeDecodeError) as error:
-        raise ApiError(400, "invalid_json", f"the body is not valid JSON: {_plain_reason(error)}") from None
+    except UnicodeDecodeError as error:
+        raise ApiError(400, "invalid_json", f"the body is not valid JSON: it is not UTF-8 text (byte {error.start})"
+                       ) from None
+    except _NotAJsonNumber as error:
+        raise ApiError(400, "invalid_json", f"the body is not valid JSON: {error.constant} is not a JSON number"
+                       ) from None
+    except ValueError:  # Python reads integers of at most sys.get_int_max_str_digits() digits
+        raise ApiError(400, "invalid_json", f"the body holds a number of more than {sys.get_int_max_str_digits()} "
+                       "digits") from None
     if _depth(value) > MAX_JSON_DEPTH:
         raise ApiError(400, "invalid_json", f"the body is nested more than {MAX_JSON_DEPTH} levels deep")
     return value
 
 
+class _NotAJsonNumber(ValueError):
+    def __init__(self, constant: str):
+        super().__init__(constant)
+        self.constant = constant
+
+
 def _refuse_constant(name: str) -> None:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _plain_reason(error: Exception) -> str:
-    if isinstance(error, UnicodeDecodeError):
-        return f"it is not UTF-8 text (byte {error.start})"
-    return excerpt(str(error).split(";")[0], 80)
+    raise _NotAJsonNumber(name)
 
 
 def _depth(value: Any) -> int:

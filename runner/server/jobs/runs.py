@@ -92,8 +92,12 @@ def describe_error(error: BaseException) -> dict[str, Any]:
             described["details"] = {"node_id": error.node_id, "class_type": error.class_type}
         return described
     if isinstance(error, NodeExecutionError):
-        return {"code": error.cause_code or error.code, "message": public_text(error.message),
-                "details": {"node_id": error.node_id, "class_type": error.class_type}}
+        details = {"node_id": error.node_id, "class_type": error.class_type}
+        if not isinstance(cause, PlayalterError):  # a bug, not bad input: Python's text stays in the log
+            log.error("node %s (%s) failed unexpectedly", error.node_id, error.class_type, exc_info=cause)
+            return {"code": error.code, "message": f"node {error.node_id} ({error.class_type}) failed unexpectedly; "
+                    "the error has been logged", "details": details}
+        return {"code": error.cause_code or error.code, "message": public_text(error.message), "details": details}
     if isinstance(error, WorkflowValidationError):
         return {"code": error.code, "message": public_text(str(error)), "details": _public_details(error.to_dict())}
     if isinstance(error, PlayalterError):
