@@ -74,7 +74,8 @@ class PlayAlterFaceSimilarity:
 
         result = compare_faces(image_batch_to_numpy(image)[0], image_batch_to_numpy(reference)[0],
                                face_index, reference_face_index, identity_model,
-                               None if faces is None else faces[0], None if reference_faces is None else reference_faces[0])
+                               None if faces is None else faces[0],
+                               None if reference_faces is None else reference_faces[0])
         return result["distance"], result["same_person"], json.dumps(result)
 
 

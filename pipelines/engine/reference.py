@@ -41,7 +41,8 @@ class Reference:
 
 
 def face_embedding(image: np.ndarray, face: Face, space: EmbeddingSpace) -> np.ndarray:
-    """(D,) embedding of ``face`` in ``space``: the detector's ArcFace embedding when it is that space's, else computed."""
+    """(D,) embedding of ``face`` in ``space``: the detector's ArcFace embedding when it is that space's, else
+    computed."""
     if space == embedding.ARCFACE and face.embedding is not None and face.embedding.size == space.dimension:
         return face.embedding
     return embedding.embed(image, face, space)
@@ -84,7 +85,8 @@ def matches(image: np.ndarray, faces: list[Face], reference: Reference) -> list[
     return [embedding.same_person(value, reference.space) for value in distances(image, faces, reference)]
 
 
-def acted_on(image: np.ndarray, faces: list[Face], reference: Reference | None, mode: str) -> tuple[list[bool], np.ndarray]:
+def acted_on(image: np.ndarray, faces: list[Face], reference: Reference | None,
+             mode: str) -> tuple[list[bool], np.ndarray]:
     """For each face: is it acted on under ``mode`` (``PEOPLE``: everyone, everyone_except the reference
     people, only them), and [N] its distance to the nearest reference person (NaN for ``everyone``)."""
     if mode not in PEOPLE:

@@ -26,7 +26,8 @@ def reference_from_paths(paths: list[Path], identity_model: str = "auto"):
     if not photos:
         return people
     space = people.space if people else embedding.resolve_space(identity_model)
-    pictured = reference.from_photos([load_image(path) for path in photos], space, labels=[path.name for path in photos])
+    pictured = reference.from_photos([load_image(path) for path in photos], space,
+                                     labels=[path.name for path in photos])
     if people is None:
         return pictured
     return reference.Reference(space, people.embeddings + pictured.embeddings, people.labels + pictured.labels)
