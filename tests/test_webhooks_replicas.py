@@ -9,7 +9,7 @@ import json
 import pytest
 
 from scale_servers import PostgresCluster, require_postgres
-from server_app_helpers import b64, bearer, make_settings, png_bytes, running_app
+from server_app_helpers import b64, bearer, make_settings, png_bytes, running_app, wait_finished
 from webhook_receiver import webhook_receiver
 
 pytestmark = pytest.mark.timeout(300)
@@ -40,7 +40,9 @@ def test_two_replicas_send_each_event_once(tmp_path, database_url):
                                                   "webhook_url": receiver.url})
                     assert run.status == 202, await run.text()
                     job_ids.append((await run.json())["id"])
-            received = await receiver.wait_for(len(job_ids), timeout=120)
+            for job_id in job_ids:  # the jobs end first (run by either replica's worker) ...
+                assert (await wait_finished(first, key, job_id))["state"] == "completed"
+            received = await receiver.wait_for(len(job_ids), timeout=60)  # ... then their events arrive
             await asyncio.sleep(3 * 1.0)  # three more polls of both replicas: a second send would arrive now
             secret = (await (await second.get("/api/webhooks/secret", headers=bearer(key))).json())["secret"]
             verifier = standardwebhooks.Webhook(secret)
