@@ -11,9 +11,11 @@ import json
 import socket
 import time
 
+import aiohttp
 import pytest
 
 from playalter.runner.server.http.auth import SECURITY
+from playalter.runner.server.jobs.dispatcher import DISPATCHER
 from playalter.runner.server.jobs.store import JobStore
 from playalter.runner.server.storage.database import Database
 from playalter.runner.server.webhooks import deliveries, sender
@@ -116,6 +118,32 @@ def test_a_job_webhook_is_signed_verified_shown_and_audited(tmp_path):
                                   " WHERE operation = 'webhook.delivery'").fetchall()
             assert [(row["outcome"], row["status"]) for row in rows] == [("ok", 200)]
             assert json.loads(rows[0]["parameters"])["job_id"] == job_id
+
+    asyncio.run(scenario())
+
+
+def test_a_video_job_takes_its_webhook_url_from_its_options(tmp_path, t1_path):
+    from conftest import read_rgb
+    from mp4_clip import write_clip
+
+    clip = write_clip(tmp_path / "clip.mp4", read_rgb(t1_path), frames=4, fps=12).read_bytes()
+
+    async def scenario():
+        settings = make_settings(tmp_path, WEBHOOKS__ALLOW_PRIVATE_TARGETS="true")
+        async with webhook_receiver() as receiver, running_app(settings) as (client, app, key):
+            form = aiohttp.FormData()
+            form.add_field("options", json.dumps({"mask_type": "solid", "webhook_url": receiver.url}),
+                           content_type="application/json")
+            form.add_field("video", clip, filename="clip.mp4", content_type="video/mp4")
+            answer = await client.post("/api/video/anonymize", headers=bearer(key), data=form)
+            job = await answer.json()
+            assert answer.status == 202 and job["webhook_url"] == receiver.url, job
+            assert (await wait_finished(client, key, job["id"]))["state"] == "completed"
+            (delivery,) = await receiver.wait_for(1)
+            event = json.loads(delivery.body)
+            assert (event["type"], event["data"]["id"], event["data"]["operation"]) == (
+                "job.completed", job["id"], "video.anonymize")
+            assert "webhook_url" not in app[DISPATCHER].store.get(job["id"]).plan["bindings"]
 
     asyncio.run(scenario())
 
