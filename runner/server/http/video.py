@@ -106,7 +106,8 @@ async def _video_job(request: web.Request, operation: str, scope: str, switch: s
         note_audit(request, operation, [], {**options, "frames": info.frames, "duration_seconds": round(duration, 3)})
         if (note := request.get(AUDIT_NOTE)) is not None:
             note.inputs.extend(digests)
-        request_hash = hashlib.sha256(json.dumps([options, digests], sort_keys=True).encode()).hexdigest()
+        request_hash = hashlib.sha256(json.dumps([options, digests] + ([webhook_url] if webhook_url else []),
+                                                 sort_keys=True).encode()).hexdigest()
         return await start_job(request, operation, Plan(operation, options), [staged], request_hash, cost=cost,
                                webhook_url=webhook_url)
     finally:  # moved into the job when it was created; otherwise not wanted any more
