@@ -11,6 +11,7 @@ database transaction on one pooled connection.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sqlite3
@@ -100,6 +101,8 @@ class Database:
 
             self.integrity_errors: tuple[type[Exception], ...] = (psycopg.IntegrityError,)
             self.errors: tuple[type[Exception], ...] = (psycopg.Error,)
+            logging.getLogger("psycopg.pool").setLevel(logging.ERROR)  # not a warning per reconnect attempt: the
+            # outage is logged once (faults.OUTAGES)
             self._pool = ConnectionPool(self.url, min_size=1, max_size=8, open=True, timeout=10.0,
                                         kwargs={"row_factory": _row_factory}, check=ConnectionPool.check_connection)
         else:

@@ -10,9 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import socket
 from pathlib import Path
 
+import procrastinate
+
+from ...faults import DATABASE_UNAVAILABLE, fault_of
 from ...storage.audit_log import AuditLog
 from ...storage.database import Database
 from ...webhooks.deliverer import WebhookDeliverer
@@ -24,6 +28,9 @@ from . import engine
 from .runtime import ItemRuntime
 
 log = logging.getLogger(__name__)
+
+RESTART_SECONDS = 2.0
+PROCRASTINATE_LOGGERS = ("procrastinate.utils", "procrastinate.worker")  # where its tasks' failures are logged
 
 
 def worker_name() -> str:
@@ -40,6 +47,7 @@ async def run_worker(settings, concurrency: int, *, install_signal_handlers: boo
     store = JobStore(data_dir, database)
     await asyncio.to_thread(engine.install_schema, database)
     name = worker_name()
+    _quiet_lost_database_errors()
     runtime = ItemRuntime(settings, database, store, audit, WorkflowCatalog(settings), name, direct_runs(settings))
     share_cores(concurrency, settings.server.onnx_threads)
     app = engine.build_app(url)
@@ -51,15 +59,76 @@ async def run_worker(settings, concurrency: int, *, install_signal_handlers: boo
                 deliverer = WebhookDeliverer(database, audit, allow_private=settings.webhooks.allow_private_targets)
                 background.append(asyncio.create_task(deliverer.run()))
             log.info("worker %s: %d item(s) at a time", name, concurrency)
-            await app.run_worker_async(queues=[engine.QUEUE], concurrency=concurrency, name=name,
-                                       additional_context={engine.RUNTIME: runtime},
-                                       update_heartbeat_interval=max(0.5, lease / 4), stalled_worker_timeout=lease,
-                                       install_signal_handlers=install_signal_handlers, delete_jobs="successful")
+            await _keep_running(app, install_signal_handlers, queues=[engine.QUEUE], concurrency=concurrency,
+                                name=name, additional_context={engine.RUNTIME: runtime},
+                                update_heartbeat_interval=max(0.5, lease / 4), stalled_worker_timeout=lease,
+                                delete_jobs="successful")
     finally:
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
         database.close()
+
+
+class _LostDatabaseQuiet(logging.Filter):
+    """procrastinate logs each of its tasks that met a lost database as an ERROR with a traceback; the outage is
+    logged once already (``faults.OUTAGES``), so these become one-line warnings."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None and fault_of(error) == DATABASE_UNAVAILABLE:
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def _quiet_lost_database_errors() -> None:
+    for name in PROCRASTINATE_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(existing, _LostDatabaseQuiet) for existing in logger.filters):
+            logger.addFilter(_LostDatabaseQuiet())
+
+
+async def _keep_running(app, install_signal_handlers: bool, **options) -> None:
+    """procrastinate's worker, started again each time it stops by itself: it does when its heartbeat, LISTEN or
+    abort-polling task meets a lost database, and would otherwise leave the process up but running nothing.
+
+    SIGTERM or SIGINT (with ``install_signal_handlers``) stop it for good: procrastinate lets the items it runs
+    finish, and records them, before it returns. A second signal changes nothing.
+    """
+    loop, name = asyncio.get_running_loop(), options["name"]
+    stopping = asyncio.Event()
+    running: asyncio.Task | None = None
+
+    def stop() -> None:
+        if not stopping.is_set():
+            log.info("worker %s: stopping once its running items have finished", name)
+            stopping.set()
+            if running is not None:
+                running.cancel()  # procrastinate turns a cancellation into a graceful stop
+
+    signals = (signal.SIGINT, signal.SIGTERM) if install_signal_handlers else ()
+    for signum in signals:
+        loop.add_signal_handler(signum, stop)
+    try:
+        while not stopping.is_set():
+            running = asyncio.create_task(app.run_worker_async(install_signal_handlers=False, **options))
+            try:
+                await running
+            except asyncio.CancelledError:
+                if not stopping.is_set():
+                    raise  # the caller cancelled this task (the embedding service stops)
+                await asyncio.gather(running, return_exceptions=True)
+                return
+            except (procrastinate.exceptions.ProcrastinateException, OSError) as error:
+                log.warning("worker %s: the queue worker failed (%s)", name, type(error).__name__)
+            if not stopping.is_set():
+                log.warning("worker %s: the queue worker stopped by itself (its database connection was lost); "
+                            "starting it again in %g s", name, RESTART_SECONDS)
+                await asyncio.sleep(RESTART_SECONDS)
+    finally:
+        for signum in signals:
+            loop.remove_signal_handler(signum)
 
 
 async def _reap(app, lease: float) -> None:

@@ -1,0 +1,131 @@
+"""Database and Redis outages: 503 with Retry-After (never a 500), work in flight finished after the outage, the
+Postgres pool reconnected, and each outage logged as one warning, not a traceback per request."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+
+import pytest
+
+from playalter.runner.server.http.auth import SECURITY
+from scale_servers import PostgresCluster, require_postgres
+from security_app import RedisServer
+from server_app_helpers import b64, bearer, make_settings, png_bytes, running_app, wait_finished
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def outages_logged(caplog) -> list[str]:
+    return [record.fault for record in caplog.records if getattr(record, "event", "") == "outage_started"]
+
+
+def errors_logged(caplog) -> list[logging.LogRecord]:
+    return [record for record in caplog.records if record.levelno >= logging.ERROR]
+
+
+async def refused_503(response) -> None:
+    body = await response.json()
+    assert response.status == 503, body
+    assert body["error"]["code"] in ("database_unavailable", "rate_limit_unavailable")
+    assert int(response.headers["Retry-After"]) > 0
+
+
+def test_a_locked_sqlite_job_database_answers_503_and_recovers(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="playalter")
+    settings = make_settings(tmp_path)
+
+    async def scenario():
+        async with running_app(settings) as (client, app, key):
+            created = await client.post("/api/workflows/copy_image/run", headers=bearer(key),
+                                        json={"images": {"image": b64(png_bytes())}, "async": True})
+            job_id = (await created.json())["id"]
+            await wait_finished(client, key, job_id)
+
+            holder = sqlite3.connect(tmp_path / "data" / "jobs.sqlite3", isolation_level=None)
+            holder.execute("BEGIN EXCLUSIVE")  # another process holding the write lock past the busy timeout
+            try:
+                for response in await asyncio.gather(*(client.get(f"/api/jobs/{job_id}", headers=bearer(key))
+                                                       for _ in range(3))):
+                    await refused_503(response)
+                assert (await client.get("/ready")).status == 503
+            finally:
+                holder.execute("ROLLBACK")
+                holder.close()
+            assert (await client.get(f"/api/jobs/{job_id}", headers=bearer(key))).status == 200
+            assert (await client.get("/ready")).status == 200
+
+    asyncio.run(scenario())
+    assert outages_logged(caplog) == ["database_unavailable"]
+    assert not errors_logged(caplog)
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    cluster = PostgresCluster(require_postgres())
+    yield cluster
+    cluster.destroy()
+
+
+def test_postgres_stopped_and_restarted_answers_503_then_finishes_the_work(tmp_path, postgres, caplog):
+    caplog.set_level(logging.INFO, logger="playalter")
+    settings = make_settings(tmp_path, DATABASE__URL=postgres.create_database("outage"), SERVER__WORKERS=1,
+                             QUEUE__LEASE_SECONDS=4, SECURITY__AUDIT_CHECKPOINT_SECRET="c" * 40)
+
+    async def scenario():
+        async with running_app(settings) as (client, app, key):
+            images = [b64(png_bytes(seed=seed)) for seed in range(6)]
+            batch = await client.post("/api/batch/process", headers=bearer(key),
+                                      json={"images_base64": images, "operation": "detect"})
+            assert batch.status == 202, await batch.text()
+            job_id = (await batch.json())["id"]
+
+            await asyncio.to_thread(postgres.stop, "fast")  # while the batch runs
+            try:
+                for response in await asyncio.gather(*(client.get(f"/api/jobs/{job_id}", headers=bearer(key))
+                                                       for _ in range(3))):
+                    await refused_503(response)
+                assert (await client.get("/ready")).status == 503
+            finally:
+                await asyncio.to_thread(postgres.start)
+
+            job = await wait_finished(client, key, job_id, timeout=120)  # the pool reconnected by itself
+            assert job["progress"]["completed"] == len(images), job
+            assert (await client.get("/ready")).status == 200
+            assert await asyncio.to_thread(app[SECURITY].audit.verify)
+
+    asyncio.run(scenario())
+    assert "database_unavailable" in outages_logged(caplog)
+    assert len(outages_logged(caplog)) <= 2  # the replica's requests and its embedded worker: once each
+    assert not errors_logged(caplog)
+
+
+def test_redis_stopped_and_restarted_is_logged_once(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="playalter")
+    try:
+        redis = RedisServer(tmp_path)
+    except FileNotFoundError:
+        pytest.skip("redis-server is not installed (apt-get install -y redis-server)")
+    settings = make_settings(tmp_path, RATE_LIMIT__STORAGE=redis.url)
+
+    async def scenario():
+        nonlocal redis
+        async with running_app(settings) as (client, app, key):
+            assert (await client.get("/api/workflows", headers=bearer(key))).status == 200
+            port = redis.port
+            redis.stop()
+            for _ in range(12):
+                await refused_503(await client.get("/api/workflows", headers=bearer(key)))
+            redis = RedisServer(tmp_path, port=port)
+            assert (await client.get("/api/workflows", headers=bearer(key))).status == 200
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        if redis.process.poll() is None:
+            redis.stop()
+    assert outages_logged(caplog) == ["rate_limit_storage"]
+    ended = [record for record in caplog.records if getattr(record, "event", "") == "outage_ended"]
+    assert [record.source for record in ended] == ["rate_limit_storage"]
+    assert not errors_logged(caplog) and not [record for record in caplog.records if record.exc_info]
