@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import json
 
+from ..pipelines.core.choices import PEOPLE
 from ..pipelines.privacy.choices import COVERAGES, MASK_TYPES, MAX_LEVELS
 from ..pipelines.privacy.detection_settings import PRIVACY_DETECTION
 from ..pipelines.video.options import VideoOptions
 from .compat import Progress, check_interrupted
+from .identity import REFERENCE_INPUTS, reference_from_inputs
 
 TRACKING = VideoOptions()  # temporal: the video pipeline's tracking defaults
 
@@ -88,7 +90,9 @@ class PlayAlterPrivacyMask:
         "Hide every face: blur, pixelate, noise, solid colour or a synthetic face, shaped to each face "
         "(dense landmarks, FLAME mesh, or keypoints and box) with a soft edge. Pixels outside the masks are "
         "left exactly as they were. The audit detects again on the result and reports, per face, whether it "
-        "is still found; auto_strengthen masks harder until none is. temporal treats the batch as video frames."
+        "is still found; auto_strengthen masks harder until none is. temporal treats the batch as video frames. "
+        "people 'everyone_except' keeps the person(s) of reference_image / reference_identity visible (consent), "
+        "'only' hides only them."
     )
     CATEGORY = CATEGORY
     FUNCTION = "mask"
@@ -121,12 +125,17 @@ class PlayAlterPrivacyMask:
                 "lookahead_frames": ("INT", {"default": TRACKING.lookahead_frames, "min": 0, "max": 120,
                                              "tooltip": "temporal: also mask a new face on this many frames "
                                                         "before it is first detected"}),
+                "people": (list(PEOPLE), {"default": "everyone",
+                                          "tooltip": "who is hidden: everyone, everyone except the reference "
+                                                     "person(s), or only them"}),
+                **REFERENCE_INPUTS,
             },
         }
 
     def mask(self, image, faces, mask_type, strength, coverage, feather, seed, color, audit, auto_strengthen,
              temporal, flame_fit=None, margin=0.2, ears=False, neck=False, keep_frames=TRACKING.keep_lost_frames,
-             lookahead_frames=TRACKING.lookahead_frames):
+             lookahead_frames=TRACKING.lookahead_frames, people="everyone", reference_image=None,
+             reference_identity=None, identity_model="auto"):
         from ..pipelines.privacy import protect_batch
         from ..pipelines.privacy.request import privacy_request
         from .tensors import image_batch_to_numpy, numpy_to_image_batch, numpy_to_mask_batch
@@ -134,14 +143,16 @@ class PlayAlterPrivacyMask:
         request = privacy_request({
             "mask_type": mask_type, "strength": strength, "coverage": coverage, "margin": margin,
             "feather": feather, "ears": ears, "neck": neck, "seed": seed, "color": color,
-            "audit": audit, "auto_strengthen": auto_strengthen})
+            "audit": audit, "auto_strengthen": auto_strengthen, "people": people,
+            "reference": None if people == "everyone" else reference_from_inputs(reference_identity, reference_image,
+                                                                                 identity_model)})
         frames = image_batch_to_numpy(image)
         check_interrupted()
         outputs, masks, report = protect_batch(frames, faces, request.options, fits=flame_fit,
                                                run_audit=request.run_audit,
                                                auto_strengthen=request.auto_strengthen, temporal=temporal,
                                                keep_frames=keep_frames, lookahead=lookahead_frames,
-                                               on_image=Progress(len(frames)).update)
+                                               people=request.people, on_image=Progress(len(frames)).update)
         return numpy_to_image_batch(outputs), numpy_to_mask_batch(masks), json.dumps(report)
 
 

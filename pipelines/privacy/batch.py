@@ -12,6 +12,7 @@ from ..tracking import settings as tracking
 from ..tracking.scenes import SceneCuts
 from .full_pass import protect
 from .options import PrivacyOptions
+from .people import EVERYONE, People
 from .self_audit import AuditSettings
 from .temporal import stabilize
 
@@ -20,13 +21,14 @@ def protect_batch(images: list[np.ndarray], faces: list[list[Face]], options: Pr
                   run_audit: bool = False, auto_strengthen: bool = False, temporal: bool = False,
                   keep_frames: int = tracking.KEEP_LOST_FRAMES, smoothing: float = tracking.SMOOTHING,
                   lookahead: int = tracking.LOOKAHEAD_FRAMES, scene_cut: float = tracking.SCENE_CUT,
-                  audit_settings: AuditSettings = AuditSettings(),
+                  audit_settings: AuditSettings = AuditSettings(), people: People = EVERYONE,
                   on_image: Callable[[], None] | None = None) -> tuple[list[np.ndarray], list[np.ndarray], dict]:
     """``protect`` over an image batch (FACES: one face list per image). With ``temporal`` the batch is a
     video, tracked as the video pipeline tracks (``stabilize``): faces smoothed, lost faces held for
     ``keep_frames`` frames, new faces masked ``lookahead`` frames before they are first found, tracks reset
-    where the histogram correlation of two frames drops below ``scene_cut`` (0 = never).
-    ``on_image`` is called after each image (progress, cancellation)."""
+    where the histogram correlation of two frames drops below ``scene_cut`` (0 = never). ``people`` says
+    who is hidden (everyone, everyone except the reference people, only them). ``on_image`` is called after
+    each image (progress, cancellation)."""
     if len(faces) != len(images):
         raise InvalidParameterError(
             f"got {len(images)} images but face lists for {len(faces)}: detect faces on the same image batch"
@@ -42,7 +44,7 @@ def protect_batch(images: list[np.ndarray], faces: list[list[Face]], options: Pr
                 for frame_fits, frame_faces in zip(fits, faces)]
     outputs, masks, reports = [], [], []
     for index, (image, image_faces, image_fits) in enumerate(zip(images, faces, fits)):
-        result = protect(image, image_faces, options, image_fits, run_audit, auto_strengthen, audit_settings)
+        result = protect(image, image_faces, options, image_fits, run_audit, auto_strengthen, audit_settings, people)
         outputs.append(result.image)
         masks.append(result.mask)
         reports.append({"image": index, **result.report})

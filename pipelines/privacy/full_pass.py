@@ -1,4 +1,5 @@
-"""The full privacy pass on one image: anonymize, optionally audit, optionally strengthen until hidden."""
+"""The full privacy pass on one image: choose who is hidden, anonymize, optionally audit, optionally strengthen
+until hidden."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..engine.detection.nms import iou
 from ..engine.face import Face
 from .masking import anonymize
 from .options import PrivacyOptions
-from .self_audit import AuditSettings, audit, face_from_box
+from .people import EVERYONE, People, split
+from .self_audit import IOU_MATCH, AuditSettings, audit, face_from_box
 
 logger = logging.getLogger(__name__)
 
@@ -38,19 +41,41 @@ def stronger(plan: PrivacyOptions) -> PrivacyOptions | None:
     return None
 
 
+def _ignoring_kept(findings: dict, kept: list[Face]) -> dict:
+    """The audit's findings less the detections over faces kept visible on purpose (they are not faces the
+    first detection missed); ``all_hidden`` again from what is left."""
+    if not kept or not findings["missed"]:
+        return findings
+    boxes = np.array([face.bbox for face in kept], np.float32)  # [K,4]
+    missed = [miss for miss in findings["missed"]
+              if iou(np.array(miss["bbox"], np.float32), boxes).max() < IOU_MATCH]
+    hidden = not missed and not any(entry["detected"] or entry.get("recognisable") for entry in findings["faces"])
+    return {**findings, "missed": missed, "other_detections": len(missed), "all_hidden": hidden,
+            "kept_visible_detections": len(findings["missed"]) - len(missed)}
+
+
 def protect(image: np.ndarray, faces: list[Face], options: PrivacyOptions, fits=None, run_audit: bool = False,
-            auto_strengthen: bool = False, audit_settings: AuditSettings = AuditSettings()) -> Protected:
-    """Hide the faces; with ``auto_strengthen`` (implies the audit) faces the audit found that were not
-    given (``missed``) are masked too, and every face still re-detected or still recognisable is masked
-    harder (``stronger``: strength +0.25 up to 1, then face -> face_margin -> head coverage, then a solid
-    fill) until none is found and none recognised."""
+            auto_strengthen: bool = False, audit_settings: AuditSettings = AuditSettings(),
+            people: People = EVERYONE) -> Protected:
+    """Hide the faces that ``people`` says to hide (everyone by default); with ``auto_strengthen`` (implies
+    the audit) faces the audit found that were not given (``missed``) are masked too, and every face still
+    re-detected or still recognisable is masked harder (``stronger``: strength +0.25 up to 1, then face ->
+    face_margin -> head coverage, then a solid fill) until none is found and none recognised. Faces kept
+    visible stay untouched throughout."""
     faces, fits = list(faces), None if fits is None else list(fits)
+    choice = split(image, faces, people)
+    kept = [faces[index] for index in choice.kept]
+    if kept:
+        faces = [faces[index] for index in choice.hidden]
+        fits = None if fits is None else [fits[index] if index < len(fits) else None for index in choice.hidden]
     plans = [options] * len(faces)
     result = anonymize(image, faces, options, fits, plans)
     report = {"options": options.to_dict(), "faces": result.faces, "audit": None, "rounds": [], "added_by_audit": 0}
+    if people.mode != "everyone":
+        report["people"] = choice.report
     if not (run_audit or auto_strengthen):
         return Protected(result.image, result.mask, report)
-    findings = audit(image, faces, result.image, audit_settings)
+    findings = _ignoring_kept(audit(image, faces, result.image, audit_settings), kept)
     while auto_strengthen and not findings["all_hidden"]:
         report["rounds"].append({"strengths": [plan.strength for plan in plans],
                                  "coverages": [plan.coverage for plan in plans],
@@ -71,7 +96,7 @@ def protect(image: np.ndarray, faces: list[Face], options: PrivacyOptions, fits=
         fits = None if fits is None else fits + [None] * len(added)
         report["added_by_audit"] += len(added)
         result = anonymize(image, faces, options, fits, plans)
-        findings = audit(image, faces, result.image, audit_settings)
+        findings = _ignoring_kept(audit(image, faces, result.image, audit_settings), kept)
     report["faces"] = result.faces
     report["audit"] = findings
     return Protected(result.image, result.mask, report)
