@@ -13,7 +13,7 @@ person is in both. Per set it prints:
                   whether every same-person pair lies below it
   per mask type and strength, over the set's faces (each masked alone in its own photo, default coverage):
     recognisable  faces the audit judges recognisable (``self_audit.reidentify``)
-    unreadable    faces whose input embedding is within the threshold of an empty face's (not judged)
+    not judged    faces nearer than the threshold whose photo with the head filled is that near too
     rank 1        faces whose output is nearer to their own input than to any other face of the set (the
                   gallery: every other identity's input embedding)
     min distance  the smallest input-to-output distance
@@ -74,10 +74,10 @@ def _masked(split: str, space: embedding.EmbeddingSpace) -> None:
     if "synthetic" not in types:
         print("  synthetic: not measured (inswapper_128.onnx is absent)")
     timings = []
-    print("  type       strength  recognisable  unreadable  rank 1  min distance")
+    print("  type       strength  recognisable  not judged  rank 1  min distance")
     for mask_type in types:
         for strength in STRENGTHS:
-            recognisable = unreadable = first = 0
+            recognisable = not_judged = first = 0
             nearest = []
             for index, source in enumerate(faces):
                 output = anonymize(source.photo, [source.face], PrivacyOptions(mask_type, strength=strength)).image
@@ -86,10 +86,10 @@ def _masked(split: str, space: embedding.EmbeddingSpace) -> None:
                 [entry] = reidentify(source.photo, [source.face], output, space, gallery)
                 timings.append(time.perf_counter() - started)
                 recognisable += entry["recognisable"] is True
-                unreadable += entry["recognisable"] is None
+                not_judged += entry["recognisable"] is None
                 first += entry["identity_rank"] == 1
                 nearest.append(entry["identity_distance"])
-            print(f"  {mask_type:<10} {strength:<9} {recognisable:>3}/{len(faces):<9} {unreadable:>3}"
+            print(f"  {mask_type:<10} {strength:<9} {recognisable:>3}/{len(faces):<9} {not_judged:>3}"
                   f"{first:>12}  {min(nearest):.3f}")
     print(f"  identity step: {1000 * statistics.median(timings):.0f} ms per face (median of {len(timings)}; "
           "two embeddings, distances, rank)")

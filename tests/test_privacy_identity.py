@@ -6,9 +6,7 @@ model the audit says why."""
 from __future__ import annotations
 
 import asyncio
-import json
 
-import numpy as np
 import pytest
 
 import identity_pair_sets as pairs

@@ -10,10 +10,10 @@ with the detector(s) that found them, and ``auto_strengthen`` masks them too.
 Recognisable? Each original face and the same box in the masked image are embedded by the identity model
 (``engine/embedding.py``: ArcFace when buffalo_l is installed, else dlib's descriptor) and their distance is
 judged against the model's same-person distance (for dlib 0.6, which the tuning set's rule gives too:
-docs/privacy.md, "Recognisable?"). A face is ``recognisable`` when the output is nearer to it than that; None
-when the model cannot read the face at all: its input embedding is itself that near an empty face's (a
-uniform grey crop), as for a profile the alignment cannot find, so no output could be told from an empty
-face. ``identity_rank`` is 1 + the number of gallery faces nearer to the output than the input face is
+docs/privacy.md, "Recognisable?"). A face is ``recognisable`` when the output is nearer to it than that,
+unless the same photo with the whole head filled is that near too: then the model cannot judge the face
+(a profile its alignment cannot find, a sliver of a face at the frame's edge: what it sees is the
+surroundings), and ``recognisable`` is None. ``identity_rank`` is 1 + the number of gallery faces nearer to the output than the input face is
 (rank 1: someone holding the gallery would pick the right person). The gallery is the photo's other faces
 and the embeddings the caller gives (``AuditSettings.gallery``). Without an identity model the report says
 why (``identity.unavailable``) and judges detection alone.
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
@@ -32,8 +31,11 @@ from ..engine import embedding
 from ..engine.detection import blazeface, detect_faces
 from ..engine.detection.nms import iou, nms
 from ..engine.face import Face
+from .masking import anonymize
+from .options import PrivacyOptions
 
 IOU_MATCH = 0.3
+ERASED = PrivacyOptions("solid", strength=1.0, coverage="head")  # the reference of a face that is gone
 _NOT_JUDGED = {"identity_distance": None, "recognisable": None, "identity_rank": None}
 logger = logging.getLogger(__name__)
 
@@ -96,31 +98,32 @@ def identity_space(settings: AuditSettings) -> tuple[embedding.EmbeddingSpace | 
         return None, str(error)
 
 
-@lru_cache(maxsize=4)
-def _empty_face(space: embedding.EmbeddingSpace) -> np.ndarray:
-    """(D,) embedding of an empty face: a uniform grey crop, the reference for what a model cannot read."""
-    grey = np.full((300, 300, 3), 128, np.uint8)  # [300,300,3]
-    return embedding.embed(grey, face_from_box([75.0, 75.0, 225.0, 225.0], 1.0, "empty"), space)
+def _erased_distance(original: np.ndarray, face: Face, before: np.ndarray, space: embedding.EmbeddingSpace) -> float:
+    """Distance from the face's input embedding to its embedding once the whole head is filled (solid, head
+    coverage, strength 1): what the model still sees of the photo around a face that is gone."""
+    erased = anonymize(original, [face], ERASED).image  # uint8 [H,W,3]
+    return embedding.distance(before, embedding.embed(erased, face, space), space)
 
 
 def reidentify(original: np.ndarray, faces: list[Face], masked: np.ndarray, space: embedding.EmbeddingSpace,
                gallery: tuple = ()) -> list[dict]:
     """Per face: ``identity_distance`` between its input and output embeddings, ``recognisable`` (None when
-    the model cannot read the face) and ``identity_rank`` among the other faces and ``gallery``."""
+    the model cannot judge the face) and ``identity_rank`` among the other faces and ``gallery``."""
     if not faces:
         return []
     before = np.stack([embedding.embed(original, face, space) for face in faces])  # [N,D]
     after = np.stack([embedding.embed(masked, face, space) for face in faces])  # [N,D]
-    empty = _empty_face(space)  # (D,)
     extra = [np.asarray(vector, np.float32).reshape(-1) for vector in gallery]  # G x (D,)
     entries = []
     for index in range(len(faces)):
         kept = embedding.distance(before[index], after[index], space)
         others = [before[other] for other in range(len(faces)) if other != index] + extra
         nearer = sum(embedding.distance(after[index], other, space) < kept for other in others)
-        readable = not embedding.same_person(embedding.distance(before[index], empty, space), space)
-        entries.append({"identity_distance": round(kept, 4),
-                        "recognisable": embedding.same_person(kept, space) if readable else None,
+        recognisable = embedding.same_person(kept, space)
+        if recognisable and embedding.same_person(_erased_distance(original, faces[index], before[index], space),
+                                                  space):
+            recognisable = None  # as near as an erased face would be: the model cannot judge this face
+        entries.append({"identity_distance": round(kept, 4), "recognisable": recognisable,
                         "identity_rank": 1 + int(nearer)})
     return entries
 
