@@ -136,7 +136,8 @@ def test_a_template_and_its_thumbnail_are_served(comfyui, name):
 
 @pytest.mark.parametrize("name", TOOL.TEMPLATES)
 def test_a_template_loads_in_the_editor_with_every_node_known(comfyui, editor, name):
-    report = editor.execute_async_script(_LOAD_IN_EDITOR, f"/api/workflow_templates/{PACK_FOLDER}/{name}.json", name)
+    served = f"/api/workflow_templates/{PACK_FOLDER}/{name}.json"
+    report = editor.execute_async_script(_LOAD_IN_EDITOR, served, name)
     assert "error" not in report, report
     template = json.loads((TEMPLATE_DIR / f"{name}.json").read_text())
     assert report["unknown"] == [] and report["nodes"] == len(template["nodes"])
