@@ -11,7 +11,8 @@ import pytest
 
 from playalter.pipelines.engine.detection import detect_faces
 from playalter.pipelines.privacy import PrivacyOptions, anonymize
-from playalter.pipelines.privacy.geometry import Shape, face_mask, union
+from playalter.pipelines.privacy import geometry
+from playalter.pipelines.privacy.geometry import SMALL_FACE, Shape, face_mask, union
 
 from conftest import requires_face_mesh
 
@@ -117,3 +118,20 @@ def test_a_doubtful_mesh_keeps_the_keypoint_shapes(t1_image, t1_faces):
     full = union(t1_image.shape, [mask])
     assert (full >= _mask(t1_image.shape, face, Shape())).all()
     assert (full >= _mask(t1_image.shape, _keypoints_only(face), Shape())).all()
+
+
+def test_a_small_face_keeps_the_keypoint_shapes_too(t1_image, monkeypatch):
+    """Below SMALL_FACE px the mesh hull alone left faces a detector still found: the keypoint shapes join it."""
+    small_image = cv2.resize(t1_image, None, fx=0.3, fy=0.3, interpolation=cv2.INTER_AREA)
+    faces = [face for face in detect_faces(small_image) if face.mesh is not None]
+    assert len(faces) >= 4 and all(face.size < SMALL_FACE for face in faces)
+    masks = [face_mask(small_image.shape, face, Shape()) for face in faces]
+    monkeypatch.setattr(geometry, "SMALL_FACE", 0.0)
+    for face, mask in zip(faces, masks):
+        assert mask.sources == ("mesh_468", "keypoints")
+        full = union(small_image.shape, [mask])
+        mesh_only = face_mask(small_image.shape, face, Shape())
+        assert mesh_only.sources == ("mesh_468",)
+        for part in (union(small_image.shape, [mesh_only]), _mask(small_image.shape, _keypoints_only(face), Shape())):
+            assert (full >= part - 1e-6).all()  # a larger shape's feather: the same ramp, rounded apart
+        assert (full > 0).sum() > (union(small_image.shape, [mesh_only]) > 0).sum()

@@ -5,8 +5,10 @@ A face's mask is the UNION of the shapes its data supports:
   follows the real jaw and forehead, with the points above the eyes copied up
   along the face's own chin-to-forehead axis to the hairline (or, widened, to
   the top of the head for ``head`` coverage): the mesh stops at the top of the
-  forehead. When the landmark model doubted the face (``mesh_score`` < 0.5)
-  the keypoint shapes below are added, so a doubtful mesh never shrinks a mask;
+  forehead. When the landmark model doubted the face (``mesh_score`` < 0.5),
+  or the face is smaller than ``SMALL_FACE`` px (where a mesh hull that
+  looked right left faces still recognisable to a detector), the keypoint
+  shapes below are added, so an unreliable mesh never shrinks a mask;
 - otherwise dense landmarks (``Face.landmarks``, any scheme: 68, 106): their
   convex hull, with the points above the eyes lifted to the hairline (or the
   top of the head for ``head`` coverage);
@@ -53,6 +55,7 @@ _HEAD_WIDEN = 1.3  # head coverage: lifted landmark points spread sideways by th
 # 0.2 of that height below the hairline (where the eye-distance lift of 68 points ends on t1.jpg and the
 # fixture photos: 0.16-0.27), and the top of the head is about 0.55 above it.
 _MESH_LIFT = {"face": 0.2, "face_margin": 0.2, "head": 0.55}
+SMALL_FACE = 48.0  # px (face size): below it the mesh hull is united with the keypoint shapes (docs/privacy.md)
 _EARS = (0.35, -0.25, 1.0)  # ears: out to 0.35 d beyond the face side, from v=-0.25 to v=1.0
 _NECK = (0.8, 0.5, 1.6)  # neck: half-width 0.8 d, from 0.5 d above the chin to 1.6 d below it
 
@@ -194,7 +197,8 @@ def face_polygons(face: Face, shape: Shape, fit=None) -> tuple[list[np.ndarray],
     if fit is not None:
         polygons.extend(_flame_triangles(fit))
         sources.append("flame")
-    if not sources or (face.mesh is not None and not face_regions.has_mesh(face)):
+    unreliable_mesh = face.mesh is not None and (not face_regions.has_mesh(face) or face.size < SMALL_FACE)
+    if not sources or unreliable_mesh:
         ellipse = _HEAD_ELLIPSE if shape.coverage == "head" else _FACE_ELLIPSE
         polygons.append(frame.to_image(_ellipse(*ellipse)))
         polygons.append(_box_ellipse(face, shape.coverage))
