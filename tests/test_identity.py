@@ -224,3 +224,47 @@ def test_swap_video_by_reference_swaps_only_the_reference_persons_track(tmp_path
     changes = np.array([[np.abs(after[tuple(box)].astype(int) - before[tuple(box)]).mean() for box in boxes]
                         for after, before in zip(shown, original)])  # [frames, 2]: astronaut, neighbour
     assert (changes[:, 0] > 4 * changes[:, 1]).all()
+
+
+@requires_dlib
+def test_anonymize_command_keeps_the_person_of_a_saved_identity(tmp_path, t1_image, t1_path, t1_faces_and_vectors,
+                                                                capsys):
+    """anonymize --keep IDENTITY.json: the consenting person, saved as a dlib identity, stays visible."""
+    from playalter.pipelines.swap import identity
+    from playalter.runner.cli.main import main
+
+    faces, vectors = t1_faces_and_vectors
+    saved = identity.save(identity.FaceIdentity(vectors[5], name="consent", space=SPACE.name), tmp_path / "c.json")
+    out = tmp_path / "out"
+    assert main(["anonymize", str(t1_path), "--out", str(out), "--type", "solid", "--keep", str(saved),
+                 "--audit"]) == 0
+    assert "kept visible" in capsys.readouterr().out
+    shown = read_rgb(out / "t1_anonymized.png")
+    assert [_face_changed(t1_image, shown, face) for face in faces] == [index != 5 for index in range(6)]
+    report = json.loads((out / "t1_privacy.json").read_text())
+    assert report["people"]["mode"] == "everyone_except" and report["people"]["people"] == ["consent"]
+
+
+@requires_dlib
+def test_anonymize_video_hides_only_the_reference_persons_track(tmp_path, t1_image, astronaut_image,
+                                                                t1_faces_and_vectors):
+    from playalter.pipelines.video import VideoOptions, anonymize_video
+    from video_clips import read_frames, window, write_clip
+
+    faces, _ = t1_faces_and_vectors
+    x1, y1, x2, y2 = (int(value) for value in faces[1].bbox)
+    pad = (x2 - x1) // 2
+    neighbour = cv2.resize(t1_image[y1 - pad:y2 + pad, x1 - pad:x2 + pad], (160, 160), interpolation=cv2.INTER_AREA)
+    frame = np.hstack([window(astronaut_image, (0.43, 0.28), 2.2, (160, 160)), neighbour])
+    clip = write_clip(tmp_path / "two.mp4", [frame] * 6)
+    people = People("only", reference.from_photos([_jpeg(astronaut_image, 60)], SPACE))
+    report = anonymize_video(clip, tmp_path / "hidden.mp4", PrivacyOptions("solid", coverage="face"),
+                             VideoOptions(crf=4), people=people)
+    assert [track["reference_person"] for track in report["people"]["tracks"]].count(True) == 1
+    shown, _, _ = read_frames(tmp_path / "hidden.mp4")
+    original, _, _ = read_frames(clip)
+    boxes = [(slice(int(face.bbox[1]), int(face.bbox[3])), slice(int(face.bbox[0]), int(face.bbox[2])))
+             for face in sorted(detect_faces(frame, backend="centerface"), key=lambda face: face.bbox[0])]
+    changes = np.array([[np.abs(after[box].astype(int) - before[box]).mean() for box in boxes]
+                        for after, before in zip(shown, original)])  # [frames, 2]: astronaut, neighbour
+    assert (changes[:, 0] > 30).all() and (changes[:, 1] < 5).all()

@@ -96,8 +96,12 @@ def acted_on(image: np.ndarray, faces: list[Face], reference: Reference | None,
     if reference is None:
         raise InvalidParameterError(f"people '{mode}' needs a reference: a photo or saved identity of each person")
     values = distances(image, faces, reference)  # [N]
-    is_person = [embedding.same_person(value, reference.space) for value in values]
-    return [match if mode == "only" else not match for match in is_person], values
+    return [acts_on(embedding.same_person(value, reference.space), mode) for value in values], values
+
+
+def acts_on(is_reference_person: bool, mode: str) -> bool:
+    """Whether a face is acted on under ``mode``, given whether it is one of the reference people."""
+    return mode == "everyone" or is_reference_person == (mode == "only")
 
 
 def closest(image: np.ndarray, faces: list[Face], candidates: list[int], reference: Reference) -> int:

@@ -56,16 +56,17 @@ def _ignoring_kept(findings: dict, kept: list[Face]) -> dict:
 
 def protect(image: np.ndarray, faces: list[Face], options: PrivacyOptions, fits=None, run_audit: bool = False,
             auto_strengthen: bool = False, audit_settings: AuditSettings = AuditSettings(),
-            people: People = EVERYONE) -> Protected:
+            people: People = EVERYONE, kept: list[Face] = ()) -> Protected:
     """Hide the faces that ``people`` says to hide (everyone by default); with ``auto_strengthen`` (implies
     the audit) faces the audit found that were not given (``missed``) are masked too, and every face still
     re-detected or still recognisable is masked harder (``stronger``: strength +0.25 up to 1, then face ->
     face_margin -> head coverage, then a solid fill) until none is found and none recognised. Faces kept
-    visible stay untouched throughout."""
+    visible (those ``people`` keeps, and ``kept``: faces the caller already chose to show) stay untouched
+    throughout."""
     faces, fits = list(faces), None if fits is None else list(fits)
     choice = split(image, faces, people)
-    kept = [faces[index] for index in choice.kept]
-    if kept:
+    kept = list(kept) + [faces[index] for index in choice.kept]
+    if choice.kept:
         faces = [faces[index] for index in choice.hidden]
         fits = None if fits is None else [fits[index] if index < len(fits) else None for index in choice.hidden]
     plans = [options] * len(faces)

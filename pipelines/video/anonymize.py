@@ -19,10 +19,13 @@ from typing import Callable
 import numpy as np
 
 from ..engine.face import Face
+from ..engine.reference import acts_on
 from ..privacy import PrivacyOptions, protect
 from ..privacy.detection_settings import PRIVACY_DETECTION, PrivacyDetection
+from ..privacy.people import EVERYONE, People
 from . import stream
 from .options import VideoOptions
+from .people import TrackPeople
 
 
 def detector(options: VideoOptions, dense: bool | None = None, analyse: bool = False) -> Callable:
@@ -61,16 +64,25 @@ class PrivacyDetector:
 def anonymize_video(source: str | Path, target: str | Path, privacy_options: PrivacyOptions = PrivacyOptions(),
                     video_options: VideoOptions = VideoOptions(), progress: stream.Progress | None = None,
                     cancelled: Callable[[], bool] | None = None, run_audit: bool = False,
-                    auto_strengthen: bool = False, detection: PrivacyDetection = PRIVACY_DETECTION) -> dict:
-    """Write ``source`` with every face hidden to ``target``; the report (see ``stream.run``) with the
+                    auto_strengthen: bool = False, detection: PrivacyDetection = PRIVACY_DETECTION,
+                    people: People = EVERYONE) -> dict:
+    """Write ``source`` with every face hidden to ``target`` (``people``: everyone, everyone except the
+    reference people, only them; judged per track, ``people.py``); the report (see ``stream.run``) with the
     privacy options, per-track results and, with the audit, ``all_hidden``."""
     audit = run_audit or auto_strengthen
+    tracks = None if people.mode == "everyone" else TrackPeople(people.reference)
     detect = PrivacyDetector(detection, video_options.full_every, video_options.dense)
     identities: dict[int, dict] = {}  # track id -> frames recognisable, smallest identity distance
     identity_model: dict = {}
 
     def render(image: np.ndarray, faces: list[Face]) -> tuple[np.ndarray, dict[int, bool]]:
-        result = protect(image, faces, privacy_options, run_audit=audit, auto_strengthen=auto_strengthen)
+        kept = []
+        if tracks is not None:
+            hidden = [acts_on(tracks.is_reference(image, face), people.mode) for face in faces]
+            kept = [face for face, hide in zip(faces, hidden) if not hide]
+            faces = [face for face, hide in zip(faces, hidden) if hide]
+        result = protect(image, faces, privacy_options, run_audit=audit, auto_strengthen=auto_strengthen,
+                         kept=kept)
         if not audit:
             return result.image, {}
         identity_model.update(result.report["audit"]["identity"])
@@ -89,6 +101,8 @@ def anonymize_video(source: str | Path, target: str | Path, privacy_options: Pri
     report["privacy"] = privacy_options.to_dict()
     report["detection"] = detect.detection.to_dict()
     report["audit"] = audit
+    if tracks is not None:
+        report["people"] = {"mode": people.mode, **tracks.report()}
     if audit:
         for track in report["tracks"]:
             track.update(identities.get(track["track"], {"frames_recognisable": 0, "min_identity_distance": None}))

@@ -14,7 +14,9 @@ searched recall first (docs/privacy.md, "Finding every face"): full resolution a
 int8 CenterFace proposes and the fp32 one confirms (--fp32: the fp32 one alone, same faces); --thorough
 adds a second look. A
 video gets every pass on every third frame and the 640 px overview on the frames between, its tracker
-and look-ahead covering them (docs/video.md).
+and look-ahead covering them (docs/video.md). --keep PHOTO_OR_IDENTITY hides everyone except that person
+(consent: a photo of them, or a saved identity file); --only PHOTO_OR_IDENTITY hides that person alone
+(docs/identity.md).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import sys
 from pathlib import Path
 
 from ..progress_bar import FrameProgress
+from ..reference_args import add_identity_model_argument, reference_from_paths
 from ..video_options import add_video_arguments, is_video, output_path, video_options
 
 
@@ -58,6 +61,13 @@ def register(subparsers) -> None:
     parser.add_argument("--fp32", action="store_true",
                         help="on the CPU, detect with the fp32 CenterFace alone, also where the CPU has fast int8 "
                              "instructions and the int8 one proposes with fp32 confirmation (the same faces)")
+    people = parser.add_mutually_exclusive_group()
+    people.add_argument("--keep", type=Path, action="append", default=[], metavar="PHOTO_OR_IDENTITY",
+                        help="hide everyone except this person: a photo (its largest face) or a saved identity "
+                             "file (.json/.npz); repeat for several people")
+    people.add_argument("--only", type=Path, action="append", default=[], metavar="PHOTO_OR_IDENTITY",
+                        help="hide only this person (a photo or a saved identity file); repeat for several")
+    add_identity_model_argument(parser)
     add_video_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -66,7 +76,10 @@ def run(args) -> int:
     from ....pipelines.privacy.request import privacy_request
     from ...engine.output_names import distinct_stems
 
-    request = privacy_request(vars(args))  # the flags' destinations are the builder's names
+    people = "everyone_except" if args.keep else "only" if args.only else "everyone"
+    reference = None if people == "everyone" else reference_from_paths(args.keep or args.only, args.identity_model)
+    # the flags' destinations are the builder's names; --keep / --only become its people and reference
+    request = privacy_request({**vars(args), "people": people, "reference": reference})
     video = video_options(args) if any(is_video(path) for path in args.photos) else None
     args.out.mkdir(parents=True, exist_ok=True)
     exposed = 0
@@ -86,10 +99,12 @@ def _photo(photo: Path, stem: str, args, request) -> int:
     image = load_image(photo)  # uint8 [H,W,3] RGB, validated
     faces = find_faces(image, request.detection, dense="mesh")  # the masks need the mesh outline only
     result = protect(image, faces, request.options, run_audit=request.run_audit,
-                     auto_strengthen=request.auto_strengthen)
+                     auto_strengthen=request.auto_strengthen, people=request.people)
     output = args.out / f"{stem}_anonymized.png"
     output.write_bytes(encode_png(result.image))  # pixels only: no EXIF/GPS/XMP
-    line = f"{photo}: {len(faces)} face(s) hidden -> {output}"
+    kept = [entry for entry in result.report.get("people", {}).get("faces", []) if not entry["hidden"]]
+    line = f"{photo}: {len(result.report['faces'])} face(s) hidden"
+    line += f", {len(kept)} kept visible -> {output}" if kept else f" -> {output}"
     still = 0
     if request.run_audit:
         report_path = args.out / f"{stem}_privacy.json"
@@ -112,7 +127,8 @@ def _video(path: Path, stem: str, args, request, video) -> int:
     bar = FrameProgress(path.name)
     try:
         report = anonymize_video(path, output, request.options, video, progress=bar, run_audit=request.run_audit,
-                                 auto_strengthen=request.auto_strengthen, detection=request.detection)
+                                 auto_strengthen=request.auto_strengthen, detection=request.detection,
+                                 people=request.people)
     finally:
         bar.close()
     line = (f"{path}: {report['frames']} frames, {len(report['tracks'])} face track(s) hidden "
