@@ -54,6 +54,7 @@ RUNNER_DEFAULTS: dict[str, Any] = {
         "keepalive_timeout_seconds": 75.0,  # idle keep-alive connection
         "max_connections": 1024,
         "max_connections_per_ip": 64,  # 0: no per-address cap (behind a reverse proxy)
+        "shutdown_grace_seconds": 25.0,  # on SIGTERM, requests in flight get this long (below Kubernetes' 30 s)
     },
     "database": {
         "url": "",  # empty: SQLite files in paths.data_dir; postgresql://...: shared state and the job queue
@@ -96,6 +97,8 @@ def check_runner_ranges(values: dict[str, Any]) -> None:
         raise ConfigError("database.url must be empty (SQLite) or a postgresql:// URL")
     if values["queue"]["lease_seconds"] < 2 or values["queue"]["max_attempts"] < 1:
         raise ConfigError("queue.lease_seconds must be at least 2 and queue.max_attempts at least 1")
+    if values["server"]["shutdown_grace_seconds"] < 0:
+        raise ConfigError("server.shutdown_grace_seconds must be 0 or more")
     if values["storage"]["min_free_mb"] < 0:
         raise ConfigError("storage.min_free_mb must be 0 or more")
     video = values["video"]

@@ -2,9 +2,12 @@
 
 The port is bound before anything is created: on a busy port the command
 says so, suggests a free one and exits 1, and no admin key is made that nobody
-would ever see. On the first start (no API key stored yet) an admin key is
-created and printed once, with a command that works as printed and writes the
-anonymised photo to ``anonymized.png``. Every file the service creates (keys,
+would ever see. SIGTERM or SIGINT drain the service before it stops
+(``server/http/draining.py``): ``/ready`` and new requests 503, the requests in
+flight finished within ``server.shutdown_grace_seconds``. On the first start
+(no API key stored yet) an admin key is created and printed once, with a
+command that works as printed and writes the anonymised photo to
+``anonymized.png``. Every file the service creates (keys,
 jobs, results, audit log, secrets) is readable by its user only (umask 077).
 """
 
@@ -21,6 +24,7 @@ import sys
 from pathlib import Path
 
 EXIT_CANNOT_LISTEN = 1
+CLOSE_SECONDS = 1.0  # after the drain (server.shutdown_grace_seconds), what still runs gets this long, then stops
 PRIVATE_UMASK = 0o077
 
 
@@ -90,9 +94,12 @@ async def _serve(settings, listener: socket.socket) -> None:
     from ...server.http.app import create_app
     from ...server.http.auth import SECURITY
     from ...server.http.connections import GuardedAppRunner
+    from ...server.http.draining import DRAIN
+    from ...server.jobs.dispatcher import DISPATCHER
 
     app = create_app(settings)  # creates the data folder and, on a first start, the admin key
-    runner = GuardedAppRunner(app, access_log=None)  # read timeouts and connection caps
+    # read timeouts and connection caps; requests still running once the drain is over are cancelled at once
+    runner = GuardedAppRunner(app, access_log=None, shutdown_timeout=CLOSE_SECONDS)
     await runner.setup()
     site = web.SockSite(runner, listener)
     await site.start()
@@ -104,6 +111,8 @@ async def _serve(settings, listener: socket.socket) -> None:
         loop.add_signal_handler(signum, stop.set)
     try:
         await stop.wait()
+        # stop admitting, let the requests in flight finish; a second signal does not cut this short
+        await app[DRAIN].drain(settings.server.shutdown_grace_seconds, app[DISPATCHER].listeners)
     finally:
         await runner.cleanup()
 

@@ -1,7 +1,8 @@
 """``create_app(settings)``: the aiohttp application of the PLAYALTER service.
 
 Middlewares, outermost first: metrics (counts and times every answer, 401 and
-429 included, into Prometheus and the performance log), the request guard
+429 included, into Prometheus and the performance log), the drain (refuses new
+requests while the service shuts down, ``draining.py``), the request guard
 (body read timeout, see ``connections.py``), errors (last resort for anything
 escaping the security layer), then the security layer's authentication, rate
 limits and audit, then errors again, so that handler failures are JSON
@@ -38,6 +39,7 @@ from ..webhooks.signing import SecretStore
 from . import endpoints, health, openapi, status, video, webhooks
 from .auth import DEFAULT_PUBLIC_PATHS, SECURITY, PublicPaths, require_scope, setup_security
 from .connections import LIMITS, SERVER_NAME, ConnectionLimits, expectation_failed_as_json, request_guard
+from .draining import DRAIN, Drain
 from .metrics import METRICS, Metrics, metrics_middleware
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -68,12 +70,14 @@ def create_app(settings: Section | None = None) -> web.Application:
     log_files = setup_log_files(log_dir)
 
     errors = error_middleware(settings.security.max_body_mb)
+    drain = Drain()  # `serve` drains it on SIGTERM
     app = web.Application(client_max_size=int(settings.security.max_body_mb * MEGABYTE),
-                          middlewares=[metrics_middleware(metrics), request_guard, errors])
+                          middlewares=[metrics_middleware(metrics), drain.middleware, request_guard, errors])
     app[SETTINGS] = settings
     app[WORKFLOWS] = catalog
     app[METRICS] = metrics
     app[LIMITS] = ConnectionLimits.from_settings(settings)
+    app[DRAIN] = drain
     public = DEFAULT_PUBLIC_PATHS | {"/ready"} | ({"/metrics"} if settings.server.metrics_public else set())
     app[SECURITY] = security = setup_security(app, settings, data_dir, public_paths=PublicPaths(exact=public),
                                               database=database)

@@ -15,7 +15,8 @@ Checks, each bounded by ``CHECK_TIMEOUT_SECONDS`` and run off the event loop whe
 
 ``/health`` always answers 200 while the process serves: ``status`` is ``ok`` or ``degraded``.
 ``/ready`` answers 200 ``ready`` or 503 ``not_ready`` (a load balancer stops sending traffic), both with
-the per-check results. Results name the problem, never a server path or storage address.
+the per-check results, or 503 ``shutting_down`` once the service drains before it stops (``draining.py``).
+Results name the problem, never a server path or storage address.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from ..security.ratelimit import LIMITER
 from ..state import SETTINGS
 from ..storage.audit_log import audit_db_path
 from ..storage.disk_space import BelowReserve, DiskSpace
+from .draining import DRAIN
 
 CHECK_TIMEOUT_SECONDS = 2.0
 OK = "ok"
@@ -158,9 +160,12 @@ async def health(request: web.Request) -> web.Response:
 
 @routes.get("/ready", name="ready")
 @documented("Readiness", "Always public; 503 `not_ready` when a dependency (databases, free disk space, "
-            "rate-limit storage, workers, models folder) is down.", tag="service", answer="ready to serve",
+            "rate-limit storage, workers, models folder) is down, 503 `shutting_down` while the service stops.",
+            tag="service", answer="ready to serve",
             answer_schema={"type": "object"})
 async def ready(request: web.Request) -> web.Response:
+    if request.app[DRAIN].draining:
+        return web.json_response({"status": "shutting_down", "checks": {}}, status=503)
     checks = await run_checks(request.app)
     ready = all(check["status"] == OK for check in checks.values())
     return web.json_response({"status": "ready" if ready else "not_ready", "checks": checks},
