@@ -30,7 +30,9 @@ from playalter.runner.server.jobs.dispatcher import DISPATCHER
 from playalter.runner.server.jobs.runs import describe_error
 from playalter.runner.server.security.keys import parse_expiry
 
+from serve_process import ServeProcess
 from server_app_helpers import b64, bearer, make_settings, png_bytes, running_app
+from test_server_connections import request
 
 
 def run(coroutine):
@@ -268,3 +270,28 @@ def test_a_save_json_node_given_broken_json_says_where_in_our_words():
     with pytest.raises(InvalidParameterError) as raised:
         PlayAlterSaveJSON().save("{\n  'single quotes'}")
     assert str(raised.value) == "json_text is not valid JSON (line 2, column 3); connect a JSON output"
+
+
+def test_playalter_serve_gives_the_same_answers_on_the_wire(tmp_path):
+    """Through the served protocol, where aiohttp itself refuses what it cannot decode (br without Brotli)."""
+    server = ServeProcess(tmp_path)
+    try:
+        def post(path: str, headers: str, body: bytes = b"{}") -> tuple[int, dict]:
+            raw = (f"POST {path} HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {server.admin_key}\r\n{headers}"
+                   f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body
+            status, _, answer = request(server.port, raw)
+            return status, json.loads(answer)["error"]
+
+        for encoding in ("br", "zstd"):
+            assert post("/api/privacy/mask", f"Content-Encoding: {encoding}\r\n") == (400, {
+                "code": "invalid_body", "message": "the request's Content-Encoding is not supported here; send the "
+                                                   "body compressed with gzip or deflate, or uncompressed"})
+        status, error = post("/api/privacy/mask", "Content-Encoding: gzip\r\n", b'{"image_base64": "QQ=="}')
+        assert (status, error["code"]) == (400, "invalid_body")
+        status, error = post("/api/privacy/mask", f"Expect: {'<script>' * 400}\r\n")
+        assert (status, error["code"]) == (417, "expectation_failed") and "(3200 characters)" in error["message"]
+        status, error = post("/api/workflows/privacy_blur%0A/run", "")
+        assert (status, error["code"]) == (400, "invalid_workflow_name")
+    finally:
+        server.stop()
+    assert '"level": "ERROR"' not in server.logs_text()

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 
 from aiohttp import web
+from aiohttp.http_exceptions import ContentEncodingError
 
 from ...engine.quoting import excerpt
 from ..errors import error_body, error_response
@@ -209,6 +210,9 @@ class JsonErrorRequestHandler(web.RequestHandler):
         if status >= 500:
             response = error_response(status, "internal_error",
                                       "the server failed to handle this request; it has been logged")
+        elif isinstance(exc, ContentEncodingError):  # one aiohttp cannot decode here (br without Brotli, zstd)
+            response = error_response(status, "invalid_body", "the request's Content-Encoding is not supported "
+                                      "here; send the body compressed with gzip or deflate, or uncompressed")
         else:
             response = error_response(status, "bad_request",
                                       "the request could not be parsed as HTTP/1.1 (malformed, or a request "
