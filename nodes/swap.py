@@ -185,13 +185,14 @@ class PlayAlterSaveFaceIdentity:
         "Average the chosen faces of every image in the batch (several photos of one person) into one identity "
         "and save it under a name, so later swaps or face-by-reference choices can load it instead of analysing "
         "photos again. The file records its model: ArcFace (buffalo_l; what a swap needs) or dlib (licence-clean; "
-        "for choosing faces). auto = ArcFace when buffalo_l is installed, else dlib."
+        "for choosing faces). auto = ArcFace when buffalo_l is installed, else dlib. check_json says whether "
+        "the photos show one person: each photo's distance to the average of the others."
     )
     CATEGORY = CATEGORY
     FUNCTION = "save"
     OUTPUT_NODE = True
-    RETURN_TYPES = ("FACE_IDENTITY", "STRING")
-    RETURN_NAMES = ("identity", "path")
+    RETURN_TYPES = ("FACE_IDENTITY", "STRING", "STRING")
+    RETURN_NAMES = ("identity", "path", "check_json")
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -225,7 +226,8 @@ class PlayAlterSaveFaceIdentity:
         built = identity.FaceIdentity(identity.average(embeddings, space), count=len(embeddings), name=name,
                                       space=space.name, sources=[source.label for source in sources])
         path = identity.save(built, identity.path_for(name, f".{file_format}"))
-        return {"ui": {"text": [str(path)]}, "result": (built, str(path))}
+        check = identity.check_one_person(embeddings, [source.label for source in sources], space)
+        return {"ui": {"text": [str(path)]}, "result": (built, str(path), json.dumps(check))}
 
 
 class PlayAlterLoadFaceIdentity:

@@ -111,6 +111,15 @@ def test_identity_pairing_picks_the_closest_target():
         pairing.pair(1, faces, "identity", "all", reference=reference)
 
 
+def test_the_check_of_several_photos_flags_the_stranger():
+    person = _unit(20)
+    photos = [person + 0.1 * _unit(21 + index) for index in range(3)] + [_unit(30)]  # three of one person, one other
+    check = identity.check_one_person(photos, ["a", "b", "c", "stranger"], ARCFACE)
+    assert [entry["same_person"] for entry in check["sources"]] == [True, True, True, False]
+    assert check["one_person"] is False and check["model"]["name"] == ARCFACE.name
+    assert identity.check_one_person(photos[:3], ["a", "b", "c"], ARCFACE)["one_person"] is True
+
+
 def test_identities_record_their_space_and_are_never_compared_across_spaces(tmp_path):
     dlib_vector = np.random.default_rng(3).normal(scale=0.1, size=128).astype(np.float32)
     saved = identity.save(identity.FaceIdentity(dlib_vector, name="dee", space=DLIB.name), tmp_path / "dee.json")

@@ -120,8 +120,9 @@ def test_save_and_load_identity_nodes(t1_tensor, t1_faces, tmp_path, monkeypatch
                         for face in t1_faces[0]]]
     try:
         saved = PlayAlterSaveFaceIdentity().save(t1_tensor, "friends", "0,1", "npz", faces=with_embeddings)
-        built, path = saved["result"]
+        built, path, check = saved["result"]
         assert built.count == 2 and Path(path) == tmp_path / "friends.npz"
+        assert json.loads(check)["one_person"] is False  # two people of t1.jpg (stand-in embeddings)
         loaded, summary = PlayAlterLoadFaceIdentity().load("friends.npz")
         np.testing.assert_allclose(loaded.embedding, built.embedding)
         assert json.loads(summary)["count"] == 2

@@ -114,6 +114,20 @@ def average(embeddings: list[np.ndarray], space: EmbeddingSpace = ARCFACE) -> np
     return _checked_embedding(stacked.mean(axis=0), "averaged embedding", space)
 
 
+def check_one_person(embeddings: list[np.ndarray], labels: list[str], space: EmbeddingSpace) -> dict:
+    """Are the photos of an identity one person? JSON-able: each photo's distance to the average of the
+    others (its own face left out, so one stranger cannot pull the average towards itself), judged at the
+    space's threshold."""
+    entries = []
+    for index, (vector, label) in enumerate(zip(embeddings, labels)):
+        others = [item for number, item in enumerate(embeddings) if number != index]
+        distance = spaces.distance(vector, average(others, space), space) if others else 0.0
+        entries.append({"source": label, "distance": round(distance, 4),
+                        "same_person": spaces.same_person(distance, space)})
+    return {"model": space.describe(), "sources": entries,
+            "one_person": all(entry["same_person"] for entry in entries)}
+
+
 def reference_of(identities: list["FaceIdentity"]) -> Reference:
     """The people of saved identities as a ``Reference``; all must be in one embedding space."""
     if not identities:
