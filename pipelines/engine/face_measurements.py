@@ -6,7 +6,8 @@ doubting the face) or when the value falls outside the documented adult range (t
 scale or the photo is more likely wrong than the face). Ranges: the envelope of male and female
 mean +- 3 SD of the cited adult norms; see docs/measurements.md for the table.
 
-Uncertainty of a distance: the scale's relative SD (iris or interpupillary prior) times the value, in
+Uncertainty of a distance: the scale's relative SD (iris, interpupillary prior, or the user's reference:
+``scale_reference``) times the value, in
 quadrature with the placement error of its two points (POINT_SD_MM each; silhouette points more) and
 half a pixel per point in mm (small faces are less precise).
 Indices (ratios) carry only the placement part: the scale cancels.
@@ -21,7 +22,8 @@ import numpy as np
 from . import face_mesh_scheme
 from .face import Face
 from .metric_face import (EYE_OPEN_MIN, LEFT_EYE, RIGHT_EYE, MetricFace, eye_openness, far_eye, metric_face,
-                          mouth_openness, require_mesh)
+                          metric_scale, mouth_openness, require_mesh)
+from .scale_reference import parse_scale, reference_scale
 
 KOREAN = "J Korean Assoc Maxillofac Plast Reconstr Surg 2019, doi:10.1186/s40902-019-0191-7, Table 9 (adults)"
 WEINBERG = "Weinberg et al. 2016, 3D Facial Norms (FaceBase), adult means as quoted in issue #3"
@@ -160,10 +162,13 @@ def _verdict(value: float, adult_range: tuple[float, float], needs: tuple[str, .
     return True, None
 
 
-def measure_face(face: Face) -> dict:
-    """Measurements of a face with a dense mesh (InvalidParameterError without one); see the module doc."""
+def measure_face(face: Face, scale: str | dict | None = None, image: np.ndarray | None = None) -> dict:
+    """Measurements of a face with a dense mesh (InvalidParameterError without one); see the module doc.
+    ``scale``: the scale request (``scale_reference``; default the iris); ``image`` (uint8 [H,W,3] RGB)
+    is needed only to find a card."""
     points_px = require_mesh(face)  # [468,3]
-    metric = metric_face(face)
+    iris_scale = metric_scale(face, points_px)
+    metric = metric_face(face, reference_scale(parse_scale(scale), face, points_px, image, iris_scale))
     vertices = metric.vertices  # [468,3] mm
     everything, failing = _blockers(face, metric, points_px)
     relative = metric.scale.relative_sd
@@ -198,7 +203,7 @@ def measure_face(face: Face) -> dict:
     return {
         "method": "dense_mesh", "model": "mediapipe_face_mesh", "units": "mm",
         "scale": {"mm_per_px": round(metric.scale.mm_per_px, 5), "source": metric.scale.source,
-                  "relative_sd": round(metric.scale.relative_sd, 4)},
+                  "relative_sd": round(metric.scale.relative_sd, 4), **metric.scale.detail},
         "pose": {"yaw": round(_pose(face, metric)[0], 1), "pitch": round(_pose(face, metric)[1], 1)},
         "measurements": values,
     }
@@ -213,8 +218,10 @@ def _interpupillary(metric: MetricFace, everything: str | None, failing: dict[st
     value = float(np.linalg.norm(metric.iris[1] - metric.iris[0]))
     sd = float(np.sqrt((metric.scale.relative_sd * value) ** 2 + 2 * POINT_SD_MM ** 2))
     valid, reason = _verdict(value, IPD_RANGE, ("yaw", "right_eye", "left_eye"), everything, failing, " mm")
-    if valid and metric.scale.source != "iris":
+    if valid and metric.scale.source == "interpupillary_prior":
         valid, reason = False, "no usable iris: the distance would only restate the interpupillary prior"
+    if valid and metric.scale.source == "known_ipd":
+        valid, reason = False, "the scale is the given interpupillary distance: this only restates it"
     return {**entry, "value_mm": round(value, 2), "uncertainty_mm": round(sd, 2), "valid": valid, "reason": reason}
 
 

@@ -16,7 +16,7 @@ MediaPipe's z is in the same pixel scale as x and y, so one mm/px factor scales 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -45,9 +45,10 @@ NOSE_BASE = (2,)
 @dataclass
 class Scale:
     mm_per_px: float
-    source: str  # "iris" | "interpupillary_prior"
+    source: str  # "iris" | "interpupillary_prior" | a reference of ``scale_reference``
     relative_sd: float
     eyes_used: tuple[str, ...]
+    detail: dict = field(default_factory=dict)  # the reference itself (card corners, segment, warning)
 
 
 @dataclass
@@ -140,10 +141,10 @@ def head_axes(points: np.ndarray) -> np.ndarray:
     return np.stack([x_axis, y_axis, np.cross(x_axis, y_axis)])
 
 
-def metric_face(face: Face) -> MetricFace:
-    """The face's mesh in mm in the head frame, with its scale and pose."""
+def metric_face(face: Face, scale: Scale | None = None) -> MetricFace:
+    """The face's mesh in mm in the head frame, with its pose and ``scale`` (default: ``metric_scale``)."""
     points = require_mesh(face)  # [468,3] px
-    scale = metric_scale(face, points)
+    scale = scale or metric_scale(face, points)
     axes = head_axes(points)  # [3,3]
     origin = points[NASION]
     vertices = (points - origin) @ axes.T * scale.mm_per_px  # [468,3] mm

@@ -163,16 +163,17 @@ DENSE_PAIRS = {  # name: (iBUG index a, iBUG index b), 0-based
 }
 
 
-def measure_landmarks(face: Face) -> dict:
+def measure_landmarks(face: Face, scale: str | dict | None = None, image: np.ndarray | None = None) -> dict:
     """Measurements without FLAME. A face with MediaPipe's dense mesh is measured in 3D on its metric mesh
     (``pipelines.face_measurements.measure_face``: iris scale, validity per value). Only a face without
     a mesh gets the old landmark estimate: 2D ratios in mm scaled by an assumed interpupillary distance
     of IPD_PRIOR_MM, labelled ``landmark_estimate``, with wide uncertainty.
 
     For that estimate, with dense landmarks (68 / 106 / 3D-68) the iBUG pairs of DENSE_PAIRS are
-    measured; with only the 5 detector keypoints, mouth width and the eye-to-mouth height."""
+    measured; with only the 5 detector keypoints, mouth width and the eye-to-mouth height. ``scale`` and
+    ``image``: the dense mesh's scale reference (``pipelines.engine.scale_reference``)."""
     if face.mesh is not None:
-        return measure_face(face)
+        return measure_face(face, scale, image)
     points, weights = to_ibug68(face)
     dense = face.landmarks is not None or face.landmarks_3d is not None
     if dense:

@@ -1,0 +1,143 @@
+"""Scale references beyond the iris: a known interpupillary distance, a known mm/px, a segment of known
+length, and an ID-1 card found in the photo; each recovers a known length, a card that cannot be trusted
+falls back to the iris with a warning, and bad requests are clear errors."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import read_rgb, requires_face_mesh
+from playalter.pipelines.core.errors import InvalidParameterError
+from playalter.pipelines.engine.card_detection import CARD_HEIGHT_MM, CARD_WIDTH_MM, find_card
+from playalter.pipelines.engine.detection.api import detect_faces
+from playalter.pipelines.engine.face_measurements import measure_face
+from playalter.pipelines.engine.scale_reference import parse_scale
+
+PHOTO = "exp_2.jpg"  # a frontal face, 450 x 450 px, with room beside it
+SUPERSAMPLE = 8
+
+
+def card_outline(centre: tuple[float, float], width_px: float, degrees: float = 0.0,
+                 squash: float = 1.0) -> np.ndarray:
+    """[N,2] px outline of an ID-1 card (rounded corners) ``width_px`` wide, turned by ``degrees``;
+    ``squash`` < 1 shortens it across, as a card tilted away from the camera looks."""
+    height_px = width_px * CARD_HEIGHT_MM / CARD_WIDTH_MM
+    radius = 3.18 / CARD_WIDTH_MM * width_px
+    arcs = []
+    for (sx, sy), start in (((1, 1), 0), ((-1, 1), 90), ((-1, -1), 180), ((1, -1), 270)):
+        angles = np.radians(np.linspace(start, start + 90, 12))
+        arcs.append(np.column_stack([sx * (width_px / 2 - radius) + radius * np.cos(angles),
+                                     sy * (height_px / 2 - radius) + radius * np.sin(angles)]))
+    outline = np.concatenate(arcs) * [1.0, squash]  # [48,2]
+    turn = np.radians(degrees)
+    rotation = np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
+    return outline @ rotation.T + np.asarray(centre)
+
+
+def draw_card(image: np.ndarray, outline: np.ndarray, colour=(30, 80, 170)) -> np.ndarray:
+    """``image`` with the card filled in, its edges antialiased by supersampling (pixel centres at integers)."""
+    height, width = image.shape[:2]
+    big = np.zeros((height * SUPERSAMPLE, width * SUPERSAMPLE), np.uint8)
+    scaled = ((outline + 0.5) * SUPERSAMPLE - 0.5) * 16  # 4 fractional bits
+    cv2.fillPoly(big, [np.round(scaled).astype(np.int32)], 255, cv2.LINE_8, shift=4)
+    alpha = cv2.resize(big.astype(np.float32) / 255, (width, height), interpolation=cv2.INTER_AREA)[..., None]
+    return (image * (1 - alpha) + np.asarray(colour, np.float32) * alpha).round().astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def photo(shared_fixtures) -> np.ndarray:
+    return read_rgb(shared_fixtures / "faces" / PHOTO)
+
+
+def _face(image: np.ndarray):
+    faces = detect_faces(image, dense=True)
+    assert faces and faces[0].mesh is not None
+    return faces[0]
+
+
+def _distances(result: dict) -> dict[str, float]:
+    return {name: entry["value_mm"] for name, entry in result["measurements"].items()
+            if entry.get("value_mm") is not None and name != "symmetry"}
+
+
+@pytest.mark.parametrize(("width_px", "degrees", "centre"), [(150, 0, (80, 357)), (120, -25, (375, 375)),
+                                                             (100, 40, (385, 120))])
+def test_a_drawn_card_gives_its_scale(shared_fixtures, width_px, degrees, centre):
+    photo = read_rgb(shared_fixtures / "faces" / PHOTO)
+    face_box = np.array([98.0, 105.0, 325.0, 377.0])  # the face of exp_2.jpg
+    card = find_card(draw_card(photo, card_outline(centre, width_px, degrees)), face_box)
+    assert card is not None
+    assert card.mm_per_px == pytest.approx(CARD_WIDTH_MM / width_px, rel=0.005)
+    assert card.relative_sd < 0.01
+
+
+def test_no_card_is_found_on_a_plain_photo(shared_fixtures):
+    photo = read_rgb(shared_fixtures / "faces" / PHOTO)
+    assert find_card(photo, np.array([98.0, 105.0, 325.0, 377.0])) is None
+
+
+@requires_face_mesh
+def test_every_reference_recovers_a_known_length(photo):
+    """A known image scale of 0.2 mm/px, given four ways, gives the same millimetres."""
+    face = _face(photo)
+    known = measure_face(face, {"mm_per_px": 0.2})
+    assert known["scale"] == {"mm_per_px": 0.2, "source": "known_mm_per_px", "relative_sd": 0.0}
+    segment = measure_face(face, {"segment": [[10, 20], [310, 20]], "length_mm": 60.0})
+    assert segment["scale"]["source"] == "segment" and segment["scale"]["mm_per_px"] == pytest.approx(0.2)
+    assert segment["scale"]["relative_sd"] == pytest.approx(np.sqrt(2) / 300, rel=0.01)
+    carded = draw_card(photo, card_outline((80, 357), CARD_WIDTH_MM / 0.6))  # 142.7 px wide: 0.6 mm/px
+    card = measure_face(face, "card", carded)  # the face as found without the card: only the scale differs
+    assert card["scale"]["source"] == "card" and "warning" not in card["scale"]
+    assert card["scale"]["mm_per_px"] == pytest.approx(0.6, rel=0.005)
+    assert len(card["scale"]["card_corners"]) == 4
+    for name, value in _distances(known).items():
+        assert _distances(segment)[name] == pytest.approx(value, abs=0.011)
+        assert _distances(card)[name] == pytest.approx(3 * value, rel=0.005)
+    ipd_px = known["measurements"]["interpupillary_distance"]["value_mm"] / 0.2
+    given = measure_face(face, {"ipd_mm": 63.5})
+    assert given["scale"]["source"] == "known_ipd"
+    assert given["scale"]["mm_per_px"] == pytest.approx(63.5 / ipd_px, rel=0.001)
+    restated = given["measurements"]["interpupillary_distance"]
+    assert restated["value_mm"] == pytest.approx(63.5, abs=0.02)
+    assert not restated["valid"] and "restates" in restated["reason"]
+
+
+@requires_face_mesh
+def test_a_missing_or_slanted_card_falls_back_to_the_iris_with_a_warning(photo):
+    face = _face(photo)
+    iris = measure_face(face)
+    missing = measure_face(face, "card", photo)
+    assert missing["scale"]["source"] == iris["scale"]["source"] == "iris"
+    assert missing["scale"]["mm_per_px"] == iris["scale"]["mm_per_px"]
+    assert "no ID-1 card" in missing["scale"]["warning"] and missing["scale"]["requested"] == "card"
+    slanted = draw_card(photo, card_outline((80, 357), 140, squash=0.85))
+    tilted = measure_face(face, "card", slanted)
+    assert tilted["scale"]["source"] == "iris" and "too slanted" in tilted["scale"]["warning"]
+    assert len(tilted["scale"]["card_corners"]) == 4
+
+
+@requires_face_mesh
+def test_a_card_without_the_photo_is_refused(photo):
+    with pytest.raises(InvalidParameterError, match="needs the photo"):
+        measure_face(_face(photo), "card")
+
+
+@pytest.mark.parametrize("spec", [
+    "ruler", "{not json", 3, [1, 2], {"ipd_mm": -63}, {"ipd_mm": "63"}, {"ipd_mm": True}, {"mm_per_px": 0},
+    {"mm_per_px": float("nan")}, {"ipd_mm": 63, "mm_per_px": 0.2}, {"segment": [[0, 0], [10, 0]]},
+    {"segment": [[0, 0]], "length_mm": 5}, {"segment": [[0, 0], [0.5, 0]], "length_mm": 5},
+    {"segment": [[0, 0], ["a", 1]], "length_mm": 5}, {"length_mm": 85.6},
+])
+def test_bad_scale_requests_are_clear_errors(spec):
+    with pytest.raises(InvalidParameterError, match="scale"):
+        parse_scale(spec)
+
+
+def test_scale_requests_are_read_from_names_objects_and_json_text():
+    assert parse_scale(None) == parse_scale("") == parse_scale("iris") == "iris"
+    assert parse_scale(" card ") == parse_scale('"card"') == "card"
+    assert parse_scale('{"ipd_mm": 63.5}') == {"ipd_mm": 63.5}
+    assert parse_scale({"segment": [[1, 2], [3, 4.5]], "length_mm": 10}) == {
+        "segment": [[1.0, 2.0], [3.0, 4.5]], "length_mm": 10.0}
