@@ -98,8 +98,10 @@ class PlayAlterFaceMeasurements:
         "3D head with uncertainties and z-scores against adult norms. Without one: connect FACES; faces with "
         "dense landmarks are measured in 3D on the MediaPipe mesh scaled by the iris diameter (each value "
         "says whether it is valid and why not); faces without them get a landmark-only estimate scaled by "
-        "an assumed 63 mm interpupillary distance, clearly labelled. export_mesh writes the dense face "
-        "meshes (mm) when no FLAME fit is connected."
+        "an assumed 63 mm interpupillary distance, clearly labelled. scale replaces the iris with a reference "
+        "you know: 'card' (an ID-1 bank card held flat beside the face, found in the connected image), or JSON "
+        "{\"ipd_mm\": 63.5}, {\"mm_per_px\": 0.21}, {\"segment\": [[x0, y0], [x1, y1]], \"length_mm\": 85.6}. "
+        "export_mesh writes the dense face meshes (mm) when no FLAME fit is connected."
     )
     CATEGORY = CATEGORY
     FUNCTION = "measure"
@@ -117,16 +119,25 @@ class PlayAlterFaceMeasurements:
                 "export_mesh": (list(MESH_FORMATS), {"default": "none",
                                                      "tooltip": "without a FLAME fit: write each face's dense "
                                                                 "mesh (mm) to the output folder"}),
+                "image": ("IMAGE", {"tooltip": "the photos the faces were found in: needed for scale 'card'"}),
+                "scale": ("STRING", {"default": "iris",
+                                     "tooltip": "dense mesh only: iris, card, or JSON {\"ipd_mm\": 63.5} / "
+                                                "{\"mm_per_px\": 0.21} / {\"segment\": [[x0, y0], [x1, y1]], "
+                                                "\"length_mm\": 85.6}"}),
             },
         }
 
-    def measure(self, flame_fit=None, faces=None, export_mesh="none"):
+    def measure(self, flame_fit=None, faces=None, export_mesh="none", image=None, scale="iris"):
         from ..pipelines.core.errors import InvalidParameterError
         from ..pipelines.engine.face_mesh_export import export_face_mesh
+        from ..pipelines.engine.scale_reference import parse_scale
         from ..pipelines.flame.measurements import measure_fit, measure_landmarks, measurements_to_json
+        from .tensors import image_batch_to_numpy
 
         if flame_fit is None and faces is None:
             raise InvalidParameterError("connect a FLAME fit, or FACES for landmark-only estimates")
+        scale = parse_scale(scale)
+        frames = image_batch_to_numpy(image) if image is not None else None
         results = []
         if flame_fit is not None:
             sexes = [[face.sex for face in image_faces] for image_faces in faces] if faces is not None else None
@@ -136,8 +147,10 @@ class PlayAlterFaceMeasurements:
                     results.append({"image": image_index, "face": face_index, **measure_fit(fit, sex)})
         else:
             for image_index, image_faces in enumerate(faces):
+                frame = frames[image_index] if frames is not None and image_index < len(frames) else None
                 for face_index, face in enumerate(image_faces):
-                    results.append({"image": image_index, "face": face_index, **measure_landmarks(face)})
+                    results.append({"image": image_index, "face": face_index,
+                                    **measure_landmarks(face, scale, frame)})
                     if face.mesh is not None:
                         for suffix in _suffixes(export_mesh):
                             name = f"face_mesh_{image_index:03d}_{face_index:02d}.{suffix}"

@@ -141,3 +141,57 @@ def test_scale_requests_are_read_from_names_objects_and_json_text():
     assert parse_scale('{"ipd_mm": 63.5}') == {"ipd_mm": 63.5}
     assert parse_scale({"segment": [[1, 2], [3, 4.5]], "length_mm": 10}) == {
         "segment": [[1.0, 2.0], [3.0, 4.5]], "length_mm": 10.0}
+
+
+@requires_face_mesh
+def test_the_http_api_takes_every_scale_and_refuses_bad_ones(tmp_path, photo):
+    import asyncio
+
+    from server_app_helpers import b64, bearer, make_settings, running_app
+
+    carded = draw_card(photo, card_outline((80, 357), CARD_WIDTH_MM / 0.6))
+    ok, png = cv2.imencode(".png", carded[..., ::-1])
+    assert ok
+
+    async def scenario():
+        async with running_app(make_settings(tmp_path)) as (client, app, key):
+            async def analyze(**body):
+                return await client.post("/api/face/analyze", headers=bearer(key),
+                                         json={"image_base64": b64(png.tobytes()), **body})
+
+            answers = {}
+            for name, scale in (("card", "card"), ("segment", {"segment": [[0, 0], [300, 0]], "length_mm": 60})):
+                response = await analyze(scale=scale)
+                assert response.status == 200, await response.text()
+                answers[name] = (await response.json())["faces"][0]["measurements"]["scale"]
+            assert answers["card"]["source"] == "card" and len(answers["card"]["card_corners"]) == 4
+            assert answers["card"]["mm_per_px"] == pytest.approx(0.6, rel=0.005)
+            assert answers["segment"]["source"] == "segment" and answers["segment"]["mm_per_px"] == 0.2
+            for bad in ({"ipd_mm": -1}, "ruler", {"mm_per_px": 0.2, "ipd_mm": 60},
+                        {"segment": [[0, 0], [0, 0]], "length_mm": 5}):
+                response = await analyze(scale=bad)
+                assert response.status == 400, (bad, await response.text())
+                body = await response.json()
+                assert body["error"]["code"] in ("invalid_request", "invalid_parameter")
+                assert "scale" in body["error"]["message"]
+            flame = await analyze(scale="card", measurement_model="flame")
+            assert flame.status == 400
+
+    asyncio.run(scenario())
+
+
+@requires_face_mesh
+def test_the_node_takes_a_scale_and_the_photo(photo):
+    import torch
+
+    from playalter.nodes.flame import PlayAlterFaceMeasurements
+
+    carded = draw_card(photo, card_outline((80, 357), CARD_WIDTH_MM / 0.6))
+    faces = [[_face(photo)]]
+    image = torch.from_numpy(carded.astype(np.float32)[None] / 255)  # [1,H,W,3]
+    [result], _ = PlayAlterFaceMeasurements().measure(faces=faces, image=image, scale="card")
+    assert result["scale"]["source"] == "card"
+    [result], _ = PlayAlterFaceMeasurements().measure(faces=faces, scale='{"mm_per_px": 0.25}')
+    assert result["scale"]["mm_per_px"] == 0.25
+    with pytest.raises(InvalidParameterError, match="scale"):
+        PlayAlterFaceMeasurements().measure(faces=faces, scale='{"mm_per_px": -1}')

@@ -35,6 +35,11 @@ WEBHOOK_URL = {"type": "string", "minLength": 1, "maxLength": 2048,
 FACE_INDEX = {"type": "integer", "minimum": 0, "maximum": 63, "default": 0,
               "description": "which face, in the engine's order (largest first)"}
 
+def object_schema(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A closed JSON object schema with these properties."""
+    return {"type": "object", "properties": properties, "required": list(required), "additionalProperties": False}
+
+
 ANALYZE_PARAMETERS = {
     "include_measurements": {"type": "boolean", "default": True,
                              "description": "return the facial measurements (mm) of every face"},
@@ -48,6 +53,23 @@ ANALYZE_PARAMETERS = {
     "measurement_model": {"type": "string", "enum": ["auto", "dense_mesh", "flame"], "default": "auto",
                           "description": "auto: FLAME when a FLAME model is installed, else the dense mesh; "
                                          "flame without a FLAME model is 503 model_missing"},
+    "scale": {
+        "default": "iris",
+        "description": "what turns pixels into mm (dense mesh; any scale but iris picks it under auto): iris "
+                       "(the iris diameter), card (an ID-1 bank card, 85.60 x 53.98 mm, held flat beside the "
+                       "face; not found or too slanted, the iris is used and measurements.scale.warning says "
+                       "why), or a known value: the subject's interpupillary distance, the image's mm per px "
+                       "at the face, or a segment drawn on the photo (image px) and its length",
+        "oneOf": [
+            {"type": "string", "enum": ["iris", "card"]},
+            object_schema({"ipd_mm": {"type": "number", "exclusiveMinimum": 0}}, ("ipd_mm",)),
+            object_schema({"mm_per_px": {"type": "number", "exclusiveMinimum": 0}}, ("mm_per_px",)),
+            object_schema({"segment": {"type": "array", "minItems": 2, "maxItems": 2,
+                                       "items": {"type": "array", "minItems": 2, "maxItems": 2,
+                                                 "items": {"type": "number"}}},
+                           "length_mm": {"type": "number", "exclusiveMinimum": 0}}, ("segment", "length_mm")),
+        ],
+    },
 }
 PRIVACY_PARAMETERS = {
     "mask_type": {"type": "string", "enum": list(MASK_TYPES), "default": "blur",
@@ -107,7 +129,9 @@ FACE_RECORD = {
         "measurements": {"type": "object", "properties": {
             "method": {"type": ["string", "null"], "description": "dense_mesh, flame_model or landmark_estimate"},
             "model": {"type": ["string", "null"]}, "units": {"type": "string"},
-            "scale": {"type": "object", "description": "mm per px and where the scale came from"},
+            "scale": {"type": "object", "description": "mm_per_px, its source (iris, interpupillary_prior, card, "
+                      "known_ipd, known_mm_per_px, segment) and relative_sd; card_corners (4 x [x, y] px) for a "
+                      "card; warning (and requested) when a card could not be used"},
             "values": {"type": "object", "additionalProperties": MEASUREMENT}}},
         "landmarks": {**POINTS, "description": "only with include_landmarks: 468 points x, y px, z depth px"},
         "mesh": {"type": ["object", "null"], "description": "only with include_3d_mesh: vertices (mm) + "
@@ -115,11 +139,6 @@ FACE_RECORD = {
     },
     "required": ["image", "index", "box", "score", "keypoints", "pose", "models", "landmark_score"],
 }
-
-
-def object_schema(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
-    """A closed JSON object schema with these properties."""
-    return {"type": "object", "properties": properties, "required": list(required), "additionalProperties": False}
 
 
 ASYNC_WEBHOOK_URL = {**WEBHOOK_URL, "description": "with `Prefer: respond-async` only: " + WEBHOOK_URL["description"]}

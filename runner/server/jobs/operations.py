@@ -8,11 +8,13 @@ a ``Plan``; adding an endpoint of this kind is adding an entry here.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ....pipelines import models
 from .. import schemas
+from ..errors import ApiError
 
 
 REPORT_TITLE = "analysis"  # the Save JSON node of the analysis workflows that holds the face report
@@ -50,7 +52,13 @@ def _analyze(parameters: dict[str, Any]) -> Plan:
         "report.include_landmarks": parameters["include_landmarks"],
         "report.mesh_format": parameters["mesh_format"] if parameters["include_3d_mesh"] else "none",
     }
-    model = parameters["measurement_model"]
+    model, scale = parameters["measurement_model"], parameters["scale"]
+    if scale != "iris":
+        if model == "flame":
+            raise ApiError(400, "invalid_request", "scale applies to the dense-mesh measurements: use "
+                                                   "measurement_model dense_mesh or auto with it")
+        bindings["measurements.scale"] = json.dumps(scale) if isinstance(scale, dict) else scale
+        return Plan("face_analysis_dense", bindings)
     if model == "flame" or (model == "auto" and models.is_available("flame")):
         bindings["flame fit.include_mesh_in_json"] = parameters["include_3d_mesh"]
         return Plan("face_analysis", bindings, ("measurements json",))
