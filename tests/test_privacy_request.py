@@ -69,7 +69,8 @@ def captured(monkeypatch):
 
     def protect(image, faces, options, run_audit=False, auto_strengthen=False, **_):
         seen["cli"] = PrivacyRequest(options, seen["detection"].pop(), run_audit, auto_strengthen)
-        report = {"audit": {"still_detected": 0, "missed": []}}
+        report = {"faces": [], "audit": {"still_detected": 0, "missed": [], "still_recognisable": 0,
+                                         "identity": {"model": None}}}
         return full_pass.Protected(image, np.zeros(image.shape[:2], np.float32), report)
 
     def protect_batch(images, faces, options, run_audit=False, auto_strengthen=False, **_):

@@ -21,7 +21,7 @@ from .embedding import EmbeddingSpace
 from .face import Face
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # equal only to itself: its arrays have no single truth value
 class Reference:
     """People to look for: ``embeddings[i]`` (D,) is person ``labels[i]``, every one in ``space``."""
 
