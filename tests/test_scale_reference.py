@@ -4,6 +4,8 @@ falls back to the iris with a warning, and bad requests are clear errors."""
 
 from __future__ import annotations
 
+import json
+
 import cv2
 import numpy as np
 import pytest
@@ -195,3 +197,18 @@ def test_the_node_takes_a_scale_and_the_photo(photo):
     assert result["scale"]["mm_per_px"] == 0.25
     with pytest.raises(InvalidParameterError, match="scale"):
         PlayAlterFaceMeasurements().measure(faces=faces, scale='{"mm_per_px": -1}')
+
+
+@requires_face_mesh
+def test_the_cli_takes_a_scale_and_warns_when_the_card_is_missing(tmp_path, photo, capsys):
+    from playalter.runner.cli.main import main
+
+    path = tmp_path / "face.png"
+    cv2.imwrite(str(path), photo[..., ::-1])
+    assert main(["analyze", str(path), "--out", str(tmp_path / "out"), "--scale", '{"mm_per_px": 0.2}']) == 0
+    report = json.loads((tmp_path / "out" / "face_analysis.json").read_text())
+    assert report["faces"][0]["measurements"]["scale"]["source"] == "known_mm_per_px"
+    assert main(["analyze", str(path), "--out", str(tmp_path / "out"), "--scale", "card"]) == 0
+    assert "no ID-1 card" in capsys.readouterr().err
+    assert main(["analyze", str(path), "--out", str(tmp_path / "out"), "--scale", "ruler"]) == 2
+    assert "scale must be" in capsys.readouterr().err

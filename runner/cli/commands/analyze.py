@@ -1,0 +1,54 @@
+"""``playalter analyze PHOTO ... --out DIR [--scale S]``: measure every face in mm; a JSON report per photo.
+
+Faces get MediaPipe's dense mesh and are measured on it in 3D (``docs/measurements.md``). The scale is
+the iris diameter unless --scale names a reference: ``card`` (an ID-1 bank card, 85.60 x 53.98 mm, held
+flat beside the face), or JSON ``{"ipd_mm": 63.5}``, ``{"mm_per_px": 0.21}``,
+``{"segment": [[x0, y0], [x1, y1]], "length_mm": 85.6}``. A card that is not found or too slanted
+falls back to the iris; the warning is printed and kept in the report.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "analyze", help="measure faces in mm (dense mesh); write a JSON report per photo",
+        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+    )
+    parser.add_argument("photos", nargs="+", type=Path, help="JPEG/PNG/BMP/TIFF/WebP files")
+    parser.add_argument("--out", type=Path, required=True, help="folder for <name>_analysis.json")
+    parser.add_argument("--scale", default="iris",
+                        help="iris (default), card, or a JSON object: {\"ipd_mm\": 63.5}, {\"mm_per_px\": 0.21}, "
+                             "{\"segment\": [[x0, y0], [x1, y1]], \"length_mm\": 85.6}")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ....pipelines.engine.detection import detect_faces
+    from ....pipelines.engine.face_report import faces_report
+    from ....pipelines.engine.scale_reference import parse_scale
+    from ....pipelines.flame.measurements import measure_landmarks
+    from ....pipelines.images import load_image
+    from ...engine.output_names import distinct_stems
+
+    scale = parse_scale(args.scale)  # a bad --scale fails before any photo is read
+    args.out.mkdir(parents=True, exist_ok=True)
+    for photo, stem in zip(args.photos, distinct_stems(args.photos)):
+        image = load_image(photo)  # uint8 [H,W,3] RGB, validated
+        faces = detect_faces(image, dense=True)
+        measurements = [{"image": 0, "face": index, **measure_landmarks(face, scale, image)}
+                        for index, face in enumerate(faces)]
+        report = {"image": str(photo), "width": image.shape[1], "height": image.shape[0],
+                  **faces_report([faces], measurements)}
+        json_path = args.out / f"{stem}_analysis.json"
+        json_path.write_text(json.dumps(report, indent=2), encoding="utf-8")
+        sys.stdout.write(f"{photo}: {len(faces)} face(s) -> {json_path}\n")
+        for index, entry in enumerate(measurements):
+            warning = entry.get("scale", {}).get("warning")
+            if warning:
+                sys.stderr.write(f"warning: {photo} face {index}: {warning}\n")
+    return 0
