@@ -14,7 +14,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from ...pipelines.core.choices import IDENTITY_MODELS
+from ...pipelines.core.choices import IDENTITY_MODELS, PEOPLE
 from ...pipelines.privacy.choices import COVERAGES, MASK_TYPES, MAX_LEVELS
 from ...pipelines.privacy.detection_settings import PRIVACY_DETECTION
 from ...pipelines.swap.choices import BLEND_MODES, COLOR_MODES, METHODS
@@ -53,6 +53,10 @@ ANALYZE_PARAMETERS = {
     "measurement_model": {"type": "string", "enum": ["auto", "dense_mesh", "flame"], "default": "auto",
                           "description": "auto: FLAME when a FLAME model is installed, else the dense mesh; "
                                          "flame without a FLAME model is 503 model_missing"},
+    "include_sheet": {"type": "boolean", "default": False,
+                      "description": "add the measurement sheet (PNG, the image titled sheet): the photo with "
+                                     "each distance drawn as a numbered calliper, valid ones green, flagged ones "
+                                     "orange with their reason, the scale reference blue (dense mesh)"},
     "scale": {
         "default": "iris",
         "description": "what turns pixels into mm (dense mesh; any scale but iris picks it under auto): iris "
@@ -89,13 +93,15 @@ SWAP_PARAMETERS = {
     "target_face_index": FACE_INDEX,
 }
 DETECT_PARAMETERS: dict[str, Any] = {}
+IDENTITY_MODEL = {"type": "string", "enum": list(IDENTITY_MODELS), "default": "auto",
+                  "description": "the model that compares faces: auto = ArcFace when buffalo_l is installed, else "
+                                 "dlib's descriptor; a model that cannot be had is 503 (model_missing / "
+                                 "dependency_missing)"}
 COMPARE_PARAMETERS = {
     "face_index": {**FACE_INDEX, "description": "which face of image_base64, largest first (default: the largest)"},
     "reference_face_index": {**FACE_INDEX, "description": "which face of reference_base64, largest first "
                                                           "(default: the largest)"},
-    "identity_model": {"type": "string", "enum": list(IDENTITY_MODELS), "default": "auto",
-                       "description": "auto: ArcFace when buffalo_l is installed, else dlib's descriptor; a model "
-                                      "that cannot be had is 503 (model_missing / dependency_missing)"},
+    "identity_model": IDENTITY_MODEL,
 }
 
 _NUMBER_OR_NULL = {"type": ["number", "null"]}
@@ -228,6 +234,10 @@ VIDEO_ANONYMIZE_OPTIONS = object_schema({
     "fp32": {"type": "boolean", "default": False,
              "description": "on the CPU, detect with the fp32 CenterFace alone, also where the CPU has fast "
                             "int8 instructions and the int8 one proposes with fp32 confirmation (the same faces)"},
+    "people": {"type": "string", "enum": list(PEOPLE), "default": "everyone",
+               "description": "who is hidden: everyone, everyone_except the person of the form part reference "
+                              "(e.g. who consented), or only that person"},
+    "identity_model": IDENTITY_MODEL,
     **VIDEO_ENCODING,
     "webhook_url": WEBHOOK_URL,
 })
@@ -255,7 +265,9 @@ VIDEO_SWAP_OPTIONS = object_schema({
     "target_tracks": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 4095},
                       "maxItems": 64, "uniqueItems": True, "default": [],
                       "description": "which tracked faces of the video to replace, numbered in order of "
-                                     "appearance from 0 (see the report of an anonymisation); empty: every face"},
+                                     "appearance from 0 (see the report of an anonymisation); empty: every face; "
+                                     "with the form part reference, the tracks of that person instead"},
+    "identity_model": IDENTITY_MODEL,
     **SWAP_BLENDING,
     **VIDEO_ENCODING,
     "webhook_url": WEBHOOK_URL,

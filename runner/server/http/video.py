@@ -1,7 +1,9 @@
 """The video job endpoints: ``POST /api/video/anonymize`` and ``POST /api/video/swap``.
 
 The request is ``multipart/form-data``: the video file (part ``video``), for a
-swap the source face photo (part ``source``), and the options as JSON text
+swap the source face photo (part ``source``), optionally a photo of a person (part
+``reference``: the person kept visible or hidden alone with the option ``people``,
+the person whose tracks a swap replaces), and the options as JSON text
 (part ``options``, checked against ``schemas.VIDEO_*_OPTIONS``). The video is
 streamed to disk under the job store's staging folder as it arrives, never
 held in memory, and refused (413) once it passes ``video.max_upload_mb``.
@@ -49,6 +51,7 @@ CHUNK_BYTES = 1 << 20  # written to disk one mebibyte at a time, on a helper thr
 MAX_OPTIONS_BYTES = 64 * 1024
 MULTIPART_OVERHEAD_BYTES = 1 << 20  # part headers, the options and a source photo, on top of the video
 VIDEO_PART = "the video (mp4, mov, mkv, webm, avi), streamed to disk"
+REFERENCE_PART = "optional: a photo of a person (its largest face): see the option people / target_tracks"
 VIDEO_JOB_ERRORS = (400, 401, 403, 409, 413, 415, 422, 429, 503)
 
 
@@ -65,7 +68,8 @@ def _described_with_limits(description: str):
 @documented("Anonymise the faces of a video (job)", _described_with_limits(
                 "Streams the video through the tracker and masker, keeping the audio, rotation and frame timing; "
                 "answers 202 with the job."),
-            tag="video", upload=Upload({"video": VIDEO_PART}, schemas.VIDEO_ANONYMIZE_OPTIONS),
+            tag="video", upload=Upload({"video": VIDEO_PART, "reference": REFERENCE_PART},
+                                       schemas.VIDEO_ANONYMIZE_OPTIONS),
             answer="the job, queued", answer_schema=ref("Job"), status=202, errors=VIDEO_JOB_ERRORS,
             scope="privacy:mask")
 @rate_cost(AT_ADMISSION)  # one unit per started video.seconds_per_unit seconds of video
@@ -78,8 +82,8 @@ async def video_anonymize(request: web.Request) -> web.Response:
 @documented("Swap a face into a video (job)", _described_with_limits(
                 "The face of the source photo onto the chosen tracked faces of every frame, the audio kept; "
                 "answers 202 with the job."),
-            tag="video", upload=Upload({"video": VIDEO_PART, "source": "a photo of the source face"},
-                                       schemas.VIDEO_SWAP_OPTIONS),
+            tag="video", upload=Upload({"video": VIDEO_PART, "source": "a photo of the source face",
+                                        "reference": REFERENCE_PART}, schemas.VIDEO_SWAP_OPTIONS),
             answer="the job, queued", answer_schema=ref("Job"), status=202, errors=VIDEO_JOB_ERRORS,
             scope="face:swap")
 @rate_cost(AT_ADMISSION)
@@ -100,8 +104,12 @@ async def _video_job(request: web.Request, operation: str, scope: str, switch: s
         options, digests = await _receive(request, schema, files, staged)
         webhook_url = await checked_webhook_url(request, options.pop("webhook_url", None))
         info, duration = await _admit_video(request, staged["video"])
-        if "source" in staged:
-            await _check_photo(staged["source"])
+        if options.get("people", "everyone") != "everyone" and "reference" not in staged:
+            raise ApiError(400, "invalid_request", f"people '{options['people']}' needs the form part reference: "
+                                                   "a photo of the person")
+        for photo in ("source", "reference"):
+            if photo in staged:
+                await _check_photo(staged[photo])
         cost = max(1, math.ceil(duration / float(settings.video.seconds_per_unit)))
         note_audit(request, operation, [], {**options, "frames": info.frames, "duration_seconds": round(duration, 3)})
         if (note := request.get(AUDIT_NOTE)) is not None:
@@ -123,7 +131,8 @@ async def _receive(request: web.Request, schema: dict[str, Any], files: tuple[st
     """
     settings = request.app[SETTINGS]
     video_limit = int(settings.video.max_upload_mb * MEGABYTE)
-    limits = {"video": video_limit, "source": int(settings.security.max_file_size_mb * MEGABYTE)}
+    photo_limit = int(settings.security.max_file_size_mb * MEGABYTE)
+    limits = {"video": video_limit, "source": photo_limit, "reference": photo_limit}
     if request.content_type != "multipart/form-data":
         raise ApiError(415, "unsupported_media_type",
                        f"send the video as multipart/form-data with the part(s) {', '.join(files)} "
@@ -134,8 +143,9 @@ async def _receive(request: web.Request, schema: dict[str, Any], files: tuple[st
     options_text: bytes | None = None
     digests: dict[str, str] = {}
     while (part := await reader.next()) is not None:
-        if not isinstance(part, BodyPartReader) or part.name not in (*files, "options"):
-            raise ApiError(400, "invalid_request", f"unexpected form part; send {', '.join(files)} and options")
+        if not isinstance(part, BodyPartReader) or part.name not in (*files, "reference", "options"):
+            raise ApiError(400, "invalid_request",
+                           f"unexpected form part; send {', '.join(files)}, options and optionally reference")
         if part.name in staged or (part.name == "options" and options_text is not None):
             raise ApiError(400, "invalid_request", f"the form part {part.name} was sent twice")
         if part.name == "options":
@@ -148,7 +158,7 @@ async def _receive(request: web.Request, schema: dict[str, Any], files: tuple[st
         raise ApiError(400, "invalid_request", f"missing form part(s): {', '.join(missing)}")
     options = await asyncio.to_thread(
         lambda: schemas.validate(schema, schemas.parse_json(options_text) if options_text else {}, "options"))
-    return options, [digests[name] for name in files]
+    return options, [digests[name] for name in (*files, "reference") if name in digests]
 
 
 async def _read_small(part: BodyPartReader, limit: int) -> bytes:

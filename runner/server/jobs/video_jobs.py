@@ -1,7 +1,8 @@
 """Video jobs on the worker side: the streaming pipelines as the dispatcher's direct runs, and their download.
 
 A video job has one item whose input is the uploaded file (binding ``video``,
-plus ``source`` for a swap). It does not go through a saved workflow: a
+plus ``source`` for a swap, and ``reference`` when a person is chosen by a
+photo). It does not go through a saved workflow: a
 workflow holds every frame in memory, the pipeline (``pipelines.video``)
 streams them. Each attempt writes into its own hidden folder
 ``output/.attempt-<random>/`` (the pipeline there into a partial file, renamed
@@ -49,15 +50,29 @@ def video_options(options: dict[str, Any]):
                         keep_lost_frames=options["keep_lost_frames"])
 
 
+def _reference(options: dict[str, Any], inputs: dict[str, Path]):
+    """The person of the ``reference`` photo (its largest face), or None without one."""
+    if "reference" not in inputs:
+        return None
+    from ....pipelines.engine import embedding, reference
+    from ....pipelines.images import load_image
+
+    space = embedding.resolve_space(options.get("identity_model", "auto"))
+    return reference.from_photos([load_image(inputs["reference"])], space, labels=["reference photo"])
+
+
 def _anonymize(options: dict[str, Any], inputs: dict[str, Path], target: Path,
                progress: Callable, cancelled: Callable[[], bool]) -> dict[str, Any]:
     from ....pipelines.privacy.request import privacy_request
     from ....pipelines.video import anonymize_video
 
-    request = privacy_request(options)  # the node's and the CLI's builder: the same options mean the same run
+    chosen = {**options, "reference": _reference(options, inputs) if options.get("people", "everyone") != "everyone"
+              else None}
+    request = privacy_request(chosen)  # the node's and the CLI's builder: the same options mean the same run
     return anonymize_video(inputs["video"], target, request.options, video_options(options),
                            progress=progress, cancelled=cancelled, run_audit=request.run_audit,
-                           auto_strengthen=request.auto_strengthen, detection=request.detection)
+                           auto_strengthen=request.auto_strengthen, detection=request.detection,
+                           people=request.people)
 
 
 def _swap(options: dict[str, Any], inputs: dict[str, Path], target: Path,
@@ -74,7 +89,7 @@ def _swap(options: dict[str, Any], inputs: dict[str, Path], target: Path,
     [source] = sources_from_faces([photo], [detector(chosen)(photo)], str(options["source_face_index"]), False)
     tracks = ",".join(map(str, options["target_tracks"])) or "all"
     return swap_video(source, inputs["video"], target, swap_options=swap_options, video_options=chosen,
-                      progress=progress, cancelled=cancelled, tracks=tracks)
+                      progress=progress, cancelled=cancelled, tracks=tracks, reference=_reference(options, inputs))
 
 
 def _direct(pipeline: Callable, output_name: str) -> Callable[..., dict[str, Any]]:
