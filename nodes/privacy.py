@@ -90,7 +90,8 @@ class PlayAlterPrivacyMask:
         "Hide every face: blur, pixelate, noise, solid colour or a synthetic face, shaped to each face "
         "(dense landmarks, FLAME mesh, or keypoints and box) with a soft edge. Pixels outside the masks are "
         "left exactly as they were. The audit detects again on the result and reports, per face, whether it "
-        "is still found; auto_strengthen masks harder until none is. temporal treats the batch as video frames. "
+        "is still found and still recognisable (identity model named in the report); auto_strengthen masks "
+        "harder until none is. temporal treats the batch as video frames. "
         "people 'everyone_except' keeps the person(s) of reference_image / reference_identity visible (consent), "
         "'only' hides only them."
     )
@@ -212,7 +213,7 @@ class PlayAlterPrivacyLevels:
 class PlayAlterPrivacyAudit:
     DESCRIPTION = (
         "Audit any anonymized image against the faces of its original: is each face still detected (IoU match) "
-        "and, when the ArcFace model is installed, how similar is it to the original? JSON report."
+        "and still recognisable (dlib's face descriptor, or ArcFace when buffalo_l is installed)? JSON report."
     )
     CATEGORY = CATEGORY
     FUNCTION = "audit"
