@@ -363,3 +363,31 @@ def test_keys_and_token_revocation_are_shared_by_the_replicas(cluster):
     status, body = http("GET", f"{api2}/api/auth/me", token)
     assert status == 401 and json.loads(body)["error"]["code"]
     assert http("GET", f"{api1}/api/auth/me", {"Authorization": f"Bearer {created['api_key']}"})[0] == 401
+
+
+def test_sigterm_to_a_worker_finishes_its_item_and_exits_without_waiting_for_the_lease(cluster):
+    stopped = None
+    for _ in range(5):  # until the signal lands while an item runs (items take about a second)
+        job_id = _submit(cluster, cluster.api[0], 4, 2048, {"mask_type": "blur"})
+        deadline = time.monotonic() + 120
+        while stopped is None and time.monotonic() < deadline:
+            running = _rows(cluster, "SELECT idx, worker FROM items WHERE job_id = %s AND state = 'running'", job_id)
+            owners = {worker: name for name, worker in cluster.worker_pids().items()}
+            if running and running[0][1] in owners:
+                name = owners[running[0][1]]
+                cluster.processes[name].send_signal(signal.SIGTERM)
+                assert cluster.processes[name].wait(timeout=60) == 0
+                stopped = (job_id, running[0][0], running[0][1])
+                cluster.start(f"{name}t", "worker", "--concurrency", "1")  # keep two workers for what follows
+            if _rows(cluster, "SELECT state FROM jobs WHERE id = %s", job_id)[0][0] in ("completed", "failed"):
+                break
+            time.sleep(0.05)
+        if stopped:
+            break
+    assert stopped, "no item was caught running"
+    job_id, index, worker = stopped
+    # recorded by the stopping worker itself, once: not left to the lease and another worker
+    assert _rows(cluster, "SELECT state, attempts, worker FROM items WHERE job_id = %s AND idx = %s",
+                 job_id, index)[0] == ("completed", 1, worker)
+    assert _finished(cluster, cluster.api[1], job_id)["progress"]["completed"] == 4
+    assert _audited_items(cluster, job_id) == [0, 1, 2, 3]

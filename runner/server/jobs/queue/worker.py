@@ -15,6 +15,7 @@ import socket
 from pathlib import Path
 
 import procrastinate
+import procrastinate.worker
 
 from ...faults import DATABASE_UNAVAILABLE, fault_of
 from ...storage.audit_log import AuditLog
@@ -93,12 +94,15 @@ async def _keep_running(app, install_signal_handlers: bool, **options) -> None:
     """procrastinate's worker, started again each time it stops by itself: it does when its heartbeat, LISTEN or
     abort-polling task meets a lost database, and would otherwise leave the process up but running nothing.
 
-    SIGTERM or SIGINT (with ``install_signal_handlers``) stop it for good: procrastinate lets the items it runs
-    finish, and records them, before it returns. A second signal changes nothing.
+    SIGTERM or SIGINT (with ``install_signal_handlers``) stop it for good: the items it runs finish and are
+    recorded before it returns. procrastinate stops its heartbeat first; it is kept beating here meanwhile, or the
+    other workers would take the items over after ``queue.lease_seconds`` and run them again.
     """
     loop, name = asyncio.get_running_loop(), options["name"]
     stopping = asyncio.Event()
     running: asyncio.Task | None = None
+    worker: procrastinate.worker.Worker | None = None
+    beats: list[asyncio.Task] = []
 
     def stop() -> None:
         if not stopping.is_set():
@@ -106,19 +110,21 @@ async def _keep_running(app, install_signal_handlers: bool, **options) -> None:
             stopping.set()
             if running is not None:
                 running.cancel()  # procrastinate turns a cancellation into a graceful stop
+                beats.append(loop.create_task(_beat_while_stopping(app, worker, options["update_heartbeat_interval"])))
 
     signals = (signal.SIGINT, signal.SIGTERM) if install_signal_handlers else ()
     for signum in signals:
         loop.add_signal_handler(signum, stop)
+    app.perform_import_paths()
     try:
         while not stopping.is_set():
-            running = asyncio.create_task(app.run_worker_async(install_signal_handlers=False, **options))
+            worker = procrastinate.worker.Worker(app=app, install_signal_handlers=False, **options)
+            running = asyncio.create_task(worker.run())
             try:
                 await running
             except asyncio.CancelledError:
                 if not stopping.is_set():
                     raise  # the caller cancelled this task (the embedding service stops)
-                await asyncio.gather(running, return_exceptions=True)
                 return
             except (procrastinate.exceptions.ProcrastinateException, OSError) as error:
                 log.warning("worker %s: the queue worker failed (%s)", name, type(error).__name__)
@@ -129,6 +135,18 @@ async def _keep_running(app, install_signal_handlers: bool, **options) -> None:
     finally:
         for signum in signals:
             loop.remove_signal_handler(signum)
+        for beat in beats:
+            beat.cancel()
+
+
+async def _beat_while_stopping(app, worker, interval: float) -> None:
+    """Keep the stopping worker's heartbeat fresh until procrastinate unregisters it (``worker_id`` None)."""
+    while worker.worker_id is not None:
+        try:
+            await app.job_manager.update_heartbeat(worker.worker_id)
+        except procrastinate.exceptions.ProcrastinateException as error:
+            log.warning("a stopping worker's heartbeat failed (%s)", type(error).__name__)
+        await asyncio.sleep(interval)
 
 
 async def _reap(app, lease: float) -> None:
