@@ -1,4 +1,4 @@
-"""FLAME Fit and Face Measurements: the FLAME_FIT / MEASUREMENTS node family.
+"""FLAME Fit, Face Measurements and Measurement Sheet: the FLAME_FIT / MEASUREMENTS node family.
 
 Nodes only convert tensors and call ``pipelines.flame``; everything heavy is imported on first use.
 """
@@ -158,11 +158,47 @@ class PlayAlterFaceMeasurements:
         return results, measurements_to_json(results)
 
 
+class PlayAlterMeasurementSheet:
+    DESCRIPTION = (
+        "The measurement sheet: each photo with every measured distance drawn as a numbered calliper (valid "
+        "ones green, flagged ones orange) and the scale reference (irises, card or segment) in blue, beside a "
+        "panel listing each value with its uncertainty, or why it is flagged. Dense-mesh measurements only."
+    )
+    CATEGORY = CATEGORY
+    FUNCTION = "draw"
+    RETURN_TYPES = ("IMAGE",)
+    RETURN_NAMES = ("sheet",)
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"image": ("IMAGE",), "faces": ("FACES",), "measurements": ("MEASUREMENTS",)}}
+
+    def draw(self, image, faces, measurements):
+        import numpy as np
+
+        from ..pipelines.engine.measurement_sheet import draw_measurement_sheet
+        from .tensors import image_batch_to_numpy, numpy_to_image_batch
+
+        by_face = {(entry["image"], entry["face"]): entry for entry in measurements}
+        sheets = [draw_measurement_sheet(frame, image_faces, [by_face.get((index, number))
+                                                              for number in range(len(image_faces))])
+                  for index, (frame, image_faces) in enumerate(zip(image_batch_to_numpy(image), faces))]
+        height, width = max(sheet.shape[0] for sheet in sheets), max(sheet.shape[1] for sheet in sheets)
+        padded = []  # one batch needs one size: white below and to the right
+        for sheet in sheets:
+            canvas = np.full((height, width, 3), 255, np.uint8)
+            canvas[:sheet.shape[0], :sheet.shape[1]] = sheet
+            padded.append(canvas)
+        return (numpy_to_image_batch(padded),)
+
+
 NODE_CLASS_MAPPINGS = {
     "PlayAlterFLAMEFit": PlayAlterFLAMEFit,
     "PlayAlterFaceMeasurements": PlayAlterFaceMeasurements,
+    "PlayAlterMeasurementSheet": PlayAlterMeasurementSheet,
 }
 NODE_DISPLAY_NAME_MAPPINGS = {
     "PlayAlterFLAMEFit": "FLAME Fit (PLAYALTER)",
     "PlayAlterFaceMeasurements": "Face Measurements (PLAYALTER)",
+    "PlayAlterMeasurementSheet": "Measurement Sheet (PLAYALTER)",
 }

@@ -1,4 +1,5 @@
-"""``playalter analyze PHOTO ... --out DIR [--scale S]``: measure every face in mm; a JSON report per photo.
+"""``playalter analyze PHOTO ... --out DIR [--scale S]``: measure every face in mm; a JSON report and a
+measurement sheet (PNG: each distance drawn as a calliper, valid green, flagged orange) per photo.
 
 Faces get MediaPipe's dense mesh and are measured on it in 3D (``docs/measurements.md``). The scale is
 the iris diameter unless --scale names a reference: ``card`` (an ID-1 bank card, 85.60 x 53.98 mm, held
@@ -16,11 +17,11 @@ from pathlib import Path
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "analyze", help="measure faces in mm (dense mesh); write a JSON report per photo",
+        "analyze", help="measure faces in mm (dense mesh); write a JSON report and a measurement sheet per photo",
         description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
     )
     parser.add_argument("photos", nargs="+", type=Path, help="JPEG/PNG/BMP/TIFF/WebP files")
-    parser.add_argument("--out", type=Path, required=True, help="folder for <name>_analysis.json")
+    parser.add_argument("--out", type=Path, required=True, help="folder for <name>_analysis.json and <name>_sheet.png")
     parser.add_argument("--scale", default="iris",
                         help="iris (default), card, or a JSON object: {\"ipd_mm\": 63.5}, {\"mm_per_px\": 0.21}, "
                              "{\"segment\": [[x0, y0], [x1, y1]], \"length_mm\": 85.6}")
@@ -30,9 +31,10 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from ....pipelines.engine.detection import detect_faces
     from ....pipelines.engine.face_report import faces_report
+    from ....pipelines.engine.measurement_sheet import draw_measurement_sheet
     from ....pipelines.engine.scale_reference import parse_scale
     from ....pipelines.flame.measurements import measure_landmarks
-    from ....pipelines.images import load_image
+    from ....pipelines.images import encode_png, load_image
     from ...engine.output_names import distinct_stems
 
     scale = parse_scale(args.scale)  # a bad --scale fails before any photo is read
@@ -46,7 +48,9 @@ def run(args) -> int:
                   **faces_report([faces], measurements)}
         json_path = args.out / f"{stem}_analysis.json"
         json_path.write_text(json.dumps(report, indent=2), encoding="utf-8")
-        sys.stdout.write(f"{photo}: {len(faces)} face(s) -> {json_path}\n")
+        sheet_path = args.out / f"{stem}_sheet.png"
+        sheet_path.write_bytes(encode_png(draw_measurement_sheet(image, faces, measurements)))
+        sys.stdout.write(f"{photo}: {len(faces)} face(s) -> {json_path}, {sheet_path}\n")
         for index, entry in enumerate(measurements):
             warning = entry.get("scale", {}).get("warning")
             if warning:

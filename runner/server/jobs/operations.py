@@ -52,17 +52,16 @@ def _analyze(parameters: dict[str, Any]) -> Plan:
         "report.include_landmarks": parameters["include_landmarks"],
         "report.mesh_format": parameters["mesh_format"] if parameters["include_3d_mesh"] else "none",
     }
-    model, scale = parameters["measurement_model"], parameters["scale"]
-    if scale != "iris":
-        if model == "flame":
-            raise ApiError(400, "invalid_request", "scale applies to the dense-mesh measurements: use "
-                                                   "measurement_model dense_mesh or auto with it")
-        bindings["measurements.scale"] = json.dumps(scale) if isinstance(scale, dict) else scale
-        return Plan("face_analysis_dense", bindings)
-    if model == "flame" or (model == "auto" and models.is_available("flame")):
+    model, scale, sheet = parameters["measurement_model"], parameters["scale"], parameters["include_sheet"]
+    dense_only = scale != "iris" or sheet  # the scale references and the sheet work on the dense mesh
+    if model == "flame" and dense_only:
+        raise ApiError(400, "invalid_request", "scale and include_sheet work on the dense-mesh measurements: "
+                                               "use measurement_model dense_mesh or auto with them")
+    if model == "flame" or (model == "auto" and models.is_available("flame") and not dense_only):
         bindings["flame fit.include_mesh_in_json"] = parameters["include_3d_mesh"]
         return Plan("face_analysis", bindings, ("measurements json",))
-    return Plan("face_analysis_dense", bindings)
+    bindings["measurements.scale"] = json.dumps(scale) if isinstance(scale, dict) else scale
+    return Plan("face_analysis_dense", bindings, () if sheet else ("sheet",))
 
 
 def lift_faces(result: dict[str, Any]) -> dict[str, Any]:
