@@ -20,12 +20,9 @@ from .options import VideoInfo
 def _open(path: Path):
     try:
         return av.open(str(path), "r", metadata_errors="ignore")
-    except (av.error.FFmpegError, UnicodeDecodeError) as error:
-        raise VideoError(f"{Path(path).name} is not a readable video ({_reason(error)})") from None
-
-
-def _reason(error: Exception) -> str:
-    return getattr(error, "strerror", None) or type(error).__name__
+    except (av.error.FFmpegError, UnicodeDecodeError):  # FFmpeg's own text stays out of the message
+        raise VideoError(f"{Path(path).name} is not a readable video (a damaged file, or a container format "
+                         "FFmpeg does not read)") from None
 
 
 def _video_stream(container, name: str):
@@ -109,9 +106,9 @@ class Reader:
                     last_pts = pts
                     decoded += 1
                     yield frame.to_ndarray(format="rgb24"), pts
-        except av.error.FFmpegError as error:
+        except av.error.FFmpegError:
             raise VideoError(f"{self.name} could not be decoded after {decoded} frame(s) "
-                             f"(video codec {self.codec}: {_reason(error)})") from None
+                             f"(video codec {self.codec}: the stream is damaged)") from None
         if decoded == 0:
             raise VideoError(f"{self.name} has no decodable frame (video codec {self.codec})")
 
