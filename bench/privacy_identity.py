@@ -6,8 +6,8 @@ The sets (tests/identity_pair_sets.py; docs/privacy.md, "Recognisable?"): the tu
 threshold and the strength table's 1.0 are chosen, and the evaluation set, which no choice looked at; no
 person is in both. Per set it prints:
 
-  same person     distances of a face to copies of its photo (rescaled, re-compressed, turned, mirrored with
-                  another exposure, noisy) and to the same person's other photo: largest and 95th percentile
+  same person     distances of a face to copies of its photo (rescaled, re-compressed, turned, another
+                  exposure and maybe mirrored, noisy) and to the same person's other photo: largest and 95th percentile
   different       distances of every two people: smallest and 5th percentile
   rule            the threshold rule: the smallest different-person distance, rounded down to 0.01, and
                   whether every same-person pair lies below it

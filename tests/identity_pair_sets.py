@@ -13,7 +13,7 @@ Two sets, split by PERSON so that no one is in both, on the split the privacy re
 
 Every face of at least ``MIN_SIDE`` px found in a source photo (CenterFace, threshold 0.6) is one identity.
 Same-person pairs are a face and copies of its photo as a camera or a re-upload would change it
-(``copies``: rescaled, re-compressed, turned, mirrored with another exposure and colour, with sensor noise),
+(``copies``: rescaled, re-compressed, turned, another exposure and colour and maybe mirrored, sensor noise),
 the face found again in each copy; different-person pairs are every two identities. Every random choice
 comes from ``np.random.default_rng(seed)`` (tuning: ``TUNING_SEED``, evaluation: ``EVALUATION_SEED``);
 nothing is committed or downloaded. Without ``../shared/fixtures`` the sets hold the packaged faces alone
@@ -96,9 +96,9 @@ def _warped(photo: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.
 
 def copies(source: SourceFace, rng: np.random.Generator) -> list[Copy]:
     """Same-person copies of ``source``'s photo: rescaled so the face is each of ``COPY_SIDES`` px wide, JPEG
-    at quality 20-45, turned by 8-25 degrees either way, mirrored with another gamma, gain and colour cast
-    (``privacy_eval_set.augment``), and with sensor noise (sigma 4-10); the face found again in each copy,
-    copies where it is not found are left out."""
+    at quality 20-45, turned by 8-25 degrees either way, with another gamma, gain and colour cast and maybe
+    mirrored (``privacy_eval_set.augment``), and with sensor noise (sigma 4-10); the face found again in each
+    copy, copies where it is not found are left out."""
     photo, box = source.photo, source.face.bbox.astype(np.float32)
     height, width = photo.shape[:2]
     made = []

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.errors import DependencyMissingError, ModelDownloadError, ModelMissingError
+from ..core.errors import DependencyMissingError, ModelCorruptError, ModelDownloadError, ModelMissingError
 from ..engine import embedding
 from ..engine.detection import blazeface, detect_faces
 from ..engine.detection.nms import iou, nms
@@ -93,7 +93,7 @@ def identity_space(settings: AuditSettings) -> tuple[embedding.EmbeddingSpace | 
         return None, "not asked for"
     try:
         return embedding.resolve_space(settings.identity_model), None
-    except (DependencyMissingError, ModelMissingError, ModelDownloadError) as error:
+    except (DependencyMissingError, ModelMissingError, ModelCorruptError, ModelDownloadError) as error:
         logger.warning("the privacy audit cannot tell whether hidden faces are recognisable: %s", error)
         return None, str(error)
 
