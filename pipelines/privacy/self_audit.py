@@ -13,10 +13,10 @@ judged against the model's same-person distance (for dlib 0.6, which the tuning 
 docs/privacy.md, "Recognisable?"). A face is ``recognisable`` when the output is nearer to it than that,
 unless the same photo with the whole head filled is that near too: then the model cannot judge the face
 (a profile its alignment cannot find, a sliver of a face at the frame's edge: what it sees is the
-surroundings), and ``recognisable`` is None. ``identity_rank`` is 1 + the number of gallery faces nearer to the output than the input face is
-(rank 1: someone holding the gallery would pick the right person). The gallery is the photo's other faces
-and the embeddings the caller gives (``AuditSettings.gallery``). Without an identity model the report says
-why (``identity.unavailable``) and judges detection alone.
+surroundings), and ``recognisable`` is None. ``identity_rank`` is 1 + the number of gallery faces nearer to
+the output than the input face is (rank 1: someone holding the gallery would pick the right person). The
+gallery is the photo's other faces and the embeddings the caller gives (``AuditSettings.gallery``). Without
+an identity model the report says why (``identity.unavailable``) and judges detection alone.
 """
 
 from __future__ import annotations
