@@ -45,9 +45,11 @@ def _ordered(quad: np.ndarray) -> np.ndarray:
     return np.roll(quad, -start, axis=0)
 
 
-def _sides(corners: np.ndarray) -> np.ndarray:
-    """[4] lengths of sides 0-1, 1-2, 2-3, 3-0."""
-    return np.linalg.norm(corners - np.roll(corners, -1, axis=0), axis=1)
+def _axis_lengths(corners: np.ndarray) -> tuple[float, float]:
+    """(long, short) px: the mean length of each pair of opposite sides of the [4,2] quadrilateral."""
+    sides = np.linalg.norm(corners - np.roll(corners, -1, axis=0), axis=1)  # [4]: 0-1, 1-2, 2-3, 3-0
+    pairs = float(sides[0] + sides[2]) / 2, float(sides[1] + sides[3]) / 2
+    return max(pairs), min(pairs)
 
 
 def _candidates(image: np.ndarray) -> list[np.ndarray]:
@@ -67,8 +69,7 @@ def _candidates(image: np.ndarray) -> list[np.ndarray]:
         if len(approx) != 4 or not cv2.isContourConvex(approx):
             continue
         corners = _ordered(approx.reshape(4, 2).astype(np.float64))
-        sides = _sides(corners)
-        long_side, short_side = max(sides[0] + sides[2], sides[1] + sides[3]) / 2, min(sides[0] + sides[2], sides[1] + sides[3]) / 2
+        long_side, short_side = _axis_lengths(corners)
         if short_side <= 0 or long_side < MIN_CARD_WIDTH_PX:
             continue
         if abs(long_side / short_side / CARD_ASPECT - 1) <= ASPECT_TOLERANCE:
@@ -119,9 +120,7 @@ def _refine(image: np.ndarray, corners: np.ndarray) -> np.ndarray:
 
 def card_fit(corners: np.ndarray) -> CardFit:
     """The card's scale from its [4,2] corners: mean mm/px of the long and short sides, and its trust."""
-    sides = _sides(corners)
-    pairs = (sides[0] + sides[2]) / 2, (sides[1] + sides[3]) / 2
-    long_px, short_px = max(pairs), min(pairs)
+    long_px, short_px = _axis_lengths(corners)
     along_long, along_short = CARD_WIDTH_MM / long_px, CARD_HEIGHT_MM / short_px
     mm_per_px = (along_long + along_short) / 2
     slant = abs(along_long - along_short) / 2 / mm_per_px

@@ -41,12 +41,15 @@ class Calliper:
     text: str  # value and uncertainty, or the reason it is flagged
 
 
-def _value_text(entry: dict) -> str:
+def _entry_text(entry: dict) -> str:
+    """"value +- uncertainty", followed by the reason when the entry is flagged."""
     if entry.get("value_mm") is not None:
-        return f"{entry['value_mm']:.1f} +- {entry['uncertainty_mm']:.1f} mm"
-    if entry.get("value") is not None:
-        return f"{entry['value']:.1f} +- {entry['uncertainty']:.1f}"
-    return "not measured"
+        value = f"{entry['value_mm']:.1f} +- {entry['uncertainty_mm']:.1f} mm"
+    elif entry.get("value") is not None:
+        value = f"{entry['value']:.1f} +- {entry['uncertainty']:.1f}"
+    else:
+        value = "not measured"
+    return value if entry.get("valid", True) else f"{value}: {entry.get('reason')}"
 
 
 def face_callipers(face: Face, result: dict) -> list[Calliper]:
@@ -63,9 +66,8 @@ def face_callipers(face: Face, result: dict) -> list[Calliper]:
             start, end = face.mesh[ids[0], :2], face.mesh[ids[1], :2]
         else:
             continue
-        text = _value_text(entry) if entry["valid"] else f"{_value_text(entry)}: {entry['reason']}"
         callipers.append(Calliper(name, entry["label"], np.asarray(start, np.float64), np.asarray(end, np.float64),
-                                  bool(entry["valid"]), text))
+                                  bool(entry["valid"]), _entry_text(entry)))
     return callipers
 
 
@@ -125,8 +127,7 @@ def draw_measurement_sheet(image: np.ndarray, faces: list[Face], results: list[d
         drawn = {calliper.name for calliper in callipers}
         for name, entry in result.get("measurements", {}).items():
             if name not in drawn:
-                text = _value_text(entry) if entry.get("valid", True) else f"{_value_text(entry)}: {entry.get('reason')}"
-                lines.append((f"-  {entry.get('label', name)}: {text}",
+                lines.append((f"-  {entry.get('label', name)}: {_entry_text(entry)}",
                               VALID_COLOUR if entry.get("valid", True) else FLAGGED_COLOUR))
     wrapped = [(part, colour) for text, colour in lines
                for part in textwrap.wrap(text, width=84, subsequent_indent="     ") or [""]]
