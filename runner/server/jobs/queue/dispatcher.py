@@ -2,7 +2,8 @@
 
 Same interface as ``dispatcher.Dispatcher`` (the endpoints do not know which one they talk to). ``submit``
 checks the workflow and bindings, refuses work while ``server.queue_size`` items already wait
-(``QueueFull``), stores the job (Postgres) and its inputs (the shared ``paths.data_dir``; a video upload is
+(``QueueFull``; the items this replica is admitting count too, so a burst of concurrent submissions cannot all pass
+the check; replicas admitting at the same instant can each fill the rest once), stores the job (Postgres) and its inputs (the shared ``paths.data_dir``; a video upload is
 streamed into its staging folder and moved into the job), and defers one procrastinate job per item. A video job
 (``direct``) is an item like any other: a worker runs its pipeline. Events from workers arrive through ``events.Listener`` and go to this replica's
 SSE subscribers; ``wait`` and the job slots also re-read the job every ``POLL_SECONDS``, so a lost
@@ -57,6 +58,7 @@ class QueuedDispatcher:
         self._finish_callbacks: dict[str, list[Callable[[], None]]] = {}
         self._done: dict[str, asyncio.Event] = {}
         self._tasks: list[asyncio.Task] = []
+        self._admitting = 0  # items of this replica's submissions between the queue check and their enqueueing
         self.listener = Listener(self.url, self._deliver)
 
     # --- life cycle ----------------------------------------------------------------------------
@@ -87,19 +89,23 @@ class QueuedDispatcher:
         if prompt is not None:  # a direct run's request was checked by its endpoint
             await asyncio.to_thread(check_bindings, prompt, plan, item_images[0], self.input_dir)
         await asyncio.to_thread(self.pool.refresh)
-        if self.pool.queued + len(item_images) > self.pool.capacity:
+        if self.pool.queued + self._admitting + len(item_images) > self.pool.capacity:
             raise QueueFull(max(1, int(POLL_SECONDS * 5)))
-        if admit is not None:
-            await admit()
-        with idempotency_conflict():
-            job, created = await asyncio.to_thread(
-                self.store.create, key_id=key_id, operation=operation, workflow=plan.workflow,
-                plan=plan.to_dict(), item_images=item_images, idempotency_key=idempotency_key,
-                request_hash=request_hash, webhook_url=webhook_url)
-        if created:
-            self._done.setdefault(job.id, asyncio.Event())
-            for item in job.items:
-                await engine.enqueue(self.app, job.id, item.index)
+        self._admitting += len(item_images)  # counted from the check on: submissions racing in see them
+        try:
+            if admit is not None:
+                await admit()
+            with idempotency_conflict():
+                job, created = await asyncio.to_thread(
+                    self.store.create, key_id=key_id, operation=operation, workflow=plan.workflow,
+                    plan=plan.to_dict(), item_images=item_images, idempotency_key=idempotency_key,
+                    request_hash=request_hash, webhook_url=webhook_url)
+            if created:
+                self._done.setdefault(job.id, asyncio.Event())
+                for item in job.items:
+                    await engine.enqueue(self.app, job.id, item.index)
+        finally:
+            self._admitting -= len(item_images)
         return job, created
 
     # --- following and controlling jobs ----------------------------------------------------------
