@@ -129,3 +129,23 @@ def test_redis_stopped_and_restarted_is_logged_once(tmp_path, caplog):
     ended = [record for record in caplog.records if getattr(record, "event", "") == "outage_ended"]
     assert [record.source for record in ended] == ["rate_limit_storage"]
     assert not errors_logged(caplog) and not [record for record in caplog.records if record.exc_info]
+
+
+def test_a_burst_past_the_postgres_queue_limit_is_refused_promptly(tmp_path, postgres):
+    settings = make_settings(tmp_path, DATABASE__URL=postgres.create_database("burst"), SERVER__WORKERS=0,
+                             SERVER__QUEUE_SIZE=4, RATE_LIMIT__MAX_CONCURRENT_JOBS=100,
+                             SECURITY__AUDIT_CHECKPOINT_SECRET="c" * 40)
+
+    async def scenario():
+        async with running_app(settings) as (client, app, key):
+            body = {"images_base64": [b64(png_bytes())], "operation": "detect"}
+            answers = await asyncio.gather(*(client.post("/api/batch/process", headers=bearer(key), json=body)
+                                             for _ in range(8)))
+            statuses = sorted(answer.status for answer in answers)
+            assert statuses == [202] * 4 + [503] * 4  # no worker runs them: exactly the queue's size admitted
+            for answer in answers:
+                if answer.status == 503:
+                    assert (await answer.json())["error"]["code"] == "queue_full"
+                    assert int(answer.headers["Retry-After"]) > 0
+
+    asyncio.run(scenario())
