@@ -295,3 +295,16 @@ def test_playalter_serve_gives_the_same_answers_on_the_wire(tmp_path):
     finally:
         server.stop()
     assert '"level": "ERROR"' not in server.logs_text()
+
+
+def test_a_long_option_value_refused_by_the_engine_is_quoted_by_the_rules(tmp_path):
+    async def scenario():
+        async with running_app(make_settings(tmp_path)) as (client, _, key):
+            body = {"images": {"image": b64(png_bytes())}, "inputs": {"privacy.color": "<script>\n" * 300}}
+            response = await client.post("/api/workflows/privacy_blur/run", json=body, headers=bearer(key))
+            error = (await response.json())["error"]
+            assert (response.status, error["code"]) == (400, "invalid_parameter")
+            assert error["message"] == ("color must look like '#RRGGBB' (hex), got "
+                                        "'<script>?<script>?<script>?<script>?<scr... (2700 characters)'")
+
+    run(scenario())

@@ -13,6 +13,7 @@ from typing import Callable
 import numpy as np
 
 from ..core.errors import InvalidParameterError
+from ..core.quoting import quoted
 from ..engine.face import Face
 from .choices import MAX_LEVELS
 from .masking import anonymize
@@ -23,7 +24,7 @@ _NAMES = ((0.25, "light"), (0.5, "medium"), (0.75, "strong"), (1.0, "complete"))
 
 def level_strengths(levels: int, top: float = 1.0) -> list[float]:
     if isinstance(levels, bool) or not isinstance(levels, int) or not 1 <= levels <= MAX_LEVELS:
-        raise InvalidParameterError(f"levels must be a whole number from 1 to {MAX_LEVELS}, got {levels!r}")
+        raise InvalidParameterError(f"levels must be a whole number from 1 to {MAX_LEVELS}, got {quoted(levels)}")
     return [top * index / levels for index in range(1, levels + 1)]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from ..core.errors import InvalidParameterError
+from ..core.quoting import quoted
 from .geometry import Shape
 from .strength import check_mask_type, check_strength
 
@@ -18,13 +19,13 @@ def parse_color(value) -> tuple[int, int, int]:
                 return tuple(int(text[i:i + 2], 16) for i in (0, 2, 4))
             except ValueError:
                 pass
-        raise InvalidParameterError(f"color must look like '#RRGGBB' (hex), got {value!r}")
+        raise InvalidParameterError(f"color must look like '#RRGGBB' (hex), got {quoted(value)}")
     try:
         channels = tuple(int(channel) for channel in value)
     except (TypeError, ValueError):
-        raise InvalidParameterError(f"color must be '#RRGGBB' or three numbers 0..255, got {value!r}") from None
+        raise InvalidParameterError(f"color must be '#RRGGBB' or three numbers 0..255, got {quoted(value)}") from None
     if len(channels) != 3 or not all(0 <= channel <= 255 for channel in channels):
-        raise InvalidParameterError(f"color must be three numbers 0..255, got {value!r}")
+        raise InvalidParameterError(f"color must be three numbers 0..255, got {quoted(value)}")
     return channels
 
 
@@ -55,7 +56,7 @@ class PrivacyOptions:
         object.__setattr__(self, "strength", check_strength(self.strength))
         object.__setattr__(self, "color", parse_color(self.color))
         if not isinstance(self.seed, int) or self.seed < 0:
-            raise InvalidParameterError(f"seed must be a non-negative integer, got {self.seed!r}")
+            raise InvalidParameterError(f"seed must be a non-negative integer, got {quoted(self.seed)}")
         self.shape  # validates coverage, margin and feather
 
     @property

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from ..core.errors import InvalidParameterError
+from ..core.quoting import quoted
 from .detection_settings import PRIVACY_DETECTION, PrivacyDetection
 from .options import PrivacyOptions
 from .people import People
@@ -50,7 +51,7 @@ def privacy_request(values: Mapping[str, Any]) -> PrivacyRequest:
     naming the input when one is wrong."""
     for name in SWITCHES:
         if name in values and not isinstance(values[name], bool):
-            raise InvalidParameterError(f"{name} must be true or false, got {values[name]!r}")
+            raise InvalidParameterError(f"{name} must be true or false, got {quoted(values[name])}")
     options = PrivacyOptions(**{name: values[name] for name in OPTION_FIELDS if name in values})
     detection = PrivacyDetection(
         threshold=values.get("threshold", PRIVACY_DETECTION.threshold),

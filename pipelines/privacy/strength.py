@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..core.errors import InvalidParameterError
+from ..core.quoting import quoted
 from .choices import MASK_TYPES
 
 
@@ -66,9 +67,9 @@ def check_strength(strength: float) -> float:
     try:
         value = float(strength)
     except (TypeError, ValueError):
-        raise InvalidParameterError(f"strength must be a number from 0 to 1, got {strength!r}") from None
+        raise InvalidParameterError(f"strength must be a number from 0 to 1, got {quoted(strength)}") from None
     if not 0.0 <= value <= 1.0:
-        raise InvalidParameterError(f"strength must be from 0 (light) to 1 (complete), got {strength!r}")
+        raise InvalidParameterError(f"strength must be from 0 (light) to 1 (complete), got {quoted(strength)}")
     return value
 
 

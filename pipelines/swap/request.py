@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ..core.errors import InvalidParameterError
+from ..core.quoting import quoted
 from ..engine.selection import parse_indices
 from .blend import BlendOptions
 from .pipeline import SwapOptions
@@ -33,10 +34,10 @@ def swap_request(values: Mapping[str, Any]) -> SwapOptions:
     InvalidParameterError naming the input when one is wrong."""
     for name in SWITCHES:
         if name in values and not isinstance(values[name], bool):
-            raise InvalidParameterError(f"{name} must be true or false, got {values[name]!r}")
+            raise InvalidParameterError(f"{name} must be true or false, got {quoted(values[name])}")
     for name in FRACTIONS:
         if name in values and (isinstance(values[name], bool) or not isinstance(values[name], (int, float))):
-            raise InvalidParameterError(f"{name} must be a number from 0 to 1, got {values[name]!r}")
+            raise InvalidParameterError(f"{name} must be a number from 0 to 1, got {quoted(values[name])}")
     if "target_indices" in values:
         _check_indices(values["target_indices"])
     blend = BlendOptions(**{field: values[name] for name, field in BLEND_FIELDS.items() if name in values})
@@ -47,7 +48,7 @@ def swap_request(values: Mapping[str, Any]) -> SwapOptions:
 def _check_indices(text: Any) -> None:
     """``target_indices`` is "all" (or empty) or face numbers like "0,2"."""
     if not isinstance(text, str):
-        raise InvalidParameterError(f"target_indices must be text such as \"0,2\" or \"all\", got {text!r}")
+        raise InvalidParameterError(f"target_indices must be text such as \"0,2\" or \"all\", got {quoted(text)}")
     if text.strip().lower() not in ("", "all"):
         try:
             parse_indices(text)

@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ....pipelines.core.errors import InvalidParameterError
-from ...engine.quoting import excerpt
+from ...engine.quoting import excerpt, quoted
 from ..storage import migrations
 from ..storage.database import Database
 
@@ -240,7 +240,7 @@ class KeyStore:
 
 def _insert(tx, tier: str, name: str, scopes, expires_at: float | None) -> tuple[str, str]:
     if tier not in TIERS:
-        raise InvalidParameterError(f"unknown tier {tier!r}; choose one of: {', '.join(TIERS)}")
+        raise InvalidParameterError(f"unknown tier {quoted(tier)}; choose one of: {', '.join(TIERS)}")
     scopes = validate_scopes(scopes)
     while True:
         key_id = secrets.token_hex(KEY_ID_LENGTH // 2)
