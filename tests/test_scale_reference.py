@@ -10,44 +10,15 @@ import cv2
 import numpy as np
 import pytest
 
+from card_drawing import card_outline, draw_card
 from conftest import read_rgb, requires_face_mesh
 from playalter.pipelines.core.errors import InvalidParameterError
-from playalter.pipelines.engine.card_detection import CARD_HEIGHT_MM, CARD_WIDTH_MM, find_card
+from playalter.pipelines.engine.card_detection import CARD_WIDTH_MM, find_card
 from playalter.pipelines.engine.detection.api import detect_faces
 from playalter.pipelines.engine.face_measurements import measure_face
 from playalter.pipelines.engine.scale_reference import parse_scale
 
 PHOTO = "exp_2.jpg"  # a frontal face, 450 x 450 px, with room beside it
-SUPERSAMPLE = 8
-
-
-def card_outline(centre: tuple[float, float], width_px: float, degrees: float = 0.0,
-                 squash: float = 1.0) -> np.ndarray:
-    """[N,2] px outline of an ID-1 card (rounded corners) ``width_px`` wide, turned by ``degrees``;
-    ``squash`` < 1 shortens it across, as a card tilted away from the camera looks."""
-    height_px = width_px * CARD_HEIGHT_MM / CARD_WIDTH_MM
-    radius = 3.18 / CARD_WIDTH_MM * width_px
-    arcs = []
-    for (sx, sy), start in (((1, 1), 0), ((-1, 1), 90), ((-1, -1), 180), ((1, -1), 270)):
-        angles = np.radians(np.linspace(start, start + 90, 12))
-        arcs.append(np.column_stack([sx * (width_px / 2 - radius) + radius * np.cos(angles),
-                                     sy * (height_px / 2 - radius) + radius * np.sin(angles)]))
-    outline = np.concatenate(arcs) * [1.0, squash]  # [48,2]
-    turn = np.radians(degrees)
-    rotation = np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
-    return outline @ rotation.T + np.asarray(centre)
-
-
-def draw_card(image: np.ndarray, outline: np.ndarray, colour=(30, 80, 170)) -> np.ndarray:
-    """``image`` with the card filled in, its edges antialiased by supersampling (pixel centres at integers)."""
-    height, width = image.shape[:2]
-    big = np.zeros((height * SUPERSAMPLE, width * SUPERSAMPLE), np.uint8)
-    scaled = ((outline + 0.5) * SUPERSAMPLE - 0.5) * 16  # 4 fractional bits
-    cv2.fillPoly(big, [np.round(scaled).astype(np.int32)], 255, cv2.LINE_8, shift=4)
-    alpha = cv2.resize(big.astype(np.float32) / 255, (width, height), interpolation=cv2.INTER_AREA)[..., None]
-    return (image * (1 - alpha) + np.asarray(colour, np.float32) * alpha).round().astype(np.uint8)
-
-
 @pytest.fixture(scope="module")
 def photo(shared_fixtures) -> np.ndarray:
     return read_rgb(shared_fixtures / "faces" / PHOTO)
