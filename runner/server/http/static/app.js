@@ -48,6 +48,8 @@ function parameters(operation) {
       include_landmarks: $("include-landmarks").checked,
       include_3d_mesh: $("include-mesh").checked,
       measurement_model: $("measurement-model").value,
+      include_sheet: $("include-sheet").checked,
+      scale: $("scale").value,
     };
   }
   return {};
@@ -179,7 +181,9 @@ function measurementTable(face) {
   const table = document.createElement("table");
   table.className = "measurements";
   const caption = table.createCaption();
-  caption.textContent = `face ${face.index} - ${face.measurements.method}`;
+  const scale = face.measurements.scale;
+  caption.textContent = `face ${face.index} - ${face.measurements.method}` +
+    (scale ? ` - scale: ${scale.source}` + (scale.warning ? ` (warning: ${scale.warning})` : "") : "");
   const head = table.createTHead().insertRow();
   for (const name of ["measurement", "value", "±", "valid"]) {
     const cell = document.createElement("th");
