@@ -124,7 +124,8 @@ def test_the_http_api_takes_every_scale_and_refuses_bad_ones(tmp_path, photo):
 
     carded = draw_card(photo, card_outline((80, 357), CARD_WIDTH_MM / 0.6))
     ok, png = cv2.imencode(".png", carded[..., ::-1])
-    assert ok
+    ok_plain, plain = cv2.imencode(".png", photo[..., ::-1])
+    assert ok and ok_plain
 
     async def scenario():
         async with running_app(make_settings(tmp_path)) as (client, app, key):
@@ -140,6 +141,12 @@ def test_the_http_api_takes_every_scale_and_refuses_bad_ones(tmp_path, photo):
             assert answers["card"]["source"] == "card" and len(answers["card"]["card_corners"]) == 4
             assert answers["card"]["mm_per_px"] == pytest.approx(0.6, rel=0.005)
             assert answers["segment"]["source"] == "segment" and answers["segment"]["mm_per_px"] == 0.2
+            assert "warnings" not in answers
+            missing = await client.post("/api/face/analyze", headers=bearer(key),
+                                        json={"image_base64": b64(plain.tobytes()), "scale": "card"})
+            body = await missing.json()
+            assert missing.status == 200 and body["faces"][0]["measurements"]["scale"]["source"] == "iris"
+            assert len(body["warnings"]) == 1 and "no ID-1 card" in body["warnings"][0]
             for bad in ({"ipd_mm": -1}, "ruler", {"mm_per_px": 0.2, "ipd_mm": 60},
                         {"segment": [[0, 0], [0, 0]], "length_mm": 5}):
                 response = await analyze(scale=bad)

@@ -83,7 +83,9 @@ ANALYZE_RESULT = {
     "type": "object",
     "description": "the outputs of the analysis workflow, with its face report as `faces`",
     "properties": {**RUN_RESULT["properties"],
-                   "faces": {"type": "array", "items": ref("FaceRecord")}},
+                   "faces": {"type": "array", "items": ref("FaceRecord")},
+                   "warnings": {**WARNINGS, "description": "e.g. a scale card that was not found or too "
+                                                           "slanted (the iris scaled that face instead)"}},
 }
 JOB = {
     "type": "object",

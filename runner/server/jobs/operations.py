@@ -65,10 +65,17 @@ def _analyze(parameters: dict[str, Any]) -> Plan:
 
 
 def lift_faces(result: dict[str, Any]) -> dict[str, Any]:
-    """The analysis report's face records moved to the answer's top level as ``faces``."""
+    """The analysis report's face records moved to the answer's top level as ``faces``; a scale reference
+    that could not be used (``measurements.scale.warning``) is also a top-level ``warnings`` entry."""
     reports = [entry for entry in result["json"] if entry["title"] == REPORT_TITLE]
     faces = [face for entry in reports for face in entry["data"]["faces"]]
-    return {**result, "faces": faces, "json": [entry for entry in result["json"] if entry["title"] != REPORT_TITLE]}
+    answer = {**result, "faces": faces, "json": [entry for entry in result["json"] if entry["title"] != REPORT_TITLE]}
+    scales = [(face, face.get("measurements", {}).get("scale", {})) for face in faces]
+    warnings = [f"image {face['image']}, face {face['index']}: {scale['warning']}"
+                for face, scale in scales if scale.get("warning")]
+    if warnings:
+        answer["warnings"] = warnings
+    return answer
 
 
 PRIVACY_LEVELS_DEFAULT = 4
