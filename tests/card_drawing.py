@@ -29,10 +29,17 @@ def card_outline(centre: tuple[float, float], width_px: float, degrees: float = 
 
 
 def draw_card(image: np.ndarray, outline: np.ndarray, colour=(30, 80, 170)) -> np.ndarray:
-    """``image`` with the card filled in, its edges antialiased by supersampling (pixel centres at integers)."""
+    """``image`` with the card filled in, its edges antialiased by supersampling (pixel centres at integers);
+    only the card's bounding box is supersampled."""
     height, width = image.shape[:2]
-    big = np.zeros((height * SUPERSAMPLE, width * SUPERSAMPLE), np.uint8)
-    scaled = ((outline + 0.5) * SUPERSAMPLE - 0.5) * 16  # 4 fractional bits
+    x0, y0 = (max(int(v) - 2, 0) for v in np.floor(outline.min(axis=0)))
+    x1, y1 = (int(v) + 3 for v in np.ceil(outline.max(axis=0)))
+    x1, y1 = min(x1, width), min(y1, height)
+    big = np.zeros(((y1 - y0) * SUPERSAMPLE, (x1 - x0) * SUPERSAMPLE), np.uint8)
+    scaled = ((outline - [x0, y0] + 0.5) * SUPERSAMPLE - 0.5) * 16  # 4 fractional bits
     cv2.fillPoly(big, [np.round(scaled).astype(np.int32)], 255, cv2.LINE_8, shift=4)
-    alpha = cv2.resize(big.astype(np.float32) / 255, (width, height), interpolation=cv2.INTER_AREA)[..., None]
-    return (image * (1 - alpha) + np.asarray(colour, np.float32) * alpha).round().astype(np.uint8)
+    alpha = cv2.resize(big.astype(np.float32) / 255, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)[..., None]
+    drawn = image.copy()
+    region = image[y0:y1, x0:x1].astype(np.float32)
+    drawn[y0:y1, x0:x1] = (region * (1 - alpha) + np.asarray(colour, np.float32) * alpha).round().astype(np.uint8)
+    return drawn
