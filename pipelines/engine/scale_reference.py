@@ -41,14 +41,14 @@ SEGMENT_END_SD_PX = 1.0  # one end of a segment the user placed by hand
 
 def _positive(value: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value <= 0:
-        raise InvalidParameterError(f"scale {name} must be a positive number, not {value!r}")
+        raise InvalidParameterError(f"scale {name} must be a positive number, not {_excerpt(repr(value))}")
     return float(value)
 
 
 def _point(value: Any) -> np.ndarray:
     array = np.asarray(value, dtype=object)
     if array.shape != (2,) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in array):
-        raise InvalidParameterError(f"scale segment points are [x, y] pixel pairs, not {value!r}")
+        raise InvalidParameterError(f"scale segment points are [x, y] pixel pairs, not {_excerpt(repr(value))}")
     point = np.asarray(value, dtype=np.float64)
     if not np.isfinite(point).all():
         raise InvalidParameterError(f"scale segment points must be finite, not {value!r}")
@@ -82,7 +82,8 @@ def parse_scale(spec: Any) -> str | dict[str, Any]:
     if keys == {"segment", "length_mm"}:
         segment = spec["segment"]
         if not isinstance(segment, (list, tuple)) or len(segment) != 2:
-            raise InvalidParameterError(f"scale segment is two points [[x0, y0], [x1, y1]], not {segment!r}")
+            raise InvalidParameterError(
+                f"scale segment is two points [[x0, y0], [x1, y1]], not {_excerpt(repr(segment))}")
         start, end = _point(segment[0]), _point(segment[1])
         if np.linalg.norm(end - start) < 1.0:
             raise InvalidParameterError("scale segment's two points must be at least one pixel apart")
