@@ -1,5 +1,6 @@
 """The measurement sheet draws exactly the valid measurements as valid callipers and the flagged ones as
-flagged callipers, with the scale reference; on the node, over HTTP and from the CLI."""
+flagged callipers, on the photo and on the mesh views, with the scale reference; on the node, over HTTP
+and from the CLI."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from conftest import read_rgb, requires_face_mesh
 from playalter.pipelines.engine.detection.api import detect_faces
 from playalter.pipelines.engine.face_measurements import measure_face
 from playalter.pipelines.engine.measurement_sheet import (FLAGGED_COLOUR, MIN_PHOTO_HEIGHT, SCALE_COLOUR,
-                                                          VALID_COLOUR, draw_measurement_sheet, face_callipers)
+                                                          VALID_COLOUR, VIEW_SIDE, draw_measurement_sheet,
+                                                          face_callipers)
 
 PHOTO = "exp_2.jpg"
 
@@ -31,9 +33,11 @@ def _zoom(photo: np.ndarray) -> float:
     return max(1.0, MIN_PHOTO_HEIGHT / photo.shape[0])
 
 
-def _photo_part(sheet: np.ndarray, photo: np.ndarray) -> np.ndarray:
-    """The sheet's photo area (the photo enlarged to MIN_PHOTO_HEIGHT when it was smaller)."""
-    return sheet[:, :int(round(photo.shape[1] * _zoom(photo)))]
+def _parts(sheet: np.ndarray, photo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sheet's photo area (the photo enlarged to MIN_PHOTO_HEIGHT when it was smaller) and the
+    area of the mesh views beside it (one face: one row)."""
+    width = int(round(photo.shape[1] * _zoom(photo)))
+    return sheet[:, :width], sheet[:VIEW_SIDE, width:width + 2 * VIEW_SIDE]
 
 
 def _drawable(result: dict) -> dict[str, bool]:
@@ -57,9 +61,11 @@ def test_the_sheet_draws_exactly_the_valid_measurements(photo_and_face, mm_per_p
         assert not valid and flagged
     else:
         assert len(valid) >= 12
-    drawn = _photo_part(draw_measurement_sheet(photo, [face], [result]), photo)
+    drawn, views = _parts(draw_measurement_sheet(photo, [face], [result]), photo)
     assert _has(drawn, VALID_COLOUR) == bool(valid)
     assert _has(drawn, FLAGGED_COLOUR) == bool(flagged)
+    assert _has(views, VALID_COLOUR) == any(calliper.vertices for calliper in valid)
+    assert _has(views, FLAGGED_COLOUR) == any(calliper.vertices for calliper in flagged)
 
 
 @requires_face_mesh

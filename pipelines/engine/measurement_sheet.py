@@ -1,11 +1,13 @@
-"""The measurement sheet: the photo with every measured distance drawn as a numbered calliper, and a
-panel beside it that lists each one with its value, uncertainty and, for a flagged one, why.
+"""The measurement sheet: the photo with every measured distance drawn as a numbered calliper, a frontal
+and a profile view of each face's mesh in its head frame with the same callipers, and a panel that lists
+each one with its value, uncertainty and, for a flagged one, why.
 
 Valid measurements are drawn in VALID_COLOUR, flagged ones (``valid`` False) in FLAGGED_COLOUR, the scale
 reference (the irises, the card's outline or the user's segment) in SCALE_COLOUR. A distance is a
 calliper between its two mesh vertices (``landmark_ids``) as they lie in the photo; the interpupillary
-distance runs between the iris centres. Indices and the asymmetry score have no two end points: the panel
-lists them without a calliper. Faces measured without a dense mesh (FLAME, landmark estimates) get no
+distance runs between the iris centres (on the photo only: the views have no iris vertex). Indices and the
+asymmetry score have no two end points: the panel lists them without a calliper. The views are
+orthographic, each fitted to its square (their size in mm is in the panel, not in the drawing). Faces measured without a dense mesh (FLAME, landmark estimates) get no
 callipers.
 """
 
@@ -17,7 +19,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from . import face_mesh_scheme
 from .face import Face
+from .metric_face import NASION, head_axes
 
 VALID_COLOUR = (40, 170, 60)  # RGB
 FLAGGED_COLOUR = (235, 110, 20)
@@ -25,6 +29,8 @@ SCALE_COLOUR = (30, 110, 240)
 TEXT_COLOUR = (30, 30, 30)
 MIN_PHOTO_HEIGHT = 720  # smaller photos are enlarged so the callipers and numbers stay legible
 PANEL_WIDTH = 620
+VIEW_SIDE = 360  # px: each mesh view's square
+MESH_COLOUR = (200, 200, 200)
 LINE_HEIGHT = 20
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 FONT_SCALE = 0.45
@@ -39,6 +45,7 @@ class Calliper:
     end: np.ndarray  # [2] image px
     valid: bool
     text: str  # value and uncertainty, or the reason it is flagged
+    vertices: tuple[int, int] | None  # its two mesh vertices (None: the iris centres)
 
 
 def _entry_text(entry: dict) -> str:
@@ -61,19 +68,19 @@ def face_callipers(face: Face, result: dict) -> list[Calliper]:
     for name, entry in result["measurements"].items():
         ids = entry.get("landmark_ids") or []
         if name == "interpupillary_distance" and face.iris is not None and entry.get("value_mm") is not None:
-            start, end = face.iris[0, :2], face.iris[1, :2]
+            start, end, vertices = face.iris[0, :2], face.iris[1, :2], None
         elif len(ids) == 2 and entry.get("value_mm") is not None:
-            start, end = face.mesh[ids[0], :2], face.mesh[ids[1], :2]
+            start, end, vertices = face.mesh[ids[0], :2], face.mesh[ids[1], :2], (ids[0], ids[1])
         else:
             continue
         callipers.append(Calliper(name, entry["label"], np.asarray(start, np.float64), np.asarray(end, np.float64),
-                                  bool(entry["valid"]), _entry_text(entry)))
+                                  bool(entry["valid"]), _entry_text(entry), vertices))
     return callipers
 
 
-def _draw_calliper(canvas: np.ndarray, calliper: Calliper, number: int, zoom: float) -> None:
-    start, end = calliper.start * zoom, calliper.end * zoom
-    colour = VALID_COLOUR if calliper.valid else FLAGGED_COLOUR
+def _draw_calliper(canvas: np.ndarray, start: np.ndarray, end: np.ndarray, valid: bool, number: int) -> None:
+    """A calliper from ``start`` to ``end`` ([2] canvas px) with end ticks and its number."""
+    colour = VALID_COLOUR if valid else FLAGGED_COLOUR
     direction = end - start
     length = float(np.linalg.norm(direction))
     normal = np.array([-direction[1], direction[0]]) / max(length, 1e-9) * TICK_PX
@@ -83,6 +90,28 @@ def _draw_calliper(canvas: np.ndarray, calliper: Calliper, number: int, zoom: fl
     cv2.line(canvas, tuple(np.round(start).astype(int)), tuple(np.round(end).astype(int)), colour, 2, cv2.LINE_AA)
     middle = tuple(np.round((start + end) / 2 + normal * 1.5).astype(int))
     cv2.putText(canvas, str(number), middle, FONT, FONT_SCALE, colour, 1, cv2.LINE_AA)
+
+
+def _mesh_views(face: Face, callipers: list[Calliper]) -> np.ndarray:
+    """uint8 [VIEW_SIDE, 2 VIEW_SIDE, 3]: the face's mesh in its head frame seen from the front and from
+    its right side, wireframe grey, with the callipers that join two vertices."""
+    points = face.mesh.astype(np.float64)  # [468,3] px
+    frame = (points - points[NASION]) @ head_axes(points).T  # [468,3]: x to the subject's left, y up, z out
+    views = []
+    for horizontal in (frame[:, 0], -frame[:, 2]):  # front: x; the right side: the nose to the image left
+        flat = np.column_stack([horizontal, -frame[:, 1]])  # [468,2], image axes (y down)
+        low, high = flat.min(axis=0), flat.max(axis=0)
+        fit = 0.85 * VIEW_SIDE / max(float((high - low).max()), 1e-9)
+        canvas_points = (flat - (low + high) / 2) * fit + VIEW_SIDE / 2  # [468,2] px
+        view = np.full((VIEW_SIDE, VIEW_SIDE, 3), 255, np.uint8)
+        cv2.polylines(view, list(np.round(canvas_points[face_mesh_scheme.triangles()]).astype(np.int32)), True,
+                      MESH_COLOUR, 1, cv2.LINE_AA)
+        for number, calliper in enumerate(callipers, start=1):
+            if calliper.vertices is not None:
+                a, b = calliper.vertices
+                _draw_calliper(view, canvas_points[a], canvas_points[b], calliper.valid, number)
+        views.append(view)
+    return np.hstack(views)
 
 
 def _draw_scale(canvas: np.ndarray, face: Face, scale: dict, zoom: float) -> str:
@@ -113,6 +142,7 @@ def draw_measurement_sheet(image: np.ndarray, faces: list[Face], results: list[d
     zoom = max(1.0, MIN_PHOTO_HEIGHT / image.shape[0])
     photo = cv2.resize(image, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_CUBIC) if zoom > 1 else image.copy()
     lines: list[tuple[str, tuple[int, int, int]]] = []
+    views: list[np.ndarray] = []  # [VIEW_SIDE, 2 VIEW_SIDE, 3] per face with callipers
     for face_number, (face, result) in enumerate(zip(faces, results)):
         if result is None:
             continue
@@ -120,8 +150,10 @@ def draw_measurement_sheet(image: np.ndarray, faces: list[Face], results: list[d
         if "scale" in result:
             lines.append((_draw_scale(photo, face, result["scale"], zoom), SCALE_COLOUR))
         callipers = face_callipers(face, result)
+        if callipers:
+            views.append(_mesh_views(face, callipers))
         for number, calliper in enumerate(callipers, start=1):
-            _draw_calliper(photo, calliper, number, zoom)
+            _draw_calliper(photo, calliper.start * zoom, calliper.end * zoom, calliper.valid, number)
             lines.append((f"{number}. {calliper.label}: {calliper.text}",
                           VALID_COLOUR if calliper.valid else FLAGGED_COLOUR))
         drawn = {calliper.name for calliper in callipers}
@@ -131,9 +163,13 @@ def draw_measurement_sheet(image: np.ndarray, faces: list[Face], results: list[d
                               VALID_COLOUR if entry.get("valid", True) else FLAGGED_COLOUR))
     wrapped = [(part, colour) for text, colour in lines
                for part in textwrap.wrap(text, width=84, subsequent_indent="     ") or [""]]
-    height = max(photo.shape[0], (len(wrapped) + 2) * LINE_HEIGHT)
-    sheet = np.full((height, photo.shape[1] + PANEL_WIDTH, 3), 255, np.uint8)
+    views_width = 2 * VIEW_SIDE if views else 0
+    height = max(photo.shape[0], len(views) * VIEW_SIDE, (len(wrapped) + 2) * LINE_HEIGHT)
+    sheet = np.full((height, photo.shape[1] + views_width + PANEL_WIDTH, 3), 255, np.uint8)
     sheet[:photo.shape[0], :photo.shape[1]] = photo
+    for row, view in enumerate(views):
+        sheet[row * VIEW_SIDE:(row + 1) * VIEW_SIDE, photo.shape[1]:photo.shape[1] + views_width] = view
+    panel_left = photo.shape[1] + views_width + 10
     for row, (text, colour) in enumerate(wrapped, start=1):
-        cv2.putText(sheet, text, (photo.shape[1] + 10, row * LINE_HEIGHT), FONT, FONT_SCALE, colour, 1, cv2.LINE_AA)
+        cv2.putText(sheet, text, (panel_left, row * LINE_HEIGHT), FONT, FONT_SCALE, colour, 1, cv2.LINE_AA)
     return sheet
