@@ -102,6 +102,7 @@ def test_a_card_without_the_photo_is_refused(photo):
     {"mm_per_px": float("nan")}, {"ipd_mm": 63, "mm_per_px": 0.2}, {"segment": [[0, 0], [10, 0]]},
     {"segment": [[0, 0]], "length_mm": 5}, {"segment": [[0, 0], [0.5, 0]], "length_mm": 5},
     {"segment": [[0, 0], ["a", 1]], "length_mm": 5}, {"length_mm": 85.6},
+    {"segment": [[0, 0], [1e300, 0]], "length_mm": 5}, {"segment": [[0, 0], [float("inf"), 0]], "length_mm": 5},
 ])
 def test_bad_scale_requests_are_clear_errors(spec):
     with pytest.raises(InvalidParameterError, match="scale"):
@@ -190,3 +191,11 @@ def test_the_cli_takes_a_scale_and_warns_when_the_card_is_missing(tmp_path, phot
     assert "no ID-1 card" in capsys.readouterr().err
     assert main(["analyze", str(path), "--out", str(tmp_path / "out"), "--scale", "ruler"]) == 2
     assert "scale must be" in capsys.readouterr().err
+
+
+@requires_face_mesh
+@pytest.mark.parametrize("spec", [{"mm_per_px": 1e-9}, {"mm_per_px": 1e9}, {"ipd_mm": 1e-6},
+                                  {"segment": [[0, 0], [1e6, 0]], "length_mm": 1}])
+def test_an_absurd_scale_is_a_clear_error(photo, spec):
+    with pytest.raises(InvalidParameterError, match="mm per pixel"):
+        measure_face(_face(photo), spec)

@@ -37,6 +37,8 @@ SCALE_NAMES = ("iris", "card")
 KNOWN_IPD_SD_MM = 0.5  # a pupillometer or ruler reading, given to the half millimetre
 CENTRE_SD_PX = 1.0  # one pupil centre: the iris model's centre, or the eye-corner midpoint without it
 SEGMENT_END_SD_PX = 1.0  # one end of a segment the user placed by hand
+MAX_COORDINATE_PX = 1e6
+MM_PER_PX_RANGE = (1e-3, 10.0)  # a given scale outside it is a typing error (a face 140 mm wide is 14-140000 px)
 
 
 def _positive(value: Any, name: str) -> float:
@@ -50,8 +52,9 @@ def _point(value: Any) -> np.ndarray:
     if array.shape != (2,) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in array):
         raise InvalidParameterError(f"scale segment points are [x, y] pixel pairs, not {_excerpt(repr(value))}")
     point = np.asarray(value, dtype=np.float64)
-    if not np.isfinite(point).all():
-        raise InvalidParameterError(f"scale segment points must be finite, not {value!r}")
+    if not (np.abs(point) <= MAX_COORDINATE_PX).all():  # also refuses inf and nan
+        raise InvalidParameterError(f"scale segment points are image pixels within +-{MAX_COORDINATE_PX:g}, "
+                                    f"not {_excerpt(repr(value))}")
     return point
 
 
@@ -130,6 +133,16 @@ def reference_scale(request: str | dict[str, Any], face: Face, points: np.ndarra
                                          f"{100 * iris_scale.relative_sd:.1f} %): hold it flat, facing the camera",
                              {"card_corners": corners})
         return Scale(card.mm_per_px, "card", card.relative_sd, (), {"card_corners": corners})
+    scale = _given_scale(request, face, points)
+    low, high = MM_PER_PX_RANGE
+    if not low <= scale.mm_per_px <= high:
+        raise InvalidParameterError(f"the scale reference gives {scale.mm_per_px:.3g} mm per pixel, outside "
+                                    f"{low:g}-{high:g}: check its values")
+    return scale
+
+
+def _given_scale(request: dict[str, Any], face: Face, points: np.ndarray) -> Scale:
+    """The scale of a known value: an interpupillary distance, mm/px, or a segment and its length."""
     if "ipd_mm" in request:
         distance = pupil_distance_px(face, points)
         if distance <= 0:
