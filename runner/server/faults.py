@@ -11,7 +11,9 @@ Three kinds, each answered in the API's error shape, never as a 500:
 ``OUTAGES`` logs one WARNING when something the service needs goes out (the disk, one database, Redis), without a
 traceback, and one INFO when it is back, with how long it was out and how many failures it caused: the night's log
 shows two lines per outage, not one traceback per request. It is back when the code that found it out sees it work
-again: a transaction of that database commits, the free-space check passes, Redis answers.
+again: a transaction of that database commits, the free-space check passes, Redis answers. A failure within
+``REOPEN_SECONDS`` of that continues the same outage without a new warning: after a Postgres restart the pools'
+connections come back one by one, and the first success is not the last failure.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ DATABASE_UNAVAILABLE = "database_unavailable"
 RATE_LIMIT_STORAGE = "rate_limit_storage"
 RETRY_AFTER_SECONDS = 5
 DISK = "disk"
+REOPEN_SECONDS = 30.0  # a failure this soon after an outage ended continues it (pools reconnect one by one)
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 _POSTGRES_DISK_FULL = "53100"
 
@@ -107,12 +110,18 @@ class Outages:
     def __init__(self):
         self._lock = threading.Lock()
         self._ongoing: dict[str, list] = {}  # source -> [started (monotonic), failures]
+        self._ended: dict[str, tuple[float, list]] = {}  # source -> (when it ended, its [started, failures])
 
     def failed(self, kind: str, source: str, error: BaseException) -> None:
         with self._lock:
             ongoing = self._ongoing.get(source)
             if ongoing is not None:
                 ongoing[1] += 1
+                return
+            ended_at, previous = self._ended.pop(source, (float("-inf"), None))
+            if time.monotonic() - ended_at < REOPEN_SECONDS:  # the same outage, not a new one: no new warning
+                previous[1] += 1
+                self._ongoing[source] = previous
                 return
             self._ongoing[source] = [time.monotonic(), 1]
         log.warning("%s: %s is out (%s: %s); what needs it is refused until it is back", kind, source,
@@ -124,6 +133,8 @@ class Outages:
             return
         with self._lock:
             ongoing = self._ongoing.pop(source, None)
+            if ongoing is not None:
+                self._ended[source] = (time.monotonic(), ongoing)
         if ongoing is not None:
             log.info("%s is back after %.1f s and %d failure(s)", source, time.monotonic() - ongoing[0], ongoing[1],
                      extra={"event": "outage_ended", "source": source})

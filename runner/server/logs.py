@@ -10,6 +10,9 @@ Files written by ``setup_log_files(log_dir)`` (``create_app`` calls it with ``lo
 - ``security.jsonl``:    ``playalter.security``: auth failures, rate-limit hits, refused or dropped
                          connections, through ``security_event``
 
+``quiet_outage_noise`` (called by a Postgres ``Database``) keeps a database outage to the one warning
+``faults.OUTAGES`` writes, instead of a line per reconnect attempt and a traceback per queue-worker task.
+
 Redaction: importing this module installs a log record factory that replaces API keys, JWTs and the
 value of credential headers by ``[redacted]`` in every record any logger creates (message, arguments,
 string fields, exception text), so no handler (console, these files, ``logging.json_file``) can write
@@ -28,6 +31,7 @@ from logging.handlers import WatchedFileHandler
 from pathlib import Path
 
 from ...pipelines.core.log import JsonFormatter
+from .faults import DATABASE_UNAVAILABLE, fault_of
 
 ROOT_LOGGER = __name__.split(".")[0]
 SECURITY_LOGGER = f"{ROOT_LOGGER}.security"
@@ -87,6 +91,29 @@ def security_event(event: str, level: int = logging.WARNING, **fields) -> None:
     Pass identifiers only (key id, path, client address, reason), never the credential.
     """
     security_log.log(level, event, extra={"event": event, **fields})
+
+
+class _LostDatabaseQuiet(logging.Filter):
+    """A record of a task that met a lost database becomes a one-line warning: the outage is logged once already
+    (``faults.OUTAGES``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None and fault_of(error) == DATABASE_UNAVAILABLE:
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def quiet_outage_noise() -> None:
+    """A Postgres outage logged once, not by every library on the way (idempotent): psycopg's pool warns at each
+    reconnect attempt (errors still pass), and procrastinate logs each of its worker's tasks that met the lost
+    database as an ERROR with a traceback."""
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
+    for name in ("procrastinate.utils", "procrastinate.worker"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(existing, _LostDatabaseQuiet) for existing in logger.filters):
+            logger.addFilter(_LostDatabaseQuiet())
 
 
 LOG_FILES = (  # logger, file, lowest level

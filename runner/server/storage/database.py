@@ -11,7 +11,6 @@ database transaction on one pooled connection.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import sqlite3
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from ..faults import DATABASE_UNAVAILABLE, OUTAGES, fault_of
+from ..logs import quiet_outage_noise
 
 _PLACEHOLDER = re.compile(r"\?")
 _REAL = re.compile(r"\bREAL\b")
@@ -101,8 +101,7 @@ class Database:
 
             self.integrity_errors: tuple[type[Exception], ...] = (psycopg.IntegrityError,)
             self.errors: tuple[type[Exception], ...] = (psycopg.Error,)
-            logging.getLogger("psycopg.pool").setLevel(logging.ERROR)  # not a warning per reconnect attempt: the
-            # outage is logged once (faults.OUTAGES)
+            quiet_outage_noise()
             self._pool = ConnectionPool(self.url, min_size=1, max_size=8, open=True, timeout=10.0,
                                         kwargs={"row_factory": _row_factory}, check=ConnectionPool.check_connection)
         else:

@@ -17,7 +17,6 @@ from pathlib import Path
 import procrastinate
 import procrastinate.worker
 
-from ...faults import DATABASE_UNAVAILABLE, fault_of
 from ...storage.audit_log import AuditLog
 from ...storage.database import Database
 from ...webhooks.deliverer import WebhookDeliverer
@@ -31,7 +30,6 @@ from .runtime import ItemRuntime
 log = logging.getLogger(__name__)
 
 RESTART_SECONDS = 2.0
-PROCRASTINATE_LOGGERS = ("procrastinate.utils", "procrastinate.worker")  # where its tasks' failures are logged
 
 
 def worker_name() -> str:
@@ -48,7 +46,6 @@ async def run_worker(settings, concurrency: int, *, install_signal_handlers: boo
     store = JobStore(data_dir, database)
     await asyncio.to_thread(engine.install_schema, database)
     name = worker_name()
-    _quiet_lost_database_errors()
     runtime = ItemRuntime(settings, database, store, audit, WorkflowCatalog(settings), name, direct_runs(settings))
     share_cores(concurrency, settings.server.onnx_threads)
     app = engine.build_app(url)
@@ -71,38 +68,18 @@ async def run_worker(settings, concurrency: int, *, install_signal_handlers: boo
         database.close()
 
 
-class _LostDatabaseQuiet(logging.Filter):
-    """procrastinate logs each of its tasks that met a lost database as an ERROR with a traceback; the outage is
-    logged once already (``faults.OUTAGES``), so these become one-line warnings."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        error = record.exc_info[1] if record.exc_info else None
-        if error is not None and fault_of(error) == DATABASE_UNAVAILABLE:
-            record.levelno, record.levelname = logging.WARNING, "WARNING"
-            record.exc_info, record.exc_text = None, None
-        return True
-
-
-def _quiet_lost_database_errors() -> None:
-    for name in PROCRASTINATE_LOGGERS:
-        logger = logging.getLogger(name)
-        if not any(isinstance(existing, _LostDatabaseQuiet) for existing in logger.filters):
-            logger.addFilter(_LostDatabaseQuiet())
-
-
 async def _keep_running(app, install_signal_handlers: bool, **options) -> None:
     """procrastinate's worker, started again each time it stops by itself: it does when its heartbeat, LISTEN or
     abort-polling task meets a lost database, and would otherwise leave the process up but running nothing.
 
     SIGTERM or SIGINT (with ``install_signal_handlers``) stop it for good: the items it runs finish and are
-    recorded before it returns. procrastinate stops its heartbeat first; it is kept beating here meanwhile, or the
-    other workers would take the items over after ``queue.lease_seconds`` and run them again.
+    recorded before it returns. procrastinate's own heartbeat stops at the first failure and before a graceful
+    stop waits for the items; ``_beat`` keeps the worker's heartbeat beside it for the worker's whole life, or the
+    other workers (and this one's reaper) would take its running items over after ``queue.lease_seconds``.
     """
-    loop, name = asyncio.get_running_loop(), options["name"]
+    loop, name, interval = asyncio.get_running_loop(), options["name"], options["update_heartbeat_interval"]
     stopping = asyncio.Event()
     running: asyncio.Task | None = None
-    worker: procrastinate.worker.Worker | None = None
-    beats: list[asyncio.Task] = []
 
     def stop() -> None:
         if not stopping.is_set():
@@ -110,7 +87,6 @@ async def _keep_running(app, install_signal_handlers: bool, **options) -> None:
             stopping.set()
             if running is not None:
                 running.cancel()  # procrastinate turns a cancellation into a graceful stop
-                beats.append(loop.create_task(_beat_while_stopping(app, worker, options["update_heartbeat_interval"])))
 
     signals = (signal.SIGINT, signal.SIGTERM) if install_signal_handlers else ()
     for signum in signals:
@@ -120,6 +96,7 @@ async def _keep_running(app, install_signal_handlers: bool, **options) -> None:
         while not stopping.is_set():
             worker = procrastinate.worker.Worker(app=app, install_signal_handlers=False, **options)
             running = asyncio.create_task(worker.run())
+            beat = asyncio.create_task(_beat(app, worker, interval))
             try:
                 await running
             except asyncio.CancelledError:
@@ -128,6 +105,8 @@ async def _keep_running(app, install_signal_handlers: bool, **options) -> None:
                 return
             except (procrastinate.exceptions.ProcrastinateException, OSError) as error:
                 log.warning("worker %s: the queue worker failed (%s)", name, type(error).__name__)
+            finally:
+                beat.cancel()
             if not stopping.is_set():
                 log.warning("worker %s: the queue worker stopped by itself (its database connection was lost); "
                             "starting it again in %g s", name, RESTART_SECONDS)
@@ -135,18 +114,18 @@ async def _keep_running(app, install_signal_handlers: bool, **options) -> None:
     finally:
         for signum in signals:
             loop.remove_signal_handler(signum)
-        for beat in beats:
-            beat.cancel()
 
 
-async def _beat_while_stopping(app, worker, interval: float) -> None:
-    """Keep the stopping worker's heartbeat fresh until procrastinate unregisters it (``worker_id`` None)."""
-    while worker.worker_id is not None:
+async def _beat(app, worker: procrastinate.worker.Worker, interval: float) -> None:
+    """Refresh the worker's heartbeat every ``interval`` s while it is registered, through database outages."""
+    while True:
+        await asyncio.sleep(interval)
+        if worker.worker_id is None:
+            continue
         try:
             await app.job_manager.update_heartbeat(worker.worker_id)
-        except procrastinate.exceptions.ProcrastinateException as error:
-            log.warning("a stopping worker's heartbeat failed (%s)", type(error).__name__)
-        await asyncio.sleep(interval)
+        except procrastinate.exceptions.ProcrastinateException:
+            pass  # the database is away: the outage is logged once elsewhere, and the next beat tries again
 
 
 async def _reap(app, lease: float) -> None:
