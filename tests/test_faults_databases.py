@@ -148,3 +148,20 @@ def test_a_burst_past_the_postgres_queue_limit_is_refused_promptly(tmp_path, pos
                     assert int(answer.headers["Retry-After"]) > 0
 
     asyncio.run(scenario())
+
+
+def test_faults_are_told_apart_from_bugs():
+    import errno
+
+    import psycopg
+
+    from playalter.runner.server.faults import fault_of
+
+    assert fault_of(sqlite3.OperationalError("database is locked")) == "database_unavailable"
+    assert fault_of(sqlite3.OperationalError("database or disk is full")) == "storage_full"
+    assert fault_of(sqlite3.OperationalError("no such table: jobs")) is None  # a bug stays a 500 with its traceback
+    assert fault_of(psycopg.OperationalError("connection refused")) == "database_unavailable"
+    wrapped = RuntimeError("the node failed")
+    wrapped.__cause__ = OSError(errno.ENOSPC, "No space left on device")
+    assert fault_of(wrapped) == "storage_full"
+    assert fault_of(ValueError("bad input")) is None

@@ -36,6 +36,7 @@ DISK = "disk"
 REOPEN_SECONDS = 30.0  # a failure this soon after an outage ended continues it (pools reconnect one by one)
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 _POSTGRES_DISK_FULL = "53100"
+_SQLITE_OUTAGES = ("locked", "unable to open", "disk i/o error", "readonly database")
 
 
 def fault_of(error: BaseException) -> str | None:
@@ -53,8 +54,11 @@ def fault_of(error: BaseException) -> str | None:
 def _own_fault(error: BaseException) -> str | None:
     if isinstance(error, OSError) and error.errno in _NO_SPACE:
         return STORAGE_FULL
-    if isinstance(error, sqlite3.OperationalError):
-        return STORAGE_FULL if "disk is full" in str(error) else DATABASE_UNAVAILABLE
+    if isinstance(error, sqlite3.OperationalError):  # also raised for bugs ("no such table"): told apart by text
+        text = str(error).lower()
+        if "disk is full" in text:
+            return STORAGE_FULL
+        return DATABASE_UNAVAILABLE if any(outage in text for outage in _SQLITE_OUTAGES) else None
     if type(error) is sqlite3.DatabaseError:  # "file is not a database", "database disk image is malformed"
         return DATABASE_UNAVAILABLE
     psycopg = sys.modules.get("psycopg")  # a psycopg error can only come from an imported psycopg
