@@ -43,7 +43,7 @@ from playalter.pipelines.engine.detection.nms import iou
 FRAME_H, FRAME_W = hard.FRAME_H, hard.FRAME_W
 VIDEO_H, VIDEO_W = 720, 1280
 FIXTURES = hard.FIXTURES
-SEED = 9100  # base of every seed here (the tuning set uses 0..3; 7000, 8000 and 9000 were earlier draws: docs/privacy.md)
+SEED = 9200  # base of every seed here (the tuning set uses 0..3; 7000, 8000, 9000 and 9100 were earlier draws: docs/privacy.md)
 CONTEXT = 1.8  # a crop's side over its face box's side (head and shoulders), as in privacy_hard_set
 SMALL = (10, 24)  # face widths, px, that count as small
 JPEG_QUALITY = 14
