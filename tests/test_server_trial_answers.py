@@ -20,7 +20,7 @@ from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 
 from playalter.runner.engine.errors import NodeExecutionError
-from playalter.runner.engine.quoting import EXCERPT_CHARACTERS
+from playalter.pipelines.core.quoting import EXCERPT_CHARACTERS
 from playalter.runner.server.http import endpoints
 from playalter.runner.server.http.app import create_app
 from playalter.pipelines.core.errors import InvalidParameterError

@@ -23,7 +23,7 @@ from typing import Any
 from collections.abc import Iterable, Mapping
 
 from .errors import BindingError
-from .quoting import excerpt
+from ...pipelines.core.quoting import excerpt
 from .registry import NodeClasses, declared_inputs, is_link
 
 

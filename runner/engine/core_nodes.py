@@ -24,7 +24,7 @@ from ...pipelines.core.errors import InvalidParameterError
 from ...pipelines.images import load_image
 from .core_video import VIDEO_DISPLAY_NAMES, VIDEO_NODE_CLASSES
 from .injected_inputs import injected as _injected
-from .quoting import excerpt
+from ...pipelines.core.quoting import excerpt
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 

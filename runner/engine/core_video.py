@@ -24,7 +24,7 @@ from ...nodes import compat
 from ...nodes.files import reserve_numbered_file, resolve_inside
 from ...pipelines.core.errors import InvalidParameterError, PlayalterError
 from .injected_inputs import injected_input
-from .quoting import excerpt
+from ...pipelines.core.quoting import excerpt
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".gif")
 AUDIO_LAYOUTS = {1: "mono", 2: "stereo"}

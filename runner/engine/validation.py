@@ -23,7 +23,7 @@ from typing import Any
 
 from ...pipelines.core.errors import PlayalterError
 from .errors import WorkflowValidationError
-from .quoting import excerpt, short_value
+from ...pipelines.core.quoting import excerpt, short_value
 from .registry import NodeClasses, declared_inputs
 
 def _finite_float(value: Any) -> float:

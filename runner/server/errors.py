@@ -21,7 +21,7 @@ from typing import Any, Mapping
 from aiohttp import web
 from aiohttp.http_exceptions import ContentEncodingError
 
-from ..engine.quoting import excerpt
+from ...pipelines.core.quoting import excerpt
 from .faults import fault_answer
 
 log = logging.getLogger(__name__)

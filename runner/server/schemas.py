@@ -18,7 +18,7 @@ from ...pipelines.core.choices import IDENTITY_MODELS, PEOPLE
 from ...pipelines.privacy.choices import COVERAGES, MASK_TYPES, MAX_LEVELS
 from ...pipelines.privacy.detection_settings import PRIVACY_DETECTION
 from ...pipelines.swap.choices import BLEND_MODES, COLOR_MODES, METHODS
-from ..engine.quoting import excerpt
+from ...pipelines.core.quoting import excerpt
 from .errors import ApiError
 from .security.keys import SCOPES, TIERS
 

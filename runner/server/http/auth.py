@@ -33,7 +33,7 @@ from pathlib import Path
 from aiohttp import web
 
 from ....pipelines.core.errors import InvalidParameterError
-from ...engine.quoting import excerpt
+from ....pipelines.core.quoting import excerpt
 from .. import schemas
 from ..errors import ApiError, json_error
 from ..logs import security_event

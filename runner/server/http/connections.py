@@ -34,7 +34,7 @@ from http import HTTPStatus
 from aiohttp import web
 from aiohttp.http_exceptions import ContentEncodingError
 
-from ...engine.quoting import excerpt
+from ....pipelines.core.quoting import excerpt
 from ..errors import error_body, error_response
 from ..logs import security_event
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from aiohttp import web
 
 from ....pipelines.core.config import Section
-from ...engine.quoting import excerpt
+from ....pipelines.core.quoting import excerpt
 from ..errors import ApiError
 
 # matched whole with fullmatch: "$" would also match before a final newline ("privacy_blur\n")

@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ....pipelines.core.errors import InvalidParameterError
-from ...engine.quoting import excerpt, quoted
+from ....pipelines.core.quoting import excerpt, quoted
 from ..storage import migrations
 from ..storage.database import Database
 

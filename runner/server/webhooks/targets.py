@@ -23,7 +23,7 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from ...engine.quoting import excerpt
+from ....pipelines.core.quoting import excerpt
 
 MAX_URL_CHARACTERS = 2048
 METADATA_ADDRESSES = frozenset(ipaddress.ip_address(text) for text in (
