@@ -2,8 +2,9 @@
 
 Same interface as ``dispatcher.Dispatcher`` (the endpoints do not know which one they talk to). ``submit``
 checks the workflow and bindings, refuses work while ``server.queue_size`` items already wait
-(``QueueFull``; the items this replica is admitting count too, so a burst of concurrent submissions cannot all pass
-the check; replicas admitting at the same instant can each fill the rest once), stores the job (Postgres) and its inputs (the shared ``paths.data_dir``; a video upload is
+(``QueueFull``; the items this replica is admitting count too until they are enqueued, so a burst of concurrent
+submissions cannot all pass the check: it may be refused a little early, never late; replicas admitting at the same
+instant can each fill the rest once), stores the job (Postgres) and its inputs (the shared ``paths.data_dir``; a video upload is
 streamed into its staging folder and moved into the job), and defers one procrastinate job per item. A video job
 (``direct``) is an item like any other: a worker runs its pipeline. Events from workers arrive through ``events.Listener`` and go to this replica's
 SSE subscribers; ``wait`` and the job slots also re-read the job every ``POLL_SECONDS``, so a lost
