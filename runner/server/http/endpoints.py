@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 from aiohttp import web
 
-from ...engine.quoting import excerpt
+from ....pipelines.core.quoting import excerpt
 from .. import schemas
 from ..errors import ApiError
 from ..faults import answer_for_code
@@ -59,6 +59,7 @@ _FAILURE_STATUS = {
     "invalid_binding": 400,
     "workflow_invalid": 400,
     "model_missing": 503,
+    "dependency_missing": 503,
     "model_corrupt": 503,
     "model_download_failed": 503,
     "timeout": 504,
@@ -109,6 +110,19 @@ async def face_swap(request: web.Request) -> web.Response:
     return await _run_operation(request, OPERATIONS["swap"], schemas.SWAP_REQUEST)
 
 
+@routes.post("/api/face/compare", name="face.compare")
+@documented("Compare two faces", "Runs the saved workflow `face_compare`: is the face of `image_base64` the same "
+            "person as the face of `reference_base64` (the largest of each unless `face_index` / "
+            "`reference_face_index` say otherwise)? Answers the `distance`, `same_person` at the model's "
+            "`threshold`, and the `model` that judged with its licence. An image without a face is 422 `no_face`.",
+            tag="faces", body=schemas.COMPARE_REQUEST, answer="the comparison and the workflow's outputs",
+            answer_schema=ref("CompareResult"), errors=SINGLE_IMAGE_ERRORS, scope="face:analyze",
+            respond_async=True)
+@rate_cost(AT_ADMISSION)
+async def face_compare(request: web.Request) -> web.Response:
+    return await _run_operation(request, OPERATIONS["compare"], schemas.COMPARE_REQUEST)
+
+
 async def _run_operation(request: web.Request, operation: Operation, schema: dict) -> web.Response:
     require_scope(request, operation.scope)
     _check_enabled(request, operation)
@@ -146,7 +160,7 @@ async def _single_call_webhook(request: web.Request, body: dict[str, Any], async
             tag="workflows", body=schemas.WORKFLOW_RUN_REQUEST,
             answer="outputs", answer_schema=ref("RunResult"),
             errors=(*SINGLE_IMAGE_ERRORS, 404), scope="workflows:run", respond_async=True,
-            path_schemas={"name": {"type": "string", "pattern": NAME_PATTERN.pattern}})
+            path_schemas={"name": {"type": "string", "pattern": f"^{NAME_PATTERN.pattern}$"}})
 @rate_cost(AT_ADMISSION)
 async def run_workflow(request: web.Request) -> web.Response:
     require_scope(request, "workflows:run")
