@@ -30,7 +30,7 @@ THUMBNAIL_QUALITY = 80
 # one workflow per capability; face_analysis (FLAME fit) is left out: FLAME is licence-gated, so it cannot run
 # here to make its thumbnail
 TEMPLATES = ("detect_faces", "face_analysis_dense", "face_measurements_landmarks", "privacy_blur",
-             "privacy_video", "face_swap")
+             "privacy_audit", "privacy_video", "face_swap")
 VIDEO_FRAMES = 6
 
 
