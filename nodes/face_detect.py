@@ -185,9 +185,9 @@ class PlayAlterFacesToMask:
 class PlayAlterFaceReport:
     DESCRIPTION = (
         "The faces as a readable JSON report: per face its box, score, keypoints, head pose, the models that "
-        "produced them, the landmark model's presence score and, when connected and included, the "
-        "measurements (value, uncertainty, valid, reason). The 468 dense landmarks and the metric mesh (mm; JSON or OBJ text) only "
-        "when asked for. require_face makes an image without faces an error (no_face)."
+        "produced them, the landmark model's presence score and, when connected and included, the measurements "
+        "(value, uncertainty, valid, reason). The 468 dense landmarks and the metric mesh (mm; JSON or OBJ text) "
+        "only when asked for. require_face makes an image without faces an error (no_face)."
     )
     CATEGORY = CATEGORY
     FUNCTION = "report"

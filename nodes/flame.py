@@ -162,7 +162,8 @@ class PlayAlterMeasurementSheet:
     DESCRIPTION = (
         "The measurement sheet: each photo with every measured distance drawn as a numbered calliper (valid "
         "ones green, flagged ones orange) and the scale reference (irises, card or segment) in blue, a frontal and "
-        "a profile view of each face's mesh with the same callipers, and a panel listing each value with its uncertainty, or why it is flagged. Dense-mesh measurements only."
+        "a profile view of each face's mesh with the same callipers, and a panel listing each value with its "
+        "uncertainty, or why it is flagged. Dense-mesh measurements only."
     )
     CATEGORY = CATEGORY
     FUNCTION = "draw"

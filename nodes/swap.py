@@ -34,12 +34,12 @@ def _check_indices(text: str) -> None:
 
 class PlayAlterFaceSwap:
     DESCRIPTION = (
-        "Put the source face(s) onto the target face(s). 'auto' uses InSwapper (inswapper_128.onnx) when it and "
-        "the source's ArcFace embedding are available, else a model-free landmark warp; the report says which "
-        "ran. Faces are detected internally unless FACES are connected. Indices like \"0,2\" or \"all\" choose "
-        "faces; pairing 'order' maps the i-th source onto the i-th target, 'identity' finds the target face "
-        "nearest to the person of reference_identity or reference_image (its largest face). With enabled = false the target passes through unchanged (use it to gate "
-        "the swap on Face Compatibility)."
+        "Put the source face(s) onto the target face(s). 'auto' uses InSwapper (inswapper_128.onnx) when it and the "
+        "source's ArcFace embedding are available, else a model-free landmark warp; the report says which ran. Faces "
+        "are detected internally unless FACES are connected. Indices like \"0,2\" or \"all\" choose faces; pairing "
+        "'order' maps the i-th source onto the i-th target, 'identity' finds the target face nearest to the person "
+        "of reference_identity or reference_image (its largest face). With enabled = false the target passes through "
+        "unchanged (use it to gate the swap on Face Compatibility)."
     )
     CATEGORY = CATEGORY
     FUNCTION = "swap"

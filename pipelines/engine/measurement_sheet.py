@@ -4,11 +4,11 @@ each one with its value, uncertainty and, for a flagged one, why.
 
 Valid measurements are drawn in VALID_COLOUR, flagged ones (``valid`` False) in FLAGGED_COLOUR, the scale
 reference (the irises, the card's outline or the user's segment) in SCALE_COLOUR. A distance is a
-calliper between its two mesh vertices (``landmark_ids``) as they lie in the photo; the interpupillary
-distance runs between the iris centres (on the photo only: the views have no iris vertex). Indices and the
-asymmetry score have no two end points: the panel lists them without a calliper. The views are
-orthographic, each fitted to its square (their size in mm is in the panel, not in the drawing). Faces measured without a dense mesh (FLAME, landmark estimates) get no
-callipers.
+calliper between its two mesh vertices (``landmark_ids``) as they lie in the photo; the interpupillary distance runs
+between the iris centres (on the photo only: the views have no iris vertex). Indices and the asymmetry score have no
+two end points: the panel lists them without a calliper. The views are orthographic, each fitted to its square (their
+size in mm is in the panel, not in the drawing). Faces measured without a dense mesh (FLAME, landmark estimates) get
+no callipers.
 """
 
 from __future__ import annotations

@@ -170,6 +170,7 @@ INSTALLATION = {
 
 COMPONENTS: dict[str, Any] = {
     "Error": ERROR, "RunResult": RUN_RESULT, "AnalyzeResult": ANALYZE_RESULT, "PrivacyResult": PRIVACY_RESULT,
-    "SwapResult": SWAP_RESULT, "CompareResult": COMPARE_RESULT, "Key": KEY, "FaceRecord": FACE_RECORD, "ImageOutput": IMAGE_OUTPUT,
+    "SwapResult": SWAP_RESULT, "CompareResult": COMPARE_RESULT,
+    "Key": KEY, "FaceRecord": FACE_RECORD, "ImageOutput": IMAGE_OUTPUT,
     "JsonOutput": JSON_OUTPUT, "Job": JOB, "WebhookDelivery": WEBHOOK_DELIVERY, "Installation": INSTALLATION,
 }

@@ -1,9 +1,9 @@
 """``playalter swap-video SOURCE_PHOTO VIDEO ... --out DIR``: one face onto the people of videos.
 
-The source face (--source-face, largest first) is put onto the chosen tracked faces of every
-frame (--tracks: "all" or track numbers in order of appearance, e.g. "0,2"; or --reference: the tracks of
-the person in a photo or saved identity file), with the same identity on every frame. The face is blended in as by the Face Swap node (colour correction,
-feather or Poisson blend, occluders and the mouth kept, sharpening, noise reduction; docs/swap.md).
+The source face (--source-face, largest first) is put onto the chosen tracked faces of every frame (--tracks: "all" or
+track numbers in order of appearance, e.g. "0,2"; or --reference: the tracks of the person in a photo or saved
+identity file), with the same identity on every frame. The face is blended in as by the Face Swap node (colour
+correction, feather or Poisson blend, occluders and the mouth kept, sharpening, noise reduction; docs/swap.md).
 Each video becomes <name>_swapped.mp4 (.mkv when its codec or audio
 does not fit MP4), streamed with the audio copied and the frame timing and rotation kept; an
 existing output is never overwritten. Uses InSwapper when installed, else the landmark warp.

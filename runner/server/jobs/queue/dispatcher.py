@@ -1,17 +1,17 @@
 """The dispatcher of an API replica in a multi-process deployment: admit, enqueue, report; never execute.
 
-Same interface as ``dispatcher.Dispatcher`` (the endpoints do not know which one they talk to). ``submit``
-checks the workflow and bindings, refuses work while ``server.queue_size`` items already wait
-(``QueueFull``; the items this replica is admitting count too until they are enqueued, so a burst of concurrent
-submissions cannot all pass the check: it may be refused a little early, never late; replicas admitting at the same
-instant can each fill the rest once), stores the job (Postgres) and its inputs (the shared ``paths.data_dir``; a video upload is
-streamed into its staging folder and moved into the job), and defers one procrastinate job per item. A video job
-(``direct``) is an item like any other: a worker runs its pipeline. Events from workers arrive through ``events.Listener`` and go to this replica's
-SSE subscribers; ``wait`` and the job slots also re-read the job every ``POLL_SECONDS``, so a lost
-notification (a database restart) only delays them. Every ``SWEEP_SECONDS`` a replica deletes expired jobs and
-staged uploads a killed replica left behind (untouched since well past ``server.body_timeout_seconds``),
-and re-enqueues unfinished items that have no queue job (a replica killed between storing a job and
-enqueueing it, a worker that could not record an outcome), so admitted work is never lost.
+Same interface as ``dispatcher.Dispatcher`` (the endpoints do not know which one they talk to). ``submit`` checks the
+workflow and bindings, refuses work while ``server.queue_size`` items already wait (``QueueFull``; the items this
+replica is admitting count too until they are enqueued, so a burst of concurrent submissions cannot all pass the
+check: it may be refused a little early, never late; replicas admitting at the same instant can each fill the rest
+once), stores the job (Postgres) and its inputs (the shared ``paths.data_dir``; a video upload is streamed into its
+staging folder and moved into the job), and defers one procrastinate job per item. A video job (``direct``) is an item
+like any other: a worker runs its pipeline. Events from workers arrive through ``events.Listener`` and go to this
+replica's SSE subscribers; ``wait`` and the job slots also re-read the job every ``POLL_SECONDS``, so a lost
+notification (a database restart) only delays them. Every ``SWEEP_SECONDS`` a replica deletes expired jobs and staged
+uploads a killed replica left behind (untouched since well past ``server.body_timeout_seconds``), and re-enqueues
+unfinished items that have no queue job (a replica killed between storing a job and enqueueing it, a worker that could
+not record an outcome), so admitted work is never lost.
 """
 
 from __future__ import annotations
