@@ -150,8 +150,26 @@ FACE_RECORD = {
 ASYNC_WEBHOOK_URL = {**WEBHOOK_URL, "description": "with `Prefer: respond-async` only: " + WEBHOOK_URL["description"]}
 ANALYZE_REQUEST = object_schema({"image_base64": IMAGE_BASE64, **ANALYZE_PARAMETERS, "webhook_url": ASYNC_WEBHOOK_URL},
                                 ("image_base64",))
-PRIVACY_REQUEST = object_schema({"image_base64": IMAGE_BASE64, **PRIVACY_PARAMETERS, "webhook_url": ASYNC_WEBHOOK_URL},
-                                ("image_base64",))
+# A single photo call may hide people by reference (a batch may not: it has no reference photo).
+PRIVACY_CALL_PARAMETERS = {
+    **PRIVACY_PARAMETERS,
+    "people": {"type": "string", "enum": list(PEOPLE), "default": "everyone",
+               "description": "who is hidden: everyone, everyone_except the person of reference_base64 (kept "
+                              "visible, e.g. who consented), or only that person; not with create_levels"},
+    "identity_model": IDENTITY_MODEL,
+}
+PRIVACY_REQUEST = {
+    **object_schema({"image_base64": IMAGE_BASE64, **PRIVACY_CALL_PARAMETERS,
+                     "reference_base64": {**IMAGE_BASE64, "description": "a photo of the person `people` names "
+                                                                         "(its largest face): needed unless people "
+                                                                         "is everyone"},
+                     "webhook_url": ASYNC_WEBHOOK_URL},
+                    ("image_base64",)),
+    "if": {"properties": {"people": {"enum": ["everyone_except", "only"]}}, "required": ["people"]},
+    "then": {"required": ["reference_base64"]},
+    "dependentSchemas": {"reference_base64": {"properties": {"people": {"enum": ["everyone_except", "only"]}},
+                                              "required": ["people"]}},
+}
 SWAP_REQUEST = object_schema(
     {"source_image_base64": IMAGE_BASE64, "target_image_base64": IMAGE_BASE64, **SWAP_PARAMETERS,
      "webhook_url": ASYNC_WEBHOOK_URL},

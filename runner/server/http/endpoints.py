@@ -90,8 +90,9 @@ async def face_analyze(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/privacy/mask", name="privacy.mask")
-@documented("Anonymise faces", "Runs `privacy_blur`, `privacy_audit` (include_audit) or `privacy_pixelate_levels` "
-            "(create_levels). `faces_hidden` counts the masked faces; an image without a face comes back "
+@documented("Anonymise faces", "Runs `privacy_blur`, `privacy_audit` (include_audit), `privacy_pixelate_levels` "
+            "(create_levels) or `privacy_people` (people: everyone except, or only, the person of "
+            "`reference_base64`). `faces_hidden` counts the masked faces; an image without a face comes back "
             "unchanged with a warning.", tag="faces",
             body=schemas.PRIVACY_REQUEST, answer="outputs", answer_schema=ref("PrivacyResult"),
             errors=SINGLE_IMAGE_ERRORS, scope="privacy:mask", respond_async=True)
@@ -130,7 +131,8 @@ async def _run_operation(request: web.Request, operation: Operation, schema: dic
     asynchronous = prefers_async(request)
     webhook_url = await _single_call_webhook(request, body, asynchronous)
     images = await asyncio.to_thread(
-        lambda: {title: schemas.decode_image(body[field], field) for field, title in operation.image_fields.items()})
+        lambda: {title: schemas.decode_image(body[field], field) for field, title in operation.image_fields.items()
+                 if field in body})
     parameters = {name: body[name] for name in operation.parameters}
     note_audit(request, operation.name, images.values(), parameters)
     if asynchronous:
@@ -206,8 +208,8 @@ async def batch_process(request: web.Request) -> web.Response:
     operation = OPERATIONS[body["operation"]]
     require_scope(request, operation.scope)
     _check_enabled(request, operation)
-    parameters = schemas.validate(schemas.object_schema(operation.parameters), body["parameters"],
-                                  "body.parameters")
+    parameters = schemas.validate(schemas.object_schema(schemas.BATCH_OPERATIONS[operation.name]),
+                                  body["parameters"], "body.parameters")
     webhook_url = await checked_webhook_url(request, body.get("webhook_url"))
     items = await asyncio.to_thread(lambda: [
         {"image": schemas.decode_image(text, f"images_base64.{index}")}

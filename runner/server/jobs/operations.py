@@ -38,7 +38,7 @@ class Operation:
     name: str
     scope: str  # the API-key scope a caller needs
     switch: str  # the settings flag that turns the capability on or off
-    image_fields: dict[str, str]  # request field -> LoadImage title it binds
+    image_fields: dict[str, str]  # request field -> LoadImage title it binds (when the request has it)
     parameters: dict[str, Any]  # JSON Schema properties of the parameters
     plan: Callable[[dict[str, Any]], Plan]
     workflows: tuple[str, ...]  # every workflow ``plan`` may choose
@@ -86,10 +86,19 @@ def _privacy(parameters: dict[str, Any]) -> Plan:
     levels = PRIVACY_LEVELS_DEFAULT if levels is True else int(levels)
     bindings: dict[str, Any] = {"privacy.mask_type": parameters["mask_type"], "privacy.strength": parameters["strength"],
                                 "detect.thorough": parameters["thorough"]}
+    people = parameters.get("people", "everyone")  # a batch has no people: it has no reference photo
+    if levels and people != "everyone":
+        raise ApiError(400, "invalid_request", "create_levels cannot be combined with people: ask for the levels "
+                                               "of everyone, or for one strength for the chosen people")
     if levels:
         bindings["privacy.levels"] = levels
         bindings["privacy.audit"] = parameters["include_audit"]
         return Plan("privacy_pixelate_levels", bindings)
+    if people != "everyone":
+        audit = parameters["include_audit"]  # as privacy_audit: the audit raises the strength where it must
+        return Plan("privacy_people", {**bindings, "privacy.people": people, "privacy.audit": audit,
+                                       "privacy.auto_strengthen": audit,
+                                       "privacy.identity_model": parameters["identity_model"]})
     return Plan("privacy_audit" if parameters["include_audit"] else "privacy_blur", bindings)
 
 
@@ -161,9 +170,11 @@ def compare_answer(result: dict[str, Any]) -> dict[str, Any]:
 OPERATIONS: dict[str, Operation] = {
     "analyze": Operation("analyze", "face:analyze", "enable_face_detection", {"image_base64": "image"},
                          schemas.ANALYZE_PARAMETERS, _analyze, ("face_analysis", "face_analysis_dense"), lift_faces),
-    "privacy": Operation("privacy", "privacy:mask", "enable_privacy", {"image_base64": "image"},
-                         schemas.PRIVACY_PARAMETERS, _privacy,
-                         ("privacy_blur", "privacy_audit", "privacy_pixelate_levels"), privacy_answer),
+    "privacy": Operation("privacy", "privacy:mask", "enable_privacy",
+                         {"image_base64": "image", "reference_base64": "reference"},
+                         schemas.PRIVACY_CALL_PARAMETERS, _privacy,
+                         ("privacy_blur", "privacy_audit", "privacy_pixelate_levels", "privacy_people"),
+                         privacy_answer),
     "swap": Operation("swap", "face:swap", "enable_face_swap",
                       {"source_image_base64": "source", "target_image_base64": "target"},
                       schemas.SWAP_PARAMETERS, _swap, ("face_swap",), swap_answer),
