@@ -96,6 +96,7 @@ def _privacy(parameters: dict[str, Any]) -> Plan:
         return Plan("privacy_pixelate_levels", bindings)
     if people != "everyone":
         audit = parameters["include_audit"]  # as privacy_audit: the audit raises the strength where it must
+        bindings["detect image.thorough"] = bindings.pop("detect.thorough")  # named after its image: two LoadImages
         return Plan("privacy_people", {**bindings, "privacy.people": people, "privacy.audit": audit,
                                        "privacy.auto_strengthen": audit,
                                        "privacy.identity_model": parameters["identity_model"]})
