@@ -36,6 +36,7 @@ from ..engine import face_regions, metric_face
 from ..engine import pose as head_pose
 from ..engine.align import similarity_transform
 from ..engine.face import Face
+from ..engine.face_proportions import MESH_RATIOS, RATIO_SPREAD, mesh_ratios
 from . import identity, landmarks
 from .blend import occluder_mask, outline_mask, region, skin_sample_mask
 
@@ -137,25 +138,6 @@ def _proportions(face: Face) -> np.ndarray:
     return np.array([np.linalg.norm(mouth - eyes) / max(face.eye_distance, 1e-6), face.height / max(face.width, 1e-6)])
 
 
-# Mesh proportions and their spread between people (standard deviation over the 6 faces of t1.jpg and 8
-# fixture photos): a difference of one spread is typical between two different faces.
-MESH_RATIOS = ("face_width/height", "eye_spacing/face_width", "nose_width/face_width", "nose_length/face_height",
-               "mouth_width/face_width", "jaw_width/face_width")
-_RATIO_SPREAD = np.array([0.054, 0.017, 0.028, 0.008, 0.043, 0.020])  # [6]
-
-
-def mesh_ratios(mesh: np.ndarray) -> np.ndarray:
-    """(6,) ``MESH_RATIOS`` measured on the pose-normalised mesh [468,3] (3D, so a turned face keeps them)."""
-    points = face_regions.canonical_mesh(mesh)  # [468,3] unit face height
-
-    def distance(first, second) -> float:
-        return float(np.linalg.norm(np.mean(points[list(first)], 0) - np.mean(points[list(second)], 0)))
-
-    width, height = distance([234], [454]), distance([10], [152])
-    return np.array([width / height, distance([33, 133], [263, 362]) / width, distance([98], [327]) / width,
-                     distance([168], [2]) / height, distance([61], [291]) / width, distance([172], [397]) / width])
-
-
 def mesh_openings(mesh: np.ndarray) -> tuple[float, float]:
     """(mouth, eyes): inner-lip gap / mouth width and mean eyelid gap / eye width of the mesh [468,3]."""
     points = mesh.astype(np.float64)
@@ -171,7 +153,7 @@ def _shape(source: Face, target: Face, source_fit, target_fit) -> dict:
         return _factor(1 - rms / 1.5, round(rms, 3), f"FLAME shape parameters differ by {rms:.2f} RMS")
     if face_regions.has_mesh(source) and face_regions.has_mesh(target):
         difference = np.abs(mesh_ratios(source.mesh) - mesh_ratios(target.mesh))  # [6]
-        spreads = float(np.mean(difference / _RATIO_SPREAD))
+        spreads = float(np.mean(difference / RATIO_SPREAD))
         value = {name: round(float(delta), 4) for name, delta in zip(MESH_RATIOS, difference)}
         detail = f"face proportions (pose-normalised mesh) differ by {spreads:.2f} typical between-person spreads"
         return _factor(1 - spreads / 2.5, value, detail)
