@@ -121,12 +121,13 @@ class PlayAlterFaceCompatibility:
         "Score how well a source face suits a target face before swapping (0-100): head pose, size and "
         "resolution, skin tone (delta E), face shape (FLAME fits when connected, else landmarks), expression, "
         "occluders, age/sex and identity when the models are present. 'compatible' is score >= threshold: "
-        "connect it to Face Swap's 'enabled' input to gate the swap. One score per target image (source image 0)."
+        "connect it to Face Swap's 'enabled' input to gate the swap. One score per target image (source image 0); "
+        "'card' pictures each pair with its score and a bar per factor."
     )
     CATEGORY = CATEGORY
     FUNCTION = "check"
-    RETURN_TYPES = ("FLOAT", "BOOLEAN", "STRING")
-    RETURN_NAMES = ("score", "compatible", "report_json")
+    RETURN_TYPES = ("FLOAT", "BOOLEAN", "STRING", "IMAGE")
+    RETURN_NAMES = ("score", "compatible", "report_json", "card")
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -150,9 +151,10 @@ class PlayAlterFaceCompatibility:
     def check(self, source, target, source_index, target_index, threshold, source_faces=None, target_faces=None,
               source_flame=None, target_flame=None):
         from ..pipelines.swap.compatibility import compatibility
+        from ..pipelines.swap.compatibility_card import draw_card
         from ..pipelines.swap.pairing import chosen_indices
         from ..pipelines.swap.pipeline import detect_all
-        from .tensors import image_batch_to_numpy
+        from .tensors import image_batch_to_numpy, numpy_to_image_batch
 
         source_image = image_batch_to_numpy(source)[0]
         targets = image_batch_to_numpy(target)
@@ -161,16 +163,18 @@ class PlayAlterFaceCompatibility:
         source_face = source_face_list[chosen_indices(str(source_index), len(source_face_list), "source")[0]]
         source_fit = _fit(source_flame, 0, source_index)
         progress = Progress(len(targets))
-        results = []
+        results, cards = [], []
         for number, (image, faces) in enumerate(zip(targets, target_face_lists)):
             target_face = faces[chosen_indices(str(target_index), len(faces), "target")[0]]
-            results.append(compatibility(source_image, source_face, image, target_face, source_fit,
-                                         _fit(target_flame, number, target_index)))
+            result = compatibility(source_image, source_face, image, target_face, source_fit,
+                                   _fit(target_flame, number, target_index))
+            results.append(result)
+            cards.append(draw_card(source_image, source_face, image, target_face, result, threshold))
             progress.update()
         score = min(result["score"] for result in results)
         compatible = score >= threshold
         report = {"score": score, "threshold": threshold, "compatible": compatible, "images": results}
-        return score, compatible, json.dumps(report)
+        return score, compatible, json.dumps(report), numpy_to_image_batch(cards)
 
 
 def _fit(fits, image_number: int, face_index: int):

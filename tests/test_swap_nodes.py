@@ -98,12 +98,13 @@ def test_compatibility_gates_the_swap(t1_tensor, t1_faces):
     """The gated workflow's wiring: compatible -> enabled."""
     node = PlayAlterFaceCompatibility()
     args = dict(source_index=2, target_index=0, source_faces=t1_faces, target_faces=t1_faces)
-    score, compatible, report_json = node.check(t1_tensor, t1_tensor, threshold=100.0, **args)
+    score, compatible, report_json, card = node.check(t1_tensor, t1_tensor, threshold=100.0, **args)
     assert compatible is False and 0 < score < 100
+    assert card.shape[0] == 1 and card.shape[3] == 3
     assert json.loads(report_json)["images"][0]["recommendation"]
     image, swap_report = PlayAlterFaceSwap().swap(t1_tensor, source=t1_tensor, **SWAP_DEFAULTS, enabled=compatible)
     assert image is t1_tensor and "enabled" in json.loads(swap_report)["reason"]
-    _, compatible, _ = node.check(t1_tensor, t1_tensor, threshold=0.0, **args)
+    _, compatible, _, _ = node.check(t1_tensor, t1_tensor, threshold=0.0, **args)
     assert compatible is True
 
 
