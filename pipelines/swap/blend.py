@@ -237,15 +237,27 @@ def enhance(image: np.ndarray, sharpen: float, denoise: float, face_size: float)
     return np.clip(np.rint(result), 0, 255).astype(np.uint8)
 
 
-def _feather(source: np.ndarray, target: np.ndarray, mask: np.ndarray, radius: float) -> np.ndarray:
+def feather_alpha(mask: np.ndarray, radius: float) -> np.ndarray:
+    """float32 [h,w] alpha of a bool ``mask`` [h,w]: 1 deep inside, fading over ``radius`` pixels to 0 at
+    its edge; 0 outside (the feather runs inward only)."""
     alpha = mask.astype(np.float32)  # [h,w]
     if radius >= 1:
         size = int(2 * round(radius) + 1)
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
         inner = cv2.erode(mask.astype(np.uint8), kernel).astype(np.float32)
         alpha = cv2.GaussianBlur(inner, (0, 0), radius / 2) * alpha
+    return alpha
+
+
+def mix(source: np.ndarray, target: np.ndarray, mask: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """``target`` [h,w,3] uint8 moved towards ``source`` by ``alpha`` [h,w] inside ``mask`` [h,w] bool;
+    outside the mask the target's own pixels, bit for bit."""
     mixed = target.astype(np.float32) + alpha[..., None] * (source.astype(np.float32) - target.astype(np.float32))
     return np.where(mask[..., None], np.clip(np.rint(mixed), 0, 255).astype(np.uint8), target)
+
+
+def _feather(source: np.ndarray, target: np.ndarray, mask: np.ndarray, radius: float) -> np.ndarray:
+    return mix(source, target, mask, feather_alpha(mask, radius))
 
 
 def _odd_extent(mask: np.ndarray) -> tuple[int, int, int, int] | None:
