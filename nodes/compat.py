@@ -102,10 +102,11 @@ def check_interrupted() -> None:
 
 
 def _register_comfy_model_folders() -> None:
-    """Search ComfyUI/models/{insightface,flame,mediapipe,dlib} first, then any extra_model_paths.yaml entries."""
+    """Search ComfyUI/models/{insightface,flame,mediapipe,dlib,reactor} first, then any extra_model_paths.yaml
+    entries (reactor: ReActor's face models, in its faces/ sub-folder)."""
     if _folder_paths is None:
         return
-    for kind in ("insightface", "flame", "mediapipe", "dlib"):
+    for kind in ("insightface", "flame", "mediapipe", "dlib", "reactor"):
         _folder_paths.add_model_folder_path(kind, os.path.join(_folder_paths.models_dir, kind), is_default=True)
 
     def comfy_dirs(kind: str) -> list[str]:

@@ -10,6 +10,8 @@ without re-analysing the photos. It is stored as a small JSON file (about 10 KB)
 
 ``space`` names the model that made the embedding (``engine/embedding.py``); files written before it was
 recorded say ``"model": "arcface"`` and are ArcFace's. Identities of different spaces are never compared.
+ReActor's face models (``.safetensors``, ``reactor_faces.py``) are read and written as ArcFace identities;
+a name ending in ``.safetensors`` is looked for in ReActor's folders, not ours.
 
 Averaging: ArcFace embeddings (compared by cosine) are each normalised, the mean is taken and normalised
 again (the centroid of the directions on the unit sphere); dlib descriptors (compared by Euclidean
@@ -31,10 +33,11 @@ from ..engine import embedding as spaces
 from ..engine.embedding import ARCFACE, EmbeddingSpace
 from ..engine.face import Face
 from ..engine.reference import Reference
+from . import reactor_faces
 
 FORMAT = "playalter.face_identity"
 VERSION = 1
-SUFFIXES = (".json", ".npz")
+SUFFIXES = (".json", ".npz", reactor_faces.SUFFIX)
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
 
 
@@ -128,6 +131,23 @@ def check_one_person(embeddings: list[np.ndarray], labels: list[str], space: Emb
             "one_person": all(entry["same_person"] for entry in entries)}
 
 
+def from_photos(embeddings: list[np.ndarray], labels: list[str], space: EmbeddingSpace, name: str = "",
+                check: bool = True) -> tuple[FaceIdentity, dict]:
+    """The identity of several photos of one person (their centroid, ``average``) and the one-person
+    check (``check_one_person``); with ``check``, photos that are not all one person are refused, naming
+    the ones that do not match the others."""
+    report = check_one_person(embeddings, labels, space)
+    if check and not report["one_person"]:
+        strangers = [f"{entry['source']} (distance {entry['distance']})" for entry in report["sources"]
+                     if not entry["same_person"]]
+        raise InvalidParameterError(
+            f"the photos do not all show one person: {', '.join(strangers)} above {space.name}'s same-person "
+            f"distance {space.same_person_distance} from the others; remove those photos")
+    built = FaceIdentity(average(embeddings, space), count=len(embeddings), name=name, space=space.name,
+                         sources=list(labels))
+    return built, report
+
+
 def reference_of(identities: list["FaceIdentity"]) -> Reference:
     """The people of saved identities as a ``Reference``; all must be in one embedding space."""
     if not identities:
@@ -159,29 +179,39 @@ def identities_dir() -> Path:
 
 
 def path_for(name: str, suffix: str = ".json") -> Path:
-    """The file of a named identity; names are plain (letters, digits, '-', '_', '.'), never paths."""
+    """The file of a named identity; names are plain (letters, digits, '-', '_', '.'), never paths. A
+    ``.safetensors`` name is a ReActor face model, in ReActor's folders."""
     stem = name.strip()
     if stem.lower().endswith(SUFFIXES):
         stem, suffix = stem[:-len(Path(stem).suffix)], Path(stem).suffix.lower()
     if not _NAME.fullmatch(stem):
         raise InvalidParameterError(
             f"identity name '{name}' is not allowed: use letters, digits, '-', '_' or '.' (no folders)")
+    if suffix == reactor_faces.SUFFIX:
+        return reactor_faces.path_of(f"{stem}{suffix}")
     return identities_dir() / f"{stem}{suffix}"
 
 
 def saved_names() -> list[str]:
-    """Names of the identity files in ``identities_dir()``."""
+    """Names of the identity files in ``identities_dir()``, then of ReActor's face models."""
     folder = identities_dir()
-    if not folder.is_dir():
-        return []
-    return sorted(path.name for path in folder.iterdir() if path.suffix.lower() in SUFFIXES)
+    ours = sorted(path.name for path in folder.iterdir()
+                  if path.suffix.lower() in SUFFIXES and path.suffix.lower() != reactor_faces.SUFFIX) \
+        if folder.is_dir() else []
+    return ours + reactor_faces.names()
 
 
 def save(identity: FaceIdentity, path: str | Path) -> Path:
-    """Write ``.json`` or ``.npz`` (chosen by suffix); returns the path written."""
+    """Write ``.json``, ``.npz`` or ReActor's ``.safetensors`` (chosen by suffix); returns the path written."""
     path = Path(path)
     if path.suffix.lower() not in SUFFIXES:
-        raise InvalidParameterError(f"identity files end in .json or .npz, got '{path.name}'")
+        raise InvalidParameterError(f"identity files end in {', '.join(SUFFIXES)}, got '{path.name}'")
+    if path.suffix.lower() == reactor_faces.SUFFIX:
+        if identity.space != ARCFACE.name:
+            raise InvalidParameterError(
+                f"a ReActor face model holds an ArcFace embedding, but this identity is in {identity.space}; "
+                "build it with the ArcFace model (buffalo_l) or save it as .json")
+        return reactor_faces.write(path, identity.embedding)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = identity.to_dict()
     if path.suffix.lower() == ".json":
@@ -194,7 +224,7 @@ def save(identity: FaceIdentity, path: str | Path) -> Path:
 
 
 def load(path: str | Path) -> FaceIdentity:
-    """Read and validate an identity file written by ``save``."""
+    """Read and validate an identity file written by ``save``, or a ReActor face model."""
     path = Path(path)
     if not path.is_file():
         raise InvalidParameterError(f"identity file not found: {path} (save one with Save Face Identity first)")
@@ -212,7 +242,11 @@ def load(path: str | Path) -> FaceIdentity:
         except (OSError, ValueError, KeyError) as error:
             raise InvalidParameterError(f"identity file {path} is not a valid identity .npz: {error}") from None
         return FaceIdentity.from_dict(data, origin=str(path))
-    raise InvalidParameterError(f"identity files end in .json or .npz, got '{path.name}'")
+    if path.suffix.lower() == reactor_faces.SUFFIX:
+        created = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return FaceIdentity(reactor_faces.read_embedding(path), name=path.stem, space=ARCFACE.name,
+                            created=created, sources=[f"ReActor face model {path.name}"])
+    raise InvalidParameterError(f"identity files end in {', '.join(SUFFIXES)}, got '{path.name}'")
 
 
 def recognition_available() -> bool:
