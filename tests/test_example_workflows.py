@@ -38,9 +38,9 @@ def test_the_folder_holds_one_template_and_one_thumbnail_per_listed_workflow():
 
 
 def test_templates_cover_each_capability_once():
-    """Detection, dense analysis, measurements, photo privacy and its audit, video privacy, swap: one workflow
-    each (FLAME needs its licence-gated model to make a thumbnail)."""
-    assert len(TOOL.TEMPLATES) == len(set(TOOL.TEMPLATES)) == 7
+    """Detection, dense analysis, measurements, photo privacy and its audit, video privacy, swap and the swap
+    compatibility check: one workflow each (FLAME needs its licence-gated model to make a thumbnail)."""
+    assert len(TOOL.TEMPLATES) == len(set(TOOL.TEMPLATES)) == 8
     assert all((REPO / "workflows" / "ui" / f"{name}.json").is_file() for name in TOOL.TEMPLATES)
 
 

@@ -30,7 +30,7 @@ THUMBNAIL_QUALITY = 80
 # one workflow per capability; face_analysis (FLAME fit) is left out: FLAME is licence-gated, so it cannot run
 # here to make its thumbnail
 TEMPLATES = ("detect_faces", "face_analysis_dense", "face_measurements_landmarks", "privacy_blur",
-             "privacy_audit", "privacy_video", "face_swap")
+             "privacy_audit", "privacy_video", "face_swap", "swap_compatibility")
 VIDEO_FRAMES = 6
 
 
@@ -66,7 +66,7 @@ def write_clip(photo: Path, path: Path) -> Path:
 
 
 def bindings(name: str, photo: Path, work: Path) -> dict:
-    if name == "face_swap":
+    if name in ("face_swap", "swap_compatibility"):
         return {"source": astronaut_png(), "target": photo}
     if name == "privacy_video":
         return {"video": write_clip(photo, work / "clip.mp4")}
