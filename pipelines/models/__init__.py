@@ -6,7 +6,8 @@ and which features need it.
 
 Lookup order for a file ``<folder>/<name>``:
 1. folders registered by the host (inside ComfyUI: ``folder_paths`` for
-   ``insightface``, ``flame``, ``mediapipe`` and ``dlib``, which honours ``extra_model_paths.yaml``);
+   ``insightface``, ``flame``, ``mediapipe``, ``dlib`` and ``facerestore_models``, which honours
+   ``extra_model_paths.yaml``);
 2. ``$PLAYALTER_MODELS_DIR`` (or ``paths.models_dir`` in settings);
 3. the per-user folder's ``models`` (``~/.local/share/playalter/models`` on Linux,
    see ``user_dirs``), where ``playalter models fetch`` installs unless 2. is set;
@@ -29,7 +30,7 @@ MODELS_DIR_ENV = "PLAYALTER_MODELS_DIR"
 
 @dataclass(frozen=True)
 class ModelFile:
-    folder: str  # models sub-folder kind: "insightface", "flame", "mediapipe" or "dlib"
+    folder: str  # models sub-folder kind: "insightface", "flame", "mediapipe", "dlib" or "facerestore_models"
     path: str  # path inside that folder, e.g. "models/buffalo_l/det_10g.onnx"
     sha256: str | None
     size: int | None
@@ -106,6 +107,22 @@ def _buffalo(path: str, sha256: str, size: int) -> ModelFile:
     return ModelFile("insightface", f"models/buffalo_l/{path}", sha256, size)
 
 
+def _hyperswap(name: str) -> ModelSpec:
+    """One of facefusion's HyperSwap models (its release gives CRC32 .hash files, no sha256 or size)."""
+    return ModelSpec(
+        name=name,
+        description=f"HyperSwap {name.split('_')[1]} face swapper (256-px crops)",
+        files=(ModelFile("hyperswap", f"{name}.onnx", None, None),),
+        licence="ResearchRAIL-MS (research use; see facefusion/facefusion-labs)",
+        source="facefusion (facefusion-labs/hyperswap), release models-3.3.0",
+        how_to_obtain=(
+            f"download {name}.onnx from https://huggingface.co/facefusion/models-3.3.0/tree/main (you accept its "
+            f"licence yourself) and place it at <models>/hyperswap/{name}.onnx (ComfyUI: models/hyperswap/)"
+        ),
+        features=("face swap",),
+    )
+
+
 # MediaPipe's models as Google publishes them, and the same files inside the mediapipe 0.10.21
 # wheel on PyPI (a mirror: PyPI keeps every released file; sha256 and size of the whole wheel).
 _MEDIAPIPE_ASSETS = "https://storage.googleapis.com/mediapipe-assets"
@@ -158,6 +175,58 @@ _DLIB_LICENCE = (
 )
 
 
+# Face restoration models, in <models>/facerestore_models/ (ComfyUI's folder for them). The names ReActor's
+# model page publishes (Gourieff/ReActor on Hugging Face, whose pages give each file's sha256 and size) come
+# first, so 'playalter models fetch' can check what it downloads; facefusion's names (its models-3.0.0 assets,
+# whose .hash files are CRC32, not sha256) are found too. docs/swap.md gives each model's pre- and
+# post-processing and where each figure comes from.
+_REACTOR_RESTORERS = "https://huggingface.co/datasets/Gourieff/ReActor/resolve/main/models/facerestore_models"
+_FACEFUSION_MODELS = "https://github.com/facefusion/facefusion-assets/releases/download/models-3.0.0"
+
+
+def _restorer(name: str, title: str, licence: str, source: str, facefusion_file: str,
+              reactor_file: tuple[str, str | None, int | None] | None = None) -> ModelSpec:
+    """A face restoration model: ReActor's file (name, sha256, size) when it publishes one, else facefusion's."""
+    facefusion = ModelFile("facerestore_models", facefusion_file, None, None)
+    reactor = ModelFile("facerestore_models", *reactor_file) if reactor_file else None
+    verified = reactor is not None and reactor.sha256 is not None
+    where = f"{_REACTOR_RESTORERS}/{reactor.path}" if reactor else f"{_FACEFUSION_MODELS}/{facefusion_file}"
+    fetch = f"run 'playalter models fetch {name}', or by hand: " if verified else ""
+    return ModelSpec(
+        name=name,
+        description=f"{title} face restoration (ONNX)",
+        files=(reactor,) if reactor else (facefusion,),
+        alternatives=((facefusion,),) if reactor else (),
+        licence=licence,
+        source=source,
+        how_to_obtain=(
+            f"{fetch}download {where} into <models>/facerestore_models/ (inside ComfyUI: "
+            f"ComfyUI/models/facerestore_models/)" + ("" if reactor is None else
+                                                      f"; facefusion's {facefusion_file} is found there too")
+        ),
+        features=(f"face restoration ({title})",),
+        download=Download(where, reactor.sha256, reactor.size) if verified else None,
+    )
+
+
+_RESTORERS = (
+    _restorer("gfpgan_1.4", "GFPGAN 1.4", "Apache-2.0 (TencentARC GFPGAN)", "TencentARC/GFPGAN, ONNX export",
+              "gfpgan_1.4.onnx",
+              ("GFPGANv1.4.onnx", "6548e54cbcf248af385248f0c1193b359c37a0f98b836282b09cf48af4fd2b73", 340256690)),
+    _restorer("codeformer", "CodeFormer", "S-Lab License 1.0 (sczhou/CodeFormer): non-commercial use only",
+              "sczhou/CodeFormer, ONNX export by facefusion", "codeformer.onnx"),
+    _restorer("gpen_bfr_512", "GPEN-BFR 512", "GPEN (yangxy/GPEN): non-commercial use only",
+              "yangxy/GPEN, ONNX export", "gpen_bfr_512.onnx",
+              ("GPEN-BFR-512.onnx", "bf80acb8e91ba8852e3f012505be2c3b6cd6b3eed5ec605e3db87863c4e74d4e", 284244491)),
+    _restorer("gpen_bfr_1024", "GPEN-BFR 1024", "GPEN (yangxy/GPEN): non-commercial use only",
+              "yangxy/GPEN, ONNX export", "gpen_bfr_1024.onnx",
+              ("GPEN-BFR-1024.onnx", "cec8892093d7b99828acde97bf231fb0964d3fb11b43f3b0951e36ef1e192a3e", 285101993)),
+    _restorer("restoreformer_plus_plus", "RestoreFormer++", "Apache-2.0 (wzhouxiff/RestoreFormerPlusPlus)",
+              "wzhouxiff/RestoreFormerPlusPlus, ONNX export", "restoreformer_plus_plus.onnx",
+              ("RestoreFormer_PP.onnx", None, None)),
+)
+
+
 REGISTRY: dict[str, ModelSpec] = {
     "centerface": ModelSpec(
         name="centerface",
@@ -207,6 +276,19 @@ REGISTRY: dict[str, ModelSpec] = {
             "and place it at <models>/insightface/inswapper_128.onnx"
         ),
         features=("face swap", "synthetic-face privacy"),
+    ),
+    **{name: _hyperswap(name) for name in ("hyperswap_1a_256", "hyperswap_1b_256", "hyperswap_1c_256")},
+    "reswapper_256": ModelSpec(
+        name="reswapper_256",
+        description="ReSwapper 256 face swapper (an open reproduction of InSwapper, 256-px crops)",
+        files=(ModelFile("reswapper", "reswapper_256.onnx", None, None),),
+        licence="no licence stated by its author (somanchiu/ReSwapper); trained on InSwapper's outputs",
+        source="somanchiu/ReSwapper (weights); the ONNX file as ReActor distributes it",
+        how_to_obtain=(
+            "download reswapper_256.onnx from https://huggingface.co/datasets/Gourieff/ReActor/tree/main/models "
+            "and place it at <models>/reswapper/reswapper_256.onnx (ComfyUI: models/reswapper/)"
+        ),
+        features=("face swap",),
     ),
     "flame": ModelSpec(
         name="flame",
@@ -266,6 +348,7 @@ REGISTRY: dict[str, ModelSpec] = {
         "MediaPipe Iris: iris and eye contour landmarks from an eye crop",
         ("iris landmarks", "metric scale from the iris diameter"),
     ),
+    **{spec.name: spec for spec in _RESTORERS},
 }
 
 
