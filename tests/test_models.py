@@ -127,7 +127,8 @@ def test_registry_entries_are_complete():
         assert spec.name == name and spec.licence and spec.source and spec.how_to_obtain and spec.features
         for option in spec.options:
             for model_file in option:
-                assert model_file.folder in ("insightface", "flame", "mediapipe", "dlib", "facerestore_models")
+                assert model_file.folder in ("insightface", "flame", "mediapipe", "dlib", "facerestore_models",
+                                             "hyperswap", "reswapper")
                 if model_file.sha256 is not None:
                     assert re.fullmatch(r"[0-9a-f]{64}", model_file.sha256)
                     assert model_file.size and model_file.size > 0

@@ -6,8 +6,8 @@ and which features need it.
 
 Lookup order for a file ``<folder>/<name>``:
 1. folders registered by the host (inside ComfyUI: ``folder_paths`` for
-   ``insightface``, ``flame``, ``mediapipe``, ``dlib`` and ``facerestore_models``, which honours
-   ``extra_model_paths.yaml``);
+   ``insightface``, ``flame``, ``mediapipe``, ``dlib``, ``facerestore_models``, ``hyperswap`` and
+   ``reswapper``, which honours ``extra_model_paths.yaml``);
 2. ``$PLAYALTER_MODELS_DIR`` (or ``paths.models_dir`` in settings);
 3. the per-user folder's ``models`` (``~/.local/share/playalter/models`` on Linux,
    see ``user_dirs``), where ``playalter models fetch`` installs unless 2. is set;
@@ -30,7 +30,8 @@ MODELS_DIR_ENV = "PLAYALTER_MODELS_DIR"
 
 @dataclass(frozen=True)
 class ModelFile:
-    folder: str  # models sub-folder kind: "insightface", "flame", "mediapipe", "dlib" or "facerestore_models"
+    folder: str  # models sub-folder kind: "insightface", "flame", "mediapipe", "dlib", "facerestore_models",
+    #              "hyperswap" or "reswapper"
     path: str  # path inside that folder, e.g. "models/buffalo_l/det_10g.onnx"
     sha256: str | None
     size: int | None
