@@ -141,8 +141,9 @@ def from_photos(embeddings: list[np.ndarray], labels: list[str], space: Embeddin
         strangers = [f"{entry['source']} (distance {entry['distance']})" for entry in report["sources"]
                      if not entry["same_person"]]
         raise InvalidParameterError(
-            f"the photos do not all show one person: {', '.join(strangers)} above {space.name}'s same-person "
-            f"distance {space.same_person_distance} from the others; remove those photos")
+            f"the photos do not all show one person: {', '.join(strangers)} from the average of the other "
+            f"photos, above {space.name}'s same-person distance {space.same_person_distance}; leave out the "
+            "photos of anyone else")
     built = FaceIdentity(average(embeddings, space), count=len(embeddings), name=name, space=space.name,
                          sources=list(labels))
     return built, report
