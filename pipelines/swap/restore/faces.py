@@ -1,0 +1,117 @@
+"""Restore faces of an image: align each to its model's template, run the model, paste the result back.
+
+The result is pasted only inside the face's outline (the hull of its MediaPipe mesh when the face has
+one, else of its dense landmarks, else the contour fitted to its five points: ``swap.landmarks.outline``),
+cut to where the warped crop has data and feathered inward from that edge; ``strength`` then blends
+restored and unrestored (0: the image unchanged, 1: fully restored). Every pixel outside the returned mask
+is the input's own, bit for bit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ...core.errors import InvalidParameterError
+from ...engine import align
+from ...engine.face import Face
+from ..blend import feather_alpha, mix, outline_mask, region
+from . import network as networks
+from .contracts import restorer, template
+
+
+@dataclass(frozen=True)
+class RestoreOptions:
+    """model: one of ``RESTORE_MODELS``; strength, fidelity (CodeFormer's ``w``) and feather (a fraction
+    of the face size, as the swap's) are 0..1."""
+
+    model: str = "gfpgan_1.4"
+    strength: float = 1.0
+    fidelity: float = 0.5
+    feather: float = 0.06
+
+    def __post_init__(self) -> None:
+        restorer(self.model)  # a clear error for an unknown name
+        for name in ("strength", "fidelity", "feather"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+                raise InvalidParameterError(f"restore {name} must be a number from 0 to 1, got {value!r}")
+
+
+def aligned_crop(image: np.ndarray, face: Face, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The face aligned to the FFHQ template, [size,size,3], and the 2x3 matrix image -> crop. Pixels beyond
+    the image edge repeat the edge (a black border would read as part of the face)."""
+    matrix = align.similarity_transform(face.kps, template(size))  # [2,3]
+    crop = cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return crop, matrix
+
+
+def warp_back(restored: np.ndarray, matrix: np.ndarray, box: tuple[int, int, int, int]
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """The restored crop [S,S,3] in image pixels over ``box`` (x0, y0, x1, y1): (pixels [h,w,3], where the
+    crop has data [h,w] bool). A crop larger than the face is first shrunk by area averaging, so its
+    detail is not aliased by the sparse samples of a bilinear warp."""
+    x0, y0, x1, y1 = box
+    size = restored.shape[0]
+    scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))  # crop pixels per image pixel
+    if scale > 1.0:
+        side = max(int(round(size / scale)), 1)
+        restored = cv2.resize(restored, (side, side), interpolation=cv2.INTER_AREA)
+        matrix = matrix * (side / size)
+        size = side
+    inverse = cv2.invertAffineTransform(matrix)  # [2,3] crop -> image
+    inverse[:, 2] -= (x0, y0)  # crop -> box
+    shape = (x1 - x0, y1 - y0)
+    pixels = cv2.warpAffine(restored, inverse, shape, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    valid = cv2.warpAffine(np.full((size, size), 255, np.uint8), inverse, shape, flags=cv2.INTER_NEAREST) > 0
+    valid = cv2.erode(valid.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    return pixels, valid
+
+
+def restore_face(network: networks.Network, image: np.ndarray, face: Face, options: RestoreOptions
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """(image [H,W,3] uint8 with ``face`` restored, mask [H,W] bool of the pixels that may differ)."""
+    mask = np.zeros(image.shape[:2], bool)
+    box = region(face, image.shape)
+    x0, y0, x1, y1 = box
+    if options.strength == 0 or x1 <= x0 or y1 <= y0:
+        return image, mask
+    crop, matrix = aligned_crop(image, face, network.restorer.size)
+    pixels, valid = warp_back(networks.run(network, crop, options.fidelity), matrix, box)
+    inside = outline_mask(face, x0, y0, valid.shape) & valid  # [h,w]
+    alpha = options.strength * feather_alpha(inside, options.feather * face.size)
+    output = image.copy()
+    output[y0:y1, x0:x1] = mix(pixels, image[y0:y1, x0:x1], inside, alpha)
+    mask[y0:y1, x0:x1] = inside
+    return output, mask
+
+
+def restore_faces(image: np.ndarray, faces: list[Face], options: RestoreOptions,
+                  network: networks.Network | None = None) -> tuple[np.ndarray, dict]:
+    """Every face of ``faces`` restored in ``image`` [H,W,3] uint8, one after the other; (image, report)."""
+    network = network or networks.load(options.model)
+    entries = []
+    for face in faces:
+        image, mask = restore_face(network, image, face, options)
+        entries.append({"box": [round(float(value), 1) for value in face.bbox], "changed_pixels": int(mask.sum())})
+    return image, {"model": options.model, "strength": options.strength, "faces": entries}
+
+
+def restore_batch(images: list[np.ndarray], faces: list[list[Face]], options: RestoreOptions,
+                  on_image=None) -> tuple[list[np.ndarray], list[dict]]:
+    """``restore_faces`` on every image of a batch with its own faces (one list per image)."""
+    if len(faces) != len(images):
+        raise InvalidParameterError(
+            f"FACES describe {len(faces)} images but the IMAGE batch has {len(images)}: "
+            "connect the faces detected on this same image batch")
+    network = networks.load(options.model)
+    outputs, reports = [], []
+    for number, (image, image_faces) in enumerate(zip(images, faces)):
+        output, report = restore_faces(image, image_faces, options, network)
+        outputs.append(output)
+        reports.append(report)
+        if on_image is not None:
+            on_image(number)
+    return outputs, reports
