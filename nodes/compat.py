@@ -102,12 +102,14 @@ def check_interrupted() -> None:
 
 
 def _register_comfy_model_folders() -> None:
-    """Search ComfyUI/models/{insightface,flame,mediapipe,dlib,reactor,hyperswap,reswapper} first, then any
-    extra_model_paths.yaml entries (reactor: ReActor's face models, in its faces/ sub-folder; hyperswap and
-    reswapper: the 256-px swap models, where ReActor keeps them)."""
+    """Search ComfyUI/models/{insightface,flame,mediapipe,dlib,reactor,hyperswap,reswapper,facerestore_models}
+    first, then any extra_model_paths.yaml entries (reactor: ReActor's face models, in its faces/ sub-folder;
+    hyperswap and reswapper: the 256-px swap models, where ReActor keeps them; facerestore_models: the face
+    restoration models, where ReActor and the facerestore nodes keep them)."""
     if _folder_paths is None:
         return
-    for kind in ("insightface", "flame", "mediapipe", "dlib", "reactor", "hyperswap", "reswapper"):
+    for kind in ("insightface", "flame", "mediapipe", "dlib", "reactor", "hyperswap", "reswapper",
+                 "facerestore_models"):
         _folder_paths.add_model_folder_path(kind, os.path.join(_folder_paths.models_dir, kind), is_default=True)
 
     def comfy_dirs(kind: str) -> list[str]:
