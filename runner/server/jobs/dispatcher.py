@@ -71,6 +71,21 @@ async def earlier_job(store: JobStore, key_id: str | None, idempotency_key: str 
         return await asyncio.to_thread(store.find_idempotent, key_id, idempotency_key, request_hash)
 
 
+async def create_admitted(store: JobStore, admit: Callable[[], Awaitable[None]] | None, *, key_id: str | None,
+                          operation: str, plan: Plan, item_images: list[dict[str, bytes | Path]],
+                          idempotency_key: str | None, request_hash: str | None,
+                          webhook_url: str | None) -> tuple[Job, bool]:
+    """The last step of every submission, in-process or queued: ``admit`` (which may refuse), then the job's
+    row; (job, created), created False when the same idempotency key raced in from another request."""
+    if admit is not None:
+        await admit()
+    with idempotency_conflict():
+        return await asyncio.to_thread(
+            store.create, key_id=key_id, operation=operation, workflow=plan.workflow, plan=plan.to_dict(),
+            item_images=item_images, idempotency_key=idempotency_key, request_hash=request_hash,
+            webhook_url=webhook_url)
+
+
 def check_bindings(prompt: dict, plan: Plan, images: dict[str, bytes], input_dir: Path) -> None:
     """Validate a workflow with a job's bindings before it is queued: invalid input is ApiError 400."""
     try:
@@ -158,13 +173,9 @@ class Dispatcher:
             await asyncio.to_thread(check_bindings, prompt, plan, item_images[0], self.input_dir)
         self.pool.reserve(len(item_images))
         try:
-            if admit is not None:
-                await admit()
-            with idempotency_conflict():
-                job, created = await asyncio.to_thread(
-                    self.store.create, key_id=key_id, operation=operation, workflow=plan.workflow,
-                    plan=plan.to_dict(), item_images=item_images, idempotency_key=idempotency_key,
-                    request_hash=request_hash, webhook_url=webhook_url)
+            job, created = await create_admitted(
+                self.store, admit, key_id=key_id, operation=operation, plan=plan, item_images=item_images,
+                idempotency_key=idempotency_key, request_hash=request_hash, webhook_url=webhook_url)
         except BaseException:
             self.pool.release(len(item_images))
             raise

@@ -24,7 +24,7 @@ from typing import Any, Awaitable, Callable
 import procrastinate
 
 from .....pipelines.core.config import Section
-from ..dispatcher import check_bindings, earlier_job, idempotency_conflict
+from ..dispatcher import check_bindings, create_admitted, earlier_job
 from ..item_runs import DirectRun, workflow_prompt
 from ..listeners import JobListeners
 from ..operations import Plan
@@ -94,13 +94,9 @@ class QueuedDispatcher:
             raise QueueFull(max(1, int(POLL_SECONDS * 5)))
         self._admitting += len(item_images)  # counted from the check on: submissions racing in see them
         try:
-            if admit is not None:
-                await admit()
-            with idempotency_conflict():
-                job, created = await asyncio.to_thread(
-                    self.store.create, key_id=key_id, operation=operation, workflow=plan.workflow,
-                    plan=plan.to_dict(), item_images=item_images, idempotency_key=idempotency_key,
-                    request_hash=request_hash, webhook_url=webhook_url)
+            job, created = await create_admitted(
+                self.store, admit, key_id=key_id, operation=operation, plan=plan, item_images=item_images,
+                idempotency_key=idempotency_key, request_hash=request_hash, webhook_url=webhook_url)
             if created:
                 self._done.setdefault(job.id, asyncio.Event())
                 for item in job.items:
