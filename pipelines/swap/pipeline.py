@@ -1,10 +1,12 @@
 """``swap_faces``: one target image, chosen source faces (or a saved identity), one method, a report.
 
-Method choice (``method="auto"``): InSwapper when ``inswapper_128.onnx`` is
-installed and the source identity is known (a saved identity, embeddings from
-the detector, or ArcFace to compute them); otherwise the classical landmark
-warp, which needs the source image. The report names the method that ran and
-why.
+Method choice (``method="auto"``): a learned swap model when one is installed
+(``swap_model``: InSwapper 128, HyperSwap 1a/1b/1c or ReSwapper 256, see
+``swappers.py``; method "inswapper" names this learned path whichever model runs)
+and the source identity is known (a saved identity, embeddings from the
+detector, or ArcFace to compute them); otherwise the classical landmark warp,
+which needs the source image. The report names the method and model that ran
+and why.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ from ..core.errors import InvalidParameterError, NoFaceError
 from ..engine.embedding import ARCFACE
 from ..engine.face import Face
 from ..engine.reference import Reference
-from . import classical, identity, inswapper, pairing, report
+from . import classical, identity, inswapper, pairing, report, swappers
 from .blend import BlendOptions, blend
-from .choices import METHODS
+from .choices import METHODS, OUTPUT_SIZES, SWAP_MODELS
 
 logger = logging.getLogger(__name__)
 
@@ -43,10 +45,21 @@ class SwapOptions:
     target_indices: str = "all"
     blend: BlendOptions = field(default_factory=BlendOptions)
     similarity_report: bool = True
+    swap_model: str = "auto"  # which learned model; auto: the first installed (swappers.PREFERENCE)
+    output_size: int = 128  # side of the swapped face; above the model's size by pixel boost, never below it
+    swap_weight: float = 1.0  # 1: the source's identity; lower blends in the target's own (0: the target's)
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise InvalidParameterError(f"swap method '{self.method}' is unknown; choose {', '.join(METHODS)}")
+        if self.swap_model not in SWAP_MODELS:
+            raise InvalidParameterError(
+                f"swap model '{self.swap_model}' is unknown; choose {', '.join(SWAP_MODELS)}")
+        if self.output_size not in OUTPUT_SIZES:
+            raise InvalidParameterError(
+                f"output size {self.output_size} is not offered; choose {', '.join(map(str, OUTPUT_SIZES))}")
+        if not 0.0 <= self.swap_weight <= 1.0:
+            raise InvalidParameterError(f"swap weight must be between 0 and 1, got {self.swap_weight}")
         if self.pairing not in pairing.PAIRING_MODES:
             raise InvalidParameterError(
                 f"pairing mode '{self.pairing}' is unknown; choose {', '.join(pairing.PAIRING_MODES)}")
@@ -79,8 +92,9 @@ def with_embeddings(sources: list[Source]) -> list[Source]:
     ]
 
 
-def choose_method(requested: str, sources: list[Source]) -> tuple[str, str]:
-    """(method, reason) for sources whose embeddings were filled in by ``with_embeddings``."""
+def choose_method(requested: str, sources: list[Source], swap_model: str = "auto") -> tuple[str, str]:
+    """(method, reason) for sources whose embeddings were filled in by ``with_embeddings``; ``swap_model``
+    names the learned model wanted (a named one that is missing is a ModelMissingError)."""
     has_images = all(source.image is not None and source.face is not None for source in sources)
     embeddings_known = all(source.embedding is not None for source in sources)
     if requested == "classical":
@@ -88,20 +102,33 @@ def choose_method(requested: str, sources: list[Source]) -> tuple[str, str]:
             raise InvalidParameterError(
                 "the classical swap warps the source photo, so it needs a source image, not a saved identity")
         return "classical", "requested"
+    model = swappers.choose(swap_model)
     if requested == "inswapper":
-        inswapper.model_path()  # a clear ModelMissingError when absent
+        if model is None:
+            inswapper.model_path()  # a clear ModelMissingError naming InSwapper's folders
         if not embeddings_known:
             raise InvalidParameterError(
                 "InSwapper needs the source's ArcFace embedding: install buffalo_l, detect with it, "
                 "or load a saved identity")
         return "inswapper", "requested"
-    if not inswapper.is_available():
+    if model is None:
         if not has_images:
             inswapper.model_path()
-        return "classical", "inswapper_128.onnx is not installed; used the model-free landmark warp"
+        return "classical", ("no swap model (inswapper_128.onnx, hyperswap_*.onnx, reswapper_256.onnx) is "
+                             "installed; used the model-free landmark warp")
     if not embeddings_known:
         return "classical", "no ArcFace embedding for the source (buffalo_l not installed); used the landmark warp"
-    return "inswapper", "inswapper_128.onnx found"
+    return "inswapper", f"{model}.onnx found"
+
+
+def load_swapper(swap_model: str) -> inswapper.Swapper:
+    """The learned model a swap runs, once ``choose_method`` chose the learned path."""
+    return inswapper.load(model=swappers.choose(swap_model) or inswapper.MODEL)
+
+
+def target_embedding(image: np.ndarray, face: Face, options: SwapOptions) -> np.ndarray | None:
+    """The target face's own ArcFace embedding when the swap weight blends it in, else None."""
+    return identity.embedding_of(image, face) if options.swap_weight < 1.0 and identity.can_embed(face) else None
 
 
 def swap_faces(target_image: np.ndarray, target_faces: list[Face], sources: list[Source],
@@ -111,14 +138,15 @@ def swap_faces(target_image: np.ndarray, target_faces: list[Face], sources: list
     pairs = pairing.pair(len(sources), target_faces, options.pairing, options.target_indices, reference,
                          target_image)
     sources = with_embeddings(sources)
-    method, reason = choose_method(options.method, sources)
-    swapper = inswapper.load() if method == "inswapper" else None
+    method, reason = choose_method(options.method, sources, options.swap_model)
+    swapper = load_swapper(options.swap_model) if method == "inswapper" else None
     output = target_image
     entries = []
     for item in pairs:
         source, target_face = sources[item.source], target_faces[item.target]
         if method == "inswapper":
-            patch = inswapper.swap(swapper, output, target_face, source.embedding)
+            patch = inswapper.swap(swapper, output, target_face, source.embedding, options.output_size,
+                                   target_embedding(target_image, target_face, options), options.swap_weight)
         else:
             patch = classical.swap(source.image, source.face, output, target_face)
         result = blend(output, patch, target_face, options.blend)
@@ -131,6 +159,9 @@ def swap_faces(target_image: np.ndarray, target_faces: list[Face], sources: list
             "changed_pixels": int(result.mask.sum()),
             "occluded_fraction": round(result.occluded_fraction, 3),
         }
+        if method == "inswapper":
+            entry.update(model=swapper.contract.name, output_size=inswapper.output_side(swapper, options.output_size),
+                         swap_weight=options.swap_weight)
         if options.similarity_report:
             entry["similarity"] = report.similarities(output, target_image, target_face, source.embedding)
         entries.append(entry)
