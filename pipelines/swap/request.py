@@ -3,7 +3,7 @@
 Every entry point names its inputs alike (node inputs, CLI flag destinations, JSON fields), so one
 mapping of those names gives the same options everywhere:
 
-    method, pairing, target_indices                                          -> SwapOptions
+    method, pairing, target_indices, swap_model, output_size, swap_weight    -> SwapOptions
     color_correction, blend_mode, feather, occlusion, mouth, sharpen, denoise -> its BlendOptions
 
 A name left out takes its default (that of ``SwapOptions`` and ``BlendOptions``); names not listed are
@@ -26,7 +26,8 @@ from .pipeline import SwapOptions
 BLEND_FIELDS = {"color_correction": "color", "blend_mode": "mode", "feather": "feather", "occlusion": "occlusion",
                 "mouth": "mouth", "sharpen": "sharpen", "denoise": "denoise"}  # input name -> BlendOptions field
 SWITCHES = ("occlusion", "mouth")  # must be true or false
-FRACTIONS = ("feather", "sharpen", "denoise")  # must be numbers from 0 to 1
+FRACTIONS = ("feather", "sharpen", "denoise", "swap_weight")  # must be numbers from 0 to 1
+SWAP_FIELDS = ("method", "pairing", "target_indices", "swap_model", "output_size", "swap_weight")
 
 
 def swap_request(values: Mapping[str, Any]) -> SwapOptions:
@@ -40,9 +41,11 @@ def swap_request(values: Mapping[str, Any]) -> SwapOptions:
             raise InvalidParameterError(f"{name} must be a number from 0 to 1, got {quoted(values[name])}")
     if "target_indices" in values:
         _check_indices(values["target_indices"])
+    if "output_size" in values and (isinstance(values["output_size"], bool)
+                                    or not isinstance(values["output_size"], int)):
+        raise InvalidParameterError(f"output_size must be 128, 256 or 512, got {quoted(values['output_size'])}")
     blend = BlendOptions(**{field: values[name] for name, field in BLEND_FIELDS.items() if name in values})
-    return SwapOptions(blend=blend, **{name: values[name] for name in ("method", "pairing", "target_indices")
-                                       if name in values})
+    return SwapOptions(blend=blend, **{name: values[name] for name in SWAP_FIELDS if name in values})
 
 
 def _check_indices(text: Any) -> None:
