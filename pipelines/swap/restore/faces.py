@@ -70,9 +70,10 @@ def warp_back(restored: np.ndarray, matrix: np.ndarray, box: tuple[int, int, int
     return pixels, valid
 
 
-def restore_face(network: networks.Network, image: np.ndarray, face: Face, options: RestoreOptions
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """(image [H,W,3] uint8 with ``face`` restored, mask [H,W] bool of the pixels that may differ)."""
+def restore_face(network: networks.Network, image: np.ndarray, face: Face, options: RestoreOptions,
+                 within: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(image [H,W,3] uint8 with ``face`` restored, mask [H,W] bool of the pixels that may differ). With
+    ``within`` [H,W] bool (a swap's blend mask) only pixels inside it too are restored."""
     mask = np.zeros(image.shape[:2], bool)
     box = region(face, image.shape)
     x0, y0, x1, y1 = box
@@ -81,6 +82,8 @@ def restore_face(network: networks.Network, image: np.ndarray, face: Face, optio
     crop, matrix = aligned_crop(image, face, network.restorer.size)
     pixels, valid = warp_back(networks.run(network, crop, options.fidelity), matrix, box)
     inside = outline_mask(face, x0, y0, valid.shape) & valid  # [h,w]
+    if within is not None:
+        inside &= within[y0:y1, x0:x1]
     alpha = options.strength * feather_alpha(inside, options.feather * face.size)
     output = image.copy()
     output[y0:y1, x0:x1] = mix(pixels, image[y0:y1, x0:x1], inside, alpha)
