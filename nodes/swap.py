@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from ..pipelines.swap.choices import BLEND_MODES, COLOR_MODES, METHODS, PAIRING_MODES
+from ..pipelines.swap.choices import BLEND_MODES, COLOR_MODES, METHODS, OUTPUT_SIZES, PAIRING_MODES, SWAP_MODELS
 from .compat import Progress, check_interrupted
 from .identity import IDENTITY_MODEL_INPUT, reference_from_inputs
 
@@ -39,7 +39,9 @@ class PlayAlterFaceSwap:
         "are detected internally unless FACES are connected. Indices like \"0,2\" or \"all\" choose faces; pairing "
         "'order' maps the i-th source onto the i-th target, 'identity' finds the target face nearest to the person "
         "of reference_identity or reference_image (its largest face). With enabled = false the target passes through "
-        "unchanged (use it to gate the swap on Face Compatibility)."
+        "unchanged (use it to gate the swap on Face Compatibility). swap_model picks the learned model (auto: the "
+        "first installed of HyperSwap 1a/1b/1c, ReSwapper 256, InSwapper 128); output_size above the model's size "
+        "runs it over a sub-pixel grid (pixel boost); swap_weight below 1 keeps some of the target's identity."
     )
     CATEGORY = CATEGORY
     FUNCTION = "swap"
@@ -77,6 +79,11 @@ class PlayAlterFaceSwap:
                 "reference_image": ("IMAGE", {"tooltip": "pairing 'identity': a photo of the person to replace "
                                                          "(its largest face)"}),
                 "identity_model": IDENTITY_MODEL_INPUT,
+                "swap_model": (list(SWAP_MODELS), {"default": "auto", "tooltip": "the learned swap model"}),
+                "output_size": (list(OUTPUT_SIZES), {"default": 128, "tooltip": "side of the swapped face in "
+                                                     "pixels; above the model's own size: pixel boost"}),
+                "swap_weight": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 1.0, "step": 0.05,
+                                          "tooltip": "1: the source's identity; 0: the target's own"}),
             },
         }
 
@@ -87,7 +94,7 @@ class PlayAlterFaceSwap:
     def swap(self, target, method, source_indices, target_indices, pairing, average_sources, color_correction,
              blend_mode, feather, occlusion, mouth, sharpen, denoise, source=None, source_faces=None,
              target_faces=None, identity=None, reference_identity=None, reference_image=None,
-             identity_model="auto", enabled=True):
+             identity_model="auto", enabled=True, swap_model="auto", output_size=128, swap_weight=1.0):
         from ..pipelines.core.errors import InvalidParameterError
         from ..pipelines.swap.pipeline import swap_batch
         from ..pipelines.swap.request import swap_request
@@ -103,6 +110,7 @@ class PlayAlterFaceSwap:
             "method": method, "pairing": pairing, "target_indices": target_indices,
             "color_correction": color_correction, "blend_mode": blend_mode, "feather": feather,
             "occlusion": occlusion, "mouth": mouth, "sharpen": sharpen, "denoise": denoise,
+            "swap_model": swap_model, "output_size": output_size, "swap_weight": swap_weight,
         })
         targets = image_batch_to_numpy(target)
         progress = Progress(len(targets))
@@ -190,7 +198,9 @@ class PlayAlterSaveFaceIdentity:
         "and save it under a name, so later swaps or face-by-reference choices can load it instead of analysing "
         "photos again. The file records its model: ArcFace (buffalo_l; what a swap needs) or dlib (licence-clean; "
         "for choosing faces). auto = ArcFace when buffalo_l is installed, else dlib. check_json says whether "
-        "the photos show one person: each photo's distance to the average of the others."
+        "the photos show one person: each photo's distance to the average of the others; with "
+        "check_one_person on, photos of different people are refused. more_images takes photos of another "
+        "size. file_format safetensors writes a ReActor face model into ComfyUI/models/reactor/faces."
     )
     CATEGORY = CATEGORY
     FUNCTION = "save"
@@ -205,9 +215,15 @@ class PlayAlterSaveFaceIdentity:
                 "images": ("IMAGE",),
                 "name": ("STRING", {"default": "person"}),
                 "indices": ("STRING", {"default": "0", "tooltip": "faces per image to average: 0 / 0,2 / all"}),
-                "file_format": (["json", "npz"], {"default": "json"}),
+                "file_format": (["json", "npz", "safetensors"], {
+                    "default": "json", "tooltip": "json / npz: ours; safetensors: a ReActor face model (ArcFace)"}),
             },
-            "optional": {"faces": ("FACES",), "identity_model": IDENTITY_MODEL_INPUT},
+            "optional": {
+                "faces": ("FACES", {"tooltip": "the faces detected on images (not on more_images)"}),
+                "identity_model": IDENTITY_MODEL_INPUT,
+                "more_images": ("IMAGE", {"tooltip": "more photos of the person, of another size than images"}),
+                "check_one_person": ("BOOLEAN", {"default": True, "tooltip": "refuse photos of different people"}),
+            },
         }
 
     @classmethod
@@ -216,26 +232,34 @@ class PlayAlterSaveFaceIdentity:
 
         return _first_error(lambda: _check_indices(indices), lambda: identity.path_for(name))
 
-    def save(self, images, name, indices, file_format, faces=None, identity_model="auto"):
+    def save(self, images, name, indices, file_format, faces=None, identity_model="auto", more_images=None,
+             check_one_person=True):
         from ..pipelines.engine import embedding, reference
         from ..pipelines.swap import identity
         from ..pipelines.swap.pipeline import sources_from_faces, detect_all
         from .tensors import image_batch_to_numpy
 
         frames = image_batch_to_numpy(images)
-        sources = sources_from_faces(frames, detect_all(frames, faces, "source"), indices, average=False)
+        found = detect_all(frames, faces, "source")
+        if more_images is not None:
+            more = image_batch_to_numpy(more_images)
+            frames, found = frames + more, found + detect_all(more, None, "source")
+        sources = sources_from_faces(frames, found, indices, average=False)
         carried = identity_model == "auto" and all(source.face.embedding is not None for source in sources)
         space = embedding.ARCFACE if carried else embedding.resolve_space(identity_model)  # detector's ArcFace
         embeddings = [reference.face_embedding(source.image, source.face, space) for source in sources]
-        built = identity.FaceIdentity(identity.average(embeddings, space), count=len(embeddings), name=name,
-                                      space=space.name, sources=[source.label for source in sources])
+        built, check = identity.from_photos(embeddings, [source.label for source in sources], space, name,
+                                            check=check_one_person)
         path = identity.save(built, identity.path_for(name, f".{file_format}"))
-        check = identity.check_one_person(embeddings, [source.label for source in sources], space)
         return {"ui": {"text": [str(path)]}, "result": (built, str(path), json.dumps(check))}
 
 
 class PlayAlterLoadFaceIdentity:
-    DESCRIPTION = "Load a face identity saved by Save Face Identity (by name, from the identities folder)."
+    DESCRIPTION = (
+        "Load a face identity by name: one saved by Save Face Identity (name.json / name.npz, from the identities "
+        "folder), or a ReActor face model (name.safetensors, from ComfyUI/models/reactor/faces) as an ArcFace "
+        "identity."
+    )
     CATEGORY = CATEGORY
     FUNCTION = "load"
     RETURN_TYPES = ("FACE_IDENTITY", "STRING")

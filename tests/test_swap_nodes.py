@@ -14,6 +14,7 @@ from playalter.nodes.swap import (PlayAlterFaceCompatibility, PlayAlterFaceSwap,
                                   PlayAlterSaveFaceIdentity)
 from playalter.nodes.tensors import image_batch_to_numpy, numpy_to_image_batch
 from playalter.pipelines.core import config
+from playalter.pipelines.core.errors import InvalidParameterError
 from playalter.pipelines.engine.detection import detect_faces
 
 WORKFLOWS = Path(__file__).resolve().parents[1] / "workflows" / "api"
@@ -120,7 +121,11 @@ def test_save_and_load_identity_nodes(t1_tensor, t1_faces, tmp_path, monkeypatch
     with_embeddings = [[dataclasses.replace(face, embedding=generator.normal(size=512).astype(np.float32))
                         for face in t1_faces[0]]]
     try:
-        saved = PlayAlterSaveFaceIdentity().save(t1_tensor, "friends", "0,1", "npz", faces=with_embeddings)
+        with pytest.raises(InvalidParameterError, match="do not all show one person"):  # two people of t1.jpg
+            PlayAlterSaveFaceIdentity().save(t1_tensor, "friends", "0,1", "npz", faces=with_embeddings)
+        assert not (tmp_path / "friends.npz").exists()
+        saved = PlayAlterSaveFaceIdentity().save(t1_tensor, "friends", "0,1", "npz", faces=with_embeddings,
+                                                 check_one_person=False)
         built, path, check = saved["result"]
         assert built.count == 2 and Path(path) == tmp_path / "friends.npz"
         assert json.loads(check)["one_person"] is False  # two people of t1.jpg (stand-in embeddings)
