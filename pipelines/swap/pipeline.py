@@ -23,6 +23,8 @@ from ..engine.face import Face
 from ..engine.reference import Reference
 from . import classical, identity, inswapper, pairing, report, swappers
 from .blend import BlendOptions, blend
+from .restore import network as restore_network
+from .restore.faces import RestoreOptions, restore_face
 from .choices import METHODS, OUTPUT_SIZES, SWAP_MODELS
 
 logger = logging.getLogger(__name__)
@@ -48,6 +50,7 @@ class SwapOptions:
     swap_model: str = "auto"  # which learned model; auto: the first installed (swappers.PREFERENCE)
     output_size: int = 128  # side of the swapped face; above the model's size by pixel boost, never below it
     swap_weight: float = 1.0  # 1: the source's identity; lower blends in the target's own (0: the target's)
+    restore: RestoreOptions | None = None  # restore each swapped face, within its blend mask, with this model
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -140,6 +143,7 @@ def swap_faces(target_image: np.ndarray, target_faces: list[Face], sources: list
     sources = with_embeddings(sources)
     method, reason = choose_method(options.method, sources, options.swap_model)
     swapper = load_swapper(options.swap_model) if method == "inswapper" else None
+    restorer = restore_network.load(options.restore.model) if options.restore is not None else None
     output = target_image
     entries = []
     for item in pairs:
@@ -151,6 +155,8 @@ def swap_faces(target_image: np.ndarray, target_faces: list[Face], sources: list
             patch = classical.swap(source.image, source.face, output, target_face)
         result = blend(output, patch, target_face, options.blend)
         output = result.image
+        if restorer is not None:  # only where the swap drew: occluders and the kept mouth stay the target's
+            output, _ = restore_face(restorer, output, target_face, options.restore, within=result.mask)
         entry = {
             "source": source.label,
             "target_index": item.target,
@@ -159,6 +165,8 @@ def swap_faces(target_image: np.ndarray, target_faces: list[Face], sources: list
             "changed_pixels": int(result.mask.sum()),
             "occluded_fraction": round(result.occluded_fraction, 3),
         }
+        if restorer is not None:
+            entry["restored"] = {"model": options.restore.model, "strength": options.restore.strength}
         if method == "inswapper":
             entry.update(model=swapper.contract.name, output_size=inswapper.output_side(swapper, options.output_size),
                          swap_weight=options.swap_weight)
