@@ -51,7 +51,7 @@ def test_the_extras_modules_are_what_pyproject_installs():
 def test_install_command_names_the_extras_packages_for_this_python():
     command = extras.install_command("server")
     assert command.startswith(f"{sys.executable} -m pip install ")
-    assert "'aiohttp>=3.14'" in command and "'PyJWT>=2.8'" in command
+    assert '"aiohttp>=3.14"' in command and '"PyJWT>=2.8"' in command
     assert "procrastinate" in extras.install_command("scale")
 
 

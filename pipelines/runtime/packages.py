@@ -12,6 +12,7 @@ case, with the pip command that fixes it; the command uses the running interpret
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
@@ -26,6 +27,8 @@ RUNTIMES = ("onnxruntime", "onnxruntime-gpu", "onnxruntime-directml", "onnxrunti
             "onnxruntime-rocm", "onnxruntime-qnn", "onnxruntime-silicon", "onnxruntime-training")
 # The distributions that provide the module ``cv2``: any one of them serves.
 OPENCV = ("opencv-python", "opencv-python-headless", "opencv-contrib-python", "opencv-contrib-python-headless")
+
+SHELL_SAFE = re.compile(r"[\w@+=:,./-]+")  # parts no shell splits, expands or redirects
 
 
 def version(name: str) -> str | None:
@@ -56,15 +59,21 @@ class PackageProblem:
         return f"{self.message}; fix it with: {self.fix}"
 
 
-def _python() -> str:
-    return f'"{sys.executable}"' if " " in sys.executable else sys.executable
+def _quoted(part: str) -> str:
+    """``part`` in double quotes when a shell would split or redirect it: double quotes, unlike shlex's single
+    ones, also work in Windows' cmd.exe (ComfyUI's portable build lives in "C:\\ComfyUI portable\\...")."""
+    return part if SHELL_SAFE.fullmatch(part) else f'"{part}"'
+
+
+def pip_command(*arguments: str) -> str:
+    """A shell line running pip of the Python running now, each part quoted where a shell needs it."""
+    return " ".join(_quoted(part) for part in (sys.executable, "-m", "pip", *arguments))
 
 
 def fix_command(remove: list[str], keep: str) -> str:
     """Uninstall every listed build, then install the one to keep: uninstalling only one of a pair would
     delete files the other shares."""
-    python = _python()
-    return f"{python} -m pip uninstall -y {' '.join(sorted(remove))} && {python} -m pip install {keep}"
+    return f"{pip_command('uninstall', '-y', *sorted(remove))} && {pip_command('install', keep)}"
 
 
 def _build_to_keep(found: dict[str, str], nvidia: bool) -> str:

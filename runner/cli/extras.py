@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import importlib.metadata
 import re
-import shlex
-import sys
 import tomllib
 from pathlib import Path
 
+from ...pipelines.runtime.packages import pip_command
 from ..installation import missing_modules
 
 PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
@@ -42,7 +41,7 @@ def require(extra: str) -> None:
 def install_command(extra: str) -> str:
     """The pip command that installs the extra's packages into the Python running now."""
     packages = extra_requirements(extra) or [f"playalter[{extra}]"]
-    return " ".join([shlex.quote(sys.executable), "-m", "pip", "install", *map(shlex.quote, packages)])
+    return pip_command("install", *packages)
 
 
 def extra_requirements(extra: str) -> list[str]:
