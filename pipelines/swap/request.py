@@ -5,6 +5,7 @@ mapping of those names gives the same options everywhere:
 
     method, pairing, target_indices, swap_model, output_size, swap_weight    -> SwapOptions
     color_correction, blend_mode, feather, occlusion, mouth, sharpen, denoise -> its BlendOptions
+    restore_model ("none" or a model), restore_strength, codeformer_fidelity  -> its RestoreOptions
 
 A name left out takes its default (that of ``SwapOptions`` and ``BlendOptions``); names not listed are
 not read, so a caller may pass all of its inputs. Which source face is used is not read here: each entry
@@ -21,12 +22,16 @@ from ..core.errors import InvalidParameterError
 from ..core.quoting import quoted
 from ..engine.selection import parse_indices
 from .blend import BlendOptions
+from .choices import RESTORE_MODELS
 from .pipeline import SwapOptions
+from .restore.faces import RestoreOptions
 
 BLEND_FIELDS = {"color_correction": "color", "blend_mode": "mode", "feather": "feather", "occlusion": "occlusion",
                 "mouth": "mouth", "sharpen": "sharpen", "denoise": "denoise"}  # input name -> BlendOptions field
 SWITCHES = ("occlusion", "mouth")  # must be true or false
-FRACTIONS = ("feather", "sharpen", "denoise", "swap_weight")  # must be numbers from 0 to 1
+FRACTIONS = ("feather", "sharpen", "denoise", "swap_weight", "restore_strength",
+             "codeformer_fidelity")  # must be numbers from 0 to 1
+RESTORE_FIELDS = {"restore_strength": "strength", "codeformer_fidelity": "fidelity"}  # -> RestoreOptions field
 SWAP_FIELDS = ("method", "pairing", "target_indices", "swap_model", "output_size", "swap_weight")
 
 
@@ -45,7 +50,19 @@ def swap_request(values: Mapping[str, Any]) -> SwapOptions:
                                     or not isinstance(values["output_size"], int)):
         raise InvalidParameterError(f"output_size must be 128, 256 or 512, got {quoted(values['output_size'])}")
     blend = BlendOptions(**{field: values[name] for name, field in BLEND_FIELDS.items() if name in values})
-    return SwapOptions(blend=blend, **{name: values[name] for name in SWAP_FIELDS if name in values})
+    return SwapOptions(blend=blend, restore=_restore(values),
+                       **{name: values[name] for name in SWAP_FIELDS if name in values})
+
+
+def _restore(values: Mapping[str, Any]) -> RestoreOptions | None:
+    """The face restoration a swap asks for with ``restore_model`` (absent or "none": no restoration)."""
+    model = values.get("restore_model", "none")
+    if model == "none":
+        return None
+    if model not in RESTORE_MODELS:
+        raise InvalidParameterError(
+            f"restore_model must be none or one of {', '.join(RESTORE_MODELS)}, got {quoted(model)}")
+    return RestoreOptions(model, **{field: values[name] for name, field in RESTORE_FIELDS.items() if name in values})
 
 
 def _check_indices(text: Any) -> None:
