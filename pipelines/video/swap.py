@@ -22,7 +22,7 @@ from ..engine.reference import Reference
 from ..engine.selection import parse_indices
 from ..swap import classical, inswapper
 from ..swap.blend import blend
-from ..swap.pipeline import Source, SwapOptions, choose_method, with_embeddings
+from ..swap.pipeline import Source, SwapOptions, choose_method, load_swapper, target_embedding, with_embeddings
 from . import stream
 from .anonymize import detector
 from .options import VideoOptions
@@ -40,8 +40,8 @@ def swap_video(source: Source, target_video: str | Path, output: str | Path,
     chosen = None if tracks.strip().lower() in ("", "all") else set(parse_indices(tracks))
     people = None if reference is None else TrackPeople(reference)
     [source] = with_embeddings([source])
-    method, reason = choose_method(swap_options.method, [source])
-    swapper = inswapper.load() if method == "inswapper" else None
+    method, reason = choose_method(swap_options.method, [source], swap_options.swap_model)
+    swapper = load_swapper(swap_options.swap_model) if method == "inswapper" else None
     detect = detector(video_options, dense=video_options.dense or method == "classical")
 
     def render(image: np.ndarray, faces: list[Face]) -> tuple[np.ndarray, dict[int, bool]]:
@@ -52,7 +52,8 @@ def swap_video(source: Source, target_video: str | Path, output: str | Path,
             if people is None and chosen is not None and face.extra["track_id"] not in chosen:
                 continue
             if swapper is not None:
-                patch = inswapper.swap(swapper, output, face, source.embedding)
+                patch = inswapper.swap(swapper, output, face, source.embedding, swap_options.output_size,
+                                       target_embedding(image, face, swap_options), swap_options.swap_weight)
             else:
                 patch = classical.swap(source.image, source.face, output, face)
             output = blend(output, patch, face, swap_options.blend).image

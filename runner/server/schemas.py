@@ -17,7 +17,7 @@ from jsonschema import Draft202012Validator
 from ...pipelines.core.choices import IDENTITY_MODELS, PEOPLE
 from ...pipelines.privacy.choices import COVERAGES, MASK_TYPES, MAX_LEVELS
 from ...pipelines.privacy.detection_settings import PRIVACY_DETECTION
-from ...pipelines.swap.choices import BLEND_MODES, COLOR_MODES, METHODS
+from ...pipelines.swap.choices import BLEND_MODES, COLOR_MODES, METHODS, OUTPUT_SIZES, SWAP_MODELS
 from ...pipelines.core.quoting import excerpt
 from .errors import ApiError
 from .security.keys import SCOPES, TIERS
@@ -88,9 +88,20 @@ PRIVACY_PARAMETERS = {
                  "description": "a second look for faces: rotated passes and contrast normalisation of dark "
                                 "photos (about 2x the detection time, 3x on dark photos)"},
 }
+SWAP_MODEL_OPTIONS = {  # the Face Swap node's learned-model inputs, with its defaults
+    "swap_model": {"type": "string", "enum": list(SWAP_MODELS), "default": "auto",
+                   "description": "the learned swap model; auto: the first installed of HyperSwap 1a/1b/1c, "
+                                  "ReSwapper 256 and InSwapper 128; a named one that is not installed is 503"},
+    "output_size": {"type": "integer", "enum": list(OUTPUT_SIZES), "default": 128,
+                    "description": "side of the swapped face in pixels; above the model's own size the model runs "
+                                   "over a sub-pixel grid (pixel boost), never below it"},
+    "swap_weight": {"type": "number", "minimum": 0.0, "maximum": 1.0, "default": 1.0,
+                    "description": "1: the source's identity; lower blends in the target's own (needs buffalo_l)"},
+}
 SWAP_PARAMETERS = {
     "source_face_index": FACE_INDEX,
     "target_face_index": FACE_INDEX,
+    **SWAP_MODEL_OPTIONS,
 }
 DETECT_PARAMETERS: dict[str, Any] = {}
 IDENTITY_MODEL = {"type": "string", "enum": list(IDENTITY_MODELS), "default": "auto",
@@ -277,6 +288,7 @@ SWAP_BLENDING = {  # the Face Swap node's method and blending inputs, with its d
                 "description": "sharpening of the swapped face"},
     "denoise": {"type": "number", "minimum": 0.0, "maximum": 1.0, "default": 0.0,
                 "description": "noise reduction of the swapped face"},
+    **SWAP_MODEL_OPTIONS,
 }
 VIDEO_SWAP_OPTIONS = object_schema({
     "source_face_index": FACE_INDEX,

@@ -22,7 +22,7 @@ from ..video_options import add_video_arguments, is_video, output_path, video_op
 
 def register(subparsers) -> None:
     from ....pipelines.swap.blend import BlendOptions
-    from ....pipelines.swap.choices import BLEND_MODES, COLOR_MODES, METHODS
+    from ....pipelines.swap.choices import BLEND_MODES, COLOR_MODES, METHODS, OUTPUT_SIZES, SWAP_MODELS
 
     parser = subparsers.add_parser(
         "swap-video", help="put one face onto the tracked faces of videos",
@@ -52,6 +52,13 @@ def register(subparsers) -> None:
                         help=f"sharpening of the swapped face 0..1 (default {BlendOptions.sharpen})")
     parser.add_argument("--denoise", type=float, default=BlendOptions.denoise,
                         help=f"noise reduction of the swapped face 0..1 (default {BlendOptions.denoise})")
+    parser.add_argument("--swap-model", choices=SWAP_MODELS, default="auto",
+                        help="the learned swap model (default auto: the first installed of HyperSwap 1a/1b/1c, "
+                             "ReSwapper 256, InSwapper 128)")
+    parser.add_argument("--output-size", type=int, choices=OUTPUT_SIZES, default=128,
+                        help="side of the swapped face; above the model's own size: pixel boost (default 128)")
+    parser.add_argument("--swap-weight", type=float, default=1.0,
+                        help="1: the source's identity; lower blends in the target's own, 0..1 (default 1)")
     parser.add_argument("--report", action="store_true", help="write <name>_swap.json with the per-track report")
     add_video_arguments(parser)
     parser.set_defaults(func=run)
