@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 
-from ..pipelines.swap.choices import BLEND_MODES, COLOR_MODES, METHODS, OUTPUT_SIZES, PAIRING_MODES, SWAP_MODELS
+from ..pipelines.swap.choices import (BLEND_MODES, COLOR_MODES, METHODS, OUTPUT_SIZES, PAIRING_MODES, RESTORE_MODELS,
+                                      SWAP_MODELS)
 from .compat import Progress, check_interrupted
 from .identity import IDENTITY_MODEL_INPUT, reference_from_inputs
 
@@ -41,7 +42,9 @@ class PlayAlterFaceSwap:
         "of reference_identity or reference_image (its largest face). With enabled = false the target passes through "
         "unchanged (use it to gate the swap on Face Compatibility). swap_model picks the learned model (auto: the "
         "first installed of HyperSwap 1a/1b/1c, ReSwapper 256, InSwapper 128); output_size above the model's size "
-        "runs it over a sub-pixel grid (pixel boost); swap_weight below 1 keeps some of the target's identity."
+        "runs it over a sub-pixel grid (pixel boost); swap_weight below 1 keeps some of the target's identity. "
+        "restore_model restores each swapped face (GFPGAN, CodeFormer, GPEN-BFR, RestoreFormer++ from "
+        "ComfyUI/models/facerestore_models/) inside what the swap drew, blended by restore_strength."
     )
     CATEGORY = CATEGORY
     FUNCTION = "swap"
@@ -84,6 +87,13 @@ class PlayAlterFaceSwap:
                                                      "pixels; above the model's own size: pixel boost"}),
                 "swap_weight": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 1.0, "step": 0.05,
                                           "tooltip": "1: the source's identity; 0: the target's own"}),
+                "restore_model": (["none", *RESTORE_MODELS], {"default": "none",
+                                                               "tooltip": "restore the swapped faces with this model"}),
+                "restore_strength": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 1.0, "step": 0.05,
+                                               "tooltip": "0 = unrestored, 1 = fully restored"}),
+                "codeformer_fidelity": ("FLOAT", {"default": 0.5, "min": 0.0, "max": 1.0, "step": 0.05,
+                                                  "tooltip": "CodeFormer only: 0 = most restoration, "
+                                                             "1 = closest to the swapped face"}),
             },
         }
 
@@ -94,7 +104,8 @@ class PlayAlterFaceSwap:
     def swap(self, target, method, source_indices, target_indices, pairing, average_sources, color_correction,
              blend_mode, feather, occlusion, mouth, sharpen, denoise, source=None, source_faces=None,
              target_faces=None, identity=None, reference_identity=None, reference_image=None,
-             identity_model="auto", enabled=True, swap_model="auto", output_size=128, swap_weight=1.0):
+             identity_model="auto", enabled=True, swap_model="auto", output_size=128, swap_weight=1.0,
+             restore_model="none", restore_strength=1.0, codeformer_fidelity=0.5):
         from ..pipelines.core.errors import InvalidParameterError
         from ..pipelines.swap.pipeline import swap_batch
         from ..pipelines.swap.request import swap_request
@@ -111,6 +122,8 @@ class PlayAlterFaceSwap:
             "color_correction": color_correction, "blend_mode": blend_mode, "feather": feather,
             "occlusion": occlusion, "mouth": mouth, "sharpen": sharpen, "denoise": denoise,
             "swap_model": swap_model, "output_size": output_size, "swap_weight": swap_weight,
+            "restore_model": restore_model, "restore_strength": restore_strength,
+            "codeformer_fidelity": codeformer_fidelity,
         })
         targets = image_batch_to_numpy(target)
         progress = Progress(len(targets))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -13,6 +14,7 @@ from playalter.nodes.tensors import image_batch_to_numpy, numpy_to_image_batch
 from playalter.pipelines.core import config
 from playalter.pipelines.core.errors import ModelMissingError
 from playalter.pipelines.engine.detection import detect_faces
+from playalter.pipelines.swap.blend import region
 
 from restore_models import install_restorer
 
@@ -56,3 +58,29 @@ def test_missing_model_is_a_clear_error(tmp_path, monkeypatch, t1_image, t1_face
     with pytest.raises(ModelMissingError, match="facerestore_models"):
         PlayAlterFaceRestore().restore(numpy_to_image_batch([t1_image]), faces=[t1_faces],
                                        **{**SETTINGS, "model": "codeformer"})
+
+
+def test_face_swap_node_restores_what_it_swapped(tmp_path, monkeypatch, t1_image, t1_faces):
+    from playalter.nodes.swap import PlayAlterFaceSwap
+    from swap_models import install_inswapper
+
+    install_inswapper(tmp_path / "models", monkeypatch)
+    install_restorer(tmp_path / "models", monkeypatch, "codeformer")
+    tensor = numpy_to_image_batch([t1_image])
+    source_face = dataclasses.replace(t1_faces[0], embedding=np.ones(512, np.float32) / np.sqrt(512))  # as buffalo_l
+    faces = [[source_face, *t1_faces[1:]]]
+    common = dict(method="inswapper", source_indices="0", target_indices="2", pairing="index", average_sources=False,
+                  color_correction="none", blend_mode="feather", feather=0.06, occlusion=False, mouth=False,
+                  sharpen=0.0, denoise=0.0, source=tensor, source_faces=faces, target_faces=faces)
+    plain, _ = PlayAlterFaceSwap().swap(tensor, **common)
+    restored, report_json = PlayAlterFaceSwap().swap(tensor, restore_model="codeformer", restore_strength=1.0,
+                                                     codeformer_fidelity=0.0, **common)
+    swap = json.loads(report_json)["images"][0]["swaps"][0]
+    assert swap["restored"] == {"model": "codeformer", "strength": 1.0}
+    plain, restored = image_batch_to_numpy(plain)[0], image_batch_to_numpy(restored)[0]
+    changed = np.any(plain != restored, axis=2)  # fidelity 0: the stand-in returns mid-grey inside the face
+    x1, y1, x2, y2 = region(t1_faces[2], t1_image.shape)  # the face's outline with a margin
+    face_width, face_height = t1_faces[2].width, t1_faces[2].height
+    assert changed.sum() > 0.3 * face_width * face_height and changed[y1:y2, x1:x2].sum() == changed.sum()
+    nose_x, nose_y = t1_faces[2].kps[2].astype(int)  # deep inside: fully restored
+    assert np.abs(restored[nose_y - 5:nose_y + 5, nose_x - 5:nose_x + 5].astype(int) - 128).max() <= 1
