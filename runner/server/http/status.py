@@ -17,6 +17,7 @@ from aiohttp import web
 from .... import __version__
 from ....pipelines import models
 from ....pipelines.runtime import onnx_runtime
+from ....pipelines.swap.choices import SWAP_MODELS
 from ... import installation
 from ..jobs.operations import OPERATIONS
 from ..jobs.workflows import WORKFLOWS
@@ -30,7 +31,8 @@ routes = web.RouteTableDef()
 OPTION_MODELS: dict[str, dict[str, tuple[str, ...]]] = {
     "analyze": {"measurement_model=flame": ("flame",), "include_3d_mesh": ("face_mesh", "iris")},
     "privacy": {"mask_type=synthetic": ("inswapper_128", "buffalo_l")},
-    "swap": {"method=inswapper": ("inswapper_128",)},
+    "swap": {"method=inswapper": ("inswapper_128",),
+             **{f"swap_model={name}": (name,) for name in SWAP_MODELS if name != "auto"}},
 }
 DEGRADED = {"swap": ("inswapper_128", "inswapper_128 is not installed: swaps use the model-free landmark warp "
                                       "(lower quality); install it with `playalter models fetch inswapper_128`")}
