@@ -20,7 +20,7 @@ from .face import Face, Faces
 MESH_MODEL = "mediapipe_face_mesh"
 _LANDMARK_MODELS = {"106": "buffalo_l 2d106det", "68": "buffalo_l 1k3d68"}
 _MEASUREMENT_KEYS = ("label", "value_mm", "uncertainty_mm", "value", "uncertainty", "definition", "adult_range_mm",
-                     "adult_range")
+                     "adult_range", "fusion")
 
 
 def landmark_model(face: Face) -> str | None:
@@ -53,6 +53,8 @@ def _measurements(result: dict) -> dict[str, Any]:
         report["scale"] = scale
     if result.get("note"):
         report["note"] = result["note"]
+    if result.get("fusion"):
+        report["fusion"] = result["fusion"]  # fused over several frames: how (measurement_fusion)
     return report
 
 

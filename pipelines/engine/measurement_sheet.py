@@ -56,6 +56,10 @@ def _entry_text(entry: dict) -> str:
         value = f"{entry['value']:.1f} +- {entry['uncertainty']:.1f}"
     else:
         value = "not measured"
+    fusion = entry.get("fusion")
+    if fusion and fusion["frames"]:  # fused over several frames (measurement_fusion)
+        spread = "" if fusion["spread"] is None else f", spread {fusion['spread']:.1f}"
+        value += f" (n = {fusion['frames']}{spread})"
     return value if entry.get("valid", True) else f"{value}: {entry.get('reason')}"
 
 
