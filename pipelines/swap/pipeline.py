@@ -190,6 +190,17 @@ def detect_all(images: list[np.ndarray], faces: list[list[Face]] | None, side: s
     return faces
 
 
+def source_of_identity(saved: identity.FaceIdentity) -> Source:
+    """A saved identity (ours or a ReActor face model) as the swap's source; it must be an ArcFace one, what
+    the learned swap models take."""
+    if saved.space != ARCFACE.name:
+        raise InvalidParameterError(
+            f"identity '{saved.name}' is in the space {saved.space}, but a swap needs an ArcFace "
+            f"identity ({ARCFACE.name}, what InSwapper takes); save it again with the ArcFace model (buffalo_l), "
+            "or use it as a reference to choose faces")
+    return Source(None, None, saved.embedding, f"identity '{saved.name}'")
+
+
 def swap_batch(source_images: list[np.ndarray], target_images: list[np.ndarray],
                source_faces: list[list[Face]] | None, target_faces: list[list[Face]] | None,
                options: SwapOptions, source_indices: str = "0", average_sources: bool = False,
@@ -197,13 +208,8 @@ def swap_batch(source_images: list[np.ndarray], target_images: list[np.ndarray],
                on_image=None) -> tuple[list[np.ndarray], list[dict]]:
     """Swap onto every target image; sources come from the source photos or from a saved identity (an
     ArcFace one: InSwapper takes ArcFace embeddings)."""
-    if saved_identity is not None and saved_identity.space != ARCFACE.name:
-        raise InvalidParameterError(
-            f"identity '{saved_identity.name}' is in the space {saved_identity.space}, but a swap needs an ArcFace "
-            f"identity ({ARCFACE.name}, what InSwapper takes); save it again with the ArcFace model (buffalo_l), "
-            "or use it as a reference to choose faces")
     if saved_identity is not None:
-        sources = [Source(None, None, saved_identity.embedding, f"identity '{saved_identity.name}'")]
+        sources = [source_of_identity(saved_identity)]
     else:
         sources = with_embeddings(sources_from_faces(
             source_images, detect_all(source_images, source_faces, "source"), source_indices, average_sources))
