@@ -56,3 +56,13 @@ def test_a_swap_restores_only_inside_what_it_drew(tmp_path, monkeypatch, t1_imag
     midway = (swapped[by_restore].astype(float) + (255 - swapped[by_restore].astype(float))) / 2
     assert np.median(np.abs(restored[by_restore] - midway)) < 3  # half of the inverted swap
     assert [entry["restored"] for entry in report["swaps"]] == [{"model": "gfpgan_1.4", "strength": 0.5}] * 2
+
+
+def test_swap_video_flags_name_the_same_restore_option():
+    from playalter.runner.cli.main import build_parser
+
+    args = build_parser().parse_args(["swap-video", "me.png", "clip.mp4", "--out", "out", "--restore-model",
+                                      "codeformer", "--restore-strength", "0.8", "--codeformer-fidelity", "0.3"])
+    assert swap_request(vars(args)).restore == RestoreOptions("codeformer", strength=0.8, fidelity=0.3)
+    defaults = build_parser().parse_args(["swap-video", "me.png", "clip.mp4", "--out", "out"])
+    assert swap_request(vars(defaults)).restore is None

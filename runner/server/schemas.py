@@ -17,7 +17,7 @@ from jsonschema import Draft202012Validator
 from ...pipelines.core.choices import IDENTITY_MODELS, PEOPLE
 from ...pipelines.privacy.choices import COVERAGES, MASK_TYPES, MAX_LEVELS
 from ...pipelines.privacy.detection_settings import PRIVACY_DETECTION
-from ...pipelines.swap.choices import BLEND_MODES, COLOR_MODES, METHODS, OUTPUT_SIZES, SWAP_MODELS
+from ...pipelines.swap.choices import BLEND_MODES, COLOR_MODES, METHODS, OUTPUT_SIZES, RESTORE_MODELS, SWAP_MODELS
 from ...pipelines.core.quoting import excerpt
 from .errors import ApiError
 from .security.keys import SCOPES, TIERS
@@ -98,10 +98,20 @@ SWAP_MODEL_OPTIONS = {  # the Face Swap node's learned-model inputs, with its de
     "swap_weight": {"type": "number", "minimum": 0.0, "maximum": 1.0, "default": 1.0,
                     "description": "1: the source's identity; lower blends in the target's own (needs buffalo_l)"},
 }
+SWAP_RESTORE_OPTIONS = {  # the Face Swap node's face restoration inputs, with its defaults
+    "restore_model": {"type": "string", "enum": ["none", *RESTORE_MODELS], "default": "none",
+                      "description": "restore each swapped face with this model (its ONNX file in "
+                                     "facerestore_models/; one that is not installed is 503); none: no restoration"},
+    "restore_strength": {"type": "number", "minimum": 0.0, "maximum": 1.0, "default": 1.0,
+                         "description": "0: unrestored, 1: fully restored"},
+    "codeformer_fidelity": {"type": "number", "minimum": 0.0, "maximum": 1.0, "default": 0.5,
+                            "description": "CodeFormer's w: 0 the most restoration, 1 the closest to the swapped face"},
+}
 SWAP_PARAMETERS = {
     "source_face_index": FACE_INDEX,
     "target_face_index": FACE_INDEX,
     **SWAP_MODEL_OPTIONS,
+    **SWAP_RESTORE_OPTIONS,
 }
 DETECT_PARAMETERS: dict[str, Any] = {}
 IDENTITY_MODEL = {"type": "string", "enum": list(IDENTITY_MODELS), "default": "auto",
@@ -289,6 +299,7 @@ SWAP_BLENDING = {  # the Face Swap node's method and blending inputs, with its d
     "denoise": {"type": "number", "minimum": 0.0, "maximum": 1.0, "default": 0.0,
                 "description": "noise reduction of the swapped face"},
     **SWAP_MODEL_OPTIONS,
+    **SWAP_RESTORE_OPTIONS,
 }
 VIDEO_SWAP_OPTIONS = object_schema({
     "source_face_index": FACE_INDEX,

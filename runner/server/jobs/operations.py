@@ -154,7 +154,8 @@ def swap_answer(result: dict[str, Any]) -> dict[str, Any]:
 def _swap(parameters: dict[str, Any]) -> Plan:
     return Plan("face_swap", {"swap.source_indices": str(parameters["source_face_index"]),
                               "swap.target_indices": str(parameters["target_face_index"]),
-                              **{f"swap.{name}": parameters[name] for name in schemas.SWAP_MODEL_OPTIONS}})
+                              **{f"swap.{name}": parameters[name]
+                                 for name in (*schemas.SWAP_MODEL_OPTIONS, *schemas.SWAP_RESTORE_OPTIONS)}})
 
 
 def _compare(parameters: dict[str, Any]) -> Plan:
