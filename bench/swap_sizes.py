@@ -7,7 +7,7 @@ conversions, one session call per sub-image, the paste-back and the blend. A rea
 per call: 1 call at the model's size, 4 at twice it, 16 at four times (the "model calls" column).
 
 Each configuration runs in its own process (fresh sessions and caches); medians of --repeats runs after
-one warm-up. Face: the largest of t1.jpg scaled onto a 1920x1080 frame (as bench/swap.py).
+one warm-up, and the best run (the steadier figure on a shared machine). Face: the largest of t1.jpg scaled onto a 1920x1080 frame (as bench/swap.py).
 
 Run: python bench/swap_sizes.py [--repeats N]
 """
@@ -28,14 +28,15 @@ CONFIGURATIONS = [("inswapper_128", 128), ("inswapper_128", 256), ("inswapper_12
                   ("hyperswap_1a_256", 256), ("hyperswap_1a_256", 512), ("reswapper_256", 256)]
 
 
-def median_ms(function, repeats: int) -> float:
-    function()  # warm-up: session creation, caches
+def timed_ms(function, repeats: int) -> tuple[float, float]:
+    """(median, best) milliseconds of ``repeats`` runs after a warm-up (session creation, caches)."""
+    function()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         function()
         times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+    return 1000 * statistics.median(times), 1000 * min(times)
 
 
 def measure(model: str, output_size: int, repeats: int) -> dict:
@@ -57,8 +58,8 @@ def measure(model: str, output_size: int, repeats: int) -> dict:
         path = Path(folder) / f"{model}.onnx"
         build_swapper(path, **STAND_INS[model][1])
         swapper = inswapper.load(path, device="cpu", model=model)
-        swap_only = median_ms(lambda: inswapper.swap(swapper, frame, target, embedding, output_size), repeats)
-        with_blend = median_ms(lambda: blend(frame, inswapper.swap(swapper, frame, target, embedding, output_size),
+        swap_only = timed_ms(lambda: inswapper.swap(swapper, frame, target, embedding, output_size), repeats)
+        with_blend = timed_ms(lambda: blend(frame, inswapper.swap(swapper, frame, target, embedding, output_size),
                                              target, BlendOptions()), repeats)
     side = inswapper.output_side(swapper, output_size)
     return {"model": model, "output_size": side, "model_calls": pixel_boost.factor(side, swapper.contract.size) ** 2,
@@ -79,10 +80,12 @@ def main() -> None:
                                capture_output=True, text=True, check=True)
         rows.append(json.loads(child.stdout.strip().splitlines()[-1]))
     print(f"1920x1080 frame, target face {rows[0]['face_px']} px, CPU, medians of {args.repeats} runs; ms per face")
-    print(f"{'model':18s} {'output':>6s} {'model calls':>11s} {'swap':>8s} {'swap+blend':>11s}")
+    print(f"{'model':18s} {'output':>6s} {'model calls':>11s} {'swap median':>12s} {'(best)':>7s} "
+          f"{'swap+blend median':>18s} {'(best)':>7s}")
     for row in rows:
-        print(f"{row['model']:18s} {row['output_size']:6d} {row['model_calls']:11d} {row['swap_ms']:8.2f} "
-              f"{row['swap_and_blend_ms']:11.2f}")
+        (swap_median, swap_best), (both_median, both_best) = row["swap_ms"], row["swap_and_blend_ms"]
+        print(f"{row['model']:18s} {row['output_size']:6d} {row['model_calls']:11d} {swap_median:12.2f} "
+              f"{swap_best:7.2f} {both_median:18.2f} {both_best:7.2f}")
 
 
 if __name__ == "__main__":
