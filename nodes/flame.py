@@ -101,7 +101,10 @@ class PlayAlterFaceMeasurements:
         "an assumed 63 mm interpupillary distance, clearly labelled. scale replaces the iris with a reference "
         "you know: 'card' (an ID-1 bank card held flat beside the face, found in the connected image), or JSON "
         "{\"ipd_mm\": 63.5}, {\"mm_per_px\": 0.21}, {\"segment\": [[x0, y0], [x1, y1]], \"length_mm\": 85.6}. "
-        "export_mesh writes the dense face meshes (mm) when no FLAME fit is connected."
+        "export_mesh writes the dense face meshes (mm) when no FLAME fit is connected. fuse: the batch's "
+        "images are one person (photos or video frames); the largest face of each is measured and each "
+        "measurement fused into one robust value with its spread and frame count, invalid frames left out "
+        "of what they invalidate; images of different people are refused (docs/measurements.md, fusion)."
     )
     CATEGORY = CATEGORY
     FUNCTION = "measure"
@@ -124,10 +127,13 @@ class PlayAlterFaceMeasurements:
                                      "tooltip": "dense mesh only: iris, card, or JSON {\"ipd_mm\": 63.5} / "
                                                 "{\"mm_per_px\": 0.21} / {\"segment\": [[x0, y0], [x1, y1]], "
                                                 "\"length_mm\": 85.6}"}),
+                "fuse": ("BOOLEAN", {"default": False,
+                                     "tooltip": "dense mesh only: the images are one person; fuse their "
+                                                "measurements into one (scale iris, card or ipd_mm)"}),
             },
         }
 
-    def measure(self, flame_fit=None, faces=None, export_mesh="none", image=None, scale="iris"):
+    def measure(self, flame_fit=None, faces=None, export_mesh="none", image=None, scale="iris", fuse=False):
         from ..pipelines.core.errors import InvalidParameterError
         from ..pipelines.engine.face_mesh_export import export_face_mesh
         from ..pipelines.engine.scale_reference import parse_scale
@@ -138,6 +144,11 @@ class PlayAlterFaceMeasurements:
             raise InvalidParameterError("connect a FLAME fit, or FACES for landmark-only estimates")
         scale = parse_scale(scale)
         frames = image_batch_to_numpy(image) if image is not None else None
+        if fuse:
+            if flame_fit is not None:
+                raise InvalidParameterError("fuse works on the dense-mesh measurements: disconnect the FLAME fit")
+            results = [_fused(faces, frames, scale)]
+            return results, measurements_to_json(results)
         results = []
         if flame_fit is not None:
             sexes = [[face.sex for face in image_faces] for image_faces in faces] if faces is not None else None
@@ -156,6 +167,23 @@ class PlayAlterFaceMeasurements:
                             name = f"face_mesh_{image_index:03d}_{face_index:02d}.{suffix}"
                             export_face_mesh(face, _output_directory() / "face_mesh" / name)
         return results, measurements_to_json(results)
+
+
+def _fused(faces, frames, scale) -> dict:
+    """The fused measurement entry of a batch of one person's images (the largest face of each), placed
+    on the reference image's largest face."""
+    from ..pipelines.core.errors import InvalidParameterError, NoFaceError
+    from ..pipelines.engine.measurement_fusion import Frame, fuse_frames
+
+    if faces is None or frames is None:
+        raise InvalidParameterError("fuse needs FACES and the image batch they were found in")
+    missing = [index for index, image_faces in enumerate(faces) if not image_faces]
+    if missing:
+        raise NoFaceError(f"image {missing[0]} of the batch has no face: every image to fuse must show the person")
+    names = [f"image {index}" for index in range(len(faces))]
+    fused = fuse_frames([Frame(frames[index], image_faces[0], names[index])
+                         for index, image_faces in enumerate(faces)], scale)
+    return {"image": names.index(fused["fusion"]["reference_frame"]), "face": 0, **fused}
 
 
 class PlayAlterMeasurementSheet:

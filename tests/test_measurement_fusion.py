@@ -4,6 +4,7 @@ stays, invalid frames are left out of exactly what they invalidate, other people
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import cv2
 import numpy as np
@@ -186,3 +187,25 @@ def test_what_cannot_be_fused_is_a_clear_error(astronaut_frames):
     bare = Frame(astronaut_frames[0].image, dataclasses.replace(astronaut_frames[0].face, mesh=None), "photo 7")
     with pytest.raises(InvalidParameterError, match="photo 7: the face has no dense landmarks"):
         fuse_frames([astronaut_frames[1], bare])
+
+
+def test_the_measurements_node_fuses_an_image_batch(astronaut_face):
+    from playalter.nodes.face_detect import PlayAlterFaceDetect, PlayAlterFaceReport
+    from playalter.nodes.flame import PlayAlterFaceMeasurements
+    from playalter.nodes.tensors import numpy_to_image_batch
+
+    pytest.importorskip("torch")
+    same_size = [astronaut_face, np.ascontiguousarray(astronaut_face[:, ::-1]),
+                 cv2.GaussianBlur(astronaut_face, (3, 3), 0)]
+    batch = numpy_to_image_batch(same_size)  # [3,280,280,3]
+    faces = PlayAlterFaceDetect().detect(batch, "auto", 0.5, 1280, "largest")[0]
+    measurements, text = PlayAlterFaceMeasurements().measure(faces=faces, image=batch, fuse=True)
+    [entry] = measurements
+    assert entry["face"] == 0 and entry["fusion"]["frames"] == 3
+    assert entry["fusion"]["reference_frame"] == f"image {entry['image']}"
+    assert entry["measurements"]["biocular_width"]["fusion"]["frames"] >= 2
+    report = json.loads(PlayAlterFaceReport().report(faces, measurements)[0])
+    fused_records = [record for record in report["faces"] if "measurements" in record]
+    assert len(fused_records) == 1 and fused_records[0]["measurements"]["fusion"]["frames"] == 3
+    with pytest.raises(InvalidParameterError, match="disconnect the FLAME fit"):
+        PlayAlterFaceMeasurements().measure(flame_fit=[[]], faces=faces, image=batch, fuse=True)
