@@ -34,8 +34,10 @@ OPTION_MODELS: dict[str, dict[str, tuple[str, ...]]] = {
     "swap": {"method=inswapper": ("inswapper_128",),
              **{f"swap_model={name}": (name,) for name in SWAP_MODELS if name != "auto"}},
 }
-DEGRADED = {"swap": ("inswapper_128", "inswapper_128 is not installed: swaps use the model-free landmark warp "
-                                      "(lower quality); install it with `playalter models fetch inswapper_128`")}
+# capability -> (models of which one is enough, why it is degraded without any of them)
+DEGRADED = {"swap": (tuple(name for name in SWAP_MODELS if name != "auto"),
+                     "no swap model (inswapper_128, hyperswap_1a_256, ...) is installed: swaps use the model-free "
+                     "landmark warp (lower quality); install one, e.g. `playalter models fetch inswapper_128`")}
 
 
 def _missing(needed: tuple[str, ...], available: dict[str, bool]) -> list[str]:
@@ -56,7 +58,7 @@ def capability_status(name: str, enabled: bool, workflows: dict[str, bool],
     elif not all(workflows.values()):
         reason = f"workflow(s) missing: {', '.join(sorted(n for n, present in workflows.items() if not present))}"
     usable = reason is None
-    if usable and name in DEGRADED and not available.get(DEGRADED[name][0], False):
+    if usable and name in DEGRADED and not any(available.get(model, False) for model in DEGRADED[name][0]):
         reason = DEGRADED[name][1]
     options = {}
     for option, needed in OPTION_MODELS.get(name, {}).items():
