@@ -187,3 +187,11 @@ def test_reactor_file_names_are_found(tmp_path, monkeypatch):
 def test_bad_options_are_clear_errors(field, value):
     with pytest.raises(InvalidParameterError, match="restore|unknown"):
         RestoreOptions(**{field: value})
+
+
+def test_a_long_or_odd_value_is_quoted_short():
+    with pytest.raises(InvalidParameterError) as long_name:
+        RestoreOptions(model="g" * 5000)
+    assert len(str(long_name.value)) < 200
+    with pytest.raises(InvalidParameterError, match="unknown"):
+        RestoreOptions(model=["gfpgan_1.4"])

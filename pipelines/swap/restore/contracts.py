@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...core.errors import InvalidParameterError
+from ...core.quoting import quoted
 from ..choices import RESTORE_MODELS
 
 FFHQ_512 = np.array(
@@ -44,11 +45,10 @@ RESTORERS = {restorer.name: restorer for restorer in (
 
 def restorer(name: str) -> Restorer:
     """The contract of model ``name``; InvalidParameterError naming the choices when it is unknown."""
-    try:
-        return RESTORERS[name]
-    except KeyError:
+    if not isinstance(name, str) or name not in RESTORERS:
         raise InvalidParameterError(
-            f"face restoration model '{name}' is unknown; choose one of {', '.join(RESTORE_MODELS)}") from None
+            f"face restoration model {quoted(name)} is unknown; choose one of {', '.join(RESTORE_MODELS)}")
+    return RESTORERS[name]
 
 
 def template(size: int) -> np.ndarray:

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from ...core.errors import InvalidParameterError
+from ...core.quoting import quoted
 from ...engine import align
 from ...engine.face import Face
 from ..blend import feather_alpha, mix, outline_mask, region
@@ -37,7 +38,7 @@ class RestoreOptions:
         for name in ("strength", "fidelity", "feather"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-                raise InvalidParameterError(f"restore {name} must be a number from 0 to 1, got {value!r}")
+                raise InvalidParameterError(f"restore {name} must be a number from 0 to 1, got {quoted(value)}")
 
 
 def aligned_crop(image: np.ndarray, face: Face, size: int) -> tuple[np.ndarray, np.ndarray]:
