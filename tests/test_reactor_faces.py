@@ -141,19 +141,18 @@ def test_several_photos_make_the_normalised_mean_and_other_people_are_refused():
 
 
 def test_video_swap_by_a_reactor_face_model_swaps_that_persons_track(reactor_folder, tmp_path, monkeypatch,
-                                                                     astronaut_image):
-    """Two people side by side (stand-in ArcFace embeddings by position), the reference a ReActor face model
-    of the right one: only the right face gets the stand-in InSwapper's colour."""
+                                                                     astronaut_image, capsys):
+    """swap-video SOURCE.safetensors --reference OTHER.safetensors: two people side by side (stand-in ArcFace
+    embeddings by position), the reference a ReActor face model of the right one: only the right face gets
+    the stand-in InSwapper's colour."""
     from swap_models import install_inswapper
     from video_clips import read_frames, window, write_clip
 
-    from playalter.pipelines.swap.blend import BlendOptions
-    from playalter.pipelines.swap.pipeline import Source, SwapOptions
-    from playalter.pipelines.video import VideoOptions, swap
+    from playalter.pipelines.video import swap
     from playalter.pipelines.video.anonymize import detector as real_detector
+    from playalter.runner.cli.main import main
 
     install_inswapper(tmp_path / "models", monkeypatch)
-    plain = BlendOptions(color="none", feather=0.0, occlusion=False, mouth=False, sharpen=0.0)  # the model's colour
     left_person, right_person = _vector(30), _vector(31)
 
     def detector_with_embeddings(options, dense=None):
@@ -169,18 +168,20 @@ def test_video_swap_by_a_reactor_face_model_swaps_that_persons_track(reactor_fol
 
     monkeypatch.setattr(swap, "detector", detector_with_embeddings)
     save_file(_reactor_tensors(right_person * 21.0), str(reactor_folder / "right.safetensors"))
-    reference = identity.reference_of([identity.load(identity.path_for("right.safetensors"))])
+    save_file(_reactor_tensors(_vector(32) * 19.0), str(reactor_folder / "source.safetensors"))
     frames = [np.hstack([window(astronaut_image, (0.4, 0.3), 1.6, (160, 120)),
                          window(astronaut_image, (0.4 + 0.004 * index, 0.3), 2.0, (160, 120))])
               for index in range(6)]
     clip = write_clip(tmp_path / "two.mp4", frames)
-    source = Source(None, None, _vector(32) / np.linalg.norm(_vector(32)), "identity")
-    report = swap.swap_video(source, clip, tmp_path / "swapped.mp4", SwapOptions(method="inswapper", blend=plain),
-                             VideoOptions(crf=4), reference=reference)
-    assert report["swap"]["method"] == "inswapper" and report["swap"]["tracks"] == "reference"
-    judged = {track["track"]: track["reference_person"] for track in report["swap"]["people"]["tracks"]}
-    assert sorted(judged.values()) == [False, True]
-    shown, _, _ = read_frames(tmp_path / "swapped.mp4")
+    plain = ["--color-correction", "none", "--feather", "0", "--no-occlusion", "--no-mouth", "--sharpen", "0"]
+    assert main(["swap-video", str(reactor_folder / "source.safetensors"), str(clip), "--out", str(tmp_path / "out"),
+                 "--reference", str(reactor_folder / "right.safetensors"), "--method", "inswapper", "--crf", "4",
+                 "--report", *plain]) == 0
+    capsys.readouterr()
+    report = json.loads((tmp_path / "out" / "two_swap.json").read_text())["swap"]
+    assert report["method"] == "inswapper" and report["tracks"] == "reference" and "source" in report["source"]
+    assert sorted(track["reference_person"] for track in report["people"]["tracks"]) == [False, True]
+    shown, _, _ = read_frames(tmp_path / "out" / "two_swapped.mp4")
     original, _, _ = read_frames(clip)
     boxes = (slice(15, 71), slice(68, 113)), (slice(6, 73), slice(226, 281))  # the two faces (rows, columns)
     changes = np.array([[np.abs(out[box].astype(int) - src[box]).mean() for box in boxes]
