@@ -84,3 +84,18 @@ def test_face_swap_node_restores_what_it_swapped(tmp_path, monkeypatch, t1_image
     assert changed.sum() > 0.3 * face_width * face_height and changed[y1:y2, x1:x2].sum() == changed.sum()
     nose_x, nose_y = t1_faces[2].kps[2].astype(int)  # deep inside: fully restored
     assert np.abs(restored[nose_y - 5:nose_y + 5, nose_x - 5:nose_x + 5].astype(int) - 128).max() <= 1
+
+
+def test_the_face_restore_workflow_restores_every_detected_face(tmp_path, monkeypatch, t1_path, t1_image, t1_faces):
+    from pathlib import Path
+
+    from conftest import read_rgb
+    from playalter.runner.engine.executor import execute
+
+    install_restorer(tmp_path / "models", monkeypatch, "gfpgan_1.4", scale=-1.0)
+    workflow = Path(__file__).resolve().parents[1] / "workflows" / "api" / "face_restore.json"
+    result = execute(workflow, bindings={"image": t1_path, "restore.feather": 0.0}, input_dir=tmp_path / "in",
+                     output_dir=tmp_path / "out", temp_dir=tmp_path / "temp")
+    saved = [ref.path for entry in result.outputs.values() for ref in entry["images"]]
+    [picture] = [path for path in saved if Path(path).suffix == ".png"]
+    assert _changed_faces(read_rgb(Path(picture)), t1_image, t1_faces) == list(range(len(t1_faces)))
