@@ -220,3 +220,40 @@ def test_identity_build_command_and_node_take_several_photos(identities_folder, 
         numpy_to_image_batch([astronaut_image]), "eileen2", "0", "json", identity_model="dlib",
         more_images=numpy_to_image_batch([photos["a_small.png"]]))["result"]
     assert built.count == 2 and json.loads(check)["one_person"]
+
+
+def test_face_swap_node_on_frames_replaces_the_reference_person_only_where_present(reactor_folder, tmp_path,
+                                                                                     monkeypatch, t1_image):
+    """Face Swap with pairing identity on a batch of frames: a frame where the reference person is absent
+    keeps every face (the nearest face is farther than the same-person distance), the other gets one swap."""
+    import dataclasses
+
+    from swap_models import install_inswapper
+
+    from playalter.nodes.swap import PlayAlterFaceSwap
+    from playalter.nodes.tensors import image_batch_to_numpy, numpy_to_image_batch
+    from playalter.pipelines.engine.detection import detect_faces
+
+    install_inswapper(tmp_path / "models", monkeypatch)
+    faces = detect_faces(t1_image)
+    people = [_vector(40 + index) for index in range(len(faces))]
+    with_person = [dataclasses.replace(face, embedding=person / np.linalg.norm(person))
+                   for face, person in zip(faces, people)]
+    without_person = [dataclasses.replace(face, embedding=_vector(60 + index) / np.linalg.norm(_vector(60 + index)))
+                      for index, face in enumerate(faces)]
+    save_file(_reactor_tensors(people[2] * 20.0), str(reactor_folder / "wanted.safetensors"))
+    wanted, _ = PlayAlterLoadFaceIdentity().load("wanted.safetensors")
+    saved = identity.save(identity.FaceIdentity(_vector(50), name="src"), identity.path_for("src"))
+    source, _ = PlayAlterLoadFaceIdentity().load(saved.name)
+    frames = numpy_to_image_batch([t1_image, t1_image])
+    output, report = PlayAlterFaceSwap().swap(
+        target=frames, method="inswapper", source_indices="0", target_indices="all", pairing="identity",
+        average_sources=False, color_correction="none", blend_mode="feather", feather=0.0, occlusion=False,
+        mouth=False, sharpen=0.0, denoise=0.0, target_faces=[with_person, without_person], identity=source,
+        reference_identity=wanted)
+    first, second = image_batch_to_numpy(output)
+    images = json.loads(report)["images"]
+    assert [entry["target_index"] for entry in images[0]["swaps"]] == [2] and images[1]["swaps"] == []
+    assert images[1]["reference"]["people"] == ["wanted"]
+    np.testing.assert_array_equal(second, t1_image)
+    assert np.abs(first.astype(int) - t1_image).sum() > 0

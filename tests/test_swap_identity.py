@@ -104,7 +104,10 @@ def test_identity_pairing_picks_the_closest_target():
     image = np.zeros((120, 500, 3), np.uint8)  # the faces carry their ArcFace embeddings: nothing is embedded
     reference = Reference(ARCFACE, (person,), ("person",))
     pairs = pairing.pair(1, faces, "identity", "all", reference=reference, target_image=image)
-    assert pairs == [pairing.Pair(0, 1)]
+    assert [(pair.source, pair.target) for pair in pairs] == [(0, 1)]
+    assert pairs[0].reference_distance < ARCFACE.same_person_distance
+    stranger = Reference(ARCFACE, (_unit(11),), ("stranger",))  # nobody's face: nothing to replace
+    assert pairing.pair(1, faces, "identity", "all", reference=stranger, target_image=image) == []
     with pytest.raises(InvalidParameterError, match="needs a reference"):
         pairing.pair(1, faces, "identity", "all", target_image=image)
     with pytest.raises(InvalidParameterError, match="needs the target image"):

@@ -104,9 +104,11 @@ def acts_on(is_reference_person: bool, mode: str) -> bool:
     return mode == "everyone" or is_reference_person == (mode == "only")
 
 
-def closest(image: np.ndarray, faces: list[Face], candidates: list[int], reference: Reference) -> int:
-    """The index (among ``candidates``) of the face nearest to any reference person."""
+def closest(image: np.ndarray, faces: list[Face], candidates: list[int],
+            reference: Reference) -> tuple[int, float]:
+    """The index (among ``candidates``) of the face nearest to any reference person, and its distance."""
     if not candidates:
         raise NoFaceError("no candidate face to compare with the reference")
-    values = distances(image, [faces[index] for index in candidates], reference)
-    return candidates[int(np.argmin(values))]
+    values = distances(image, [faces[index] for index in candidates], reference)  # [N]
+    nearest = int(np.argmin(values))
+    return candidates[nearest], float(values[nearest])

@@ -7,7 +7,10 @@ Modes:
   (faces are in the detector's order, e.g. left to right), as many as both have;
 - ``identity``: the one source identity goes onto the chosen target face nearest
   to a reference person (a photo or a saved identity of the person to replace,
-  ``engine/reference.py``), in the reference's embedding space.
+  ``engine/reference.py``), in the reference's embedding space, when that face is
+  within the space's same-person distance; otherwise the person is not in the
+  image and nothing is swapped (a frame of a video where they are absent keeps
+  everyone else's face).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.errors import InvalidParameterError, NoFaceError
+from ..engine import embedding
 from ..engine import reference as references
 from ..engine.face import Face
 from ..engine.reference import Reference
@@ -41,6 +45,7 @@ def chosen_indices(text: str, count: int, side: str) -> list[int]:
 class Pair:
     source: int  # position in the list of chosen sources
     target: int  # index into the target image's faces
+    reference_distance: float | None = None  # pairing identity: the target face's distance to the reference
 
 
 def pair(source_count: int, target_faces: list[Face], mode: str, target_indices: str,
@@ -57,7 +62,8 @@ def pair(source_count: int, target_faces: list[Face], mode: str, target_indices:
     if mode == "order":
         return [Pair(position, target) for position, target in enumerate(targets[:source_count])]
     if mode == "identity":
-        return [Pair(0, closest(target_image, target_faces, targets, reference))]
+        target, distance = closest(target_image, target_faces, targets, reference)
+        return [Pair(0, target, distance)] if embedding.same_person(distance, reference.space) else []
     if source_count == 1:
         return [Pair(0, target) for target in targets]
     if source_count != len(targets):
@@ -68,8 +74,9 @@ def pair(source_count: int, target_faces: list[Face], mode: str, target_indices:
     return [Pair(position, target) for position, target in enumerate(targets)]
 
 
-def closest(image: np.ndarray | None, faces: list[Face], candidates: list[int], reference: Reference | None) -> int:
-    """Index of the candidate face nearest to the reference person(s)."""
+def closest(image: np.ndarray | None, faces: list[Face], candidates: list[int],
+            reference: Reference | None) -> tuple[int, float]:
+    """Index of the candidate face nearest to the reference person(s), and its distance."""
     if reference is None:
         raise InvalidParameterError("pairing mode 'identity' needs a reference photo or identity to look for")
     if image is None:

@@ -137,7 +137,7 @@ def target_embedding(image: np.ndarray, face: Face, options: SwapOptions) -> np.
 def swap_faces(target_image: np.ndarray, target_faces: list[Face], sources: list[Source],
                options: SwapOptions, reference: Reference | None = None) -> tuple[np.ndarray, dict]:
     """Swap the chosen faces of one target image [H,W,3] uint8; returns (image, report dict). Pairing
-    ``identity`` swaps the face nearest to ``reference``."""
+    ``identity`` swaps the face nearest to ``reference`` when it is that person (none when no face is)."""
     pairs = pairing.pair(len(sources), target_faces, options.pairing, options.target_indices, reference,
                          target_image)
     sources = with_embeddings(sources)
@@ -165,6 +165,8 @@ def swap_faces(target_image: np.ndarray, target_faces: list[Face], sources: list
             "changed_pixels": int(result.mask.sum()),
             "occluded_fraction": round(result.occluded_fraction, 3),
         }
+        if item.reference_distance is not None:
+            entry["reference_distance"] = round(item.reference_distance, 4)
         if restorer is not None:
             entry["restored"] = {"model": options.restore.model, "strength": options.restore.strength}
         if method == "inswapper":
@@ -174,7 +176,10 @@ def swap_faces(target_image: np.ndarray, target_faces: list[Face], sources: list
             entry["similarity"] = report.similarities(output, target_image, target_face, source.embedding)
         entries.append(entry)
     logger.info("swapped %d face(s) with %s", len(entries), method)
-    return output, {"method": method, "reason": reason, "swaps": entries}
+    answer = {"method": method, "reason": reason, "swaps": entries}
+    if options.pairing == "identity":
+        answer["reference"] = reference.describe()  # who was looked for; no swap: no face was that person
+    return output, answer
 
 
 def detect_all(images: list[np.ndarray], faces: list[list[Face]] | None, side: str) -> list[list[Face]]:
