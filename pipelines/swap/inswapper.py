@@ -1,8 +1,8 @@
 """The learned swap: InSwapper 128 and the 256-px models that share its interface (``swappers.py``).
 
 One face is swapped in four steps:
-1. align: the target face warped to the model's five-point template at ``output_size`` (the template
-   for ``size`` scaled by output_size / size, plus the model's template shift);
+1. align: the target face warped to the model's five-point template (with its shift) scaled by
+   output_size / size, into an ``output_size`` crop;
 2. identity: the source's ArcFace embedding, blended with the target's by ``weight``, turned into what
    the model takes (``Contract.identity``: the emap latent, or the normalised embedding);
 3. render: the model run on the crop; above the model's size, once per sub-image of the pixel-boost
