@@ -135,7 +135,11 @@ MEASUREMENT = {
                    "reason": {"type": ["string", "null"], "description": "why the value is not valid"},
                    "definition": {"type": "string"},
                    "adult_range_mm": {**POINTS["items"], "description": "the plausible adult range (distances)"},
-                   "adult_range": {**POINTS["items"], "description": "the plausible adult range (indices)"}},
+                   "adult_range": {**POINTS["items"], "description": "the plausible adult range (indices)"},
+                   "fusion": {"type": "object", "description": "only when fused over several photos: frames (used), "
+                              "spread (their SD), noise_sd (the frame-to-frame part of the uncertainty, falling "
+                              "with the frames), scale_sd (the scale reference's own size, the same in every "
+                              "frame), outliers dropped and left_out (frames invalid for it, with the reason)"}},
     "required": ["valid", "reason"],
 }
 FACE_RECORD = {
@@ -159,7 +163,10 @@ FACE_RECORD = {
             "scale": {"type": "object", "description": "mm_per_px, its source (iris, interpupillary_prior, card, "
                       "known_ipd, known_mm_per_px, segment) and relative_sd; card_corners (4 x [x, y] px) for a "
                       "card; warning (and requested) when a card could not be used"},
-            "values": {"type": "object", "additionalProperties": MEASUREMENT}}},
+            "values": {"type": "object", "additionalProperties": MEASUREMENT},
+            "fusion": {"type": "object", "description": "only when fused: frames, reference_frame (the photo the "
+                       "face record and the sheet show), estimator, scale_by_frame and identity (how one person "
+                       "was checked: method, threshold, each photo's distance)"}}},
         "landmarks": {**POINTS, "description": "only with include_landmarks: 468 points x, y px, z depth px"},
         "mesh": {"type": ["object", "null"], "description": "only with include_3d_mesh: vertices (mm) + "
                  "triangles (0-based), or obj text; null for a face too small for dense landmarks"},
@@ -169,8 +176,28 @@ FACE_RECORD = {
 
 
 ASYNC_WEBHOOK_URL = {**WEBHOOK_URL, "description": "with `Prefer: respond-async` only: " + WEBHOOK_URL["description"]}
-ANALYZE_REQUEST = object_schema({"image_base64": IMAGE_BASE64, **ANALYZE_PARAMETERS, "webhook_url": ASYNC_WEBHOOK_URL},
-                                ("image_base64",))
+MAX_FUSED_IMAGES = 16  # photos of one person fused in one call (the CLI and the node take up to 64 frames)
+# A single analysis call may fuse several photos of one person (a batch may not: its images are unrelated).
+ANALYZE_CALL_PARAMETERS = {
+    **ANALYZE_PARAMETERS,
+    "fuse": {"type": "boolean", "default": False,
+             "description": "with images_base64: the photos show one person (photos of different people are 400); "
+                            "each is measured and every measurement fused into one value with its spread, the "
+                            "frames used and the outliers dropped (dense mesh; scale iris, card or ipd_mm)"},
+}
+ANALYZE_REQUEST = {
+    **object_schema({"image_base64": IMAGE_BASE64,
+                     "images_base64": {"type": "array", "items": IMAGE_BASE64, "minItems": 2,
+                                       "maxItems": MAX_FUSED_IMAGES,
+                                       "description": "with fuse: photos of one person, measured together"},
+                     **ANALYZE_CALL_PARAMETERS, "webhook_url": ASYNC_WEBHOOK_URL}),
+    "allOf": [  # image_base64, or images_base64 with fuse: true
+        {"if": {"required": ["images_base64"]},
+         "then": {"required": ["fuse"], "properties": {"fuse": {"const": True}, "image_base64": {"not": {}}}},
+         "else": {"required": ["image_base64"]}},
+        {"if": {"properties": {"fuse": {"const": True}}, "required": ["fuse"]}, "then": {"required": ["images_base64"]}},
+    ],
+}
 # A single photo call may hide people by reference (a batch may not: it has no reference photo).
 PRIVACY_CALL_PARAMETERS = {
     **PRIVACY_PARAMETERS,
@@ -355,6 +382,10 @@ def _describe(error) -> str:
         return f"missing required field(s): {', '.join(missing)}"
     if check == "enum":
         return f"{excerpt(instance)} is not one of: {', '.join(map(str, expected))}"
+    if check == "const":
+        return f"must be {json.dumps(expected)} here"
+    if check == "not":
+        return "is not allowed with the other fields sent"
     bounds = {"minimum": "must be at least", "maximum": "must be at most", "exclusiveMinimum": "must be more than",
               "exclusiveMaximum": "must be less than", "minLength": "needs at least", "maxLength": "takes at most",
               "minItems": "needs at least", "maxItems": "takes at most"}

@@ -26,7 +26,7 @@ from ....pipelines.runtime import onnx_runtime
 from ..errors import error_middleware
 from ..jobs.dispatcher import DISPATCHER, Dispatcher
 from ..jobs.store import JobStore
-from ..jobs.video_jobs import direct_runs
+from ..jobs.direct import direct_runs
 from ..jobs.workers import WorkerPool, share_cores
 from ..jobs.workflows import WORKFLOWS, WorkflowCatalog
 from ..logs import setup_log_files

@@ -80,6 +80,8 @@ async def list_workflows(request: web.Request) -> web.Response:
 @routes.post("/api/face/analyze", name="face.analyze")
 @documented("Analyse faces", "Runs the saved workflow `face_analysis_dense` (detection, 468 dense landmarks, "
             "measurements scaled by the iris) or, with FLAME, `face_analysis` (FLAME fit and its measurements). "
+            "`images_base64` with `fuse`: 2-16 photos of one person measured and fused (one face record on the "
+            "reference photo; photos of different people are 400). "
             "An image without a face is 422 `no_face`.", tag="faces",
             body=schemas.ANALYZE_REQUEST, answer="the faces and the workflow's outputs",
             answer_schema=ref("AnalyzeResult"), errors=SINGLE_IMAGE_ERRORS, scope="face:analyze",
@@ -130,9 +132,7 @@ async def _run_operation(request: web.Request, operation: Operation, schema: dic
     body, raw = await _read_body(request, schema)
     asynchronous = prefers_async(request)
     webhook_url = await _single_call_webhook(request, body, asynchronous)
-    images = await asyncio.to_thread(
-        lambda: {title: schemas.decode_image(body[field], field) for field, title in operation.image_fields.items()
-                 if field in body})
+    images = await asyncio.to_thread(lambda: _decoded_images(operation, body))
     parameters = {name: body[name] for name in operation.parameters}
     note_audit(request, operation.name, images.values(), parameters)
     if asynchronous:
@@ -140,6 +140,16 @@ async def _run_operation(request: web.Request, operation: Operation, schema: dic
                                hashlib.sha256(raw).hexdigest(), webhook_url=webhook_url)
     job = await _run_now(request, operation.name, operation.plan(parameters), images)
     return await _result_response(request, job, operation.answer)
+
+
+def _decoded_images(operation: Operation, body: dict[str, Any]) -> dict[str, bytes]:
+    """The request's images by the LoadImage title (or direct-run binding) they go to; a list field's
+    images as "image 0", "image 1", ... (a bad one is 400 naming its index)."""
+    images = {title: schemas.decode_image(body[field], field) for field, title in operation.image_fields.items()
+              if field in body}
+    for index, text in enumerate(body.get(operation.image_list, ()) if operation.image_list else ()):
+        images[f"image {index}"] = schemas.decode_image(text, f"{operation.image_list}.{index}")
+    return images
 
 
 def prefers_async(request: web.Request) -> bool:

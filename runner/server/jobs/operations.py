@@ -15,6 +15,7 @@ from typing import Any, Callable
 from ....pipelines import models
 from .. import schemas
 from ..errors import ApiError
+from .fused_analysis import FUSED_ANALYSIS
 
 
 REPORT_TITLE = "analysis"  # the Save JSON node of the analysis workflows that holds the face report
@@ -43,10 +44,14 @@ class Operation:
     plan: Callable[[dict[str, Any]], Plan]
     workflows: tuple[str, ...]  # every workflow ``plan`` may choose
     answer: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # reshapes a single-call answer
+    image_list: str | None = None  # request field of a list of images, bound as "image 0", "image 1", ...
 
 
 def _analyze(parameters: dict[str, Any]) -> Plan:
-    """FLAME fit + measurements when FLAME is asked for (or installed, with "auto"), else the dense mesh."""
+    """FLAME fit + measurements when FLAME is asked for (or installed, with "auto"), else the dense mesh;
+    several photos of one person with fuse (a batch has no fuse: its images are unrelated)."""
+    if parameters.get("fuse"):
+        return _analyze_fused(parameters)
     bindings: dict[str, Any] = {
         "report.include_measurements": parameters["include_measurements"],
         "report.include_landmarks": parameters["include_landmarks"],
@@ -64,15 +69,26 @@ def _analyze(parameters: dict[str, Any]) -> Plan:
     return Plan("face_analysis_dense", bindings, () if sheet else ("sheet",))
 
 
+def _analyze_fused(parameters: dict[str, Any]) -> Plan:
+    """The direct run ``face_analysis_fused`` (``fused_analysis.py``): dense mesh only."""
+    if parameters["measurement_model"] == "flame":
+        raise ApiError(400, "invalid_request", "fuse works on the dense-mesh measurements: use measurement_model "
+                                               "dense_mesh or auto with it")
+    names = ("scale", "include_sheet", "include_measurements", "include_landmarks", "include_3d_mesh", "mesh_format")
+    return Plan(FUSED_ANALYSIS, {name: parameters[name] for name in names})
+
+
 def lift_faces(result: dict[str, Any]) -> dict[str, Any]:
     """The analysis report's face records moved to the answer's top level as ``faces``; a scale reference
-    that could not be used (``measurements.scale.warning``) is also a top-level ``warnings`` entry."""
+    that could not be used (``measurements.scale.warning``, or ``warnings`` of fused photos) is also a
+    top-level ``warnings`` entry."""
     reports = [entry for entry in result["json"] if entry["title"] == REPORT_TITLE]
     faces = [face for entry in reports for face in entry["data"]["faces"]]
     answer = {**result, "faces": faces, "json": [entry for entry in result["json"] if entry["title"] != REPORT_TITLE]}
     scales = [(face, face.get("measurements", {}).get("scale", {})) for face in faces]
     warnings = [f"image {face['image']}, face {face['index']}: {scale['warning']}"
                 for face, scale in scales if scale.get("warning")]
+    warnings += [warning for _, scale in scales for warning in scale.get("warnings", ())]  # fused photos
     if warnings:
         answer["warnings"] = warnings
     return answer
@@ -172,7 +188,8 @@ def compare_answer(result: dict[str, Any]) -> dict[str, Any]:
 
 OPERATIONS: dict[str, Operation] = {
     "analyze": Operation("analyze", "face:analyze", "enable_face_detection", {"image_base64": "image"},
-                         schemas.ANALYZE_PARAMETERS, _analyze, ("face_analysis", "face_analysis_dense"), lift_faces),
+                         schemas.ANALYZE_CALL_PARAMETERS, _analyze, ("face_analysis", "face_analysis_dense"), lift_faces,
+                         image_list="images_base64"),
     "privacy": Operation("privacy", "privacy:mask", "enable_privacy",
                          {"image_base64": "image", "reference_base64": "reference"},
                          schemas.PRIVACY_CALL_PARAMETERS, _privacy,

@@ -21,7 +21,7 @@ from ...storage.audit_log import AuditLog
 from ...storage.database import Database
 from ...webhooks.deliverer import WebhookDeliverer
 from ..store import JobStore
-from ..video_jobs import direct_runs
+from ..direct import direct_runs
 from ..workers import share_cores
 from ..workflows import WorkflowCatalog
 from . import engine
