@@ -7,7 +7,8 @@ conversions, one session call per sub-image, the paste-back and the blend. A rea
 per call: 1 call at the model's size, 4 at twice it, 16 at four times (the "model calls" column).
 
 Each configuration runs in its own process (fresh sessions and caches); medians of --repeats runs after
-one warm-up, and the best run (the steadier figure on a shared machine). Face: the largest of t1.jpg scaled onto a 1920x1080 frame (as bench/swap.py).
+one warm-up, and the best run (the steadier figure on a shared machine). Face: the largest of t1.jpg
+scaled onto a 1920x1080 frame (as bench/swap.py).
 
 Run: python bench/swap_sizes.py [--repeats N]
 """
