@@ -257,3 +257,60 @@ def test_face_swap_node_on_frames_replaces_the_reference_person_only_where_prese
     assert images[1]["reference"]["people"] == ["wanted"]
     np.testing.assert_array_equal(second, t1_image)
     assert np.abs(first.astype(int) - t1_image).sum() > 0
+
+
+def test_video_swap_job_takes_identity_files_as_source_and_reference(reactor_folder, tmp_path, monkeypatch,
+                                                                      astronaut_image):
+    """POST /api/video/swap with a ReActor face model as the part source and our identity file as the part
+    reference (stand-in ArcFace: a face's embedding is its side of the frame): the right person's track is
+    swapped; a broken identity upload is 422 naming its part."""
+    from server_app_helpers import bearer, make_settings, running_app, wait_finished
+    from swap_models import install_inswapper
+    from test_server_app import error_of, run
+    from test_video_http import form
+    from video_clips import read_frames, window, write_clip
+
+    from playalter.pipelines.engine import recognition
+
+    install_inswapper(tmp_path / "models", monkeypatch)
+    left_person, right_person = _vector(70), _vector(71)
+    monkeypatch.setattr(recognition, "is_available", lambda: True)
+    def embed_by_side(image, face, device="auto"):
+        person = left_person if (face.bbox[0] + face.bbox[2]) / 2 < 160 else right_person
+        return person / np.linalg.norm(person)
+
+    monkeypatch.setattr(recognition, "embed", embed_by_side)
+    frames = [np.hstack([window(astronaut_image, (0.4, 0.3), 1.6, (160, 120)),
+                         window(astronaut_image, (0.4, 0.3), 2.0, (160, 120))])] * 4
+    clip = write_clip(tmp_path / "two.mp4", frames)
+    save_file(_reactor_tensors(_vector(72) * 20.0), str(tmp_path / "source.safetensors"))
+    reference = identity.save(identity.FaceIdentity(right_person, name="right"), tmp_path / "right.json")
+    options = {"crf": 4, "color_correction": "none", "feather": 0.0, "occlusion": False, "mouth": False,
+               "sharpen": 0.0}
+
+    async def scenario():
+        async with running_app(make_settings(tmp_path)) as (client, app, key):
+            video = clip.read_bytes()
+            broken = await client.post("/api/video/swap", headers=bearer(key), data=form(
+                video, options, source=(tmp_path / "source.safetensors").read_bytes(),
+                reference=b'{"format": "playalter.face_identity", "version": 7}'))
+            status, code = await error_of(broken)
+            assert status == 422 and code == "invalid_parameter"
+            answer = await client.post("/api/video/swap", headers=bearer(key), data=form(
+                video, options, source=(tmp_path / "source.safetensors").read_bytes(),
+                reference=reference.read_bytes()))
+            assert answer.status == 202, await answer.text()
+            job = await wait_finished(client, key, (await answer.json())["id"], timeout=300)
+            assert job["state"] == "completed", job
+            [report] = [entry["data"] for entry in job["items"][0]["result"]["json"]]
+            assert sorted(track["reference_person"] for track in report["swap"]["people"]["tracks"]) == [False, True]
+            download = await client.get(f"/api/jobs/{job['id']}/download", headers=bearer(key))
+            (tmp_path / "swapped.mp4").write_bytes(await download.read())
+
+    run(scenario())
+    shown, _, _ = read_frames(tmp_path / "swapped.mp4")
+    original, _, _ = read_frames(clip)
+    boxes = (slice(15, 71), slice(68, 113)), (slice(6, 73), slice(226, 281))  # the two faces (rows, columns)
+    changes = np.array([[np.abs(out[box].astype(int) - src[box]).mean() for box in boxes]
+                        for out, src in zip(shown, original)])  # [frames, 2]: left, right
+    assert (changes[:, 1] > 4 * changes[:, 0]).all()

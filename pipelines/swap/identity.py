@@ -224,18 +224,20 @@ def save(identity: FaceIdentity, path: str | Path) -> Path:
     return path
 
 
-def load(path: str | Path) -> FaceIdentity:
-    """Read and validate an identity file written by ``save``, or a ReActor face model."""
+def load(path: str | Path, suffix: str | None = None) -> FaceIdentity:
+    """Read and validate an identity file written by ``save``, or a ReActor face model; ``suffix`` gives the
+    format when the file's name does not (an upload)."""
     path = Path(path)
+    kind = (suffix or path.suffix).lower()
     if not path.is_file():
         raise InvalidParameterError(f"identity file not found: {path} (save one with Save Face Identity first)")
-    if path.suffix.lower() == ".json":
+    if kind == ".json":
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             raise InvalidParameterError(f"identity file {path} is not valid JSON: {error}") from None
         return FaceIdentity.from_dict(data, origin=str(path))
-    if path.suffix.lower() == ".npz":
+    if kind == ".npz":
         try:
             with np.load(path, allow_pickle=False) as archive:
                 data = json.loads(str(archive["metadata"]))
@@ -243,11 +245,31 @@ def load(path: str | Path) -> FaceIdentity:
         except (OSError, ValueError, KeyError) as error:
             raise InvalidParameterError(f"identity file {path} is not a valid identity .npz: {error}") from None
         return FaceIdentity.from_dict(data, origin=str(path))
-    if path.suffix.lower() == reactor_faces.SUFFIX:
+    if kind == reactor_faces.SUFFIX:
         created = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         return FaceIdentity(reactor_faces.read_embedding(path), name=path.stem, space=ARCFACE.name,
                             created=created, sources=[f"ReActor face model {path.name}"])
     raise InvalidParameterError(f"identity files end in {', '.join(SUFFIXES)}, got '{path.name}'")
+
+
+def suffix_of_content(head: bytes) -> str | None:
+    """The identity format the first bytes of a file show (``.json``, ``.npz``, ``.safetensors``), or None for
+    anything else, such as a photo. For uploads, whose names are not to be trusted. A safetensors file starts
+    with its header's length (8 bytes, little-endian) and the header's ``{``; no image format does both."""
+    if head.lstrip()[:1] == b"{":
+        return ".json"
+    if head[:4] == b"PK\x03\x04":  # a zip: what np.savez writes
+        return ".npz"
+    if len(head) >= 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") <= reactor_faces.MAX_BYTES:
+        return reactor_faces.SUFFIX
+    return None
+
+
+def load_if_identity(path: str | Path) -> FaceIdentity | None:
+    """The identity in an uploaded file whose content is one (checked as ``load`` checks), else None."""
+    with open(path, "rb") as handle:
+        suffix = suffix_of_content(handle.read(16))
+    return None if suffix is None else load(path, suffix)
 
 
 def recognition_available() -> bool:

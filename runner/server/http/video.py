@@ -4,7 +4,9 @@ The request is ``multipart/form-data``: the video file (part ``video``), for a
 swap the source face photo (part ``source``), optionally a photo of a person (part
 ``reference``: the person kept visible or hidden alone with the option ``people``,
 the person whose tracks a swap replaces), and the options as JSON text
-(part ``options``, checked against ``schemas.VIDEO_*_OPTIONS``). The video is
+(part ``options``, checked against ``schemas.VIDEO_*_OPTIONS``). ``source`` and
+``reference`` may also be saved identity files (ours or a ReActor face model),
+told apart from photos by their content. The video is
 streamed to disk under the job store's staging folder as it arrives, never
 held in memory, and refused (413) once it passes ``video.max_upload_mb``.
 It is then probed: a file PyAV cannot decode is 422 ``invalid_video``, one
@@ -51,7 +53,9 @@ CHUNK_BYTES = 1 << 20  # written to disk one mebibyte at a time, on a helper thr
 MAX_OPTIONS_BYTES = 64 * 1024
 MULTIPART_OVERHEAD_BYTES = 1 << 20  # part headers, the options and a source photo, on top of the video
 VIDEO_PART = "the video (mp4, mov, mkv, webm, avi), streamed to disk"
-REFERENCE_PART = "optional: a photo of a person (its largest face): see the option people / target_tracks"
+SOURCE_PART = "a photo of the source face, or a saved ArcFace identity file (ours or a ReActor face model)"
+REFERENCE_PART = ("optional: a photo of a person (its largest face) or a saved identity file (.json / .npz / a "
+                  "ReActor face model .safetensors): see the option people / target_tracks")
 VIDEO_JOB_ERRORS = (400, 401, 403, 409, 413, 415, 422, 429, 503)
 
 
@@ -82,8 +86,8 @@ async def video_anonymize(request: web.Request) -> web.Response:
 @documented("Swap a face into a video (job)", _described_with_limits(
                 "The face of the source photo onto the chosen tracked faces of every frame, the audio kept; "
                 "answers 202 with the job."),
-            tag="video", upload=Upload({"video": VIDEO_PART, "source": "a photo of the source face",
-                                        "reference": REFERENCE_PART}, schemas.VIDEO_SWAP_OPTIONS),
+            tag="video", upload=Upload({"video": VIDEO_PART, "source": SOURCE_PART, "reference": REFERENCE_PART},
+                                       schemas.VIDEO_SWAP_OPTIONS),
             answer="the job, queued", answer_schema=ref("Job"), status=202, errors=VIDEO_JOB_ERRORS,
             scope="face:swap")
 @rate_cost(AT_ADMISSION)
@@ -107,9 +111,9 @@ async def _video_job(request: web.Request, operation: str, scope: str, switch: s
         if options.get("people", "everyone") != "everyone" and "reference" not in staged:
             raise ApiError(400, "invalid_request", f"people '{options['people']}' needs the form part reference: "
                                                    "a photo of the person")
-        for photo in ("source", "reference"):
-            if photo in staged:
-                await _check_photo(staged[photo])
+        for part in ("source", "reference"):
+            if part in staged:
+                await _check_photo_or_identity(part, staged[part])
         cost = max(1, math.ceil(duration / float(settings.video.seconds_per_unit)))
         note_audit(request, operation, [], {**options, "frames": info.frames, "duration_seconds": round(duration, 3)})
         if (note := request.get(AUDIT_NOTE)) is not None:
@@ -227,11 +231,21 @@ async def _admit_video(request: web.Request, path: Path):
     return info, duration
 
 
-async def _check_photo(path: Path) -> None:
+async def _check_photo_or_identity(part: str, path: Path) -> None:
+    """A readable photo, or a valid identity file (for the source: one a swap can use)."""
     from ....pipelines.core.errors import PlayalterError
     from ....pipelines.images import load_image
+    from ....pipelines.swap import identity
+    from ....pipelines.swap.pipeline import source_of_identity
+
+    def check() -> None:
+        saved = identity.load_if_identity(path)
+        if saved is None:
+            load_image(path)
+        elif part == "source":
+            source_of_identity(saved)
 
     try:
-        await asyncio.to_thread(load_image, path)
+        await asyncio.to_thread(check)
     except PlayalterError as error:
-        raise ApiError(422, error.code, f"source: {public_text(str(error))}") from None
+        raise ApiError(422, error.code, f"{part}: {public_text(str(error))}") from None

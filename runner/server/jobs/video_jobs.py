@@ -51,11 +51,16 @@ def video_options(options: dict[str, Any]):
 
 
 def _reference(options: dict[str, Any], inputs: dict[str, Path]):
-    """The person of the ``reference`` photo (its largest face), or None without one."""
+    """The person of the ``reference`` part (a saved identity, or a photo: its largest face), or None."""
     if "reference" not in inputs:
         return None
     from ....pipelines.engine import embedding, reference
     from ....pipelines.images import load_image
+    from ....pipelines.swap import identity
+
+    saved = identity.load_if_identity(inputs["reference"])
+    if saved is not None:
+        return identity.reference_of([saved])
 
     space = embedding.resolve_space(options.get("identity_model", "auto"))
     return reference.from_photos([load_image(inputs["reference"])], space, labels=["reference photo"])
@@ -78,15 +83,20 @@ def _anonymize(options: dict[str, Any], inputs: dict[str, Path], target: Path,
 def _swap(options: dict[str, Any], inputs: dict[str, Path], target: Path,
           progress: Callable, cancelled: Callable[[], bool]) -> dict[str, Any]:
     from ....pipelines.images import load_image
-    from ....pipelines.swap.pipeline import sources_from_faces
+    from ....pipelines.swap import identity
+    from ....pipelines.swap.pipeline import source_of_identity, sources_from_faces
     from ....pipelines.swap.request import swap_request
     from ....pipelines.video import swap_video
     from ....pipelines.video.anonymize import detector
 
     swap_options = swap_request(options)  # the node's and the CLI's builder: the same options mean the same swap
     chosen = video_options(options)
-    photo = load_image(inputs["source"])
-    [source] = sources_from_faces([photo], [detector(chosen)(photo)], str(options["source_face_index"]), False)
+    saved = identity.load_if_identity(inputs["source"])
+    if saved is not None:
+        source = source_of_identity(saved)
+    else:
+        photo = load_image(inputs["source"])
+        [source] = sources_from_faces([photo], [detector(chosen)(photo)], str(options["source_face_index"]), False)
     tracks = ",".join(map(str, options["target_tracks"])) or "all"
     return swap_video(source, inputs["video"], target, swap_options=swap_options, video_options=chosen,
                       progress=progress, cancelled=cancelled, tracks=tracks, reference=_reference(options, inputs))
