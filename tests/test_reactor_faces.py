@@ -314,3 +314,27 @@ def test_video_swap_job_takes_identity_files_as_source_and_reference(reactor_fol
     changes = np.array([[np.abs(out[box].astype(int) - src[box]).mean() for box in boxes]
                         for out, src in zip(shown, original)])  # [frames, 2]: left, right
     assert (changes[:, 1] > 4 * changes[:, 0]).all()
+
+
+def test_identity_build_blends_face_models_and_refuses_a_stranger(reactor_folder, tmp_path, capsys):
+    """playalter identity build with ReActor face models instead of photos (Build Blended Face Model's job)."""
+    from playalter.runner.cli.main import main
+
+    person = _vector(80)
+    for number in range(3):
+        noisy = person + 0.3 * np.linalg.norm(person) / np.sqrt(512) * _vector(81 + number)
+        save_file(_reactor_tensors(noisy * 20.0), str(reactor_folder / f"anna{number}.safetensors"))
+    save_file(_reactor_tensors(_vector(90) * 20.0), str(reactor_folder / "stranger.safetensors"))
+    models = [str(reactor_folder / f"anna{number}.safetensors") for number in range(3)]
+    assert main(["identity", "build", *models, "--name", "anna", "--format", "safetensors"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    blended = identity.load(answer["path"])
+    expected = np.mean([identity.load(path).embedding for path in models], axis=0)
+    np.testing.assert_allclose(blended.embedding, expected / np.linalg.norm(expected), atol=1e-6)
+    assert answer["space"] == ARCFACE.name and answer["path"] == str(reactor_folder / "anna.safetensors")
+    assert main(["identity", "build", *models, str(reactor_folder / "stranger.safetensors"), "--name", "x"]) == 2
+    assert "stranger.safetensors" in capsys.readouterr().err
+    assert main(["identity", "build", *models, "--name", "anna", "--format", "safetensors"]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert main(["identity", "build", str(reactor_folder / "missing.safetensors"), "--name", "y"]) == 2
+    assert "not found" in capsys.readouterr().err

@@ -229,6 +229,10 @@ def load(path: str | Path, suffix: str | None = None) -> FaceIdentity:
     format when the file's name does not (an upload)."""
     path = Path(path)
     kind = (suffix or path.suffix).lower()
+    if not path.is_file() and kind == reactor_faces.SUFFIX:
+        raise InvalidParameterError(
+            f"ReActor face model not found: {path} (names are looked for in "
+            f"{', '.join(map(str, reactor_faces.faces_dirs()))})")
     if not path.is_file():
         raise InvalidParameterError(f"identity file not found: {path} (save one with Save Face Identity first)")
     if kind == ".json":

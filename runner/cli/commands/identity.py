@@ -2,9 +2,10 @@
 ``playalter identity list``: the identities and ReActor face models found.
 
 build takes the largest face of each photo (or --face N, largest first), embeds it (--identity-model: ArcFace
-when buffalo_l is installed, else dlib's descriptor) and saves their normalised mean. Photos that are not all
-one person are refused, naming the ones that differ (each photo against the average of the others, at the
-model's same-person distance); --no-check saves them anyway. The file goes into the identities folder as
+when buffalo_l is installed, else dlib's descriptor) and saves their normalised mean. Saved identities (.json,
+.npz, ReActor's .safetensors) can be given among the photos: each counts as one photo, in its own space.
+Photos that are not all one person are refused, naming the ones that differ (each photo against the average
+of the others, at the model's same-person distance); --no-check saves them anyway. The file goes into the identities folder as
 NAME.json (--format npz, or safetensors: a ReActor face model in ReActor's faces folder), or to --out FILE;
 an existing file is never overwritten.
 """
@@ -27,7 +28,8 @@ def register(subparsers) -> None:
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     build = actions.add_parser("build", help="average several photos of one person into a saved identity")
-    build.add_argument("photos", nargs="+", type=Path, help="JPEG/PNG/BMP/TIFF/WebP photos of one person")
+    build.add_argument("photos", nargs="+", type=Path,
+                       help="JPEG/PNG/BMP/TIFF/WebP photos of one person, or saved identities of them")
     build.add_argument("--name", required=True, help="identity name: letters, digits, '-', '_', '.'")
     build.add_argument("--face", type=int, default=None, help="which face of each photo (largest first; default 0)")
     build.add_argument("--format", choices=FORMATS, default="json",
@@ -51,9 +53,16 @@ def run_build(args) -> int:
     target = args.out if args.out is not None else identity.path_for(args.name, f".{args.format}")
     if target.exists():
         raise InvalidParameterError(f"{target} already exists: remove it or choose another name")
-    space = embedding.resolve_space(args.identity_model)
+    saved = {path: identity.load(path) for path in args.photos if path.suffix.lower() in identity.SUFFIXES}
+    spaces = {item.space for item in saved.values()}
+    if len(spaces) > 1:
+        raise InvalidParameterError(f"the identities given are of different models ({', '.join(sorted(spaces))})")
+    space = embedding.space_named(spaces.pop()) if spaces else embedding.resolve_space(args.identity_model)
     embeddings = []
     for path in args.photos:
+        if path in saved:
+            embeddings.append(saved[path].embedding)
+            continue
         image = load_image(path)
         embeddings.append(reference.face_embedding(image, reference.chosen_face(image, args.face, what=path.name),
                                                    space))
