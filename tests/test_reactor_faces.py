@@ -338,3 +338,21 @@ def test_identity_build_blends_face_models_and_refuses_a_stranger(reactor_folder
     assert "already exists" in capsys.readouterr().err
     assert main(["identity", "build", str(reactor_folder / "missing.safetensors"), "--name", "y"]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_comfyuis_reactor_folder_comes_first(reactor_folder, tmp_path):
+    """Inside ComfyUI the host's 'reactor' folders (ComfyUI/models/reactor, extra_model_paths.yaml) are searched
+    before ours; a name in both is read from ComfyUI's."""
+    comfy = tmp_path / "ComfyUI" / "models" / "reactor"
+    (comfy / "faces").mkdir(parents=True)
+    save_file(_reactor_tensors(_vector(100)), str(comfy / "faces" / "anna.safetensors"))
+    save_file(_reactor_tensors(_vector(101)), str(reactor_folder / "anna.safetensors"))
+    save_file(_reactor_tensors(_vector(102)), str(reactor_folder / "ben.safetensors"))
+    models.set_host_search_dirs(lambda kind: [str(comfy)] if kind == reactor_faces.FOLDER else [])
+    try:
+        assert reactor_faces.faces_dirs()[:2] == [comfy / "faces", reactor_folder]
+        assert reactor_faces.names() == ["anna.safetensors", "ben.safetensors"]
+        loaded = identity.load(identity.path_for("anna.safetensors"))
+        np.testing.assert_allclose(loaded.embedding, _vector(100) / np.linalg.norm(_vector(100)), atol=1e-6)
+    finally:
+        models.set_host_search_dirs(None)
