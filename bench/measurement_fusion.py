@@ -125,15 +125,17 @@ def main() -> None:
     measured = {name: value for name, value in measured.items() if len(value[0]) >= 8}
     tuning = [name for name in measured if name in TUNING]
     evaluation = [name for name in measured if name not in TUNING]
-    print(f"photos with >= 8 measured copies: tuning {len(tuning)}, evaluation {len(evaluation)} ({', '.join(evaluation)})")
+    print(f"photos with >= 8 measured copies: tuning {len(tuning)}, evaluation {len(evaluation)} "
+          f"({', '.join(evaluation)})")
 
     print("\n1. estimator, tuning photos, RMS error % of 5 frames with one failure in a third of the draws:")
     for name, error in estimator_errors([frame_values(measured[n][0]) for n in tuning], args.draws, rng).items():
         print(f"   {name:16s} {error:.2f}")
 
     same, other = shape_distances([measured[name][1] for name in tuning])
-    print(f"\n2. shape difference, tuning photos: one person max {same.max():.2f} (95th pct {np.percentile(same, 95):.2f}), "
-          f"two people min {other.min():.2f} (5th pct {np.percentile(other, 5):.2f})")
+    print(f"\n2. shape difference, tuning photos: one person max {same.max():.2f} "
+          f"(95th pct {np.percentile(same, 95):.2f}), two people min {other.min():.2f} "
+          f"(5th pct {np.percentile(other, 5):.2f})")
 
     measurement_fusion.OUTLIER_SDS = chosen  # the module's value, restored after the sweep
     print("\n3. evaluation photos:")

@@ -195,7 +195,8 @@ ANALYZE_REQUEST = {
         {"if": {"required": ["images_base64"]},
          "then": {"required": ["fuse"], "properties": {"fuse": {"const": True}, "image_base64": {"not": {}}}},
          "else": {"required": ["image_base64"]}},
-        {"if": {"properties": {"fuse": {"const": True}}, "required": ["fuse"]}, "then": {"required": ["images_base64"]}},
+        {"if": {"properties": {"fuse": {"const": True}}, "required": ["fuse"]},
+         "then": {"required": ["images_base64"]}},
     ],
 }
 # A single photo call may hide people by reference (a batch may not: it has no reference photo).

@@ -188,8 +188,8 @@ def compare_answer(result: dict[str, Any]) -> dict[str, Any]:
 
 OPERATIONS: dict[str, Operation] = {
     "analyze": Operation("analyze", "face:analyze", "enable_face_detection", {"image_base64": "image"},
-                         schemas.ANALYZE_CALL_PARAMETERS, _analyze, ("face_analysis", "face_analysis_dense"), lift_faces,
-                         image_list="images_base64"),
+                         schemas.ANALYZE_CALL_PARAMETERS, _analyze, ("face_analysis", "face_analysis_dense"),
+                         lift_faces, image_list="images_base64"),
     "privacy": Operation("privacy", "privacy:mask", "enable_privacy",
                          {"image_base64": "image", "reference_base64": "reference"},
                          schemas.PRIVACY_CALL_PARAMETERS, _privacy,
