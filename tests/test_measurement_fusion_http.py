@@ -56,6 +56,10 @@ def test_fused_analysis_over_http(tmp_path, astronaut_image, t1_image):
                 assert status == 400 and named in answer["error"]["message"], (name, answer)
             status, answer = await analyze({"images_base64": [photos[0], b64(b"not an image")], "fuse": True})
             assert status == 422 and "images_base64.1" in answer["error"]["message"], answer
+            status, answer = await analyze({"images_base64": [photos[0], _png(np.full((160, 160, 3), 128, np.uint8))],
+                                            "fuse": True})
+            assert status == 422 and answer["error"]["code"] == "no_face", answer
+            assert "images_base64.1" in answer["error"]["message"]
             status, answer = await analyze({"images_base64": [*photos[:2], _png(t1_image)], "fuse": True})
             assert status == 400 and "images_base64.2" in answer["error"]["message"], answer
 
