@@ -175,6 +175,7 @@ def test_another_person_is_refused_by_shape_without_an_identity_model(astronaut_
     _shape_only(monkeypatch)
     accepted = fuse_frames(astronaut_frames)
     assert accepted["fusion"]["identity"]["method"] == "face_shape"
+    assert "face shape only" in accepted["fusion"]["identity"]["note"]
     with pytest.raises(InvalidParameterError, match=r"one person: other 0 .*face_shape"):
         fuse_frames([*astronaut_frames[:3], other_person])
 

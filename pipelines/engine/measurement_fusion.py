@@ -105,9 +105,13 @@ def check_one_person(frames: list[Frame], identity_model: str = "auto") -> dict:
         raise InvalidParameterError(
             f"the photos must show one person: {listed} differ from {reference.name} by more than the "
             f"{unit} threshold {threshold:g} ({method}); remove them or measure them apart")
-    return {"method": method, "threshold": threshold, "reference": reference.name,
-            "distances": {frame.name: round(float(distances[typical, index]), 3)
-                          for index, frame in enumerate(frames)}}
+    judged = {"method": method, "threshold": threshold, "reference": reference.name,
+              "distances": {frame.name: round(float(distances[typical, index]), 3)
+                            for index, frame in enumerate(frames)}}
+    if space is None:
+        judged["note"] = ("no identity model could be had: one person was checked by face shape only, which a "
+                          "look-alike can pass (playalter models fetch identity)")
+    return judged
 
 
 def robust_mean(values: np.ndarray, frame_sd: float) -> tuple[float, np.ndarray]:
