@@ -225,7 +225,8 @@ def test_identity_build_command_and_node_take_several_photos(identities_folder, 
 def test_face_swap_node_on_frames_replaces_the_reference_person_only_where_present(reactor_folder, tmp_path,
                                                                                      monkeypatch, t1_image):
     """Face Swap with pairing identity on a batch of frames: a frame where the reference person is absent
-    keeps every face (the nearest face is farther than the same-person distance), the other gets one swap."""
+    keeps every face (the nearest face is farther than the same-person distance), a frame without faces is
+    kept, the other gets one swap."""
     import dataclasses
 
     from swap_models import install_inswapper
@@ -245,17 +246,18 @@ def test_face_swap_node_on_frames_replaces_the_reference_person_only_where_prese
     wanted, _ = PlayAlterLoadFaceIdentity().load("wanted.safetensors")
     saved = identity.save(identity.FaceIdentity(_vector(50), name="src"), identity.path_for("src"))
     source, _ = PlayAlterLoadFaceIdentity().load(saved.name)
-    frames = numpy_to_image_batch([t1_image, t1_image])
+    frames = numpy_to_image_batch([t1_image, t1_image, t1_image])
     output, report = PlayAlterFaceSwap().swap(
         target=frames, method="inswapper", source_indices="0", target_indices="all", pairing="identity",
         average_sources=False, color_correction="none", blend_mode="feather", feather=0.0, occlusion=False,
-        mouth=False, sharpen=0.0, denoise=0.0, target_faces=[with_person, without_person], identity=source,
+        mouth=False, sharpen=0.0, denoise=0.0, target_faces=[with_person, without_person, []], identity=source,
         reference_identity=wanted)
-    first, second = image_batch_to_numpy(output)
+    first, second, third = image_batch_to_numpy(output)
     images = json.loads(report)["images"]
     assert [entry["target_index"] for entry in images[0]["swaps"]] == [2] and images[1]["swaps"] == []
-    assert images[1]["reference"]["people"] == ["wanted"]
+    assert images[1]["reference"]["people"] == ["wanted"] and "no face" in images[2]["skipped"]
     np.testing.assert_array_equal(second, t1_image)
+    np.testing.assert_array_equal(third, t1_image)  # a frame where no face was found
     assert np.abs(first.astype(int) - t1_image).sum() > 0
 
 

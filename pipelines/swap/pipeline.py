@@ -212,7 +212,8 @@ def swap_batch(source_images: list[np.ndarray], target_images: list[np.ndarray],
                saved_identity: identity.FaceIdentity | None = None, reference: Reference | None = None,
                on_image=None) -> tuple[list[np.ndarray], list[dict]]:
     """Swap onto every target image; sources come from the source photos or from a saved identity (an
-    ArcFace one: InSwapper takes ArcFace embeddings)."""
+    ArcFace one: InSwapper takes ArcFace embeddings). Images without a face are kept as they are, so a batch
+    of video frames goes through; a batch without any face is an error."""
     if saved_identity is not None:
         sources = [source_of_identity(saved_identity)]
     else:
@@ -220,10 +221,14 @@ def swap_batch(source_images: list[np.ndarray], target_images: list[np.ndarray],
             source_images, detect_all(source_images, source_faces, "source"), source_indices, average_sources))
     all_target_faces = detect_all(target_images, target_faces, "target")
     outputs, reports = [], []
+    if not any(all_target_faces):
+        raise NoFaceError("no face was found in the target image" + ("s" if len(target_images) > 1 else "")
+                          + ": there is nothing to swap onto")
     for number, (image, faces) in enumerate(zip(target_images, all_target_faces)):
-        if not faces:
-            raise NoFaceError(f"no face was found in target image {number}: there is nothing to swap onto")
-        output, image_report = swap_faces(image, faces, sources, options, reference)
+        if faces:
+            output, image_report = swap_faces(image, faces, sources, options, reference)
+        else:  # a frame of a batch where no face was found (turned away, out of shot) is kept as it is
+            output, image_report = image, {"swaps": [], "skipped": "no face was found in this image"}
         outputs.append(output)
         reports.append(image_report)
         if on_image is not None:
