@@ -138,7 +138,7 @@ def test_swap_reports_classical_when_inswapper_is_absent(t1_image, t1_faces, tmp
     output, report = swap_faces(t1_image, t1_faces, [Source(t1_image, t1_faces[0], None, "a")],
                                 SwapOptions(target_indices="2"))
     assert report["method"] == "classical"
-    assert "inswapper_128.onnx is not installed" in report["reason"]
+    assert report["reason"].startswith("no swap model (inswapper_128.onnx, hyperswap_*.onnx, reswapper_256.onnx) is installed")
     assert report["swaps"][0]["changed_pixels"] > 1000
 
 
