@@ -31,7 +31,7 @@ import numpy as np
 
 from ..core.errors import (DependencyMissingError, InvalidParameterError, ModelDownloadError, ModelMissingError,
                            NoFaceError)
-from . import embedding
+from . import embedding, one_person
 from .face import Face
 from .face_measurements import measure_face
 from .face_proportions import shape_difference
@@ -79,8 +79,8 @@ def fusable_scale(spec) -> str | dict:
 def check_one_person(frames: list[Frame], identity_model: str = "auto") -> dict:
     """Refuse frames of different people (InvalidParameterError naming them). The identity model
     (``embedding.resolve_space``) judges when it can be had, else the face's shape proportions; each
-    frame is compared with the most typical frame (the one with the smallest median distance to the
-    others). Returns how it was judged: method, threshold, the reference frame and each distance."""
+    frame is compared with the most typical frame (``one_person.judge``). Returns how it was judged:
+    method, threshold, the reference frame and each distance."""
     if len(frames) < 2:
         return {"method": "none", "reference": frames[0].name if frames else None}
     try:
@@ -96,17 +96,16 @@ def check_one_person(frames: list[Frame], identity_model: str = "auto") -> dict:
     else:
         distances = np.array([[shape_difference(a.face.mesh, b.face.mesh) for b in frames] for a in frames])
         method, threshold, unit = "face_shape", SAME_SHAPE_SPREADS, "shape difference (between-person spreads)"
-    typical = int(np.argmin([np.median(np.delete(row, index)) for index, row in enumerate(distances)]))
+    typical, to_typical, same = one_person.judge(distances, threshold)
     reference = frames[typical]
-    others = [(frame.name, float(distances[typical, index])) for index, frame in enumerate(frames)
-              if distances[typical, index] >= threshold]
+    others = [(frame.name, float(to_typical[index])) for index, frame in enumerate(frames) if not same[index]]
     if others:
         listed = ", ".join(f"{name} ({distance:.2f})" for name, distance in others[:5])
         raise InvalidParameterError(
             f"the photos must show one person: {listed} differ from {reference.name} by more than the "
             f"{unit} threshold {threshold:g} ({method}); remove them or measure them apart")
     judged = {"method": method, "threshold": threshold, "reference": reference.name,
-              "distances": {frame.name: round(float(distances[typical, index]), 3)
+              "distances": {frame.name: round(float(to_typical[index]), 3)
                             for index, frame in enumerate(frames)}}
     if space is None:
         judged["note"] = ("no identity model could be had: one person was checked by face shape only, which a "

@@ -30,6 +30,7 @@ import numpy as np
 
 from ..core.errors import InvalidParameterError, NoFaceError
 from ..engine import embedding as spaces
+from ..engine import one_person
 from ..engine.embedding import ARCFACE, EmbeddingSpace
 from ..engine.face import Face
 from ..engine.reference import Reference
@@ -118,17 +119,15 @@ def average(embeddings: list[np.ndarray], space: EmbeddingSpace = ARCFACE) -> np
 
 
 def check_one_person(embeddings: list[np.ndarray], labels: list[str], space: EmbeddingSpace) -> dict:
-    """Are the photos of an identity one person? JSON-able: each photo's distance to the average of the
-    others (its own face left out, so one stranger cannot pull the average towards itself), judged at the
-    space's threshold."""
-    entries = []
-    for index, (vector, label) in enumerate(zip(embeddings, labels)):
-        others = [item for number, item in enumerate(embeddings) if number != index]
-        distance = spaces.distance(vector, average(others, space), space) if others else 0.0
-        entries.append({"source": label, "distance": round(distance, 4),
-                        "same_person": spaces.same_person(distance, space)})
-    return {"model": space.describe(), "sources": entries,
-            "one_person": all(entry["same_person"] for entry in entries)}
+    """Are the photos of an identity one person? JSON-able: each photo's distance to the most typical photo
+    (``one_person.judge``), judged at the space's same-person distance."""
+    distances = np.array([[spaces.distance(first, second, space) for second in embeddings]
+                          for first in embeddings])  # [N,N]
+    typical, to_typical, same = one_person.judge(distances, space.same_person_distance)
+    entries = [{"source": label, "distance": round(float(distance), 4), "same_person": bool(is_same)}
+               for label, distance, is_same in zip(labels, to_typical, same)]
+    return {"model": space.describe(), "reference": labels[typical], "sources": entries,
+            "one_person": bool(same.all())}
 
 
 def from_photos(embeddings: list[np.ndarray], labels: list[str], space: EmbeddingSpace, name: str = "",
