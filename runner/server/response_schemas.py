@@ -101,7 +101,8 @@ JOB = {
             "index": {"type": "integer"}, "state": {"type": "string"},
             "error": {"type": "object"}, "seconds": {"type": "number"},
             "result": {"type": "object", "description": "images and JSON outputs, once completed; for a video "
-                       "job also `video` (filename, content_type, bytes)"},
+                       "job also `video` (filename, content_type, bytes); for an analysis (photos or a video "
+                       "fused) `faces`, as in AnalyzeResult"},
         }}},
         "error": {"type": "object"},
         "webhook_url": {"type": "string", "description": "where the job's end is announced, when it was given"},

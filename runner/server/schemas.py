@@ -343,6 +343,34 @@ VIDEO_SWAP_OPTIONS = object_schema({
 })
 
 
+MAX_VIDEO_FRAMES = 64  # measurement_fusion.MAX_FRAMES (tests/test_video_analyze_http.py checks they agree)
+VIDEO_ANALYZE_OPTIONS = object_schema({
+    "frames": {"type": "integer", "minimum": 1, "maximum": MAX_VIDEO_FRAMES, "default": 16,
+               "description": "frames sampled evenly over the whole video; each whose largest face has dense "
+                              "landmarks is measured, and the measurements are fused (more frames, less landmark "
+                              "noise; the scale's own uncertainty does not average out)"},
+    "scale": {
+        "default": "iris",
+        "description": "what turns pixels into mm in every frame: iris, card (an ID-1 bank card held flat beside "
+                       "the face; a frame where it is not found falls back to the iris and is left out), or the "
+                       "person's known interpupillary distance (a segment or mm_per_px describes one photo: "
+                       "not here)",
+        "oneOf": [{"type": "string", "enum": ["iris", "card"]}, ANALYZE_PARAMETERS["scale"]["oneOf"][1]],
+    },
+    "identity_model": {**IDENTITY_MODEL,
+                       "description": "the model that checks every frame shows one person: auto = ArcFace when "
+                                      "buffalo_l is installed, else dlib's descriptor, else the face's shape "
+                                      "(fusion.identity says which); arcface or dlib that cannot be had fails the "
+                                      "job (model_missing / dependency_missing)"},
+    "include_sheet": ANALYZE_PARAMETERS["include_sheet"],
+    "include_measurements": ANALYZE_PARAMETERS["include_measurements"],
+    "include_landmarks": ANALYZE_PARAMETERS["include_landmarks"],
+    "include_3d_mesh": ANALYZE_PARAMETERS["include_3d_mesh"],
+    "mesh_format": ANALYZE_PARAMETERS["mesh_format"],
+    "webhook_url": WEBHOOK_URL,
+})
+
+
 KEY_CREATE_REQUEST = object_schema(
     {
         "tier": {"type": "string", "enum": list(TIERS), "default": "basic"},

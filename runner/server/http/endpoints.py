@@ -31,9 +31,9 @@ from .. import schemas
 from ..errors import ApiError
 from ..faults import answer_for_code
 from ..jobs.dispatcher import DISPATCHER, Dispatcher
-from ..jobs.operations import OPERATIONS, Operation, Plan
+from ..jobs.operations import OPERATIONS, Operation, Plan, job_answer
 from ..jobs.store import Job
-from ..jobs.video_jobs import VIDEO_OPERATION_PREFIX, VIDEO_RESULT_FIELDS, video_download
+from ..jobs.video_jobs import VIDEO_OUTPUT_OPERATIONS, VIDEO_RESULT_FIELDS, video_download
 from ..jobs.workers import QueueFull
 from ..jobs.workflows import NAME_PATTERN, WORKFLOWS
 from ..response_schemas import ref
@@ -328,7 +328,7 @@ async def download_job(request: web.Request) -> web.StreamResponse:
     job = await _owned_job(request)
     if not job.finished:
         raise ApiError(409, "job_not_finished", f"job {job.id} is {job.state}; download it once it has finished")
-    if job.operation.startswith(VIDEO_OPERATION_PREFIX):
+    if job.operation in VIDEO_OUTPUT_OPERATIONS:
         return video_download(request.app[DISPATCHER].store, job)
     archive = await asyncio.to_thread(_zip_results, request.app[DISPATCHER], job)
     return web.Response(body=archive, content_type="application/zip",
@@ -429,8 +429,7 @@ def _item_result(dispatcher: Dispatcher, item, with_images: bool) -> dict[str, A
 def _job_with_results(dispatcher: Dispatcher, job: Job, with_images: bool) -> dict[str, Any]:
     """The job's state with each completed item's result, reshaped as the operation's single-call answers are."""
     summary = job.to_dict()
-    operation = OPERATIONS.get(job.operation)
-    answer = operation.answer if operation is not None and operation.answer is not None else (lambda result: result)
+    answer = job_answer(job.operation)
     for entry, item in zip(summary["items"], job.items):
         if item.state == "completed":
             entry["result"] = answer(_item_result(dispatcher, item, with_images))

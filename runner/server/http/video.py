@@ -1,9 +1,9 @@
-"""The video job endpoints: ``POST /api/video/anonymize`` and ``POST /api/video/swap``.
+"""The video job endpoints: ``POST /api/video/anonymize``, ``/api/video/swap`` and ``/api/video/analyze``.
 
 The request is ``multipart/form-data``: the video file (part ``video``), for a
-swap the source face photo (part ``source``), optionally a photo of a person (part
-``reference``: the person kept visible or hidden alone with the option ``people``,
-the person whose tracks a swap replaces), and the options as JSON text
+swap the source face photo (part ``source``), for an anonymisation or a swap optionally
+a photo of a person (part ``reference``: the person kept visible or hidden alone with the
+option ``people``, the person whose tracks a swap replaces), and the options as JSON text
 (part ``options``, checked against ``schemas.VIDEO_*_OPTIONS``). ``source`` and
 ``reference`` may also be saved identity files (ours or a ReActor face model),
 told apart from photos by their content. The video is
@@ -13,7 +13,8 @@ It is then probed: a file PyAV cannot decode is 422 ``invalid_video``, one
 longer than ``video.max_duration_seconds`` 422 ``video_too_long``. Only then
 is the job admitted and charged, one rate-limit unit per started
 ``video.seconds_per_unit`` seconds of video, and answered 202 like a batch
-job; the dispatcher runs it with the streaming pipeline (``video_jobs.py``).
+job; the dispatcher runs it with the streaming pipeline (``video_jobs.py``), or
+for an analysis measures sampled frames and fuses them (``fused_analysis.py``).
 A ``webhook_url`` in the options is told when it ends (it is not one of the
 pipeline's options, nor in the audit row).
 """
@@ -35,6 +36,7 @@ from ..errors import ApiError
 from ..jobs.dispatcher import DISPATCHER
 from ..jobs.operations import Plan
 from ..jobs.runs import public_text
+from ..jobs.fused_analysis import VIDEO_ANALYZE
 from ..jobs.video_jobs import ANONYMIZE, SWAP
 from ..response_schemas import ref
 from ..route_docs import Upload, documented
@@ -59,13 +61,14 @@ REFERENCE_PART = ("optional: a photo of a person (its largest face) or a saved i
 VIDEO_JOB_ERRORS = (400, 401, 403, 409, 413, 415, 422, 429, 503)
 
 
-def _described_with_limits(description: str):
-    """The operation's description followed by the video limits and cost of ``settings``."""
+def _described_with_limits(description: str, result: str = "/download sends the MP4."):
+    """The operation's description followed by the video limits and cost of ``settings``, and where its
+    ``result`` is."""
     return lambda settings: (
         f"{description} Limits: {settings.video.max_upload_mb:g} MB (413 `video_too_large`), "
         f"{settings.video.max_duration_seconds:g} s (422 `video_too_long`); an undecodable file is 422 "
         f"`invalid_video`. Costs one rate-limit unit per started {settings.video.seconds_per_unit:g} s of "
-        "video. Follow the job with /api/jobs/{id} and its events; /download sends the MP4.")
+        f"video. Follow the job with /api/jobs/{{id}} and its events; {result}")
 
 
 @routes.post("/api/video/anonymize", name="video.anonymize")
@@ -96,8 +99,26 @@ async def video_swap(request: web.Request) -> web.Response:
                             ("video", "source"))
 
 
+@routes.post("/api/video/analyze", name="video.analyze")
+@documented("Measure one person over a video (job)", _described_with_limits(
+                "Samples `frames` frames evenly over the video, measures the largest face of each (a frame "
+                "without a measurable face is skipped) and fuses the measurements as `/api/face/analyze` does "
+                "with `fuse`: one face record on the reference frame, each value with its spread, frames used "
+                "and outliers. The job fails with `no_face` when no sampled frame shows a face, and with "
+                "`invalid_parameter` when the frames show more than one person. Answers 202 with the job.",
+                "the finished job's item result has `faces` (and `images`: the sheet with include_sheet); "
+                "/download sends them as a zip."),
+            tag="video", upload=Upload({"video": VIDEO_PART}, schemas.VIDEO_ANALYZE_OPTIONS),
+            answer="the job, queued", answer_schema=ref("Job"), status=202, errors=VIDEO_JOB_ERRORS,
+            scope="face:analyze")
+@rate_cost(AT_ADMISSION)
+async def video_analyze(request: web.Request) -> web.Response:
+    return await _video_job(request, VIDEO_ANALYZE, "face:analyze", "enable_face_detection",
+                            schemas.VIDEO_ANALYZE_OPTIONS, ("video",), optional=())
+
+
 async def _video_job(request: web.Request, operation: str, scope: str, switch: str, schema: dict[str, Any],
-                     files: tuple[str, ...]) -> web.Response:
+                     files: tuple[str, ...], optional: tuple[str, ...] = ("reference",)) -> web.Response:
     require_scope(request, scope)
     settings = request.app[SETTINGS]
     if not getattr(settings, switch):
@@ -105,7 +126,7 @@ async def _video_job(request: web.Request, operation: str, scope: str, switch: s
     request.app[LIMITER].job_slot(request[PRINCIPAL]).release()  # 429 before a long upload, not after it
     staged: dict[str, Path] = {}
     try:
-        options, digests = await _receive(request, schema, files, staged)
+        options, digests = await _receive(request, schema, files, optional, staged)
         webhook_url = await checked_webhook_url(request, options.pop("webhook_url", None))
         info, duration = await _admit_video(request, staged["video"])
         if options.get("people", "everyone") != "everyone" and "reference" not in staged:
@@ -115,7 +136,8 @@ async def _video_job(request: web.Request, operation: str, scope: str, switch: s
             if part in staged:
                 await _check_photo_or_identity(part, staged[part])
         cost = max(1, math.ceil(duration / float(settings.video.seconds_per_unit)))
-        note_audit(request, operation, [], {**options, "frames": info.frames, "duration_seconds": round(duration, 3)})
+        note_audit(request, operation, [], {**options, "video_frames": info.frames,
+                                            "duration_seconds": round(duration, 3)})
         if (note := request.get(AUDIT_NOTE)) is not None:
             note.inputs.extend(digests)
         request_hash = hashlib.sha256(json.dumps([options, digests] + ([webhook_url] if webhook_url else []),
@@ -127,9 +149,9 @@ async def _video_job(request: web.Request, operation: str, scope: str, switch: s
             path.unlink(missing_ok=True)
 
 
-async def _receive(request: web.Request, schema: dict[str, Any], files: tuple[str, ...],
+async def _receive(request: web.Request, schema: dict[str, Any], files: tuple[str, ...], optional: tuple[str, ...],
                    staged: dict[str, Path]) -> tuple[dict[str, Any], list[str]]:
-    """Read the multipart body: (the checked options, the files' SHA-256 in ``files`` order).
+    """Read the multipart body: (the checked options, the files' SHA-256 in ``files`` then ``optional`` order).
 
     Each file part is streamed into a staging file recorded in ``staged`` (the caller deletes them).
     """
@@ -147,9 +169,9 @@ async def _receive(request: web.Request, schema: dict[str, Any], files: tuple[st
     options_text: bytes | None = None
     digests: dict[str, str] = {}
     while (part := await reader.next()) is not None:
-        if not isinstance(part, BodyPartReader) or part.name not in (*files, "reference", "options"):
-            raise ApiError(400, "invalid_request",
-                           f"unexpected form part; send {', '.join(files)}, options and optionally reference")
+        if not isinstance(part, BodyPartReader) or part.name not in (*files, *optional, "options"):
+            also = f" and optionally {', '.join(optional)}" if optional else ""
+            raise ApiError(400, "invalid_request", f"unexpected form part; send {', '.join(files)}, options{also}")
         if part.name in staged or (part.name == "options" and options_text is not None):
             raise ApiError(400, "invalid_request", f"the form part {part.name} was sent twice")
         if part.name == "options":
@@ -162,7 +184,7 @@ async def _receive(request: web.Request, schema: dict[str, Any], files: tuple[st
         raise ApiError(400, "invalid_request", f"missing form part(s): {', '.join(missing)}")
     options = await asyncio.to_thread(
         lambda: schemas.validate(schema, schemas.parse_json(options_text) if options_text else {}, "options"))
-    return options, [digests[name] for name in (*files, "reference") if name in digests]
+    return options, [digests[name] for name in (*files, *optional) if name in digests]
 
 
 async def _read_small(part: BodyPartReader, limit: int) -> bytes:

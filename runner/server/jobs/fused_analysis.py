@@ -1,10 +1,15 @@
-"""``POST /api/face/analyze`` with ``images_base64`` and ``fuse``: one person's photos measured together.
+"""One person measured over several photos or a video's frames, fused: two direct runs (``item_runs.DirectRun``).
 
-A direct run (``item_runs.DirectRun``), not a saved workflow: a workflow's image input is one photo, and
-photos of different sizes make no IMAGE batch. It does what the Face Measurements node does with
-``fuse`` (``pipelines.engine.measurement_fusion``) and answers in the analysis workflows' shape: the face
-report under the title "analysis" (one face record, on the reference photo, its measurements fused) and,
-with include_sheet, the measurement sheet titled "sheet".
+- ``POST /api/face/analyze`` with ``images_base64`` and ``fuse`` (job workflow ``face_analysis_fused``): the
+  photos, each named by its request field;
+- ``POST /api/video/analyze`` (operation ``video.analyze``): frames sampled evenly over the uploaded video
+  (``pipelines.video.measurement_frames``), with ``progress`` events as they are measured.
+
+Not saved workflows: a workflow's image input is one photo, and photos of different sizes make no IMAGE
+batch. Both do what the Face Measurements node does with ``fuse`` (``pipelines.engine.measurement_fusion``)
+and answer in the analysis workflows' shape: the face report under the title "analysis" (one face record, on
+the reference photo or frame, its measurements fused) and, with include_sheet, the measurement sheet titled
+"sheet".
 """
 
 from __future__ import annotations
@@ -14,16 +19,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ....pipelines.core.errors import ImageValidationError, NoFaceError
+from ....pipelines.core.errors import ImageValidationError, NoFaceError, VideoCancelledError
 from ....pipelines.engine.detection import detect_faces
 from ....pipelines.engine.face_report import face_record
 from ....pipelines.engine.measurement_fusion import Frame, fuse_frames
 from ....pipelines.engine.measurement_sheet import draw_measurement_sheet
 from ....pipelines.images import encode_png, load_image
+from ....pipelines.video.measurement_frames import measurement_frames
 from ...engine.executor import WorkflowCancelled
 from .item_runs import DirectRun
+from .video_jobs import FrameProgress
 
-FUSED_ANALYSIS = "face_analysis_fused"  # the job's workflow name
+FUSED_ANALYSIS = "face_analysis_fused"  # the photos' job workflow name
+VIDEO_ANALYZE = "video.analyze"  # the video's job operation and workflow name
 REPORT_TITLE, SHEET_TITLE = "analysis", "sheet"  # as in the saved analysis workflows
 
 
@@ -49,9 +57,28 @@ def run(plan: dict[str, Any], inputs: dict[str, Path], item_dir: Path, *, cancel
         on_progress) -> dict[str, Any]:
     """Measure and fuse the photos; the item's result (report, and the sheet PNG under item_dir/output)."""
     started = time.perf_counter()
+    return _fused_result(_frames(inputs, cancel_event), plan["bindings"], item_dir, started)
+
+
+def run_video(plan: dict[str, Any], inputs: dict[str, Path], item_dir: Path, *, cancel_event: threading.Event,
+              on_progress) -> dict[str, Any]:
+    """Measure the video's sampled frames and fuse them; the item's result as ``run``'s. A sampled frame
+    without a measurable face is skipped (the report's ``fusion.sampled`` counts them all)."""
+    started = time.perf_counter()
     options = plan["bindings"]
-    frames = _frames(inputs, cancel_event)
-    fused = fuse_frames(frames, options["scale"])
+    try:
+        frames, sampled = measurement_frames(inputs["video"], options["frames"], FrameProgress(on_progress, started),
+                                             cancel_event.is_set)
+    except VideoCancelledError:
+        raise WorkflowCancelled() from None
+    return _fused_result(frames, options, item_dir, started, sampled)
+
+
+def _fused_result(frames: list[Frame], options: dict[str, Any], item_dir: Path, started: float,
+                  sampled: int | None = None) -> dict[str, Any]:
+    fused = fuse_frames(frames, options["scale"], options.get("identity_model", "auto"))
+    if sampled is not None:
+        fused["fusion"]["sampled"] = sampled
     names = [frame.name for frame in frames]
     index = names.index(fused["fusion"]["reference_frame"])
     reference = frames[index]
@@ -71,5 +98,6 @@ def run(plan: dict[str, Any], inputs: dict[str, Path], item_dir: Path, *, cancel
 
 
 def direct_runs(settings) -> dict[str, DirectRun]:
-    """The fused analysis under the server's job time limit."""
-    return {FUSED_ANALYSIS: DirectRun(run, float(settings.server.job_timeout_seconds))}
+    """The photos under the server's job time limit, the video under the video jobs' limit."""
+    return {FUSED_ANALYSIS: DirectRun(run, float(settings.server.job_timeout_seconds)),
+            VIDEO_ANALYZE: DirectRun(run_video, float(settings.video.job_timeout_seconds))}

@@ -15,7 +15,7 @@ from typing import Any, Callable
 from ....pipelines import models
 from .. import schemas
 from ..errors import ApiError
-from .fused_analysis import FUSED_ANALYSIS
+from .fused_analysis import FUSED_ANALYSIS, VIDEO_ANALYZE
 
 
 REPORT_TITLE = "analysis"  # the Save JSON node of the analysis workflows that holds the face report
@@ -204,3 +204,12 @@ OPERATIONS: dict[str, Operation] = {
     "detect": Operation("detect", "face:analyze", "enable_face_detection", {"image_base64": "image"},
                         schemas.DETECT_PARAMETERS, lambda parameters: Plan("detect_faces"), ("detect_faces",)),
 }
+
+
+def job_answer(operation: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """How a completed job item's result is shown: as the operation's single-call answer; a video measured
+    and fused (``video.analyze``) as a fused analysis of photos, its face record lifted to ``faces``."""
+    if operation == VIDEO_ANALYZE:
+        return lift_faces
+    found = OPERATIONS.get(operation)
+    return found.answer if found is not None and found.answer is not None else (lambda result: result)

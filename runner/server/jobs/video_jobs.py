@@ -34,9 +34,9 @@ from ..errors import ApiError
 from .item_runs import DirectRun
 from .store import Job, JobStore
 
-VIDEO_OPERATION_PREFIX = "video."
 ANONYMIZE = "video.anonymize"
 SWAP = "video.swap"
+VIDEO_OUTPUT_OPERATIONS = (ANONYMIZE, SWAP)  # jobs whose result is a video (video.analyze answers a report)
 VIDEO_RESULT_FIELDS = ("filename", "content_type", "bytes")
 REPORT_TITLE = "video report"
 ATTEMPT_PREFIX = ".attempt-"  # output/.attempt-<random>/: where one attempt writes its video
@@ -113,7 +113,7 @@ def _direct(pipeline: Callable, output_name: str) -> Callable[..., dict[str, Any
         final = output / f"{output_name}.mp4"
         started = time.perf_counter()
         try:
-            report = pipeline(plan["bindings"], inputs, scratch / final.name, _Progress(on_progress, started),
+            report = pipeline(plan["bindings"], inputs, scratch / final.name, FrameProgress(on_progress, started),
                               cancel_event.is_set)
             os.replace(scratch / final.name, final)
         except Exception:
@@ -130,7 +130,7 @@ def _direct(pipeline: Callable, output_name: str) -> Callable[..., dict[str, Any
     return run
 
 
-class _Progress:
+class FrameProgress:
     """The pipeline's ``progress(frames_done, frames_total or None)`` -> throttled ``progress`` events with fps."""
 
     def __init__(self, emit: Callable[[dict[str, Any]], None], started: float):
