@@ -1,6 +1,7 @@
 """POST /api/video/analyze: a video of one person measured over sampled frames and fused, as a job with
 progress; the fused answer has the shape of the fused photos' answer and less landmark noise than one
-frame's; a corrupt or wrongly-shaped upload is 4xx; no face or another person fails the job by name."""
+frame's; a corrupt or wrongly-shaped upload is 4xx; no face or another person fails the job by name.
+Also the sampling itself (pipelines/video/measurement_frames.py): its progress and cancellation."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ import cv2
 import numpy as np
 import pytest
 
+from playalter.pipelines.core.errors import VideoCancelledError
 from playalter.pipelines.engine.detection import detect_faces
 from playalter.pipelines.engine.measurement_fusion import MAX_FRAMES
-from playalter.pipelines.video.measurement_frames import DEFAULT_FRAMES
+from playalter.pipelines.video.measurement_frames import DEFAULT_FRAMES, measurement_frames
 from playalter.runner.server import schemas
 from playalter.runner.server.http.auth import SECURITY
 
@@ -25,7 +27,7 @@ from mp4_clip import write_clip
 from server_app_helpers import bearer, make_settings, parse_sse, running_app, wait_finished
 from test_server_app import _audit_rows, error_of
 from test_video_http import form
-import video_clips
+from video_clips import write_clip as write_frames
 
 pytestmark = requires_face_mesh
 
@@ -36,6 +38,17 @@ def head_clip(astronaut_image, tmp_path_factory):
     return write_clip(tmp_path_factory.mktemp("analyze") / "head.mp4",
                       np.ascontiguousarray(astronaut_image[0:280, 90:370]), frames=8, width=320, height=320,
                       audio=False)
+
+
+def test_sampling_reports_progress_and_stops_when_cancelled(head_clip):
+    reported = []
+    frames, sampled = measurement_frames(head_clip, 4, progress=lambda done, total: reported.append((done, total)))
+    assert sampled == 4 and [frame.name for frame in frames] == ["frame 0", "frame 2", "frame 4", "frame 6"]
+    assert reported == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    reported.clear()
+    with pytest.raises(VideoCancelledError, match="after 2 of 4"):
+        measurement_frames(head_clip, 4, progress=lambda done, total: reported.append(done),
+                           cancelled=lambda: len(reported) == 2)
 
 
 def test_the_frame_options_follow_the_fusion():
@@ -95,12 +108,12 @@ def test_a_video_is_measured_fused_and_audited(tmp_path, head_clip):
 def test_bad_uploads_are_refused_and_a_video_without_the_person_fails_by_name(tmp_path, head_clip,
                                                                               astronaut_image, t1_image):
     data = head_clip.read_bytes()
-    grey = video_clips.write_clip(tmp_path / "grey.mp4", [np.full((160, 160, 3), 128, np.uint8)] * 3)
+    grey = write_frames(tmp_path / "grey.mp4", [np.full((160, 160, 3), 128, np.uint8)] * 3)
     head = cv2.resize(astronaut_image[0:280, 90:370], (240, 240), interpolation=cv2.INTER_AREA)
     x1, y1, x2, y2 = (int(value) for value in detect_faces(t1_image, backend="centerface")[1].bbox)
     pad = (x2 - x1) // 2
     other = cv2.resize(t1_image[y1 - pad:y2 + pad, x1 - pad:x2 + pad], (240, 240), interpolation=cv2.INTER_AREA)
-    two = video_clips.write_clip(tmp_path / "two.mp4", [head, head, other, other])
+    two = write_frames(tmp_path / "two.mp4", [head, head, other, other])
 
     async def scenario():
         async with running_app(make_settings(tmp_path)) as (client, app, key):
