@@ -1,7 +1,7 @@
 """POST /api/video/analyze: a video of one person measured over sampled frames and fused, as a job with
 progress; the fused answer has the shape of the fused photos' answer and less landmark noise than one
 frame's; a corrupt or wrongly-shaped upload is 4xx; no face or another person fails the job by name.
-Also the sampling itself (pipelines/video/measurement_frames.py): its progress and cancellation."""
+Also the sampling itself (pipelines/video/measurement_frames.py): progress, cancellation, display rotation."""
 
 from __future__ import annotations
 
@@ -49,6 +49,14 @@ def test_sampling_reports_progress_and_stops_when_cancelled(head_clip):
     with pytest.raises(VideoCancelledError, match="after 2 of 4"):
         measurement_frames(head_clip, 4, progress=lambda done, total: reported.append(done),
                            cancelled=lambda: len(reported) == 2)
+
+
+def test_a_video_stored_sideways_is_measured_upright(astronaut_image, tmp_path):
+    head = cv2.resize(astronaut_image[0:280, 90:370], (240, 240), interpolation=cv2.INTER_AREA)
+    clip = write_frames(tmp_path / "turned.mp4", [head] * 2, rotation=90)  # stored turned, displayed upright
+    frames, _ = measurement_frames(clip, 2)
+    assert len(frames) == 2 and all(abs(frame.face.pose[2]) < 20 for frame in frames)  # roll, degrees
+    assert frames[0].image.shape[:2] == (240, 240)
 
 
 def test_the_frame_options_follow_the_fusion():

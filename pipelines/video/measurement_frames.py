@@ -2,14 +2,17 @@
 
 Frames are sampled evenly over the whole video (consecutive frames repeat one pose and one expression, so
 spreading them out gives the fusion different views), and each keeps its largest face when the face has
-dense landmarks; frames without one are skipped. Frames are used as stored (the display rotation is not
-applied): a video filmed sideways gives sideways faces.
+dense landmarks; frames without one are skipped. Frames are turned upright by the video's display
+rotation, as a player shows them (a phone video is often stored sideways), so the faces, and the sheet
+drawn on the reference frame, are upright.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Callable
+
+import numpy as np
 
 from ..core.errors import VideoCancelledError
 from ..engine.detection import detect_faces
@@ -37,6 +40,7 @@ def measurement_frames(path: str | Path, count: int = DEFAULT_FRAMES,
             if number % step:
                 continue
             sampled += 1
+            image = np.ascontiguousarray(np.rot90(image, reader.rotation // 90))  # [H,W,3] as displayed
             faces = detect_faces(image, dense=True)
             if faces and faces[0].mesh is not None:
                 frames.append(Frame(image, faces[0], f"frame {number}"))
