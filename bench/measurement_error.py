@@ -30,6 +30,15 @@ limit) look only at the tuning set; the figures to quote are the evaluation set'
    beyond it a gated measurement should need the limit. The pipeline reads a rendered turn as smaller
    than it is (printed), so the validity flags on these renders come late; the bins by true pose are what
    a photo whose pose is estimated well would see.
+4. Pitch as the validity rules see it: the same faces tilted by every 5 deg from -40 to 40, the error of
+   each render against the render the pipeline reads as the most frontal (smallest |estimated pitch|),
+   binned by the |estimated pitch| of the render (``face.pose``, what ``face_measurements`` gates on).
+   Per measurement, the pose's share is fitted as ``pitch_sd_per_deg`` x |estimated pitch| in quadrature
+   with the error of the renders read as within 5 deg (least squares on the squared errors of the renders
+   within MAX_PITCH); the rule above then gives the estimated pitch where that share reaches the rest of
+   the budget. The tuning set's fit chose ``face_measurements``' per-measurement shares and the lower-face
+   limit; the evaluation set's fit and its bins are the figures to quote (printed beside the module's
+   values).
 """
 
 from __future__ import annotations
@@ -53,15 +62,17 @@ from playalter.pipelines.engine.detection import detect_faces  # noqa: E402
 from playalter.pipelines.engine.face_mesh_scheme import to_ibug68  # noqa: E402
 from playalter.pipelines.engine.measurement_fusion import fuse_results  # noqa: E402
 from playalter.pipelines.engine.pose import pose_from_ibug68  # noqa: E402
-from playalter.pipelines.engine.face_measurements import (DISTANCES, MAX_PITCH, MAX_YAW, MOUTH_OPEN,  # noqa: E402
-                                                          measure_face)
+from playalter.pipelines.engine.face_measurements import (DISTANCES, MAX_PITCH, MAX_PITCH_LOWER_FACE,  # noqa: E402
+                                                          MAX_YAW, MOUTH_OPEN, measure_face)
 from playalter.pipelines.engine.metric_face import IRIS_DIAMETER_MM, IRIS_DIAMETER_SD_MM  # noqa: E402
 from playalter.pipelines.engine.scale_reference import CENTRE_SD_PX, KNOWN_IPD_SD_MM, SEGMENT_END_SD_PX  # noqa: E402
 
 SEEDS = {"tuning": 1, "evaluation": 2}
 YAWS = (-50, -40, -30, -20, -10, 10, 20, 30, 40, 50)
 PITCHES = (-40, -30, -20, -10, 10, 20, 30, 40)
-POSE_BINS = (0, 10, 20, 25, 30, 40, 90)  # |estimated angle| bins, degrees
+POSE_BINS = (0, 10, 20, 25, 30, 40, 90)  # |true angle| bins, degrees
+TILTS = tuple(angle for angle in range(-40, 45, 5) if angle)  # applied pitch for the estimated-pitch bins
+ESTIMATED_BINS = (0, 5, 10, 15, 20, 25, 30, 90)  # |estimated pitch| bins, degrees
 FRONTAL_DEG = 15.0
 MIN_EYE_PX_FOR_TURNING = 60.0
 CARD_P95_ERROR = 0.0052  # bench/card_scale.py: 95th percentile of a used card's scale error (docs/measurements.md)
@@ -75,6 +86,7 @@ GATES = {**{item.name: tuple(need for need in ("yaw", "pitch") if need in item.n
          "palpebral_fissure_right": ("yaw",), "palpebral_fissure_left": ("yaw",),  # the far eye
          "interpupillary_distance": ("yaw",), "symmetry": ("yaw",),
          "facial_index": ("yaw", "pitch"), "nasal_index": ("yaw", "pitch")}  # through their parts
+MODULE_SHARES = {item.name: item.pitch_sd_per_deg for item in DISTANCES}
 
 
 def t1_image() -> np.ndarray | None:
@@ -250,6 +262,59 @@ def _turned_measurements(image, face, yaw, pitch, scale) -> dict | None:
     return None if nearest is None else measure_face(nearest, scale)
 
 
+def pitch_by_estimate(faces: list) -> dict[str, list[tuple[float, float]]]:
+    """{measurement: [(|estimated pitch| of a render, its relative error)]} (mm for ABSOLUTE ones): each
+    turnable face tilted by TILTS, against its render with the smallest |estimated pitch| (section 4)."""
+    errors: dict[str, list[tuple[float, float]]] = {}
+    for name, image, face in faces:
+        if not turnable(face):
+            continue
+        scale = {"mm_per_px": measure_face(face)["scale"]["mm_per_px"]}
+        renders = [_turned_measurements(image, face, 0, angle, scale) for angle in (0, *TILTS)]
+        renders = [render for render in renders if render is not None]
+        if len(renders) < 2:
+            continue
+        reference = min(renders, key=lambda render: abs(render["pose"]["pitch"]))
+        for render in renders:
+            if render is reference:
+                continue
+            for key, entry in render["measurements"].items():
+                before, after = value(reference["measurements"][key]), value(entry)
+                if before is None or after is None:
+                    continue
+                error = after - before if key in ABSOLUTE else (after - before) / before
+                errors.setdefault(key, []).append((abs(render["pose"]["pitch"]), float(error)))
+    return errors
+
+
+def pitch_share(series: list[tuple[float, float]]) -> float | None:
+    """The pose's share per degree of estimated pitch: the slope k of E[error^2] = e0^2 + (k |pitch|)^2,
+    e0 from the renders read within 5 deg, fitted on the renders within MAX_PITCH (section 4)."""
+    pitch, error = np.array(series).reshape(-1, 2).T  # [n], [n]
+    frontal = pitch < ESTIMATED_BINS[1]
+    inside = pitch <= MAX_PITCH
+    if frontal.sum() < 2 or inside.sum() < 4:
+        return None
+    excess = error[inside] ** 2 - np.mean(error[frontal] ** 2)
+    return float(np.sqrt(max(0.0, np.sum(excess * pitch[inside] ** 2) / np.sum(pitch[inside] ** 4))))
+
+
+def by_estimated_bin(series: list[tuple[float, float]]) -> dict[str, float | None]:
+    """RMS error per |estimated pitch| bin."""
+    pitch, error = np.array(series).reshape(-1, 2).T
+    bins = np.searchsorted(ESTIMATED_BINS, pitch, side="right") - 1  # [n]
+    return {f"{ESTIMATED_BINS[i]}-{ESTIMATED_BINS[i + 1]}": rms(error[bins == i])
+            for i in range(len(ESTIMATED_BINS) - 1)}
+
+
+def pitch_row(key: str, series: list[tuple[float, float]], rest: float | None) -> dict:
+    """A measurement's section-4 figures; ``rest``: its landmark noise and iris scale (None: not measured)."""
+    share = pitch_share(series)
+    return {"pose_pitch_estimated": by_estimated_bin(series), "pitch_share_per_deg": share,
+            "module_pitch_share_per_deg": MODULE_SHARES.get(key),
+            "pitch_limit_by_rule": rest / share if share and rest else None}  # estimated degrees
+
+
 def rms(values) -> float | None:
     values = list(values)
     return float(np.sqrt(np.mean(np.square(values)))) if values else None
@@ -269,6 +334,7 @@ def summarise(faces: list, copies: int, seed: int, fuse: bool) -> dict:
     spreads, own_spreads, iris_fits, deviations = landmark_noise(faces, copies, seed)
     fused = fused_noise(faces, FUSED_FRAMES, FUSED_GROUPS, seed + 100) if fuse else {}
     errors, poses = pose_effect(faces)
+    tilted = pitch_by_estimate(faces)
     eye_px = [float(np.linalg.norm(face.mesh[33, :2] - face.mesh[263, :2])) for _, _, face in faces]
     measured = [measure_face(face) for _, _, face in faces]
     mm_per_px = float(np.median([m["scale"]["mm_per_px"] for m in measured]))
@@ -304,6 +370,7 @@ def summarise(faces: list, copies: int, seed: int, fuse: bool) -> dict:
             row[f"{axis}_gated"] = axis in GATES.get(key, ())
             row[f"{axis}_verdict"] = verdict(row[f"{axis}_gated"], row[f"{axis}_excess_inside"],
                                              row[f"{axis}_excess_beyond"], rest)
+        row.update(pitch_row(key, tilted.get(key, []), rest))
         at_limits = float(np.hypot(row["yaw_excess_inside"] or 0, row["pitch_excess_inside"] or 0))
         row["pose_at_limits"] = at_limits
         row["combined_iris"] = float(np.hypot(rest, at_limits))
@@ -313,7 +380,8 @@ def summarise(faces: list, copies: int, seed: int, fuse: bool) -> dict:
             "median_eye_px": float(np.median(eye_px)), "median_mm_per_px": mm_per_px,
             "mouth_open_limit_mm": MOUTH_OPEN * mouth_mm, "median_face_height_mm": face_height_mm,
             "turned_faces": sorted({name for name, *_ in poses}), "poses": poses,
-            "limits": {"yaw": MAX_YAW, "pitch": MAX_PITCH, "yaw_bins": [bin_label(i) for i in limit_bins(MAX_YAW)],
+            "limits": {"yaw": MAX_YAW, "pitch": MAX_PITCH, "pitch_lower_face": MAX_PITCH_LOWER_FACE,
+                       "yaw_bins": [bin_label(i) for i in limit_bins(MAX_YAW)],
                        "pitch_bins": [bin_label(i) for i in limit_bins(MAX_PITCH)]},
             "measurements": table, "largest_deviation_in_noise_units": largest_deviation(deviations, table)}
 
@@ -377,6 +445,7 @@ def print_table(title: str, summary: dict) -> None:
               + " | ".join(f"{axis} {percent(row[f'{axis}_excess_inside'], unit):>6s} / "
                            f"{percent(row[f'{axis}_excess_beyond'], unit):>6s} {row[f'{axis}_verdict']:24s}"
                            for axis in ("yaw", "pitch")))
+    print_pitch_by_estimate(summary)
     turned = [(true, estimated) for _, _, _, true, estimated in summary["poses"] if abs(true) >= 20]
     ratio = np.median([abs(estimated) / abs(true) for true, estimated in turned]) if turned else float("nan")
     print(f"the pipeline's estimate of a rendered turn of 20 deg or more: {ratio:.2f} of the true angle (median)")
@@ -387,6 +456,20 @@ def print_table(title: str, summary: dict) -> None:
           "height)")
 
 
+def print_pitch_by_estimate(summary: dict) -> None:
+    bins = [f"{ESTIMATED_BINS[i]}-{ESTIMATED_BINS[i + 1]}" for i in range(len(ESTIMATED_BINS) - 1)]
+    print(f"\nRMS error by |estimated pitch| (against the render read as most frontal); the pose's share per "
+          f"degree fitted here, the module's value, and the estimated pitch where the share reaches the rest")
+    print(f"{'measurement':24s} " + " ".join(f"{b:>6s}" for b in bins) + " | share/deg module | limit by rule")
+    for key, row in summary["measurements"].items():
+        unit, share, module = row["unit"], row["pitch_share_per_deg"], row["module_pitch_share_per_deg"]
+        limit = row["pitch_limit_by_rule"]
+        print(f"{key:24s} " + " ".join(f"{percent(row['pose_pitch_estimated'][b], unit):>6s}" for b in bins)
+              + f" | {'-' if share is None else f'{100 * share:.2f}%':>9s} "
+              + f"{'-' if module is None else f'{100 * module:.2f}%':>6s} | "
+              + ("-" if limit is None else f"{limit:.1f} deg"))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, help="write the evaluation and tuning figures here")
@@ -394,8 +477,18 @@ def main() -> int:
                         "(tests/data/measurement_error_budget.json): the evaluation set's landmark noise and the "
                         "tuning set's margin")
     parser.add_argument("--copies", type=int, default=8)
+    parser.add_argument("--pitch-only", action="store_true", help="only section 4 (about a minute): the error by "
+                        "estimated pitch and the fitted shares")
     args = parser.parse_args()
     sets = face_sets()
+    if args.pitch_only:
+        for name, faces in sets.items():
+            tilted = pitch_by_estimate(faces)
+            rows = {key: {"unit": "mm" if key in ABSOLUTE else "relative", **pitch_row(key, series, None)}
+                    for key, series in tilted.items()}
+            print(f"\n{name.upper()} set")
+            print_pitch_by_estimate({"measurements": rows})
+        return 0
     summaries = {name: summarise(faces, args.copies, SEEDS[name], fuse=name == "evaluation")
                  for name, faces in sets.items()}
     print_table("TUNING set (choices only; do not quote)", summaries["tuning"])

@@ -9,7 +9,9 @@ mean +- 3 SD of the cited adult norms; see docs/measurements.md for the table.
 Uncertainty of a distance: the scale's relative SD (iris, interpupillary prior, or the user's reference:
 ``scale_reference``) times the value, in
 quadrature with the placement error of its two points (POINT_SD_MM each; silhouette points more) and
-half a pixel per point in mm (small faces are less precise).
+half a pixel per point in mm (small faces are less precise), and, for the distances the head's tilt
+changes, the pose's share: ``pitch_sd_per_deg`` x |estimated pitch| x the value (measured on tilted
+renders, docs/measurements.md "Error budget").
 Indices (ratios) carry only the placement part: the scale cancels.
 """
 
@@ -35,6 +37,8 @@ PIXEL_SD = 0.5  # px: the landmark jitter of one point from resampling the photo
 SILHOUETTE_SD_MM = 2.5  # cheek, jaw and chin outline vertices: the mesh guesses them from shading
 MAX_YAW = 30.0  # degrees: beyond it the far half of the mesh is hallucinated
 MAX_PITCH = 25.0  # degrees: beyond it vertical distances are foreshortened guesses
+MAX_PITCH_LOWER_FACE = 8.0  # degrees of estimated pitch: beyond it the tilt adds more to the philtrum and lower
+#                             lip heights than the rest of their error budget (docs/measurements.md)
 MOUTH_OPEN = 0.10  # inner-lip gap (13-14) / mouth width above it: the mouth is open
 MIN_EYE_DISTANCE_PX = 20.0  # outer-canthal distance below it: too few pixels per feature
 SILHOUETTE = {234, 454, 172, 397, 152}
@@ -48,7 +52,9 @@ class Measurement:
     definition: str
     adult_range: tuple[float, float]
     source: str
-    needs: tuple[str, ...]  # conditions it needs: "yaw", "pitch", "closed_mouth", "right_eye", "left_eye"
+    needs: tuple[str, ...]  # conditions it needs: "yaw", "pitch", "pitch_lower_face", "closed_mouth", "right_eye",
+    #                         "left_eye"
+    pitch_sd_per_deg: float = 0.0  # relative SD the head's tilt adds per degree of estimated pitch
 
 
 def _envelope(male: tuple[float, float], female: tuple[float, float]) -> tuple[float, float]:
@@ -64,7 +70,8 @@ DISTANCES: tuple[Measurement, ...] = (
     Measurement("face_height", "Face height", (168, 152), "nasion to menton (morphological face height)",
                 _envelope((127.4, 5.4), (117.1, 5.4)),
                 f"{KOREAN}: female nasion-menton; male as nasal height + lower face height (the table's male "
-                "nasion-menton row, 101.8 mm, is inconsistent with its own parts)", ("pitch", "closed_mouth")),
+                "nasion-menton row, 101.8 mm, is inconsistent with its own parts)", ("pitch", "closed_mouth"),
+                pitch_sd_per_deg=0.0017),
     Measurement("bigonial_width", "Jaw width (bigonial)", (172, 397), "gonion to gonion: the jaw angles",
                 _envelope((106.6, 5.9), (96.8, 2.9)), KOREAN, ("yaw",)),
     Measurement("intercanthal_width", "Inner-canthal width", (133, 362), "endocanthion to endocanthion",
@@ -80,23 +87,25 @@ DISTANCES: tuple[Measurement, ...] = (
     Measurement("nose_width", "Nose width (alar)", (129, 358), "alare to alare: the most lateral points of the alae",
                 _envelope((43.2, 3.8), (40.7, 3.7)), KOREAN, ("yaw",)),
     Measurement("nose_height", "Nose height", (168, 2), "nasion to subnasale", _envelope((51.0, 1.9), (47.6, 3.1)),
-                KOREAN, ("pitch",)),
+                KOREAN, ("pitch",), pitch_sd_per_deg=0.0033),
     Measurement("nasal_bridge_length", "Nasal bridge length", (168, 1), "nasion to pronasale (nose tip)",
                 (30.0, 60.0), "no norm in the cited tables: gross-failure bound below the nose-height range "
-                "(the bridge is 0.85-0.95 of the nose height on the fixture faces)", ("pitch",)),
+                "(the bridge is 0.85-0.95 of the nose height on the fixture faces)", ("pitch",),
+                pitch_sd_per_deg=0.0025),
     Measurement("mouth_width", "Mouth width", (61, 291), "cheilion to cheilion (mouth corners)",
                 _envelope((50.1, 3.3), (47.9, 4.0)), f"means: {WEINBERG}; SDs: {KOREAN}", ("yaw",)),
     Measurement("upper_lip_height", "Upper vermilion height", (0, 13), "labiale superius to stomion",
                 (5.0, 18.0), f"widened from {KOREAN} (13.4-13.7 +- 0.9-1.3 mm; its mean - 3 SD would flag "
                 "every fixture face, where the mesh measures 7-11 mm): gross-failure bound",
-                ("yaw", "pitch", "closed_mouth")),
+                ("yaw", "pitch", "closed_mouth"), pitch_sd_per_deg=0.0035),
     Measurement("lower_lip_height", "Lower vermilion height", (14, 17), "stomion to labiale inferius",
                 (5.0, 18.0), f"widened from {KOREAN} (13.6-13.8 +- 0.9-1.0 mm): gross-failure bound",
-                ("yaw", "pitch", "closed_mouth")),
+                ("yaw", "pitch", "pitch_lower_face", "closed_mouth"), pitch_sd_per_deg=0.0048),
     Measurement("philtrum_length", "Philtrum length", (2, 0), "subnasale to labiale superius",
-                _envelope((15.5, 1.3), (13.5, 1.6)), KOREAN, ("yaw", "pitch", "closed_mouth")),
+                _envelope((15.5, 1.3), (13.5, 1.6)), KOREAN, ("yaw", "pitch", "pitch_lower_face", "closed_mouth"),
+                pitch_sd_per_deg=0.0050),
     Measurement("chin_height", "Chin height", (18, 152), "sublabiale (labiomental fold) to menton",
-                _envelope((36.5, 3.1), (34.1, 3.2)), KOREAN, ("yaw", "pitch", "closed_mouth")),
+                _envelope((36.5, 3.1), (34.1, 3.2)), KOREAN, ("yaw", "pitch", "closed_mouth"), pitch_sd_per_deg=0.0080),
 )
 IPD_RANGE = _envelope((64.7, 3.8), (62.3, 3.8))
 INDICES = (  # name, label, numerator, denominator, range, source
@@ -132,6 +141,9 @@ def _blockers(face: Face, metric: MetricFace, points_px: np.ndarray) -> tuple[st
             failing[f"{hidden}_eye"] = turned
     if abs(pitch) > MAX_PITCH:
         failing["pitch"] = f"head tilted too far (pitch {pitch:+.0f} deg, limit +-{MAX_PITCH:.0f})"
+    if abs(pitch) > MAX_PITCH_LOWER_FACE:
+        failing["pitch_lower_face"] = (f"head tilted too far for the lower-face heights (pitch {pitch:+.0f} deg, "
+                                       f"limit +-{MAX_PITCH_LOWER_FACE:.0f})")
     gap = mouth_openness(points_px)
     if gap > MOUTH_OPEN:
         failing["closed_mouth"] = f"mouth open (lip gap {gap:.2f} of the mouth width > {MOUTH_OPEN})"
@@ -172,12 +184,15 @@ def measure_face(face: Face, scale: str | dict | None = None, image: np.ndarray 
     vertices = metric.vertices  # [468,3] mm
     everything, failing = _blockers(face, metric, points_px)
     relative = metric.scale.relative_sd
+    pitch = abs(_pose(face, metric)[1])
     values: dict[str, dict] = {}
     for item in DISTANCES:
         a, b = item.points
         value = float(np.linalg.norm(vertices[a] - vertices[b]))
         pixel = PIXEL_SD * metric.scale.mm_per_px  # mm: the image's resolution limit per point
-        sd = float(np.sqrt((relative * value) ** 2 + _point_sd(a) ** 2 + _point_sd(b) ** 2 + 2 * pixel ** 2))
+        tilt = item.pitch_sd_per_deg * pitch * value  # mm: the pose's share
+        sd = float(np.sqrt((relative * value) ** 2 + _point_sd(a) ** 2 + _point_sd(b) ** 2 + 2 * pixel ** 2
+                           + tilt ** 2))
         valid, reason = _verdict(value, item.adult_range, item.needs, everything, failing, " mm")
         values[item.name] = {
             "label": item.label, "value_mm": round(value, 2), "uncertainty_mm": round(sd, 2), "valid": valid,
