@@ -456,6 +456,12 @@ def print_table(title: str, summary: dict) -> None:
           "height)")
 
 
+def per_degree(x: float | None, unit: str) -> str:
+    if x is None:
+        return "-"
+    return f"{x:.3f}mm" if unit == "mm" else f"{100 * x:.2f}%"
+
+
 def print_pitch_by_estimate(summary: dict) -> None:
     bins = [f"{ESTIMATED_BINS[i]}-{ESTIMATED_BINS[i + 1]}" for i in range(len(ESTIMATED_BINS) - 1)]
     print(f"\nRMS error by |estimated pitch| (against the render read as most frontal); the pose's share per "
@@ -465,8 +471,7 @@ def print_pitch_by_estimate(summary: dict) -> None:
         unit, share, module = row["unit"], row["pitch_share_per_deg"], row["module_pitch_share_per_deg"]
         limit = row["pitch_limit_by_rule"]
         print(f"{key:24s} " + " ".join(f"{percent(row['pose_pitch_estimated'][b], unit):>6s}" for b in bins)
-              + f" | {'-' if share is None else f'{100 * share:.2f}%':>9s} "
-              + f"{'-' if module is None else f'{100 * module:.2f}%':>6s} | "
+              + f" | {per_degree(share, unit):>9s} {per_degree(module, unit):>6s} | "
               + ("-" if limit is None else f"{limit:.1f} deg"))
 
 
