@@ -87,7 +87,11 @@ def parse_sse(text: str) -> list[tuple[str, dict]]:
 async def wait_finished(client, key: str, job_id: str, timeout: float = 120.0) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        job = await (await client.get(f"/api/jobs/{job_id}", headers=bearer(key))).json()
+        response = await client.get(f"/api/jobs/{job_id}", headers=bearer(key))
+        job = await response.json()
+        if response.status == 503:  # a database coming back: ask again, as a client told Retry-After would
+            await asyncio.sleep(0.5)
+            continue
         if job["state"] in ("completed", "failed", "cancelled"):
             return job
         await asyncio.sleep(0.1)

@@ -10,6 +10,8 @@ import sqlite3
 import pytest
 
 from playalter.runner.server.http.auth import SECURITY
+from playalter.runner.server.jobs.queue import engine
+from playalter.runner.server.storage.database import Database
 from scale_servers import PostgresCluster, require_postgres
 from security_app import RedisServer
 from server_app_helpers import b64, bearer, make_settings, png_bytes, running_app, wait_finished
@@ -98,6 +100,29 @@ def test_postgres_stopped_and_restarted_answers_503_then_finishes_the_work(tmp_p
     asyncio.run(scenario())
     assert outages_logged(caplog) == ["database_unavailable"]  # once, for the replica's and the worker's pools
     assert not errors_logged(caplog)
+
+
+def test_an_item_whose_end_could_not_be_recorded_is_queued_again(postgres):
+    """The database away just as a worker records an item's end leaves the item's queue job "doing" under a
+    live worker, which nothing calls stalled: the worker gives back what it holds but no longer runs."""
+    url = postgres.create_database("abandoned")
+    engine.install_schema(Database(url))
+    app = engine.build_app(url)
+
+    async def scenario():
+        async with app.open_async():
+            await engine.enqueue(app, "job", 0)
+            worker_id = await app.job_manager.register_worker()
+            job = await app.job_manager.fetch_job(queues=[engine.QUEUE], worker_id=worker_id)
+            await asyncio.sleep(0.05)
+            assert await engine.retry_abandoned(app, worker_id, {job.id}, lease_seconds=0) == 0  # it runs it
+            assert await engine.retry_abandoned(app, worker_id, set(), lease_seconds=3600) == 0  # just started
+            assert await engine.retry_abandoned(app, worker_id, set(), lease_seconds=0) == 1
+            [again] = await app.job_manager.list_jobs_async(id=job.id)
+            assert again.status == "todo"
+            assert await app.job_manager.fetch_job(queues=[engine.QUEUE], worker_id=worker_id) is not None
+
+    asyncio.run(scenario())
 
 
 def test_redis_stopped_and_restarted_is_logged_once(tmp_path, caplog):

@@ -5,10 +5,14 @@ out attempt numbers and only the latest attempt may record an outcome, so a
 job re-delivered after its worker died never completes an item twice.
 ``retry_stalled`` puts back in the queue the jobs of workers whose heartbeat
 is older than the lease (``queue.lease_seconds``): every worker calls it
-periodically.
+periodically. ``retry_abandoned`` does the same for the jobs a live worker
+holds but no longer runs: those whose end it could not record because the
+database was away at that moment.
 """
 
 from __future__ import annotations
+
+import datetime
 
 import procrastinate
 
@@ -25,7 +29,9 @@ def build_app(url: str) -> procrastinate.App:
 
     @app.task(name=TASK, queue=QUEUE, pass_context=True)
     def run_item(context, job_id: str, index: int) -> None:
-        context.additional_context[RUNTIME].run(job_id, index)
+        runtime = context.additional_context[RUNTIME]
+        with runtime.running(context.job.id):
+            runtime.run(job_id, index)
 
     return app
 
@@ -55,3 +61,24 @@ async def retry_stalled(app: procrastinate.App, lease_seconds: float) -> int:
     for job in stalled:
         await app.job_manager.retry_job(job)
     return len(stalled)
+
+
+ABANDONED = """
+SELECT id FROM procrastinate_jobs j
+ WHERE j.worker_id = %(worker_id)s AND j.status = 'doing' AND j.queue_name = %(queue)s
+   AND NOT (j.id = ANY(%(running)s))
+   AND (SELECT max(e.at) FROM procrastinate_events e WHERE e.job_id = j.id AND e.type = 'started')
+       < now() - make_interval(secs => %(seconds)s)
+"""
+
+
+async def retry_abandoned(app: procrastinate.App, worker_id: int, running: set[int], lease_seconds: float) -> int:
+    """Queue again the jobs that worker ``worker_id`` holds ("doing") but runs no more (``running``: the ids it
+    runs now), started over a lease ago: the database was away when the worker tried to record their end.
+    Returns how many."""
+    rows = await app.connector.execute_query_all_async(
+        ABANDONED, worker_id=worker_id, queue=QUEUE, running=sorted(running), seconds=lease_seconds)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    for row in rows:
+        await app.job_manager.retry_job_by_id_async(row["id"], retry_at=now)
+    return len(rows)

@@ -50,6 +50,23 @@ class ItemRuntime:
         self.ttl = float(settings.server.result_ttl_seconds)
         self.items = ItemRunner(store, direct, input_dir=Path(settings.paths.input_dir).resolve(),
                                 timeout=float(settings.server.job_timeout_seconds))
+        self._running: set[int] = set()  # the queue jobs (procrastinate ids) this process runs now
+        self._running_lock = threading.Lock()
+
+    @contextmanager
+    def running(self, queue_job_id: int) -> Iterator[None]:
+        """Marks queue job ``queue_job_id`` as running in this process while the block runs."""
+        with self._running_lock:
+            self._running.add(queue_job_id)
+        try:
+            yield
+        finally:
+            with self._running_lock:
+                self._running.discard(queue_job_id)
+
+    def running_now(self) -> set[int]:
+        with self._running_lock:
+            return set(self._running)
 
     def run(self, job_id: str, index: int) -> None:
         attempt = self.store.claim(job_id, index, self.max_attempts, self.ttl, worker=self.worker_name)

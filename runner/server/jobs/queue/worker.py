@@ -78,6 +78,7 @@ async def _keep_running(app, install_signal_handlers: bool, **options) -> None:
     other workers (and this one's reaper) would take its running items over after ``queue.lease_seconds``.
     """
     loop, name, interval = asyncio.get_running_loop(), options["name"], options["update_heartbeat_interval"]
+    runtime, lease = options["additional_context"][engine.RUNTIME], options["stalled_worker_timeout"]
     stopping = asyncio.Event()
     running: asyncio.Task | None = None
 
@@ -96,7 +97,7 @@ async def _keep_running(app, install_signal_handlers: bool, **options) -> None:
         while not stopping.is_set():
             worker = procrastinate.worker.Worker(app=app, install_signal_handlers=False, **options)
             running = asyncio.create_task(worker.run())
-            beat = asyncio.create_task(_beat(app, worker, interval))
+            beat = asyncio.create_task(_beat(app, worker, interval, runtime, lease))
             try:
                 await running
             except asyncio.CancelledError:
@@ -116,16 +117,22 @@ async def _keep_running(app, install_signal_handlers: bool, **options) -> None:
             loop.remove_signal_handler(signum)
 
 
-async def _beat(app, worker: procrastinate.worker.Worker, interval: float) -> None:
-    """Refresh the worker's heartbeat every ``interval`` s while it is registered, through database outages."""
+async def _beat(app, worker: procrastinate.worker.Worker, interval: float, runtime: ItemRuntime,
+                lease: float) -> None:
+    """Refresh the worker's heartbeat every ``interval`` s while it is registered, through database outages, and
+    queue again the items it holds but runs no more (``engine.retry_abandoned``): a live worker is never
+    "stalled", so nothing else would take them."""
     while True:
         await asyncio.sleep(interval)
         if worker.worker_id is None:
             continue
         try:
             await app.job_manager.update_heartbeat(worker.worker_id)
+            retried = await engine.retry_abandoned(app, worker.worker_id, runtime.running_now(), lease)
         except procrastinate.exceptions.ProcrastinateException:
-            pass  # the database is away: the outage is logged once elsewhere, and the next beat tries again
+            continue  # the database is away: the outage is logged once elsewhere, and the next beat tries again
+        if retried:
+            log.warning("re-queued %d item(s) whose end could not be recorded (the database was away)", retried)
 
 
 async def _reap(app, lease: float) -> None:
