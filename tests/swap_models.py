@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from playalter.pipelines.engine import align, recognition
+
 
 def colour_of(latent: np.ndarray, colour_weights: np.ndarray) -> np.ndarray:
     """(3,) the colour the stand-in mixes in for a [1,512] identity input, in 0..1."""
@@ -106,3 +108,16 @@ def install_swapper(models_root: Path, monkeypatch, name: str = "inswapper_128",
 def install_inswapper(models_root: Path, monkeypatch, seed: int = 0) -> dict[str, np.ndarray]:
     """Build the inswapper_128 stand-in where the registry looks ($PLAYALTER_MODELS_DIR/insightface/)."""
     return install_swapper(models_root, monkeypatch, seed=seed)
+
+
+def stand_in_arcface(monkeypatch) -> None:
+    """recognition.embed as a fixed random projection of the aligned crop (no buffalo_l here)."""
+    projection = np.random.default_rng(11).normal(size=(32 * 32 * 3, 512)).astype(np.float32)
+
+    def embed(image, face, device="auto"):
+        crop, _ = align.crop(image, face.kps, 32)  # [32,32,3]
+        vector = (crop.astype(np.float32).ravel() / 255.0 - 0.5) @ projection
+        return vector / np.linalg.norm(vector)
+
+    monkeypatch.setattr(recognition, "is_available", lambda: True)
+    monkeypatch.setattr(recognition, "embed", embed)

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from restore_models import install_restorer
 from server_app_helpers import b64, bearer, make_settings, running_app
-from swap_models import install_swapper
+from swap_models import install_swapper, stand_in_arcface
 from test_server_app import error_of, run
-from test_swap_sharper_http import _stand_in_arcface
 
 from playalter.pipelines.swap import inswapper
 
@@ -15,7 +14,7 @@ from playalter.pipelines.swap import inswapper
 def test_swap_restores_with_the_named_model(tmp_path, monkeypatch, t1_path):
     install_swapper(tmp_path / "models", monkeypatch, "inswapper_128")
     install_restorer(tmp_path / "models", monkeypatch, "gpen_bfr_512")
-    _stand_in_arcface(monkeypatch)
+    stand_in_arcface(monkeypatch)
     inswapper._cache.clear()
 
     async def scenario():

@@ -3,32 +3,16 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from server_app_helpers import b64, bearer, make_settings, running_app
-from swap_models import install_swapper
+from swap_models import install_swapper, stand_in_arcface
 from test_server_app import error_of, run
 
-from playalter.pipelines.engine import align, recognition
 from playalter.pipelines.swap import inswapper
-
-
-def _stand_in_arcface(monkeypatch) -> None:
-    """recognition.embed as a fixed random projection of the aligned crop (no buffalo_l here)."""
-    projection = np.random.default_rng(11).normal(size=(32 * 32 * 3, 512)).astype(np.float32)
-
-    def embed(image, face, device="auto"):
-        crop, _ = align.crop(image, face.kps, 32)  # [32,32,3]
-        vector = (crop.astype(np.float32).ravel() / 255.0 - 0.5) @ projection
-        return vector / np.linalg.norm(vector)
-
-    monkeypatch.setattr(recognition, "is_available", lambda: True)
-    monkeypatch.setattr(recognition, "embed", embed)
 
 
 def test_the_model_options_reach_the_swap(tmp_path, monkeypatch, t1_path):
     install_swapper(tmp_path / "models", monkeypatch, "inswapper_128")
-    _stand_in_arcface(monkeypatch)
+    stand_in_arcface(monkeypatch)
     inswapper._cache.clear()
 
     async def scenario():
