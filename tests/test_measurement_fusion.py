@@ -185,6 +185,9 @@ def test_what_cannot_be_fused_is_a_clear_error(astronaut_frames):
         fuse_frames(astronaut_frames, {"mm_per_px": 0.2})
     with pytest.raises(InvalidParameterError, match="at most 64"):
         fuse_frames(astronaut_frames * 11)
+    by_pixels = [measure_face(frame.face, {"mm_per_px": 0.2}) for frame in astronaut_frames[:2]]
+    with pytest.raises(InvalidParameterError, match="mm_per_px describe one photo each"):
+        fuse_results(by_pixels, ["a", "b"])
     bare = Frame(astronaut_frames[0].image, dataclasses.replace(astronaut_frames[0].face, mesh=None), "photo 7")
     with pytest.raises(InvalidParameterError, match="photo 7: the face has no dense landmarks"):
         fuse_frames([astronaut_frames[1], bare])

@@ -167,6 +167,10 @@ def fuse_results(results: list[dict], names: list[str]) -> dict:
     left out of every value. The first frame with the best scale is the reference frame: the one a
     measurement sheet draws the fused values on."""
     sources = [result["scale"]["source"] for result in results]
+    one_photo = sorted(set(sources) - set(SCALE_PREFERENCE))
+    if one_photo:
+        raise InvalidParameterError(f"results scaled by {', '.join(one_photo)} describe one photo each and cannot "
+                                    f"be fused; scale every frame by {', '.join(SCALE_PREFERENCE)}")
     best = min(sources, key=SCALE_PREFERENCE.index)
     weaker = {index for index, source in enumerate(sources) if source != best}
     reference = results[sources.index(best)]
