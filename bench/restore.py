@@ -12,42 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the stand-in model builder lives with the tests
-
-
-def full_hd_frame():
-    """t1.jpg scaled to 1080 rows and centred on a 1920x1080 canvas, uint8 RGB."""
-    import importlib.util
-
-    import cv2
-    import numpy as np
-
-    package = Path(importlib.util.find_spec("insightface").origin).parent
-    bgr = cv2.imread(str(package / "data" / "images" / "t1.jpg"))
-    scaled = cv2.resize(bgr, (round(bgr.shape[1] * 1080 / bgr.shape[0]), 1080), interpolation=cv2.INTER_CUBIC)
-    canvas = np.zeros((1080, 1920, 3), np.uint8)
-    left = (1920 - scaled.shape[1]) // 2
-    canvas[:, left:left + scaled.shape[1]] = scaled
-    return cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB)
-
-
-def timed_ms(function, repeats: int) -> tuple[float, float]:
-    """(median, best) milliseconds after one warm-up call."""
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times), 1000 * min(times)
+sys.path.insert(0, str(ROOT / "bench"))  # the frame and the timer of bench/swap.py
 
 
 def measure(name: str, repeats: int) -> dict:
@@ -56,6 +28,7 @@ def measure(name: str, repeats: int) -> dict:
     from playalter.pipelines.swap.restore import network as networks
     from playalter.pipelines.swap.restore.faces import RestoreOptions, aligned_crop, restore_face
     from restore_models import FILES, build_restorer
+    from swap import full_hd_frame, timed_ms
 
     frame = full_hd_frame()  # [1080,1920,3]
     face = detect_faces(frame, order="largest")[0]

@@ -17,27 +17,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGURATIONS = [("inswapper_128", 128), ("inswapper_128", 256), ("inswapper_128", 512),
                   ("hyperswap_1a_256", 256), ("hyperswap_1a_256", 512), ("reswapper_256", 256)]
-
-
-def timed_ms(function, repeats: int) -> tuple[float, float]:
-    """(median, best) milliseconds of ``repeats`` runs after a warm-up (session creation, caches)."""
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times), 1000 * min(times)
 
 
 def measure(model: str, output_size: int, repeats: int) -> dict:
@@ -49,7 +36,7 @@ def measure(model: str, output_size: int, repeats: int) -> dict:
     from playalter.pipelines.engine.detection import detect_faces
     from playalter.pipelines.swap import inswapper, pixel_boost
     from playalter.pipelines.swap.blend import BlendOptions, blend
-    from swap import full_hd_frame
+    from swap import full_hd_frame, timed_ms
     from swap_models import STAND_INS, build_swapper
 
     frame = full_hd_frame()  # [1080,1920,3]
