@@ -19,7 +19,7 @@ from playalter.pipelines.swap import identity, inswapper
 from playalter.pipelines.swap.blend import BlendOptions, blend
 from playalter.pipelines.swap.pipeline import Source, SwapOptions, swap_batch, swap_faces
 
-from swap_models import build_inswapper, colour_of, install_inswapper
+from swap_models import build_inswapper, colour_of, install_inswapper, stand_in_arcface
 
 PLAIN = BlendOptions(color="none", feather=0.0, occlusion=False, mouth=False, sharpen=0.0)
 
@@ -139,19 +139,10 @@ def test_inswapper_without_embedding_is_a_clear_error(stand_in, t1_image, t1_fac
 
 
 def test_report_similarities_with_a_stand_in_arcface(stand_in, t1_image, t1_faces, monkeypatch):
-    """recognition.embed is monkeypatched with a fixed random projection of the aligned crop: the
-    report's plumbing (which image and which face get embedded) is what is checked here."""
-    from playalter.pipelines.engine import recognition
-
-    projection = np.random.default_rng(11).normal(size=(32 * 32 * 3, 512)).astype(np.float32)
-
-    def fake_embed(image, face, device="auto"):
-        crop, _ = align.crop(image, face.kps, 32)  # [32,32,3]
-        vector = (crop.astype(np.float32).ravel() / 255.0 - 0.5) @ projection
-        return vector / np.linalg.norm(vector)
-
-    monkeypatch.setattr(recognition, "is_available", lambda: True)
-    monkeypatch.setattr(recognition, "embed", fake_embed)
+    """recognition.embed is monkeypatched with a fixed random projection of the aligned crop
+    (``stand_in_arcface``): the report's plumbing (which image and which face get embedded) is what is
+    checked here."""
+    stand_in_arcface(monkeypatch)
     source = Source(t1_image, t1_faces[0], None, "first")
     _, report = swap_faces(t1_image, t1_faces, [source], SwapOptions(target_indices="3", blend=PLAIN))
     assert report["method"] == "inswapper"  # the embedding came from (stand-in) ArcFace
