@@ -55,3 +55,17 @@ def crop(image: np.ndarray, kps: np.ndarray, size: int) -> tuple[np.ndarray, np.
     """Aligned crop [size,size,3] and the 2x3 matrix used."""
     matrix = alignment_matrix(kps, size)
     return cv2.warpAffine(image, matrix, (size, size), borderValue=0.0), matrix
+
+
+def warp_back(crop: np.ndarray, matrix: np.ndarray, box: tuple[int, int, int, int],
+              interpolation: int = cv2.INTER_LINEAR) -> tuple[np.ndarray, np.ndarray]:
+    """An aligned crop [s,s,C] back in image pixels over ``box`` (x0, y0, x1, y1), where ``matrix`` [2,3]
+    took image pixels to the crop: (pixels [h,w,C], where the crop has data [h,w] bool). Edges repeat."""
+    x0, y0, x1, y1 = box
+    inverse = cv2.invertAffineTransform(matrix)  # [2,3] crop -> image
+    inverse[:, 2] -= (x0, y0)  # crop -> box
+    shape = (x1 - x0, y1 - y0)
+    pixels = cv2.warpAffine(crop, inverse, shape, flags=interpolation, borderMode=cv2.BORDER_REPLICATE)
+    side = crop.shape[0]
+    valid = cv2.warpAffine(np.full((side, side), 255, np.uint8), inverse, shape, flags=cv2.INTER_NEAREST) > 0
+    return pixels, valid

@@ -173,14 +173,9 @@ def crop(swapper: Swapper, image: np.ndarray, kps: np.ndarray, side: int) -> tup
 
 def paste(swapped: np.ndarray, matrix: np.ndarray, target_image: np.ndarray, face: Face) -> Patch:
     """Warp the aligned result [s,s,3] back into the target frame, cropped to the face region."""
-    x0, y0, x1, y1 = region(face, target_image.shape)
-    inverse = cv2.invertAffineTransform(matrix)  # [2,3] crop -> image
-    inverse[:, 2] -= (x0, y0)  # crop -> region
-    size = (x1 - x0, y1 - y0)
-    image = cv2.warpAffine(swapped, inverse, size, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-    side = swapped.shape[0]
-    valid = cv2.warpAffine(np.full((side, side), 255, np.uint8), inverse, size, flags=cv2.INTER_NEAREST) > 0
-    return Patch(x0, y0, image, valid)
+    box = region(face, target_image.shape)
+    image, valid = align.warp_back(swapped, matrix, box, cv2.INTER_CUBIC)
+    return Patch(box[0], box[1], image, valid)
 
 
 def swap(swapper: Swapper, target_image: np.ndarray, face: Face, embedding: np.ndarray,

@@ -54,19 +54,13 @@ def warp_back(restored: np.ndarray, matrix: np.ndarray, box: tuple[int, int, int
     """The restored crop [S,S,3] in image pixels over ``box`` (x0, y0, x1, y1): (pixels [h,w,3], where the
     crop has data [h,w] bool). A crop larger than the face is first shrunk by area averaging, so its
     detail is not aliased by the sparse samples of a bilinear warp."""
-    x0, y0, x1, y1 = box
     size = restored.shape[0]
     scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))  # crop pixels per image pixel
     if scale > 1.0:
         side = max(int(round(size / scale)), 1)
         restored = cv2.resize(restored, (side, side), interpolation=cv2.INTER_AREA)
         matrix = matrix * (side / size)
-        size = side
-    inverse = cv2.invertAffineTransform(matrix)  # [2,3] crop -> image
-    inverse[:, 2] -= (x0, y0)  # crop -> box
-    shape = (x1 - x0, y1 - y0)
-    pixels = cv2.warpAffine(restored, inverse, shape, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    valid = cv2.warpAffine(np.full((size, size), 255, np.uint8), inverse, shape, flags=cv2.INTER_NEAREST) > 0
+    pixels, valid = align.warp_back(restored, matrix, box)
     valid = cv2.erode(valid.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     return pixels, valid
 
