@@ -53,8 +53,15 @@ def alignment_matrix(kps: np.ndarray, size: int) -> np.ndarray:
 
 def crop(image: np.ndarray, kps: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """Aligned crop [size,size,3] and the 2x3 matrix used."""
-    matrix = alignment_matrix(kps, size)
-    return cv2.warpAffine(image, matrix, (size, size), borderValue=0.0), matrix
+    return crop_to(image, kps, template(size), size)
+
+
+def crop_to(image: np.ndarray, kps: np.ndarray, points: np.ndarray, size: int,
+            border: int = cv2.BORDER_CONSTANT) -> tuple[np.ndarray, np.ndarray]:
+    """Crop [size,size,C] with the keypoints [5,2] moved onto ``points`` [5,2] (any model's template), and the
+    2x3 matrix used; beyond the image edge black (``BORDER_CONSTANT``) or the edge repeated."""
+    matrix = similarity_transform(kps, points)
+    return cv2.warpAffine(image, matrix, (size, size), borderMode=border, borderValue=0.0), matrix
 
 
 def warp_back(crop: np.ndarray, matrix: np.ndarray, box: tuple[int, int, int, int],

@@ -167,8 +167,7 @@ def crop(swapper: Swapper, image: np.ndarray, kps: np.ndarray, side: int) -> tup
     """Aligned crop [side,side,3] on the model's template scaled to ``side``, and the 2x3 matrix used."""
     scale = side / swapper.contract.size
     points = (align.template(swapper.contract.size) + swapper.contract.template_shift) * scale  # [5,2]
-    matrix = align.similarity_transform(kps, points)
-    return cv2.warpAffine(image, matrix, (side, side), borderValue=0.0), matrix
+    return align.crop_to(image, kps, points, side)
 
 
 def paste(swapped: np.ndarray, matrix: np.ndarray, target_image: np.ndarray, face: Face) -> Patch:

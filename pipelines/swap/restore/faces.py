@@ -44,9 +44,7 @@ class RestoreOptions:
 def aligned_crop(image: np.ndarray, face: Face, size: int) -> tuple[np.ndarray, np.ndarray]:
     """The face aligned to the FFHQ template, [size,size,3], and the 2x3 matrix image -> crop. Pixels beyond
     the image edge repeat the edge (a black border would read as part of the face)."""
-    matrix = align.similarity_transform(face.kps, template(size))  # [2,3]
-    crop = cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return crop, matrix
+    return align.crop_to(image, face.kps, template(size), size, cv2.BORDER_REPLICATE)
 
 
 def warp_back(restored: np.ndarray, matrix: np.ndarray, box: tuple[int, int, int, int]
