@@ -66,3 +66,32 @@ def test_swap_video_flags_name_the_same_restore_option():
     assert swap_request(vars(args)).restore == RestoreOptions("codeformer", strength=0.8, fidelity=0.3)
     defaults = build_parser().parse_args(["swap-video", "me.png", "clip.mp4", "--out", "out"])
     assert swap_request(vars(defaults)).restore is None
+
+
+def test_the_video_swap_restores_what_it_swapped(tmp_path, monkeypatch, astronaut_image):
+    from video_clips import read_frames, window, write_clip
+
+    from playalter.pipelines.video import swap_video
+    from playalter.pipelines.video.options import VideoOptions
+
+    models_root = tmp_path / "models"
+    install_inswapper(models_root, monkeypatch)
+    install_restorer(models_root, monkeypatch, "gfpgan_1.4", scale=-1.0)  # inverts colours: easy to see
+    clip = write_clip(tmp_path / "clip.mp4", [window(astronaut_image, (0.4, 0.3), 1.6, (160, 120))] * 4)
+    embedding = np.random.default_rng(7).normal(size=512).astype(np.float32)
+    source = Source(None, None, embedding / np.linalg.norm(embedding), "identity")
+    plain = SwapOptions(blend=PLAIN, similarity_report=False)
+    swap_video(source, clip, tmp_path / "plain.mp4", plain, VideoOptions(crf=4))
+    report = swap_video(source, clip, tmp_path / "restored.mp4",
+                        dataclasses.replace(plain, restore=RestoreOptions(feather=0.0)), VideoOptions(crf=4))
+    original, swapped, restored = (read_frames(path)[0] for path in (clip, tmp_path / "plain.mp4",
+                                                                      tmp_path / "restored.mp4"))
+    assert report["swap"]["restored"] == {"model": "gfpgan_1.4", "strength": 1.0}
+    for before, after_swap, after_restore in zip(original, swapped, restored):
+        drawn = np.abs(after_swap.astype(int) - before).max(axis=2) > 20  # what the swap changed
+        changed = np.abs(after_restore.astype(int) - after_swap).max(axis=2) > 60  # the inverted colours
+        assert changed.sum() > 0.5 * drawn.sum() > 0
+        rows, columns = np.nonzero(drawn)
+        outside = changed.copy()
+        outside[rows.min():rows.max() + 1, columns.min():columns.max() + 1] = False
+        assert not outside.any()  # nothing restored beyond what the swap drew

@@ -22,7 +22,7 @@ from ..engine.embedding import ARCFACE
 from ..engine.face import Face
 from ..engine.reference import Reference
 from . import classical, identity, inswapper, pairing, report, swappers
-from .blend import BlendOptions, blend
+from .blend import BlendOptions, BlendResult, blend
 from .restore import network as restore_network
 from .restore.faces import RestoreOptions, restore_face
 from .choices import METHODS, OUTPUT_SIZES, SWAP_MODELS
@@ -134,6 +134,28 @@ def target_embedding(image: np.ndarray, face: Face, options: SwapOptions) -> np.
     return identity.embedding_of(image, face) if options.swap_weight < 1.0 and identity.can_embed(face) else None
 
 
+def load_restorer(options: SwapOptions) -> restore_network.Network | None:
+    """The restoration model a swap runs after each face (``options.restore``), or None."""
+    return restore_network.load(options.restore.model) if options.restore is not None else None
+
+
+def swap_one(output: np.ndarray, target_image: np.ndarray, face: Face, source: Source, options: SwapOptions,
+             swapper: inswapper.Swapper | None, restorer: restore_network.Network | None) -> BlendResult:
+    """One target face of ``output`` [H,W,3] uint8 (``target_image`` with earlier faces swapped already)
+    replaced by ``source``: the learned model when ``swapper`` is given, else the classical warp; blended;
+    then restored with ``restorer`` only where the swap drew (occluders and the kept mouth stay the target's)."""
+    if swapper is not None:
+        patch = inswapper.swap(swapper, output, face, source.embedding, options.output_size,
+                               target_embedding(target_image, face, options), options.swap_weight)
+    else:
+        patch = classical.swap(source.image, source.face, output, face)
+    result = blend(output, patch, face, options.blend)
+    if restorer is None:
+        return result
+    restored, _ = restore_face(restorer, result.image, face, options.restore, within=result.mask)
+    return dataclasses.replace(result, image=restored)
+
+
 def swap_faces(target_image: np.ndarray, target_faces: list[Face], sources: list[Source],
                options: SwapOptions, reference: Reference | None = None) -> tuple[np.ndarray, dict]:
     """Swap the chosen faces of one target image [H,W,3] uint8; returns (image, report dict). Pairing
@@ -143,20 +165,13 @@ def swap_faces(target_image: np.ndarray, target_faces: list[Face], sources: list
     sources = with_embeddings(sources)
     method, reason = choose_method(options.method, sources, options.swap_model)
     swapper = load_swapper(options.swap_model) if method == "inswapper" else None
-    restorer = restore_network.load(options.restore.model) if options.restore is not None else None
+    restorer = load_restorer(options)
     output = target_image
     entries = []
     for item in pairs:
         source, target_face = sources[item.source], target_faces[item.target]
-        if method == "inswapper":
-            patch = inswapper.swap(swapper, output, target_face, source.embedding, options.output_size,
-                                   target_embedding(target_image, target_face, options), options.swap_weight)
-        else:
-            patch = classical.swap(source.image, source.face, output, target_face)
-        result = blend(output, patch, target_face, options.blend)
+        result = swap_one(output, target_image, target_face, source, options, swapper, restorer)
         output = result.image
-        if restorer is not None:  # only where the swap drew: occluders and the kept mouth stay the target's
-            output, _ = restore_face(restorer, output, target_face, options.restore, within=result.mask)
         entry = {
             "source": source.label,
             "target_index": item.target,

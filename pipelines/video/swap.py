@@ -20,9 +20,7 @@ from ..core.errors import NoFaceError
 from ..engine.face import Face
 from ..engine.reference import Reference
 from ..engine.selection import parse_indices
-from ..swap import classical, inswapper
-from ..swap.blend import blend
-from ..swap.pipeline import Source, SwapOptions, choose_method, load_swapper, target_embedding, with_embeddings
+from ..swap.pipeline import Source, SwapOptions, choose_method, load_restorer, load_swapper, swap_one, with_embeddings
 from . import stream
 from .anonymize import detector
 from .options import VideoOptions
@@ -42,6 +40,7 @@ def swap_video(source: Source, target_video: str | Path, output: str | Path,
     [source] = with_embeddings([source])
     method, reason = choose_method(swap_options.method, [source], swap_options.swap_model)
     swapper = load_swapper(swap_options.swap_model) if method == "inswapper" else None
+    restorer = load_restorer(swap_options)
     detect = detector(video_options, dense=video_options.dense or method == "classical")
 
     def render(image: np.ndarray, faces: list[Face]) -> tuple[np.ndarray, dict[int, bool]]:
@@ -51,17 +50,14 @@ def swap_video(source: Source, target_video: str | Path, output: str | Path,
                 continue
             if people is None and chosen is not None and face.extra["track_id"] not in chosen:
                 continue
-            if swapper is not None:
-                patch = inswapper.swap(swapper, output, face, source.embedding, swap_options.output_size,
-                                       target_embedding(image, face, swap_options), swap_options.swap_weight)
-            else:
-                patch = classical.swap(source.image, source.face, output, face)
-            output = blend(output, patch, face, swap_options.blend).image
+            output = swap_one(output, image, face, source, swap_options, swapper, restorer).image
         return output, {}
 
     report = stream.run(Path(target_video), Path(output), video_options, detect, render, progress, cancelled)
     report["swap"] = {"method": method, "reason": reason, "tracks": "reference" if people else tracks,
                       "source": source.label}
+    if restorer is not None:
+        report["swap"]["restored"] = {"model": swap_options.restore.model, "strength": swap_options.restore.strength}
     if people is not None:
         report["swap"]["people"] = people.report()
     return report
