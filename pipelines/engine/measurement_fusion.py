@@ -32,6 +32,7 @@ import numpy as np
 from ..core.errors import (DependencyMissingError, InvalidParameterError, ModelDownloadError, ModelMissingError,
                            NoFaceError)
 from . import embedding, one_person
+from .detection import detect_faces
 from .face import Face
 from .face_measurements import measure_face
 from .face_proportions import shape_difference
@@ -52,6 +53,15 @@ class Frame:
     image: np.ndarray
     face: Face
     name: str
+
+
+def photo_frame(image: np.ndarray, name: str) -> Frame:
+    """One photo to fuse (uint8 [H,W,3] RGB) as a Frame of its largest face, found with its dense mesh;
+    NoFaceError naming the photo when it shows none."""
+    faces = detect_faces(image, dense=True)
+    if not faces:
+        raise NoFaceError(f"{name}: no face was found; every photo to fuse must show the person")
+    return Frame(image, faces[0], name)
 
 
 def systematic_scale_sd(scale: dict) -> float:

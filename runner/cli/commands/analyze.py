@@ -75,10 +75,9 @@ def run(args) -> int:
 
 
 def _run_fused(args) -> int:
-    from ....pipelines.core.errors import InvalidParameterError, NoFaceError
-    from ....pipelines.engine.detection import detect_faces
+    from ....pipelines.core.errors import InvalidParameterError
     from ....pipelines.engine.face_report import face_record
-    from ....pipelines.engine.measurement_fusion import Frame, fuse_frames, fusable_scale
+    from ....pipelines.engine.measurement_fusion import Frame, fusable_scale, fuse_frames, photo_frame
     from ....pipelines.engine.measurement_sheet import draw_measurement_sheet
     from ....pipelines.images import encode_png, load_image
     from ....pipelines.video.measurement_frames import measurement_frames
@@ -94,11 +93,7 @@ def _run_fused(args) -> int:
             frames += [Frame(frame.image, frame.face, f"{path.name} {frame.name}") for frame in found]
             sys.stdout.write(f"{path}: {len(found)} of {sampled} sampled frames show a measurable face\n")
             continue
-        image = load_image(path)  # uint8 [H,W,3] RGB, validated
-        faces = detect_faces(image, dense=True)
-        if not faces:
-            raise NoFaceError(f"{path.name}: no face found; every photo to fuse must show the person")
-        frames.append(Frame(image, faces[0], path.name))
+        frames.append(photo_frame(load_image(path), path.name))  # uint8 [H,W,3] RGB, validated
     fused = fuse_frames(frames, scale)
     reference = next(frame for frame in frames if frame.name == fused["fusion"]["reference_frame"])
     record = face_record(reference.face, 0, measurement=fused)

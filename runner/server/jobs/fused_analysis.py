@@ -19,10 +19,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ....pipelines.core.errors import ImageValidationError, NoFaceError, VideoCancelledError
-from ....pipelines.engine.detection import detect_faces
+from ....pipelines.core.errors import ImageValidationError, VideoCancelledError
 from ....pipelines.engine.face_report import face_record
-from ....pipelines.engine.measurement_fusion import Frame, fuse_frames
+from ....pipelines.engine.measurement_fusion import Frame, fuse_frames, photo_frame
 from ....pipelines.engine.measurement_sheet import draw_measurement_sheet
 from ....pipelines.images import encode_png, load_image
 from ....pipelines.video.measurement_frames import measurement_frames
@@ -46,10 +45,7 @@ def _frames(inputs: dict[str, Path], cancel_event: threading.Event) -> list[Fram
             image = load_image(inputs[f"image {index}"])  # uint8 [H,W,3] RGB, validated
         except ImageValidationError as error:
             raise ImageValidationError(f"{name}: {error}") from None
-        faces = detect_faces(image, dense=True)
-        if not faces:
-            raise NoFaceError(f"{name}: no face was found; every photo to fuse must show the person")
-        frames.append(Frame(image, faces[0], name))
+        frames.append(photo_frame(image, name))
     return frames
 
 
