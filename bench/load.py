@@ -31,13 +31,9 @@ import argparse
 import asyncio
 import base64
 import io
-import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,9 +41,8 @@ from pathlib import Path
 import aiohttp
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-from scale_servers import PostgresCluster, free_port, require_postgres  # noqa: E402
+from deployment import Deployment  # bench/deployment.py; it also puts tests/ on sys.path
+from scale_servers import PostgresCluster, require_postgres  # noqa: E402
 from security_app import RedisServer  # noqa: E402
 
 QUEUE_SIZE = 16
@@ -55,6 +50,10 @@ REQUEST_TIMEOUT_SECONDS = 30.0
 WARM_UP_SECONDS = 5.0
 MEMORY_GROWTH_FLAG = 0.10
 ALLOWED_REFUSALS = (429, 503)  # with Retry-After
+SETTINGS = {"PLAYALTER__SERVER__QUEUE_SIZE": str(QUEUE_SIZE),
+            "PLAYALTER__SERVER__MAX_CONNECTIONS_PER_IP": "0",
+            "PLAYALTER__RATE_LIMIT__ENTERPRISE_PER_HOUR": "100000000",
+            "PLAYALTER__RATE_LIMIT__MAX_CONCURRENT_JOBS": "1000"}
 
 
 def photo() -> str:
@@ -63,75 +62,6 @@ def photo() -> str:
     buffer = io.BytesIO()
     Image.fromarray(data.astronaut()).resize((256, 256)).save(buffer, format="PNG")
     return base64.b64encode(buffer.getvalue()).decode()
-
-
-class Deployment:
-    """The server processes of one setup, their environment and an enterprise key."""
-
-    def __init__(self, root: Path, database_url: str | None = None, redis_url: str | None = None):
-        (root / "input").mkdir(parents=True)
-        self.root = root
-        self.env = {**os.environ, "PLAYALTER__PATHS__DATA_DIR": str(root / "data"),
-                    "PLAYALTER__PATHS__INPUT_DIR": str(root / "input"),
-                    "PLAYALTER__PATHS__MODELS_DIR": str(ROOT / "models"),
-                    "PLAYALTER__SERVER__ONNX_THREADS": "1",
-                    "PLAYALTER__SERVER__QUEUE_SIZE": str(QUEUE_SIZE),
-                    "PLAYALTER__SERVER__MAX_CONNECTIONS_PER_IP": "0",
-                    "PLAYALTER__RATE_LIMIT__ENTERPRISE_PER_HOUR": "100000000",
-                    "PLAYALTER__RATE_LIMIT__MAX_CONCURRENT_JOBS": "1000"}
-        if database_url:
-            self.env["PLAYALTER__DATABASE__URL"] = database_url
-            self.env["PLAYALTER__SECURITY__AUDIT_CHECKPOINT_SECRET"] = "bench-" + "c" * 40
-            self.cli("db", "upgrade")
-        if redis_url:
-            self.env["PLAYALTER__RATE_LIMIT__STORAGE"] = redis_url
-        self.processes: dict[str, subprocess.Popen] = {}
-        self.key = json.loads(self.cli("keys", "create", "--tier", "enterprise", "--json"))["api_key"]
-
-    def cli(self, *args: str) -> str:
-        return subprocess.run([sys.executable, "-m", "playalter.runner.cli.main", *args], env=self.env, check=True,
-                              capture_output=True, text=True, timeout=120).stdout
-
-    def spawn(self, name: str, *args: str) -> subprocess.Popen:
-        env = {**self.env, "PLAYALTER__LOGGING__DIR": str(self.root / "logs" / name)}
-        self.processes[name] = subprocess.Popen([sys.executable, "-m", "playalter.runner.cli.main", *args], env=env,
-                                                stdout=subprocess.DEVNULL,
-                                                stderr=open(self.root / f"{name}.stderr", "wb"))
-        return self.processes[name]
-
-    def serve(self, name: str, workers: int) -> str:
-        port = free_port()
-        self.spawn(name, "serve", "--workers", str(workers), "--port", str(port), "--host", "127.0.0.1")
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"{base}/health", timeout=5).close()
-                return base
-            except OSError:
-                time.sleep(0.3)
-        raise RuntimeError(f"{name} did not start")
-
-    def memory_mb(self) -> dict[str, float]:
-        """Resident memory of each live server process, MB."""
-        sizes = {}
-        for name, process in self.processes.items():
-            try:
-                status = Path(f"/proc/{process.pid}/status").read_text()
-            except FileNotFoundError:
-                continue
-            kilobytes = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
-            sizes[name] = kilobytes / 1024
-        return sizes
-
-    def stop(self) -> None:
-        for process in self.processes.values():
-            process.terminate()
-        for process in self.processes.values():
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 @dataclass
@@ -285,14 +215,14 @@ def main() -> None:
           f"{os.cpu_count()} CPU(s) shared by clients and servers")
     with tempfile.TemporaryDirectory() as folder:
         if args.setup in ("single", "both"):
-            single = Deployment(Path(folder) / "single")
+            single = Deployment(Path(folder) / "single", SETTINGS)
             try:
                 run_setup("one process (SQLite, serve --workers 2)", single, [single.serve("serve", 2)], args, image)
             finally:
                 single.stop()
         if args.setup in ("cluster", "both"):
             postgres, redis = PostgresCluster(require_postgres()), RedisServer(Path(folder))
-            cluster = Deployment(Path(folder) / "cluster", postgres.create_database("load"), redis.url)
+            cluster = Deployment(Path(folder) / "cluster", SETTINGS, postgres.create_database("load"), redis.url)
             try:
                 bases = [cluster.serve("api1", 0), cluster.serve("api2", 0)]
                 cluster.spawn("worker1", "worker", "--concurrency", "1")

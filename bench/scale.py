@@ -23,11 +23,8 @@ import argparse
 import base64
 import io
 import json
-import os
 import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -35,9 +32,8 @@ from pathlib import Path
 
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-from scale_servers import PostgresCluster, free_port, require_postgres  # noqa: E402
+from deployment import ROOT, Deployment  # bench/deployment.py; it also puts tests/ on sys.path
+from scale_servers import PostgresCluster, require_postgres  # noqa: E402
 
 FACES = ROOT.parent / "shared" / "fixtures" / "faces"
 SIDE = 512
@@ -66,76 +62,37 @@ def call(method: str, url: str, key: str, body: dict | None = None) -> dict:
         return json.loads(response.read())
 
 
-class Deployment:
-    def __init__(self, root: Path, url: str | None):
-        (root / "input").mkdir(parents=True)
-        self.root = root
-        self.env = {**os.environ, "PLAYALTER__PATHS__DATA_DIR": str(root / "data"),
-                    "PLAYALTER__PATHS__INPUT_DIR": str(root / "input"),
-                    "PLAYALTER__PATHS__MODELS_DIR": str(ROOT / "models"),
-                    "PLAYALTER__SERVER__ONNX_THREADS": "1",
-                    "PLAYALTER__RATE_LIMIT__ENTERPRISE_PER_HOUR": "1000000",
-                    "PLAYALTER__SERVER__QUEUE_SIZE": "1000", "PLAYALTER__SERVER__BATCH_MAX_IMAGES": "100"}
-        if url:
-            self.env["PLAYALTER__DATABASE__URL"] = url
-            self.env["PLAYALTER__SECURITY__AUDIT_CHECKPOINT_SECRET"] = "bench-" + "c" * 40
-        self.processes: list[subprocess.Popen] = []
-        created = self.cli("keys", "create", "--tier", "enterprise", "--json")
-        self.key = json.loads(created)["api_key"]
+SETTINGS = {"PLAYALTER__RATE_LIMIT__ENTERPRISE_PER_HOUR": "1000000",
+            "PLAYALTER__SERVER__QUEUE_SIZE": "1000", "PLAYALTER__SERVER__BATCH_MAX_IMAGES": "100"}
 
-    def cli(self, *args: str) -> str:
-        return subprocess.run([sys.executable, "-m", "playalter.runner.cli.main", *args], env=self.env, check=True,
-                              capture_output=True, text=True).stdout
 
-    def spawn(self, *args: str) -> subprocess.Popen:
-        process = subprocess.Popen([sys.executable, "-m", "playalter.runner.cli.main", *args], env=self.env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.processes.append(process)
-        return process
+def batch_seconds(deployment: Deployment, base: str, images: list[str]) -> tuple[float, float]:
+    """(seconds from the POST to the end of the job's event stream, followed as a client would; seconds of
+    that after the POST was answered: the job admitted, its images validated and its items enqueued)."""
+    started = time.perf_counter()
+    job = call("POST", f"{base}/api/batch/process", deployment.key,
+               {"operation": "privacy", "images_base64": images, "parameters": {"mask_type": "blur"}})
+    admitted = time.perf_counter()
+    request = urllib.request.Request(f"{base}/api/jobs/{job['id']}/events",
+                                     headers={"Authorization": f"Bearer {deployment.key}"})
+    with urllib.request.urlopen(request, timeout=600) as events:
+        for line in events:
+            if line.startswith(b"event: done"):
+                break
+    ended = time.perf_counter()
+    job = call("GET", f"{base}/api/jobs/{job['id']}", deployment.key)
+    assert job["progress"]["completed"] == len(images), job
+    return ended - started, ended - admitted
 
-    def serve(self, workers: int) -> str:
-        port = free_port()
-        self.spawn("serve", "--workers", str(workers), "--port", str(port))
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(f"{base}/health", timeout=2)
-                return base
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError("the server did not start")
 
-    def batch_seconds(self, base: str, images: list[str]) -> tuple[float, float]:
-        """(seconds from the POST to the end of the job's event stream, followed as a client would; seconds of
-        that after the POST was answered: the job admitted, its images validated and its items enqueued)."""
+def single_seconds(deployment: Deployment, base: str, image: str, repeats: int) -> float:
+    """Median seconds of ``repeats`` warm calls of POST /api/privacy/mask on one image."""
+    times = []
+    for _ in range(repeats + 1):  # the first call warms up
         started = time.perf_counter()
-        job = call("POST", f"{base}/api/batch/process", self.key,
-                   {"operation": "privacy", "images_base64": images, "parameters": {"mask_type": "blur"}})
-        admitted = time.perf_counter()
-        request = urllib.request.Request(f"{base}/api/jobs/{job['id']}/events",
-                                         headers={"Authorization": f"Bearer {self.key}"})
-        with urllib.request.urlopen(request, timeout=600) as events:
-            for line in events:
-                if line.startswith(b"event: done"):
-                    break
-        ended = time.perf_counter()
-        job = call("GET", f"{base}/api/jobs/{job['id']}", self.key)
-        assert job["progress"]["completed"] == len(images), job
-        return ended - started, ended - admitted
-
-    def single_seconds(self, base: str, image: str, repeats: int) -> float:
-        times = []
-        for _ in range(repeats + 1):  # the first call warms up
-            started = time.perf_counter()
-            call("POST", f"{base}/api/privacy/mask", self.key, {"image_base64": image, "mask_type": "blur"})
-            times.append(time.perf_counter() - started)
-        return statistics.median(times[1:])
-
-    def stop(self) -> None:
-        for process in self.processes:
-            process.terminate()
-        for process in self.processes:
-            process.wait(30)
+        call("POST", f"{base}/api/privacy/mask", deployment.key, {"image_base64": image, "mask_type": "blur"})
+        times.append(time.perf_counter() - started)
+    return statistics.median(times[1:])
 
 
 def main() -> None:
@@ -147,18 +104,18 @@ def main() -> None:
     pg = PostgresCluster(require_postgres())
     try:
         with tempfile.TemporaryDirectory() as folder:
-            queued = Deployment(Path(folder) / "queued", pg.create_database("bench"))
-            local = Deployment(Path(folder) / "local", None)
+            queued = Deployment(Path(folder) / "queued", SETTINGS, pg.create_database("bench"))
+            local = Deployment(Path(folder) / "local", SETTINGS)
             try:
-                api = queued.serve(0)
-                first = queued.spawn("worker", "--concurrency", "1")
-                queued.batch_seconds(api, images[:2])  # warm-up: models loaded
-                one = queued.batch_seconds(api, images)
+                api = queued.serve("api", 0)
+                first = queued.spawn("worker1", "worker", "--concurrency", "1")
+                batch_seconds(queued, api, images[:2])  # warm-up: models loaded
+                one = batch_seconds(queued, api, images)
                 first.send_signal(signal.SIGSTOP)  # paused (well within its lease) while the second one warms up
-                queued.spawn("worker", "--concurrency", "1")
-                queued.batch_seconds(api, images[:2])
+                queued.spawn("worker2", "worker", "--concurrency", "1")
+                batch_seconds(queued, api, images[:2])
                 first.send_signal(signal.SIGCONT)
-                two = queued.batch_seconds(api, images)
+                two = batch_seconds(queued, api, images)
                 print(f"throughput, {len(images)} photos of {SIDE} px, privacy blur, 1 onnxruntime thread per worker")
                 print("(end to end: from the POST; processing: from the POST's answer, once the API replica has")
                 print(" validated the images and enqueued the items, which it does alone before any worker starts):")
@@ -167,11 +124,10 @@ def main() -> None:
                           f"2 workers {len(images) / two[index]:6.2f} items/s ({two[index]:.2f} s), "
                           f"speed-up {one[index] / two[index]:.2f}x")
                 queued.stop()
-                queued.processes.clear()
-                api = queued.serve(0)
-                queued.spawn("worker", "--concurrency", "1")
-                through_queue = queued.single_seconds(api, images[0], args.repeats)
-                in_process = local.single_seconds(local.serve(1), images[0], args.repeats)
+                api = queued.serve("api", 0)
+                queued.spawn("worker1", "worker", "--concurrency", "1")
+                through_queue = single_seconds(queued, api, images[0], args.repeats)
+                in_process = single_seconds(local, local.serve("serve", 1), images[0], args.repeats)
                 print(f"one image, POST /api/privacy/mask, median of {args.repeats} warm calls:")
                 print(f"  in-process pool (SQLite) : {in_process * 1000:7.1f} ms")
                 print(f"  queue (Postgres + worker): {through_queue * 1000:7.1f} ms"
