@@ -8,6 +8,7 @@ from __future__ import annotations
 from ..pipelines.core.choices import BACKENDS, MASK_SHAPES, ORDERS, PEOPLE, REPORT_MESH_FORMATS
 from .compat import Progress, check_interrupted
 from .identity import REFERENCE_INPUTS, reference_from_inputs
+from .validation import first_error
 
 CATEGORY = "PLAYALTER/faces"
 
@@ -48,9 +49,7 @@ class PlayAlterFaceDetect:
 
     def detect(self, image, backend, threshold, max_side, order, analyse=True, dense_landmarks=True):
         from ..pipelines.engine.detection import detect_faces_batch
-        from ..pipelines.engine.draw import draw_faces
-        from ..pipelines.engine.face import faces_to_json
-        from .tensors import image_batch_to_numpy, numpy_to_image_batch
+        from .tensors import image_batch_to_numpy
 
         frames = image_batch_to_numpy(image)
         progress = Progress(len(frames))
@@ -58,9 +57,19 @@ class PlayAlterFaceDetect:
         faces = detect_faces_batch(frames, on_image=lambda _: progress.update(), backend=backend,
                                    threshold=threshold, max_side=max_side, order=order, analyse=analyse,
                                    dense=dense_landmarks)
-        previews = [draw_faces(frame, image_faces) for frame, image_faces in zip(frames, faces)]
-        count = sum(len(image_faces) for image_faces in faces)
-        return faces, numpy_to_image_batch(previews), count, faces_to_json(faces)
+        return detection_outputs(frames, faces)
+
+
+def detection_outputs(frames, faces) -> tuple:
+    """A detector node's outputs (faces, preview, face_count, faces_json) for the faces found in ``frames``
+    (uint8 [H,W,3] each): the preview draws each image's faces on it."""
+    from ..pipelines.engine.draw import draw_faces
+    from ..pipelines.engine.face import faces_to_json
+    from .tensors import numpy_to_image_batch
+
+    previews = [draw_faces(frame, image_faces) for frame, image_faces in zip(frames, faces)]
+    count = sum(len(image_faces) for image_faces in faces)
+    return faces, numpy_to_image_batch(previews), count, faces_to_json(faces)
 
 
 class PlayAlterFaceSelect:
@@ -97,14 +106,9 @@ class PlayAlterFaceSelect:
 
     @classmethod
     def VALIDATE_INPUTS(cls, indices=""):
-        from ..pipelines.core.errors import InvalidParameterError
         from ..pipelines.engine.selection import parse_indices
 
-        try:
-            parse_indices(indices)
-        except InvalidParameterError as error:
-            return str(error)
-        return True
+        return first_error(lambda: parse_indices(indices))
 
     def select(self, faces, order, indices, min_size, max_count, image=None, people="everyone",
                reference_image=None, reference_identity=None, identity_model="auto"):

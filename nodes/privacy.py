@@ -12,6 +12,7 @@ from ..pipelines.privacy.choices import COVERAGES, MASK_TYPES, MAX_LEVELS
 from ..pipelines.privacy.detection_settings import PRIVACY_DETECTION
 from ..pipelines.video.options import VideoOptions
 from .compat import Progress, check_interrupted
+from .face_detect import detection_outputs
 from .identity import REFERENCE_INPUTS, reference_from_inputs
 
 TRACKING = VideoOptions()  # temporal: the video pipeline's tracking defaults
@@ -66,11 +67,9 @@ class PlayAlterPrivacyDetect:
         }
 
     def detect(self, image, threshold, thorough, dense_landmarks=True):
-        from ..pipelines.engine.draw import draw_faces
-        from ..pipelines.engine.face import faces_to_json
         from ..pipelines.privacy.finding import find_faces
         from ..pipelines.privacy.request import privacy_request
-        from .tensors import image_batch_to_numpy, numpy_to_image_batch
+        from .tensors import image_batch_to_numpy
 
         detection = privacy_request({"threshold": threshold, "thorough": thorough}).detection
         frames = image_batch_to_numpy(image)
@@ -80,9 +79,7 @@ class PlayAlterPrivacyDetect:
             check_interrupted()
             faces.append(find_faces(frame, detection, dense="mesh" if dense_landmarks else False))
             progress.update()
-        previews = [draw_faces(frame, image_faces) for frame, image_faces in zip(frames, faces)]
-        count = sum(len(image_faces) for image_faces in faces)
-        return faces, numpy_to_image_batch(previews), count, faces_to_json(faces)
+        return detection_outputs(frames, faces)
 
 
 class PlayAlterPrivacyMask:
