@@ -11,19 +11,9 @@ from ..pipelines.swap.choices import (BLEND_MODES, COLOR_MODES, METHODS, OUTPUT_
                                       SWAP_MODELS)
 from .compat import Progress, check_interrupted
 from .identity import IDENTITY_MODEL_INPUT, reference_from_inputs
+from .validation import first_error
 
 CATEGORY = "PLAYALTER/swap"
-
-
-def _first_error(*checks) -> str | bool:
-    from ..pipelines.core.errors import InvalidParameterError
-
-    try:
-        for check in checks:
-            check()
-    except InvalidParameterError as error:
-        return str(error)
-    return True
 
 
 def _check_indices(text: str) -> None:
@@ -100,7 +90,7 @@ class PlayAlterFaceSwap:
 
     @classmethod
     def VALIDATE_INPUTS(cls, source_indices="0", target_indices="0"):
-        return _first_error(lambda: _check_indices(source_indices), lambda: _check_indices(target_indices))
+        return first_error(lambda: _check_indices(source_indices), lambda: _check_indices(target_indices))
 
     def swap(self, target, method, source_indices, target_indices, pairing, average_sources, color_correction,
              blend_mode, feather, occlusion, mouth, sharpen, denoise, source=None, source_faces=None,
@@ -244,7 +234,7 @@ class PlayAlterSaveFaceIdentity:
     def VALIDATE_INPUTS(cls, name="person", indices="0"):
         from ..pipelines.swap import identity
 
-        return _first_error(lambda: _check_indices(indices), lambda: identity.path_for(name))
+        return first_error(lambda: _check_indices(indices), lambda: identity.path_for(name))
 
     def save(self, images, name, indices, file_format, faces=None, identity_model="auto", more_images=None,
              check_one_person=True):
@@ -290,7 +280,7 @@ class PlayAlterLoadFaceIdentity:
     def VALIDATE_INPUTS(cls, name="person.json"):
         from ..pipelines.swap import identity
 
-        return _first_error(lambda: identity.path_for(name))
+        return first_error(lambda: identity.path_for(name))
 
     @classmethod
     def IS_CHANGED(cls, name="person.json"):
