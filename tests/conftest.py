@@ -70,6 +70,14 @@ def t1_image(t1_path) -> np.ndarray:
     return read_rgb(t1_path)
 
 
+@pytest.fixture(scope="module")
+def t1_faces(t1_image):
+    """t1's six faces numbered left to right, detected once per test module."""
+    from playalter.pipelines.engine.detection import detect_faces
+
+    return detect_faces(t1_image, order="left_to_right")
+
+
 @pytest.fixture(scope="session")
 def astronaut_image() -> np.ndarray:
     skimage_data = pytest.importorskip("skimage.data")

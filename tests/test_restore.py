@@ -21,11 +21,6 @@ from restore_models import build_restorer, install_restorer
 SHARP = dict(feather=0.0)  # no feathering: every mask pixel takes the full strength
 
 
-@pytest.fixture(scope="module")
-def t1_faces(t1_image):
-    return detect_faces(t1_image, order="left_to_right")
-
-
 def _network(tmp_path, name: str, scale: float = 1.0, shift: float = 0.0) -> networks.Network:
     return networks.load(name, build_restorer(tmp_path / f"{name}.onnx", name, scale, shift))
 

@@ -18,11 +18,6 @@ from conftest import read_rgb, shared_face_photos
 PLAIN = BlendOptions(color="none", feather=0.0, occlusion=False, mouth=False, sharpen=0.0)
 
 
-@pytest.fixture(scope="module")
-def t1_faces(t1_image):
-    return detect_faces(t1_image, order="left_to_right")
-
-
 def _lab_mean(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image.astype(np.float32) / 255, cv2.COLOR_RGB2LAB)[mask].mean(axis=0)
 

@@ -15,11 +15,6 @@ from playalter.pipelines.swap.compatibility import WEIGHTS, compatibility
 from conftest import read_rgb, requires_face_mesh, shared_face_photos
 
 
-@pytest.fixture(scope="module")
-def t1_faces(t1_image):
-    return detect_faces(t1_image, order="left_to_right")
-
-
 def _scaled(image: np.ndarray, face, factor: float):
     """The image resized by ``factor`` and the same face with its coordinates scaled."""
     resized = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)

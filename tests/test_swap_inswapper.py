@@ -13,7 +13,6 @@ import pytest
 from playalter.pipelines.engine import align
 from playalter.pipelines.engine.embedding import ARCFACE
 from playalter.pipelines.engine.reference import Reference
-from playalter.pipelines.engine.detection import detect_faces
 from playalter.pipelines.core.errors import InvalidParameterError, ModelCorruptError, ModelMissingError
 from playalter.pipelines.swap import identity, inswapper
 from playalter.pipelines.swap.blend import BlendOptions, blend
@@ -22,11 +21,6 @@ from playalter.pipelines.swap.pipeline import Source, SwapOptions, swap_batch, s
 from swap_models import build_inswapper, colour_of, install_inswapper, stand_in_arcface
 
 PLAIN = BlendOptions(color="none", feather=0.0, occlusion=False, mouth=False, sharpen=0.0)
-
-
-@pytest.fixture(scope="module")
-def t1_faces(t1_image):
-    return detect_faces(t1_image, order="left_to_right")
 
 
 @pytest.fixture

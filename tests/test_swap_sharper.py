@@ -10,7 +10,6 @@ import pytest
 
 from playalter.pipelines.core.errors import InvalidParameterError, ModelCorruptError, ModelMissingError
 from playalter.pipelines.engine import align
-from playalter.pipelines.engine.detection import detect_faces
 from playalter.pipelines.swap import identity, inswapper, pixel_boost, swappers
 from playalter.pipelines.swap.blend import BlendOptions, blend
 from playalter.pipelines.swap.choices import SWAP_MODELS
@@ -20,11 +19,6 @@ from playalter.pipelines.swap.request import swap_request
 from swap_models import STAND_INS, build_swapper, colour_of, install_swapper
 
 PLAIN = BlendOptions(color="none", feather=0.0, occlusion=False, mouth=False, sharpen=0.0)
-
-
-@pytest.fixture(scope="module")
-def t1_faces(t1_image):
-    return detect_faces(t1_image, order="left_to_right")
 
 
 @pytest.fixture
