@@ -162,6 +162,27 @@ def test_an_outlier_frame_is_dropped():
     assert entry["fusion"]["frames"] == 4 and entry["value_mm"] == pytest.approx(50.08, abs=0.01)
 
 
+
+def test_the_head_tilt_share_of_a_height_does_not_average_out():
+    """Five frames at one pitch: the tilt's share of the nose height is a bias of the pose, kept whole in the
+    fused uncertainty, while the placement noise falls with the square root of the frames."""
+    nose = measurement_fusion.TILTED["nose_height"]
+    pitch, placement = 10.0, 1.0  # degrees; mm of placement noise per frame
+    frames = []
+    for value in (50.0, 50.3, 49.8, 50.1, 49.9):
+        tilt = nose.tilt_sd(value, pitch)
+        entry = {"label": "x", "definition": "x", "landmark_ids": [1, 2], "adult_range_mm": [10.0, 100.0],
+                 "range_source": "x", "valid": True, "reason": None, "value_mm": value,
+                 "uncertainty_mm": float(np.hypot(placement, tilt))}
+        frames.append({"method": "dense_mesh", "model": "m", "pose": {"yaw": 0.0, "pitch": pitch},
+                       "scale": {"source": "card", "mm_per_px": 0.2, "relative_sd": 0.0},
+                       "measurements": {"nose_height": entry}})
+    fusion = fuse_results(frames, [f"frame {index}" for index in range(5)])["measurements"]["nose_height"]
+    tilt = nose.tilt_sd(50.0, pitch)
+    assert fusion["fusion"]["tilt_sd"] == pytest.approx(tilt, abs=0.02)
+    assert fusion["fusion"]["noise_sd"] == pytest.approx(placement / np.sqrt(5), abs=0.02)
+    assert fusion["uncertainty_mm"] >= tilt - 0.01
+
 def test_another_person_is_refused_by_identity(astronaut_frames, other_person):
     try:
         embedding.resolve_space("auto")

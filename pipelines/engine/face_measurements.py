@@ -56,6 +56,10 @@ class Measurement:
     #                         "left_eye"
     pitch_sd_per_deg: float = 0.0  # relative SD the head's tilt adds per degree of estimated pitch
 
+    def tilt_sd(self, value: float, pitch: float) -> float:
+        """The head tilt's share of this distance's uncertainty, in the value's unit, at ``pitch`` degrees."""
+        return self.pitch_sd_per_deg * abs(pitch) * value
+
 
 def _envelope(male: tuple[float, float], female: tuple[float, float]) -> tuple[float, float]:
     """(low, high) of male and female mean +- 3 SD."""
@@ -190,7 +194,7 @@ def measure_face(face: Face, scale: str | dict | None = None, image: np.ndarray 
         a, b = item.points
         value = float(np.linalg.norm(vertices[a] - vertices[b]))
         pixel = PIXEL_SD * metric.scale.mm_per_px  # mm: the image's resolution limit per point
-        tilt = item.pitch_sd_per_deg * pitch * value  # mm: the pose's share
+        tilt = item.tilt_sd(value, pitch)  # mm: the pose's share
         sd = float(np.sqrt((relative * value) ** 2 + _point_sd(a) ** 2 + _point_sd(b) ** 2 + 2 * pixel ** 2
                            + tilt ** 2))
         valid, reason = _verdict(value, item.adult_range, item.needs, everything, failing, " mm")

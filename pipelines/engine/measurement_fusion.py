@@ -13,7 +13,9 @@ its own fit of the scale (the iris outline, a card's corners), which change from
 fused value's ``noise_sd`` is that part over the square root of the frames kept. The scale reference's
 own size does not change: the same person's iris is in every photo, so the spread of iris diameters
 between adults (SYSTEMATIC_SCALE_SD) is the same error in each frame, and is reported apart as
-``scale_sd``. The fused ``uncertainty`` is the two in quadrature.
+``scale_sd``. Nor does the head tilt's share of a height (``Measurement.tilt_sd``): it is a bias of the
+pose, of one sign for frames taken from one angle, so its mean over the frames kept is reported as
+``tilt_sd``, not divided by the square root. The fused ``uncertainty`` is the three in quadrature.
 
 All frames must show one person (``check_one_person``): by the identity model when one can be had,
 else by the face's shape. Only scales that hold for the person in every frame can be fused: the iris,
@@ -34,7 +36,7 @@ from ..core.errors import (DependencyMissingError, InvalidParameterError, ModelD
 from . import embedding, one_person
 from .detection import detect_faces
 from .face import Face
-from .face_measurements import measure_face
+from .face_measurements import DISTANCES, measure_face
 from .face_proportions import shape_difference
 from .metric_face import IPD_PRIOR_MM, IPD_PRIOR_SD_MM, IRIS_DIAMETER_MM, IRIS_DIAMETER_SD_MM
 from .scale_reference import KNOWN_IPD_SD_MM, parse_scale
@@ -43,6 +45,7 @@ OUTLIER_SDS = 1.5  # the largest limit within 0.05 points of the least error on 
 SAME_SHAPE_SPREADS = 0.45  # shape fallback: two people above it (midway between the tuning set's groups)
 MAX_FRAMES = 64  # more frames add little (the noise part falls as 1 / sqrt(n)) and cost a mesh each
 SCALE_PREFERENCE = ("known_ipd", "card", "iris", "interpupillary_prior")  # best first
+TILTED = {item.name: item for item in DISTANCES if item.pitch_sd_per_deg}  # the heights the head's tilt changes
 
 
 @dataclass(frozen=True)
@@ -132,9 +135,10 @@ def robust_mean(values: np.ndarray, frame_sd: float) -> tuple[float, np.ndarray]
     return float(values[kept].mean()), kept
 
 
-def _fuse_one(entries: list[dict], names: list[str], scale_sd: float, unit: str) -> dict:
+def _fuse_one(entries: list[dict], names: list[str], scale_sd: float, unit: str, tilt_sds: list[float]) -> dict:
     """One measurement's frame entries (``measure_face`` values) -> the fused entry; ``unit`` "_mm" for
-    distances, "" for indices (their scale cancels: ``scale_sd`` is ignored)."""
+    distances, "" for indices (their scale cancels: ``scale_sd`` is ignored); ``tilt_sds``: each frame's
+    tilt share of its uncertainty (0 where the tilt does not change the value)."""
     first = entries[0]
     fused = {key: first[key] for key in ("label", "definition", "landmark_ids", f"adult_range{unit}", "range_source")
              if key in first}
@@ -145,27 +149,31 @@ def _fuse_one(entries: list[dict], names: list[str], scale_sd: float, unit: str)
         reasons = "; ".join(f"{item['frame']}: {item['reason']}" for item in left_out[:3])
         return {**fused, f"value{unit}": None, f"uncertainty{unit}": None, "valid": False,
                 "reason": f"no frame allows it ({reasons}{'; ...' if len(left_out) > 3 else ''})",
-                "fusion": {"frames": 0, "spread": None, "noise_sd": None, "scale_sd": None, "outliers": [],
-                           "left_out": left_out}}
+                "fusion": {"frames": 0, "spread": None, "noise_sd": None, "scale_sd": None, "tilt_sd": None,
+                           "outliers": [], "left_out": left_out}}
     values = np.array([entries[index][f"value{unit}"] for index in used], np.float64)  # [n]
+    tilts = np.array([tilt_sds[index] for index in used], np.float64)  # [n]
     relative = scale_sd if unit else 0.0
-    frame_sds = [np.sqrt(max(entries[index][f"uncertainty{unit}"] ** 2 - (relative * value) ** 2, 0.0))
-                 for index, value in zip(used, values)]  # each frame's part that changes between frames
+    frame_sds = [np.sqrt(max(entries[index][f"uncertainty{unit}"] ** 2 - (relative * value) ** 2 - tilt ** 2, 0.0))
+                 for index, value, tilt in zip(used, values, tilts)]  # each frame's part that changes between frames
     frame_sd = float(np.median(frame_sds))
     value, kept = robust_mean(values, frame_sd)
     count = int(kept.sum())
     spread = float(values[kept].std(ddof=1)) if count > 1 else None
     noise_sd = max(spread or 0.0, frame_sd) / np.sqrt(count)
     systematic = relative * abs(value)
+    tilt_sd = float(tilts[kept].mean())
     low, high = fused[f"adult_range{unit}"]
     valid = low <= value <= high
     digits = 2 if unit else 1
     return {**fused, f"value{unit}": round(value, digits),
-            f"uncertainty{unit}": round(float(np.hypot(noise_sd, systematic)), digits), "valid": valid,
+            f"uncertainty{unit}": round(float(np.sqrt(noise_sd ** 2 + systematic ** 2 + tilt_sd ** 2)), digits),
+            "valid": valid,
             "reason": None if valid else (f"the fused value is outside the adult range {low:g}-{high:g}: the mesh "
                                           "or the scale is more likely wrong"),
             "fusion": {"frames": count, "spread": None if spread is None else round(spread, digits),
                        "noise_sd": round(noise_sd, digits), "scale_sd": round(systematic, digits),
+                       "tilt_sd": round(tilt_sd, digits),
                        "outliers": [{"frame": names[index], "value": round(float(values[position]), digits)}
                                     for position, index in enumerate(used) if not kept[position]],
                        "left_out": left_out}}
@@ -190,7 +198,9 @@ def fuse_results(results: list[dict], names: list[str]) -> dict:
         entries = [{**result["measurements"][key], "valid": False,
                     "reason": f"scaled by {sources[index]}, other frames by {best}"}
                    if index in weaker else result["measurements"][key] for index, result in enumerate(results)]
-        measurements[key] = _fuse_one(entries, names, scale_sd, "_mm" if "value_mm" in first else "")
+        tilt_sds = [TILTED[key].tilt_sd(entry["value_mm"] or 0.0, result["pose"]["pitch"]) if key in TILTED else 0.0
+                    for entry, result in zip(entries, results)]
+        measurements[key] = _fuse_one(entries, names, scale_sd, "_mm" if "value_mm" in first else "", tilt_sds)
     scale = {key: value for key, value in reference["scale"].items() if key not in ("warning", "requested")}
     return {
         "method": reference["method"], "model": reference["model"], "units": "mm",
