@@ -25,15 +25,12 @@ import pytest
 from playalter.runner.engine.registry import default_node_classes
 from playalter.runner.engine.workflow import load_workflow
 
+from chromium import chromium_driver
 from test_example_workflows import TEMPLATE_DIR, TOOL
 
 PACK_FOLDER = "ComfyUI-PlayAlter"
 COMFYUI_DIR = os.environ.get("PLAYALTER_COMFYUI_DIR", "")
 COMFYUI_PYTHON = os.environ.get("PLAYALTER_COMFYUI_PYTHON", sys.executable)
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1400,900")
 
 pytestmark = [
     pytest.mark.skipif(not COMFYUI_DIR, reason="opt-in: set PLAYALTER_COMFYUI_DIR to a ComfyUI checkout "
@@ -102,16 +99,9 @@ def comfyui(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="module")
 def editor(comfyui, tmp_path_factory):
-    if not CHROMIUM.is_file() or not CHROMEDRIVER.is_file():
-        pytest.skip("Debian's chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)")
-    webdriver = pytest.importorskip("selenium.webdriver")
+    driver = chromium_driver(tmp_path_factory.mktemp("chromium-profile"), "--window-size=1400,900")
     from selenium.webdriver.support.ui import WebDriverWait
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (*FLAGS, f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(str(CHROMEDRIVER)))
     driver.set_script_timeout(120)
     try:
         driver.get(comfyui + "/")
