@@ -129,6 +129,24 @@ def test_session_token_exchange_and_rejections(tmp_path):
     run(scenario())
 
 
+@pytest.mark.parametrize("header", [b"Authorization: Bearer \xe9\xe9.\xe9\xe9.\xe9\xe9",
+                                    b"X-API-Key: \xff\xfe", b"X-API-Key: pa_live_\xe9"])
+def test_a_credential_of_bytes_that_are_not_utf8_is_401_never_500(tmp_path, header):
+    """aiohttp reads such header bytes as lone surrogates, which PyJWT cannot encode."""
+    async def scenario():
+        app, _ = build_app(tmp_path)
+        async with serve(app) as client:
+            reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
+            writer.write(b"GET /api/auth/me HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + header + b"\r\n\r\n")
+            answer = await reader.read()
+            writer.close()
+            status_line, _, body = answer.partition(b"\r\n\r\n")
+            assert status_line.split(b" ")[1] == b"401", answer
+            assert json.loads(body)["error"]["code"] in ("invalid_token", "invalid_api_key")
+
+    run(scenario())
+
+
 def test_scopes_are_enforced_with_403(tmp_path):
     async def scenario():
         app, security = build_app(tmp_path)

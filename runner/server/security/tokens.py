@@ -126,6 +126,8 @@ class TokenService:
         """Claims of an unexpired token whose signature checked out; repeat uses skip the signature check."""
         claims = self._verified.get(token)
         if claims is None:
+            if not token.isascii():  # a JWT is base64url and dots; other bytes (Latin-1 headers) are not one
+                raise TokenError("invalid_token", "the session token is not valid")
             try:
                 claims = jwt.decode(token, self._secret, algorithms=[ALGORITHM], issuer=ISSUER,
                                     options={"require": _REQUIRED_CLAIMS, "verify_exp": False})
