@@ -16,15 +16,12 @@ import secrets
 
 import numpy as np
 
-from ...nodes import compat
-from ...nodes.files import resolve_inside
 from ...nodes.io import PlayAlterSaveImage
 from ...pipelines.core.config import settings
-from ...pipelines.core.errors import InvalidParameterError
 from ...pipelines.images import load_image
 from .core_video import VIDEO_DISPLAY_NAMES, VIDEO_NODE_CLASSES
 from .injected_inputs import injected as _injected
-from ...pipelines.core.quoting import excerpt
+from .injected_inputs import input_choices, input_path, validate_input
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 
@@ -32,10 +29,7 @@ def _read_image_bytes(name: str) -> bytes:
     injected = _injected()
     if name in injected:
         return injected[name]
-    path = resolve_inside(compat.folder("input"), name)
-    if not path.is_file():
-        raise InvalidParameterError(f"image '{excerpt(name)}' was not found in the input folder")
-    return path.read_bytes()
+    return input_path(name, "image").read_bytes()
 
 
 def _decode(data: bytes) -> tuple[np.ndarray, np.ndarray]:
@@ -64,23 +58,11 @@ class LoadImage:
 
     @classmethod
     def INPUT_TYPES(cls):
-        folder = compat.folder("input")
-        files = (
-            sorted(p.name for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
-        )
-        return {"required": {"image": (files, {"image_upload": True})}}
+        return {"required": {"image": (input_choices(IMAGE_SUFFIXES), {"image_upload": True})}}
 
     @classmethod
     def VALIDATE_INPUTS(cls, image):
-        if image in _injected():
-            return True
-        try:
-            path = resolve_inside(compat.folder("input"), image)
-        except InvalidParameterError as error:
-            return str(error)
-        if not path.is_file():
-            return f"Invalid image file: {excerpt(image)} is not in the input folder"
-        return True
+        return validate_input(image, "image")
 
     def load_image(self, image: str):
         from ...nodes.tensors import numpy_to_image_batch, numpy_to_mask_batch

@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 
 from ...nodes import compat
-from ...nodes.files import reserve_numbered_file, resolve_inside
-from ...pipelines.core.errors import InvalidParameterError, PlayalterError
-from .injected_inputs import injected_input
+from ...nodes.files import reserve_numbered_file
+from ...pipelines.core.errors import PlayalterError
+from .injected_inputs import injected_input, input_choices, input_path, validate_input
 from ...pipelines.core.quoting import excerpt
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".gif")
@@ -151,30 +151,17 @@ class LoadVideo:
 
     @classmethod
     def INPUT_TYPES(cls):
-        folder = compat.folder("input")
-        files = sorted(path.name for path in folder.iterdir()
-                       if path.suffix.lower() in VIDEO_SUFFIXES) if folder.is_dir() else []
-        return {"required": {"file": (files, {"video_upload": True})}}
+        return {"required": {"file": (input_choices(VIDEO_SUFFIXES), {"video_upload": True})}}
 
     @classmethod
     def VALIDATE_INPUTS(cls, file):
-        if injected_input(file) is not None:
-            return True
-        try:
-            path = resolve_inside(compat.folder("input"), file)
-        except InvalidParameterError as error:
-            return str(error)
-        if not path.is_file():
-            return f"Invalid video file: {excerpt(file)} is not in the input folder"
-        return True
+        return validate_input(file, "video")
 
     def execute(self, file: str):
         bound = injected_input(file)
         if bound is not None:
             return (VideoFile(bound, file.rsplit(":", 1)[-1]),)
-        path = resolve_inside(compat.folder("input"), file)
-        if not path.is_file():
-            raise InvalidParameterError(f"video '{excerpt(file)}' was not found in the input folder")
+        path = input_path(file, "video")
         return (VideoFile(path, path.name),)
 
 
