@@ -182,3 +182,16 @@ def test_refused_requests_cost_nothing_only_admitted_work_counts(tmp_path):
             assert (await me.json())["rate_limit"]["remaining"] == 0
 
     run(scenario())
+
+
+def test_static_names_are_looked_up_never_handed_to_the_file_system(tmp_path):
+    """A name longer than the file system allows was a 500 (OSError from aiohttp's static route)."""
+    async def scenario():
+        async with running_app(make_settings(tmp_path)) as (client, _, _key):
+            shipped = await client.get("/static/app.js")
+            assert shipped.status == 200 and "javascript" in shipped.content_type
+            for name in ["a" * 3000, "..%2F..%2Fpyproject.toml", "nothing.js", "app.js%00"]:
+                status, code, _ = await refusal(await client.get(f"/static/{name}"))
+                assert (status, code) == (404, "not_found"), name
+
+    run(scenario())

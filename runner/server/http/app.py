@@ -36,13 +36,12 @@ from ..storage.database import Database
 from ..storage.disk_space import DiskSpace
 from ..webhooks.deliverer import WebhookDeliverer
 from ..webhooks.signing import SecretStore
-from . import endpoints, health, openapi, status, video, webhooks
+from . import endpoints, health, openapi, static_files, status, video, webhooks
 from .auth import DEFAULT_PUBLIC_PATHS, SECURITY, PublicPaths, require_scope, setup_security
 from .connections import LIMITS, SERVER_NAME, ConnectionLimits, expectation_failed_as_json, request_guard
 from .draining import DRAIN, Drain
 from .metrics import METRICS, Metrics, metrics_middleware
 
-STATIC_DIR = Path(__file__).resolve().parent / "static"
 MEGABYTE = 1 << 20
 
 
@@ -96,7 +95,7 @@ def create_app(settings: Section | None = None) -> web.Application:
     app.add_routes(openapi.routes)
     app.router.add_get("/metrics", _metrics, name="metrics")
     app.router.add_get("/", _index, name="index")
-    app.router.add_static("/static/", STATIC_DIR, name="static")
+    app.add_routes(static_files.routes)
 
     async def start(app: web.Application) -> None:
         await dispatcher.start()
@@ -147,4 +146,4 @@ async def _metrics(request: web.Request) -> web.Response:
 
 @page
 async def _index(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(STATIC_DIR / "index.html")
+    return web.FileResponse(static_files.STATIC_FILES["index.html"])
