@@ -186,32 +186,41 @@ def test_a_batch_submitted_to_one_replica_is_followed_and_downloaded_on_the_othe
     assert indexes == list(range(10))
 
 
-def test_a_worker_killed_mid_item_has_the_item_finished_by_another_exactly_once(cluster):
-    api1, api2 = cluster.api
-    killed = None
-    for _ in range(5):  # until the kill lands while an item runs (items take about a second)
-        job_id = _submit(cluster, api1, 4, 2048, {"mask_type": "blur"})
+def _act_on_a_running_item(cluster, base: str, act, replacement_suffix: str) -> tuple[str, int, str]:
+    """(job id, item index, worker) of an item caught running on one of the cluster's workers when ``act(name,
+    item)`` acted on that worker's process: 4-item jobs are submitted on ``base`` (at most 5) until ``act``
+    answers that it landed while the item ran (items take about a second). Each worker acted on is replaced
+    (its name + ``replacement_suffix``), keeping two workers for what follows."""
+    for _ in range(5):
+        job_id = _submit(cluster, base, 4, 2048, {"mask_type": "blur"})
         deadline = time.monotonic() + 120
-        while killed is None and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
             running = _rows(cluster, "SELECT idx, worker FROM items WHERE job_id = %s AND state = 'running'", job_id)
             owners = {worker: name for name, worker in cluster.worker_pids().items()}
             if running and running[0][1] in owners:
-                name = owners[running[0][1]]
-                os.kill(cluster.processes[name].pid, signal.SIGKILL)
-                cluster.processes[name].wait()
-                state = _rows(cluster, "SELECT state, worker FROM items WHERE job_id = %s AND idx = %s",
-                              job_id, running[0][0])[0]
-                if state == ("running", running[0][1]):
-                    killed = (job_id, running[0][0], running[0][1])
-                cluster.start(f"{name}r", "worker", "--concurrency", "1")  # keep two workers for what follows
+                name, item = owners[running[0][1]], (job_id, running[0][0], running[0][1])
+                landed = act(name, item)
+                cluster.start(f"{name}{replacement_suffix}", "worker", "--concurrency", "1")
+                if landed:
+                    return item
                 break
             if _rows(cluster, "SELECT state FROM jobs WHERE id = %s", job_id)[0][0] in ("completed", "failed"):
                 break
             time.sleep(0.05)
-        if killed:
-            break
-    assert killed, "no item was caught running"
-    job_id, index, dead_worker = killed
+    raise AssertionError("no item was caught running")
+
+
+def test_a_worker_killed_mid_item_has_the_item_finished_by_another_exactly_once(cluster):
+    api1, api2 = cluster.api
+
+    def kill(name: str, item: tuple[str, int, str]) -> bool:
+        os.kill(cluster.processes[name].pid, signal.SIGKILL)
+        cluster.processes[name].wait()
+        job_id, index, worker = item
+        state = _rows(cluster, "SELECT state, worker FROM items WHERE job_id = %s AND idx = %s", job_id, index)[0]
+        return state == ("running", worker)  # else the item had finished before the kill
+
+    job_id, index, dead_worker = _act_on_a_running_item(cluster, api1, kill, "r")
     events = _follow(api2, _auth(cluster), job_id)
     assert events[-1][0] == "done" and events[-1][1]["state"] == "completed"
     state, attempts, worker = _rows(cluster, "SELECT state, attempts, worker FROM items WHERE job_id = %s AND idx = %s",
@@ -366,26 +375,12 @@ def test_keys_and_token_revocation_are_shared_by_the_replicas(cluster):
 
 
 def test_sigterm_to_a_worker_finishes_its_item_and_exits_without_waiting_for_the_lease(cluster):
-    stopped = None
-    for _ in range(5):  # until the signal lands while an item runs (items take about a second)
-        job_id = _submit(cluster, cluster.api[0], 4, 2048, {"mask_type": "blur"})
-        deadline = time.monotonic() + 120
-        while stopped is None and time.monotonic() < deadline:
-            running = _rows(cluster, "SELECT idx, worker FROM items WHERE job_id = %s AND state = 'running'", job_id)
-            owners = {worker: name for name, worker in cluster.worker_pids().items()}
-            if running and running[0][1] in owners:
-                name = owners[running[0][1]]
-                cluster.processes[name].send_signal(signal.SIGTERM)
-                assert cluster.processes[name].wait(timeout=60) == 0
-                stopped = (job_id, running[0][0], running[0][1])
-                cluster.start(f"{name}t", "worker", "--concurrency", "1")  # keep two workers for what follows
-            if _rows(cluster, "SELECT state FROM jobs WHERE id = %s", job_id)[0][0] in ("completed", "failed"):
-                break
-            time.sleep(0.05)
-        if stopped:
-            break
-    assert stopped, "no item was caught running"
-    job_id, index, worker = stopped
+    def terminate(name: str, item: tuple[str, int, str]) -> bool:
+        cluster.processes[name].send_signal(signal.SIGTERM)
+        assert cluster.processes[name].wait(timeout=60) == 0
+        return True
+
+    job_id, index, worker = _act_on_a_running_item(cluster, cluster.api[0], terminate, "t")
     # recorded by the stopping worker itself, once: not left to the lease and another worker
     assert _rows(cluster, "SELECT state, attempts, worker FROM items WHERE job_id = %s AND idx = %s",
                  job_id, index)[0] == ("completed", 1, worker)
