@@ -156,6 +156,25 @@ def test_small_faces_found_only_by_the_full_resolution_pass_stay_hidden_between_
     assert len(quick_only) >= 5  # without the full passes' faces small faces show on the frames after the first
 
 
+
+def test_the_int8_cascade_hides_the_small_faces_of_a_video_too(tmp_path, detector):
+    """Video gets the photos' default detection, the cascade included where the CPU is fast at int8
+    (forced here): measured, not exempted, on the crowd clip whose faces only the full passes find."""
+    from dataclasses import replace
+
+    from playalter.pipelines.privacy.detection_settings import PRIVACY_DETECTION
+
+    frames, source = _crowd_clip(tmp_path / "crowd.mp4")
+    inputs, _, _ = read_frames(source)
+    target = tmp_path / "crowd_int8.mp4"
+    report = anonymize_video(source, target, PrivacyOptions("blur"), VideoOptions(),
+                             detection=replace(PRIVACY_DETECTION, int8=True))
+    outputs, _, _ = read_frames(target)
+    left = {index: detector.still_found(detector.boxes(before), after)
+            for index, (before, after) in enumerate(zip(inputs, outputs))}
+    assert report["detection"]["int8"] is True
+    assert {index: boxes for index, boxes in left.items() if boxes} == {}
+
 def _peak_bytes(source: Path, target: Path) -> int:
     tracemalloc.start()
     try:
