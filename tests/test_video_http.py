@@ -144,6 +144,27 @@ def test_uploads_that_are_too_large_undecodable_too_long_or_malformed_are_refuse
     run(scenario())
 
 
+def test_a_malformed_multipart_body_is_400_and_stages_nothing(tmp_path, clip):
+    """Each of these was a 500: aiohttp's multipart reader raises ValueError or BadHttpMessage on them."""
+    head = b'--zzz\r\nContent-Disposition: form-data; name="video"; filename="clip.mp4"\r\n\r\n'
+    bodies = [
+        ("multipart/form-data", b"--zzz\r\n"),  # no boundary parameter
+        ("multipart/form-data; boundary=zzz", b"garbage" * 100),  # the boundary never comes
+        ("multipart/form-data; boundary=zzz", head + clip.read_bytes()[:3000]),  # cut short inside the part
+        ("multipart/form-data; boundary=zzz", head.replace(b"clip.mp4", b"a\x00b.mp4") + b"x\r\n--zzz--\r\n"),
+    ]
+
+    async def scenario():
+        async with running_app(make_settings(tmp_path)) as (client, app, key):
+            for content_type, body in bodies:
+                response = await client.post("/api/video/anonymize", data=body,
+                                             headers={**bearer(key), "Content-Type": content_type})
+                assert await error_of(response) == (400, "invalid_request"), body[:60]
+            assert staged_files(app) == [] and app[DISPATCHER].store.count_by_state() == {}
+
+    run(scenario())
+
+
 def test_video_jobs_need_a_key_with_the_scope_and_other_keys_cannot_see_them(tmp_path, clip):
     data = clip.read_bytes()
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import BadHttpMessage
 
 from .. import schemas
 from ..errors import ApiError
@@ -165,20 +166,25 @@ async def _receive(request: web.Request, schema: dict[str, Any], files: tuple[st
                        "and optionally options (JSON text)")
     if request.content_length is not None and request.content_length > video_limit + MULTIPART_OVERHEAD_BYTES:
         raise _too_large(settings)
-    reader = await request.multipart()
     options_text: bytes | None = None
     digests: dict[str, str] = {}
-    while (part := await reader.next()) is not None:
-        if not isinstance(part, BodyPartReader) or part.name not in (*files, *optional, "options"):
-            also = f" and optionally {', '.join(optional)}" if optional else ""
-            raise ApiError(400, "invalid_request", f"unexpected form part; send {', '.join(files)}, options{also}")
-        if part.name in staged or (part.name == "options" and options_text is not None):
-            raise ApiError(400, "invalid_request", f"the form part {part.name} was sent twice")
-        if part.name == "options":
-            options_text = await _read_small(part, MAX_OPTIONS_BYTES)
-            continue
-        staged[part.name] = request.app[DISPATCHER].store.staging_path()
-        digests[part.name] = await _stream_to_file(part, staged[part.name], limits[part.name], settings)
+    try:  # aiohttp's multipart reader raises ValueError or BadHttpMessage on a body it cannot parse
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader) or part.name not in (*files, *optional, "options"):
+                also = f" and optionally {', '.join(optional)}" if optional else ""
+                raise ApiError(400, "invalid_request",
+                               f"unexpected form part; send {', '.join(files)}, options{also}")
+            if part.name in staged or (part.name == "options" and options_text is not None):
+                raise ApiError(400, "invalid_request", f"the form part {part.name} was sent twice")
+            if part.name == "options":
+                options_text = await _read_small(part, MAX_OPTIONS_BYTES)
+                continue
+            staged[part.name] = request.app[DISPATCHER].store.staging_path()
+            digests[part.name] = await _stream_to_file(part, staged[part.name], limits[part.name], settings)
+    except (ValueError, BadHttpMessage):
+        raise ApiError(400, "invalid_request", "the body is not well-formed multipart/form-data: its boundary is "
+                       "missing or not found, a part's headers are malformed, or it ends inside a part") from None
     missing = [name for name in files if name not in staged]
     if missing:
         raise ApiError(400, "invalid_request", f"missing form part(s): {', '.join(missing)}")
