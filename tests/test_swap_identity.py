@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 
 import numpy as np
@@ -73,6 +74,32 @@ def test_invalid_identity_files_are_rejected(tmp_path):
         identity.load(tmp_path / "broken.npz")
     with pytest.raises(InvalidParameterError, match="not found"):
         identity.load(tmp_path / "absent.json")
+
+
+def _npz(**arrays) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+UNREADABLE_IDENTITY_FILES = {  # each raised an exception other than InvalidParameterError (a 500 over HTTP)
+    "not_a_zip.npz": b"PK\x03\x04" + bytes(range(256)),
+    "cut_short.npz": _npz(embedding=np.ones(512, np.float32), metadata=np.array('{"format": "x"}'))[:200],
+    "metadata_a_list.npz": _npz(embedding=np.ones(512, np.float32), metadata=np.array("[1, 2]")),
+    "nested_too_deep.json": b"{" + b'"a": {' * 100_000 + b"}" * 100_001,
+    "number_too_long.json": b'{"format": "playalter.face_identity", "version": 1' + b"0" * 5000 + b"}",
+    "count_infinite.json": b'{"format": "playalter.face_identity", "version": 1, "embedding": [1], "count": Infinity}',
+}
+
+
+@pytest.mark.parametrize("name", UNREADABLE_IDENTITY_FILES)
+def test_an_unreadable_identity_file_is_a_clear_error_in_our_words(tmp_path, name):
+    path = tmp_path / name
+    path.write_bytes(UNREADABLE_IDENTITY_FILES[name])
+    with pytest.raises(InvalidParameterError) as raised:
+        identity.load(path)
+    message = str(raised.value)
+    assert name in message and "Error" not in message and "Expecting" not in message, message
 
 
 def test_named_identities_stay_in_their_folder(tmp_path, monkeypatch):

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import json
 import re
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -85,8 +87,9 @@ class FaceIdentity:
             embedding = np.asarray(data["embedding"], dtype=np.float32)
             count = int(data.get("count", 1))
             sources = [str(item) for item in data.get("sources", [])]
-        except (KeyError, TypeError, ValueError) as error:
-            raise InvalidParameterError(f"{origin} is malformed: {error!r}") from None
+        except (KeyError, TypeError, ValueError, OverflowError):
+            raise InvalidParameterError(f"{origin} is malformed: 'embedding' must be a list of numbers, 'count' a "
+                                        "whole number and 'sources' a list") from None
         space = str(data.get("space", data.get("model", "arcface")))  # "model": files before spaces were recorded
         return cls(embedding=embedding, count=count, name=str(data.get("name", "")), space=space,
                    created=str(data.get("created", "")), sources=sources)
@@ -237,16 +240,23 @@ def load(path: str | Path, suffix: str | None = None) -> FaceIdentity:
     if kind == ".json":
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise InvalidParameterError(f"identity file {path} is not valid JSON: {error}") from None
+        except json.JSONDecodeError as error:
+            raise InvalidParameterError(
+                f"identity file {path} is not valid JSON (line {error.lineno}, column {error.colno})") from None
+        except (ValueError, RecursionError):  # not UTF-8, a number of over 4300 digits, nested too deep
+            raise InvalidParameterError(f"identity file {path} is not valid JSON text") from None
         return FaceIdentity.from_dict(data, origin=str(path))
     if kind == ".npz":
         try:
             with np.load(path, allow_pickle=False) as archive:
                 data = json.loads(str(archive["metadata"]))
+                if not isinstance(data, dict):
+                    raise ValueError("the metadata is not a JSON object")
                 data["embedding"] = archive["embedding"]
-        except (OSError, ValueError, KeyError) as error:
-            raise InvalidParameterError(f"identity file {path} is not a valid identity .npz: {error}") from None
+        except (OSError, ValueError, KeyError, EOFError, RecursionError, zipfile.BadZipFile, zlib.error):
+            raise InvalidParameterError(
+                f"identity file {path} is not a valid identity .npz (a zip of the arrays 'embedding' and "
+                "'metadata', as Save Face Identity writes it)") from None
         return FaceIdentity.from_dict(data, origin=str(path))
     if kind == reactor_faces.SUFFIX:
         created = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -85,9 +85,9 @@ def read_embedding(path: Path) -> np.ndarray:
         with safe_open(str(path), framework="numpy") as handle:
             keys = list(handle.keys())
             embedding = handle.get_tensor("embedding") if "embedding" in keys else None
-    except (SafetensorError, OSError, TypeError, ValueError) as error:
-        raise InvalidParameterError(
-            f"{path.name} is not a readable .safetensors file: {quoted(str(error), 120)}") from None
+    except (SafetensorError, OSError, TypeError, ValueError):
+        raise InvalidParameterError(f"{path.name} is not a readable .safetensors file: its header or its tensor "
+                                    "data is damaged") from None
     if embedding is None:
         shown = ", ".join(quoted(key) for key in keys[:10]) or "none"
         raise InvalidParameterError(
