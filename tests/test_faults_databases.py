@@ -34,6 +34,14 @@ async def refused_503(response) -> None:
     assert int(response.headers["Retry-After"]) > 0
 
 
+async def reads_refused(client, key: str, job_id: str) -> None:
+    """While the database is away: three concurrent reads of the job and /ready are each a 503."""
+    for response in await asyncio.gather(*(client.get(f"/api/jobs/{job_id}", headers=bearer(key))
+                                           for _ in range(3))):
+        await refused_503(response)
+    assert (await client.get("/ready")).status == 503
+
+
 def test_a_locked_sqlite_job_database_answers_503_and_recovers(tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="playalter")
     settings = make_settings(tmp_path)
@@ -48,10 +56,7 @@ def test_a_locked_sqlite_job_database_answers_503_and_recovers(tmp_path, caplog)
             holder = sqlite3.connect(tmp_path / "data" / "jobs.sqlite3", isolation_level=None)
             holder.execute("BEGIN EXCLUSIVE")  # another process holding the write lock past the busy timeout
             try:
-                for response in await asyncio.gather(*(client.get(f"/api/jobs/{job_id}", headers=bearer(key))
-                                                       for _ in range(3))):
-                    await refused_503(response)
-                assert (await client.get("/ready")).status == 503
+                await reads_refused(client, key, job_id)
             finally:
                 holder.execute("ROLLBACK")
                 holder.close()
@@ -85,10 +90,7 @@ def test_postgres_stopped_and_restarted_answers_503_then_finishes_the_work(tmp_p
 
             await asyncio.to_thread(postgres.stop, "fast")  # while the batch runs
             try:
-                for response in await asyncio.gather(*(client.get(f"/api/jobs/{job_id}", headers=bearer(key))
-                                                       for _ in range(3))):
-                    await refused_503(response)
-                assert (await client.get("/ready")).status == 503
+                await reads_refused(client, key, job_id)
             finally:
                 await asyncio.to_thread(postgres.start)
 
