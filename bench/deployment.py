@@ -17,7 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from scale_servers import free_port  # noqa: E402
+from ports import free_port  # noqa: E402
 
 START_SECONDS = 120.0  # how long a server may take to answer /health
 STOP_SECONDS = 60.0  # how long a process may take to exit after SIGTERM before it is killed

@@ -36,15 +36,12 @@ from aiohttp import ClientSession, TCPConnector, web
 from playalter.pipelines.core.config import load_settings
 from playalter.runner.server.http.auth import setup_security
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # free_port lives with the tests
+from ports import free_port  # noqa: E402
+
 
 async def ping(request: web.Request) -> web.Response:
     return web.json_response({"pong": True})
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def secured_app(data_dir: Path, storage: str, key_count: int) -> tuple[web.Application, list[str]]:

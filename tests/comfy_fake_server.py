@@ -10,7 +10,6 @@ progress is sent to the websocket as ComfyUI's messages. ``reject_with`` makes
 from __future__ import annotations
 
 import asyncio
-import socket
 import tempfile
 import threading
 import uuid
@@ -23,11 +22,7 @@ from playalter.runner.engine.errors import NodeExecutionError, WorkflowCancelled
 from playalter.runner.engine.executor import execute
 from playalter.runner.engine.validation import check_workflow
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from ports import free_port
 
 
 class FakeComfyUI:
@@ -38,7 +33,7 @@ class FakeComfyUI:
         self.output_dir = self.root / "output"
         self.input_dir.mkdir()
         self.output_dir.mkdir()
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.reject_with: dict | None = None
         self.requests: list[tuple[str, str]] = []

@@ -9,12 +9,13 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
 
 import pytest
+
+from ports import free_port
 
 
 def postgres_bin() -> Path | None:
@@ -33,12 +34,6 @@ def require_postgres() -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return bin_dir
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class PostgresCluster:

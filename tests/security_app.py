@@ -26,6 +26,8 @@ from playalter.runner.server.security.context import PRINCIPAL
 from playalter.runner.server.errors import json_error
 from playalter.runner.server.security.ratelimit import LIMITER, rate_cost
 
+from ports import free_port
+
 RELEASE_JOBS = web.AppKey("release_jobs", asyncio.Event)
 
 
@@ -95,12 +97,6 @@ async def serve(app: web.Application):
 
 def bearer(credential: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {credential}"}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class RedisServer:

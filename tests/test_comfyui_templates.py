@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from playalter.runner.engine.registry import default_node_classes
 from playalter.runner.engine.workflow import load_workflow
 
 from chromium import chromium_driver
+from ports import free_port
 from test_example_workflows import TEMPLATE_DIR, TOOL
 
 PACK_FOLDER = "ComfyUI-PlayAlter"
@@ -52,12 +52,6 @@ const [url, name, done] = arguments;
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _get(url: str) -> bytes:
     with urllib.request.urlopen(url, timeout=30) as response:
         return response.read()
@@ -71,7 +65,7 @@ def comfyui(tmp_path_factory) -> str:
     base = tmp_path_factory.mktemp("comfyui-base")
     (base / "custom_nodes").mkdir()
     (base / "custom_nodes" / PACK_FOLDER).symlink_to(TEMPLATE_DIR.parent, target_is_directory=True)
-    port = _free_port()
+    port = free_port()
     environ = {key: value for key, value in os.environ.items() if key not in ("VIRTUAL_ENV", "PYTHONPATH")}
     with open(base / "comfyui.log", "wb") as log:
         process = subprocess.Popen([COMFYUI_PYTHON, "main.py", "--cpu", "--port", str(port), "--base-directory",

@@ -201,10 +201,10 @@ def test_cancel_sends_interrupt_and_raises_cancelled(server):
 
 
 def test_unreachable_server_is_remote_unavailable():
-    from comfy_fake_server import _free_port
+    from ports import free_port
 
     with pytest.raises(RemoteUnavailableError, match="cannot reach ComfyUI"):
-        RemoteRunner(f"http://127.0.0.1:{_free_port()}", timeout=2).execute({"1": {"class_type": "X", "inputs": {}}})
+        RemoteRunner(f"http://127.0.0.1:{free_port()}", timeout=2).execute({"1": {"class_type": "X", "inputs": {}}})
 
 
 def test_definitions_from_object_info_convert_ui_workflows(server):

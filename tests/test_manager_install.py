@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,8 @@ from pathlib import Path
 import pytest
 
 from playalter.pipelines import models
+
+from ports import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 API_DIR = REPO_ROOT / "workflows" / "api"
@@ -80,12 +81,6 @@ def _copy_comfyui(source: Path, target: Path) -> None:
     (target / "input").mkdir()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _get(url: str) -> dict:
     with urllib.request.urlopen(url, timeout=30) as response:
         return json.loads(response.read())
@@ -112,7 +107,7 @@ class ComfyUI:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
-        port = _free_port()
+        port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         environ = {key: value for key, value in os.environ.items()
                    if not key.startswith("PLAYALTER") and key not in ("VIRTUAL_ENV", "PYTHONPATH")}

@@ -196,7 +196,7 @@ def test_the_key_is_required_and_must_be_the_same_everywhere(url):
 
 
 def test_serve_and_worker_without_the_key_refuse_to_start(url, tmp_path):
-    from scale_servers import free_port
+    from ports import free_port
 
     env = {name: value for name, value in os.environ.items() if not name.startswith("PLAYALTER__")}
     env.update(PLAYALTER__DATABASE__URL=url, PLAYALTER__PATHS__DATA_DIR=str(tmp_path))

@@ -25,7 +25,8 @@ import urllib.request
 from PIL import Image
 from skimage import data as skimage_data
 
-from scale_servers import PostgresCluster, free_port, require_postgres
+from ports import free_port
+from scale_servers import PostgresCluster, require_postgres
 from security_app import RedisServer
 from server_app_helpers import COPY_WORKFLOW, parse_sse
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import torch
 
 from conftest import read_rgb
 from mp4_clip import audio_codec, count_frames, write_clip
+from ports import free_port
 
 from playalter.nodes import compat
 from playalter.nodes.face_detect import PlayAlterFaceDetect
@@ -148,9 +148,7 @@ def test_the_saved_workflow_runs_in_real_comfyui(clip, tmp_path):
     (comfy / "custom_nodes" / "ComfyUI-PlayAlter").unlink(missing_ok=True)
     (comfy / "custom_nodes" / "ComfyUI-PlayAlter").symlink_to(REPO)
     shutil.copy(clip, comfy / "input" / "clip.mp4")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     with open(tmp_path / "comfy.log", "wb") as log:
         server = subprocess.Popen([str(COMFY_PYTHON), "main.py", "--cpu", "--port", str(port), "--listen",
                                    "127.0.0.1"], cwd=comfy, stdout=log, stderr=subprocess.STDOUT)
