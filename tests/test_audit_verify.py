@@ -14,20 +14,14 @@ import pytest
 from playalter.runner.cli.main import main as playalter
 from playalter.runner.server.storage.audit_log import AuditLog, verify_database
 
+from test_server_security_audit import tamper
+
 
 def filled_log(path, rows: int = 5) -> AuditLog:
     log = AuditLog(path)
     for index in range(rows):
         log.append(key_id="k1", operation=f"op{index}", outcome="ok", status=200)
     return log
-
-
-def run_sql(path, *statements: str) -> None:
-    database = sqlite3.connect(path)
-    with database:
-        for statement in statements:
-            database.execute(statement)
-    database.close()
 
 
 def digest(path) -> str:
@@ -59,7 +53,7 @@ def test_an_intact_log_verifies(log_path, capsys):
     (["DROP TABLE audit_log", "DROP TABLE audit_head"], "tables are missing"),
 ])
 def test_wiping_or_truncating_fails_and_verify_changes_nothing(log_path, capsys, statements, words):
-    run_sql(log_path, *statements)
+    tamper(log_path, *statements)
     before = digest(log_path)
     code, output = verify_cli(log_path, capsys)
     assert code == 1 and "FAILED" in output and words in output
