@@ -78,6 +78,16 @@ def t1_faces(t1_image):
     return detect_faces(t1_image, order="left_to_right")
 
 
+@pytest.fixture(scope="module")
+def postgres():
+    """A throwaway Postgres cluster for one test module (tests/scale_servers.py); skipped without postgres."""
+    from scale_servers import PostgresCluster, require_postgres
+
+    cluster = PostgresCluster(require_postgres())
+    yield cluster
+    cluster.destroy()
+
+
 @pytest.fixture(scope="session")
 def astronaut_image() -> np.ndarray:
     skimage_data = pytest.importorskip("skimage.data")

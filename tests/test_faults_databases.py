@@ -12,7 +12,6 @@ import pytest
 from playalter.runner.server.http.auth import SECURITY
 from playalter.runner.server.jobs.queue import engine
 from playalter.runner.server.storage.database import Database
-from scale_servers import PostgresCluster, require_postgres
 from security_app import RedisServer
 from server_app_helpers import b64, bearer, make_settings, png_bytes, running_app, wait_finished
 
@@ -66,13 +65,6 @@ def test_a_locked_sqlite_job_database_answers_503_and_recovers(tmp_path, caplog)
     asyncio.run(scenario())
     assert outages_logged(caplog) == ["database_unavailable"]
     assert not errors_logged(caplog)
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    cluster = PostgresCluster(require_postgres())
-    yield cluster
-    cluster.destroy()
 
 
 def test_postgres_stopped_and_restarted_answers_503_then_finishes_the_work(tmp_path, postgres, caplog):

@@ -14,7 +14,6 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from scale_servers import PostgresCluster, require_postgres
 
 from playalter.pipelines.core.config import ConfigError
 from playalter.runner.server.storage.audit_log import AuditLog
@@ -38,13 +37,6 @@ for number in range(60):
     log.append(key_id=name, operation="test.append", parameters={"n": number}, outcome="ok")
 database.close()
 """
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    cluster = PostgresCluster(require_postgres())
-    yield cluster
-    cluster.destroy()
 
 
 @pytest.fixture

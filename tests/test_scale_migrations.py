@@ -4,22 +4,11 @@ from __future__ import annotations
 
 import sqlite3
 
-import pytest
-
-from scale_servers import PostgresCluster, require_postgres
-
 from playalter.runner.server.storage import migrations
 from playalter.runner.server.storage.database import Database
 from playalter.runner.server.jobs.store import MIGRATIONS, JobStore
 
 OLD_ROW = ("job1", None, "detect", "detect_faces", '{"bindings": {}}', "completed", 1.0)
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    cluster = PostgresCluster(require_postgres())
-    yield cluster
-    cluster.destroy()
 
 
 def _columns(database: Database, table: str) -> set[str]:

@@ -7,17 +7,14 @@ import asyncio
 
 import pytest
 
-from scale_servers import PostgresCluster, require_postgres
 from server_app_helpers import b64, bearer, make_settings, png_bytes, running_app, wait_finished
 
 pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.fixture(scope="module")
-def database_url():
-    cluster = PostgresCluster(require_postgres())
-    yield cluster.create_database("single")
-    cluster.destroy()
+def database_url(postgres):
+    return postgres.create_database("single")
 
 
 def test_one_postgres_process_runs_items_itself(tmp_path, database_url):

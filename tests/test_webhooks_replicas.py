@@ -8,7 +8,6 @@ import json
 
 import pytest
 
-from scale_servers import PostgresCluster, require_postgres
 from server_app_helpers import b64, bearer, make_settings, png_bytes, running_app, wait_finished
 from webhook_receiver import webhook_receiver
 
@@ -17,10 +16,8 @@ JOBS_PER_REPLICA = 4
 
 
 @pytest.fixture(scope="module")
-def database_url():
-    cluster = PostgresCluster(require_postgres())
-    yield cluster.create_database("webhooks")
-    cluster.destroy()
+def database_url(postgres):
+    return postgres.create_database("webhooks")
 
 
 def test_two_replicas_send_each_event_once(tmp_path, database_url):
