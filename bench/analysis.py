@@ -17,7 +17,6 @@ import argparse
 import importlib.util
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import cv2
@@ -30,6 +29,7 @@ from playalter.pipelines.engine.detection import detect_faces  # noqa: E402
 from playalter.pipelines.engine.face_measurements import measure_face  # noqa: E402
 from playalter.pipelines.flame.measurements import measure_landmarks  # noqa: E402
 from playalter.pipelines.engine.metric_face import face_mesh_mm  # noqa: E402
+from timing import median_ms  # noqa: E402 (bench/timing.py)
 
 
 def t1_image():
@@ -40,28 +40,17 @@ def t1_image():
     return cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
-def timed(function, repeats: int) -> tuple[float, float]:
-    """(median CPU ms, median wall ms) of ``function()`` after one warm-up call."""
-    function()
-    cpu, wall = [], []
-    for _ in range(repeats):
-        wall_start, cpu_start = time.perf_counter(), time.process_time()
-        function()
-        cpu.append(time.process_time() - cpu_start)
-        wall.append(time.perf_counter() - wall_start)
-    return 1000 * statistics.median(cpu), 1000 * statistics.median(wall)
-
-
 def stage_timings(image, face, repeats: int) -> dict[str, tuple[float, float]]:
+    """(wall ms, CPU ms) of each stage of dense_landmarks."""
     mesh_net = face_mesh._net(face_mesh.model_paths()[0])
     iris_net = face_mesh._net(face_mesh.model_paths()[1])
     placement = face_mesh._placement_from_points(face.mesh.astype(float))
     points = face.mesh.astype(float)
     return {
-        "one 192 px mesh pass": timed(lambda: face_mesh._run_mesh(mesh_net, image, *placement), repeats),
-        "mirror-averaged final pass": timed(
+        "one 192 px mesh pass": median_ms(lambda: face_mesh._run_mesh(mesh_net, image, *placement), repeats),
+        "mirror-averaged final pass": median_ms(
             lambda: face_mesh._run_mesh(mesh_net, image, *placement, mirror_average=True), repeats),
-        "both irises, one 64 px batch of two": timed(lambda: face_mesh._run_irises(iris_net, image, points), repeats),
+        "both irises, one 64 px batch of two": median_ms(lambda: face_mesh._run_irises(iris_net, image, points), repeats),
     }
 
 
@@ -74,16 +63,16 @@ def main() -> None:
     print(f"t1.jpg {image.shape[1]} x {image.shape[0]}, {len(faces)} faces, cv2 threads {cv2.getNumThreads()}")
     per_face = []
     for face in faces:
-        dense = timed(lambda face=face: face_mesh.dense_landmarks(image, face.bbox, face.kps), args.repeats)
-        metric = timed(lambda face=face: face_mesh_mm(face), args.repeats)
-        measure = timed(lambda face=face: measure_face(face), args.repeats)
+        dense = median_ms(lambda face=face: face_mesh.dense_landmarks(image, face.bbox, face.kps), args.repeats)
+        metric = median_ms(lambda face=face: face_mesh_mm(face), args.repeats)
+        measure = median_ms(lambda face=face: measure_face(face), args.repeats)  # (wall ms, CPU ms) each
         per_face.append((dense, metric, measure))
-        print(f"  face {face.size:4.0f} px: dense landmarks {dense[0]:6.2f} ms CPU / {dense[1]:6.2f} ms wall, "
-              f"metric mesh {metric[0]:5.2f} / {metric[1]:5.2f}, measurements {measure[0]:5.2f} / {measure[1]:5.2f}")
-    total_cpu = statistics.median(sum(part[0] for part in parts) for parts in per_face)
-    total_wall = statistics.median(sum(part[1] for part in parts) for parts in per_face)
+        print(f"  face {face.size:4.0f} px: dense landmarks {dense[1]:6.2f} ms CPU / {dense[0]:6.2f} ms wall, "
+              f"metric mesh {metric[1]:5.2f} / {metric[0]:5.2f}, measurements {measure[1]:5.2f} / {measure[0]:5.2f}")
+    total_cpu = statistics.median(sum(part[1] for part in parts) for parts in per_face)
+    total_wall = statistics.median(sum(part[0] for part in parts) for parts in per_face)
     print(f"per face after the detector (median): {total_cpu:.2f} ms CPU, {total_wall:.2f} ms wall (goal <= 10 ms CPU)")
-    for name, (cpu, wall) in stage_timings(image, faces[0], args.repeats).items():
+    for name, (wall, cpu) in stage_timings(image, faces[0], args.repeats).items():
         print(f"  stage {name}: {cpu:.2f} ms CPU / {wall:.2f} ms wall")
 
     def dense_analysis():
@@ -92,8 +81,8 @@ def main() -> None:
     def five_point_analysis():
         return [measure_landmarks(face) for face in detect_faces(image, dense=False)]
 
-    dense_cpu, dense_wall = timed(dense_analysis, max(args.repeats // 4, 3))
-    five_cpu, five_wall = timed(five_point_analysis, max(args.repeats // 4, 3))
+    dense_wall, dense_cpu = median_ms(dense_analysis, max(args.repeats // 4, 3))
+    five_wall, five_cpu = median_ms(five_point_analysis, max(args.repeats // 4, 3))
     print(f"whole analysis of t1.jpg: dense {dense_cpu:.1f} ms CPU / {dense_wall:.1f} ms wall; "
           f"5-keypoint {five_cpu:.1f} / {five_wall:.1f}; ratio dense / 5-keypoint "
           f"{dense_cpu / five_cpu:.2f} CPU, {dense_wall / five_wall:.2f} wall")

@@ -33,22 +33,10 @@ sys.path.insert(0, str(ROOT / "tests"))
 FIXTURES = ROOT.parent / "shared" / "fixtures"
 
 import flame_synthetic  # noqa: E402
+from timing import median_ms  # noqa: E402 (bench/timing.py)
 from playalter.pipelines.flame.fitting import Camera, FitOptions, fit_landmarks  # noqa: E402
 from playalter.pipelines.flame.loading import load_flame  # noqa: E402
 from playalter.pipelines.flame.model import from_flame, load_sfm  # noqa: E402
-
-
-def median_ms(function, repeats: int) -> tuple[float, float]:
-    """Median wall-clock and CPU (process) milliseconds per call. On a shared machine the CPU time is the
-    fairer number: it does not count time spent waiting for a core."""
-    function()  # warm-up
-    wall, cpu = [], []
-    for _ in range(repeats):
-        start, start_cpu = time.perf_counter(), time.process_time()
-        function()
-        wall.append(time.perf_counter() - start)
-        cpu.append(time.process_time() - start_cpu)
-    return 1000 * statistics.median(wall), 1000 * statistics.median(cpu)
 
 
 def bench_synthetic_flame(repeats: int) -> None:
