@@ -14,7 +14,6 @@ On insightface's t1.jpg (six faces), after one warm-up call each, in the same pr
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import statistics
 import sys
 from pathlib import Path
@@ -29,15 +28,8 @@ from playalter.pipelines.engine.detection import detect_faces  # noqa: E402
 from playalter.pipelines.engine.face_measurements import measure_face  # noqa: E402
 from playalter.pipelines.flame.measurements import measure_landmarks  # noqa: E402
 from playalter.pipelines.engine.metric_face import face_mesh_mm  # noqa: E402
+from detection import t1_image  # noqa: E402 (bench/detection.py)
 from timing import median_ms  # noqa: E402 (bench/timing.py)
-
-
-def t1_image():
-    spec = importlib.util.find_spec("insightface")
-    if spec is None or spec.origin is None:
-        sys.exit("insightface is not installed: t1.jpg is its sample photo")
-    path = Path(spec.origin).parent / "data" / "images" / "t1.jpg"
-    return cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
 def stage_timings(image, face, repeats: int) -> dict[str, tuple[float, float]]:
