@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import io
 import importlib.util
 import os
 import shutil
@@ -47,6 +48,13 @@ def read_rgb(path: Path) -> np.ndarray:
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
     assert bgr is not None, f"cannot read {path}"
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def encoded(image, fmt: str, **options) -> bytes:
+    """A PIL image saved in memory in the format ``fmt`` ("PNG", "JPEG"...) with PIL's save ``options``."""
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
 
 
 def _package_dir(name: str) -> Path | None:

@@ -7,7 +7,6 @@ so every run tries the same examples.
 
 from __future__ import annotations
 
-import io
 import tracemalloc
 from datetime import timedelta
 
@@ -16,6 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from PIL import Image
 
+from conftest import encoded
+
 from playalter.pipelines.core.errors import ImageValidationError
 from playalter.pipelines.images import load_image
 
@@ -23,19 +24,13 @@ MAX_SIDE = 4096
 PEAK_BYTES = 512 * 1024 * 1024
 
 
-def _encoded(image: Image.Image, fmt: str, **options) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt, **options)
-    return buffer.getvalue()
-
-
 @pytest.fixture(scope="module")
 def originals(t1_path) -> list[bytes]:
     skimage_data = pytest.importorskip("skimage.data")
     astronaut = Image.fromarray(skimage_data.astronaut()).resize((160, 160))
-    return [t1_path.read_bytes(), _encoded(astronaut, "JPEG", progressive=True), _encoded(astronaut, "PNG"),
-            _encoded(astronaut, "WEBP", quality=80), _encoded(astronaut, "TIFF", compression="tiff_deflate"),
-            _encoded(astronaut, "TIFF")]
+    return [t1_path.read_bytes(), encoded(astronaut, "JPEG", progressive=True), encoded(astronaut, "PNG"),
+            encoded(astronaut, "WEBP", quality=80), encoded(astronaut, "TIFF", compression="tiff_deflate"),
+            encoded(astronaut, "TIFF")]
 
 
 mutation = st.tuples(st.integers(min_value=0, max_value=1023), st.integers(min_value=0, max_value=255))

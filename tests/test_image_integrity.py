@@ -7,21 +7,16 @@ decoded into a mostly grey picture and was accepted.
 
 from __future__ import annotations
 
-import io
 import struct
 import zlib
 
 import pytest
 from PIL import Image, ImageFile
 
+from conftest import encoded
+
 from playalter.pipelines.core.errors import ImageValidationError
 from playalter.pipelines.images import load_image
-
-
-def encoded(image: Image.Image, fmt: str, **options) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt, **options)
-    return buffer.getvalue()
 
 
 @pytest.fixture(scope="module")

@@ -14,15 +14,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import encoded
+
 from playalter.pipelines.core import config
 from playalter.pipelines.core.errors import ImageValidationError
 from playalter.pipelines.images import encode_jpeg, encode_png, load_image, sniff_format
-
-
-def encoded(image: Image.Image, fmt: str, **options) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt, **options)
-    return buffer.getvalue()
 
 
 def gradient(width: int = 96, height: int = 80) -> np.ndarray:
