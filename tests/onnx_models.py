@@ -58,12 +58,16 @@ def _int_const(name: str, value) -> onnx.TensorProto:
     return numpy_helper.from_array(np.asarray(value, dtype=np.int64), name)
 
 
-def _model(nodes, inputs, outputs, initializers) -> onnx.ModelProto:
-    graph = helper.make_graph(nodes, "tiny", inputs, outputs, initializers)
+def checked_model(graph: onnx.GraphProto) -> onnx.ModelProto:
+    """A stand-in's graph as an opset-13, IR version 8 model, checked by onnx."""
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
     model.ir_version = 8
     onnx.checker.check_model(model)
     return model
+
+
+def _model(nodes, inputs, outputs, initializers) -> onnx.ModelProto:
+    return checked_model(helper.make_graph(nodes, "tiny", inputs, outputs, initializers))
 
 
 def scrfd() -> onnx.ModelProto:

@@ -26,6 +26,7 @@ def build_restorer(path: Path, name: str, scale: float = 1.0, shift: float = 0.0
     import numpy as np
     import onnx
     from onnx import TensorProto, helper, numpy_helper
+    from onnx_models import checked_model
 
     size = 1024 if name == "gpen_bfr_1024" else 512
     inputs = [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, size, size])]
@@ -44,11 +45,8 @@ def build_restorer(path: Path, name: str, scale: float = 1.0, shift: float = 0.0
         initializer=[numpy_helper.from_array(np.array(scale, np.float32), "scale"),
                      numpy_helper.from_array(np.array(shift, np.float32), "shift")],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
     path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(path))
+    onnx.save(checked_model(graph), str(path))
     return path
 
 

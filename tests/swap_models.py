@@ -34,6 +34,7 @@ def build_swapper(path: Path, size: int = 128, signed: bool = False, emap: bool 
     [512,3]. ``signed``: pixels in -1..1 in and out; ``mask``: a second output ``mask`` [1,1,s,s]."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
+    from onnx_models import checked_model
 
     generator = np.random.default_rng(seed)
     emap_values = generator.normal(0, 1, (512, 512)).astype(np.float32) if emap else None
@@ -71,11 +72,8 @@ def build_swapper(path: Path, size: int = 128, signed: bool = False, emap: bool 
               helper.make_tensor_value_info("source", TensorProto.FLOAT, [1, 512])]
     graph = helper.make_graph(nodes, "swapper_stand_in", inputs if emap else inputs[::-1], outputs,
                               initializer=initializers)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
     path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(path))
+    onnx.save(checked_model(graph), str(path))
     return {"emap": emap_values, "colour_weights": colour_weights}
 
 
