@@ -19,6 +19,7 @@ import base64
 import io
 import json
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -33,11 +34,8 @@ from playalter.runner.server.http.app import create_app
 from playalter.runner.server.http.auth import SECURITY
 from playalter.runner.server.webhooks.deliverer import POLL_SECONDS
 
-COPY_WORKFLOW = {
-    "1": {"class_type": "LoadImage", "inputs": {"image": "placeholder.png"}, "_meta": {"title": "image"}},
-    "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "copy"},
-          "_meta": {"title": "output"}},
-}
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the copy-image workflow of the tests
+from server_app_helpers import COPY_WORKFLOW  # noqa: E402
 
 
 def _png() -> str:
