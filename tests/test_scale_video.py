@@ -22,7 +22,7 @@ import pytest
 
 from conftest import read_rgb
 from server_app_helpers import parse_sse
-from test_scale_cluster import http, two_replicas_two_workers
+from test_scale_cluster import _auth, _rows, http, two_replicas_two_workers
 from video_clips import audio_packets, read_frames, window, write_clip
 
 pytestmark = pytest.mark.timeout(600)
@@ -51,17 +51,6 @@ def clips(tmp_path_factory, t1_path) -> dict[str, Path]:
 def cluster(tmp_path_factory):
     with two_replicas_two_workers(tmp_path_factory, "scale-video") as running:
         yield running
-
-
-def _auth(cluster) -> dict[str, str]:
-    return {"Authorization": f"Bearer {cluster.key}"}
-
-
-def _rows(cluster, sql: str, *params):
-    import psycopg
-
-    with psycopg.connect(cluster.url) as connection:
-        return connection.execute(sql, params).fetchall()
 
 
 def _submit(cluster, base: str, video: Path, options: dict | None = None, operation: str = "anonymize",
