@@ -7,17 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from playalter.runner.cli.main import main
 from playalter.runner.engine.executor import validate
 from playalter.runner.engine.errors import WorkflowValidationError
 
+from test_cli_run import run_cli
+
 WORKFLOWS = Path(__file__).resolve().parents[1] / "workflows"
-
-
-def run_cli(argv, capsys) -> tuple[int, str, str]:
-    code = main(argv)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.mark.parametrize("path", sorted((WORKFLOWS / "ui").glob("*.json")), ids=lambda path: path.stem)
