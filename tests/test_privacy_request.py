@@ -26,21 +26,22 @@ CHOSEN = {"mask_type": "pixelate", "strength": 0.8, "coverage": "head", "feather
 CHOSEN_FLAGS = ["--type", "pixelate", "--strength", "0.8", "--coverage", "head", "--feather", "0.2", "--seed", "7",
                 "--color", "#102030", "--threshold", "0.3", "--thorough", "--auto-strengthen"]
 # What only the CLI and HTTP video offer
-CPU_CHOICES = {"overview_sides": [320, 800], "fp32": True}
-CPU_FLAGS = ["--overview-sides", "320", "800", "--fp32"]
+CPU_CHOICES = {"overview_sides": [320, 800], "int8": True}
+CPU_FLAGS = ["--overview-sides", "320", "800", "--int8"]
 
 
 def test_nothing_chosen_is_todays_defaults():
     assert privacy_request({}) == PrivacyRequest(PrivacyOptions(), PRIVACY_DETECTION, False, False)
 
 
-def test_auto_strengthen_implies_the_audit_and_fp32_turns_the_int8_model_off():
+def test_auto_strengthen_implies_the_audit_and_int8_turns_the_cascade_on():
     request = privacy_request({**CHOSEN, **CPU_CHOICES, "crf": 30, "func": print})  # other names are not read
     assert request.run_audit and request.auto_strengthen
     assert request.options == PrivacyOptions("pixelate", strength=0.8, coverage="head", feather=0.2, seed=7,
                                              color=(16, 32, 48))
     assert (request.detection.threshold, request.detection.overview_sides) == (0.3, (320, 800))
-    assert request.detection.thorough and not request.detection.int8
+    assert request.detection.thorough and request.detection.int8
+    assert not privacy_request({}).detection.int8
     assert privacy_request({"audit": True}).run_audit and not privacy_request({"audit": True}).auto_strengthen
 
 
@@ -130,7 +131,7 @@ def test_the_same_input_gives_the_same_request_from_the_cli_the_node_and_http_vi
     assert from_cli == from_node == from_http == privacy_request(CHOSEN)
     assert from_cli_cpu == from_http_cpu == privacy_request({**CHOSEN, **CPU_CHOICES})
     assert from_http.detection.thorough and from_http.auto_strengthen and from_http.run_audit
-    assert from_http_cpu.detection.overview_sides == (320, 800) and not from_http_cpu.detection.int8
+    assert from_http_cpu.detection.overview_sides == (320, 800) and from_http_cpu.detection.int8
 
 
 def test_http_video_refuses_a_bad_detection_setting_with_a_400_naming_it(tmp_path, t1_path):
@@ -139,7 +140,7 @@ def test_http_video_refuses_a_bad_detection_setting_with_a_400_naming_it(tmp_pat
                 ({"auto_strengthen": 1}, "options.auto_strengthen: expected boolean, got integer"),
                 ({"threshold": 1.0}, "options.threshold: must be less than 1.0"),
                 ({"overview_sides": [10]}, "options.overview_sides.0: must be at least 64"),
-                ({"fp32": None}, "options.fp32: expected boolean, got null")]
+                ({"int8": None}, "options.int8: expected boolean, got null")]
 
     async def scenario():
         async with running_app(make_settings(tmp_path)) as (client, app, key):

@@ -13,7 +13,6 @@ import pytest
 from mtcnn_judge import MtcnnJudge
 from video_clips import audio_packets, read_frames, story_frames, window, write_clip
 
-from playalter.pipelines.runtime.cpu_features import fast_int8
 from playalter.pipelines.privacy import PrivacyOptions
 from playalter.pipelines.video import VideoCancelledError, VideoError, VideoOptions, anonymize_video, probe
 from playalter.runner.cli.main import main
@@ -151,15 +150,15 @@ def test_small_faces_found_only_by_the_full_resolution_pass_stay_hidden_between_
     assert left == {}
     assert sum(track["frames_held"] for track in report["tracks"]) > 0  # the quick frames did miss faces
     assert report["detection"] == {"threshold": 0.2, "overview_sides": [640], "thorough": False,
-                                   "int8": fast_int8()}  # the photos' detection: int8 where this CPU is fast at it
+                                   "int8": False}  # the photos' detection: the fp32 model alone
     quick_only, _ = leaks(VideoOptions(full_every=100, lookahead_frames=0, keep_lost_frames=0))
     assert len(quick_only) >= 5  # without the full passes' faces small faces show on the frames after the first
 
 
 
 def test_the_int8_cascade_hides_the_small_faces_of_a_video_too(tmp_path, detector):
-    """Video gets the photos' default detection, the cascade included where the CPU is fast at int8
-    (forced here): measured, not exempted, on the crowd clip whose faces only the full passes find."""
+    """Video takes the photos' detection options, the int8 cascade included: measured, not exempted, on the
+    crowd clip whose faces only the full passes find."""
     from dataclasses import replace
 
     from playalter.pipelines.privacy.detection_settings import PRIVACY_DETECTION

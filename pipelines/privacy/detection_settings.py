@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from ..core.errors import InvalidParameterError
-from ..runtime.cpu_features import fast_int8
 
 
 @dataclass(frozen=True)
@@ -20,16 +19,17 @@ class PrivacyDetection:
     thorough:      a second look: passes over the frame turned by 90, 180 and 270 degrees, and over a
                    contrast-normalised (CLAHE) copy when the frame is dark
     int8:          on onnxruntime's CPU, the int8 CenterFace proposes and the fp32 one confirms what it is
-                   unsure of (pipelines/engine/detection/centerface_cascade.py: the fp32 model's faces in each pass);
-                   None (default): only where the CPU has fast int8 instructions (``cpu_features.fast_int8``),
-                   since elsewhere the cascade costs more than it saves; False: the fp32 model alone.
+                   unsure of (pipelines/engine/detection/centerface_cascade.py: the fp32 model's faces in each
+                   pass, but its closer look at small faces starts from the int8 heatmap and can differ). Off
+                   by default: the default is the fp32 pass itself, the same faces on every machine; on request
+                   where the CPU has VNNI or dot-product instructions, elsewhere it costs more than it saves.
                    The GPU and torch paths always run fp32 alone
     """
 
     threshold: float = 0.2
     overview_sides: tuple[int, ...] = (640,)
     thorough: bool = False
-    int8: bool | None = None
+    int8: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold < 1.0:
@@ -39,13 +39,8 @@ class PrivacyDetection:
             raise InvalidParameterError(f"overview sides must be whole numbers of at least 64, got {sides}")
         object.__setattr__(self, "overview_sides", sides)
 
-    def runs_int8(self) -> bool:
-        """Whether the int8 model proposes on onnxruntime's CPU: ``int8``, or where it is None, this CPU's answer."""
-        return fast_int8() if self.int8 is None else self.int8
-
     def to_dict(self) -> dict:
-        """JSON-able, with ``int8`` as it runs here (None resolved)."""
-        return {**asdict(self), "overview_sides": list(self.overview_sides), "int8": self.runs_int8()}
+        return {**asdict(self), "overview_sides": list(self.overview_sides)}
 
 
 PRIVACY_DETECTION = PrivacyDetection()  # the one default of every entry point that hides faces

@@ -10,10 +10,9 @@ thorough adds:
             faces lying or upside down
   clahe     when the frame is dark (mean luma < ``DARK_LUMA``): its contrast-normalised copy, full and overview
 
-Where models run on onnxruntime's CPU and ``detection.runs_int8()`` (by default: where the CPU has fast int8
-instructions) the int8 CenterFace proposes and the fp32 one confirms what it is unsure of
-(``detection/centerface_cascade.py``): the fp32 model's faces in each pass; the GPU and torch paths run fp32
-alone.
+With ``detection.int8`` (off by default), where models run on onnxruntime's CPU, the int8 CenterFace
+proposes and the fp32 one confirms what it is unsure of (``detection/centerface_cascade.py``): the fp32
+model's faces in each pass; the GPU and torch paths run fp32 alone.
 
 ``quick`` runs one pass only, at the smallest overview (full resolution when no overview applies): the
 video pipeline runs it between the frames that get every pass, and its tracker and look-ahead hide the
@@ -51,7 +50,7 @@ def _rotated_pass(image: np.ndarray, turn: int, detection: PrivacyDetection, sid
                   device: str) -> tuple[np.ndarray, np.ndarray]:
     height, width = image.shape[:2]
     boxes, kps = centerface.detect_boxes(cv2.rotate(image, ROTATIONS[turn]), detection.threshold, side, device,
-                                         detection.runs_int8())
+                                         detection.int8)
     corners = np.stack([boxes[:, [0, 1]], boxes[:, [2, 3]]], axis=1)  # [N,2,2]
     back = _unrotate(corners, turn, height, width)
     boxes = np.concatenate([back.min(axis=1), back.max(axis=1), boxes[:, 4:5]], axis=1).astype(np.float32)
@@ -72,7 +71,7 @@ def _passes(image: np.ndarray, detection: PrivacyDetection, device: str,
             quick: bool) -> list[tuple[np.ndarray, np.ndarray]]:
     longest = max(image.shape[:2])
     overviews = [side for side in detection.overview_sides if longest > side]
-    int8 = detection.runs_int8()
+    int8 = detection.int8
     if quick:
         return [centerface.detect_boxes(image, detection.threshold, min(overviews, default=0), device, int8)]
     sources = [image, _clahe(image)] if detection.thorough and is_dark(image) else [image]

@@ -4,7 +4,7 @@ Every entry point names its inputs alike (node inputs, CLI flag destinations, JS
 mapping of those names gives the same options everywhere:
 
     mask_type, strength, coverage, margin, feather, ears, neck, seed, color   -> PrivacyOptions
-    threshold, overview_sides, thorough, fp32                                  -> PrivacyDetection
+    threshold, overview_sides, thorough, int8                                  -> PrivacyDetection
     audit, auto_strengthen                                                     -> the self-audit
     people, reference                                                          -> People (who is hidden)
 
@@ -27,7 +27,7 @@ from .options import PrivacyOptions
 from .people import People
 
 OPTION_FIELDS = ("mask_type", "strength", "coverage", "margin", "feather", "ears", "neck", "seed", "color")
-SWITCHES = ("ears", "neck", "thorough", "fp32", "audit", "auto_strengthen")  # must be true or false
+SWITCHES = ("ears", "neck", "thorough", "int8", "audit", "auto_strengthen")  # must be true or false
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def privacy_request(values: Mapping[str, Any]) -> PrivacyRequest:
         threshold=values.get("threshold", PRIVACY_DETECTION.threshold),
         overview_sides=tuple(values.get("overview_sides", PRIVACY_DETECTION.overview_sides)),
         thorough=values.get("thorough", PRIVACY_DETECTION.thorough),
-        int8=False if values.get("fp32", False) else PRIVACY_DETECTION.int8,
+        int8=values.get("int8", PRIVACY_DETECTION.int8),
     )
     auto_strengthen = values.get("auto_strengthen", False)
     people = People(values.get("people", "everyone"), values.get("reference"))

@@ -45,9 +45,8 @@ def detector(options: VideoOptions, dense: bool | None = None, analyse: bool = F
 
 class PrivacyDetector:
     """detect(rgb) -> faces to hide: every pass of ``detection`` on the first call and every ``full_every``-th
-    call after it, only the quick pass on the others. The same detection as photos (on a CPU with fast int8
-    instructions the int8 CenterFace proposes and the fp32 one confirms: ``detection/centerface_cascade.py``),
-    so each pass of a frame keeps the fp32 model's faces."""
+    call after it, only the quick pass on the others. The same detection as photos (with ``detection.int8``,
+    the int8 CenterFace proposes and the fp32 one confirms: ``detection/centerface_cascade.py``)."""
 
     def __init__(self, detection: PrivacyDetection, full_every: int, dense: bool):
         self.detection, self.full_every, self.dense = detection, full_every, dense

