@@ -5,23 +5,10 @@ Nodes only convert tensors and call ``pipelines.flame``; everything heavy is imp
 
 from __future__ import annotations
 
-from .compat import Progress, check_interrupted
+from .compat import Progress, check_interrupted, folder
 
 CATEGORY = "PLAYALTER/flame"
 MESH_FORMATS = ("none", "obj", "ply", "obj+ply", "glb")
-
-
-def _output_directory():
-    from pathlib import Path
-
-    try:
-        import folder_paths  # ComfyUI
-
-        return Path(folder_paths.get_output_directory())
-    except ImportError:
-        from ..pipelines.core.config import settings
-
-        return Path(settings().paths.output_dir)
 
 
 class PlayAlterFLAMEFit:
@@ -82,7 +69,7 @@ class PlayAlterFLAMEFit:
                 preview = draw_fit(preview, fit.vertices_2d, fit.vertices, fit.triangles, fit.landmarks_2d,
                                    to_ibug68(face)[0])
                 for suffix in _suffixes(export_mesh):
-                    path = _output_directory() / "flame" / f"flame_fit_{index:03d}_{number:02d}.{suffix}"
+                    path = folder("output") / "flame" / f"flame_fit_{index:03d}_{number:02d}.{suffix}"
                     write_mesh(path, fit.vertices, fit.triangles)
             previews.append(preview)
         return fits, numpy_to_image_batch(previews), fits_to_json(fits, include_mesh_in_json)
@@ -165,7 +152,7 @@ class PlayAlterFaceMeasurements:
                     if face.mesh is not None:
                         for suffix in _suffixes(export_mesh):
                             name = f"face_mesh_{image_index:03d}_{face_index:02d}.{suffix}"
-                            export_face_mesh(face, _output_directory() / "face_mesh" / name)
+                            export_face_mesh(face, folder("output") / "face_mesh" / name)
         return results, measurements_to_json(results)
 
 

@@ -195,6 +195,24 @@ def test_fit_node_outputs_fits_preview_json_and_meshes(with_flame, flame_model):
     assert json.loads(measurements_json)[1]["face"] == 1
 
 
+
+def test_fit_node_writes_its_meshes_into_the_run_s_output_folder(with_flame, flame_model, tmp_path):
+    """A runner or HTTP run gives each run its own output folder: the meshes go there, not into the
+    settings' shared one (where another user's run would find them)."""
+    torch = pytest.importorskip("torch")
+    from playalter.nodes import compat
+    from playalter.nodes.flame import PlayAlterFLAMEFit
+
+    run_output = tmp_path / "this_run"
+    compat.set_folders(None, run_output)
+    try:
+        PlayAlterFLAMEFit().fit(torch.zeros((1, 512, 512, 3)), [_faces_for(flame_model, [(0, 0, 0)])], 100, 50, 50.0,
+                                export_mesh="obj")
+    finally:
+        compat.set_folders(None, None)
+    assert (run_output / "flame" / "flame_fit_000_00.obj").is_file()
+    assert not (with_flame / "flame").exists()
+
 def test_fit_node_without_flame_gives_the_model_error_but_measurements_fall_back(monkeypatch, tmp_path, flame_model):
     from playalter.nodes.flame import PlayAlterFaceMeasurements, PlayAlterFLAMEFit
 
