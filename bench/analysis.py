@@ -23,7 +23,7 @@ import cv2
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT.parent))  # run from a checkout without installing: import playalter from it
 
-from playalter.pipelines.engine import face_mesh
+from playalter.pipelines.engine import face_mesh  # noqa: E402
 from playalter.pipelines.engine.detection import detect_faces  # noqa: E402
 from playalter.pipelines.engine.face_measurements import measure_face  # noqa: E402
 from playalter.pipelines.flame.measurements import measure_landmarks  # noqa: E402
@@ -39,9 +39,9 @@ def stage_timings(image, face, repeats: int) -> dict[str, tuple[float, float]]:
     placement = face_mesh._placement_from_points(face.mesh.astype(float))
     points = face.mesh.astype(float)
     return {
-        "one 192 px mesh pass": median_ms(lambda: face_mesh._run_mesh(mesh_net, image, *placement), repeats),
+        "one 192 px mesh pass": median_ms(lambda: face_mesh._run_meshes(mesh_net, image, [placement]), repeats),
         "mirror-averaged final pass": median_ms(
-            lambda: face_mesh._run_mesh(mesh_net, image, *placement, mirror_average=True), repeats),
+            lambda: face_mesh._run_meshes(mesh_net, image, [placement], mirror_average=True), repeats),
         "both irises, one 64 px batch of two": median_ms(lambda: face_mesh._run_irises(iris_net, image, points), repeats),
     }
 
