@@ -12,6 +12,7 @@ from playalter.runner.engine.core_nodes import CORE_NODE_CLASSES
 from playalter.runner.engine.executor import execute
 from playalter.runner.engine.registry import default_node_classes
 from playalter.runner.engine.ui_format import api_to_ui, ui_to_api
+from playalter.runner.engine.errors import WorkflowValidationError
 from playalter.runner.engine.workflow import WorkflowFormatError, load_workflow
 
 REPO = Path(__file__).resolve().parents[1]
@@ -95,6 +96,51 @@ def test_unknown_node_type_is_a_clear_error():
     ui = {"nodes": [{"id": 1, "type": "KSampler", "mode": 0, "widgets_values": [1, "fixed"]}], "links": []}
     with pytest.raises(WorkflowFormatError, match="KSampler.*--remote"):
         ui_to_api(ui, NODES)
+
+
+SAVE = {"id": 3, "type": "SaveImage", "inputs": [{"name": "images", "link": 3}], "widgets_values": ["x"]}
+MALFORMED_UI = {  # each raised ValueError, TypeError, AttributeError or RecursionError before
+    "short link": {"nodes": [SAVE], "links": [[3, 1, 0]]},
+    "links not a list": {"nodes": [SAVE], "links": {"3": [3, 1, 0, 3, 0, "IMAGE"]}},
+    "node not an object": {"nodes": [5], "links": []},
+    "inputs not a list": {"nodes": [{**SAVE, "inputs": "images"}], "links": []},
+    "widgets a string": {"nodes": [{**SAVE, "widgets_values": "x"}], "links": []},
+}
+
+
+@pytest.mark.parametrize("name", MALFORMED_UI)
+def test_a_malformed_editor_file_is_a_format_error(name):
+    with pytest.raises(WorkflowFormatError):
+        ui_to_api(MALFORMED_UI[name], NODES)
+
+
+def test_a_circle_of_reroute_or_bypassed_nodes_leads_nowhere():
+    for kind, mode in [("Reroute", 0), ("Invert", 4)]:
+        circle = [{"id": 1, "type": kind, "mode": mode, "inputs": [{"name": "image", "type": "IMAGE", "link": 2}]},
+                  {"id": 2, "type": kind, "mode": mode, "inputs": [{"name": "image", "type": "IMAGE", "link": 1}]}]
+        ui = {"nodes": [*circle, SAVE],
+              "links": [[1, 1, 0, 2, 0, "IMAGE"], [2, 2, 0, 1, 0, "IMAGE"], [3, 1, 0, 3, 0, "IMAGE"]]}
+        assert "images" not in ui_to_api(ui, NODES)["3"]["inputs"]
+
+
+@pytest.mark.parametrize("node", [5, {"class_type": 5, "inputs": {}}, {"class_type": "SaveImage", "inputs": [1]}])
+def test_an_api_node_of_the_wrong_shape_is_comfyuis_invalid_prompt(node):
+    with pytest.raises(WorkflowValidationError) as raised:
+        load_workflow({"1": node})
+    assert raised.value.error["type"] == "invalid_prompt"
+    with pytest.raises(WorkflowFormatError):
+        load_workflow([node])
+
+
+@pytest.mark.parametrize("content", [b"[" * 100_000 + b"]" * 100_000, b'{"1": ' + b"9" * 5000 + b"}", None])
+def test_an_unreadable_workflow_file_is_a_format_error(tmp_path, content):
+    path = tmp_path / "workflow.json"
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    with pytest.raises(WorkflowFormatError, match="workflow file"):
+        load_workflow(path)
 
 
 def test_bypassed_node_without_matching_input_drops_the_link():

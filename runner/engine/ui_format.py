@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 from collections.abc import Callable, Mapping
 
+from ...pipelines.core.quoting import quoted
 from .errors import WorkflowFormatError
 from .registry import NodeClasses, declared_inputs, display_name, is_link, is_widget
 
@@ -101,17 +102,47 @@ class _Link:
     type: Any
 
 
-def _parse_links(raw_links: list) -> dict[int, _Link]:
+def _parse_links(raw_links: Any) -> dict[int, _Link]:
+    """Links by id, from the editor's lists ``[id, from_node, from_slot, to_node, to_slot, type]`` or objects;
+    WorkflowFormatError for any other shape."""
+    if not isinstance(raw_links, (list, type(None))):
+        raise WorkflowFormatError("the workflow's 'links' is not a list")
     links = {}
     for raw in raw_links or []:
-        if isinstance(raw, dict):
-            links[raw["id"]] = _Link(
-                raw["origin_id"], raw["origin_slot"], raw["target_id"], raw["target_slot"], raw.get("type")
-            )
+        if isinstance(raw, dict) and {"id", "origin_id", "origin_slot", "target_id", "target_slot"} <= raw.keys():
+            link_id, link = raw["id"], _Link(raw["origin_id"], raw["origin_slot"], raw["target_id"],
+                                             raw["target_slot"], raw.get("type"))
+        elif isinstance(raw, list) and len(raw) >= 6:
+            link_id, link = raw[0], _Link(*raw[1:6])
         else:
-            link_id, from_node, from_slot, to_node, to_slot, link_type = raw[:6]
-            links[link_id] = _Link(from_node, from_slot, to_node, to_slot, link_type)
+            raise WorkflowFormatError(f"link {quoted(raw)} is neither [id, from_node, from_slot, to_node, to_slot, "
+                                      "type] nor an object with those fields")
+        if not _is_id(link_id) or not isinstance(link.from_slot, int) or isinstance(link.from_slot, bool):
+            raise WorkflowFormatError(f"link {quoted(raw)} needs a whole-number or text id and a whole-number slot")
+        links[link_id] = link
     return links
+
+
+def _parse_nodes(raw_nodes: list) -> dict[Any, dict]:
+    """Nodes by id; WorkflowFormatError unless each is an object with an id, a text type, ``inputs`` as a list
+    of objects with a text name and ``widgets_values`` as a list or an object."""
+    nodes = {}
+    for position, node in enumerate(raw_nodes):
+        if not isinstance(node, dict) or not _is_id(node.get("id")) or not isinstance(node.get("type"), str):
+            raise WorkflowFormatError(f"nodes[{position}] is not an object with a whole-number or text 'id' and "
+                                      "a text 'type'")
+        sockets = node.get("inputs") or []
+        if not isinstance(sockets, list) or not all(
+                isinstance(socket, dict) and isinstance(socket.get("name"), str) for socket in sockets):
+            raise WorkflowFormatError(f"node {quoted(node['id'])}: 'inputs' is not a list of named sockets")
+        if not isinstance(node.get("widgets_values") or [], (list, dict)):
+            raise WorkflowFormatError(f"node {quoted(node['id'])}: 'widgets_values' is not a list or an object")
+        nodes[node["id"]] = node
+    return nodes
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
 
 
 @dataclass(frozen=True)
@@ -125,26 +156,28 @@ def ui_to_api(
     ui: Mapping[str, Any], node_classes: NodeClasses | None = None, *, definitions: Definitions | None = None
 ) -> dict[str, dict]:
     """A UI-format workflow -> API format."""
-    if (ui.get("definitions") or {}).get("subgraphs"):
+    if isinstance(ui.get("definitions"), dict) and ui["definitions"].get("subgraphs"):
         raise WorkflowFormatError("workflows with subgraphs are not supported; unpack the subgraph in the editor first")
     definitions = definitions or local_definitions(node_classes or {})
-    nodes = {node["id"]: node for node in ui["nodes"]}
+    nodes = _parse_nodes(ui["nodes"])
     links = _parse_links(ui.get("links"))
 
-    def source(link_id: int) -> tuple[str, int] | _Constant | None:
-        """Follow a link upstream through Reroute, PrimitiveNode and bypassed nodes; None when it leads nowhere."""
-        link = links.get(link_id)
-        origin = nodes.get(link.from_node) if link is not None else None
+    def source(link_id: int, passed: frozenset = frozenset()) -> tuple[str, int] | _Constant | None:
+        """Follow a link upstream through Reroute, PrimitiveNode and bypassed nodes; None when it leads nowhere
+        (or round a circle of Reroute and bypassed nodes: ``passed`` holds the links followed so far)."""
+        link = links.get(link_id) if _is_id(link_id) and link_id not in passed else None
+        origin = nodes.get(link.from_node) if link is not None and _is_id(link.from_node) else None
         if origin is None or origin.get("mode") == MODE_MUTED:
             return None
         if origin["type"] == "Reroute":
             upstream = (origin.get("inputs") or [{}])[0].get("link")
-            return source(upstream) if upstream is not None else None
+            return source(upstream, passed | {link_id}) if upstream is not None else None
         if origin["type"] == "PrimitiveNode":
-            return _Constant((origin.get("widgets_values") or [None])[0])
+            values = origin.get("widgets_values") or [None]
+            return _Constant(values[0] if isinstance(values, list) else None)
         if origin.get("mode") == MODE_BYPASSED:
-            passed = _bypass_input(origin, link)
-            return source(passed) if passed is not None else None
+            upstream = _bypass_input(origin, link)
+            return source(upstream, passed | {link_id}) if upstream is not None else None
         return str(origin["id"]), link.from_slot
 
     api: dict[str, dict] = {}
@@ -186,7 +219,7 @@ def _bypass_input(node: Mapping[str, Any], link: _Link) -> int | None:
     """The link a bypassed node passes on for its output ``link.from_slot``: its input of that type."""
     inputs = node.get("inputs") or []
     wanted = link.type
-    same_slot = inputs[link.from_slot] if link.from_slot < len(inputs) else None
+    same_slot = inputs[link.from_slot] if 0 <= link.from_slot < len(inputs) else None
     candidates = ([same_slot] if same_slot is not None else []) + list(inputs)
     for candidate in candidates:
         if candidate.get("link") is not None and (
