@@ -61,3 +61,11 @@ def test_detect_rejects_a_bad_photo_with_a_clear_message(tmp_path, capsys):
     assert main(["detect", str(bad), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert "error: " in err and "notes.jpg is not an image" in err and "Traceback" not in err
+
+
+def test_an_output_folder_that_cannot_be_made_is_one_line_not_a_traceback(t1_path, tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("in the way", encoding="utf-8")
+    assert main(["detect", str(t1_path), "--out", str(blocker / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and str(blocker / "out") in err and len(err.strip().splitlines()) == 1, err

@@ -42,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     except (PlayalterError, MissingExtra) as error:
         sys.stderr.write(f"error: {error}\n")
         return 2
+    except OSError as error:  # a file or folder named on the command line cannot be read or written
+        where = f"{error.filename}: " if error.filename else ""
+        sys.stderr.write(f"error: {where}{error.strerror or error}\n")
+        return 1
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130
