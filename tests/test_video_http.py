@@ -118,6 +118,9 @@ def test_uploads_that_are_too_large_undecodable_too_long_or_malformed_are_refuse
             for body, expected in refusals:
                 response = await client.post("/api/video/anonymize", headers=bearer(key), data=body)
                 assert await error_of(response) == expected
+            truncated = await client.post("/api/video/anonymize", headers=bearer(key), data=form(data[:1000]))
+            message = (await truncated.json())["error"]["message"]
+            assert message.startswith("the uploaded video ") and ".part" not in message, message
             as_json = await client.post("/api/video/anonymize", headers=bearer(key), json={"video": "AAAA"})
             assert await error_of(as_json) == (415, "unsupported_media_type")
             remaining = as_json.headers["X-RateLimit-Remaining"]
@@ -276,7 +279,10 @@ def test_a_swap_job_takes_the_source_photo_and_returns_the_video(tmp_path, clip,
             video = clip.read_bytes()
             not_a_photo = await client.post("/api/video/swap", headers=bearer(key),
                                             data=form(video, None, source=b"GIF89a not really"))
-            assert await error_of(not_a_photo) == (422, "invalid_image")
+            assert not_a_photo.status == 422
+            refusal = (await not_a_photo.json())["error"]
+            assert refusal["code"] == "invalid_image" and "the uploaded source" in refusal["message"]
+            assert ".part" not in refusal["message"], "named by the upload, not by its staging file"
             without_source = await client.post("/api/video/swap", headers=bearer(key), data=form(video))
             status, code = await error_of(without_source)
             assert (status, code) == (400, "invalid_request")

@@ -244,7 +244,7 @@ async def _admit_video(request: web.Request, path: Path):
     try:
         info = await asyncio.to_thread(probe, path)
     except PlayalterError as error:
-        raise ApiError(422, error.code, public_text(str(error))) from None
+        raise ApiError(422, error.code, _as_sent(error, path, "video")) from None
     duration = info.duration if info.duration is not None else (
         info.frames / info.fps if info.frames and info.fps else None)
     if duration is None:
@@ -276,4 +276,10 @@ async def _check_photo_or_identity(part: str, path: Path) -> None:
     try:
         await asyncio.to_thread(check)
     except PlayalterError as error:
-        raise ApiError(422, error.code, f"{part}: {public_text(str(error))}") from None
+        raise ApiError(422, error.code, f"{part}: {_as_sent(error, path, part)}") from None
+
+
+def _as_sent(error: Exception, path: Path, part: str) -> str:
+    """The error's message naming the upload as the client knows it (``the uploaded video``), not by the name of
+    its staging file (``3f9c...part``), which means nothing to the client."""
+    return public_text(str(error).replace(str(path), f"the uploaded {part}").replace(path.name, f"the uploaded {part}"))
