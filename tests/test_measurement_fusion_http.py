@@ -56,6 +56,7 @@ def test_fused_analysis_over_http(tmp_path, astronaut_image, t1_image):
                 assert status == 400 and named in answer["error"]["message"], (name, answer)
             status, answer = await analyze({"images_base64": [photos[0], b64(b"not an image")], "fuse": True})
             assert status == 422 and "images_base64.1" in answer["error"]["message"], answer
+            assert ".bin" not in answer["error"]["message"], "named by the request field, not the job's input file"
             status, answer = await analyze({"images_base64": [photos[0], _png(np.full((160, 160, 3), 128, np.uint8))],
                                             "fuse": True})
             assert status == 422 and answer["error"]["code"] == "no_face", answer

@@ -42,7 +42,8 @@ def _frames(inputs: dict[str, Path], cancel_event: threading.Event) -> list[Fram
             raise WorkflowCancelled()
         name = f"images_base64.{index}"
         try:
-            image = load_image(inputs[f"image {index}"])  # uint8 [H,W,3] RGB, validated
+            image = load_image(inputs[f"image {index}"].read_bytes())  # uint8 [H,W,3] RGB, validated; as bytes, a
+            # refusal names "the uploaded image", not the job's input file ("1.bin")
         except ImageValidationError as error:
             raise ImageValidationError(f"{name}: {error}") from None
         frames.append(photo_frame(image, name))
