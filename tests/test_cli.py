@@ -69,3 +69,17 @@ def test_an_output_folder_that_cannot_be_made_is_one_line_not_a_traceback(t1_pat
     assert main(["detect", str(t1_path), "--out", str(blocker / "out")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: ") and str(blocker / "out") in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_keys_against_a_missing_or_damaged_database_are_one_line_and_create_nothing(tmp_path, capsys):
+    missing = tmp_path / "typo" / "keys.sqlite3"
+    assert main(["keys", "list", "--db", str(missing)]) == 2
+    assert not missing.parent.exists(), "listing a mistyped path creates nothing"
+    damaged = tmp_path / "damaged.sqlite3"
+    damaged.write_bytes(b"SQLite format 3\x00" + bytes(range(256)) * 8)
+    for command in (["keys", "list", "--db", str(damaged)], ["keys", "revoke", "abc", "--db", str(damaged)],
+                    ["keys", "create", "--tier", "basic", "--db", str(damaged)]):
+        assert main(command) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 4 and all(line.startswith("error: ") for line in lines), lines
+    assert "no key database" in lines[0] and "Traceback" not in "".join(lines)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import sqlite3
 import sys
 
 from . import commands
@@ -45,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as error:  # a file or folder named on the command line cannot be read or written
         where = f"{error.filename}: " if error.filename else ""
         sys.stderr.write(f"error: {where}{error.strerror or error}\n")
+        return 1
+    except sqlite3.DatabaseError as error:  # e.g. keys --db naming a file that is not a SQLite database
+        sys.stderr.write(f"error: a database cannot be used ({error}): a damaged file, or not a SQLite database\n")
         return 1
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")

@@ -36,10 +36,16 @@ def register(subparsers) -> None:
 
 
 @contextmanager
-def _open_store(args):
-    """The key store, with anything it creates (folder, database) readable by this user only."""
+def _open_store(args, *, create: bool = False):
+    """The key store, with anything it creates (folder, database) readable by this user only. Only ``create``
+    makes a database named by ``--db`` that does not exist: listing or revoking in a mistyped path creates
+    nothing."""
     from ....pipelines.core.config import settings
+    from ....pipelines.core.errors import InvalidParameterError
     from ..extras import require
+
+    if args.db and not create and not os.path.isfile(args.db):
+        raise InvalidParameterError(f"no key database at {args.db} (--db names the file 'keys create' wrote)")
 
     require("server")
     current = settings()
@@ -75,7 +81,7 @@ def run_create(args) -> int:
     from ...server.security.keys import DEFAULT_SCOPES, parse_expiry
 
     expires_at = parse_expiry(args.expires) if args.expires else None
-    with _open_store(args) as store:
+    with _open_store(args, create=True) as store:
         key_id, plaintext = store.create(args.tier, args.name, args.scopes or DEFAULT_SCOPES, expires_at)
         record = store.get(key_id)
     if args.json:
