@@ -97,6 +97,8 @@ def check_runner_ranges(values: dict[str, Any]) -> None:
         raise ConfigError("database.url must be empty (SQLite) or a postgresql:// URL")
     if values["queue"]["lease_seconds"] < 2 or values["queue"]["max_attempts"] < 1:
         raise ConfigError("queue.lease_seconds must be at least 2 and queue.max_attempts at least 1")
+    if not 0 <= values["server"]["port"] <= 65535:
+        raise ConfigError("server.port must be 0-65535 (0: any free port)")
     if values["server"]["shutdown_grace_seconds"] < 0:
         raise ConfigError("server.shutdown_grace_seconds must be 0 or more")
     if values["storage"]["min_free_mb"] < 0:

@@ -42,6 +42,16 @@ def test_a_busy_port_is_a_clear_message_and_creates_no_key(tmp_path):
     assert not (tmp_path / "data").exists(), "nothing (no admin key) is created before the port is bound"
 
 
+def test_a_port_out_of_range_is_a_clear_message_and_creates_nothing(tmp_path, capsys, monkeypatch):
+    """It was an OverflowError traceback from bind()."""
+    from playalter.runner.cli.main import main
+
+    monkeypatch.setenv("PLAYALTER__PATHS__DATA_DIR", str(tmp_path / "data"))
+    assert main(["serve", "--port", "70000"]) == 2
+    assert capsys.readouterr().err == "error: server.port must be 0-65535 (0: any free port)\n"
+    assert not (tmp_path / "data").exists()
+
+
 def test_the_busy_port_message_names_comfyui_and_a_free_port():
     message = cannot_listen_message("127.0.0.1", 8188, OSError(errno.EADDRINUSE, "Address already in use"))
     assert "ComfyUI's default port" in message
