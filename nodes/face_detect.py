@@ -170,9 +170,9 @@ class PlayAlterFacesToMask:
     def to_mask(self, faces, image, shape, grow):
         from ..pipelines.core.errors import InvalidParameterError
         from ..pipelines.engine.face_mask import faces_mask
-        from .tensors import numpy_to_mask_batch
+        from .tensors import image_batch_size, numpy_to_mask_batch
 
-        batch, height, width = int(image.shape[0]), int(image.shape[1]), int(image.shape[2])
+        batch, height, width = image_batch_size(image)
         if len(faces) not in (1, batch):
             raise InvalidParameterError(
                 f"Faces To Mask got faces for {len(faces)} images but an IMAGE batch of {batch}: "

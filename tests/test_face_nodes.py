@@ -12,7 +12,7 @@ import torch
 from playalter.nodes import compat
 from playalter.nodes.face_detect import PlayAlterFaceDetect, PlayAlterFaceSelect, PlayAlterFacesToMask
 from playalter.pipelines.core import config
-from playalter.pipelines.core.errors import InvalidParameterError
+from playalter.pipelines.core.errors import ImageValidationError, InvalidParameterError
 from playalter.pipelines.engine.face import Face, faces_from_json
 
 from onnx_models import use_models_dir
@@ -109,3 +109,33 @@ def test_faces_to_mask_rejects_mismatched_batches():
     faces = [[], [], []]
     with pytest.raises(InvalidParameterError, match="faces for 3 images but an IMAGE batch of 2"):
         PlayAlterFacesToMask().to_mask(faces, torch.zeros((2, 64, 64, 3)), "box", 0)
+
+
+@pytest.mark.parametrize("image, message", [
+    (torch.zeros((0, 64, 64, 3)), "image is an empty batch"),
+    (torch.zeros((1, 3, 64, 64)), r"image must be an IMAGE batch \[B,H,W,3\].*\(1, 3, 64, 64\)"),
+    (torch.zeros((1, 64, 64, 2)), r"\(1, 64, 64, 2\)"),
+    (torch.zeros((1, 64, 64, 3), dtype=torch.uint8), "floats from 0 to 1.*uint8"),
+    (torch.zeros((2, 64, 64, 3)).index_fill(0, torch.tensor([1]), float("nan")), "image 1 of image holds NaN"),
+    (torch.full((1, 64, 64, 3), float("inf")), "NaN or infinite"),
+])
+def test_unusable_images_are_refused_naming_the_input(image, message):
+    """An IMAGE no node can use is an invalid_image error at the node, not a numpy error or a black image."""
+    with pytest.raises(ImageValidationError, match=message):
+        PlayAlterFacesToMask().to_mask([[]], image, "box", 0)
+    with pytest.raises(ImageValidationError, match=message):
+        _detect(image)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64])
+def test_faces_to_mask_takes_any_float_image_and_an_unbatched_one(dtype):
+    faces = [[Face(bbox=[2, 3, 6, 8], score=1, kps=np.zeros((5, 2)))]]
+    (mask,) = PlayAlterFacesToMask().to_mask(faces, torch.zeros((16, 12, 3), dtype=dtype), "box", 0)  # [H,W,3]
+    assert mask.shape == (1, 16, 12) and mask.dtype == torch.float32 and mask.sum() == 4 * 5
+
+
+def test_a_face_with_a_non_finite_box_is_refused_when_made():
+    with pytest.raises(InvalidParameterError, match="must be finite numbers"):
+        Face(bbox=[float("nan"), 0, 10, 10], score=1, kps=np.zeros((5, 2)))
+    with pytest.raises(InvalidParameterError, match="shape"):
+        Face(bbox=[0, 0, 10], score=1, kps=np.zeros((5, 2)))

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from ..core.errors import InvalidParameterError
+
 _ARRAY_FIELDS = ("bbox", "kps", "landmarks", "landmarks_3d", "mesh", "iris", "embedding")
 
 
@@ -23,7 +25,7 @@ def _as_array(value: Any, shape_tail: tuple[int, ...] | None = None) -> np.ndarr
         return None
     array = np.asarray(value, dtype=np.float32)
     if shape_tail is not None and array.shape[-len(shape_tail):] != shape_tail:
-        raise ValueError(f"expected an array of shape (..., {shape_tail}), got {array.shape}")
+        raise InvalidParameterError(f"a face's array must have the shape (..., {shape_tail}), got {array.shape}")
     return array
 
 
@@ -70,6 +72,9 @@ class Face:
     def __post_init__(self) -> None:
         self.bbox = _as_array(self.bbox, (4,))
         self.kps = _as_array(self.kps, (5, 2))
+        if not (np.isfinite(self.bbox).all() and np.isfinite(self.kps).all()):  # every consumer does pixel maths
+            raise InvalidParameterError(f"a face's box and keypoints must be finite numbers, got box "
+                                        f"{self.bbox.tolist()}: connect FACES from a face detector")
         self.landmarks = _as_array(self.landmarks, (2,))
         self.landmarks_3d = _as_array(self.landmarks_3d, (3,))
         self.mesh = _as_array(self.mesh, (468, 3))
@@ -124,6 +129,23 @@ class Face:
 
 
 Faces = list[list[Face]]
+
+
+def check_on_image(faces: list[Face], width: int, height: int, what: str) -> None:
+    """Refuse a face whose box is empty or wholly outside the ``width`` x ``height`` image, or whose five
+    keypoints coincide: FACES made for another image or by hand, on which crops, warps and blends have no
+    pixels to work with. ``what`` names the image in the message ("target image 0")."""
+    for index, face in enumerate(faces):
+        x1, y1, x2, y2 = face.bbox
+        if not (x2 > x1 and y2 > y1 and x2 > 0 and y2 > 0 and x1 < width and y1 < height):
+            problem = f"has the box {[round(float(value), 1) for value in face.bbox]}, empty or outside the " \
+                      f"{width}x{height} image"
+        elif np.ptp(face.kps, axis=0).max() < 1.0:  # kps [5,2]
+            problem = "has its five keypoints on one spot"
+        else:
+            continue
+        raise InvalidParameterError(f"face {index} of the {what} {problem}: connect the FACES detected on this "
+                                    "same image")
 
 
 def faces_to_json(faces: Faces) -> str:
