@@ -195,3 +195,18 @@ def test_static_names_are_looked_up_never_handed_to_the_file_system(tmp_path):
                 assert (status, code) == (404, "not_found"), name
 
     run(scenario())
+
+
+def test_a_declared_body_over_the_limit_is_413_without_waiting_for_it(tmp_path):
+    """A Content-Length over security.max_body_mb, with no body sent: 413 from the headers alone (it was a 408
+    once the body timeout ran out, here set to 2 s)."""
+    async def scenario():
+        async with running_app(make_settings(tmp_path, SERVER__BODY_TIMEOUT_SECONDS=2)) as (client, _, key):
+            reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
+            writer.write(f"POST /api/privacy/mask HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
+                         "Content-Type: application/json\r\nContent-Length: 999999999999\r\n\r\n{".encode())
+            head = await reader.readuntil(b"\r\n\r\n")
+            writer.close()
+            assert head.startswith(b"HTTP/1.1 413 "), head
+
+    run(scenario())

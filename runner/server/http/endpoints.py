@@ -340,8 +340,11 @@ async def download_job(request: web.Request) -> web.StreamResponse:
 async def _read_body(request: web.Request, schema: dict) -> tuple[dict[str, Any], bytes]:
     """(the JSON body checked against ``schema``, defaults filled in; the raw bytes).
 
-    413 past security.max_body_mb; 400 when it is not JSON, is nested too deeply or does not fit ``schema``.
+    413 past security.max_body_mb (at once when Content-Length says so, not after waiting for a body that may
+    never come); 400 when it is not JSON, is nested too deeply or does not fit ``schema``.
     """
+    if request.content_length is not None and request.content_length > request.client_max_size:
+        raise web.HTTPRequestEntityTooLarge(max_size=request.client_max_size, actual_size=request.content_length)
     raw = await request.read()
     return await asyncio.to_thread(lambda: schemas.validate(schema, schemas.parse_json(raw))), raw
 
