@@ -187,7 +187,8 @@ def test_admin_key_is_created_once_and_manages_keys_over_http(tmp_path):
             assert {row["key_id"] for row in listing["keys"]} == {record["key_id"], security.admin_key[8:20]}
             assert new_key not in json.dumps(listing)
 
-            for bad_body in ({"tier": "gold"}, {"scopes": 7}, {"scopes": ["face:fly"]}, {"expires": "someday"}, [1]):
+            for bad_body in ({"tier": "gold"}, {"scopes": 7}, {"scopes": ["face:fly"]}, {"expires": "someday"}, [1],
+                             {"tier": "basic", "name": "ok\x1b[2J"}, {"tier": "basic", "name": "a\nb"}):
                 bad = await client.post("/api/keys", headers=admin, json=bad_body)
                 assert await error_of(bad) == (400, "invalid_parameter"), bad_body
             assert (await client.delete(f"/api/keys/{record['key_id']}", headers=admin)).status == 200

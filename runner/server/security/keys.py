@@ -25,6 +25,7 @@ import hmac
 import re
 import secrets
 import time
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -242,6 +243,8 @@ def _insert(tx, tier: str, name: str, scopes, expires_at: float | None) -> tuple
     if tier not in TIERS:
         raise InvalidParameterError(f"unknown tier {quoted(tier)}; choose one of: {', '.join(TIERS)}")
     scopes = validate_scopes(scopes)
+    if any(unicodedata.category(character) in ("Cc", "Cf") for character in name):
+        raise InvalidParameterError("a key name must not hold control characters: it is printed in listings and logs")
     while True:
         key_id = secrets.token_hex(KEY_ID_LENGTH // 2)
         if not tx.execute("SELECT 1 FROM api_keys WHERE key_id = ?", (key_id,)).fetchone():
