@@ -131,6 +131,9 @@ class PlayAlterFaceMeasurements:
             raise InvalidParameterError("connect a FLAME fit, or FACES for landmark-only estimates")
         scale = parse_scale(scale)
         frames = image_batch_to_numpy(image) if image is not None else None
+        if faces is not None and frames is not None and len(faces) != len(frames):
+            raise InvalidParameterError(f"FACES describe {len(faces)} images but the IMAGE batch has {len(frames)}: "
+                                        "connect the images the faces were found in")
         if fuse:
             if flame_fit is not None:
                 raise InvalidParameterError("fuse works on the dense-mesh measurements: disconnect the FLAME fit")
@@ -138,6 +141,9 @@ class PlayAlterFaceMeasurements:
             return results, measurements_to_json(results)
         results = []
         if flame_fit is not None:
+            if faces is not None and len(faces) != len(flame_fit):
+                raise InvalidParameterError(f"FACES describe {len(faces)} images but the FLAME fit "
+                                            f"{len(flame_fit)}: connect the faces the FLAME fit was made from")
             sexes = [[face.sex for face in image_faces] for image_faces in faces] if faces is not None else None
             for image_index, image_fits in enumerate(flame_fit):
                 for face_index, fit in enumerate(image_fits):
@@ -145,7 +151,7 @@ class PlayAlterFaceMeasurements:
                     results.append({"image": image_index, "face": face_index, **measure_fit(fit, sex)})
         else:
             for image_index, image_faces in enumerate(faces):
-                frame = frames[image_index] if frames is not None and image_index < len(frames) else None
+                frame = frames[image_index] if frames is not None else None
                 for face_index, face in enumerate(image_faces):
                     results.append({"image": image_index, "face": face_index,
                                     **measure_landmarks(face, scale, frame)})
@@ -192,13 +198,18 @@ class PlayAlterMeasurementSheet:
     def draw(self, image, faces, measurements):
         import numpy as np
 
+        from ..pipelines.core.errors import InvalidParameterError
         from ..pipelines.engine.measurement_sheet import draw_measurement_sheet
         from .tensors import image_batch_to_numpy, numpy_to_image_batch
 
+        frames = image_batch_to_numpy(image)
+        if len(faces) != len(frames):
+            raise InvalidParameterError(f"FACES describe {len(faces)} images but the IMAGE batch has {len(frames)}: "
+                                        "connect the images the faces were found in")
         by_face = {(entry["image"], entry["face"]): entry for entry in measurements}
         sheets = [draw_measurement_sheet(frame, image_faces, [by_face.get((index, number))
                                                               for number in range(len(image_faces))])
-                  for index, (frame, image_faces) in enumerate(zip(image_batch_to_numpy(image), faces))]
+                  for index, (frame, image_faces) in enumerate(zip(frames, faces))]
         height, width = max(sheet.shape[0] for sheet in sheets), max(sheet.shape[1] for sheet in sheets)
         padded = []  # one batch needs one size: white below and to the right
         for sheet in sheets:

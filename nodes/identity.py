@@ -35,15 +35,16 @@ def reference_from_inputs(reference_identity=None, reference_image=None, identit
     from ..pipelines.engine import embedding, reference
     from .tensors import image_batch_to_numpy
 
-    return reference.from_photos(image_batch_to_numpy(reference_image), embedding.resolve_space(identity_model))
+    return reference.from_photos(image_batch_to_numpy(reference_image, "reference_image"),
+                                 embedding.resolve_space(identity_model))
 
 
 class PlayAlterFaceSimilarity:
     DESCRIPTION = (
-        "Is this the same person? The distance between a face of the image and a face of the reference (the "
-        "largest of each unless an index says otherwise; indices count from the largest face), same_person at "
-        "the model's threshold, and the model used with its licence. ArcFace (buffalo_l, cosine distance) when "
-        "installed, else dlib's descriptor (Euclidean distance)."
+        "Is this the same person? The distance between a face of the image and a face of the reference, one image "
+        "each (a batch of several is refused): the largest face of each unless an index says otherwise (indices "
+        "count from the largest face); same_person at the model's threshold, and the model used with its licence. "
+        "ArcFace (buffalo_l, cosine distance) when installed, else dlib's descriptor (Euclidean distance)."
     )
     CATEGORY = CATEGORY
     FUNCTION = "compare"
@@ -70,13 +71,32 @@ class PlayAlterFaceSimilarity:
     def compare(self, image, reference, face_index, reference_face_index, identity_model="auto", faces=None,
                 reference_faces=None):
         from ..pipelines.engine.similarity import compare_faces
-        from .tensors import image_batch_to_numpy
 
-        result = compare_faces(image_batch_to_numpy(image)[0], image_batch_to_numpy(reference)[0],
-                               face_index, reference_face_index, identity_model,
-                               None if faces is None else faces[0],
-                               None if reference_faces is None else reference_faces[0])
+        image_frame, image_faces = _one_image(image, faces, "image")
+        reference_frame, faces_of_reference = _one_image(reference, reference_faces, "reference")
+        result = compare_faces(image_frame, reference_frame, face_index, reference_face_index, identity_model,
+                               image_faces, faces_of_reference)
         return result["distance"], result["same_person"], json.dumps(result)
+
+
+def _one_image(images, faces, name: str):
+    """The single image of the IMAGE input ``name`` (uint8 [H,W,3]) and its faces (None: detect them): the node
+    gives one distance, so a batch of several images is refused rather than all but the first ignored."""
+    from ..pipelines.core.errors import InvalidParameterError
+    from ..pipelines.engine.face import check_on_image
+    from .tensors import image_batch_to_numpy
+
+    frames = image_batch_to_numpy(images, name)
+    if len(frames) != 1:
+        raise InvalidParameterError(f"Face Similarity compares one image with one reference, but {name} holds a "
+                                    f"batch of {len(frames)} images: pick one (e.g. with Image From Batch)")
+    if faces is None:
+        return frames[0], None
+    if len(faces) != 1:
+        raise InvalidParameterError(f"the FACES connected for {name} describe {len(faces)} images, but {name} is "
+                                    "one image: connect the faces detected on it")
+    check_on_image(faces[0], frames[0].shape[1], frames[0].shape[0], name)
+    return frames[0], faces[0]
 
 
 NODE_CLASS_MAPPINGS = {"PlayAlterFaceSimilarity": PlayAlterFaceSimilarity}

@@ -235,12 +235,17 @@ class PlayAlterPrivacyAudit:
         from ..pipelines.privacy import AuditSettings, audit
         from .tensors import image_batch_to_numpy
 
-        originals, outputs = image_batch_to_numpy(original), image_batch_to_numpy(anonymized)
+        originals, outputs = image_batch_to_numpy(original, "original"), image_batch_to_numpy(anonymized, "anonymized")
         if not len(originals) == len(outputs) == len(faces):
             raise InvalidParameterError(
                 f"original ({len(originals)}), anonymized ({len(outputs)}) and FACES ({len(faces)}) must hold "
                 "the same number of images"
             )
+        if originals[0].shape != outputs[0].shape:  # the boxes of FACES only fit an anonymized image of that size
+            raise InvalidParameterError(
+                f"anonymized is {outputs[0].shape[1]}x{outputs[0].shape[0]} pixels but original is "
+                f"{originals[0].shape[1]}x{originals[0].shape[0]}: connect the anonymized version of this "
+                "same original, not a resized one")
         settings = AuditSettings(threshold=threshold)
         progress = Progress(len(originals))
         reports = []

@@ -116,11 +116,12 @@ class PlayAlterFaceSwap:
             "restore_model": restore_model, "restore_strength": restore_strength,
             "codeformer_fidelity": codeformer_fidelity,
         })
-        targets = image_batch_to_numpy(target)
+        targets = image_batch_to_numpy(target, "target")
         progress = Progress(len(targets))
         check_interrupted()
+        sources = [] if source is None else image_batch_to_numpy(source, "source")
         outputs, reports = swap_batch(
-            [] if source is None else image_batch_to_numpy(source), targets, source_faces, target_faces, options,
+            sources, targets, source_faces, target_faces, options,
             source_indices=source_indices, average_sources=average_sources, saved_identity=identity,
             reference=reference_from_inputs(reference_identity, reference_image, identity_model),
             on_image=lambda _: progress.update(),
@@ -168,8 +169,8 @@ class PlayAlterFaceCompatibility:
         from ..pipelines.swap.pipeline import detect_all
         from .tensors import image_batch_to_numpy, numpy_to_image_batch
 
-        source_image = image_batch_to_numpy(source)[0]
-        targets = image_batch_to_numpy(target)
+        source_image = image_batch_to_numpy(source, "source")[0]
+        targets = image_batch_to_numpy(target, "target")
         source_face_list = detect_all([source_image], None if source_faces is None else source_faces[:1], "source")[0]
         target_face_lists = detect_all(targets, target_faces, "target")
         source_face = source_face_list[chosen_indices(str(source_index), len(source_face_list), "source")[0]]
@@ -243,10 +244,10 @@ class PlayAlterSaveFaceIdentity:
         from ..pipelines.swap.pipeline import sources_from_faces, detect_all
         from .tensors import image_batch_to_numpy
 
-        frames = image_batch_to_numpy(images)
+        frames = image_batch_to_numpy(images, "images")
         found = detect_all(frames, faces, "source")
         if more_images is not None:
-            more = image_batch_to_numpy(more_images)
+            more = image_batch_to_numpy(more_images, "more_images")
             frames, found = frames + more, found + detect_all(more, None, "source")
         sources = sources_from_faces(frames, found, indices, average=False)
         carried = identity_model == "auto" and all(source.face.embedding is not None for source in sources)

@@ -268,3 +268,19 @@ def test_anonymize_video_hides_only_the_reference_persons_track(tmp_path, t1_ima
     changes = np.array([[np.abs(after[box].astype(int) - before[box]).mean() for box in boxes]
                         for after, before in zip(shown, original)])  # [frames, 2]: astronaut, neighbour
     assert (changes[:, 0] > 30).all() and (changes[:, 1] < 5).all()
+
+
+def test_face_similarity_node_refuses_batches_and_faces_it_would_not_compare(astronaut_image):
+    """One distance out: a batch of several images, or FACES for another image, is refused, not cut to its first."""
+    from playalter.nodes.identity import PlayAlterFaceSimilarity
+    from playalter.nodes.tensors import numpy_to_image_batch
+
+    one, two = numpy_to_image_batch([astronaut_image]), numpy_to_image_batch([astronaut_image] * 2)
+    face = Face(bbox=[9000, 9000, 9100, 9100], score=1, kps=np.full((5, 2), 9050.0) + np.arange(5)[:, None])
+    node = PlayAlterFaceSimilarity()
+    with pytest.raises(InvalidParameterError, match="reference holds a batch of 2 images"):
+        node.compare(one, two, 0, 0, "dlib")
+    with pytest.raises(InvalidParameterError, match="FACES connected for image describe 0 images"):
+        node.compare(one, one, 0, 0, "dlib", faces=[])
+    with pytest.raises(InvalidParameterError, match="face 0 of the image has the box .* outside the 512x512"):
+        node.compare(one, one, 0, 0, "dlib", faces=[[face]])

@@ -124,3 +124,22 @@ def test_the_sheet_comes_over_http_on_request_and_from_the_cli(tmp_path, photo_a
     assert main(["analyze", str(path), "--out", str(tmp_path / "out")]) == 0
     sheet = read_rgb(tmp_path / "out" / "face_sheet.png")
     assert sheet.shape[1] > photo.shape[1] and _has(sheet, VALID_COLOUR)
+
+
+@requires_face_mesh
+def test_the_nodes_refuse_faces_of_another_batch(photo_and_face):
+    """FACES for one image with a batch of two: a clear error, not one sheet (or a measured frame) dropped."""
+    import torch
+
+    from playalter.nodes.flame import PlayAlterFaceMeasurements, PlayAlterMeasurementSheet
+    from playalter.pipelines.core.errors import InvalidParameterError
+
+    photo, face = photo_and_face
+    image = torch.from_numpy(np.stack([photo, photo]).astype(np.float32) / 255)  # [2,H,W,3]
+    with pytest.raises(InvalidParameterError, match="FACES describe 1 images but the IMAGE batch has 2"):
+        PlayAlterMeasurementSheet().draw(image, [[face]], [])
+    for fuse in (False, True):
+        with pytest.raises(InvalidParameterError, match="FACES describe 1 images but the IMAGE batch has 2"):
+            PlayAlterFaceMeasurements().measure(faces=[[face]], image=image, fuse=fuse)
+    with pytest.raises(InvalidParameterError, match="FACES describe 2 images but the FLAME fit 1"):
+        PlayAlterFaceMeasurements().measure(flame_fit=[[]], faces=[[face], [face]])

@@ -141,3 +141,10 @@ def test_workflow_privacy_settings_hide_every_t1_face(name, t1_batch):
     outputs = getattr(node, node.FUNCTION)(image, faces, **values)
     last = image_batch_to_numpy(outputs[0])[-1]
     assert detect_faces(last) == []
+
+
+def test_audit_node_refuses_an_anonymized_image_of_another_size(t1_batch):
+    image, faces = t1_batch
+    smaller = image[:, ::2, ::2].contiguous()
+    with pytest.raises(InvalidParameterError, match="anonymized is .* but original is"):
+        PlayAlterPrivacyAudit().audit(image, smaller, faces, 0.5)

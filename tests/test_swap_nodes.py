@@ -181,3 +181,23 @@ def test_node_contract(name):
     assert set(parameters) - {"self"} == set(inputs)
     for optional in declared.get("optional", {}):
         assert parameters[optional].default is not inspect.Parameter.empty
+
+
+def test_faces_off_the_image_are_refused_by_swap_and_compatibility(t1_tensor, t1_faces):
+    """FACES of another (bigger) image, or made by hand, are named as the problem, not left to OpenCV."""
+    face = t1_faces[0][0]
+    off_image = dataclasses.replace(face, bbox=face.bbox + 5000, kps=face.kps + 5000)
+    one_spot = dataclasses.replace(face, kps=np.repeat(face.kps[:1], 5, axis=0))
+    with pytest.raises(InvalidParameterError, match="face 0 of the target image 0 has the box .* outside the"):
+        PlayAlterFaceSwap().swap(t1_tensor, source=t1_tensor, source_faces=t1_faces, target_faces=[[off_image]],
+                                 **SWAP_DEFAULTS)
+    with pytest.raises(InvalidParameterError, match="face 0 of the target image 0 has its five keypoints on one"):
+        PlayAlterFaceCompatibility().check(t1_tensor, t1_tensor, 0, 0, 50.0, source_faces=t1_faces,
+                                           target_faces=[[one_spot]])
+
+
+def test_an_empty_source_batch_is_named(t1_tensor):
+    from playalter.pipelines.core.errors import ImageValidationError
+
+    with pytest.raises(ImageValidationError, match="source is an empty batch"):
+        PlayAlterFaceSwap().swap(t1_tensor, source=t1_tensor[:0], **SWAP_DEFAULTS)

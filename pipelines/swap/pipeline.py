@@ -19,7 +19,7 @@ import numpy as np
 
 from ..core.errors import InvalidParameterError, NoFaceError
 from ..engine.embedding import ARCFACE
-from ..engine.face import Face
+from ..engine.face import Face, check_on_image
 from ..engine.reference import Reference
 from . import classical, identity, inswapper, pairing, report, swappers
 from .blend import BlendOptions, BlendResult, blend
@@ -198,7 +198,8 @@ def swap_faces(target_image: np.ndarray, target_faces: list[Face], sources: list
 
 
 def detect_all(images: list[np.ndarray], faces: list[list[Face]] | None, side: str) -> list[list[Face]]:
-    """The given FACES (checked against the batch size), or faces detected with the default settings."""
+    """The given FACES (checked against the batch size and the images), or faces detected with the default
+    settings."""
     if faces is None:
         from ..engine.detection import detect_faces
 
@@ -207,6 +208,8 @@ def detect_all(images: list[np.ndarray], faces: list[list[Face]] | None, side: s
         raise InvalidParameterError(
             f"{side} FACES describe {len(faces)} images but the {side} IMAGE batch has {len(images)}: "
             f"connect the faces detected on this same {side} image")
+    for number, (image, image_faces) in enumerate(zip(images, faces)):
+        check_on_image(image_faces, image.shape[1], image.shape[0], f"{side} image {number}")
     return faces
 
 
