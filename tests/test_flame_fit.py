@@ -3,6 +3,7 @@ ground-truth landmarks, multi-photo fusion, and the FLAME nodes end to end."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -12,7 +13,7 @@ import flame_synthetic
 from conftest import read_rgb, requires_face_mesh
 from playalter.pipelines.core import config
 from playalter.pipelines import models
-from playalter.pipelines.core.errors import ModelMissingError
+from playalter.pipelines.core.errors import InvalidParameterError, ModelMissingError
 from playalter.pipelines.engine.face import Face
 from playalter.pipelines.flame.fitting import Camera, FitOptions, fit_landmarks, fit_views
 from playalter.pipelines.flame.loading import load_flame
@@ -324,3 +325,18 @@ def test_dense_fit_on_a_real_photo_reprojects_the_mesh_and_turns_the_head_the_ri
     rotation = rodrigues(fit.global_pose[None])[0]
     yaw = np.degrees(np.arctan2(rotation[0, 2], rotation[2, 2]))
     assert np.sign(yaw) == np.sign(face.pose[0]) and abs(yaw) > 15
+
+
+def test_fit_node_refuses_a_bad_focal_length_and_faces_off_the_image_and_fits_no_components(with_flame, flame_model):
+    torch = pytest.importorskip("torch")
+    from playalter.nodes.flame import PlayAlterFLAMEFit
+
+    image = torch.zeros((1, 1024, 1024, 3))
+    face = _faces_for(flame_model, [(0, 0, 0)])[0]
+    with pytest.raises(InvalidParameterError, match="focal_35mm must be a positive"):
+        PlayAlterFLAMEFit().fit(image, [[face]], 100, 50, -5.0)
+    one_spot = dataclasses.replace(face, kps=np.repeat(face.kps[:1], 5, axis=0))
+    with pytest.raises(InvalidParameterError, match="face 0 of the image 0 has its five keypoints on one spot"):
+        PlayAlterFLAMEFit().fit(image, [[one_spot]], 100, 50, 50.0)
+    fits, _, _ = PlayAlterFLAMEFit().fit(image, [[face]], 0, 0, 50.0)  # the mean head, posed (FitOptions allow 0)
+    assert len(fits[0]) == 1 and fits[0][0].shape.size == 0 and fits[0][0].expression.size == 0

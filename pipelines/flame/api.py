@@ -6,7 +6,7 @@ from pathlib import Path
 
 
 from ..core.errors import InvalidParameterError
-from ..engine.face import Face
+from ..engine.face import Face, check_on_image
 from .fitting import Camera, FitOptions, fit_views
 from .loading import load_registered_flame
 from .model import LinearModel, from_flame
@@ -69,6 +69,8 @@ def fit_batch(image_sizes: list[tuple[int, int]], faces: list[list[Face]], model
     person, fitted with one shared shape. on_face: optional callback after each fitted face."""
     if len(image_sizes) != len(faces):
         raise InvalidParameterError(f"{len(image_sizes)} images but FACES has {len(faces)} entries")
+    for number, ((width, height), image_faces) in enumerate(zip(image_sizes, faces)):
+        check_on_image(image_faces, width, height, f"image {number}")
     model = model or flame_linear_model()
     if fuse_person:
         observations, owners = [], []

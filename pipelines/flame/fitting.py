@@ -57,7 +57,11 @@ class Camera:
     def for_image(cls, width: int, height: int, focal: float | None = None,
                   focal_35mm: float | None = None) -> "Camera":
         """A camera for a width x height photo: explicit focal (pixels), else a 35 mm-equivalent focal
-        length (EXIF FocalLengthIn35mmFilm), else DEFAULT_FOCAL_35MM; 36 mm spans the long side."""
+        length (EXIF FocalLengthIn35mmFilm; 0 or None: unknown), else DEFAULT_FOCAL_35MM; 36 mm spans the
+        long side."""
+        if focal_35mm is not None and not focal_35mm >= 0:  # NaN too
+            raise InvalidParameterError(f"focal_35mm must be a positive 35 mm-equivalent focal length in mm (0 when "
+                                        f"unknown), got {focal_35mm}")
         if focal is None:
             focal = (focal_35mm or DEFAULT_FOCAL_35MM) / 36.0 * max(width, height)
         return cls(float(focal), width / 2.0, height / 2.0)
@@ -190,7 +194,8 @@ class _Gathered:
     def to_landmarks(self, per_vertex: np.ndarray) -> np.ndarray:
         """[N,...] per-vertex values -> [L,...] weighted sums over each landmark's three vertices."""
         weighted = per_vertex * self.weights.reshape((-1,) + (1,) * (per_vertex.ndim - 1))
-        return weighted.reshape((-1, 3) + per_vertex.shape[1:]).sum(axis=1)
+        landmarks = len(self.flat) // 3  # L, given explicitly: -1 cannot be inferred when S or E is 0
+        return weighted.reshape((landmarks, 3) + per_vertex.shape[1:]).sum(axis=1)
 
 
 def _landmark_model(prepared: _Prepared, shape: np.ndarray, view: View, derivatives: bool = True
