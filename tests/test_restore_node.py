@@ -12,7 +12,7 @@ from playalter.nodes import NODE_CLASS_MAPPINGS
 from playalter.nodes.restore import PlayAlterFaceRestore
 from playalter.nodes.tensors import image_batch_to_numpy, numpy_to_image_batch
 from playalter.pipelines.core import config
-from playalter.pipelines.core.errors import ModelMissingError
+from playalter.pipelines.core.errors import InvalidParameterError, ModelMissingError
 from playalter.pipelines.engine.detection import detect_faces
 from playalter.pipelines.swap.blend import region
 
@@ -59,6 +59,14 @@ def test_missing_model_is_a_clear_error(tmp_path, monkeypatch, t1_image, t1_face
         PlayAlterFaceRestore().restore(numpy_to_image_batch([t1_image]), faces=[t1_faces],
                                        **{**SETTINGS, "model": "codeformer"})
 
+
+
+def test_faces_off_the_image_are_named_before_any_model_loads(tmp_path, monkeypatch, t1_image, t1_faces):
+    monkeypatch.setenv("PLAYALTER_MODELS_DIR", str(tmp_path / "empty"))
+    config.reset_settings()
+    one_spot = dataclasses.replace(t1_faces[1], kps=np.repeat(t1_faces[1].kps[:1], 5, axis=0))
+    with pytest.raises(InvalidParameterError, match="face 1 of the image 0 has its five keypoints on one spot"):
+        PlayAlterFaceRestore().restore(numpy_to_image_batch([t1_image]), faces=[[t1_faces[0], one_spot]], **SETTINGS)
 
 def test_face_swap_node_restores_what_it_swapped(tmp_path, monkeypatch, t1_image, t1_faces):
     from playalter.nodes.swap import PlayAlterFaceSwap

@@ -17,7 +17,7 @@ import numpy as np
 from ...core.errors import InvalidParameterError
 from ...core.quoting import quoted
 from ...engine import align
-from ...engine.face import Face
+from ...engine.face import Face, check_on_image
 from ..blend import feather_alpha, mix, outline_mask, region
 from . import network as networks
 from .contracts import restorer, template
@@ -102,6 +102,8 @@ def restore_batch(images: list[np.ndarray], faces: list[list[Face]], options: Re
         raise InvalidParameterError(
             f"FACES describe {len(faces)} images but the IMAGE batch has {len(images)}: "
             "connect the faces detected on this same image batch")
+    for number, (image, image_faces) in enumerate(zip(images, faces)):
+        check_on_image(image_faces, image.shape[1], image.shape[0], f"image {number}")
     network = networks.load(options.model)
     outputs, reports = [], []
     for number, (image, image_faces) in enumerate(zip(images, faces)):
