@@ -148,6 +148,18 @@ def check_on_image(faces: list[Face], width: int, height: int, what: str) -> Non
                                     "same image")
 
 
+def check_faces_of(images: list[np.ndarray], faces: Faces, side: str = "") -> None:
+    """Refuse FACES that do not describe ``images`` (uint8 [H,W,3] each) one to one, or with a face off its
+    image (``check_on_image``); ``side`` names the batch in messages ("target")."""
+    prefix = f"{side} " if side else ""
+    if len(faces) != len(images):
+        raise InvalidParameterError(
+            f"{prefix}FACES describe {len(faces)} images but the {prefix}IMAGE batch has {len(images)}: "
+            f"connect the faces detected on this same {prefix}image batch")
+    for number, (image, image_faces) in enumerate(zip(images, faces)):
+        check_on_image(image_faces, image.shape[1], image.shape[0], f"{prefix}image {number}")
+
+
 def faces_to_json(faces: Faces) -> str:
     """Serialise a FACES batch: a JSON list (one entry per image) of lists of faces."""
     return json.dumps([[face.to_dict() for face in image_faces] for image_faces in faces])

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..core.errors import InvalidParameterError, NoFaceError
 from ..engine.embedding import ARCFACE
-from ..engine.face import Face, check_on_image
+from ..engine.face import Face, check_faces_of
 from ..engine.reference import Reference
 from . import classical, identity, inswapper, pairing, report, swappers
 from .blend import BlendOptions, BlendResult, blend
@@ -204,12 +204,7 @@ def detect_all(images: list[np.ndarray], faces: list[list[Face]] | None, side: s
         from ..engine.detection import detect_faces
 
         return [detect_faces(image) for image in images]
-    if len(faces) != len(images):
-        raise InvalidParameterError(
-            f"{side} FACES describe {len(faces)} images but the {side} IMAGE batch has {len(images)}: "
-            f"connect the faces detected on this same {side} image")
-    for number, (image, image_faces) in enumerate(zip(images, faces)):
-        check_on_image(image_faces, image.shape[1], image.shape[0], f"{side} image {number}")
+    check_faces_of(images, faces, side)
     return faces
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from ...core.errors import InvalidParameterError
 from ...core.quoting import quoted
 from ...engine import align
-from ...engine.face import Face, check_on_image
+from ...engine.face import Face, check_faces_of
 from ..blend import feather_alpha, mix, outline_mask, region
 from . import network as networks
 from .contracts import restorer, template
@@ -98,12 +98,7 @@ def restore_faces(image: np.ndarray, faces: list[Face], options: RestoreOptions,
 def restore_batch(images: list[np.ndarray], faces: list[list[Face]], options: RestoreOptions,
                   on_image=None) -> tuple[list[np.ndarray], list[dict]]:
     """``restore_faces`` on every image of a batch with its own faces (one list per image)."""
-    if len(faces) != len(images):
-        raise InvalidParameterError(
-            f"FACES describe {len(faces)} images but the IMAGE batch has {len(images)}: "
-            "connect the faces detected on this same image batch")
-    for number, (image, image_faces) in enumerate(zip(images, faces)):
-        check_on_image(image_faces, image.shape[1], image.shape[0], f"image {number}")
+    check_faces_of(images, faces)
     network = networks.load(options.model)
     outputs, reports = [], []
     for number, (image, image_faces) in enumerate(zip(images, faces)):
