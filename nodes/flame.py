@@ -75,6 +75,15 @@ class PlayAlterFLAMEFit:
         return fits, numpy_to_image_batch(previews), fits_to_json(fits, include_mesh_in_json)
 
 
+def _check_same_batch(faces, frames) -> None:
+    """FACES must describe the IMAGE batch image by image."""
+    from ..pipelines.core.errors import InvalidParameterError
+
+    if len(faces) != len(frames):
+        raise InvalidParameterError(f"FACES describe {len(faces)} images but the IMAGE batch has {len(frames)}: "
+                                    "connect the images the faces were found in")
+
+
 def _suffixes(export_mesh: str) -> list[str]:
     return [] if export_mesh == "none" else export_mesh.split("+")
 
@@ -131,9 +140,8 @@ class PlayAlterFaceMeasurements:
             raise InvalidParameterError("connect a FLAME fit, or FACES for landmark-only estimates")
         scale = parse_scale(scale)
         frames = image_batch_to_numpy(image) if image is not None else None
-        if faces is not None and frames is not None and len(faces) != len(frames):
-            raise InvalidParameterError(f"FACES describe {len(faces)} images but the IMAGE batch has {len(frames)}: "
-                                        "connect the images the faces were found in")
+        if faces is not None and frames is not None:
+            _check_same_batch(faces, frames)
         if fuse:
             if flame_fit is not None:
                 raise InvalidParameterError("fuse works on the dense-mesh measurements: disconnect the FLAME fit")
@@ -198,14 +206,11 @@ class PlayAlterMeasurementSheet:
     def draw(self, image, faces, measurements):
         import numpy as np
 
-        from ..pipelines.core.errors import InvalidParameterError
         from ..pipelines.engine.measurement_sheet import draw_measurement_sheet
         from .tensors import image_batch_to_numpy, numpy_to_image_batch
 
         frames = image_batch_to_numpy(image)
-        if len(faces) != len(frames):
-            raise InvalidParameterError(f"FACES describe {len(faces)} images but the IMAGE batch has {len(frames)}: "
-                                        "connect the images the faces were found in")
+        _check_same_batch(faces, frames)
         by_face = {(entry["image"], entry["face"]): entry for entry in measurements}
         sheets = [draw_measurement_sheet(frame, image_faces, [by_face.get((index, number))
                                                               for number in range(len(image_faces))])
