@@ -71,13 +71,13 @@ def _passes(image: np.ndarray, detection: PrivacyDetection, device: str,
             quick: bool) -> list[tuple[np.ndarray, np.ndarray]]:
     longest = max(image.shape[:2])
     overviews = [side for side in detection.overview_sides if longest > side]
-    int8 = detection.int8
     if quick:
-        return [centerface.detect_boxes(image, detection.threshold, min(overviews, default=0), device, int8)]
+        return [centerface.detect_boxes(image, detection.threshold, min(overviews, default=0), device,
+                                        detection.int8)]
     sources = [image, _clahe(image)] if detection.thorough and is_dark(image) else [image]
     found = []
     for source in sources:
-        found += [centerface.detect_boxes(source, detection.threshold, side, device, int8,
+        found += [centerface.detect_boxes(source, detection.threshold, side, device, detection.int8,
                                           small_faces=side == 0)
                   for side in [0, *overviews]]
     if detection.thorough:
